@@ -1,0 +1,56 @@
+import type { AuditEntry } from '../../domain/audit.js'
+import type { Channel } from '../../domain/channel.js'
+import type { Membership } from '../../domain/membership.js'
+import type { OutboxMessage } from '../../domain/outbox-message.js'
+
+/** The tables, keyed as the SQL keys them: every key starts with the infrastructure. */
+export class MemoryState {
+  readonly channels = new Map<string, Channel>()
+  readonly members = new Map<string, Membership>()
+  readonly outbox = new Map<string, OutboxMessage>()
+  /** (infrastructure, business, idempotency key) -> outbox key: the unique index. */
+  readonly idempotency = new Map<string, string>()
+  readonly audit: AuditEntry[] = []
+}
+
+export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
+export const memberKey = (infrastructureId: string, channelId: string, userId: string) =>
+  `${infrastructureId}/${channelId}/${userId}`
+export const messageKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
+export const idempotencyKeyOf = (infrastructureId: string, businessId: string | null, key: string) =>
+  `${infrastructureId}/${businessId ?? ''}/${key}`
+
+/**
+ * The undo log of one unit of work: each write records how to take itself back, so a unit
+ * that throws leaves the state as it found it (what a rolled-back transaction does).
+ */
+export class Journal {
+  private readonly undo: Array<() => void> = []
+
+  setIn<K, V>(map: Map<K, V>, key: K, value: V): void {
+    const had = map.has(key)
+    const old = map.get(key)
+    map.set(key, value)
+    this.undo.push(() => (had ? map.set(key, old as V) : map.delete(key)))
+  }
+
+  deleteIn<K, V>(map: Map<K, V>, key: K): void {
+    if (!map.has(key)) return
+    const old = map.get(key) as V
+    map.delete(key)
+    this.undo.push(() => map.set(key, old))
+  }
+
+  push<T>(list: T[], value: T): void {
+    list.push(value)
+    this.undo.push(() => list.pop())
+  }
+
+  rollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]!()
+    this.undo.length = 0
+  }
+}
+
+/** A copy the caller may mutate without touching the store (dates stay dates). */
+export const copy = <T>(value: T): T => structuredClone(value)

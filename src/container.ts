@@ -1,0 +1,110 @@
+import { Container, ContainerModule } from 'inversify'
+import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
+import { AuditService } from './domain/services/audit-service.js'
+import { ChannelService } from './domain/services/channel-service.js'
+import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './domain/services/context.js'
+import { MembershipService } from './domain/services/membership-service.js'
+import { OutboxService } from './domain/services/outbox-service.js'
+import { Messaging } from './messaging.js'
+import { type Clock, systemClock } from './ports/clock.js'
+import { type IdGenerator, randomIds } from './ports/id-generator.js'
+import type { Transport } from './ports/transport.js'
+import type { MessagingStorage } from './ports/unit-of-work.js'
+
+/** Service identifiers of the module's bindings, for hosts that resolve them from their own container. */
+export const MESSAGING_TYPES = {
+  Storage: Symbol.for('messaging.Storage'),
+  Clock: Symbol.for('messaging.Clock'),
+  IdGenerator: Symbol.for('messaging.IdGenerator'),
+  ChannelTypes: Symbol.for('messaging.ChannelTypes'),
+  Transports: Symbol.for('messaging.Transports'),
+  Limits: Symbol.for('messaging.Limits'),
+  ServiceContext: Symbol.for('messaging.ServiceContext'),
+  ChannelService: Symbol.for('messaging.ChannelService'),
+  MembershipService: Symbol.for('messaging.MembershipService'),
+  OutboxService: Symbol.for('messaging.OutboxService'),
+  AuditService: Symbol.for('messaging.AuditService'),
+  Messaging: Symbol.for('messaging.Messaging'),
+} as const
+
+export interface MessagingOptions {
+  /** Where channels, members, the outbox and the audit log live. */
+  readonly storage: MessagingStorage
+  readonly clock?: Clock
+  readonly ids?: IdGenerator
+  /** Custom channel types (beyond in_app, email, sms, webhook) with their config schemas. */
+  readonly channelTypes?: readonly ChannelTypeDefinition[]
+  /** Transports; each registers its channel type. */
+  readonly transports?: readonly Transport[]
+  readonly limits?: Partial<MessagingLimits>
+}
+
+/**
+ * The module's bindings as an inversify ContainerModule, for hosts that run their own container.
+ *
+ * @example
+ * const container = new Container()
+ * container.loadSync(messagingModule({ storage: createMemoryStorage() }))
+ * const messaging = container.get<Messaging>(MESSAGING_TYPES.Messaging)
+ */
+export function messagingModule(options: MessagingOptions): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(options.storage)
+    bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
+    bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
+    bind<readonly Transport[]>(MESSAGING_TYPES.Transports).toConstantValue(options.transports ?? [])
+    bind<MessagingLimits>(MESSAGING_TYPES.Limits).toConstantValue({ ...DEFAULT_LIMITS, ...options.limits })
+    bind<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes)
+      .toDynamicValue((c) => {
+        const transports = c.get<readonly Transport[]>(MESSAGING_TYPES.Transports)
+        return new ChannelTypeRegistry([
+          ...(options.channelTypes ?? []),
+          ...transports.map((t) => t.channelType),
+        ])
+      })
+      .inSingletonScope()
+    bind<ServiceContext>(MESSAGING_TYPES.ServiceContext)
+      .toDynamicValue((c) => ({
+        uow: c.get<MessagingStorage>(MESSAGING_TYPES.Storage).unitOfWork,
+        clock: c.get<Clock>(MESSAGING_TYPES.Clock),
+        ids: c.get<IdGenerator>(MESSAGING_TYPES.IdGenerator),
+        channelTypes: c.get<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes),
+        limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
+      }))
+      .inSingletonScope()
+    const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>
+      bind<T>(id)
+        .toDynamicValue((c) => make(c.get<ServiceContext>(MESSAGING_TYPES.ServiceContext)))
+        .inSingletonScope()
+    service(MESSAGING_TYPES.ChannelService, (ctx) => new ChannelService(ctx))
+    service(MESSAGING_TYPES.MembershipService, (ctx) => new MembershipService(ctx))
+    service(MESSAGING_TYPES.OutboxService, (ctx) => new OutboxService(ctx))
+    service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
+    bind<Messaging>(MESSAGING_TYPES.Messaging)
+      .toDynamicValue(
+        (c) =>
+          new Messaging(
+            c.get(MESSAGING_TYPES.ChannelService),
+            c.get(MESSAGING_TYPES.MembershipService),
+            c.get(MESSAGING_TYPES.OutboxService),
+            c.get(MESSAGING_TYPES.AuditService),
+            c.get(MESSAGING_TYPES.Storage),
+          ),
+      )
+      .inSingletonScope()
+  })
+}
+
+/**
+ * The facade, wired. A host that does not use inversify never touches it.
+ *
+ * @example
+ * import { createMessaging } from 'messaging'
+ * import { createMemoryStorage } from 'messaging/memory'
+ * const messaging = createMessaging({ storage: createMemoryStorage() })
+ */
+export function createMessaging(options: MessagingOptions): Messaging {
+  const container = new Container({ defaultScope: 'Singleton' })
+  container.loadSync(messagingModule(options))
+  return container.get<Messaging>(MESSAGING_TYPES.Messaging)
+}

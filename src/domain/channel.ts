@@ -1,0 +1,213 @@
+import { z } from 'zod'
+import { ValidationError } from './errors.js'
+import { parseInput } from './validation.js'
+
+export const BUILTIN_CHANNEL_TYPES = ['in_app', 'email', 'sms', 'webhook'] as const
+export type BuiltinChannelType = (typeof BUILTIN_CHANNEL_TYPES)[number]
+/** A built-in type, or a custom one a transport registered. */
+export type ChannelType = BuiltinChannelType | (string & {})
+
+/** A tenant-scoped delivery channel. `config` holds provider settings; its secret fields never leave the module unredacted. */
+export interface Channel {
+  readonly id: string
+  readonly infrastructureId: string
+  readonly channelKey: string
+  readonly type: ChannelType
+  readonly name: string
+  readonly config: Readonly<Record<string, unknown>>
+  readonly enabled: boolean
+  /** Delivery attempts before a retried message is dead; null takes the module default. */
+  readonly maxAttempts: number | null
+  readonly createdBy: string
+  readonly createdAt: Date
+  readonly updatedAt: Date
+}
+
+/** Lower-case slug, unique per infrastructure: `ops-alerts`, `billing_email`. */
+export const channelKeySchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, {
+    message: 'must be a lower-case slug (a-z, 0-9, single - or _ between)',
+  })
+
+export const channelTypeNameSchema = z
+  .string()
+  .min(1)
+  .max(40)
+  .regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a lower-case identifier' })
+
+/** What the module knows of a channel type: how to validate its config and which of its fields are secret. */
+export interface ChannelTypeDefinition {
+  readonly type: ChannelType
+  readonly configSchema: z.ZodType<Record<string, unknown>>
+  /** Dotted paths into the config that hold credentials (`auth.pass`). */
+  readonly secretPaths: readonly string[]
+}
+
+const httpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.hostname }).max(2048)
+
+export const inAppConfigSchema = z.strictObject({
+  /** Days an inbox entry is kept; null keeps it forever. */
+  retentionDays: z.number().int().min(1).max(3650).nullable().default(null),
+})
+
+export const emailConfigSchema = z.strictObject({
+  from: z.email().max(320),
+  replyTo: z.email().max(320).optional(),
+  smtp: z
+    .strictObject({
+      host: z.string().min(1).max(255),
+      port: z.number().int().min(1).max(65535),
+      secure: z.boolean().default(false),
+      auth: z
+        .strictObject({ user: z.string().min(1).max(255), pass: z.string().min(1).max(1024) })
+        .optional(),
+    })
+    .optional(),
+})
+
+export const smsConfigSchema = z.strictObject({
+  from: z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'must be an E.164 number' }),
+  provider: z
+    .strictObject({
+      url: httpUrl,
+      apiKey: z.string().min(1).max(1024),
+    })
+    .optional(),
+})
+
+export const webhookConfigSchema = z.strictObject({
+  url: httpUrl,
+  /** Standard Webhooks signing secret(s), `whsec_<base64>`; several while keys rotate. */
+  secrets: z
+    .array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{8,}$/, { message: 'must be whsec_ followed by base64' }))
+    .min(1)
+    .max(5),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/), z.string().max(1024)).optional(),
+  timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+})
+
+export const BUILTIN_CHANNEL_TYPE_DEFINITIONS: readonly ChannelTypeDefinition[] = [
+  { type: 'in_app', configSchema: inAppConfigSchema, secretPaths: [] },
+  { type: 'email', configSchema: emailConfigSchema, secretPaths: ['smtp.auth.pass'] },
+  { type: 'sms', configSchema: smsConfigSchema, secretPaths: ['provider.apiKey'] },
+  { type: 'webhook', configSchema: webhookConfigSchema, secretPaths: ['secrets'] },
+]
+
+/** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
+export const REDACTED = '[redacted]'
+
+/**
+ * The channel types a Messaging instance accepts: the four built-ins plus any a host registers.
+ *
+ * @example
+ * const types = new ChannelTypeRegistry([{ type: 'slack', configSchema: z.object({ webhookUrl: z.url() }), secretPaths: ['webhookUrl'] }])
+ */
+export class ChannelTypeRegistry {
+  private readonly defs = new Map<string, ChannelTypeDefinition>()
+
+  constructor(custom: readonly ChannelTypeDefinition[] = []) {
+    for (const d of BUILTIN_CHANNEL_TYPE_DEFINITIONS) this.defs.set(d.type, d)
+    for (const d of custom) this.register(d)
+  }
+
+  register(def: ChannelTypeDefinition): void {
+    parseInput(channelTypeNameSchema, def.type, 'type')
+    if ((BUILTIN_CHANNEL_TYPES as readonly string[]).includes(def.type) && this.defs.get(def.type) !== def) {
+      const builtin = BUILTIN_CHANNEL_TYPE_DEFINITIONS.find((b) => b.type === def.type)
+      if (builtin !== def)
+        throw ValidationError.single('type', 'builtin_type', `${def.type} is a built-in type`)
+    }
+    this.defs.set(def.type, def)
+  }
+
+  has(type: string): boolean {
+    return this.defs.has(type)
+  }
+
+  get(type: string): ChannelTypeDefinition {
+    const def = this.defs.get(type)
+    if (!def) throw ValidationError.single('type', 'unknown_channel_type', `unknown channel type ${type}`)
+    return def
+  }
+
+  types(): string[] {
+    return [...this.defs.keys()]
+  }
+
+  /** Validates a config against its type's schema; issues are reported under `config.`. */
+  parseConfig(type: string, config: unknown): Record<string, unknown> {
+    return parseInput(this.get(type).configSchema, config, 'config')
+  }
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj
+  for (const part of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined
+    cur = (cur as Record<string, unknown>)[part]
+  }
+  return cur
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.')
+  let cur: Record<string, unknown> = obj
+  for (const part of parts.slice(0, -1)) {
+    const next = cur[part]
+    if (typeof next !== 'object' || next === null) return
+    cur = next as Record<string, unknown>
+  }
+  const last = parts[parts.length - 1]!
+  if (last in cur) cur[last] = value
+}
+
+const redactValue = (v: unknown): unknown => (Array.isArray(v) ? v.map(() => REDACTED) : REDACTED)
+
+/** A deep copy of `config` with every secret path replaced by REDACTED. */
+export function redactConfig(
+  def: ChannelTypeDefinition,
+  config: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const copy = structuredClone(config) as Record<string, unknown>
+  for (const path of def.secretPaths) {
+    const v = getPath(copy, path)
+    if (v !== undefined) setPath(copy, path, redactValue(v))
+  }
+  return copy
+}
+
+/**
+ * For a configure call: where the new config carries REDACTED at a secret path (what a
+ * read showed), the stored secret is kept; anything else replaces it.
+ */
+export function mergeSecrets(
+  def: ChannelTypeDefinition,
+  next: Record<string, unknown>,
+  previous: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const merged = structuredClone(next)
+  for (const path of def.secretPaths) {
+    const v = getPath(merged, path)
+    const old = getPath(previous as Record<string, unknown>, path)
+    const isMarker = v === REDACTED || (Array.isArray(v) && v.length > 0 && v.every((x) => x === REDACTED))
+    if (isMarker && old !== undefined) setPath(merged, path, structuredClone(old))
+  }
+  return merged
+}
+
+/** The secret values of a config, for scrubbing them out of error texts and logs. */
+export function secretValues(
+  def: ChannelTypeDefinition,
+  config: Readonly<Record<string, unknown>>,
+): string[] {
+  const out: string[] = []
+  for (const path of def.secretPaths) {
+    const v = getPath(config as Record<string, unknown>, path)
+    if (typeof v === 'string') out.push(v)
+    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') out.push(x)
+  }
+  return out
+}

@@ -1,0 +1,115 @@
+import { IllegalTransitionError } from './errors.js'
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+export const DELIVERY_STATUSES = ['pending', 'processing', 'processed', 'failed', 'dead'] as const
+/**
+ * `pending -> processing -> processed | failed`; a retryable failure goes back to
+ * `pending`; a message out of attempts is `dead`. `processed` and `failed` are final;
+ * `dead` (and `failed`) leave only by an explicit redrive.
+ */
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
+
+/** A queued message. Everything but the delivery-state fields is immutable after enqueue. */
+export interface OutboxMessage {
+  readonly id: string
+  readonly infrastructureId: string
+  readonly businessId: string | null
+  readonly channelId: string
+  readonly payload: JsonValue
+  /** User ids or addresses; null means the channel's opted-in members. */
+  readonly recipients: readonly string[] | null
+  readonly idempotencyKey: string | null
+  readonly maxAttempts: number
+  readonly createdBy: string
+  readonly createdAt: Date
+  // delivery state
+  readonly status: DeliveryStatus
+  readonly attempts: number
+  readonly availableAt: Date
+  readonly leaseToken: string | null
+  readonly leasedUntil: Date | null
+  readonly lastError: string | null
+  readonly settledAt: Date | null
+}
+
+/** A message leased to one claimer; its `leaseToken` fences every later ack. */
+export interface ClaimedMessage extends OutboxMessage {
+  readonly status: 'processing'
+  readonly leaseToken: string
+  readonly leasedUntil: Date
+}
+
+const TRANSITIONS: Readonly<Record<DeliveryStatus, readonly DeliveryStatus[]>> = {
+  pending: ['processing'],
+  // processing -> processing: a lapsed lease claimed again by another worker.
+  processing: ['processed', 'failed', 'pending', 'dead', 'processing'],
+  processed: [],
+  failed: ['pending'],
+  dead: ['pending'],
+}
+
+export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean {
+  return TRANSITIONS[from].includes(to)
+}
+
+/** Throws IllegalTransitionError for any move the state machine does not allow. */
+export function assertTransition(from: DeliveryStatus, to: DeliveryStatus, reason?: string): void {
+  if (!canTransition(from, to)) throw new IllegalTransitionError(from, to, reason)
+}
+
+/** A message can be claimed when it is pending and due, or when its holder's lease lapsed. */
+export function isClaimable(m: OutboxMessage, now: Date): boolean {
+  if (m.status === 'pending') return m.availableAt.getTime() <= now.getTime()
+  if (m.status === 'processing') return m.leasedUntil !== null && m.leasedUntil.getTime() <= now.getTime()
+  return false
+}
+
+/** What an ack asks for. */
+export type AckOutcome =
+  | { readonly outcome: 'processed' }
+  | {
+      readonly outcome: 'failed'
+      readonly reason: string
+      /** Retry after this delay unless attempts are exhausted (then dead); absent: failed for good. */
+      readonly retryAfterMs?: number | undefined
+    }
+
+/** The delivery-state change an ack makes to a held message. */
+export interface Settlement {
+  readonly status: 'processed' | 'failed' | 'pending' | 'dead'
+  readonly availableAt: Date
+  readonly lastError: string | null
+  readonly settledAt: Date | null
+}
+
+/**
+ * Decides the next state of a held message. Pure: the repository applies it, fenced
+ * by the lease token, so a stale ack changes nothing.
+ */
+export function settle(message: OutboxMessage, ack: AckOutcome, now: Date): Settlement {
+  if (message.status !== 'processing') {
+    throw new IllegalTransitionError(message.status, ack.outcome, 'only a claimed message can be acked')
+  }
+  if (ack.outcome === 'processed') {
+    return { status: 'processed', availableAt: message.availableAt, lastError: null, settledAt: now }
+  }
+  if (ack.retryAfterMs === undefined) {
+    return { status: 'failed', availableAt: message.availableAt, lastError: ack.reason, settledAt: now }
+  }
+  if (message.attempts >= message.maxAttempts) {
+    return { status: 'dead', availableAt: message.availableAt, lastError: ack.reason, settledAt: now }
+  }
+  return {
+    status: 'pending',
+    availableAt: new Date(now.getTime() + ack.retryAfterMs),
+    lastError: ack.reason,
+    settledAt: null,
+  }
+}
+
+/** Bytes of the payload as stored (UTF-8 JSON). */
+const encoder = new TextEncoder()
+export function payloadBytes(payload: JsonValue): number {
+  return encoder.encode(JSON.stringify(payload)).byteLength
+}

@@ -1,0 +1,132 @@
+import { type Channel, mergeSecrets, redactConfig } from '../channel.js'
+import { ConflictError, NotFoundError } from '../errors.js'
+import {
+  type ChannelRefInput,
+  type ConfigureChannelInput,
+  type CreateChannelInput,
+  channelRefInput,
+  configureChannelInput,
+  createChannelInput,
+  type ListChannelsInput,
+  listChannelsInput,
+} from '../inputs.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
+import { parseInput } from '../validation.js'
+import { auditEntry, audited, type ServiceContext } from './context.js'
+
+/** Channel administration: created and configured by `infra_admin`, read by anyone in the infrastructure. */
+export class ChannelService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** The channel as callers see it: secrets replaced by REDACTED. */
+  redact(channel: Channel): Channel {
+    const def = this.ctx.channelTypes.has(channel.type) ? this.ctx.channelTypes.get(channel.type) : null
+    return { ...channel, config: def ? redactConfig(def, channel.config) : {} }
+  }
+
+  async create(scope: TenantScope, raw: CreateChannelInput): Promise<Channel> {
+    const input = parseInput(createChannelInput, raw)
+    const config = this.ctx.channelTypes.parseConfig(input.type, input.config)
+    const id = this.ctx.ids.next()
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: 'channel.create',
+      targetType: 'channel' as const,
+      targetId: id,
+      details: { channelKey: input.channelKey, type: input.type },
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId)
+      assertRole(scope, 'channel.create', 'infra_admin')
+      const now = this.ctx.clock.now()
+      const channel: Channel = {
+        id,
+        infrastructureId: input.infrastructureId,
+        channelKey: input.channelKey,
+        type: input.type,
+        name: input.name ?? input.channelKey,
+        config,
+        enabled: input.enabled,
+        maxAttempts: input.maxAttempts,
+        createdBy: scope.userId,
+        createdAt: now,
+        updatedAt: now,
+      }
+      const created = await this.ctx.uow.run(scope, async (r) => {
+        if (await r.channels.findByKey(scope, input.infrastructureId, input.channelKey)) {
+          throw new ConflictError('channel', input.channelKey)
+        }
+        const c = await r.channels.insert(scope, channel)
+        await r.audit.append(scope, auditEntry(this.ctx, scope, target))
+        return c
+      })
+      return this.redact(created)
+    })
+  }
+
+  async configure(scope: TenantScope, raw: ConfigureChannelInput): Promise<Channel> {
+    const input = parseInput(configureChannelInput, raw)
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: 'channel.configure',
+      targetType: 'channel' as const,
+      targetId: input.channelId,
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId)
+      assertRole(scope, 'channel.configure', 'infra_admin')
+      const updated = await this.ctx.uow.run(scope, async (r) => {
+        const current = await r.channels.findById(scope, input.infrastructureId, input.channelId)
+        if (!current) throw new NotFoundError('channel', input.channelId)
+        let config: Record<string, unknown> | undefined
+        if (input.config !== undefined) {
+          const def = this.ctx.channelTypes.get(current.type)
+          config = this.ctx.channelTypes.parseConfig(
+            current.type,
+            mergeSecrets(def, input.config, current.config),
+          )
+        }
+        const next = await r.channels.update(scope, input.infrastructureId, input.channelId, {
+          ...(input.name !== undefined && { name: input.name }),
+          ...(config !== undefined && { config }),
+          ...(input.enabled !== undefined && { enabled: input.enabled }),
+          ...(input.maxAttempts !== undefined && { maxAttempts: input.maxAttempts }),
+          updatedAt: this.ctx.clock.now(),
+        })
+        if (!next) throw new NotFoundError('channel', input.channelId)
+        const changed = [
+          ...(input.name !== undefined ? ['name'] : []),
+          ...(input.config !== undefined ? ['config'] : []),
+          ...(input.enabled !== undefined ? ['enabled'] : []),
+          ...(input.maxAttempts !== undefined ? ['maxAttempts'] : []),
+        ]
+        await r.audit.append(scope, auditEntry(this.ctx, scope, { ...target, details: { changed } }))
+        return next
+      })
+      return this.redact(updated)
+    })
+  }
+
+  async get(scope: TenantScope, raw: ChannelRefInput): Promise<Channel> {
+    const input = parseInput(channelRefInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    const channel = await this.ctx.uow.run(scope, (r) =>
+      r.channels.findById(scope, input.infrastructureId, input.channelId),
+    )
+    if (!channel) throw new NotFoundError('channel', input.channelId)
+    return this.redact(channel)
+  }
+
+  async list(scope: TenantScope, raw: ListChannelsInput): Promise<Channel[]> {
+    const input = parseInput(listChannelsInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    const channels = await this.ctx.uow.run(scope, (r) =>
+      r.channels.list(scope, {
+        infrastructureId: input.infrastructureId,
+        ...(input.type !== undefined && { type: input.type }),
+        ...(input.enabled !== undefined && { enabled: input.enabled }),
+      }),
+    )
+    return channels.map((c) => this.redact(c))
+  }
+}

@@ -1,0 +1,80 @@
+import type { Clock } from '../../ports/clock.js'
+import type { IdGenerator } from '../../ports/id-generator.js'
+import type { UnitOfWork } from '../../ports/unit-of-work.js'
+import type { AuditEntry } from '../audit.js'
+import type { ChannelTypeRegistry } from '../channel.js'
+import { isMessagingError } from '../errors.js'
+import type { JsonValue } from '../outbox-message.js'
+import type { TenantScope } from '../tenant-scope.js'
+
+export interface MessagingLimits {
+  /** UTF-8 bytes of a payload's JSON. Default 64 KiB. */
+  readonly maxPayloadBytes: number
+  /** Delivery attempts before a retried message is dead, where its channel sets none. Default 5. */
+  readonly defaultMaxAttempts: number
+}
+
+export const DEFAULT_LIMITS: MessagingLimits = { maxPayloadBytes: 64 * 1024, defaultMaxAttempts: 5 }
+
+/** What every domain service shares: the ports and the settings. */
+export interface ServiceContext {
+  readonly uow: UnitOfWork
+  readonly clock: Clock
+  readonly ids: IdGenerator
+  readonly channelTypes: ChannelTypeRegistry
+  readonly limits: MessagingLimits
+}
+
+interface AuditTarget {
+  readonly infrastructureId: string
+  readonly businessId?: string | null
+  readonly action: string
+  readonly targetType: AuditEntry['targetType']
+  readonly targetId?: string | null
+  readonly details?: { [key: string]: JsonValue } | null
+}
+
+export function auditEntry(
+  ctx: ServiceContext,
+  scope: TenantScope,
+  target: AuditTarget,
+  errorCode?: string,
+): AuditEntry {
+  return {
+    id: ctx.ids.next(),
+    infrastructureId: target.infrastructureId,
+    businessId: target.businessId ?? null,
+    actorId: scope.userId,
+    actorRole: scope.role,
+    action: target.action,
+    targetType: target.targetType,
+    targetId: target.targetId ?? null,
+    outcome: errorCode ? 'refused' : 'ok',
+    errorCode: errorCode ?? null,
+    details: target.details ?? null,
+    at: ctx.clock.now(),
+  }
+}
+
+/** Refusals of scope and role are recorded too; bad input is not (it writes nothing at all). */
+const AUDITED_REFUSALS = new Set(['TENANT_SCOPE_VIOLATION', 'FORBIDDEN_ROLE'])
+
+/**
+ * Runs a mutating call; when it is refused for scope or role, appends a `refused` audit
+ * entry in a unit of work of its own (the refused one rolled back) and rethrows.
+ */
+export async function audited<T>(
+  ctx: ServiceContext,
+  scope: TenantScope,
+  target: AuditTarget,
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call()
+  } catch (e) {
+    if (isMessagingError(e) && AUDITED_REFUSALS.has(e.code)) {
+      await ctx.uow.run(scope, (r) => r.audit.append(scope, auditEntry(ctx, scope, target, e.code)))
+    }
+    throw e
+  }
+}

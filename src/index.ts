@@ -1,0 +1,61 @@
+/**
+ * messaging: channels, members and a tenant-isolated outbox for TypeScript back ends.
+ * The root entry holds the facade, the domain types and the errors; each storage
+ * adapter has its own entry (`messaging/memory`, ...) so a host loads only what it uses.
+ */
+export { createMessaging, MESSAGING_TYPES, type MessagingOptions, messagingModule } from './container.js'
+export type { AuditEntry, AuditOutcome } from './domain/audit.js'
+export {
+  BUILTIN_CHANNEL_TYPES,
+  type BuiltinChannelType,
+  type Channel,
+  type ChannelType,
+  type ChannelTypeDefinition,
+  ChannelTypeRegistry,
+  REDACTED,
+} from './domain/channel.js'
+export {
+  ChannelDisabledError,
+  ConflictError,
+  type ErrorCode,
+  ForbiddenRoleError,
+  IllegalTransitionError,
+  isMessagingError,
+  MessagingError,
+  NotFoundError,
+  PayloadTooLargeError,
+  StorageError,
+  TenantScopeViolationError,
+  UnauthenticatedError,
+  ValidationError,
+  type ValidationIssue,
+} from './domain/errors.js'
+export type * from './domain/inputs.js'
+export * as schemas from './domain/inputs.js'
+export type { Membership, MembershipView } from './domain/membership.js'
+export {
+  type AckOutcome,
+  assertTransition,
+  type ClaimedMessage,
+  canTransition,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  isClaimable,
+  type JsonValue,
+  type OutboxMessage,
+  type Settlement,
+} from './domain/outbox-message.js'
+export type { MessagingLimits } from './domain/services/context.js'
+export type { AckResult, EnqueueResult } from './domain/services/outbox-service.js'
+export {
+  assertRole,
+  assertTenantScope,
+  type Grant,
+  type Principal,
+  ROLES,
+  type Role,
+  TenantScope,
+} from './domain/tenant-scope.js'
+export { Messaging } from './messaging.js'
+export type * from './ports/index.js'
+export { randomIds, systemClock } from './ports/index.js'

@@ -1,0 +1,37 @@
+import type { Channel, ChannelTypeDefinition } from '../domain/channel.js'
+import type { OutboxMessage } from '../domain/outbox-message.js'
+
+/** What one delivery attempt came to. */
+export type DeliveryOutcome =
+  | { readonly status: 'delivered'; readonly providerMessageId?: string }
+  | {
+      readonly status: 'retryable'
+      readonly error: string
+      readonly code?: string
+      readonly retryAfterMs?: number
+    }
+  | { readonly status: 'permanent'; readonly error: string; readonly code?: string }
+
+export interface DeliveryContext {
+  /** The message id: stable across attempts, for providers that deduplicate. */
+  readonly idempotencyKey: string
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  /** Aborted when the attempt times out or the worker shuts down. */
+  readonly signal: AbortSignal
+}
+
+/**
+ * Carries a message out over one channel type. Returns an outcome rather than throwing;
+ * a throw counts as a retryable failure.
+ *
+ * @example
+ * const slack: Transport = {
+ *   channelType: { type: 'slack', configSchema: z.object({ url: z.url() }), secretPaths: ['url'] },
+ *   async send(message, channel) { await fetch(String(channel.config.url), { method: 'POST', body: JSON.stringify(message.payload) }); return { status: 'delivered' } },
+ * }
+ */
+export interface Transport {
+  readonly channelType: ChannelTypeDefinition
+  send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome>
+}

@@ -1,0 +1,30 @@
+import type { TenantScope } from '../domain/tenant-scope.js'
+import type { AuditLog } from './audit-log.js'
+import type { ChannelRepository } from './channel-repository.js'
+import type { MembershipRepository } from './membership-repository.js'
+import type { OutboxRepository } from './outbox-repository.js'
+
+/** The repositories bound to one unit of work. */
+export interface Repositories {
+  readonly channels: ChannelRepository
+  readonly members: MembershipRepository
+  readonly outbox: OutboxRepository
+  readonly audit: AuditLog
+}
+
+/**
+ * Runs work atomically on behalf of one scope: everything it wrote commits together, or,
+ * when it throws, nothing does. On PostgreSQL that is one transaction that first sets the
+ * scope's claims (so RLS sees them); on SQLite one write transaction; in memory an undo log.
+ */
+export interface UnitOfWork {
+  run<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T>
+}
+
+/** A storage adapter: what `createMessaging` needs of a store. */
+export interface MessagingStorage {
+  /** Adapter name for logs and diagnostics: `memory`, `sqlite`, `postgres`. */
+  readonly name: string
+  readonly unitOfWork: UnitOfWork
+  close(): Promise<void>
+}

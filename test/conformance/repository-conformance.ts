@@ -1,0 +1,593 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  ConflictError,
+  ForbiddenRoleError,
+  type MessagingStorage,
+  NotFoundError,
+  type Repositories,
+  type TenantScope,
+  TenantScopeViolationError,
+  ValidationError,
+} from '../../src/index.js'
+import { at, channel, message, scopeOf, T0, tenant, uuid } from '../support/fixtures.js'
+
+/** How a suite gets a store: a fresh one, or one shared by the file (tests use fresh tenant ids). */
+export type StorageFactory = () => Promise<MessagingStorage> | MessagingStorage
+
+/**
+ * Every repository behaviour, once, for every storage adapter. It never branches on an
+ * adapter's name: a store that passes here keeps the scope, key, lease and idempotency
+ * rules the domain relies on.
+ */
+export function describeRepositoryConformance(name: string, factory: StorageFactory): void {
+  describe(`repository conformance: ${name}`, () => {
+    let storage: MessagingStorage
+    beforeAll(async () => {
+      storage = await factory()
+    })
+    afterAll(async () => {
+      await storage?.close()
+    })
+    const run = <T>(scope: TenantScope, work: (r: Repositories) => Promise<T>) =>
+      storage.unitOfWork.run(scope, work)
+
+    /** A tenant with one webhook channel, its admin, a worker and a plain member. */
+    async function seeded() {
+      const t = tenant()
+      const admin = scopeOf('infra_admin', [[t.infra, null]])
+      const worker = scopeOf('service', [[t.infra, null]])
+      const member = scopeOf('member', [[t.infra, null]])
+      const ch = channel(t.infra, { createdBy: admin.userId })
+      await run(admin, (r) => r.channels.insert(admin, ch))
+      return { t, admin, worker, member, ch }
+    }
+
+    describe('channels', () => {
+      it('stores a channel and reads it back by id, by key and in the list', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const byId = await run(member, (r) => r.channels.findById(member, t.infra, ch.id))
+        expect(byId).toEqual(ch)
+        expect(await run(member, (r) => r.channels.findByKey(member, t.infra, ch.channelKey))).toEqual(ch)
+        const other = channel(t.infra, {
+          channelKey: 'aaa-first',
+          type: 'in_app',
+          config: { retentionDays: null },
+        })
+        await run(admin, (r) => r.channels.insert(admin, other))
+        const list = await run(member, (r) => r.channels.list(member, { infrastructureId: t.infra }))
+        expect(list.map((c) => c.channelKey)).toEqual(['aaa-first', ch.channelKey])
+        expect(
+          await run(member, (r) => r.channels.list(member, { infrastructureId: t.infra, type: 'in_app' })),
+        ).toEqual([other])
+        expect(
+          await run(member, (r) => r.channels.list(member, { infrastructureId: t.infra, enabled: false })),
+        ).toEqual([])
+      })
+
+      it('refuses a second channel with the same key in one infrastructure, allows it in another', async () => {
+        const { t, admin, ch } = await seeded()
+        await expect(
+          run(admin, (r) => r.channels.insert(admin, channel(t.infra, { channelKey: ch.channelKey }))),
+        ).rejects.toBeInstanceOf(ConflictError)
+        const t2 = tenant()
+        const admin2 = scopeOf('infra_admin', [[t2.infra, null]])
+        const twin = channel(t2.infra, { channelKey: ch.channelKey })
+        await expect(run(admin2, (r) => r.channels.insert(admin2, twin))).resolves.toEqual(twin)
+      })
+
+      it('refuses a channel written outside the scope or by a role other than infra_admin', async () => {
+        const t = tenant()
+        const stranger = scopeOf('infra_admin', [[uuid(), null]])
+        await expect(
+          run(stranger, (r) => r.channels.insert(stranger, channel(t.infra))),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        const member = scopeOf('member', [[t.infra, null]])
+        await expect(run(member, (r) => r.channels.insert(member, channel(t.infra)))).rejects.toBeInstanceOf(
+          ForbiddenRoleError,
+        )
+        const admin = scopeOf('infra_admin', [[t.infra, null]])
+        expect(await run(admin, (r) => r.channels.list(admin, { infrastructureId: t.infra }))).toEqual([])
+      })
+
+      it('hides channels of other infrastructures from every read', async () => {
+        const { t, ch } = await seeded()
+        const outsider = scopeOf('infra_admin', [[uuid(), null]])
+        expect(await run(outsider, (r) => r.channels.findById(outsider, t.infra, ch.id))).toBeNull()
+        expect(await run(outsider, (r) => r.channels.findByKey(outsider, t.infra, ch.channelKey))).toBeNull()
+        expect(await run(outsider, (r) => r.channels.list(outsider, { infrastructureId: t.infra }))).toEqual(
+          [],
+        )
+      })
+
+      it('updates a channel for its infra_admin only, leaving it untouched for anyone else', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const patch = { enabled: false, name: 'Renamed', updatedAt: at(1000) }
+        expect(await run(member, (r) => r.channels.update(member, t.infra, ch.id, patch))).toBeNull()
+        const outsider = scopeOf('infra_admin', [[uuid(), null]])
+        expect(await run(outsider, (r) => r.channels.update(outsider, t.infra, ch.id, patch))).toBeNull()
+        expect(await run(admin, (r) => r.channels.findById(admin, t.infra, ch.id))).toEqual(ch)
+        const updated = await run(admin, (r) =>
+          r.channels.update(admin, t.infra, ch.id, {
+            ...patch,
+            config: { url: 'https://x.example/2', secrets: [] },
+          }),
+        )
+        expect(updated).toMatchObject({
+          enabled: false,
+          name: 'Renamed',
+          updatedAt: at(1000),
+          channelKey: ch.channelKey,
+        })
+        expect(updated?.config).toEqual({ url: 'https://x.example/2', secrets: [] })
+        expect(await run(admin, (r) => r.channels.update(admin, t.infra, uuid(), patch))).toBeNull()
+      })
+    })
+
+    describe('memberships', () => {
+      const membership = (
+        infrastructureId: string,
+        channelId: string,
+        userId = uuid(),
+        businessId: string | null = null,
+      ) => ({
+        infrastructureId,
+        channelId,
+        userId,
+        businessId,
+        optedIn: false,
+        addedBy: uuid(),
+        createdAt: T0,
+        updatedAt: T0,
+      })
+
+      it('adds a member once; a repeat is a conflict', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const m = membership(t.infra, ch.id, member.userId, t.bizA)
+        expect(await run(admin, (r) => r.members.insert(admin, m))).toEqual(m)
+        await expect(run(admin, (r) => r.members.insert(admin, m))).rejects.toBeInstanceOf(ConflictError)
+        expect(await run(member, (r) => r.members.listByChannel(member, t.infra, ch.id))).toEqual([m])
+        const key = { infrastructureId: t.infra, channelId: ch.id, userId: member.userId }
+        expect(await run(member, (r) => r.members.find(member, key))).toEqual(m)
+      })
+
+      it("never links a member to another infrastructure's channel", async () => {
+        const a = await seeded()
+        const b = await seeded()
+        const both = scopeOf('infra_admin', [
+          [a.t.infra, null],
+          [b.t.infra, null],
+        ])
+        await expect(
+          run(both, (r) => r.members.insert(both, membership(a.t.infra, b.ch.id))),
+        ).rejects.toBeInstanceOf(NotFoundError)
+        await expect(
+          run(a.admin, (r) => r.members.insert(a.admin, membership(b.t.infra, b.ch.id))),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        await expect(
+          run(a.member, (r) => r.members.insert(a.member, membership(a.t.infra, a.ch.id))),
+        ).rejects.toBeInstanceOf(ForbiddenRoleError)
+        expect(await run(both, (r) => r.members.listByChannel(both, b.t.infra, b.ch.id))).toEqual([])
+      })
+
+      it('lets a member opt itself in, an admin opt anyone, and nobody else', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const m = membership(t.infra, ch.id, member.userId)
+        await run(admin, (r) => r.members.insert(admin, m))
+        const key = { infrastructureId: t.infra, channelId: ch.id, userId: member.userId }
+        const other = scopeOf('member', [[t.infra, null]])
+        expect(await run(other, (r) => r.members.setOptIn(other, key, true, at(1)))).toBeNull()
+        const outsider = scopeOf('infra_admin', [[uuid(), null]], member.userId)
+        expect(await run(outsider, (r) => r.members.setOptIn(outsider, key, true, at(1)))).toBeNull()
+        expect(await run(member, (r) => r.members.find(member, key))).toMatchObject({ optedIn: false })
+        expect(await run(member, (r) => r.members.setOptIn(member, key, true, at(2)))).toMatchObject({
+          optedIn: true,
+          updatedAt: at(2),
+        })
+        expect(await run(admin, (r) => r.members.setOptIn(admin, key, false, at(3)))).toMatchObject({
+          optedIn: false,
+        })
+        expect(
+          await run(member, (r) => r.members.setOptIn(member, { ...key, channelId: uuid() }, true, at(4))),
+        ).toBeNull()
+      })
+
+      it('removes a member for an admin only, once', async () => {
+        const { t, admin, member, ch } = await seeded()
+        await run(admin, (r) => r.members.insert(admin, membership(t.infra, ch.id, member.userId)))
+        expect(await run(member, (r) => r.members.delete(member, t.infra, ch.id, member.userId))).toBe(false)
+        expect(await run(admin, (r) => r.members.delete(admin, t.infra, ch.id, member.userId))).toBe(true)
+        expect(await run(admin, (r) => r.members.delete(admin, t.infra, ch.id, member.userId))).toBe(false)
+        expect(await run(admin, (r) => r.members.listByChannel(admin, t.infra, ch.id))).toEqual([])
+      })
+
+      it('joins channel metadata in the memberships view, within the scope only', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const second = channel(t.infra, {
+          channelKey: 'aaa-inbox',
+          type: 'in_app',
+          name: 'Inbox',
+          config: {},
+        })
+        await run(admin, (r) => r.channels.insert(admin, second))
+        const m1 = membership(t.infra, ch.id, member.userId)
+        const m2 = membership(t.infra, second.id, member.userId)
+        const m3 = membership(t.infra, second.id)
+        for (const m of [m1, m2, m3]) await run(admin, (r) => r.members.insert(admin, m))
+        const mine = await run(member, (r) =>
+          r.members.listViews(member, { infrastructureId: t.infra, userId: member.userId }),
+        )
+        expect(mine).toEqual([
+          {
+            ...m2,
+            channelKey: 'aaa-inbox',
+            channelType: 'in_app',
+            channelName: 'Inbox',
+            channelEnabled: true,
+          },
+          {
+            ...m1,
+            channelKey: ch.channelKey,
+            channelType: 'webhook',
+            channelName: ch.name,
+            channelEnabled: true,
+          },
+        ])
+        const ofSecond = await run(member, (r) =>
+          r.members.listViews(member, { infrastructureId: t.infra, channelId: second.id }),
+        )
+        expect(ofSecond.map((v) => v.userId).sort()).toEqual([m2.userId, m3.userId].sort())
+        const outsider = scopeOf('infra_admin', [[uuid(), null]])
+        expect(
+          await run(outsider, (r) => r.members.listViews(outsider, { infrastructureId: t.infra })),
+        ).toEqual([])
+      })
+    })
+
+    describe('outbox', () => {
+      it('appends a message and reads it back unchanged', async () => {
+        const { t, member, ch } = await seeded()
+        const m = message(t.infra, ch.id, {
+          businessId: t.bizA,
+          recipients: ['u1', 'ops@example.com'],
+          payload: { text: 'ünïcødé ✓', deep: { a: [1, 2.5, { b: null }] }, empty: {} },
+        })
+        expect(await run(member, (r) => r.outbox.enqueue(member, m))).toEqual({ message: m, created: true })
+        expect(await run(member, (r) => r.outbox.findById(member, t.infra, m.id))).toEqual(m)
+      })
+
+      it('returns the first message for a repeated idempotency key and writes nothing else', async () => {
+        const { t, member, ch } = await seeded()
+        const first = message(t.infra, ch.id, { idempotencyKey: 'order-42' })
+        const again = message(t.infra, ch.id, { idempotencyKey: 'order-42', payload: { other: true } })
+        await run(member, (r) => r.outbox.enqueue(member, first))
+        expect(await run(member, (r) => r.outbox.enqueue(member, again))).toEqual({
+          message: first,
+          created: false,
+        })
+        expect(await run(member, (r) => r.outbox.findById(member, t.infra, again.id))).toBeNull()
+        // Keys are per (infrastructure, business): another business of the tenant has its own.
+        const inBiz = message(t.infra, ch.id, { idempotencyKey: 'order-42', businessId: t.bizA })
+        expect(await run(member, (r) => r.outbox.enqueue(member, inBiz))).toMatchObject({ created: true })
+        const list = await run(member, (r) => r.outbox.list(member, { infrastructureId: t.infra, limit: 10 }))
+        expect(list.map((x) => x.id).sort()).toEqual([first.id, inBiz.id].sort())
+      })
+
+      it('keeps concurrent enqueues with one idempotency key to one message', async () => {
+        const { t, member, ch } = await seeded()
+        const results = await Promise.all(
+          Array.from({ length: 8 }, () =>
+            run(member, (r) =>
+              r.outbox.enqueue(member, message(t.infra, ch.id, { idempotencyKey: 'burst' })),
+            ),
+          ),
+        )
+        expect(results.filter((r) => r.created)).toHaveLength(1)
+        expect(new Set(results.map((r) => r.message.id)).size).toBe(1)
+      })
+
+      it('refuses messages outside the scope: other infrastructure, other business, infrastructure-level', async () => {
+        const { t, ch } = await seeded()
+        const bizA = scopeOf('member', [[t.infra, t.bizA]])
+        await expect(
+          run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id, { businessId: t.bizB }))),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        await expect(
+          run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id))),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        const outsider = scopeOf('member', [[uuid(), null]])
+        await expect(
+          run(outsider, (r) => r.outbox.enqueue(outsider, message(t.infra, ch.id))),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        await expect(
+          run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id, { businessId: t.bizA }))),
+        ).resolves.toMatchObject({ created: true })
+      })
+
+      it("refuses a message aimed at another infrastructure's channel", async () => {
+        const a = await seeded()
+        const b = await seeded()
+        const both = scopeOf('member', [
+          [a.t.infra, null],
+          [b.t.infra, null],
+        ])
+        await expect(
+          run(both, (r) => r.outbox.enqueue(both, message(a.t.infra, b.ch.id))),
+        ).rejects.toBeInstanceOf(NotFoundError)
+        expect(
+          await run(both, (r) => r.outbox.list(both, { infrastructureId: a.t.infra, limit: 10 })),
+        ).toEqual([])
+      })
+
+      it('shows a business-scoped principal only its business, and lists in pages', async () => {
+        const { t, member, ch } = await seeded()
+        const msgs = [
+          message(t.infra, ch.id, { businessId: t.bizA, createdAt: at(1) }),
+          message(t.infra, ch.id, { businessId: t.bizB, createdAt: at(2) }),
+          message(t.infra, ch.id, { businessId: null, createdAt: at(3) }),
+          message(t.infra, ch.id, { businessId: t.bizA, createdAt: at(4) }),
+          message(t.infra, ch.id, { businessId: t.bizA, createdAt: at(5) }),
+        ]
+        for (const m of msgs) await run(member, (r) => r.outbox.enqueue(member, m))
+        const bizA = scopeOf('member', [[t.infra, t.bizA]])
+        const seen = await run(bizA, (r) => r.outbox.list(bizA, { infrastructureId: t.infra, limit: 100 }))
+        expect(seen.map((m) => m.id)).toEqual([msgs[0]!.id, msgs[3]!.id, msgs[4]!.id])
+        expect(await run(bizA, (r) => r.outbox.findById(bizA, t.infra, msgs[1]!.id))).toBeNull()
+        expect(await run(bizA, (r) => r.outbox.findById(bizA, t.infra, msgs[2]!.id))).toBeNull()
+        const page1 = await run(member, (r) => r.outbox.list(member, { infrastructureId: t.infra, limit: 2 }))
+        expect(page1.map((m) => m.id)).toEqual([msgs[0]!.id, msgs[1]!.id])
+        const page2 = await run(member, (r) =>
+          r.outbox.list(member, { infrastructureId: t.infra, limit: 2, after: page1[1]!.id }),
+        )
+        expect(page2.map((m) => m.id)).toEqual([msgs[2]!.id, msgs[3]!.id])
+        const infraOnly = await run(member, (r) =>
+          r.outbox.list(member, { infrastructureId: t.infra, limit: 10, businessId: null }),
+        )
+        expect(infraOnly.map((m) => m.id)).toEqual([msgs[2]!.id])
+        const pending = await run(member, (r) =>
+          r.outbox.list(member, { infrastructureId: t.infra, limit: 10, status: 'processed' }),
+        )
+        expect(pending).toEqual([])
+      })
+
+      it('claims due messages oldest first, leasing each, for the service role in scope only', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const late = message(t.infra, ch.id, { availableAt: at(5_000) })
+        const m1 = message(t.infra, ch.id, { availableAt: at(-2_000) })
+        const m2 = message(t.infra, ch.id, { availableAt: at(-1_000) })
+        const m3 = message(t.infra, ch.id, { availableAt: at(0) })
+        for (const m of [late, m3, m1, m2]) await run(member, (r) => r.outbox.enqueue(member, m))
+        expect(
+          await run(member, (r) => r.outbox.claim(member, { limit: 10, leaseMs: 1000, now: T0 })),
+        ).toEqual([])
+        const outsider = scopeOf('service', [[uuid(), null]])
+        expect(
+          await run(outsider, (r) => r.outbox.claim(outsider, { limit: 10, leaseMs: 1000, now: T0 })),
+        ).toEqual([])
+        const first = await run(worker, (r) => r.outbox.claim(worker, { limit: 2, leaseMs: 1000, now: T0 }))
+        expect(first.map((m) => m.id)).toEqual([m1.id, m2.id])
+        for (const c of first) {
+          expect(c).toMatchObject({
+            status: 'processing',
+            attempts: 1,
+            leasedUntil: at(1000),
+            payload: m1.payload,
+          })
+          expect(c.leaseToken).toMatch(/^[0-9a-f-]{36}$/)
+        }
+        expect(first[0]!.leaseToken).not.toEqual(first[1]!.leaseToken)
+        const second = await run(worker, (r) => r.outbox.claim(worker, { limit: 10, leaseMs: 1000, now: T0 }))
+        expect(second.map((m) => m.id)).toEqual([m3.id])
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, late.id))).toMatchObject({
+          status: 'pending',
+        })
+      })
+
+      it('claims only the business a business-scoped worker holds, and only one infrastructure when asked', async () => {
+        const { t, member, ch } = await seeded()
+        const other = await seeded()
+        const a = message(t.infra, ch.id, { businessId: t.bizA })
+        const b = message(t.infra, ch.id, { businessId: t.bizB })
+        await run(member, (r) => r.outbox.enqueue(member, a))
+        await run(member, (r) => r.outbox.enqueue(member, b))
+        await run(other.member, (r) => r.outbox.enqueue(other.member, message(other.t.infra, other.ch.id)))
+        const bizWorker = scopeOf('service', [[t.infra, t.bizA]])
+        const got = await run(bizWorker, (r) =>
+          r.outbox.claim(bizWorker, { limit: 10, leaseMs: 1000, now: T0 }),
+        )
+        expect(got.map((m) => m.id)).toEqual([a.id])
+        const fleet = scopeOf('service', [
+          [t.infra, null],
+          [other.t.infra, null],
+        ])
+        const only = await run(fleet, (r) =>
+          r.outbox.claim(fleet, { limit: 10, leaseMs: 1000, now: T0, infrastructureId: other.t.infra }),
+        )
+        expect(only.map((m) => m.infrastructureId)).toEqual([other.t.infra])
+      })
+
+      it('never hands one message to two concurrent claimers', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const ids = new Set<string>()
+        for (let i = 0; i < 30; i++) {
+          const m = message(t.infra, ch.id, { availableAt: at(-i) })
+          ids.add(m.id)
+          await run(member, (r) => r.outbox.enqueue(member, m))
+        }
+        const batches = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            run(worker, (r) => r.outbox.claim(worker, { limit: 7, leaseMs: 60_000, now: T0 })),
+          ),
+        )
+        const claimed = batches.flat().map((m) => m.id)
+        expect(new Set(claimed).size).toBe(claimed.length)
+        expect(claimed.length).toBe(30)
+        expect(new Set(claimed)).toEqual(ids)
+      })
+
+      it('claims a message again once its lease lapses, with a new token, and not before', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const m = message(t.infra, ch.id)
+        await run(member, (r) => r.outbox.enqueue(member, m))
+        const [first] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
+        expect(
+          await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(999) })),
+        ).toEqual([])
+        const [second] = await run(worker, (r) =>
+          r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(1000) }),
+        )
+        expect(second).toMatchObject({ id: m.id, attempts: 2, leasedUntil: at(2000) })
+        expect(second!.leaseToken).not.toEqual(first!.leaseToken)
+      })
+
+      it('settles a held message under its lease token only; a stale or repeated ack changes nothing', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const m = message(t.infra, ch.id)
+        const bystander = message(t.infra, ch.id, { availableAt: at(10) })
+        await run(member, (r) => r.outbox.enqueue(member, m))
+        await run(member, (r) => r.outbox.enqueue(member, bystander))
+        const [held] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
+        const done = {
+          status: 'processed' as const,
+          availableAt: held!.availableAt,
+          lastError: null,
+          settledAt: at(5),
+        }
+        const cmd = { infrastructureId: t.infra, id: m.id, leaseToken: held!.leaseToken, settlement: done }
+        expect(await run(worker, (r) => r.outbox.settle(worker, { ...cmd, leaseToken: uuid() }))).toBe(false)
+        expect(await run(member, (r) => r.outbox.settle(member, cmd))).toBe(false)
+        const outsider = scopeOf('service', [[uuid(), null]])
+        expect(await run(outsider, (r) => r.outbox.settle(outsider, cmd))).toBe(false)
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, m.id))).toMatchObject({
+          status: 'processing',
+        })
+        expect(await run(worker, (r) => r.outbox.settle(worker, cmd))).toBe(true)
+        expect(await run(worker, (r) => r.outbox.settle(worker, cmd))).toBe(false)
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, m.id))).toMatchObject({
+          status: 'processed',
+          settledAt: at(5),
+          leaseToken: null,
+          leasedUntil: null,
+          payload: m.payload,
+        })
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, bystander.id))).toEqual(bystander)
+      })
+
+      it('refuses the ack of a lease that lapsed and was claimed by another worker', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const m = message(t.infra, ch.id)
+        await run(member, (r) => r.outbox.enqueue(member, m))
+        const [old] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
+        const [fresh] = await run(worker, (r) =>
+          r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(1500) }),
+        )
+        const done = { status: 'processed' as const, availableAt: T0, lastError: null, settledAt: at(1600) }
+        const base = { infrastructureId: t.infra, id: m.id, settlement: done }
+        expect(
+          await run(worker, (r) => r.outbox.settle(worker, { ...base, leaseToken: old!.leaseToken })),
+        ).toBe(false)
+        expect(
+          await run(worker, (r) => r.outbox.settle(worker, { ...base, leaseToken: fresh!.leaseToken })),
+        ).toBe(true)
+      })
+
+      it('returns a retried message to pending, due at its retry time, with its last error kept', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const m = message(t.infra, ch.id)
+        await run(member, (r) => r.outbox.enqueue(member, m))
+        const [held] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
+        const retry = {
+          status: 'pending' as const,
+          availableAt: at(30_000),
+          lastError: 'HTTP 503',
+          settledAt: null,
+        }
+        expect(
+          await run(worker, (r) =>
+            r.outbox.settle(worker, {
+              infrastructureId: t.infra,
+              id: m.id,
+              leaseToken: held!.leaseToken,
+              settlement: retry,
+            }),
+          ),
+        ).toBe(true)
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, m.id))).toMatchObject({
+          status: 'pending',
+          attempts: 1,
+          lastError: 'HTTP 503',
+          availableAt: at(30_000),
+          leaseToken: null,
+        })
+        expect(
+          await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(29_999) })),
+        ).toEqual([])
+        const [again] = await run(worker, (r) =>
+          r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(30_000) }),
+        )
+        expect(again).toMatchObject({ id: m.id, attempts: 2 })
+      })
+    })
+
+    describe('unit of work and audit log', () => {
+      it('rolls back every write of a unit of work that throws', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const extra = channel(t.infra)
+        const m = message(t.infra, ch.id)
+        await expect(
+          run(admin, async (r) => {
+            await r.channels.insert(admin, extra)
+            await r.outbox.enqueue(admin, m)
+            await r.channels.update(admin, t.infra, ch.id, { enabled: false, updatedAt: at(1) })
+            throw new Error('boom')
+          }),
+        ).rejects.toThrow('boom')
+        expect(await run(member, (r) => r.channels.findById(member, t.infra, extra.id))).toBeNull()
+        expect(await run(member, (r) => r.outbox.findById(member, t.infra, m.id))).toBeNull()
+        expect(await run(member, (r) => r.channels.findById(member, t.infra, ch.id))).toEqual(ch)
+      })
+
+      it('appends audit entries of the caller and lists them newest first, to admins and workers in scope', async () => {
+        const { t, admin, worker, member } = await seeded()
+        const entry = (action: string, ms: number) => ({
+          id: uuid(),
+          infrastructureId: t.infra,
+          businessId: null,
+          actorId: member.userId,
+          actorRole: member.role,
+          action,
+          targetType: 'message' as const,
+          targetId: uuid(),
+          outcome: 'ok' as const,
+          errorCode: null,
+          details: { bytes: 12, nested: { ok: true } },
+          at: at(ms),
+        })
+        const e1 = entry('outbox.enqueue', 1)
+        const e2 = entry('channel.create', 2)
+        const e3 = { ...entry('outbox.enqueue', 3), outcome: 'refused' as const, errorCode: 'FORBIDDEN_ROLE' }
+        for (const e of [e1, e2, e3]) await run(member, (r) => r.audit.append(member, e))
+        await expect(
+          run(member, (r) => r.audit.append(member, { ...entry('x', 4), actorId: uuid() })),
+        ).rejects.toBeInstanceOf(ValidationError)
+        expect(
+          await run(admin, (r) => r.audit.list(admin, { infrastructureId: t.infra, limit: 10 })),
+        ).toEqual([e3, e2, e1])
+        expect(
+          await run(worker, (r) =>
+            r.audit.list(worker, { infrastructureId: t.infra, limit: 10, action: 'outbox.enqueue' }),
+          ),
+        ).toEqual([e3, e1])
+        expect(await run(admin, (r) => r.audit.list(admin, { infrastructureId: t.infra, limit: 1 }))).toEqual(
+          [e3],
+        )
+        expect(
+          await run(member, (r) => r.audit.list(member, { infrastructureId: t.infra, limit: 10 })),
+        ).toEqual([])
+        const outsider = scopeOf('infra_admin', [[uuid(), null]])
+        expect(
+          await run(outsider, (r) => r.audit.list(outsider, { infrastructureId: t.infra, limit: 10 })),
+        ).toEqual([])
+      })
+    })
+  })
+}
