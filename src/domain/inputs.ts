@@ -82,14 +82,19 @@ export const listMembershipsInput = z.strictObject({
 })
 export type ListMembershipsInput = z.input<typeof listMembershipsInput>
 
+// PostgreSQL's jsonb cannot hold U+0000; refusing it here keeps every store saying the same thing.
+const jsonString = z.string().refine((s) => !s.includes('\u0000'), {
+  message: 'must not contain U+0000',
+  params: { rule: 'no_nul_character' },
+})
 const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([
-    z.string(),
+    jsonString,
     z.number().refine(Number.isFinite, { message: 'must be a finite number', params: { rule: 'finite' } }),
     z.boolean(),
     z.null(),
     z.array(jsonValue),
-    z.record(z.string(), jsonValue),
+    z.record(jsonString, jsonValue),
   ]),
 )
 

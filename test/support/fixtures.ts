@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Channel, OutboxMessage, Principal, Role } from '../../src/index.js'
 import { TenantScope } from '../../src/index.js'
 
-export const uuid = () => randomUUID()
+export const uuid = (): string => randomUUID()
 
 /** A fresh tenant per test: suites share one database, so every test works on its own ids. */
 export function tenant() {
