@@ -44,71 +44,71 @@ export class Messaging {
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
-  createChannel(principal: Principal, input: CreateChannelInput): Promise<Channel> {
+  async createChannel(principal: Principal, input: CreateChannelInput): Promise<Channel> {
     return this.channels.create(TenantScope.of(principal), input)
   }
 
   /** Changes a channel's name, config, enabled flag or attempts (`infra_admin`). */
-  configureChannel(principal: Principal, input: ConfigureChannelInput): Promise<Channel> {
+  async configureChannel(principal: Principal, input: ConfigureChannelInput): Promise<Channel> {
     return this.channels.configure(TenantScope.of(principal), input)
   }
 
-  getChannel(principal: Principal, input: ChannelRefInput): Promise<Channel> {
+  async getChannel(principal: Principal, input: ChannelRefInput): Promise<Channel> {
     return this.channels.get(TenantScope.of(principal), input)
   }
 
-  listChannels(principal: Principal, input: ListChannelsInput): Promise<Channel[]> {
+  async listChannels(principal: Principal, input: ListChannelsInput): Promise<Channel[]> {
     return this.channels.list(TenantScope.of(principal), input)
   }
 
   /** Links a user to a channel (`infra_admin`). */
-  addMember(principal: Principal, input: AddMemberInput): Promise<Membership> {
+  async addMember(principal: Principal, input: AddMemberInput): Promise<Membership> {
     return this.members.add(TenantScope.of(principal), input)
   }
 
-  removeMember(principal: Principal, input: MemberRefInput): Promise<void> {
+  async removeMember(principal: Principal, input: MemberRefInput): Promise<void> {
     return this.members.remove(TenantScope.of(principal), input)
   }
 
   /** Opts the caller (or, for an `infra_admin`, any member) into or out of a channel's alerts. */
-  setOptIn(principal: Principal, input: SetOptInInput): Promise<Membership> {
+  async setOptIn(principal: Principal, input: SetOptInInput): Promise<Membership> {
     return this.members.setOptIn(TenantScope.of(principal), input)
   }
 
-  listMembers(principal: Principal, input: ChannelRefInput): Promise<Membership[]> {
+  async listMembers(principal: Principal, input: ChannelRefInput): Promise<Membership[]> {
     return this.members.listByChannel(TenantScope.of(principal), input)
   }
 
   /** Memberships with their channel's metadata, in one call. */
-  listMemberships(principal: Principal, input: ListMembershipsInput): Promise<MembershipView[]> {
+  async listMemberships(principal: Principal, input: ListMembershipsInput): Promise<MembershipView[]> {
     return this.members.listViews(TenantScope.of(principal), input)
   }
 
   /** Appends a message; a repeated idempotency key returns the first message. */
-  enqueue(principal: Principal, input: EnqueueInput): Promise<EnqueueResult> {
+  async enqueue(principal: Principal, input: EnqueueInput): Promise<EnqueueResult> {
     return this.outbox.enqueue(TenantScope.of(principal), input)
   }
 
-  getMessage(principal: Principal, input: MessageRefInput): Promise<OutboxMessage> {
+  async getMessage(principal: Principal, input: MessageRefInput): Promise<OutboxMessage> {
     return this.outbox.get(TenantScope.of(principal), input)
   }
 
-  listMessages(principal: Principal, input: ListMessagesInput): Promise<OutboxMessage[]> {
+  async listMessages(principal: Principal, input: ListMessagesInput): Promise<OutboxMessage[]> {
     return this.outbox.list(TenantScope.of(principal), input)
   }
 
   /** Leases a batch of due messages (`service`). */
-  claim(principal: Principal, input: ClaimInput = {}): Promise<ClaimedMessage[]> {
+  async claim(principal: Principal, input: ClaimInput = {}): Promise<ClaimedMessage[]> {
     return this.outbox.claim(TenantScope.of(principal), input)
   }
 
   /** Settles a held message, fenced by its lease token (`service`). */
-  ack(principal: Principal, input: AckInput): Promise<AckResult> {
+  async ack(principal: Principal, input: AckInput): Promise<AckResult> {
     return this.outbox.ack(TenantScope.of(principal), input)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */
-  listAudit(principal: Principal, input: ListAuditInput): Promise<AuditEntry[]> {
+  async listAudit(principal: Principal, input: ListAuditInput): Promise<AuditEntry[]> {
     return this.audit.list(TenantScope.of(principal), input)
   }
 

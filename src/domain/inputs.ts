@@ -82,21 +82,54 @@ export const listMembershipsInput = z.strictObject({
 })
 export type ListMembershipsInput = z.input<typeof listMembershipsInput>
 
-// PostgreSQL's jsonb cannot hold U+0000; refusing it here keeps every store saying the same thing.
-const jsonString = z.string().refine((s) => !s.includes('\u0000'), {
-  message: 'must not contain U+0000',
-  params: { rule: 'no_nul_character' },
-})
-const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([
-    jsonString,
-    z.number().refine(Number.isFinite, { message: 'must be a finite number', params: { rule: 'finite' } }),
-    z.boolean(),
-    z.null(),
-    z.array(jsonValue),
-    z.record(jsonString, jsonValue),
-  ]),
-)
+const MAX_JSON_DEPTH = 64
+
+/**
+ * Walks a JSON value and reports the exact path of the first offending node. A zod union
+ * would only say "payload: invalid"; a walk also bounds the depth before anything recurses.
+ */
+function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementCtx, depth: number): void {
+  const fail = (rule: string, message: string, at = path) =>
+    ctx.addIssue({ code: 'custom', message, path: at, params: { rule } })
+  if (depth > MAX_JSON_DEPTH) return fail('max_depth', `must not nest deeper than ${MAX_JSON_DEPTH}`)
+  if (value === null || typeof value === 'boolean') return
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail('finite', 'must be a finite number')
+    return
+  }
+  if (typeof value === 'string') {
+    // PostgreSQL's jsonb cannot hold U+0000; refusing it here keeps every store saying the same thing.
+    if (value.includes('\u0000')) fail('no_nul_character', 'must not contain U+0000')
+    return
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      checkJson(v, [...path, i], ctx, depth + 1)
+    })
+    return
+  }
+  const proto = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined
+  // Plain objects only (null-prototype and other realms' too); class instances, dates and maps are not JSON.
+  if (proto === null || proto === Object.prototype || (proto !== undefined && Object.getPrototypeOf(proto) === null)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes('\u0000')) fail('no_nul_character', 'keys must not contain U+0000', [...path, k])
+      checkJson(v, [...path, k], ctx, depth + 1)
+    }
+    return
+  }
+  fail('json_value', `must be a JSON value, got ${typeof value}`)
+}
+
+/** Any JSON value: null, boolean, finite number, string, array, plain object. */
+export const jsonValueSchema = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (v === undefined) ctx.addIssue({ code: 'custom', message: 'is required', params: { rule: 'required' } })
+    else checkJson(v, [], ctx, 0)
+  })
+  .transform((v) => v as JsonValue)
+  .meta({ description: 'Any JSON value', type: ['object', 'array', 'string', 'number', 'boolean', 'null'] })
+const jsonValue = jsonValueSchema
 
 export const enqueueInput = z
   .strictObject({

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest'
+import { settle } from '../../src/domain/outbox-message.js'
+import {
+  assertTransition,
+  canTransition,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  IllegalTransitionError,
+  isClaimable,
+} from '../../src/index.js'
+import { at, message, T0, uuid } from '../support/fixtures.js'
+
+const LEGAL: Array<[DeliveryStatus, DeliveryStatus]> = [
+  ['pending', 'processing'],
+  ['processing', 'processed'],
+  ['processing', 'failed'],
+  ['processing', 'pending'],
+  ['processing', 'dead'],
+  ['processing', 'processing'],
+  ['failed', 'pending'],
+  ['dead', 'pending'],
+]
+
+describe('the delivery state machine', () => {
+  it('allows exactly the listed transitions and throws a typed error for every other', () => {
+    for (const from of DELIVERY_STATUSES) {
+      for (const to of DELIVERY_STATUSES) {
+        const legal = LEGAL.some(([f, t]) => f === from && t === to)
+        expect(canTransition(from, to), `${from} -> ${to}`).toBe(legal)
+        if (legal) expect(() => assertTransition(from, to)).not.toThrow()
+        else expect(() => assertTransition(from, to)).toThrow(IllegalTransitionError)
+      }
+    }
+  })
+
+  it('settles a held message: processed, failed for good, retried, or dead when out of attempts', () => {
+    const held = message(uuid(), uuid(), {
+      status: 'processing',
+      attempts: 1,
+      maxAttempts: 2,
+      leaseToken: uuid(),
+    })
+    expect(settle(held, { outcome: 'processed' }, at(5))).toMatchObject({
+      status: 'processed',
+      settledAt: at(5),
+    })
+    expect(settle(held, { outcome: 'failed', reason: 'no' }, at(5))).toMatchObject({
+      status: 'failed',
+      lastError: 'no',
+    })
+    expect(settle(held, { outcome: 'failed', reason: 'busy', retryAfterMs: 100 }, at(5))).toMatchObject({
+      status: 'pending',
+      availableAt: at(105),
+      settledAt: null,
+    })
+    const last = { ...held, attempts: 2 }
+    expect(settle(last, { outcome: 'failed', reason: 'busy', retryAfterMs: 100 }, at(5))).toMatchObject({
+      status: 'dead',
+    })
+    expect(() => settle({ ...held, status: 'pending' }, { outcome: 'processed' }, at(5))).toThrow(
+      IllegalTransitionError,
+    )
+  })
+
+  it('makes pending messages claimable when due and held ones when their lease lapsed', () => {
+    const m = message(uuid(), uuid(), { availableAt: at(10) })
+    expect(isClaimable(m, T0)).toBe(false)
+    expect(isClaimable(m, at(10))).toBe(true)
+    const held = { ...m, status: 'processing' as const, leasedUntil: at(50), leaseToken: uuid() }
+    expect(isClaimable(held, at(49))).toBe(false)
+    expect(isClaimable(held, at(50))).toBe(true)
+    for (const status of ['processed', 'failed', 'dead'] as const)
+      expect(isClaimable({ ...m, status }, at(1e9))).toBe(false)
+  })
+})
