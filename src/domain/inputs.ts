@@ -111,7 +111,7 @@ function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementC
   const proto = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined
   // Plain objects only (null-prototype and other realms' too); class instances, dates and maps are not JSON.
   if (proto === null || proto === Object.prototype || (proto !== undefined && Object.getPrototypeOf(proto) === null)) {
-    for (const [k, v] of Object.entries(value)) {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (k.includes('\u0000')) fail('no_nul_character', 'keys must not contain U+0000', [...path, k])
       checkJson(v, [...path, k], ctx, depth + 1)
     }
