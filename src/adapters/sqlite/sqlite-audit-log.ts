@@ -1,0 +1,49 @@
+import { type Kysely, sql } from 'kysely'
+import type { AuditEntry } from '../../domain/audit.js'
+import { ValidationError } from '../../domain/errors.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { AuditLog } from '../../ports/audit-log.js'
+import { auditRow, toAuditEntry } from './sqlite-rows.js'
+import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
+import type { SqliteDatabase } from './sqlite-tables.js'
+
+/**
+ * The append-only audit trail (triggers refuse UPDATE and DELETE). Appends are scoped to
+ * the caller, not the tenant: a refusal outside the scope is recorded too, so the insert's
+ * check is `actor_id = <the scope's user>`. Reads are scoped to the infrastructure.
+ */
+export class SqliteAuditLog implements AuditLog {
+  constructor(private readonly db: Kysely<SqliteDatabase>) {}
+
+  async append(scope: TenantScope, entry: AuditEntry): Promise<void> {
+    if (entry.actorId !== scope.userId) {
+      throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
+    }
+    const written = await insertChecked(
+      this.db,
+      'messaging_audit_log',
+      auditRow(entry),
+      sql`${entry.actorId} = ${scope.userId}`,
+    )
+    if (written === 0) {
+      throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
+    }
+  }
+
+  async list(
+    scope: TenantScope,
+    filter: { infrastructureId: string; action?: string; limit: number },
+  ): Promise<AuditEntry[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    let q = this.db
+      .selectFrom('messaging_audit_log')
+      .selectAll()
+      .where('infrastructure_id', '=', filter.infrastructureId)
+      .where(canAccessInfrastructure(scope, sql.ref('messaging_audit_log.infrastructure_id')))
+    if (filter.action !== undefined) q = q.where('action', '=', filter.action)
+    // Newest first is append order reversed, as in memory. rowid grows with every insert
+    // (rows are never deleted, and VACUUM renumbers in order), so it is that order.
+    const rows = await q.orderBy(sql`rowid`, 'desc').limit(Math.max(0, filter.limit)).execute()
+    return rows.map(toAuditEntry)
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The SQLite schema, one entry per version, applied in order by the migrator and recorded
+ * in `messaging_schema_migrations`. It says what the PostgreSQL schema in `sql/` says
+ * (same tables, keys, composite foreign keys, idempotency index and append-only rules);
+ * what SQLite cannot express (roles, RLS) the adapter enforces in each query it writes.
+ * Applied migrations are never edited: a change is a new version.
+ */
+export interface SqliteMigration {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}
+
+const v1 = /* sql */ `
+CREATE TABLE messaging_channels (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  channel_key       TEXT NOT NULL,
+  type              TEXT NOT NULL,
+  name              TEXT NOT NULL,
+  config            TEXT NOT NULL CHECK (json_valid(config) AND json_type(config) = 'object'),
+  enabled           INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  max_attempts      INTEGER CHECK (max_attempts IS NULL OR max_attempts >= 1),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, id),
+  UNIQUE (infrastructure_id, channel_key)
+) STRICT;
+
+CREATE TABLE messaging_channel_members (
+  infrastructure_id TEXT NOT NULL,
+  channel_id        TEXT NOT NULL,
+  user_id           TEXT NOT NULL,
+  business_id       TEXT,
+  opted_in          INTEGER NOT NULL DEFAULT 0 CHECK (opted_in IN (0, 1)),
+  added_by          TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, channel_id, user_id),
+  -- Composite: a member can only point at a channel of its own infrastructure.
+  FOREIGN KEY (infrastructure_id, channel_id)
+    REFERENCES messaging_channels (infrastructure_id, id) ON DELETE CASCADE
+) STRICT;
+
+CREATE INDEX messaging_channel_members_user_idx
+  ON messaging_channel_members (infrastructure_id, user_id);
+
+CREATE TABLE messaging_outbox (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  channel_id        TEXT NOT NULL,
+  payload           TEXT NOT NULL CHECK (json_valid(payload)),
+  recipients        TEXT CHECK (recipients IS NULL OR (json_valid(recipients) AND json_type(recipients) = 'array')),
+  idempotency_key   TEXT,
+  max_attempts      INTEGER NOT NULL CHECK (max_attempts >= 1),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'processing', 'processed', 'failed', 'dead')),
+  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  available_at      INTEGER NOT NULL,
+  lease_token       TEXT,
+  leased_until      INTEGER,
+  last_error        TEXT,
+  settled_at        INTEGER,
+  PRIMARY KEY (infrastructure_id, id),
+  FOREIGN KEY (infrastructure_id, channel_id) REFERENCES messaging_channels (infrastructure_id, id)
+) STRICT;
+
+-- One message per (infrastructure, business, key); a null business is its own namespace.
+CREATE UNIQUE INDEX messaging_outbox_idempotency_key
+  ON messaging_outbox (infrastructure_id, coalesce(business_id, ''), idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+
+-- The claim path: due pending rows and lapsed leases, oldest available_at first.
+CREATE INDEX messaging_outbox_claim_idx
+  ON messaging_outbox (infrastructure_id, status, available_at, id);
+CREATE INDEX messaging_outbox_lease_idx
+  ON messaging_outbox (infrastructure_id, leased_until)
+  WHERE status = 'processing';
+-- Listing pages in (created_at, id) order.
+CREATE INDEX messaging_outbox_created_idx
+  ON messaging_outbox (infrastructure_id, created_at, id);
+CREATE INDEX messaging_outbox_channel_idx
+  ON messaging_outbox (infrastructure_id, channel_id);
+
+-- Append-only: rows stay, and only the delivery-state columns ever change.
+CREATE TRIGGER messaging_outbox_no_delete BEFORE DELETE ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox is append-only');
+END;
+
+CREATE TRIGGER messaging_outbox_immutable
+BEFORE UPDATE OF infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE TABLE messaging_audit_log (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  actor_id          TEXT NOT NULL,
+  actor_role        TEXT NOT NULL CHECK (actor_role IN ('member', 'infra_admin', 'service')),
+  action            TEXT NOT NULL,
+  target_type       TEXT NOT NULL CHECK (target_type IN ('channel', 'membership', 'message')),
+  target_id         TEXT,
+  outcome           TEXT NOT NULL CHECK (outcome IN ('ok', 'refused')),
+  error_code        TEXT,
+  details           TEXT CHECK (details IS NULL OR (json_valid(details) AND json_type(details) = 'object')),
+  at                INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, id)
+) STRICT;
+
+-- Entries are (infrastructure_id, rowid) in this index: newest first is a backward scan.
+CREATE INDEX messaging_audit_log_recent_idx ON messaging_audit_log (infrastructure_id);
+
+CREATE TRIGGER messaging_audit_log_no_delete BEFORE DELETE ON messaging_audit_log
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_audit_log is append-only');
+END;
+
+CREATE TRIGGER messaging_audit_log_no_update BEFORE UPDATE ON messaging_audit_log
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_audit_log is append-only');
+END;
+
+-- Membership plus channel metadata in one read. SQLite has no security_invoker: the
+-- adapter scopes every read of the view by infrastructure_id like any table.
+CREATE VIEW messaging_channel_memberships AS
+SELECT
+  m.infrastructure_id,
+  m.channel_id,
+  m.user_id,
+  m.business_id,
+  m.opted_in,
+  m.added_by,
+  m.created_at,
+  m.updated_at,
+  c.channel_key,
+  c.type AS channel_type,
+  c.name AS channel_name,
+  c.enabled AS channel_enabled
+FROM messaging_channel_members m
+JOIN messaging_channels c ON c.infrastructure_id = m.infrastructure_id AND c.id = m.channel_id;
+`
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [{ version: 1, name: 'messaging_core', sql: v1 }]

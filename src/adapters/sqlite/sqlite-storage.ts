@@ -1,0 +1,151 @@
+import { createRequire } from 'node:module'
+import type BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect, sql } from 'kysely'
+import { StorageError } from '../../domain/errors.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import type { MessagingStorage, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import { SqliteAuditLog } from './sqlite-audit-log.js'
+import { SqliteChannelRepository } from './sqlite-channel-repository.js'
+import { toStorageError } from './sqlite-errors.js'
+import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
+import { migrateSqlite } from './sqlite-migrator.js'
+import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
+import type { SqliteDatabase } from './sqlite-tables.js'
+
+export interface SqliteStorageOptions {
+  /** A database file (created when missing), or `':memory:'` for a private in-memory database. */
+  readonly path: string
+  /** Mints lease tokens. */
+  readonly ids?: IdGenerator
+  /**
+   * How long a unit of work waits for another process's write lock before failing with a
+   * StorageError (SQLite `busy_timeout`). better-sqlite3 is synchronous: the wait blocks
+   * this thread, so keep units of work short. Default 5000.
+   */
+  readonly busyTimeoutMs?: number
+  /** Runs the migrator on open (default true). */
+  readonly migrate?: boolean
+  /** Called with every statement the adapter runs, for logs and tests. Parameters may hold tenant data. */
+  readonly onQuery?: (query: { readonly sql: string; readonly parameters: readonly unknown[] }) => void
+}
+
+/** Extra capabilities of the SQLite store, for tests and diagnostics. */
+export interface SqliteStorage extends MessagingStorage {
+  readonly name: 'sqlite'
+  /** The SQLite journal mode in effect: `wal` for files, `memory` for `:memory:`. */
+  journalMode(): string
+}
+
+const isMemoryPath = (path: string) => path === ':memory:' || path === ''
+
+// Loaded on first use, so a host that passes its own storage never loads the native module.
+const requireModule = createRequire(import.meta.url)
+
+function openDatabase(options: SqliteStorageOptions): BetterSqlite3.Database {
+  const Database = requireModule('better-sqlite3') as typeof BetterSqlite3
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000
+  const db = new Database(options.path, { timeout: busyTimeoutMs })
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
+    // WAL: readers never block the writer and a commit is one append. `:memory:` has no WAL.
+    if (!isMemoryPath(options.path)) db.pragma('journal_mode = WAL')
+    // Not persistent: every connection must switch it on, or composite foreign keys are ignored.
+    db.pragma('foreign_keys = ON')
+    if (options.migrate ?? true) migrateSqlite(db)
+    return db
+  } catch (e) {
+    db.close()
+    throw toStorageError(e, 'open')
+  }
+}
+
+/**
+ * One unit of work = one SQLite transaction, `BEGIN IMMEDIATE`: it takes the database's
+ * single write lock up front, so a claim's select and its lease updates can never be
+ * interleaved with another process's, and no transaction fails half-way upgrading a read
+ * lock. Within the process, units run one at a time (kysely shares one connection, and
+ * two transactions must never interleave on it).
+ */
+class SqliteUnitOfWork implements UnitOfWork {
+  private tail: Promise<unknown> = Promise.resolve()
+  closed = false
+
+  constructor(
+    private readonly db: Kysely<SqliteDatabase>,
+    private readonly raw: BetterSqlite3.Database,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  run<T>(_scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
+    const result = this.tail.then(() => this.runNow(work))
+    this.tail = result.catch(() => undefined)
+    return result
+  }
+
+  /** Resolves once every unit queued so far has finished. */
+  drain(): Promise<unknown> {
+    return this.tail
+  }
+
+  private runNow<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StorageError('sqlite storage is closed'))
+    return this.db.connection().execute(async (conn) => {
+      try {
+        await sql`begin immediate`.execute(conn)
+      } catch (e) {
+        throw toStorageError(e, 'begin')
+      }
+      try {
+        const out = await work({
+          channels: new SqliteChannelRepository(conn),
+          members: new SqliteMembershipRepository(conn),
+          outbox: new SqliteOutboxRepository(conn, this.ids),
+          audit: new SqliteAuditLog(conn),
+        })
+        await sql`commit`.execute(conn)
+        return out
+      } catch (e) {
+        if (this.raw.inTransaction) await sql`rollback`.execute(conn)
+        throw toStorageError(e, 'statement')
+      }
+    })
+  }
+}
+
+/**
+ * The embedded store: the module's zero-setup default. Same tables, keys and rules as the
+ * PostgreSQL schema; tenant scope is part of every statement the adapter writes (SQLite
+ * has no row-level security), and claims are atomic across processes sharing the file.
+ * Opening is synchronous: the schema is migrated before this returns.
+ *
+ * @example
+ * import { createMessaging } from 'messaging'
+ * import { createSqliteStorage } from 'messaging/sqlite'
+ * const messaging = createMessaging({ storage: createSqliteStorage({ path: './messaging.db' }) })
+ */
+export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
+  const raw = openDatabase(options)
+  const onQuery = options.onQuery
+  const db = new Kysely<SqliteDatabase>({
+    dialect: new SqliteDialect({ database: raw }),
+    ...(onQuery && {
+      log: (event) => onQuery({ sql: event.query.sql, parameters: event.query.parameters }),
+    }),
+  })
+  const uow = new SqliteUnitOfWork(db, raw, options.ids ?? randomIds)
+  let closing: Promise<void> | undefined
+  return {
+    name: 'sqlite',
+    unitOfWork: uow,
+    journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
+    close() {
+      closing ??= (async () => {
+        uow.closed = true
+        await uow.drain()
+        await db.destroy()
+      })()
+      return closing
+    },
+  }
+}

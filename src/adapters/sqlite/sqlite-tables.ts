@@ -1,0 +1,78 @@
+/**
+ * The tables as kysely sees them. Column names are the snake_case of the domain fields;
+ * timestamps are integer epoch milliseconds, booleans 0/1, JSON columns text.
+ */
+export interface ChannelsTable {
+  infrastructure_id: string
+  id: string
+  channel_key: string
+  type: string
+  name: string
+  config: string
+  enabled: number
+  max_attempts: number | null
+  created_by: string
+  created_at: number
+  updated_at: number
+}
+
+export interface ChannelMembersTable {
+  infrastructure_id: string
+  channel_id: string
+  user_id: string
+  business_id: string | null
+  opted_in: number
+  added_by: string
+  created_at: number
+  updated_at: number
+}
+
+export interface ChannelMembershipsView extends ChannelMembersTable {
+  channel_key: string
+  channel_type: string
+  channel_name: string
+  channel_enabled: number
+}
+
+export interface OutboxTable {
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  channel_id: string
+  payload: string
+  recipients: string | null
+  idempotency_key: string | null
+  max_attempts: number
+  created_by: string
+  created_at: number
+  status: string
+  attempts: number
+  available_at: number
+  lease_token: string | null
+  leased_until: number | null
+  last_error: string | null
+  settled_at: number | null
+}
+
+export interface AuditLogTable {
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  actor_id: string
+  actor_role: string
+  action: string
+  target_type: string
+  target_id: string | null
+  outcome: string
+  error_code: string | null
+  details: string | null
+  at: number
+}
+
+export interface SqliteDatabase {
+  messaging_channels: ChannelsTable
+  messaging_channel_members: ChannelMembersTable
+  messaging_channel_memberships: ChannelMembershipsView
+  messaging_outbox: OutboxTable
+  messaging_audit_log: AuditLogTable
+}
