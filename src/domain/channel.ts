@@ -46,37 +46,88 @@ export interface ChannelTypeDefinition {
   readonly secretPaths: readonly string[]
 }
 
-const httpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.hostname }).max(2048)
+// A DNS name, an IPv4 literal, or a bracketed IPv6 literal (as URL.hostname spells it);
+// whether the address may be reached is the transport's SSRF guard's call, not the schema's.
+const urlHostname = new RegExp(`(?:${z.regexes.hostname.source})|(?:^\\[[0-9a-fA-F:.]+\\]$)`)
+const httpUrl = z.url({ protocol: /^https?$/, hostname: urlHostname }).max(2048)
 
 export const inAppConfigSchema = z.strictObject({
   /** Days an inbox entry is kept; null keeps it forever. */
   retentionDays: z.number().int().min(1).max(3650).nullable().default(null),
 })
 
+/** Per-attempt limit; absent, the transport's default applies (nodemailer's own run to minutes). */
+const timeoutMs = z.number().int().min(100).max(120_000).optional()
+
+/** A `{{var}}` template of a message; the payload's own subject/text/html win over it. */
+const emailTemplateSchema = z.strictObject({
+  subject: z.string().min(1).max(998),
+  text: z.string().max(100_000).optional(),
+  html: z.string().max(500_000).optional(),
+})
+
 export const emailConfigSchema = z.strictObject({
   from: z.email().max(320),
+  /** Display name shown with `from`. */
+  fromName: z.string().min(1).max(100).optional(),
   replyTo: z.email().max(320).optional(),
+  /** The channel's own relay; without it the transport's host-configured relay is used. */
   smtp: z
     .strictObject({
       host: z.string().min(1).max(255),
       port: z.number().int().min(1).max(65535),
+      /** TLS from the first byte (port 465); otherwise STARTTLS when offered. */
       secure: z.boolean().default(false),
+      /** Refuse to send unless STARTTLS succeeds. */
+      requireTls: z.boolean().default(false),
       auth: z
         .strictObject({ user: z.string().min(1).max(255), pass: z.string().min(1).max(1024) })
         .optional(),
     })
     .optional(),
+  template: emailTemplateSchema.optional(),
+  timeoutMs,
 })
 
-export const smsConfigSchema = z.strictObject({
-  from: z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'must be an E.164 number' }),
-  provider: z
-    .strictObject({
-      url: httpUrl,
-      apiKey: z.string().min(1).max(1024),
-    })
-    .optional(),
-})
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'must be an E.164 number' })
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/)
+
+export const smsConfigSchema = z
+  .strictObject({
+    from: e164,
+    /** A generic JSON SMS API: POST `{ from, to, text }` with the key in a header. */
+    provider: z
+      .strictObject({
+        url: httpUrl,
+        apiKey: z.string().min(1).max(1024),
+        apiKeyHeader: headerName.default('x-api-key'),
+      })
+      .optional(),
+    /** Twilio's Messages API (form-encoded POST, basic auth). */
+    twilio: z
+      .strictObject({
+        accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { message: 'must be an AC… account SID' }),
+        authToken: z.string().min(1).max(1024),
+        baseUrl: httpUrl.default('https://api.twilio.com'),
+      })
+      .optional(),
+    /** `{{var}}` template of the text, used when the payload has no `text`. */
+    template: z.string().min(1).max(1600).optional(),
+    timeoutMs,
+  })
+  .refine((c) => !(c.provider && c.twilio), { message: 'set provider or twilio, not both', path: ['twilio'] })
+
+// Set by the transport on every request; a channel may not override them.
+const RESERVED_WEBHOOK_HEADERS = new Set([
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+])
 
 export const webhookConfigSchema = z.strictObject({
   url: httpUrl,
@@ -85,14 +136,19 @@ export const webhookConfigSchema = z.strictObject({
     .array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{8,}$/, { message: 'must be whsec_ followed by base64' }))
     .min(1)
     .max(5),
-  headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/), z.string().max(1024)).optional(),
+  headers: z
+    .record(headerName, z.string().max(1024))
+    .refine((h) => Object.keys(h).every((k) => !RESERVED_WEBHOOK_HEADERS.has(k.toLowerCase())), {
+      message: 'may not set webhook-*, content-type, content-length, transfer-encoding, host or connection',
+    })
+    .optional(),
   timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
 })
 
 export const BUILTIN_CHANNEL_TYPE_DEFINITIONS: readonly ChannelTypeDefinition[] = [
   { type: 'in_app', configSchema: inAppConfigSchema, secretPaths: [] },
   { type: 'email', configSchema: emailConfigSchema, secretPaths: ['smtp.auth.pass'] },
-  { type: 'sms', configSchema: smsConfigSchema, secretPaths: ['provider.apiKey'] },
+  { type: 'sms', configSchema: smsConfigSchema, secretPaths: ['provider.apiKey', 'twilio.authToken'] },
   { type: 'webhook', configSchema: webhookConfigSchema, secretPaths: ['secrets'] },
 ]
 
