@@ -1,0 +1,257 @@
+import type { AuditEntry } from '../domain/audit.js'
+import type { Channel } from '../domain/channel.js'
+import type {
+  AckInput,
+  AddMemberInput,
+  ClaimInput,
+  ConfigureChannelInput,
+  CreateChannelInput,
+  EnqueueInput,
+  ListAuditInput,
+  ListChannelsInput,
+  ListMembershipsInput,
+  ListMessagesInput,
+  MemberRefInput,
+  SetOptInInput,
+} from '../domain/inputs.js'
+import type { Membership, MembershipView } from '../domain/membership.js'
+import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
+import type { AckResult, EnqueueResult } from '../domain/services/outbox-service.js'
+import type { ProblemDetails } from '../http/problem.js'
+import { errorFromProblem, MessagingHttpError } from './errors.js'
+
+export interface MessagingClientOptions {
+  /** The handler's base URL, base path included: `https://api.example.com/functions/v1/messaging`. */
+  readonly baseUrl: string | URL
+  /** A bearer token per request (refreshed by the host); none: no Authorization header. */
+  readonly getToken?: () => string | null | undefined | Promise<string | null | undefined>
+  /** Default `globalThis.fetch`. */
+  readonly fetch?: typeof fetch
+  /** Used wherever a call leaves `infrastructureId` out. */
+  readonly infrastructureId?: string
+  /** Sent with every request (a tracing header, say). */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+/** An input whose `infrastructureId` may fall back to the client's default. */
+export type Scoped<T> = T extends { infrastructureId?: string }
+  ? DistributiveOmit<T, 'infrastructureId'> & { infrastructureId?: string }
+  : T
+
+type Query = Record<string, string | number | boolean | null | undefined>
+
+const dateOrNull = (v: unknown): Date | null => (typeof v === 'string' ? new Date(v) : null)
+
+/** JSON carries dates as strings; the client hands back the domain's types, Dates included. */
+const revive = {
+  channel: (c: Channel): Channel => ({
+    ...c,
+    createdAt: new Date(c.createdAt),
+    updatedAt: new Date(c.updatedAt),
+  }),
+  membership: <M extends Membership>(m: M): M => ({
+    ...m,
+    createdAt: new Date(m.createdAt),
+    updatedAt: new Date(m.updatedAt),
+  }),
+  message: <M extends OutboxMessage>(m: M): M => ({
+    ...m,
+    createdAt: new Date(m.createdAt),
+    availableAt: new Date(m.availableAt),
+    leasedUntil: dateOrNull(m.leasedUntil),
+    settledAt: dateOrNull(m.settledAt),
+  }),
+  audit: (a: AuditEntry): AuditEntry => ({ ...a, at: new Date(a.at) }),
+}
+
+/**
+ * The typed client of the HTTP surface (the blueprint's frontend service), for browsers and
+ * Node. Every method answers the domain's types or throws the module's typed errors,
+ * rebuilt from the problem document's `code`.
+ *
+ * @example
+ * const client = createMessagingClient({
+ *   baseUrl: 'https://api.example.com/functions/v1/messaging',
+ *   getToken: () => session.accessToken,
+ *   infrastructureId,
+ * })
+ * const channels = await client.listMessagingChannels()
+ * await client.enqueueMessage({ channelKey: 'ops-alerts', payload: { text: 'disk 91% full' } })
+ */
+export class MessagingClient {
+  private readonly base: string
+  private readonly fetchImpl: typeof fetch
+
+  constructor(private readonly options: MessagingClientOptions) {
+    this.base = String(options.baseUrl).replace(/\/+$/, '')
+    const f = options.fetch ?? globalThis.fetch
+    // Bound: a bare `window.fetch` reference throws "Illegal invocation" when called as a method.
+    this.fetchImpl = f.bind(globalThis)
+  }
+
+  /** The channels of the tenant, filtered by type or enabled flag. */
+  async listMessagingChannels(filter: Scoped<ListChannelsInput> = {}): Promise<Channel[]> {
+    const rows = await this.request<Channel[]>('GET', '/channels', { query: this.scoped(filter) })
+    return rows.map(revive.channel)
+  }
+
+  async getChannel(channelId: string, infrastructureId?: string): Promise<Channel> {
+    const query = this.scoped({ infrastructureId })
+    return revive.channel(await this.request('GET', `/channels/${enc(channelId)}`, { query }))
+  }
+
+  /** `infra_admin`: a new channel. */
+  async createChannel(input: Scoped<CreateChannelInput>): Promise<Channel> {
+    return revive.channel(await this.request('POST', '/channel', { body: this.scoped(input) }))
+  }
+
+  /** `infra_admin`: a patch of name, config, enabled or maxAttempts. */
+  async configureChannel(input: Scoped<ConfigureChannelInput>): Promise<Channel> {
+    return revive.channel(await this.request('POST', '/channel', { body: this.scoped(input) }))
+  }
+
+  async listChannelMembers(channelId: string, infrastructureId?: string): Promise<Membership[]> {
+    const query = this.scoped({ infrastructureId })
+    const rows = await this.request<Membership[]>('GET', `/channels/${enc(channelId)}/members`, { query })
+    return rows.map(revive.membership)
+  }
+
+  /** `infra_admin`. */
+  async addMember(input: Scoped<AddMemberInput>): Promise<Membership> {
+    const { channelId, ...body } = this.scoped(input)
+    const path = `/channels/${enc(channelId)}/members`
+    return revive.membership(await this.request('POST', path, { body }))
+  }
+
+  /** `infra_admin`. */
+  async removeMember(input: Scoped<MemberRefInput>): Promise<void> {
+    const { channelId, userId, ...query } = this.scoped(input)
+    await this.request('DELETE', `/channels/${enc(channelId)}/members/${enc(userId)}`, { query })
+  }
+
+  /** The caller's own opt-in, or (`infra_admin`) another member's via `userId`. */
+  async setOptIn(input: Scoped<SetOptInInput>): Promise<Membership> {
+    const { channelId, ...body } = this.scoped(input)
+    return revive.membership(await this.request('PUT', `/channels/${enc(channelId)}/opt-in`, { body }))
+  }
+
+  /** Memberships joined with their channel's metadata. */
+  async listMemberships(filter: Scoped<ListMembershipsInput> = {}): Promise<MembershipView[]> {
+    const rows = await this.request<MembershipView[]>('GET', '/memberships', { query: this.scoped(filter) })
+    return rows.map(revive.membership)
+  }
+
+  /**
+   * Appends a message. With an idempotency key (field or option), a retry returns the first
+   * message and `created: false`.
+   */
+  async enqueueMessage(
+    payload: Scoped<EnqueueInput>,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<EnqueueResult> {
+    const headers = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : undefined
+    const r = await this.request<EnqueueResult>('POST', '/queue', {
+      body: this.scoped(payload),
+      ...(headers && { headers }),
+    })
+    return { ...r, message: revive.message(r.message) }
+  }
+
+  async getMessage(messageId: string, infrastructureId?: string): Promise<OutboxMessage> {
+    const query = this.scoped({ infrastructureId })
+    return revive.message(await this.request('GET', `/messages/${enc(messageId)}`, { query }))
+  }
+
+  async listMessages(filter: Scoped<ListMessagesInput> = {}): Promise<OutboxMessage[]> {
+    const rows = await this.request<OutboxMessage[]>('GET', '/messages', { query: this.scoped(filter) })
+    return rows.map(revive.message)
+  }
+
+  /** `service`: leases due messages (of every granted tenant unless `infrastructureId` is given). */
+  async claim(input: ClaimInput = {}): Promise<ClaimedMessage[]> {
+    const rows = await this.request<ClaimedMessage[]>('POST', '/claim', { body: input })
+    return rows.map(revive.message)
+  }
+
+  /** `service`: settles a claimed message, fenced by its lease token. */
+  ack(input: Scoped<AckInput>): Promise<AckResult> {
+    return this.request('POST', '/ack', { body: this.scoped(input) })
+  }
+
+  /** `infra_admin` or `service`. */
+  async listAudit(filter: Scoped<ListAuditInput> = {}): Promise<AuditEntry[]> {
+    const rows = await this.request<AuditEntry[]>('GET', '/audit', { query: this.scoped(filter) })
+    return rows.map(revive.audit)
+  }
+
+  /** The handler's OpenAPI 3.1 document. */
+  openApiDocument(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/openapi.json', {})
+  }
+
+  private scoped<T extends { infrastructureId?: string | undefined }>(input: T): T {
+    if (input.infrastructureId !== undefined || this.options.infrastructureId === undefined) return input
+    return { ...input, infrastructureId: this.options.infrastructureId }
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: unknown; headers?: Record<string, string> },
+  ): Promise<T> {
+    // A relative base URL resolves against the page in a browser.
+    const url = new URL(`${this.base}${path}`, (globalThis as { location?: { href: string } }).location?.href)
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, v === null ? 'null' : String(v))
+    }
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.options.headers,
+      ...opts.headers,
+    }
+    const token = await this.options.getToken?.()
+    if (token) headers.authorization = `Bearer ${token}`
+    let body: string | undefined
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(opts.body)
+    }
+    const res = await this.fetchImpl(url, { method, headers, ...(body !== undefined && { body }) })
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    if (res.ok) return JSON.parse(text) as T
+    throw this.failure(res, text)
+  }
+
+  private failure(res: Response, text: string): Error {
+    const retry = res.headers.get('retry-after')
+    const retryAfter = retry !== null && /^\d+$/.test(retry) ? Number(retry) : null
+    let problem: unknown = null
+    try {
+      problem = JSON.parse(text)
+    } catch {
+      // Not JSON: a proxy's or gateway's page.
+    }
+    if (
+      typeof problem === 'object' &&
+      problem !== null &&
+      typeof (problem as { code?: unknown }).code === 'string'
+    ) {
+      return errorFromProblem(res.status, problem as ProblemDetails, retryAfter)
+    }
+    return new MessagingHttpError(
+      res.status,
+      'HTTP_ERROR',
+      `HTTP ${res.status} ${res.statusText}`.trim(),
+      null,
+    )
+  }
+}
+
+const enc = (segment: string | undefined) => encodeURIComponent(segment ?? '')
+
+/** See {@link MessagingClient}. */
+export function createMessagingClient(options: MessagingClientOptions): MessagingClient {
+  return new MessagingClient(options)
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto'
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { createFetchHandler, type FetchHandler, type FetchHandlerOptions } from '../../src/http/index.js'
+import { createMessaging, type Messaging, type Principal, type Role } from '../../src/index.js'
+
+export const BASE = '/functions/v1/messaging'
+
+/** Two tenants, one principal of each kind, and the bearer tokens a host would map to them. */
+export function world() {
+  const infraA = randomUUID()
+  const infraB = randomUUID()
+  const bizA = randomUUID()
+  const p = (role: Role, infrastructureId: string, businessId: string | null = null): Principal => ({
+    userId: randomUUID(),
+    role,
+    grants: [{ infrastructureId, businessId }],
+  })
+  const principals = {
+    adminA: p('infra_admin', infraA),
+    memberA: p('member', infraA),
+    bizMemberA: p('member', infraA, bizA),
+    serviceA: p('service', infraA),
+    adminB: p('infra_admin', infraB),
+  }
+  const tokens = new Map<string, Principal>(Object.entries(principals).map(([k, v]) => [`tok-${k}`, v]))
+  return { infraA, infraB, bizA, principals, tokens }
+}
+export type World = ReturnType<typeof world>
+
+/**
+ * The host's authentication: a bearer token looked up in a map. `tok-throws` makes the hook
+ * throw, `tok-malformed` return a principal that breaks the schema.
+ */
+export function bearerAuth(tokens: ReadonlyMap<string, Principal>): FetchHandlerOptions['authenticate'] {
+  return (request) => {
+    const h = request.headers.get('authorization') ?? ''
+    const token = h.startsWith('Bearer ') ? h.slice(7) : ''
+    if (token === 'tok-throws') throw new Error('session store down: postgres://user:hunter2@db')
+    if (token === 'tok-malformed') return { userId: 'not-a-uuid', role: 'member', grants: [] } as Principal
+    return tokens.get(token) ?? null
+  }
+}
+
+export interface Fixture extends World {
+  messaging: Messaging
+  handler: FetchHandler
+  errors: unknown[]
+  /** A JSON request to the handler with the token of `who` (none when null). */
+  call(
+    method: string,
+    path: string,
+    opts?: {
+      who?: keyof World['principals'] | null
+      body?: unknown
+      raw?: BodyInit
+      headers?: Record<string, string>
+    },
+  ): Promise<Response>
+  /** Everything tenant A holds, read through the facade as its admin. */
+  snapshot(): Promise<{ channels: number; messages: number; memberships: number; audit: number }>
+  /** A channel of tenant A (key `ops`, in_app) with the member A as a member. */
+  seed(): Promise<{ channelId: string }>
+}
+
+export function fixture(options: Partial<FetchHandlerOptions> = {}): Fixture {
+  const w = world()
+  const messaging = createMessaging({ storage: createMemoryStorage() })
+  const errors: unknown[] = []
+  const handler = createFetchHandler({
+    messaging,
+    authenticate: bearerAuth(w.tokens),
+    onError: (e) => errors.push(e),
+    ...options,
+  })
+  const call: Fixture['call'] = (method, path, opts = {}) => {
+    const who = opts.who === undefined ? 'adminA' : opts.who
+    const headers: Record<string, string> = { ...(who && { authorization: `Bearer tok-${who}` }) }
+    let body: BodyInit | undefined = opts.raw
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(opts.body)
+    }
+    return handler(
+      new Request(`http://host.test${BASE}${path}`, {
+        method,
+        headers: { ...headers, ...opts.headers },
+        body,
+      }),
+    )
+  }
+  const admin = w.principals.adminA
+  const snapshot: Fixture['snapshot'] = async () => ({
+    channels: (await messaging.listChannels(admin, { infrastructureId: w.infraA })).length,
+    messages: (await messaging.listMessages(admin, { infrastructureId: w.infraA, limit: 1000 })).length,
+    memberships: (await messaging.listMemberships(admin, { infrastructureId: w.infraA })).length,
+    audit: (await messaging.listAudit(admin, { infrastructureId: w.infraA, limit: 1000 })).length,
+  })
+  const seed: Fixture['seed'] = async () => {
+    const c = await messaging.createChannel(admin, {
+      infrastructureId: w.infraA,
+      channelKey: 'ops',
+      type: 'in_app',
+    })
+    await messaging.addMember(admin, {
+      infrastructureId: w.infraA,
+      channelId: c.id,
+      userId: w.principals.memberA.userId,
+    })
+    return { channelId: c.id }
+  }
+  return { ...w, messaging, handler, errors, call, snapshot, seed }
+}
+
+/** The problem document of a response, after checking it is one. */
+export async function problem(res: Response): Promise<Record<string, unknown>> {
+  const ct = res.headers.get('content-type')
+  if (ct !== 'application/problem+json') throw new Error(`expected a problem, got ${res.status} ${ct}`)
+  return (await res.json()) as Record<string, unknown>
+}
