@@ -1,0 +1,246 @@
+import type { ConnectionOptions } from 'node:tls'
+import nodemailer from 'nodemailer'
+import { z } from 'zod'
+import {
+  BUILTIN_CHANNEL_TYPE_DEFINITIONS,
+  type Channel,
+  type ChannelTypeDefinition,
+  emailConfigSchema,
+} from '../../../domain/channel.js'
+import type { OutboxMessage } from '../../../domain/outbox-message.js'
+import type { DeliveryContext, DeliveryOutcome, Transport } from '../../../ports/transport.js'
+import type { SecretBox } from '../../../secrets/index.js'
+import { loadChannelConfig } from '../shared/channel-config.js'
+import { describe, outcomeForError } from '../shared/outcome.js'
+import { createRedactor } from '../shared/redact.js'
+import { createSsrfGuard, type SsrfPolicy } from '../shared/ssrf-guard.js'
+import { renderTemplate, TemplateError } from '../shared/template.js'
+
+/** The built-in email type (the very object the registry holds); `smtp.auth.pass` is sealed at rest. */
+export const emailChannelType: ChannelTypeDefinition = BUILTIN_CHANNEL_TYPE_DEFINITIONS.find(
+  (d) => d.type === 'email',
+)!
+
+/** An SMTP relay the host runs or rents: trusted, so not put through the SSRF guard. */
+export interface SmtpRelay {
+  readonly host: string
+  readonly port: number
+  readonly secure?: boolean
+  readonly requireTls?: boolean
+  readonly auth?: { readonly user: string; readonly pass: string }
+}
+
+export interface EmailTransportOptions {
+  /** Opens a sealed `smtp.auth.pass`; needed when the storage seals it. */
+  readonly secretBox?: SecretBox
+  /** Used by channels that configure no `smtp` of their own. */
+  readonly relay?: SmtpRelay
+  /** For relays a channel configures: private, loopback and metadata addresses are refused unless allowed here. */
+  readonly ssrf?: SsrfPolicy
+  /** TLS settings (a private CA, say) for every relay. Certificates are verified unless this says otherwise. */
+  readonly tls?: ConnectionOptions
+  /** Name sent in EHLO. */
+  readonly clientName?: string
+  /** Per-attempt limit when the channel sets none. Default 30 s. */
+  readonly defaultTimeoutMs?: number
+}
+
+/** What a message payload may carry; unknown fields are ignored. */
+export const emailPayloadSchema = z.looseObject({
+  subject: z.string().max(998).optional(),
+  text: z.string().max(1_000_000).optional(),
+  html: z.string().max(2_000_000).optional(),
+  /** Values for `{{var}}` in the payload's own strings (rendered only when present) and the channel template. */
+  data: z.record(z.string(), z.unknown()).optional(),
+})
+
+const emailAddress = z.email().max(320)
+
+interface Rendered {
+  readonly subject: string
+  readonly text?: string
+  readonly html?: string
+}
+
+function render(
+  payload: z.output<typeof emailPayloadSchema>,
+  template: z.output<typeof emailConfigSchema>['template'],
+): Rendered | DeliveryOutcome {
+  const data = payload.data ?? {}
+  const own = (s: string | undefined, mode: 'text' | 'html') =>
+    s === undefined ? undefined : payload.data ? renderTemplate(s, data, mode) : s
+  const fromTemplate = (s: string | undefined, mode: 'text' | 'html') =>
+    s === undefined ? undefined : renderTemplate(s, data, mode)
+  try {
+    // The payload's bodies win as a pair: a payload with text only does not borrow the template's html.
+    const payloadHasBody = payload.text !== undefined || payload.html !== undefined
+    const subject = own(payload.subject, 'text') ?? fromTemplate(template?.subject, 'text')
+    const text = payloadHasBody ? own(payload.text, 'text') : fromTemplate(template?.text, 'text')
+    const html = payloadHasBody ? own(payload.html, 'html') : fromTemplate(template?.html, 'html')
+    if (subject === undefined)
+      return { status: 'permanent', code: 'MISSING_SUBJECT', error: 'no subject in payload or template' }
+    if (text === undefined && html === undefined) {
+      return { status: 'permanent', code: 'EMPTY_BODY', error: 'no text or html in payload or template' }
+    }
+    // A subject is one header line: folded newlines would be a header injection attempt or an accident.
+    return { subject: subject.replace(/[\r\n]+/g, ' '), text, html }
+  } catch (e) {
+    if (e instanceof TemplateError) return { status: 'permanent', code: 'TEMPLATE_ERROR', error: e.message }
+    throw e
+  }
+}
+
+/** SMTP replies: 4xx is a transient refusal, 5xx a permanent one (RFC 5321 §4.2.1). */
+function outcomeForSmtpError(e: unknown, redact: (t: string) => string): DeliveryOutcome {
+  const err = e as { responseCode?: unknown; code?: unknown; message?: unknown; response?: unknown }
+  const text = describe(`${String(err?.message ?? e)}`, redact)
+  if (typeof err?.responseCode === 'number') {
+    const code = `SMTP_${err.responseCode}`
+    if (err.responseCode >= 400 && err.responseCode < 500) return { status: 'retryable', code, error: text }
+    if (err.responseCode >= 500) return { status: 'permanent', code, error: text }
+  }
+  return outcomeForError(e, redact)
+}
+
+const withDeadline = <T>(
+  work: Promise<T>,
+  ms: number,
+  signal: AbortSignal,
+  onGiveUp: () => void,
+): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const fail = (code: string, message: string) => {
+      cleanup()
+      onGiveUp()
+      reject(Object.assign(new Error(message), { code }))
+    }
+    const timer = setTimeout(() => fail('TIMEOUT', `no SMTP completion within ${ms} ms`), ms)
+    const onAbort = () => fail('ABORTED', 'attempt aborted')
+    const cleanup = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      (v) => {
+        cleanup()
+        resolve(v)
+      },
+      (e) => {
+        cleanup()
+        reject(e)
+      },
+    )
+  })
+
+/**
+ * Sends the message over SMTP with nodemailer: one transaction to every recipient (more
+ * than one go in Bcc, so they do not see each other). The Message-ID is derived from the
+ * outbox message id, the same on every attempt, so a receiving system can drop a retry's
+ * duplicate. Recipients must be email addresses.
+ *
+ * @example
+ * const email = createEmailTransport({ relay: { host: 'smtp.internal', port: 587, auth: { user, pass } } })
+ * // channel config: { from: 'alerts@acme.test', template: { subject: 'Hi {{name}}', text: 'Hello {{name}}' } }
+ * // payload: { data: { name: 'Ada' } }, recipients: ['ada@acme.test']
+ */
+export function createEmailTransport(options: EmailTransportOptions = {}): Transport {
+  const guard = createSsrfGuard(options.ssrf)
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000
+
+  return {
+    channelType: emailChannelType,
+    async send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome> {
+      const loaded = loadChannelConfig(emailChannelType, emailConfigSchema, channel, options.secretBox)
+      if (!loaded.ok) return loaded.outcome
+      const { config } = loaded
+      const relay: SmtpRelay | undefined = config.smtp ?? options.relay
+      if (!relay)
+        return {
+          status: 'permanent',
+          code: 'NO_RELAY',
+          error: 'channel has no smtp and the transport no relay',
+        }
+      const secrets = [...loaded.secrets, ...(options.relay?.auth ? [options.relay.auth.pass] : [])]
+      if (relay.auth)
+        secrets.push(
+          `\u0000${relay.auth.user}\u0000${relay.auth.pass}`,
+          `${relay.auth.user}:${relay.auth.pass}`,
+        )
+      const redact = createRedactor(secrets)
+
+      const recipients = message.recipients ?? []
+      if (recipients.length === 0) {
+        return { status: 'permanent', code: 'NO_RECIPIENTS', error: 'email needs recipient addresses' }
+      }
+      const bad = recipients.findIndex((r) => !emailAddress.safeParse(r).success)
+      if (bad !== -1) {
+        return {
+          status: 'permanent',
+          code: 'INVALID_RECIPIENT',
+          error: `recipients.${bad} is not an email address`,
+        }
+      }
+      const payload = emailPayloadSchema.safeParse(message.payload)
+      if (!payload.success) {
+        const where = payload.error.issues.map((i) => `payload.${i.path.join('.')}: ${i.code}`).join('; ')
+        return { status: 'permanent', code: 'INVALID_PAYLOAD', error: where }
+      }
+      const rendered = render(payload.data, config.template)
+      if ('status' in rendered) return rendered
+
+      let host = relay.host
+      let servername: string | undefined
+      if (config.smtp) {
+        // A relay the channel names goes through the guard; we dial the checked address
+        // and keep the name for TLS (SNI and certificate) so nodemailer resolves nothing.
+        try {
+          const [first] = await guard.check(relay.host)
+          host = first!.address
+          servername = relay.host
+        } catch (e) {
+          return outcomeForError(e, redact)
+        }
+      }
+
+      const timeoutMs = config.timeoutMs ?? defaultTimeoutMs
+      const transporter = nodemailer.createTransport({
+        host,
+        port: relay.port,
+        secure: relay.secure ?? false,
+        requireTLS: relay.requireTls ?? false,
+        ...(relay.auth ? { auth: { user: relay.auth.user, pass: relay.auth.pass } } : {}),
+        ...(options.clientName ? { name: options.clientName } : {}),
+        tls: { ...options.tls, ...(servername ? { servername } : {}) },
+        connectionTimeout: timeoutMs,
+        greetingTimeout: timeoutMs,
+        socketTimeout: timeoutMs,
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      })
+      const fromDomain = config.from.slice(config.from.lastIndexOf('@') + 1)
+      try {
+        const info = await withDeadline(
+          transporter.sendMail({
+            from: config.fromName ? { name: config.fromName, address: config.from } : config.from,
+            ...(recipients.length === 1 ? { to: recipients[0] } : { bcc: [...recipients] }),
+            ...(config.replyTo ? { replyTo: config.replyTo } : {}),
+            subject: rendered.subject,
+            ...(rendered.text !== undefined ? { text: rendered.text } : {}),
+            ...(rendered.html !== undefined ? { html: rendered.html } : {}),
+            messageId: `<${message.id}@${fromDomain}>`,
+          }),
+          timeoutMs,
+          context.signal,
+          () => transporter.close(),
+        )
+        return { status: 'delivered', providerMessageId: String(info.messageId ?? message.id) }
+      } catch (e) {
+        return outcomeForSmtpError(e, redact)
+      } finally {
+        transporter.close()
+      }
+    },
+  }
+}

@@ -1,0 +1,7 @@
+export {
+  createEmailTransport,
+  type EmailTransportOptions,
+  emailChannelType,
+  emailPayloadSchema,
+  type SmtpRelay,
+} from './email-transport.js'
