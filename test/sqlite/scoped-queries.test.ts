@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest'
+import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
+import type { MessagingStorage, TenantScope } from '../../src/index.js'
+import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
+import { describeIsolationProperties } from '../properties/tenant-isolation.js'
+import { scopeOf, tenant, uuid } from '../support/fixtures.js'
+import { type RecordedStatement, scopeProblems } from './statement-scope.js'
+
+/**
+ * SQLite has no row-level security: the adapter must scope every statement itself. This
+ * file runs the whole repository conformance suite and the facade's isolation properties
+ * over a store that records every statement kysely sends (with the scope of the unit of
+ * work it ran in), then checks each one.
+ */
+const statements: RecordedStatement[] = []
+let current: TenantScope | null = null
+
+function recordingStorage(): MessagingStorage {
+  const inner = createSqliteStorage({
+    path: ':memory:',
+    onQuery: (q) => statements.push({ sql: q.sql, parameters: q.parameters, scope: current }),
+  })
+  return {
+    name: inner.name,
+    close: () => inner.close(),
+    unitOfWork: {
+      // Units run one at a time, so the scope set inside `work` is the one of every
+      // statement logged until it returns.
+      run: (scope, work) =>
+        inner.unitOfWork.run(scope, async (repos) => {
+          current = scope
+          try {
+            return await work(repos)
+          } finally {
+            current = null
+          }
+        }),
+    },
+  }
+}
+
+describeRepositoryConformance('sqlite (every statement recorded)', recordingStorage)
+describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
+
+describe('every statement of the sqlite adapter carries the tenant scope', () => {
+  it('scopes each statement the conformance suite and the isolation properties ran', () => {
+    const touching = statements.filter((s) => /"messaging_/.test(s.sql))
+    const byKind = new Map<string, number>()
+    for (const s of touching) {
+      const kind = /^(\w+)/.exec(s.sql)![1]!
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1)
+    }
+    const distinct = new Set(touching.map((s) => s.sql.replace(/\s+/g, ' ')))
+    console.log(
+      `checked ${statements.length} statements (${touching.length} on messaging_ tables, ${distinct.size} distinct texts):`,
+      Object.fromEntries(byKind),
+    )
+    // The workload reached every table, the view, and every kind of statement.
+    for (const t of [
+      'messaging_channels',
+      'messaging_channel_members',
+      'messaging_channel_memberships',
+      'messaging_outbox',
+      'messaging_audit_log',
+    ]) {
+      expect(touching.some((s) => s.sql.includes(`"${t}"`))).toBe(true)
+    }
+    expect([...byKind.keys()].sort()).toEqual(['delete', 'insert', 'select', 'update'])
+    const failures = statements
+      .map((s) => ({ sql: s.sql, problems: scopeProblems(s) }))
+      .filter((f) => f.problems.length > 0)
+    expect(failures.slice(0, 5)).toEqual([])
+  })
+
+  describe('the check itself rejects unscoped statements', () => {
+    const t = tenant()
+    const scope = scopeOf('service', [
+      [t.infra, null],
+      [uuid(), t.bizA],
+    ])
+    const grants = scope.principal.grants
+    const infraJson = JSON.stringify([...new Set(grants.map((g) => g.infrastructureId))])
+    const wholeJson = JSON.stringify([t.infra])
+    const pairsJson = JSON.stringify([[grants[1]!.infrastructureId, t.bizA]])
+    const tenantPred =
+      '("messaging_outbox"."infrastructure_id" in (select value from json_each(?)) or ("messaging_outbox"."infrastructure_id", "messaging_outbox"."business_id") in (select value ->> 0, value ->> 1 from json_each(?)))'
+
+    it('accepts a correctly scoped statement (the control)', () => {
+      expect(
+        scopeProblems({
+          sql: `select * from "messaging_outbox" where "id" = ? and ${tenantPred}`,
+          parameters: ['x', wholeJson, pairsJson],
+          scope,
+        }),
+      ).toEqual([])
+    })
+
+    it('rejects a statement without a predicate', () => {
+      expect(
+        scopeProblems({ sql: 'select * from "messaging_outbox" where "id" = ?', parameters: ['x'], scope }),
+      ).not.toEqual([])
+    })
+
+    it("rejects a predicate that reads another scope's grants", () => {
+      expect(
+        scopeProblems({
+          sql: `select * from "messaging_outbox" where "id" = ? and ${tenantPred}`,
+          parameters: ['x', JSON.stringify([uuid()]), pairsJson],
+          scope,
+        }),
+      ).not.toEqual([])
+    })
+
+    it('rejects an outbox read scoped only by infrastructure, and a predicate that is not a conjunct', () => {
+      expect(
+        scopeProblems({
+          sql: 'select * from "messaging_outbox" where "messaging_outbox"."infrastructure_id" in (select value from json_each(?))',
+          parameters: [infraJson],
+          scope,
+        }),
+      ).not.toEqual([])
+      expect(
+        scopeProblems({
+          sql: `select * from "messaging_outbox" where "id" = ? or ${tenantPred}`,
+          parameters: ['x', wholeJson, pairsJson],
+          scope,
+        }),
+      ).not.toEqual([])
+    })
+
+    it('rejects a join whose second table is unscoped, and an insert without its check', () => {
+      expect(
+        scopeProblems({
+          sql: 'select * from "messaging_channels" join "messaging_channel_members" on 1 where "messaging_channels"."infrastructure_id" in (select value from json_each(?))',
+          parameters: [infraJson],
+          scope,
+        }),
+      ).not.toEqual([])
+      expect(
+        scopeProblems({
+          sql: 'insert into "messaging_channels" ("infrastructure_id", "id") select ?, ?',
+          parameters: [t.infra, uuid()],
+          scope,
+        }),
+      ).not.toEqual([])
+      expect(
+        scopeProblems({
+          sql: 'insert into "messaging_channels" ("infrastructure_id", "id") select ?, ? where ? in (select value from json_each(?))',
+          parameters: [uuid(), uuid(), t.infra, infraJson],
+          scope,
+        }),
+      ).not.toEqual([])
+    })
+
+    it('rejects a statement run outside a unit of work', () => {
+      expect(
+        scopeProblems({
+          sql: `select * from "messaging_outbox" where ${tenantPred}`,
+          parameters: [wholeJson, pairsJson],
+          scope: null,
+        }),
+      ).toEqual(['ran outside a unit of work'])
+    })
+  })
+})
