@@ -1,0 +1,23 @@
+/**
+ * The PostgreSQL adapter: `createPostgresStorage` for the application's role, `migrate`
+ * for the owner. The SQL contract (tables, roles, claims, policies) is in `sql/` and
+ * documented in docs/sql.md.
+ */
+export { classify, sqlState } from './errors.js'
+export {
+  type MigrateOptions,
+  type MigrationFile,
+  migrate,
+  readMigrations,
+  SQL_DIRECTORY,
+} from './migrator.js'
+export {
+  checkRole,
+  claimsOf,
+  createPostgresStorage,
+  type HostClient,
+  type HostTransaction,
+  type PostgresStorage,
+  type PostgresStorageOptions,
+} from './postgres-storage.js'
+export type { MessagingDatabase } from './schema.js'

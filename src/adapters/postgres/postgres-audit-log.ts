@@ -1,0 +1,80 @@
+import { type Kysely, sql } from 'kysely'
+import type { AuditEntry } from '../../domain/audit.js'
+import { ValidationError } from '../../domain/errors.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { AuditLog } from '../../ports/audit-log.js'
+import { classify } from './errors.js'
+import { json, type MessagingDatabase, toAuditEntry } from './schema.js'
+
+export class PostgresAuditLog implements AuditLog {
+  constructor(private readonly db: Kysely<MessagingDatabase>) {}
+
+  async append(scope: TenantScope, entry: AuditEntry): Promise<void> {
+    // The insert policy holds the same rule (actor_id = the claims' sub); checking first
+    // gives the caller the domain's error instead of a policy violation.
+    if (entry.actorId !== scope.userId) {
+      throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
+    }
+    if (entry.actorRole !== scope.role) {
+      throw ValidationError.single('actorRole', 'must_be_caller', "an audit entry names its caller's role")
+    }
+    // No RETURNING: the appender may not be allowed to read what it wrote.
+    await this.db
+      .insertInto('messaging_audit_log')
+      .values({
+        infrastructure_id: entry.infrastructureId,
+        actor_id: entry.actorId,
+        id: entry.id,
+        business_id: entry.businessId,
+        actor_role: entry.actorRole,
+        action: entry.action,
+        target_type: entry.targetType,
+        target_id: entry.targetId,
+        outcome: entry.outcome,
+        error_code: entry.errorCode,
+        details: entry.details === null ? null : sql`${json(entry.details)}::jsonb`,
+        at: entry.at,
+      })
+      .execute()
+      .catch((e) =>
+        Promise.reject(
+          classify(e, {
+            conflict: { entity: 'audit entry', key: entry.id },
+            refused: () =>
+              ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller'),
+          }),
+        ),
+      )
+  }
+
+  async list(
+    _scope: TenantScope,
+    filter: { infrastructureId: string; action?: string; limit: number },
+  ): Promise<AuditEntry[]> {
+    let q = this.db
+      .selectFrom('messaging_audit_log')
+      .select([
+        'infrastructure_id',
+        'actor_id',
+        'id',
+        'business_id',
+        'actor_role',
+        'action',
+        'target_type',
+        'target_id',
+        'outcome',
+        'error_code',
+        'details',
+        'at',
+      ])
+      .where('infrastructure_id', '=', filter.infrastructureId)
+    if (filter.action !== undefined) q = q.where('action', '=', filter.action)
+    const rows = await q
+      .orderBy('at', 'desc')
+      .orderBy(sql`seq`, 'desc')
+      .limit(filter.limit)
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toAuditEntry)
+  }
+}

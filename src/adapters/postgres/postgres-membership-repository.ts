@@ -1,0 +1,119 @@
+import type { Kysely } from 'kysely'
+import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/errors.js'
+import type { Membership, MembershipView } from '../../domain/membership.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { MembershipRepository } from '../../ports/membership-repository.js'
+import { classify } from './errors.js'
+import { type MessagingDatabase, toMembership, toMembershipView } from './schema.js'
+
+type Key = { infrastructureId: string; channelId: string; userId: string }
+
+export class PostgresMembershipRepository implements MembershipRepository {
+  constructor(private readonly db: Kysely<MessagingDatabase>) {}
+
+  async insert(scope: TenantScope, m: Membership): Promise<Membership> {
+    try {
+      const row = await this.db
+        .insertInto('messaging_channel_members')
+        .values({
+          infrastructure_id: m.infrastructureId,
+          channel_id: m.channelId,
+          user_id: m.userId,
+          business_id: m.businessId,
+          opted_in: m.optedIn,
+          added_by: m.addedBy,
+          created_at: m.createdAt,
+          updated_at: m.updatedAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return toMembership(row)
+    } catch (e) {
+      throw classify(e, {
+        conflict: { entity: 'membership', key: `${m.channelId}/${m.userId}` },
+        // The composite foreign key: the channel must exist in the member's own infrastructure.
+        missing: { entity: 'channel', id: m.channelId },
+        refused: () =>
+          scope.canAccessInfrastructure(m.infrastructureId)
+            ? new ForbiddenRoleError('member.insert', ['infra_admin'], scope.role)
+            : new TenantScopeViolationError(m.infrastructureId),
+      })
+    }
+  }
+
+  async delete(
+    _scope: TenantScope,
+    infrastructureId: string,
+    channelId: string,
+    userId: string,
+  ): Promise<boolean> {
+    const rows = await this.db
+      .deleteFrom('messaging_channel_members')
+      .where('infrastructure_id', '=', infrastructureId)
+      .where('channel_id', '=', channelId)
+      .where('user_id', '=', userId)
+      .returning('user_id')
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.length > 0
+  }
+
+  async setOptIn(_scope: TenantScope, k: Key, optedIn: boolean, updatedAt: Date): Promise<Membership | null> {
+    const row = await this.db
+      .updateTable('messaging_channel_members')
+      .set({ opted_in: optedIn, updated_at: updatedAt })
+      .where('infrastructure_id', '=', k.infrastructureId)
+      .where('channel_id', '=', k.channelId)
+      .where('user_id', '=', k.userId)
+      .returningAll()
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toMembership(row) : null
+  }
+
+  async find(_scope: TenantScope, k: Key): Promise<Membership | null> {
+    const row = await this.db
+      .selectFrom('messaging_channel_members')
+      .selectAll()
+      .where('infrastructure_id', '=', k.infrastructureId)
+      .where('channel_id', '=', k.channelId)
+      .where('user_id', '=', k.userId)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toMembership(row) : null
+  }
+
+  async listByChannel(
+    _scope: TenantScope,
+    infrastructureId: string,
+    channelId: string,
+  ): Promise<Membership[]> {
+    const rows = await this.db
+      .selectFrom('messaging_channel_members')
+      .selectAll()
+      .where('infrastructure_id', '=', infrastructureId)
+      .where('channel_id', '=', channelId)
+      .orderBy('user_id')
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toMembership)
+  }
+
+  async listViews(
+    _scope: TenantScope,
+    filter: { infrastructureId: string; userId?: string; channelId?: string },
+  ): Promise<MembershipView[]> {
+    let q = this.db
+      .selectFrom('messaging_channel_memberships')
+      .selectAll()
+      .where('infrastructure_id', '=', filter.infrastructureId)
+    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
+    if (filter.channelId !== undefined) q = q.where('channel_id', '=', filter.channelId)
+    const rows = await q
+      .orderBy('channel_key')
+      .orderBy('user_id')
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toMembershipView)
+  }
+}

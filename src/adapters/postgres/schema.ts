@@ -1,0 +1,153 @@
+import type { AuditEntry } from '../../domain/audit.js'
+import type { Channel } from '../../domain/channel.js'
+import type { Membership, MembershipView } from '../../domain/membership.js'
+import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
+import type { Role } from '../../domain/tenant-scope.js'
+
+/** Rows as `pg` returns them (uuid as string, timestamptz as Date, jsonb parsed). */
+export interface ChannelRow {
+  infrastructure_id: string
+  id: string
+  channel_key: string
+  type: string
+  name: string
+  config: Record<string, unknown>
+  enabled: boolean
+  max_attempts: number | null
+  created_by: string
+  created_at: Date
+  updated_at: Date
+}
+
+export interface MemberRow {
+  infrastructure_id: string
+  channel_id: string
+  user_id: string
+  business_id: string | null
+  opted_in: boolean
+  added_by: string
+  created_at: Date
+  updated_at: Date
+}
+
+export interface MembershipViewRow extends MemberRow {
+  channel_key: string
+  channel_type: string
+  channel_name: string
+  channel_enabled: boolean
+}
+
+export interface OutboxRow {
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  channel_id: string
+  payload: JsonValue
+  recipients: string[] | null
+  idempotency_key: string | null
+  max_attempts: number
+  created_by: string
+  created_at: Date
+  status: DeliveryStatus
+  attempts: number
+  available_at: Date
+  lease_token: string | null
+  leased_until: Date | null
+  last_error: string | null
+  settled_at: Date | null
+}
+
+export interface AuditRow {
+  infrastructure_id: string
+  actor_id: string
+  id: string
+  business_id: string | null
+  actor_role: Role
+  action: string
+  target_type: AuditEntry['targetType']
+  target_id: string | null
+  outcome: AuditEntry['outcome']
+  error_code: string | null
+  details: { [key: string]: JsonValue } | null
+  at: Date
+}
+
+/** The module's tables and view, for kysely. */
+export interface MessagingDatabase {
+  messaging_channels: ChannelRow
+  messaging_channel_members: MemberRow
+  messaging_outbox: OutboxRow
+  messaging_audit_log: AuditRow
+  messaging_channel_memberships: MembershipViewRow
+}
+
+export const toChannel = (r: ChannelRow): Channel => ({
+  id: r.id,
+  infrastructureId: r.infrastructure_id,
+  channelKey: r.channel_key,
+  type: r.type,
+  name: r.name,
+  config: r.config,
+  enabled: r.enabled,
+  maxAttempts: r.max_attempts,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+export const toMembership = (r: MemberRow): Membership => ({
+  infrastructureId: r.infrastructure_id,
+  channelId: r.channel_id,
+  userId: r.user_id,
+  businessId: r.business_id,
+  optedIn: r.opted_in,
+  addedBy: r.added_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+export const toMembershipView = (r: MembershipViewRow): MembershipView => ({
+  ...toMembership(r),
+  channelKey: r.channel_key,
+  channelType: r.channel_type,
+  channelName: r.channel_name,
+  channelEnabled: r.channel_enabled,
+})
+
+export const toMessage = (r: OutboxRow): OutboxMessage => ({
+  id: r.id,
+  infrastructureId: r.infrastructure_id,
+  businessId: r.business_id,
+  channelId: r.channel_id,
+  payload: r.payload,
+  recipients: r.recipients,
+  idempotencyKey: r.idempotency_key,
+  maxAttempts: r.max_attempts,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  status: r.status,
+  attempts: r.attempts,
+  availableAt: r.available_at,
+  leaseToken: r.lease_token,
+  leasedUntil: r.leased_until,
+  lastError: r.last_error,
+  settledAt: r.settled_at,
+})
+
+export const toAuditEntry = (r: AuditRow): AuditEntry => ({
+  id: r.id,
+  infrastructureId: r.infrastructure_id,
+  businessId: r.business_id,
+  actorId: r.actor_id,
+  actorRole: r.actor_role,
+  action: r.action,
+  targetType: r.target_type,
+  targetId: r.target_id,
+  outcome: r.outcome,
+  errorCode: r.error_code,
+  details: r.details,
+  at: r.at,
+})
+
+/** A jsonb parameter. `pg` would turn a JS array into a PostgreSQL array, so JSON is always sent as text. */
+export const json = (value: unknown): string => JSON.stringify(value)
