@@ -1,0 +1,162 @@
+import { z } from 'zod'
+import {
+  BUILTIN_CHANNEL_TYPE_DEFINITIONS,
+  type Channel,
+  type ChannelTypeDefinition,
+  smsConfigSchema,
+} from '../../../domain/channel.js'
+import type { OutboxMessage } from '../../../domain/outbox-message.js'
+import type { DeliveryContext, DeliveryOutcome, Transport } from '../../../ports/transport.js'
+import type { SecretBox } from '../../../secrets/index.js'
+import { loadChannelConfig } from '../shared/channel-config.js'
+import { createRedactor } from '../shared/redact.js'
+import { createOutboundHttp, type OutboundHttpOptions } from '../shared/safe-http.js'
+import { renderTemplate, TemplateError } from '../shared/template.js'
+import { createHttpJsonSmsProvider, createTwilioSmsProvider, type SmsProvider } from './sms-provider.js'
+
+/** The built-in sms type (the very object the registry holds); `provider.apiKey` and `twilio.authToken` are sealed at rest. */
+export const smsChannelType: ChannelTypeDefinition = BUILTIN_CHANNEL_TYPE_DEFINITIONS.find(
+  (d) => d.type === 'sms',
+)!
+
+export interface SmsTransportOptions extends OutboundHttpOptions {
+  /** Opens sealed provider credentials; needed when the storage seals them. */
+  readonly secretBox?: SecretBox
+  /** The host's provider, for channels that configure neither `provider` nor `twilio`. */
+  readonly provider?: SmsProvider
+  /** Per-attempt limit when the channel sets none. Default 10 s. */
+  readonly defaultTimeoutMs?: number
+}
+
+/** E.164: a plus, a non-zero country digit, at most 15 digits in all (ITU-T E.164 §6). */
+export const e164Schema = z.string().regex(/^\+[1-9]\d{6,14}$/)
+
+/** What a message payload may carry; unknown fields are ignored. */
+export const smsPayloadSchema = z.looseObject({
+  text: z.string().min(1).max(1600).optional(),
+  /** Values for `{{var}}` in `text` (rendered only when present) and the channel template. */
+  data: z.record(z.string(), z.unknown()).optional(),
+})
+
+/**
+ * Sends the message text to every recipient number, one provider call each, through a
+ * provider the channel configures (a generic JSON API or Twilio) or the host's own.
+ * All delivered: delivered. Any retryable: retryable (the longest Retry-After). Otherwise
+ * permanent, naming which recipients failed. A retry resends to every recipient; the
+ * JSON provider's per-recipient Idempotency-Key lets a provider drop the repeats.
+ *
+ * @example
+ * const sms = createSmsTransport({ secretBox })
+ * // channel config: { from: '+4915112345678', twilio: { accountSid: 'AC…', authToken: '…' } }
+ * // payload: { text: 'Your code is {{code}}', data: { code: '123456' } }, recipients: ['+4915199999999']
+ */
+export function createSmsTransport(options: SmsTransportOptions = {}): Transport {
+  const http = createOutboundHttp(options)
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000
+
+  return {
+    channelType: smsChannelType,
+    async send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome> {
+      const loaded = loadChannelConfig(smsChannelType, smsConfigSchema, channel, options.secretBox)
+      if (!loaded.ok) return loaded.outcome
+      const { config } = loaded
+      const redact = createRedactor(loaded.secrets)
+
+      const provider = config.provider
+        ? createHttpJsonSmsProvider(config.provider, http)
+        : config.twilio
+          ? createTwilioSmsProvider(config.twilio, http)
+          : options.provider
+      if (!provider) return { status: 'permanent', code: 'NO_PROVIDER', error: 'channel has no SMS provider' }
+
+      const recipients = message.recipients ?? []
+      if (recipients.length === 0) {
+        return { status: 'permanent', code: 'NO_RECIPIENTS', error: 'sms needs recipient phone numbers' }
+      }
+      const bad = recipients.findIndex((r) => !e164Schema.safeParse(r).success)
+      if (bad !== -1) {
+        return {
+          status: 'permanent',
+          code: 'INVALID_RECIPIENT',
+          error: `recipients.${bad} is not an E.164 number`,
+        }
+      }
+      const payload = smsPayloadSchema.safeParse(message.payload)
+      if (!payload.success) {
+        const where = payload.error.issues.map((i) => `payload.${i.path.join('.')}: ${i.code}`).join('; ')
+        return { status: 'permanent', code: 'INVALID_PAYLOAD', error: where }
+      }
+      let text: string | undefined
+      try {
+        const { data } = payload.data
+        text =
+          payload.data.text !== undefined
+            ? data
+              ? renderTemplate(payload.data.text, data, 'text')
+              : payload.data.text
+            : config.template !== undefined
+              ? renderTemplate(config.template, data ?? {}, 'text')
+              : undefined
+      } catch (e) {
+        if (e instanceof TemplateError)
+          return { status: 'permanent', code: 'TEMPLATE_ERROR', error: e.message }
+        throw e
+      }
+      if (!text) return { status: 'permanent', code: 'EMPTY_TEXT', error: 'no text in payload or template' }
+      if (text.length > 1600)
+        return { status: 'permanent', code: 'TEXT_TOO_LONG', error: 'text exceeds 1600 characters' }
+
+      const outcomes: DeliveryOutcome[] = []
+      for (const to of recipients) {
+        outcomes.push(
+          await provider.send({
+            from: config.from,
+            to,
+            text,
+            idempotencyKey: `${message.id}:${to}`,
+            timeoutMs: config.timeoutMs ?? defaultTimeoutMs,
+            signal: context.signal,
+          }),
+        )
+      }
+      return combine(outcomes, redact)
+    },
+  }
+}
+
+function combine(outcomes: readonly DeliveryOutcome[], redact: (t: string) => string): DeliveryOutcome {
+  if (outcomes.length === 1) {
+    const only = outcomes[0]!
+    return only.status === 'delivered' ? only : { ...only, error: redact(only.error) }
+  }
+  const failed = outcomes.flatMap((o, i) => (o.status === 'delivered' ? [] : [{ i, o }]))
+  if (failed.length === 0) {
+    const ids = outcomes.map((o) => (o.status === 'delivered' ? (o.providerMessageId ?? '') : ''))
+    return ids.every((id) => id === '')
+      ? { status: 'delivered' }
+      : { status: 'delivered', providerMessageId: ids.join(',') }
+  }
+  const error = redact(
+    `${outcomes.length - failed.length} of ${outcomes.length} sent; ${failed
+      .map(({ i, o }) => `recipients.${i}: ${'error' in o ? o.error : ''}`)
+      .join('; ')}`,
+  )
+  const retryable = failed.filter(({ o }) => o.status === 'retryable')
+  if (retryable.length > 0) {
+    const waits = retryable.map(({ o }) => (o.status === 'retryable' ? o.retryAfterMs : undefined))
+    const known = waits.filter((w): w is number => w !== undefined)
+    const first = retryable[0]!.o
+    return {
+      status: 'retryable',
+      error,
+      ...(first.status === 'retryable' && first.code ? { code: first.code } : {}),
+      ...(known.length > 0 ? { retryAfterMs: Math.max(...known) } : {}),
+    }
+  }
+  const first = failed[0]!.o
+  return {
+    status: 'permanent',
+    error,
+    ...(first.status === 'permanent' && first.code ? { code: first.code } : {}),
+  }
+}
