@@ -1,4 +1,5 @@
 import type { LookupAddress } from 'node:dns'
+import type { ConnectionOptions } from 'node:tls'
 import { Agent, request } from 'undici'
 import { DestinationRefusedError } from './outcome.js'
 import { createSsrfGuard, type ResolvedAddress, type SsrfGuard, type SsrfPolicy } from './ssrf-guard.js'
@@ -15,6 +16,8 @@ export interface OutboundHttpOptions {
   readonly bodyTimeoutMs?: number
   /** Bytes of a response read at most; the rest is discarded and the socket closed. Default 64 KiB. */
   readonly maxResponseBytes?: number
+  /** TLS settings (a private CA, say). Certificates are checked against the URL's host name, never the dialled IP. */
+  readonly tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'minVersion'>
 }
 
 export interface OutboundRequest {
@@ -94,7 +97,7 @@ export function createOutboundHttp(options: OutboundHttpOptions = {}): OutboundH
       // reuse a socket across re-resolutions. Webhook volume per endpoint is low enough
       // that the extra handshake is cheaper than the reasoning a shared pool needs.
       const agent = new Agent({
-        connect: { timeout: connectTimeoutMs, lookup: pinnedLookup(addresses) },
+        connect: { ...options.tls, timeout: connectTimeoutMs, lookup: pinnedLookup(addresses) },
         headersTimeout: req.timeoutMs,
         bodyTimeout: bodyTimeoutMs,
         connections: 1,
