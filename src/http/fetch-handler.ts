@@ -54,6 +54,8 @@ export interface FetchHandlerOptions {
 export interface FetchHandler {
   (request: Request): Promise<Response>
   readonly basePath: string
+  /** The problem response the handler gives for a thrown value (for mounts that catch a framework's errors). */
+  readonly renderError: (error: unknown, request: Request) => Response
 }
 
 export const DEFAULT_BASE_PATH = '/functions/v1/messaging'
@@ -180,25 +182,29 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     })
   }
 
+  const renderError = (error: unknown, request: Request): Response => {
+    const instance = URL.canParse(request.url) ? new URL(request.url).pathname.slice(0, 500) : undefined
+    const problem: ProblemDetails = problemOf(error, {
+      typeBase,
+      ...(instance !== undefined && { instance }),
+    })
+    if (isServerProblem(problem)) report(error, request)
+    const headers: Record<string, string> = error instanceof HttpProblem ? { ...error.headers } : {}
+    if (problem.status === 401 && challenge !== null) headers['www-authenticate'] = challenge
+    return problemResponse(problem, headers)
+  }
+
   const handler = async (request: Request): Promise<Response> => {
-    let url: URL | null = null
     try {
-      url = new URL(request.url)
+      const url = new URL(request.url)
       const pathname = url.pathname
       if (pathname !== basePath && !pathname.startsWith(`${basePath}/`)) {
         throw new HttpProblem('ROUTE_NOT_FOUND', `no route ${pathname.slice(0, 200)}`)
       }
       return await dispatch(request, url, pathname.slice(basePath.length) || '/')
     } catch (error) {
-      const problem: ProblemDetails = problemOf(error, {
-        typeBase,
-        ...(url !== null && { instance: url.pathname.slice(0, 500) }),
-      })
-      if (isServerProblem(problem)) report(error, request)
-      const headers: Record<string, string> = error instanceof HttpProblem ? { ...error.headers } : {}
-      if (problem.status === 401 && challenge !== null) headers['www-authenticate'] = challenge
-      return problemResponse(problem, headers)
+      return renderError(error, request)
     }
   }
-  return Object.assign(handler, { basePath })
+  return Object.assign(handler, { basePath, renderError })
 }
