@@ -18,7 +18,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
 
   async enqueue(
-    scope: TenantScope,
+    _scope: TenantScope,
     message: OutboxMessage,
   ): Promise<{ message: OutboxMessage; created: boolean }> {
     // The insert policy admits only undelivered rows; say so in the domain's terms.
