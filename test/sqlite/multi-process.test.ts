@@ -98,7 +98,7 @@ describe('sqlite: two OS processes on one database file', () => {
     const results = (await together(infras.map((i) => ['open', path, i]))) as Array<{ wrote: boolean }>
     expect(results.map((r) => r.wrote)).toEqual([true, true, true, true])
     const db = new Database(path, { readonly: true })
-    const versions = db.prepare('select version from messaging_schema_migrations order by version').all()
+    const versions = db.prepare('select version from messaging_migrations order by version').all()
     const channels = db.prepare('select count(*) as n from messaging_channels').get()
     const mode = db.pragma('journal_mode', { simple: true })
     db.close()

@@ -67,7 +67,7 @@ describe('sqlite storage', () => {
     expect(migrateSqlite(db)).toEqual([])
     expect(migrateSqlite(db)).toEqual([])
     expect(db.prepare('select type, name, sql from sqlite_schema order by name').all()).toEqual(schemaBefore)
-    expect(db.prepare('select version, name from messaging_schema_migrations').all()).toEqual(
+    expect(db.prepare('select version, name from messaging_migrations').all()).toEqual(
       SQLITE_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
     )
     db.close()
@@ -108,7 +108,7 @@ describe('sqlite storage', () => {
   it('refuses a database migrated by a newer version, and an edited migration', () => {
     const db = new Database(':memory:')
     migrateSqlite(db)
-    db.prepare("insert into messaging_schema_migrations values (999, 'future', 'x', 0)").run()
+    db.prepare("insert into messaging_migrations values (999, 'future', 'x', 0)").run()
     expect(() => migrateSqlite(db)).toThrow(StorageError)
     db.close()
     const edited = new Database(':memory:')
@@ -176,6 +176,44 @@ describe('sqlite storage', () => {
     )
     // Keys are per (infrastructure, business): another business has its own namespace.
     expect(rawCode(() => insertMessage.run(infra, uuid(), uuid(), ch.id, 'k', uuid()))).toBe('no error')
+    db.close()
+  })
+
+  it('keeps the delivery state machine, the lease rule and the key formats of the PostgreSQL schema', async () => {
+    const { infra, m, db } = await seededFile('rules.db')
+    // pending -> processed skips the claim: refused by the transition guard.
+    expect(
+      rawCode(() => db.prepare("update messaging_outbox set status = 'processed' where id = ?").run(m.id)),
+    ).toBe('SQLITE_CONSTRAINT_TRIGGER')
+    // processing without a lease, or a lease on a pending row: refused by the lease check.
+    expect(
+      rawCode(() => db.prepare("update messaging_outbox set status = 'processing' where id = ?").run(m.id)),
+    ).toBe('SQLITE_CONSTRAINT_CHECK')
+    expect(
+      rawCode(() => db.prepare('update messaging_outbox set lease_token = ? where id = ?').run(uuid(), m.id)),
+    ).toBe('SQLITE_CONSTRAINT_CHECK')
+    const lease = db.prepare(
+      "update messaging_outbox set status = 'processing', lease_token = ?, leased_until = 1 where id = ?",
+    )
+    expect(lease.run(uuid(), m.id).changes).toBe(1)
+    const insertChannel = db.prepare(
+      "insert into messaging_channels (infrastructure_id, id, channel_key, type, name, created_by, created_at, updated_at) values (?, ?, ?, ?, 'n', ?, 0, 0)",
+    )
+    for (const [key, type] of [
+      ['Upper', 'in_app'],
+      ['-lead', 'in_app'],
+      ['trail_', 'in_app'],
+      ['dou--ble', 'in_app'],
+      ['sp ace', 'in_app'],
+      ['x'.repeat(65), 'in_app'],
+      ['fine', '1type'],
+      ['fine', 'Type'],
+    ]) {
+      expect(rawCode(() => insertChannel.run(infra, uuid(), key, type, uuid()))).toBe(
+        'SQLITE_CONSTRAINT_CHECK',
+      )
+    }
+    expect(rawCode(() => insertChannel.run(infra, uuid(), 'ops-alerts_2', 'in_app', uuid()))).toBe('no error')
     db.close()
   })
 

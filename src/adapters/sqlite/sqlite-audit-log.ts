@@ -41,9 +41,13 @@ export class SqliteAuditLog implements AuditLog {
       .where('infrastructure_id', '=', filter.infrastructureId)
       .where(canAccessInfrastructure(scope, sql.ref('messaging_audit_log.infrastructure_id')))
     if (filter.action !== undefined) q = q.where('action', '=', filter.action)
-    // Newest first is append order reversed, as in memory. rowid grows with every insert
-    // (rows are never deleted, and VACUUM renumbers in order), so it is that order.
-    const rows = await q.orderBy(sql`rowid`, 'desc').limit(Math.max(0, filter.limit)).execute()
+    // Newest first; records of one instant in reverse append order (rowid only grows, as
+    // rows are never deleted), as PostgreSQL orders by (at, seq).
+    const rows = await q
+      .orderBy('at', 'desc')
+      .orderBy(sql`rowid`, 'desc')
+      .limit(Math.max(0, filter.limit))
+      .execute()
     return rows.map(toAuditEntry)
   }
 }

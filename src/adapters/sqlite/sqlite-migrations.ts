@@ -1,6 +1,6 @@
 /**
  * The SQLite schema, one entry per version, applied in order by the migrator and recorded
- * in `messaging_schema_migrations`. It says what the PostgreSQL schema in `sql/` says
+ * in `messaging_migrations`. It says what the PostgreSQL schema in `sql/` says
  * (same tables, keys, composite foreign keys, idempotency index and append-only rules);
  * what SQLite cannot express (roles, RLS) the adapter enforces in each query it writes.
  * Applied migrations are never edited: a change is a new version.
@@ -15,10 +15,15 @@ const v1 = /* sql */ `
 CREATE TABLE messaging_channels (
   infrastructure_id TEXT NOT NULL,
   id                TEXT NOT NULL,
-  channel_key       TEXT NOT NULL,
-  type              TEXT NOT NULL,
+  -- ^[a-z0-9]+([-_][a-z0-9]+)*$ and at most 64 characters, in GLOBs (SQLite has no regex).
+  channel_key       TEXT NOT NULL CHECK (
+                      length(channel_key) <= 64 AND channel_key GLOB '[a-z0-9]*' AND channel_key GLOB '*[a-z0-9]'
+                      AND channel_key NOT GLOB '*[^a-z0-9_-]*' AND channel_key NOT GLOB '*[_-][_-]*'),
+  -- ^[a-z][a-z0-9_]*$ and at most 40 characters.
+  type              TEXT NOT NULL CHECK (
+                      length(type) <= 40 AND type GLOB '[a-z]*' AND type NOT GLOB '*[^a-z0-9_]*'),
   name              TEXT NOT NULL,
-  config            TEXT NOT NULL CHECK (json_valid(config) AND json_type(config) = 'object'),
+  config            TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(config) AND json_type(config) = 'object'),
   enabled           INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
   max_attempts      INTEGER CHECK (max_attempts IS NULL OR max_attempts >= 1),
   created_by        TEXT NOT NULL,
@@ -53,7 +58,7 @@ CREATE TABLE messaging_outbox (
   channel_id        TEXT NOT NULL,
   payload           TEXT NOT NULL CHECK (json_valid(payload)),
   recipients        TEXT CHECK (recipients IS NULL OR (json_valid(recipients) AND json_type(recipients) = 'array')),
-  idempotency_key   TEXT,
+  idempotency_key   TEXT CHECK (idempotency_key IS NULL OR length(idempotency_key) BETWEEN 1 AND 255),
   max_attempts      INTEGER NOT NULL CHECK (max_attempts >= 1),
   created_by        TEXT NOT NULL,
   created_at        INTEGER NOT NULL,
@@ -66,7 +71,9 @@ CREATE TABLE messaging_outbox (
   last_error        TEXT,
   settled_at        INTEGER,
   PRIMARY KEY (infrastructure_id, id),
-  FOREIGN KEY (infrastructure_id, channel_id) REFERENCES messaging_channels (infrastructure_id, id)
+  FOREIGN KEY (infrastructure_id, channel_id) REFERENCES messaging_channels (infrastructure_id, id),
+  -- A processing row, and only one, holds a lease.
+  CHECK ((status = 'processing') = (lease_token IS NOT NULL) AND (lease_token IS NULL) = (leased_until IS NULL))
 ) STRICT;
 
 -- One message per (infrastructure, business, key); a null business is its own namespace.
@@ -74,22 +81,34 @@ CREATE UNIQUE INDEX messaging_outbox_idempotency_key
   ON messaging_outbox (infrastructure_id, coalesce(business_id, ''), idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 
--- The claim path: due pending rows and lapsed leases, oldest available_at first.
-CREATE INDEX messaging_outbox_claim_idx
-  ON messaging_outbox (infrastructure_id, status, available_at, id);
-CREATE INDEX messaging_outbox_lease_idx
-  ON messaging_outbox (infrastructure_id, leased_until)
-  WHERE status = 'processing';
 -- Listing pages in (created_at, id) order.
 CREATE INDEX messaging_outbox_created_idx
   ON messaging_outbox (infrastructure_id, created_at, id);
+-- The claim path: only open rows, in claim order; settled messages cost a claim nothing.
+CREATE INDEX messaging_outbox_ready_idx
+  ON messaging_outbox (infrastructure_id, available_at, id)
+  WHERE status IN ('pending', 'processing');
+-- The foreign key's index, and listing by channel.
 CREATE INDEX messaging_outbox_channel_idx
-  ON messaging_outbox (infrastructure_id, channel_id);
+  ON messaging_outbox (infrastructure_id, channel_id, created_at, id);
 
 -- Append-only: rows stay, and only the delivery-state columns ever change.
 CREATE TRIGGER messaging_outbox_no_delete BEFORE DELETE ON messaging_outbox
 BEGIN
   SELECT RAISE(ABORT, 'messaging_outbox is append-only');
+END;
+
+-- The delivery state machine, kept for every writer: pending -> processing; processing ->
+-- processed | failed | pending | dead (| processing: a lapsed lease claimed again, no
+-- status change); failed | dead -> pending (redrive). processed is final.
+CREATE TRIGGER messaging_outbox_guard_transition
+BEFORE UPDATE OF status ON messaging_outbox
+WHEN NEW.status IS NOT OLD.status AND NOT (
+     (OLD.status = 'pending' AND NEW.status = 'processing')
+  OR (OLD.status = 'processing' AND NEW.status IN ('processed', 'failed', 'pending', 'dead'))
+  OR (OLD.status IN ('failed', 'dead') AND NEW.status = 'pending'))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: illegal status transition');
 END;
 
 CREATE TRIGGER messaging_outbox_immutable
@@ -99,24 +118,29 @@ BEGIN
   SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
 END;
 
+-- Any principal appends records naming itself (refusals outside its scope included); the
+-- primary key includes actor_id, so an append can only collide with the appender's own
+-- records. The implicit rowid breaks ties between records of one instant in append order
+-- (PostgreSQL's seq): it only grows, as rows are never deleted.
 CREATE TABLE messaging_audit_log (
   infrastructure_id TEXT NOT NULL,
+  actor_id          TEXT NOT NULL,
   id                TEXT NOT NULL,
   business_id       TEXT,
-  actor_id          TEXT NOT NULL,
   actor_role        TEXT NOT NULL CHECK (actor_role IN ('member', 'infra_admin', 'service')),
-  action            TEXT NOT NULL,
+  action            TEXT NOT NULL CHECK (length(action) BETWEEN 1 AND 100),
   target_type       TEXT NOT NULL CHECK (target_type IN ('channel', 'membership', 'message')),
   target_id         TEXT,
   outcome           TEXT NOT NULL CHECK (outcome IN ('ok', 'refused')),
   error_code        TEXT,
   details           TEXT CHECK (details IS NULL OR (json_valid(details) AND json_type(details) = 'object')),
   at                INTEGER NOT NULL,
-  PRIMARY KEY (infrastructure_id, id)
+  PRIMARY KEY (infrastructure_id, actor_id, id)
 ) STRICT;
 
--- Entries are (infrastructure_id, rowid) in this index: newest first is a backward scan.
-CREATE INDEX messaging_audit_log_recent_idx ON messaging_audit_log (infrastructure_id);
+-- Index entries end with the rowid: (at DESC, rowid DESC) is a backward scan of either.
+CREATE INDEX messaging_audit_log_at_idx ON messaging_audit_log (infrastructure_id, at);
+CREATE INDEX messaging_audit_log_action_idx ON messaging_audit_log (infrastructure_id, action, at);
 
 CREATE TRIGGER messaging_audit_log_no_delete BEFORE DELETE ON messaging_audit_log
 BEGIN

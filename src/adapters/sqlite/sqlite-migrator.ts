@@ -3,7 +3,7 @@ import type { Database } from 'better-sqlite3'
 import { StorageError } from '../../domain/errors.js'
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './sqlite-migrations.js'
 
-export const MIGRATIONS_TABLE = 'messaging_schema_migrations'
+export const MIGRATIONS_TABLE = 'messaging_migrations'
 
 const checksum = (m: SqliteMigration) => createHash('sha256').update(m.sql).digest('hex')
 
