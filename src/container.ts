@@ -1,5 +1,7 @@
 import { Container, ContainerModule } from 'inversify'
+import { createSqliteStorage } from './adapters/sqlite/sqlite-storage.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
+import { ValidationError } from './domain/errors.js'
 import { AuditService } from './domain/services/audit-service.js'
 import { ChannelService } from './domain/services/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './domain/services/context.js'
@@ -28,8 +30,13 @@ export const MESSAGING_TYPES = {
 } as const
 
 export interface MessagingOptions {
-  /** Where channels, members, the outbox and the audit log live. */
-  readonly storage: MessagingStorage
+  /** Where channels, members, the outbox and the audit log live. Without it: SQLite at `sqlitePath`. */
+  readonly storage?: MessagingStorage
+  /**
+   * The SQLite database used when no `storage` is given: a file path (created and migrated
+   * on first use, WAL mode) or `':memory:'` (the default: nothing is written to disk).
+   */
+  readonly sqlitePath?: string
   readonly clock?: Clock
   readonly ids?: IdGenerator
   /** Custom channel types (beyond in_app, email, sms, webhook) with their config schemas. */
@@ -47,9 +54,17 @@ export interface MessagingOptions {
  * container.loadSync(messagingModule({ storage: createMemoryStorage() }))
  * const messaging = container.get<Messaging>(MESSAGING_TYPES.Messaging)
  */
-export function messagingModule(options: MessagingOptions): ContainerModule {
+export function messagingModule(options: MessagingOptions = {}): ContainerModule {
   return new ContainerModule(({ bind }) => {
-    bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(options.storage)
+    if (options.storage && options.sqlitePath !== undefined) {
+      throw ValidationError.single(
+        'sqlitePath',
+        'conflicts_with_storage',
+        'give storage or sqlitePath, not both',
+      )
+    }
+    const storage = options.storage ?? defaultStorage(options)
+    bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(storage)
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
     bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
     bind<readonly Transport[]>(MESSAGING_TYPES.Transports).toConstantValue(options.transports ?? [])
@@ -96,15 +111,24 @@ export function messagingModule(options: MessagingOptions): ContainerModule {
 }
 
 /**
- * The facade, wired. A host that does not use inversify never touches it.
+ * The facade, wired. A host that does not use inversify never touches it. Without a
+ * `storage`, the data lives in SQLite (`sqlitePath`, default `:memory:`).
  *
  * @example
  * import { createMessaging } from 'messaging'
- * import { createMemoryStorage } from 'messaging/memory'
- * const messaging = createMessaging({ storage: createMemoryStorage() })
+ * const messaging = createMessaging({ sqlitePath: './messaging.db' })
+ * // or any store: createMessaging({ storage: createMemoryStorage() }) from 'messaging/memory'
  */
-export function createMessaging(options: MessagingOptions): Messaging {
+export function createMessaging(options: MessagingOptions = {}): Messaging {
   const container = new Container({ defaultScope: 'Singleton' })
   container.loadSync(messagingModule(options))
   return container.get<Messaging>(MESSAGING_TYPES.Messaging)
+}
+
+/**
+ * SQLite, the zero-setup default. better-sqlite3 (a native module) is loaded only here, on
+ * first use, so a host that passes its own storage never loads it.
+ */
+function defaultStorage(options: MessagingOptions): MessagingStorage {
+  return createSqliteStorage({ path: options.sqlitePath ?? ':memory:' })
 }
