@@ -1,0 +1,33 @@
+/**
+ * Building blocks for HTTP transports, the built-in ones and a host's own: the guarded
+ * client (SSRF guard, pinned address, timeouts, capped read), the status and error
+ * mapping, redaction and `{{var}}` templates.
+ */
+export { type LoadedConfig, loadChannelConfig } from '../shared/channel-config.js'
+export {
+  DestinationRefusedError,
+  describe as describeProviderText,
+  outcomeForError,
+  outcomeForStatus,
+  parseRetryAfter,
+} from '../shared/outcome.js'
+export { createRedactor } from '../shared/redact.js'
+export {
+  createOutboundHttp,
+  type OutboundHttp,
+  type OutboundHttpOptions,
+  type OutboundRequest,
+  type OutboundResponse,
+} from '../shared/safe-http.js'
+export {
+  createSsrfGuard,
+  HostResolutionError,
+  type HostResolver,
+  type ResolvedAddress,
+  refusedRange,
+  type SsrfGuard,
+  type SsrfPolicy,
+  SsrfRefusedError,
+  systemResolver,
+} from '../shared/ssrf-guard.js'
+export { escapeHtml, renderTemplate, TemplateError } from '../shared/template.js'
