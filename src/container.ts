@@ -5,6 +5,7 @@ import { ValidationError } from './domain/errors.js'
 import { AuditService } from './domain/services/audit-service.js'
 import { ChannelService } from './domain/services/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './domain/services/context.js'
+import { DeliveryService } from './domain/services/delivery-service.js'
 import { MembershipService } from './domain/services/membership-service.js'
 import { OutboxService } from './domain/services/outbox-service.js'
 import { Messaging } from './messaging.js'
@@ -12,6 +13,7 @@ import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
+import { createLocalWakeSignal, type WakeSignal } from './ports/wake-signal.js'
 
 /** Service identifiers of the module's bindings, for hosts that resolve them from their own container. */
 export const MESSAGING_TYPES = {
@@ -26,6 +28,8 @@ export const MESSAGING_TYPES = {
   MembershipService: Symbol.for('messaging.MembershipService'),
   OutboxService: Symbol.for('messaging.OutboxService'),
   AuditService: Symbol.for('messaging.AuditService'),
+  DeliveryService: Symbol.for('messaging.DeliveryService'),
+  WakeSignal: Symbol.for('messaging.WakeSignal'),
   Messaging: Symbol.for('messaging.Messaging'),
 } as const
 
@@ -68,6 +72,9 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
     bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
     bind<readonly Transport[]>(MESSAGING_TYPES.Transports).toConstantValue(options.transports ?? [])
+    bind<WakeSignal>(MESSAGING_TYPES.WakeSignal).toConstantValue(
+      storage.wakeSignal ?? createLocalWakeSignal(),
+    )
     bind<MessagingLimits>(MESSAGING_TYPES.Limits).toConstantValue({ ...DEFAULT_LIMITS, ...options.limits })
     bind<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes)
       .toDynamicValue((c) => {
@@ -85,6 +92,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         ids: c.get<IdGenerator>(MESSAGING_TYPES.IdGenerator),
         channelTypes: c.get<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes),
         limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
+        wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>
@@ -95,6 +103,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.MembershipService, (ctx) => new MembershipService(ctx))
     service(MESSAGING_TYPES.OutboxService, (ctx) => new OutboxService(ctx))
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
+    service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
         (c) =>
@@ -103,7 +112,10 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.MembershipService),
             c.get(MESSAGING_TYPES.OutboxService),
             c.get(MESSAGING_TYPES.AuditService),
+            c.get(MESSAGING_TYPES.DeliveryService),
             c.get(MESSAGING_TYPES.Storage),
+            c.get(MESSAGING_TYPES.ChannelTypes),
+            c.get(MESSAGING_TYPES.WakeSignal),
           ),
       )
       .inSingletonScope()

@@ -12,8 +12,18 @@ export {
   type ChannelType,
   type ChannelTypeDefinition,
   ChannelTypeRegistry,
+  type RateLimit,
   REDACTED,
+  rateLimitSchema,
 } from './domain/channel.js'
+export {
+  backoffMs,
+  type ChannelStats,
+  DEFAULT_RETRY_POLICY,
+  type DeliveryAttempt,
+  type RetryPolicy,
+  redactSecrets,
+} from './domain/delivery.js'
 export {
   ChannelDisabledError,
   ConflictError,
@@ -46,6 +56,7 @@ export {
   type Settlement,
 } from './domain/outbox-message.js'
 export type { MessagingLimits } from './domain/services/context.js'
+export type { AttemptReport, DeliveryService } from './domain/services/delivery-service.js'
 export type { AckResult, EnqueueResult } from './domain/services/outbox-service.js'
 export {
   assertRole,
@@ -58,4 +69,4 @@ export {
 } from './domain/tenant-scope.js'
 export { Messaging } from './messaging.js'
 export type * from './ports/index.js'
-export { randomIds, systemClock } from './ports/index.js'
+export { createLocalWakeSignal, randomIds, systemClock } from './ports/index.js'

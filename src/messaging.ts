@@ -1,5 +1,7 @@
 import type { AuditEntry } from './domain/audit.js'
-import type { Channel } from './domain/channel.js'
+import type { Channel, ChannelTypeRegistry } from './domain/channel.js'
+import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
+import { StorageError } from './domain/errors.js'
 import type {
   AckInput,
   AddMemberInput,
@@ -10,20 +12,28 @@ import type {
   EnqueueInput,
   ListAuditInput,
   ListChannelsInput,
+  ListDeadLettersInput,
   ListMembershipsInput,
   ListMessagesInput,
   MemberRefInput,
   MessageRefInput,
+  PruneInput,
+  RedriveChannelInput,
   SetOptInInput,
+  StatsInput,
 } from './domain/inputs.js'
+import { pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { AuditService } from './domain/services/audit-service.js'
 import type { ChannelService } from './domain/services/channel-service.js'
+import type { DeliveryService } from './domain/services/delivery-service.js'
 import type { MembershipService } from './domain/services/membership-service.js'
 import type { AckResult, EnqueueResult, OutboxService } from './domain/services/outbox-service.js'
 import { type Principal, TenantScope } from './domain/tenant-scope.js'
+import { parseInput } from './domain/validation.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
+import type { WakeSignal } from './ports/wake-signal.js'
 
 /**
  * The module's facade. Every call takes the authenticated principal first; the module
@@ -40,7 +50,13 @@ export class Messaging {
     private readonly members: MembershipService,
     private readonly outbox: OutboxService,
     private readonly audit: AuditService,
+    /** The delivery worker's side of the module (claim, renew, release, complete). */
+    readonly delivery: DeliveryService,
     private readonly storage: MessagingStorage,
+    /** The channel types this instance accepts, with their config schemas. */
+    readonly channelTypes: ChannelTypeRegistry,
+    /** Wakes idle workers after an enqueue commits. */
+    readonly wake: WakeSignal,
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
@@ -110,6 +126,41 @@ export class Messaging {
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */
   async listAudit(principal: Principal, input: ListAuditInput): Promise<AuditEntry[]> {
     return this.audit.list(TenantScope.of(principal), input)
+  }
+
+  /** Dead messages with their last error, oldest first. */
+  async listDeadLetters(principal: Principal, input: ListDeadLettersInput): Promise<OutboxMessage[]> {
+    return this.delivery.listDeadLetters(TenantScope.of(principal), input)
+  }
+
+  /** Every delivery attempt of one message: time, outcome, error (secrets redacted), duration. */
+  async listAttempts(principal: Principal, input: MessageRefInput): Promise<DeliveryAttempt[]> {
+    return this.delivery.listAttempts(TenantScope.of(principal), input)
+  }
+
+  /** Sends a dead or failed message round again with fresh attempts (`infra_admin` or `service`). */
+  async redrive(principal: Principal, input: MessageRefInput): Promise<OutboxMessage> {
+    return this.delivery.redrive(TenantScope.of(principal), input)
+  }
+
+  /** Redrives every dead message of one channel. */
+  async redriveChannel(principal: Principal, input: RedriveChannelInput): Promise<{ redriven: number }> {
+    return this.delivery.redriveChannel(TenantScope.of(principal), input)
+  }
+
+  /** Queue health per tenant and channel within the principal's grants. */
+  async stats(principal: Principal, input: StatsInput = {}): Promise<ChannelStats[]> {
+    return this.delivery.stats(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Retention: removes messages settled before `olderThan`. Host code only (it runs with
+   * the store owner's rights); throws StorageError where the store cannot prune.
+   */
+  async prune(options: PruneInput): Promise<number> {
+    const input = parseInput(pruneInput, options)
+    if (!this.storage.prune) throw new StorageError(`the ${this.storage.name} store cannot prune`)
+    return this.storage.prune(input)
   }
 
   /** Closes the store. */

@@ -152,6 +152,13 @@ export const BUILTIN_CHANNEL_TYPE_DEFINITIONS: readonly ChannelTypeDefinition[] 
   { type: 'webhook', configSchema: webhookConfigSchema, secretPaths: ['secrets'] },
 ]
 
+/** Delivery throttling of one channel: a token bucket of `burst` tokens refilled at `perSecond`. */
+export const rateLimitSchema = z.strictObject({
+  perSecond: z.number().positive().max(100_000),
+  burst: z.number().int().min(1).max(100_000).optional(),
+})
+export type RateLimit = z.infer<typeof rateLimitSchema>
+
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
 export const REDACTED = '[redacted]'
 
@@ -193,9 +200,18 @@ export class ChannelTypeRegistry {
     return [...this.defs.keys()]
   }
 
-  /** Validates a config against its type's schema; issues are reported under `config.`. */
+  /**
+   * Validates a config against its type's schema; issues are reported under `config.`.
+   * Every type also accepts `rateLimit` (delivery throttling, read by the worker).
+   */
   parseConfig(type: string, config: unknown): Record<string, unknown> {
-    return parseInput(this.get(type).configSchema, config, 'config')
+    const def = this.get(type)
+    if (typeof config === 'object' && config !== null && !Array.isArray(config) && 'rateLimit' in config) {
+      const { rateLimit, ...rest } = config as Record<string, unknown>
+      const parsed = parseInput(def.configSchema, rest, 'config')
+      return { ...parsed, rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit') }
+    }
+    return parseInput(def.configSchema, config, 'config')
   }
 }
 

@@ -91,7 +91,10 @@ const MAX_JSON_DEPTH = 64
 function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementCtx, depth: number): void {
   const fail = (rule: string, message: string, at = path) =>
     ctx.addIssue({ code: 'custom', message, path: at, params: { rule } })
-  if (depth > MAX_JSON_DEPTH) return fail('max_depth', `must not nest deeper than ${MAX_JSON_DEPTH}`)
+  if (depth > MAX_JSON_DEPTH) {
+    fail('max_depth', `must not nest deeper than ${MAX_JSON_DEPTH}`)
+    return
+  }
   if (value === null || typeof value === 'boolean') return
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) fail('finite', 'must be a finite number')
@@ -110,7 +113,11 @@ function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementC
   }
   const proto = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined
   // Plain objects only (null-prototype and other realms' too); class instances, dates and maps are not JSON.
-  if (proto === null || proto === Object.prototype || (proto !== undefined && Object.getPrototypeOf(proto) === null)) {
+  if (
+    proto === null ||
+    proto === Object.prototype ||
+    (proto !== undefined && Object.getPrototypeOf(proto) === null)
+  ) {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (k.includes('\u0000')) fail('no_nul_character', 'keys must not contain U+0000', [...path, k])
       checkJson(v, [...path, k], ctx, depth + 1)
@@ -124,7 +131,8 @@ function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementC
 export const jsonValueSchema = z
   .unknown()
   .superRefine((v, ctx) => {
-    if (v === undefined) ctx.addIssue({ code: 'custom', message: 'is required', params: { rule: 'required' } })
+    if (v === undefined)
+      ctx.addIssue({ code: 'custom', message: 'is required', params: { rule: 'required' } })
     else checkJson(v, [], ctx, 0)
   })
   .transform((v) => v as JsonValue)
@@ -205,3 +213,23 @@ export const listAuditInput = z.strictObject({
   limit: z.number().int().min(1).max(1000).default(100),
 })
 export type ListAuditInput = z.input<typeof listAuditInput>
+
+export const redriveChannelInput = z.strictObject({ infrastructureId: uuid, channelId: uuid })
+export type RedriveChannelInput = z.input<typeof redriveChannelInput>
+
+export const listDeadLettersInput = z.strictObject({
+  infrastructureId: uuid,
+  channelId: uuid.optional(),
+  after: uuid.optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+})
+export type ListDeadLettersInput = z.input<typeof listDeadLettersInput>
+
+export const statsInput = z.strictObject({ infrastructureId: uuid.optional() })
+export type StatsInput = z.input<typeof statsInput>
+
+export const pruneInput = z.strictObject({
+  olderThan: z.coerce.date(),
+  batchSize: z.number().int().min(1).max(100_000).default(1000),
+})
+export type PruneInput = z.input<typeof pruneInput>

@@ -40,7 +40,23 @@ export const principalSchema = z.object({
  * scope.canAccess(i, anyBusiness) // true: an infrastructure-wide grant covers every business
  */
 export class TenantScope {
-  private constructor(readonly principal: Principal) {}
+  private constructor(
+    readonly principal: Principal,
+    /** The fleet delivery worker's scope: every tenant, role `service` (on PostgreSQL, role messaging_worker). */
+    readonly isFleet = false,
+  ) {}
+
+  /**
+   * The scope of a fleet delivery worker that serves every tenant. Only host code can make
+   * one (no principal parsed from a request ever becomes one).
+   */
+  static fleet(workerId: string): TenantScope {
+    const parsed = parseInput(principalSchema.shape.userId, workerId, 'workerId')
+    return new TenantScope(
+      Object.freeze({ userId: parsed, role: 'service' as const, grants: Object.freeze([]) }),
+      true,
+    )
+  }
 
   /** Validates the principal; a malformed one is a ValidationError naming `principal.<field>`. */
   static of(principal: Principal): TenantScope {
@@ -60,11 +76,13 @@ export class TenantScope {
 
   /** Some grant in `infrastructureId`, whatever its business. */
   canAccessInfrastructure(infrastructureId: string): boolean {
+    if (this.isFleet) return true
     return this.principal.grants.some((g) => g.infrastructureId === infrastructureId)
   }
 
   /** Some grant in `infrastructureId` whose businessId is null or equals `businessId`. A null `businessId` needs an infrastructure-wide grant. */
   canAccess(infrastructureId: string, businessId: string | null): boolean {
+    if (this.isFleet) return true
     return this.principal.grants.some(
       (g) =>
         g.infrastructureId === infrastructureId && (g.businessId === null || g.businessId === businessId),

@@ -3,6 +3,14 @@ export type { ChannelPatch, ChannelRepository } from './channel-repository.js'
 export { type Clock, systemClock } from './clock.js'
 export { type IdGenerator, randomIds } from './id-generator.js'
 export type { MembershipRepository } from './membership-repository.js'
-export type { ClaimOptions, OutboxListFilter, OutboxRepository, SettleCommand } from './outbox-repository.js'
+export type {
+  ClaimOptions,
+  LeaseCommand,
+  OutboxDeliveryRepository,
+  OutboxListFilter,
+  OutboxRepository,
+  SettleCommand,
+} from './outbox-repository.js'
 export type { DeliveryContext, DeliveryOutcome, Transport } from './transport.js'
-export type { MessagingStorage, Repositories, UnitOfWork } from './unit-of-work.js'
+export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
+export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'

@@ -1,3 +1,4 @@
+import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { ClaimedMessage, DeliveryStatus, OutboxMessage, Settlement } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
@@ -9,6 +10,16 @@ export interface ClaimOptions {
   readonly now: Date
   /** Restrict the claim to one infrastructure; otherwise every tenant the scope reaches. */
   readonly infrastructureId?: string
+  /** Skip these infrastructures (the worker's per-tenant concurrency cap is reached for them). */
+  readonly excludeInfrastructureIds?: readonly string[]
+  /** At most this many messages of one infrastructure in this claim. */
+  readonly perTenantLimit?: number
+}
+
+export interface LeaseCommand {
+  readonly infrastructureId: string
+  readonly id: string
+  readonly leaseToken: string
 }
 
 export interface SettleCommand {
@@ -57,4 +68,36 @@ export interface OutboxRepository {
    * and returns false.
    */
   settle(scope: TenantScope, command: SettleCommand): Promise<boolean>
+}
+
+/**
+ * What delivery workers need beyond claim and settle. Every lease operation is fenced by
+ * the lease token: once the lease was lost (lapsed and claimed again), it changes nothing.
+ */
+export interface OutboxDeliveryRepository {
+  /** Extends a held lease to `leasedUntil`. `service` only; false when the lease is no longer held. */
+  renew(scope: TenantScope, command: LeaseCommand & { readonly leasedUntil: Date }): Promise<boolean>
+  /**
+   * Gives a held message back without counting the attempt (shutdown, rate limit, paused
+   * channel): status `pending`, due at `availableAt`, attempts - 1. `service` only.
+   */
+  release(scope: TenantScope, command: LeaseCommand & { readonly availableAt: Date }): Promise<boolean>
+  /** Appends the record of one attempt. `service` only, within the scope (else TenantScopeViolationError). */
+  recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void>
+  /** The attempts of one message, oldest first; [] outside the scope. */
+  listAttempts(scope: TenantScope, infrastructureId: string, messageId: string): Promise<DeliveryAttempt[]>
+  /**
+   * Sends a `dead` or `failed` message round again: `pending`, due at `now`, attempts 0,
+   * last error kept. `service` or `infra_admin`; null when absent, outside the scope, or
+   * in another state.
+   */
+  redrive(
+    scope: TenantScope,
+    command: { readonly infrastructureId: string; readonly id: string; readonly now: Date },
+  ): Promise<OutboxMessage | null>
+  /** Counts per (infrastructure, channel) within the scope, ordered by infrastructure then channel. */
+  stats(
+    scope: TenantScope,
+    filter: { readonly infrastructureId?: string; readonly now: Date },
+  ): Promise<ChannelStats[]>
 }

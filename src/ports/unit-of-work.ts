@@ -3,6 +3,7 @@ import type { AuditLog } from './audit-log.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
+import type { WakeSignal } from './wake-signal.js'
 
 /** The repositories bound to one unit of work. */
 export interface Repositories {
@@ -26,5 +27,19 @@ export interface MessagingStorage {
   /** Adapter name for logs and diagnostics: `memory`, `sqlite`, `postgres`. */
   readonly name: string
   readonly unitOfWork: UnitOfWork
+  /** A cross-process wake-up (PostgreSQL LISTEN/NOTIFY); without one the module uses an in-process signal. */
+  readonly wakeSignal?: WakeSignal
+  /**
+   * Retention: removes processed, failed and dead messages settled before `olderThan` (with
+   * their attempts), at most `batchSize` per statement, and returns how many went. Runs with
+   * the store owner's rights where the app roles may not delete.
+   */
+  prune?(options: PruneOptions): Promise<number>
   close(): Promise<void>
+}
+
+export interface PruneOptions {
+  readonly olderThan: Date
+  /** Rows per statement, so a prune never holds long locks. Default 1000. */
+  readonly batchSize?: number
 }

@@ -550,6 +550,48 @@ describe('the facade', () => {
           'invalid_type',
         ],
         [
+          'listDeadLetters: channelId not a uuid',
+          (m) => m.listDeadLetters(admin, { infrastructureId: i, channelId: 'x' }),
+          'channelId',
+          'format:uuid',
+        ],
+        [
+          'listAttempts: messageId missing',
+          (m) => m.listAttempts(admin, { infrastructureId: i } as never),
+          'messageId',
+          'invalid_type',
+        ],
+        [
+          'redrive: infrastructureId not a uuid',
+          (m) => m.redrive(admin, { infrastructureId: 'i', messageId: uuid() }),
+          'infrastructureId',
+          'format:uuid',
+        ],
+        [
+          'redriveChannel: channelId missing',
+          (m) => m.redriveChannel(admin, { infrastructureId: i } as never),
+          'channelId',
+          'invalid_type',
+        ],
+        [
+          'stats: infrastructureId not a uuid',
+          (m) => m.stats(admin, { infrastructureId: 'x' }),
+          'infrastructureId',
+          'format:uuid',
+        ],
+        [
+          'prune: olderThan not a date',
+          (m) => m.prune({ olderThan: 'last week' as never }),
+          'olderThan',
+          'invalid_type',
+        ],
+        [
+          'prune: batchSize 0',
+          (m) => m.prune({ olderThan: new Date(), batchSize: 0 }),
+          'batchSize',
+          'too_small',
+        ],
+        [
           'principal: userId not a uuid',
           (m) => m.listChannels({ ...admin, userId: 'root' }, { infrastructureId: i }),
           'principal.userId',

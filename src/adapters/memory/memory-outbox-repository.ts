@@ -1,3 +1,4 @@
+import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import {
   assertTransition,
@@ -9,6 +10,8 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
   ClaimOptions,
+  LeaseCommand,
+  OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
@@ -29,7 +32,7 @@ const byCreated = (a: OutboxMessage, b: OutboxMessage) =>
 const byAvailable = (a: OutboxMessage, b: OutboxMessage) =>
   a.availableAt.getTime() - b.availableAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
-export class MemoryOutboxRepository implements OutboxRepository {
+export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryRepository {
   constructor(
     private readonly state: MemoryState,
     private readonly journal: Journal,
@@ -84,15 +87,33 @@ export class MemoryOutboxRepository implements OutboxRepository {
 
   async claim(scope: TenantScope, options: ClaimOptions): Promise<ClaimedMessage[]> {
     if (!scope.hasRole('service') || options.limit <= 0) return []
-    const due = [...this.state.outbox.values()]
-      .filter(
-        (m) =>
-          (options.infrastructureId === undefined || m.infrastructureId === options.infrastructureId) &&
-          scope.canAccess(m.infrastructureId, m.businessId) &&
-          isClaimable(m, options.now),
-      )
-      .sort(byAvailable)
-      .slice(0, options.limit)
+    const excluded = new Set(options.excludeInfrastructureIds ?? [])
+    const perTenant = new Map<string, OutboxMessage[]>()
+    for (const m of this.state.outbox.values()) {
+      if (options.infrastructureId !== undefined && m.infrastructureId !== options.infrastructureId) continue
+      if (excluded.has(m.infrastructureId) || !scope.canAccess(m.infrastructureId, m.businessId)) continue
+      if (!isClaimable(m, options.now)) continue
+      const list = perTenant.get(m.infrastructureId)
+      if (list) list.push(m)
+      else perTenant.set(m.infrastructureId, [m])
+    }
+    // Fair between tenants: round robin over the tenants with due messages, each tenant's
+    // oldest first, tenants ordered by their oldest; a backlog in one never starves the rest.
+    const queues = [...perTenant.values()]
+      .map((q) => q.sort(byAvailable))
+      .sort((a, b) => byAvailable(a[0]!, b[0]!))
+    const due: OutboxMessage[] = []
+    for (let round = 0; due.length < options.limit; round++) {
+      let took = false
+      if (options.perTenantLimit !== undefined && round >= options.perTenantLimit) break
+      for (const q of queues) {
+        if (round < q.length && due.length < options.limit) {
+          due.push(q[round]!)
+          took = true
+        }
+      }
+      if (!took) break
+    }
     const leasedUntil = new Date(options.now.getTime() + options.leaseMs)
     return due.map((m) => {
       assertTransition(m.status, 'processing')
@@ -126,5 +147,118 @@ export class MemoryOutboxRepository implements OutboxRepository {
     }
     this.journal.setIn(this.state.outbox, key, next)
     return true
+  }
+
+  /** The held message, when `cmd` still holds it for a service scope. */
+  private held(scope: TenantScope, cmd: LeaseCommand): OutboxMessage | null {
+    if (!scope.hasRole('service')) return null
+    const m = this.state.outbox.get(messageKey(cmd.infrastructureId, cmd.id))
+    if (!m || !scope.canAccess(m.infrastructureId, m.businessId)) return null
+    return m.status === 'processing' && m.leaseToken === cmd.leaseToken ? m : null
+  }
+
+  async renew(scope: TenantScope, cmd: LeaseCommand & { leasedUntil: Date }): Promise<boolean> {
+    const m = this.held(scope, cmd)
+    if (!m) return false
+    this.journal.setIn(this.state.outbox, messageKey(m.infrastructureId, m.id), {
+      ...m,
+      leasedUntil: cmd.leasedUntil,
+    })
+    return true
+  }
+
+  async release(scope: TenantScope, cmd: LeaseCommand & { availableAt: Date }): Promise<boolean> {
+    const m = this.held(scope, cmd)
+    if (!m) return false
+    assertTransition(m.status, 'pending')
+    this.journal.setIn(this.state.outbox, messageKey(m.infrastructureId, m.id), {
+      ...m,
+      status: 'pending',
+      attempts: Math.max(0, m.attempts - 1),
+      availableAt: cmd.availableAt,
+      leaseToken: null,
+      leasedUntil: null,
+    })
+    return true
+  }
+
+  async recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void> {
+    const key = messageKey(attempt.infrastructureId, attempt.messageId)
+    const m = this.state.outbox.get(key)
+    if (!scope.hasRole('service') || !m || !scope.canAccess(m.infrastructureId, m.businessId)) {
+      throw new TenantScopeViolationError(attempt.infrastructureId)
+    }
+    const list = this.state.attempts.get(key) ?? []
+    this.journal.setIn(this.state.attempts, key, [...list, copy(attempt)])
+  }
+
+  async listAttempts(
+    scope: TenantScope,
+    infrastructureId: string,
+    messageId: string,
+  ): Promise<DeliveryAttempt[]> {
+    const key = messageKey(infrastructureId, messageId)
+    const m = this.state.outbox.get(key)
+    if (!m || !scope.canAccess(m.infrastructureId, m.businessId)) return []
+    return (this.state.attempts.get(key) ?? []).map(copy)
+  }
+
+  async redrive(
+    scope: TenantScope,
+    cmd: { infrastructureId: string; id: string; now: Date },
+  ): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service', 'infra_admin')) return null
+    const key = messageKey(cmd.infrastructureId, cmd.id)
+    const m = this.state.outbox.get(key)
+    if (!m || !scope.canAccess(m.infrastructureId, m.businessId)) return null
+    if (m.status !== 'dead' && m.status !== 'failed') return null
+    assertTransition(m.status, 'pending')
+    const next: OutboxMessage = {
+      ...m,
+      status: 'pending',
+      attempts: 0,
+      availableAt: cmd.now,
+      settledAt: null,
+    }
+    this.journal.setIn(this.state.outbox, key, next)
+    return copy(next)
+  }
+
+  async stats(scope: TenantScope, filter: { infrastructureId?: string; now: Date }): Promise<ChannelStats[]> {
+    const rows = new Map<string, { -readonly [K in keyof ChannelStats]: ChannelStats[K] }>()
+    for (const m of this.state.outbox.values()) {
+      if (filter.infrastructureId !== undefined && m.infrastructureId !== filter.infrastructureId) continue
+      if (!scope.canAccess(m.infrastructureId, m.businessId)) continue
+      const k = `${m.infrastructureId}/${m.channelId}`
+      let row = rows.get(k)
+      if (!row) {
+        row = {
+          infrastructureId: m.infrastructureId,
+          channelId: m.channelId,
+          pending: 0,
+          inFlight: 0,
+          processed: 0,
+          failed: 0,
+          dead: 0,
+          oldestPendingAgeMs: null,
+        }
+        rows.set(k, row)
+      }
+      if (m.status === 'processing') row.inFlight++
+      else row[m.status]++
+      if (m.status === 'pending' && m.availableAt.getTime() <= filter.now.getTime()) {
+        const age = filter.now.getTime() - m.availableAt.getTime()
+        row.oldestPendingAgeMs = Math.max(row.oldestPendingAgeMs ?? 0, age)
+      }
+    }
+    return [...rows.values()].sort((a, b) =>
+      a.infrastructureId === b.infrastructureId
+        ? a.channelId < b.channelId
+          ? -1
+          : 1
+        : a.infrastructureId < b.infrastructureId
+          ? -1
+          : 1,
+    )
   }
 }

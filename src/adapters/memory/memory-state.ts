@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../../domain/audit.js'
 import type { Channel } from '../../domain/channel.js'
+import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { Membership } from '../../domain/membership.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 
@@ -11,6 +12,8 @@ export class MemoryState {
   /** (infrastructure, business, idempotency key) -> outbox key: the unique index. */
   readonly idempotency = new Map<string, string>()
   readonly audit: AuditEntry[] = []
+  /** outbox key -> its attempts, oldest first. */
+  readonly attempts = new Map<string, DeliveryAttempt[]>()
 }
 
 export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`

@@ -1,11 +1,11 @@
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
-import type { MessagingStorage, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
-import { Journal, MemoryState } from './memory-state.js'
+import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
 
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
@@ -26,17 +26,24 @@ class MemoryUnitOfWork implements UnitOfWork {
   ) {}
 
   run<T>(_scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
-    const result = this.tail.then(async () => {
-      if (this.isClosed()) throw new Error('memory storage is closed')
-      const journal = new Journal()
+    return this.exclusive(async (journal) => {
       const repos: Repositories = {
         channels: new MemoryChannelRepository(this.state, journal),
         members: new MemoryMembershipRepository(this.state, journal),
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
         audit: new MemoryAuditLog(this.state, journal),
       }
+      return work(repos)
+    })
+  }
+
+  /** Runs `work` alone, rolling its writes back when it throws. */
+  exclusive<T>(work: (journal: Journal) => Promise<T>): Promise<T> {
+    const result = this.tail.then(async () => {
+      if (this.isClosed()) throw new Error('memory storage is closed')
+      const journal = new Journal()
       try {
-        return await work(repos)
+        return await work(journal)
       } catch (e) {
         journal.rollback()
         throw e
@@ -58,9 +65,29 @@ class MemoryUnitOfWork implements UnitOfWork {
 export function createMemoryStorage(options: MemoryStorageOptions = {}): MessagingStorage {
   const state = new MemoryState()
   let closed = false
+  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, () => closed)
   return {
     name: 'memory',
-    unitOfWork: new MemoryUnitOfWork(state, options.ids ?? randomIds, () => closed),
+    unitOfWork,
+    prune: ({ olderThan, batchSize = 1000 }: PruneOptions) =>
+      unitOfWork.exclusive(async (journal) => {
+        let removed = 0
+        for (const [key, m] of state.outbox) {
+          if (removed >= batchSize) break
+          if (m.status === 'pending' || m.status === 'processing') continue
+          if (m.settledAt === null || m.settledAt.getTime() >= olderThan.getTime()) continue
+          journal.deleteIn(state.outbox, key)
+          journal.deleteIn(state.attempts, key)
+          if (m.idempotencyKey !== null) {
+            journal.deleteIn(
+              state.idempotency,
+              idempotencyKeyOf(m.infrastructureId, m.businessId, m.idempotencyKey),
+            )
+          }
+          removed++
+        }
+        return removed
+      }),
     async close() {
       closed = true
     },

@@ -1,6 +1,7 @@
 import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type { UnitOfWork } from '../../ports/unit-of-work.js'
+import type { WakeSignal } from '../../ports/wake-signal.js'
 import type { AuditEntry } from '../audit.js'
 import type { ChannelTypeRegistry } from '../channel.js'
 import { isMessagingError } from '../errors.js'
@@ -23,6 +24,8 @@ export interface ServiceContext {
   readonly ids: IdGenerator
   readonly channelTypes: ChannelTypeRegistry
   readonly limits: MessagingLimits
+  /** Told after each enqueue commits, so idle workers wake at once. */
+  readonly wake?: WakeSignal
 }
 
 interface AuditTarget {

@@ -40,6 +40,12 @@ export class OutboxService {
   constructor(private readonly ctx: ServiceContext) {}
 
   async enqueue(scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
+    const result = await this.append(scope, raw)
+    if (result.created) this.ctx.wake?.notify(result.message.infrastructureId)
+    return result
+  }
+
+  private async append(scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
     const input = parseInput(enqueueInput, raw)
     const bytes = payloadBytes(input.payload)
     if (bytes > this.ctx.limits.maxPayloadBytes) {

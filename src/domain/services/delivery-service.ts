@@ -1,0 +1,267 @@
+import type { OutboxDeliveryRepository, OutboxRepository } from '../../ports/outbox-repository.js'
+import type { Repositories } from '../../ports/unit-of-work.js'
+import type { Channel } from '../channel.js'
+import type { ChannelStats, DeliveryAttempt } from '../delivery.js'
+import { IllegalTransitionError, NotFoundError, StorageError } from '../errors.js'
+import {
+  type ListDeadLettersInput,
+  listDeadLettersInput,
+  type MessageRefInput,
+  messageRefInput,
+  type RedriveChannelInput,
+  redriveChannelInput,
+  type StatsInput,
+  statsInput,
+} from '../inputs.js'
+import {
+  type AckOutcome,
+  type ClaimedMessage,
+  type DeliveryStatus,
+  type OutboxMessage,
+  settle,
+} from '../outbox-message.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
+import { parseInput } from '../validation.js'
+import { auditEntry, audited, type ServiceContext } from './context.js'
+
+/** How one attempt ended, as the worker hands it over for recording. */
+export interface AttemptReport {
+  readonly outcome: 'delivered' | 'retryable' | 'permanent'
+  readonly errorCode: string | null
+  readonly error: string | null
+  readonly providerMessageId: string | null
+  /** For retryable outcomes: when to try again (already jittered). */
+  readonly retryAfterMs?: number
+  readonly startedAt: Date
+  readonly finishedAt: Date
+  readonly workerId: string
+}
+
+function delivery(r: Repositories): OutboxRepository & OutboxDeliveryRepository {
+  const outbox = r.outbox as OutboxRepository & Partial<OutboxDeliveryRepository>
+  if (typeof outbox.renew !== 'function')
+    throw new StorageError('this storage adapter does not support delivery workers')
+  return outbox as OutboxRepository & OutboxDeliveryRepository
+}
+
+/**
+ * What delivery workers and operators do with held, dead and failed messages. The worker's
+ * calls are not audited one by one (each attempt is recorded instead); operators' redrives are.
+ */
+export class DeliveryService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Leases due messages, fairly across tenants. */
+  claim(
+    scope: TenantScope,
+    options: {
+      limit: number
+      leaseMs: number
+      infrastructureId?: string
+      excludeInfrastructureIds?: readonly string[]
+      perTenantLimit?: number
+    },
+  ): Promise<ClaimedMessage[]> {
+    assertRole(scope, 'outbox.claim', 'service')
+    return this.ctx.uow.run(scope, (r) => r.outbox.claim(scope, { ...options, now: this.ctx.clock.now() }))
+  }
+
+  /** The channel as stored, secrets included: for transports only, never for a response. */
+  async channelForDelivery(
+    scope: TenantScope,
+    infrastructureId: string,
+    channelId: string,
+  ): Promise<Channel | null> {
+    return this.ctx.uow.run(scope, (r) => r.channels.findById(scope, infrastructureId, channelId))
+  }
+
+  renew(scope: TenantScope, held: ClaimedMessage, leaseMs: number): Promise<boolean> {
+    const leasedUntil = new Date(this.ctx.clock.now().getTime() + leaseMs)
+    return this.ctx.uow.run(scope, (r) =>
+      delivery(r).renew(scope, {
+        infrastructureId: held.infrastructureId,
+        id: held.id,
+        leaseToken: held.leaseToken,
+        leasedUntil,
+      }),
+    )
+  }
+
+  /** Hands a held message back uncounted, due after `delayMs`. */
+  release(scope: TenantScope, held: ClaimedMessage, delayMs = 0): Promise<boolean> {
+    const availableAt = new Date(this.ctx.clock.now().getTime() + delayMs)
+    return this.ctx.uow.run(scope, (r) =>
+      delivery(r).release(scope, {
+        infrastructureId: held.infrastructureId,
+        id: held.id,
+        leaseToken: held.leaseToken,
+        availableAt,
+      }),
+    )
+  }
+
+  /**
+   * Records the attempt and settles the message in one unit of work, fenced by the lease:
+   * `acked: false` means the lease was lost and nothing was written.
+   */
+  async complete(
+    scope: TenantScope,
+    held: ClaimedMessage,
+    report: AttemptReport,
+  ): Promise<{ acked: boolean; status: DeliveryStatus }> {
+    const outcome: AckOutcome =
+      report.outcome === 'delivered'
+        ? { outcome: 'processed' }
+        : {
+            outcome: 'failed',
+            reason: report.error ?? report.errorCode ?? 'delivery failed',
+            ...(report.outcome === 'retryable' && { retryAfterMs: report.retryAfterMs ?? 0 }),
+          }
+    const settlement = settle(held, outcome, report.finishedAt)
+    const attempt: DeliveryAttempt = {
+      id: this.ctx.ids.next(),
+      infrastructureId: held.infrastructureId,
+      messageId: held.id,
+      attempt: held.attempts,
+      workerId: report.workerId,
+      startedAt: report.startedAt,
+      finishedAt: report.finishedAt,
+      durationMs: Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()),
+      outcome: report.outcome,
+      errorCode: report.errorCode,
+      error: report.error,
+      providerMessageId: report.providerMessageId,
+    }
+    return this.ctx.uow.run(scope, async (r) => {
+      const acked = await r.outbox.settle(scope, {
+        infrastructureId: held.infrastructureId,
+        id: held.id,
+        leaseToken: held.leaseToken,
+        settlement,
+      })
+      if (!acked) return { acked: false, status: 'processing' as const }
+      await delivery(r).recordAttempt(scope, attempt)
+      return { acked: true, status: settlement.status }
+    })
+  }
+
+  /** Dead messages of a tenant (optionally one channel), oldest first, with their last error. */
+  async listDeadLetters(scope: TenantScope, raw: ListDeadLettersInput): Promise<OutboxMessage[]> {
+    const input = parseInput(listDeadLettersInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    return this.ctx.uow.run(scope, (r) =>
+      r.outbox.list(scope, {
+        infrastructureId: input.infrastructureId,
+        status: 'dead',
+        limit: input.limit,
+        ...(input.channelId !== undefined && { channelId: input.channelId }),
+        ...(input.after !== undefined && { after: input.after }),
+      }),
+    )
+  }
+
+  async listAttempts(scope: TenantScope, raw: MessageRefInput): Promise<DeliveryAttempt[]> {
+    const input = parseInput(messageRefInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    return this.ctx.uow.run(scope, async (r) => {
+      const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
+      if (!m) throw new NotFoundError('message', input.messageId)
+      return delivery(r).listAttempts(scope, input.infrastructureId, input.messageId)
+    })
+  }
+
+  /** Sends one dead or failed message round again with fresh attempts (`infra_admin` or `service`). */
+  async redrive(scope: TenantScope, raw: MessageRefInput): Promise<OutboxMessage> {
+    const input = parseInput(messageRefInput, raw)
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: 'outbox.redrive',
+      targetType: 'message' as const,
+      targetId: input.messageId,
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId)
+      assertRole(scope, 'outbox.redrive', 'infra_admin', 'service')
+      const m = await this.ctx.uow.run(scope, async (r) => {
+        const current = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
+        if (!current) throw new NotFoundError('message', input.messageId)
+        const next = await delivery(r).redrive(scope, {
+          infrastructureId: input.infrastructureId,
+          id: input.messageId,
+          now: this.ctx.clock.now(),
+        })
+        if (!next) {
+          throw new IllegalTransitionError(
+            current.status,
+            'pending',
+            'only dead or failed messages are redriven',
+          )
+        }
+        await r.audit.append(
+          scope,
+          auditEntry(this.ctx, scope, { ...target, businessId: current.businessId }),
+        )
+        return next
+      })
+      this.ctx.wake?.notify(input.infrastructureId)
+      return m
+    })
+  }
+
+  /** Redrives every dead message of a channel, in batches; returns how many went round again. */
+  async redriveChannel(scope: TenantScope, raw: RedriveChannelInput): Promise<{ redriven: number }> {
+    const input = parseInput(redriveChannelInput, raw)
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: 'outbox.redrive_channel',
+      targetType: 'channel' as const,
+      targetId: input.channelId,
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId)
+      assertRole(scope, 'outbox.redrive', 'infra_admin', 'service')
+      let redriven = 0
+      for (;;) {
+        const batch = await this.ctx.uow.run(scope, async (r) => {
+          const dead = await r.outbox.list(scope, {
+            infrastructureId: input.infrastructureId,
+            channelId: input.channelId,
+            status: 'dead',
+            limit: 500,
+          })
+          let n = 0
+          for (const m of dead) {
+            if (
+              await delivery(r).redrive(scope, {
+                infrastructureId: m.infrastructureId,
+                id: m.id,
+                now: this.ctx.clock.now(),
+              })
+            )
+              n++
+          }
+          return { seen: dead.length, n }
+        })
+        redriven += batch.n
+        if (batch.seen < 500 || batch.n === 0) break
+      }
+      await this.ctx.uow.run(scope, (r) =>
+        r.audit.append(scope, auditEntry(this.ctx, scope, { ...target, details: { redriven } })),
+      )
+      if (redriven > 0) this.ctx.wake?.notify(input.infrastructureId)
+      return { redriven }
+    })
+  }
+
+  /** Pending, in flight, delivered, failed, dead and the oldest pending age, per tenant and channel. */
+  async stats(scope: TenantScope, raw: StatsInput = {}): Promise<ChannelStats[]> {
+    const input = parseInput(statsInput, raw)
+    if (input.infrastructureId !== undefined) assertTenantScope(scope, input.infrastructureId)
+    return this.ctx.uow.run(scope, (r) =>
+      delivery(r).stats(scope, {
+        now: this.ctx.clock.now(),
+        ...(input.infrastructureId !== undefined && { infrastructureId: input.infrastructureId }),
+      }),
+    )
+  }
+}

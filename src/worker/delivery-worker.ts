@@ -1,0 +1,436 @@
+import { EventEmitter } from 'node:events'
+import { z } from 'zod'
+import { type Channel, rateLimitSchema, secretValues } from '../domain/channel.js'
+import { backoffMs, DEFAULT_RETRY_POLICY, type RetryPolicy, redactSecrets } from '../domain/delivery.js'
+import type { ClaimedMessage } from '../domain/outbox-message.js'
+import type { AttemptReport } from '../domain/services/delivery-service.js'
+import { type Principal, TenantScope } from '../domain/tenant-scope.js'
+import type { Messaging } from '../messaging.js'
+import { randomIds } from '../ports/id-generator.js'
+import type { DeliveryOutcome, Transport } from '../ports/transport.js'
+import { TokenBuckets } from './token-bucket.js'
+
+/** The subset of a pino (or console-like) logger the worker uses. Nothing secret is ever passed to it. */
+export interface WorkerLogger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+const silent: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} }
+
+export interface DeliveryWorkerOptions {
+  readonly messaging: Messaging
+  /** A `service` principal: the worker serves the tenants of its grants. */
+  readonly principal?: Principal
+  /** Serve every tenant (on PostgreSQL, as the messaging_worker role). Excludes `principal`. */
+  readonly fleet?: boolean
+  /** A UUID naming this worker in attempt records. Default: random. */
+  readonly workerId?: string
+  readonly transports: readonly Transport[]
+  /** Deliveries in flight at once. Default 10. */
+  readonly concurrency?: number
+  /** Messages per claim. Default: the free slots, at most `concurrency`. */
+  readonly batchSize?: number
+  /** Lease per claim; renewed while a delivery runs. Default 30 s. */
+  readonly leaseMs?: number
+  /** Default a third of the lease. */
+  readonly renewEveryMs?: number
+  /** Idle poll when no wake-up arrives. Default 1 s. */
+  readonly pollIntervalMs?: number
+  /** One transport call's limit; past it the attempt is a retryable `timeout`. Default 25 s. */
+  readonly attemptTimeoutMs?: number
+  readonly retry?: Partial<RetryPolicy>
+  /** Deliveries in flight per infrastructure. Default: no cap. */
+  readonly perTenantConcurrency?: number
+  /** On shutdown, in-flight deliveries get this long to finish; the rest are released. Default 10 s. */
+  readonly shutdownGraceMs?: number
+  /** A disabled channel's messages wait this long before they are looked at again. Default 30 s. */
+  readonly pausedChannelDelayMs?: number
+  readonly logger?: WorkerLogger
+  /** For the jitter; tests pin it. */
+  readonly random?: () => number
+}
+
+/** What the worker tells its listeners. */
+export interface DeliveryWorkerEvents {
+  claimed: [messages: readonly ClaimedMessage[]]
+  delivered: [message: ClaimedMessage, attempt: AttemptReport]
+  retried: [message: ClaimedMessage, attempt: AttemptReport]
+  failed: [message: ClaimedMessage, attempt: AttemptReport]
+  dead: [message: ClaimedMessage, attempt: AttemptReport]
+  released: [message: ClaimedMessage, reason: 'shutdown' | 'rate_limited' | 'channel_paused' | 'tenant_cap']
+  leaseLost: [message: ClaimedMessage]
+  error: [error: unknown]
+}
+
+export interface DeliveryWorker {
+  readonly workerId: string
+  readonly events: EventEmitter<DeliveryWorkerEvents>
+  /** Runs until `signal` aborts or `stop()` is called, then shuts down cleanly. */
+  run(signal?: AbortSignal): Promise<void>
+  /** Stops claiming, lets in-flight deliveries finish within the grace period, releases the rest. */
+  stop(): Promise<void>
+  /** Claims and delivers until nothing is due; returns how many messages were settled. */
+  drain(): Promise<number>
+}
+
+const outcomeSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('delivered'), providerMessageId: z.string().max(500).optional() }),
+  z.object({
+    status: z.literal('retryable'),
+    error: z.string(),
+    code: z.string().max(100).optional(),
+    retryAfterMs: z.number().nonnegative().optional(),
+  }),
+  z.object({ status: z.literal('permanent'), error: z.string(), code: z.string().max(100).optional() }),
+])
+
+class ShutdownAbort extends Error {}
+class LeaseLostAbort extends Error {}
+
+const MAX_ERROR_TEXT = 2000
+
+/**
+ * A delivery worker: claims due messages fairly across tenants, hands each to the
+ * transport of its channel's type, renews the lease while the transport runs, and settles
+ * the message fenced by that lease. At-least-once: a worker that dies mid-delivery leaves
+ * its messages to be claimed again once their lease lapses.
+ *
+ * @example
+ * const worker = createDeliveryWorker({ messaging, principal: workerPrincipal, transports: [webhook] })
+ * const stop = new AbortController()
+ * process.once('SIGTERM', () => stop.abort())
+ * await worker.run(stop.signal)
+ */
+export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
+  const { messaging } = options
+  if (options.fleet && options.principal)
+    throw new Error('a worker is either scoped by a principal or a fleet worker')
+  const workerId = options.workerId ?? randomIds.next()
+  const scope = options.fleet
+    ? TenantScope.fleet(workerId)
+    : options.principal
+      ? TenantScope.of(options.principal)
+      : (() => {
+          throw new Error('a worker needs a service principal or fleet: true')
+        })()
+  const concurrency = options.concurrency ?? 10
+  const batchSize = Math.min(options.batchSize ?? concurrency, concurrency)
+  const leaseMs = options.leaseMs ?? 30_000
+  const renewEveryMs = options.renewEveryMs ?? Math.max(50, Math.floor(leaseMs / 3))
+  const pollIntervalMs = options.pollIntervalMs ?? 1000
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? 25_000
+  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry }
+  const perTenant = options.perTenantConcurrency ?? Number.POSITIVE_INFINITY
+  const graceMs = options.shutdownGraceMs ?? 10_000
+  const pausedDelayMs = options.pausedChannelDelayMs ?? 30_000
+  const log = options.logger ?? silent
+  const random = options.random ?? Math.random
+  const transports = new Map(options.transports.map((t) => [t.channelType.type, t]))
+  const buckets = new TokenBuckets()
+  const events = new EventEmitter<DeliveryWorkerEvents>()
+  // An 'error' event without a listener would throw; the worker logs instead.
+  events.on('error', () => {})
+
+  const inflight = new Map<string, { held: ClaimedMessage; abort: AbortController; done: Promise<void> }>()
+  const perTenantInflight = new Map<string, number>()
+  let stopping = false
+  let running: Promise<void> | null = null
+  let wake: (() => void) | null = null
+  const poke = () => {
+    const w = wake
+    wake = null
+    w?.()
+  }
+
+  const ctxOf = (m: ClaimedMessage) => ({
+    messageId: m.id,
+    infrastructureId: m.infrastructureId,
+    channelId: m.channelId,
+  })
+
+  async function release(held: ClaimedMessage, delayMs: number, reason: DeliveryWorkerEvents['released'][1]) {
+    try {
+      await messaging.delivery.release(scope, held, delayMs)
+      events.emit('released', held, reason)
+    } catch (e) {
+      // Releasing is a courtesy: if it fails, the lease lapses and the message is claimed again.
+      log.warn({ ...ctxOf(held), err: String(e) }, 'release failed; the lease will lapse')
+    }
+  }
+
+  /** Calls the transport with a deadline; whatever happens becomes an outcome. */
+  async function callTransport(
+    transport: Transport,
+    held: ClaimedMessage,
+    channel: Channel,
+    abort: AbortController,
+  ): Promise<DeliveryOutcome> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<DeliveryOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        // Settle first, then abort: the race must see the timeout, not the abort it causes.
+        resolve({ status: 'retryable', code: 'timeout', error: `no answer within ${attemptTimeoutMs} ms` })
+        abort.abort(new Error('attempt timed out'))
+      }, attemptTimeoutMs)
+    })
+    const aborted = new Promise<DeliveryOutcome>((resolve) => {
+      abort.signal.addEventListener(
+        'abort',
+        () => resolve({ status: 'retryable', code: 'aborted', error: 'attempt aborted' }),
+        { once: true },
+      )
+    })
+    const call = (async (): Promise<DeliveryOutcome> => {
+      try {
+        const raw: unknown = await transport.send(held, channel, {
+          idempotencyKey: held.id,
+          attempt: held.attempts,
+          signal: abort.signal,
+        })
+        const parsed = outcomeSchema.safeParse(raw)
+        if (!parsed.success)
+          return {
+            status: 'retryable',
+            code: 'invalid_outcome',
+            error: 'transport returned no valid outcome',
+          }
+        return parsed.data as DeliveryOutcome
+      } catch (e) {
+        return {
+          status: 'retryable',
+          code: 'transport_threw',
+          error: e instanceof Error ? e.message : String(e),
+        }
+      }
+    })()
+    try {
+      return await Promise.race([call, deadline, aborted])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async function deliver(held: ClaimedMessage, abort: AbortController): Promise<void> {
+    let leaseLost = false
+    const renewal = setInterval(() => {
+      messaging.delivery.renew(scope, held, leaseMs).then(
+        (ok) => {
+          if (!ok && !leaseLost) {
+            leaseLost = true
+            abort.abort(new LeaseLostAbort('lease lost'))
+            events.emit('leaseLost', held)
+            log.warn(ctxOf(held), 'lease lost; another worker holds the message now')
+          }
+        },
+        (e: unknown) => log.warn({ ...ctxOf(held), err: String(e) }, 'lease renewal failed'),
+      )
+    }, renewEveryMs)
+    try {
+      const channel = await messaging.delivery.channelForDelivery(
+        scope,
+        held.infrastructureId,
+        held.channelId,
+      )
+      const startedAt = new Date()
+      let outcome: DeliveryOutcome
+      let secrets: string[] = []
+      if (!channel) {
+        outcome = { status: 'permanent', code: 'channel_missing', error: 'the channel no longer exists' }
+      } else if (!channel.enabled) {
+        await release(held, pausedDelayMs, 'channel_paused')
+        return
+      } else {
+        const limit = rateLimitSchema.safeParse(channel.config.rateLimit)
+        if (limit.success) {
+          const waitMs = buckets.take(`${channel.infrastructureId}/${channel.id}`, limit.data)
+          if (waitMs > 0) {
+            await release(held, waitMs, 'rate_limited')
+            return
+          }
+        }
+        const transport = transports.get(channel.type)
+        if (messaging.channelTypes.has(channel.type))
+          secrets = secretValues(messaging.channelTypes.get(channel.type), channel.config)
+        outcome = transport
+          ? await callTransport(transport, held, channel, abort)
+          : {
+              status: 'retryable',
+              code: 'no_transport',
+              error: `no transport registered for channel type ${channel.type}`,
+            }
+      }
+      if (abort.signal.aborted && abort.signal.reason instanceof ShutdownAbort) {
+        await release(held, 0, 'shutdown')
+        return
+      }
+      if (leaseLost) return
+      const finishedAt = new Date()
+      const error =
+        outcome.status === 'delivered' ? null : redactSecrets(outcome.error, secrets).slice(0, MAX_ERROR_TEXT)
+      const report: AttemptReport = {
+        outcome: outcome.status,
+        errorCode: outcome.status === 'delivered' ? null : (outcome.code ?? outcome.status),
+        error,
+        providerMessageId: outcome.status === 'delivered' ? (outcome.providerMessageId ?? null) : null,
+        startedAt,
+        finishedAt,
+        workerId,
+        ...(outcome.status === 'retryable' && {
+          retryAfterMs: backoffMs(held.attempts, retry, random, outcome.retryAfterMs),
+        }),
+      }
+      const result = await messaging.delivery.complete(scope, held, report)
+      if (!result.acked) {
+        events.emit('leaseLost', held)
+        log.warn(ctxOf(held), 'ack refused: the lease was lost before it landed')
+        return
+      }
+      const logCtx = {
+        ...ctxOf(held),
+        attempt: held.attempts,
+        status: result.status,
+        errorCode: report.errorCode,
+      }
+      if (result.status === 'processed') {
+        events.emit('delivered', held, report)
+        log.debug(logCtx, 'delivered')
+      } else if (result.status === 'pending') {
+        events.emit('retried', held, report)
+        log.info({ ...logCtx, retryInMs: report.retryAfterMs, error }, 'delivery failed; will retry')
+      } else if (result.status === 'dead') {
+        events.emit('dead', held, report)
+        log.warn({ ...logCtx, error }, 'delivery failed on its last attempt; message is dead')
+      } else {
+        events.emit('failed', held, report)
+        log.warn({ ...logCtx, error }, 'delivery failed permanently')
+      }
+    } catch (e) {
+      // A store error: the lease lapses and the message is claimed again; the worker lives on.
+      events.emit('error', e)
+      log.error({ ...ctxOf(held), err: String(e) }, 'delivery bookkeeping failed')
+    } finally {
+      clearInterval(renewal)
+    }
+  }
+
+  function start(held: ClaimedMessage): void {
+    const abort = new AbortController()
+    perTenantInflight.set(held.infrastructureId, (perTenantInflight.get(held.infrastructureId) ?? 0) + 1)
+    const done = deliver(held, abort).finally(() => {
+      inflight.delete(held.id)
+      const n = (perTenantInflight.get(held.infrastructureId) ?? 1) - 1
+      if (n <= 0) perTenantInflight.delete(held.infrastructureId)
+      else perTenantInflight.set(held.infrastructureId, n)
+      poke()
+    })
+    inflight.set(held.id, { held, abort, done })
+  }
+
+  /** One claim of up to the free slots; returns how many were claimed. */
+  async function claimOnce(): Promise<{ claimed: number; asked: number }> {
+    const free = concurrency - inflight.size
+    if (free <= 0) return { claimed: 0, asked: 0 }
+    const asked = Math.min(batchSize, free)
+    const atCap = [...perTenantInflight].filter(([, n]) => n >= perTenant).map(([i]) => i)
+    const claimed = await messaging.delivery.claim(scope, {
+      limit: asked,
+      leaseMs,
+      excludeInfrastructureIds: atCap,
+      ...(Number.isFinite(perTenant) && { perTenantLimit: perTenant }),
+    })
+    if (claimed.length > 0) events.emit('claimed', claimed)
+    const taken = new Map<string, number>()
+    for (const held of claimed) {
+      const n = (perTenantInflight.get(held.infrastructureId) ?? 0) + (taken.get(held.infrastructureId) ?? 0)
+      if (n >= perTenant) {
+        void release(held, 0, 'tenant_cap')
+        continue
+      }
+      taken.set(held.infrastructureId, (taken.get(held.infrastructureId) ?? 0) + 1)
+      start(held)
+    }
+    return { claimed: claimed.length, asked }
+  }
+
+  async function shutdown(): Promise<void> {
+    const pending = [...inflight.values()]
+    if (pending.length === 0) return
+    let graceTimer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>((resolve) => {
+      graceTimer = setTimeout(resolve, graceMs)
+    })
+    await Promise.race([Promise.all(pending.map((p) => p.done)), grace])
+    clearTimeout(graceTimer)
+    for (const p of inflight.values()) p.abort.abort(new ShutdownAbort('worker shutting down'))
+    await Promise.all([...inflight.values()].map((p) => p.done))
+  }
+
+  async function loop(): Promise<void> {
+    const unsubscribe = messaging.wake.subscribe(poke)
+    try {
+      while (!stopping) {
+        let full = false
+        try {
+          const { claimed, asked } = await claimOnce()
+          full = asked > 0 && claimed === asked
+        } catch (e) {
+          events.emit('error', e)
+          log.error({ err: String(e) }, 'claim failed; retrying after the poll interval')
+        }
+        if (full || stopping) continue
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollIntervalMs)
+          wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        wake = null
+      }
+    } finally {
+      unsubscribe()
+      await shutdown()
+    }
+  }
+
+  const worker: DeliveryWorker = {
+    workerId,
+    events,
+    run(signal) {
+      if (running) return running
+      stopping = false
+      if (signal) {
+        if (signal.aborted) stopping = true
+        else signal.addEventListener('abort', () => void worker.stop(), { once: true })
+      }
+      running = loop().finally(() => {
+        running = null
+      })
+      return running
+    },
+    async stop() {
+      stopping = true
+      poke()
+      await running
+    },
+    async drain() {
+      let settled = 0
+      const count = () => settled++
+      for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.on(e, count)
+      try {
+        for (;;) {
+          const { claimed } = await claimOnce()
+          if (claimed === 0 && inflight.size === 0) break
+          if (claimed === 0) await Promise.race([...inflight.values()].map((p) => p.done))
+        }
+      } finally {
+        for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.off(e, count)
+      }
+      return settled
+    },
+  }
+  return worker
+}

@@ -1,0 +1,8 @@
+export {
+  createDeliveryWorker,
+  type DeliveryWorker,
+  type DeliveryWorkerEvents,
+  type DeliveryWorkerOptions,
+  type WorkerLogger,
+} from './delivery-worker.js'
+export { TokenBuckets } from './token-bucket.js'

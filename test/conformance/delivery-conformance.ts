@@ -1,0 +1,447 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMessaging, type MessagingStorage, type Principal, TenantScope } from '../../src/index.js'
+import { createDeliveryWorker, type DeliveryWorkerOptions } from '../../src/worker/index.js'
+import { principal, tenant, uuid } from '../support/fixtures.js'
+import { type Behaviour, scriptedTransport, testChannelType, until } from '../support/transports.js'
+import type { StorageFactory } from './repository-conformance.js'
+
+const SECRET = 'tok_live_9f8e7d6c5b4a'
+
+/**
+ * The delivery worker, end to end, on every storage adapter: leases, fenced acks, retries
+ * with dead letters, redrive, fairness, shutdown, scheduling and retention.
+ */
+export function describeDeliveryConformance(name: string, factory: StorageFactory): void {
+  describe(`delivery conformance: ${name}`, () => {
+    let storage: MessagingStorage
+    beforeAll(async () => {
+      storage = await factory()
+    })
+    afterAll(async () => {
+      await storage?.close()
+    })
+
+    /** A tenant with one `test` channel, its admin, a producer and a worker principal. */
+    async function setup(
+      opts: { maxAttempts?: number; config?: Record<string, unknown>; tenants?: number } = {},
+    ) {
+      const messaging = createMessaging({ storage, channelTypes: [testChannelType] })
+      const tenants = Array.from({ length: opts.tenants ?? 1 }, () => tenant())
+      const grants = tenants.map((t) => [t.infra, null] as [string, null])
+      const admin = principal('infra_admin', grants)
+      const producer = principal('member', grants)
+      const service = principal('service', grants)
+      const channels: string[] = []
+      for (const t of tenants) {
+        const c = await messaging.createChannel(admin, {
+          infrastructureId: t.infra,
+          channelKey: 'test',
+          type: 'test',
+          config: opts.config ?? { token: SECRET },
+          maxAttempts: opts.maxAttempts ?? 3,
+        })
+        channels.push(c.id)
+      }
+      const enqueue = (
+        k: number,
+        behaviour: Behaviour = { do: 'deliver' },
+        extra: { availableAt?: Date } = {},
+      ) =>
+        messaging
+          .enqueue(producer, {
+            infrastructureId: tenants[k]!.infra,
+            channelId: channels[k]!,
+            payload: { behaviour },
+            ...extra,
+          })
+          .then((r) => r.message)
+      const transport = scriptedTransport()
+      const worker = (o: Partial<DeliveryWorkerOptions> = {}) =>
+        createDeliveryWorker({
+          messaging,
+          principal: service,
+          transports: [transport],
+          pollIntervalMs: 20,
+          retry: { baseMs: 10, maxMs: 40 },
+          random: () => 1,
+          ...o,
+        })
+      const get = (k: number, id: string) =>
+        messaging.getMessage(admin, { infrastructureId: tenants[k]!.infra, messageId: id })
+      return { messaging, tenants, admin, producer, service, channels, enqueue, transport, worker, get }
+    }
+
+    it('delivers every message once, records the attempt, and hands the message id over as idempotency key', async () => {
+      const s = await setup()
+      const ids = await Promise.all(Array.from({ length: 25 }, () => s.enqueue(0).then((m) => m.id)))
+      const w = s.worker({ concurrency: 4 })
+      expect(await w.drain()).toBe(25)
+      expect([...s.transport.delivered.keys()].sort()).toEqual([...ids].sort())
+      expect([...s.transport.delivered.values()].every((n) => n === 1)).toBe(true)
+      expect(s.transport.calls.every((c) => c.idempotencyKey === c.id && c.attempt === 1)).toBe(true)
+      const m = await s.get(0, ids[0]!)
+      expect(m).toMatchObject({ status: 'processed', attempts: 1, lastError: null })
+      const attempts = await s.messaging.listAttempts(s.admin, {
+        infrastructureId: s.tenants[0]!.infra,
+        messageId: ids[0]!,
+      })
+      expect(attempts).toMatchObject([
+        { attempt: 1, outcome: 'delivered', errorCode: null, providerMessageId: `p-${ids[0]}` },
+      ])
+      expect(attempts[0]!.durationMs).toBeGreaterThanOrEqual(0)
+      expect(await s.messaging.stats(s.admin, { infrastructureId: s.tenants[0]!.infra })).toEqual([
+        {
+          infrastructureId: s.tenants[0]!.infra,
+          channelId: s.channels[0],
+          pending: 0,
+          inFlight: 0,
+          processed: 25,
+          failed: 0,
+          dead: 0,
+          oldestPendingAgeMs: null,
+        },
+      ])
+    })
+
+    it('retries with backoff until the last attempt, then the message is dead with its last error, secrets redacted', async () => {
+      const s = await setup({ maxAttempts: 3 })
+      const m = await s.enqueue(0, { do: 'retry' })
+      const recovers = await s.enqueue(0, { do: 'retry', times: 1 })
+      const w = s.worker()
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      await until(async () => (await s.get(0, m.id)).status === 'dead')
+      await until(async () => (await s.get(0, recovers.id)).status === 'processed')
+      stop.abort()
+      await running
+      const dead = await s.get(0, m.id)
+      expect(dead).toMatchObject({ status: 'dead', attempts: 3 })
+      expect(dead.lastError).toContain('provider busy')
+      expect(dead.lastError).not.toContain(SECRET)
+      const attempts = await s.messaging.listAttempts(s.admin, {
+        infrastructureId: s.tenants[0]!.infra,
+        messageId: m.id,
+      })
+      expect(attempts.map((a) => [a.attempt, a.outcome, a.errorCode])).toEqual([
+        [1, 'retryable', 'http_503'],
+        [2, 'retryable', 'http_503'],
+        [3, 'retryable', 'http_503'],
+      ])
+      expect(JSON.stringify(attempts)).not.toContain(SECRET)
+      // Backoff: each retry waited (full jitter pinned to its cap: 10 ms, then 20 ms).
+      const calls = s.transport.calls.filter((c) => c.id === m.id)
+      expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(9)
+      expect(calls[2]!.at - calls[1]!.at).toBeGreaterThanOrEqual(19)
+      const dl = await s.messaging.listDeadLetters(s.admin, { infrastructureId: s.tenants[0]!.infra })
+      expect(dl.map((x) => x.id)).toEqual([m.id])
+      expect((await s.get(0, recovers.id)).attempts).toBe(2)
+    })
+
+    it('honours a provider Retry-After as the floor of the backoff', async () => {
+      const s = await setup({ maxAttempts: 2 })
+      const m = await s.enqueue(0, { do: 'retry', times: 1, retryAfterMs: 300 })
+      const w = s.worker()
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      await until(async () => (await s.get(0, m.id)).status === 'processed')
+      stop.abort()
+      await running
+      const calls = s.transport.calls.filter((c) => c.id === m.id)
+      expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(290)
+    })
+
+    it('fails a message at once on a permanent error, and treats throws, nonsense and hangs as retryable', async () => {
+      const s = await setup({ maxAttempts: 1 })
+      const permanent = await s.enqueue(0, { do: 'permanent' })
+      const threw = await s.enqueue(0, { do: 'throw' })
+      const nonsense = await s.enqueue(0, { do: 'nonsense' })
+      const hangs = await s.enqueue(0, { do: 'hang' })
+      const w = s.worker({ attemptTimeoutMs: 200 })
+      await w.drain()
+      expect(await s.get(0, permanent.id)).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+        lastError: 'bad recipient',
+      })
+      const codes = async (id: string) =>
+        (
+          await s.messaging.listAttempts(s.admin, { infrastructureId: s.tenants[0]!.infra, messageId: id })
+        ).map((a) => [a.outcome, a.errorCode])
+      expect(await codes(threw.id)).toEqual([['retryable', 'transport_threw']])
+      expect(await codes(nonsense.id)).toEqual([['retryable', 'invalid_outcome']])
+      expect(await codes(hangs.id)).toEqual([['retryable', 'timeout']])
+      // One attempt allowed: each retryable failure made the message dead.
+      for (const m of [threw, nonsense, hangs]) expect((await s.get(0, m.id)).status).toBe('dead')
+    })
+
+    it('redrives one dead message, or all of a channel, and the worker delivers them; redrives are audited', async () => {
+      const s = await setup({ maxAttempts: 1 })
+      const a = await s.enqueue(0, { do: 'retry', times: 1 })
+      const b = await s.enqueue(0, { do: 'retry', times: 1 })
+      const c = await s.enqueue(0, { do: 'retry', times: 1 })
+      const w = s.worker()
+      await w.drain()
+      for (const m of [a, b, c]) expect((await s.get(0, m.id)).status).toBe('dead')
+      const infrastructureId = s.tenants[0]!.infra
+      await expect(
+        s.messaging.redrive(s.producer, { infrastructureId, messageId: a.id }),
+      ).rejects.toMatchObject({
+        code: 'FORBIDDEN_ROLE',
+      })
+      const again = await s.messaging.redrive(s.admin, { infrastructureId, messageId: a.id })
+      expect(again).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+        lastError: 'provider busy (token [redacted])',
+      })
+      await expect(s.messaging.redrive(s.admin, { infrastructureId, messageId: a.id })).rejects.toMatchObject(
+        {
+          code: 'ILLEGAL_TRANSITION',
+        },
+      )
+      expect(
+        await s.messaging.redriveChannel(s.admin, { infrastructureId, channelId: s.channels[0]! }),
+      ).toEqual({
+        redriven: 2,
+      })
+      await w.drain()
+      for (const m of [a, b, c]) expect((await s.get(0, m.id)).status).toBe('processed')
+      const audit = await s.messaging.listAudit(s.admin, { infrastructureId })
+      expect(
+        audit.filter((e) => e.action.startsWith('outbox.redrive')).map((e) => [e.action, e.outcome]),
+      ).toEqual([
+        ['outbox.redrive_channel', 'ok'],
+        ['outbox.redrive', 'ok'],
+        ['outbox.redrive', 'refused'],
+      ])
+    })
+
+    it('fences a worker whose lease lapsed and was claimed again: it cannot ack, renew or release', async () => {
+      const s = await setup()
+      const m = await s.enqueue(0)
+      const scope = TenantScope.of(s.service)
+      const [old] = await s.messaging.delivery.claim(scope, { limit: 1, leaseMs: 100 })
+      await new Promise((r) => setTimeout(r, 150))
+      const [fresh] = await s.messaging.delivery.claim(scope, { limit: 1, leaseMs: 30_000 })
+      expect(fresh!.id).toBe(m.id)
+      expect(await s.messaging.delivery.renew(scope, old!, 30_000)).toBe(false)
+      expect(await s.messaging.delivery.release(scope, old!)).toBe(false)
+      const report = {
+        outcome: 'delivered' as const,
+        errorCode: null,
+        error: null,
+        providerMessageId: null,
+        startedAt: new Date(),
+        finishedAt: new Date(),
+        workerId: uuid(),
+      }
+      expect(await s.messaging.delivery.complete(scope, old!, report)).toEqual({
+        acked: false,
+        status: 'processing',
+      })
+      expect(
+        await s.messaging.ack(s.service, {
+          infrastructureId: m.infrastructureId,
+          messageId: m.id,
+          leaseToken: old!.leaseToken,
+          outcome: 'processed',
+        }),
+      ).toMatchObject({ acked: false })
+      expect(
+        await s.messaging.listAttempts(s.admin, { infrastructureId: m.infrastructureId, messageId: m.id }),
+      ).toEqual([])
+      expect(await s.messaging.delivery.renew(scope, fresh!, 30_000)).toBe(true)
+      expect(await s.messaging.delivery.complete(scope, fresh!, report)).toEqual({
+        acked: true,
+        status: 'processed',
+      })
+    })
+
+    it('renews the lease while a slow delivery runs, so no other worker takes the message', async () => {
+      const s = await setup()
+      const m = await s.enqueue(0, { do: 'slow', ms: 600 })
+      const w = s.worker({ leaseMs: 200, renewEveryMs: 50 })
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      await until(() => s.transport.calls.length === 1)
+      const scope = TenantScope.of(s.service)
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        expect(await s.messaging.delivery.claim(scope, { limit: 10, leaseMs: 1000 })).toEqual([])
+      }
+      await until(async () => (await s.get(0, m.id)).status === 'processed')
+      stop.abort()
+      await running
+      expect(s.transport.calls).toHaveLength(1)
+    })
+
+    it('shuts down cleanly: in-flight deliveries finish within the grace period, the rest go back uncounted', async () => {
+      const s = await setup()
+      const quick = await s.enqueue(0, { do: 'slow', ms: 100 })
+      const slow = await s.enqueue(0, { do: 'hang' })
+      const w = s.worker({ shutdownGraceMs: 300, attemptTimeoutMs: 60_000 })
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      await until(() => s.transport.calls.length === 2)
+      stop.abort()
+      await running
+      expect(await s.get(0, quick.id)).toMatchObject({ status: 'processed' })
+      expect(await s.get(0, slow.id)).toMatchObject({ status: 'pending', attempts: 0, leaseToken: null })
+      const scope = TenantScope.of(s.service)
+      const [back] = await s.messaging.delivery.claim(scope, { limit: 5, leaseMs: 1000 })
+      expect(back).toMatchObject({ id: slow.id, attempts: 1 })
+    })
+
+    it('is fair: a 10,000-message backlog of one tenant does not hold back 20 others', async () => {
+      const s = await setup({ tenants: 21 })
+      const scope = TenantScope.of(s.service)
+      // The backlog first, so it is also the oldest.
+      const { unitOfWork } = storage
+      const backlog = s.tenants[0]!
+      const now = new Date()
+      const base = {
+        businessId: null,
+        channelId: s.channels[0]!,
+        payload: { behaviour: { do: 'deliver' } },
+        recipients: null,
+        idempotencyKey: null,
+        maxAttempts: 3,
+        createdBy: s.producer.userId,
+        status: 'pending' as const,
+        attempts: 0,
+        leaseToken: null,
+        leasedUntil: null,
+        lastError: null,
+        settledAt: null,
+      }
+      const producerScope = TenantScope.of(s.producer)
+      for (let k = 0; k < 10_000; k += 500) {
+        await unitOfWork.run(producerScope, async (r) => {
+          for (let j = k; j < k + 500; j++) {
+            const at = new Date(now.getTime() - 60_000 + j)
+            await r.outbox.enqueue(producerScope, {
+              ...base,
+              id: uuid(),
+              infrastructureId: backlog.infra,
+              createdAt: at,
+              availableAt: at,
+            })
+          }
+        })
+      }
+      const others = new Set<string>()
+      for (let k = 1; k <= 20; k++) for (let j = 0; j < 5; j++) others.add((await s.enqueue(k)).id)
+      const order: string[] = []
+      const w = s.worker({ concurrency: 10 })
+      w.events.on('delivered', (m) => order.push(m.infrastructureId === backlog.infra ? 'A' : 'other'))
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      await until(() => order.filter((x) => x === 'other').length === 100, 60_000)
+      stop.abort()
+      await running
+      const backlogDoneBeforeOthers = order
+        .slice(0, order.lastIndexOf('other'))
+        .filter((x) => x === 'A').length
+      expect(backlogDoneBeforeOthers).toBeLessThan(5_000)
+      expect(backlogDoneBeforeOthers).toBeLessThan(200)
+      void scope
+    })
+
+    it('caps deliveries in flight per tenant', async () => {
+      const s = await setup({ tenants: 2 })
+      for (let i = 0; i < 6; i++) await s.enqueue(0, { do: 'slow', ms: 80 })
+      for (let i = 0; i < 2; i++) await s.enqueue(1, { do: 'slow', ms: 80 })
+      const w = s.worker({ concurrency: 6, perTenantConcurrency: 2 })
+      expect(await w.drain()).toBe(8)
+      expect(s.transport.peak.get(s.tenants[0]!.infra)).toBe(2)
+      expect(s.transport.peak.get(s.tenants[1]!.infra)).toBe(2)
+    })
+
+    it("throttles a channel to its rate limit, and holds a disabled channel's messages without spending attempts", async () => {
+      const s = await setup({ config: { token: SECRET, rateLimit: { perSecond: 10, burst: 2 } } })
+      for (let i = 0; i < 5; i++) await s.enqueue(0)
+      const w = s.worker()
+      const stop = new AbortController()
+      const started = Date.now()
+      const running = w.run(stop.signal)
+      await until(() => s.transport.delivered.size === 5)
+      const elapsed = Date.now() - started
+      stop.abort()
+      await running
+      // 2 at once from the burst, then 3 more at 10/s: at least ~300 ms.
+      expect(elapsed).toBeGreaterThanOrEqual(250)
+      await s.messaging.configureChannel(s.admin, {
+        infrastructureId: s.tenants[0]!.infra,
+        channelId: s.channels[0]!,
+        enabled: false,
+      })
+      const held = await s.messaging
+        .enqueue(s.producer, {
+          infrastructureId: s.tenants[0]!.infra,
+          channelKey: 'test',
+          payload: {},
+        })
+        .catch((e: unknown) => e)
+      expect(held).toMatchObject({ code: 'CHANNEL_DISABLED' })
+    })
+
+    it('holds messages until availableAt, and wakes an idle worker at once when a message is enqueued', async () => {
+      const s = await setup()
+      const later = await s.enqueue(0, { do: 'deliver' }, { availableAt: new Date(Date.now() + 400) })
+      const w = s.worker({ pollIntervalMs: 100 })
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      await new Promise((r) => setTimeout(r, 200))
+      expect(s.transport.calls).toHaveLength(0)
+      await until(() => s.transport.delivered.has(later.id), 5_000)
+      stop.abort()
+      await running
+      // A worker polling only every 30 s still delivers within moments: the enqueue wakes it.
+      const idle = s.worker({ pollIntervalMs: 30_000 })
+      const stop2 = new AbortController()
+      const running2 = idle.run(stop2.signal)
+      await new Promise((r) => setTimeout(r, 100))
+      const sent = Date.now()
+      const m = await s.enqueue(0)
+      await until(() => s.transport.delivered.has(m.id), 5_000)
+      expect(Date.now() - sent).toBeLessThan(2_000)
+      stop2.abort()
+      await running2
+    })
+
+    it('serves every tenant as a fleet worker, and only its own tenants as a scoped one', async () => {
+      const s = await setup({ tenants: 2 })
+      const a = await s.enqueue(0)
+      const b = await s.enqueue(1)
+      const onlyB: Principal = {
+        ...s.service,
+        grants: [{ infrastructureId: s.tenants[1]!.infra, businessId: null }],
+      }
+      expect(await s.worker({ principal: onlyB }).drain()).toBe(1)
+      expect([...s.transport.delivered.keys()]).toEqual([b.id])
+      // The fleet holds no grant for the tenant, yet serves it (and whatever else is due in the store).
+      const fleet = s.worker({ principal: undefined, fleet: true, shutdownGraceMs: 100 })
+      const stop = new AbortController()
+      const running = fleet.run(stop.signal)
+      await until(() => s.transport.delivered.has(a.id), 30_000)
+      stop.abort()
+      await running
+      expect(s.transport.delivered.get(a.id)).toBe(1)
+    })
+
+    it('prunes settled messages older than the retention age, and nothing else', async () => {
+      if (!storage.prune) throw new Error(`${name} offers no prune`)
+      const s = await setup()
+      const done = await s.enqueue(0)
+      await s.worker().drain()
+      const waiting = await s.enqueue(0, { do: 'deliver' }, { availableAt: new Date(Date.now() + 3_600_000) })
+      expect(await s.messaging.prune({ olderThan: new Date(Date.now() - 60_000) })).toBe(0)
+      let removed = 0
+      for (let n = -1; n !== 0; removed += n)
+        n = await s.messaging.prune({ olderThan: new Date(Date.now() + 1000), batchSize: 500 })
+      expect(removed).toBeGreaterThanOrEqual(1)
+      await expect(s.get(0, done.id)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      expect(await s.get(0, waiting.id)).toMatchObject({ status: 'pending' })
+    })
+  })
+}

@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { describeDeliveryConformance } from './delivery-conformance.js'
+
+describeDeliveryConformance('memory', () => createMemoryStorage())
