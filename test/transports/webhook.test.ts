@@ -289,6 +289,13 @@ describe('webhook transport against a loopback receiver', () => {
     })
   })
 
+  it("ignores the module's own rateLimit key next to the type's config", async () => {
+    server.handle((_r, res) => res.writeHead(204).end())
+    const ch = hook('/limited', { rateLimit: { perSecond: 5, burst: 10 } })
+    const msg = testMessage(ch)
+    expect(await transport.send(msg, ch, ctx(msg))).toEqual({ status: 'delivered' })
+  })
+
   it('refuses a config that no longer validates, permanently', async () => {
     const ch = testChannel('webhook', { url: `${server.url}/x`, secrets: ['not-a-whsec'] })
     const msg = testMessage(ch)

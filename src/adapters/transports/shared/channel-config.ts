@@ -47,7 +47,9 @@ export function loadChannelConfig<S extends z.ZodType<Record<string, unknown>>>(
       throw e
     }
   }
-  const parsed = schema.safeParse(raw)
+  // `rateLimit` is the module's own key on every channel (read by the worker), not the type's.
+  const { rateLimit: _moduleLevel, ...typeConfig } = raw
+  const parsed = schema.safeParse(typeConfig)
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `config.${i.path.join('.')}: ${i.code}`).join('; ')
     return { ok: false, outcome: { status: 'permanent', code: 'INVALID_CONFIG', error: where } }

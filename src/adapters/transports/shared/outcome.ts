@@ -24,9 +24,9 @@ export function parseRetryAfter(value: string | string[] | undefined, now: Date)
 
 /** Shortens and redacts a provider's text for an outcome's `error`. */
 export function describe(text: string, redact: (t: string) => string, max = 300): string {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  const cut = flat.length > max ? `${flat.slice(0, max)}...` : flat
-  return redact(cut)
+  // Redact before cutting: a secret cut in half at the limit would no longer match.
+  const flat = redact(text).replace(/\s+/g, ' ').trim()
+  return flat.length > max ? `${flat.slice(0, max)}...` : flat
 }
 
 /**
