@@ -99,4 +99,38 @@ describe('NestJS module: the facade in DI', () => {
       await closeNest(app)
     }
   })
+
+  it('builds its options from other providers with forRootAsync', async () => {
+    const f = fixture()
+    const CONFIG = Symbol('config')
+    @Module({ providers: [{ provide: CONFIG, useValue: { basePath: '/api/messaging' } }], exports: [CONFIG] })
+    class ConfigModule {}
+    @Module({
+      imports: [
+        MessagingModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [CONFIG],
+          useFactory: async (config: { basePath: string }) => ({
+            messaging: f.messaging,
+            authenticate: (r: Request) => authOf(f, r),
+            basePath: config.basePath,
+          }),
+        }),
+      ],
+    })
+    class AsyncAppModule {}
+    const app = await NestFactory.create(AsyncAppModule, { logger: false })
+    await app.listen(0, '127.0.0.1')
+    try {
+      expect(app.get(MESSAGING)).toBe(f.messaging)
+      const origin = originOf(app.getHttpServer().address())
+      const res = await fetch(`${origin}/api/messaging/channels?infrastructureId=${f.infraA}`, {
+        headers: { authorization: 'Bearer tok-memberA' },
+      })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual([])
+    } finally {
+      await closeNest(app)
+    }
+  })
 })
