@@ -212,6 +212,16 @@ describe('SSRF guard in the webhook transport, against a loopback receiver', () 
     expect(req.headers.host).toBe(`localhost:${server2.port}`)
   })
 
+  it('does not wait out a resolver that never answers: retryable at the deadline', async () => {
+    const resolve: HostResolver = () => new Promise(() => {})
+    const transport = createWebhookTransport({ ssrf: { resolve } })
+    const ch = testChannel('webhook', { url: 'https://stuck.example/x', secrets: [SECRET], timeoutMs: 200 })
+    const msg = testMessage(ch)
+    const started = Date.now()
+    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'retryable', code: 'TIMEOUT' })
+    expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
   it('treats a failed lookup as retryable', async () => {
     const transport = createWebhookTransport({ allowHttp: true, ssrf: { resolve: tableResolver({}) } })
     expect(await send(transport, 'https://unknown.example/x')).toMatchObject({

@@ -190,13 +190,14 @@ export function createEmailTransport(options: EmailTransportOptions = {}): Trans
       const rendered = render(payload.data, config.template)
       if ('status' in rendered) return rendered
 
+      const timeoutMs = config.timeoutMs ?? defaultTimeoutMs
       let host = relay.host
       let servername: string | undefined
       if (config.smtp) {
         // A relay the channel names goes through the guard; we dial the checked address
         // and keep the name for TLS (SNI and certificate) so nodemailer resolves nothing.
         try {
-          const [first] = await guard.check(relay.host)
+          const [first] = await withDeadline(guard.check(relay.host), timeoutMs, context.signal, () => {})
           host = first!.address
           servername = relay.host
         } catch (e) {
@@ -204,7 +205,6 @@ export function createEmailTransport(options: EmailTransportOptions = {}): Trans
         }
       }
 
-      const timeoutMs = config.timeoutMs ?? defaultTimeoutMs
       const transporter = nodemailer.createTransport({
         host,
         port: relay.port,

@@ -60,6 +60,24 @@ function pinnedLookup(addresses: readonly ResolvedAddress[]) {
   }
 }
 
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+/** An error raised because the deadline passed or the worker aborted, named as such; others unchanged. */
+function classifyAbort(e: unknown, deadline: AbortSignal, req: OutboundRequest): unknown {
+  if (req.signal.aborted) return Object.assign(new Error('attempt aborted'), { code: 'ABORTED' })
+  if (deadline.aborted) {
+    return Object.assign(new Error(`no complete response within ${req.timeoutMs} ms`), { code: 'TIMEOUT' })
+  }
+  return e
+}
+
 /** Sends one POST through the SSRF guard with explicit timeouts and a capped read. */
 export interface OutboundHttp {
   post(req: OutboundRequest): Promise<OutboundResponse>
@@ -92,7 +110,13 @@ export function createOutboundHttp(options: OutboundHttpOptions = {}): OutboundH
       }
       const deadline = AbortSignal.timeout(req.timeoutMs)
       const signal = AbortSignal.any([req.signal, deadline])
-      const addresses = await guard.check(url.hostname)
+      let addresses: readonly ResolvedAddress[]
+      try {
+        // getaddrinfo cannot be cancelled; the race at least frees the attempt on time.
+        addresses = await untilAborted(guard.check(url.hostname), signal)
+      } catch (e) {
+        throw classifyAbort(e, deadline, req)
+      }
       // One agent per attempt, pinned to the checked addresses; a pooled agent would
       // reuse a socket across re-resolutions. Webhook volume per endpoint is low enough
       // that the extra handshake is cheaper than the reasoning a shared pool needs.
@@ -137,17 +161,7 @@ export function createOutboundHttp(options: OutboundHttpOptions = {}): OutboundH
           truncated,
         }
       } catch (e) {
-        if (deadline.aborted && !req.signal.aborted) {
-          const err = new Error(`no complete response within ${req.timeoutMs} ms`) as Error & { code: string }
-          err.code = 'TIMEOUT'
-          throw err
-        }
-        if (req.signal.aborted) {
-          const err = new Error('attempt aborted') as Error & { code: string }
-          err.code = 'ABORTED'
-          throw err
-        }
-        throw e
+        throw classifyAbort(e, deadline, req)
       } finally {
         agent.destroy().catch(() => {})
       }
