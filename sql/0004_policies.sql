@@ -5,8 +5,8 @@
 -- to run as one, see docs/sql.md). Privileges say which statements and columns a role may
 -- touch at all; policies say which rows.
 --
--- Claims are read as (SELECT messaging_claims_role()) and the like: an uncorrelated
--- sub-select, evaluated once per statement rather than once per row.
+-- Role and user are read as (SELECT messaging_claims_role_in('service')) and the like: an
+-- uncorrelated sub-select, evaluated once per statement rather than once per row.
 
 ALTER TABLE messaging_channels ENABLE ROW LEVEL SECURITY;
 ALTER TABLE messaging_channels FORCE ROW LEVEL SECURITY;
@@ -36,13 +36,13 @@ CREATE POLICY messaging_channels_select ON messaging_channels
 CREATE POLICY messaging_channels_insert ON messaging_channels
   FOR INSERT TO messaging_app
   WITH CHECK (tenant_can_access_infrastructure(infrastructure_id)
-              AND (SELECT messaging_claims_role()) = 'infra_admin');
+              AND (SELECT messaging_claims_role_in('infra_admin')));
 
 CREATE POLICY messaging_channels_update ON messaging_channels
   FOR UPDATE TO messaging_app
-  USING (tenant_can_access_infrastructure(infrastructure_id) AND (SELECT messaging_claims_role()) = 'infra_admin')
+  USING (tenant_can_access_infrastructure(infrastructure_id) AND (SELECT messaging_claims_role_in('infra_admin')))
   WITH CHECK (tenant_can_access_infrastructure(infrastructure_id)
-              AND (SELECT messaging_claims_role()) = 'infra_admin');
+              AND (SELECT messaging_claims_role_in('infra_admin')));
 
 -- ---------------------------------------------------------------------------------------
 -- Members: readable where the claims reach the infrastructure; added and removed by an
@@ -57,18 +57,18 @@ CREATE POLICY messaging_channel_members_select ON messaging_channel_members
 CREATE POLICY messaging_channel_members_insert ON messaging_channel_members
   FOR INSERT TO messaging_app
   WITH CHECK (tenant_can_access_infrastructure(infrastructure_id)
-              AND (SELECT messaging_claims_role()) = 'infra_admin');
+              AND (SELECT messaging_claims_role_in('infra_admin')));
 
 CREATE POLICY messaging_channel_members_update ON messaging_channel_members
   FOR UPDATE TO messaging_app
   USING (tenant_can_access_infrastructure(infrastructure_id)
-         AND ((SELECT messaging_claims_role()) = 'infra_admin' OR user_id = (SELECT messaging_claims_sub())))
+         AND ((SELECT messaging_claims_role_in('infra_admin')) OR user_id = (SELECT messaging_claims_sub())))
   WITH CHECK (tenant_can_access_infrastructure(infrastructure_id)
-              AND ((SELECT messaging_claims_role()) = 'infra_admin' OR user_id = (SELECT messaging_claims_sub())));
+              AND ((SELECT messaging_claims_role_in('infra_admin')) OR user_id = (SELECT messaging_claims_sub())));
 
 CREATE POLICY messaging_channel_members_delete ON messaging_channel_members
   FOR DELETE TO messaging_app
-  USING (tenant_can_access_infrastructure(infrastructure_id) AND (SELECT messaging_claims_role()) = 'infra_admin');
+  USING (tenant_can_access_infrastructure(infrastructure_id) AND (SELECT messaging_claims_role_in('infra_admin')));
 
 -- ---------------------------------------------------------------------------------------
 -- Outbox: appended and read where the claims reach (infrastructure, business); a new row
@@ -94,9 +94,9 @@ CREATE POLICY messaging_outbox_insert ON messaging_outbox
 
 CREATE POLICY messaging_outbox_update ON messaging_outbox
   FOR UPDATE TO messaging_app
-  USING (tenant_can_access(infrastructure_id, business_id) AND (SELECT messaging_claims_role()) = 'service')
+  USING (tenant_can_access(infrastructure_id, business_id) AND (SELECT messaging_claims_role_in('service')))
   WITH CHECK (tenant_can_access(infrastructure_id, business_id)
-              AND (SELECT messaging_claims_role()) = 'service');
+              AND (SELECT messaging_claims_role_in('service')));
 
 -- Retention (the delivery worker's prune) runs as the owner: it may remove settled
 -- messages, and nothing else. The owner is the role applying this file.
@@ -117,7 +117,7 @@ CREATE POLICY messaging_audit_log_insert ON messaging_audit_log
 CREATE POLICY messaging_audit_log_select ON messaging_audit_log
   FOR SELECT TO messaging_app
   USING (tenant_can_access_infrastructure(infrastructure_id)
-         AND (SELECT messaging_claims_role()) IN ('infra_admin', 'service'));
+         AND (SELECT messaging_claims_role_in('infra_admin', 'service')));
 
 -- ---------------------------------------------------------------------------------------
 -- The view: the caller's own policies on both tables decide (security_invoker).

@@ -24,15 +24,20 @@ export interface ClaimQuery {
  * index range for both kinds. Row-level security adds the caller's scope (and the
  * `service` role, through the UPDATE policy that FOR UPDATE needs as well).
  *
+ * The UPDATE finds each picked row by its physical address (a TID lookup, whatever the
+ * planner estimates): the row is locked by this statement, so its ctid cannot move under
+ * it; the key columns are compared as well, so a mismatch could only claim less, never
+ * another row.
+ *
  * Lease tokens are minted by the database (gen_random_uuid) in the same statement.
  */
 export function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): Promise<OutboxRow[]> {
   return sql<OutboxRow>`
     WITH picked AS (
-      SELECT c.infrastructure_id, c.id
+      SELECT c.row_id, c.infrastructure_id, c.id
         FROM unnest(${[...q.infrastructureIds]}::uuid[]) AS t (infrastructure_id)
         CROSS JOIN LATERAL (
-          SELECT o.infrastructure_id, o.id, o.available_at
+          SELECT o.ctid AS row_id, o.infrastructure_id, o.id, o.available_at
             FROM messaging_outbox AS o
            WHERE o.infrastructure_id = t.infrastructure_id
              AND o.status IN ('pending', 'processing')
@@ -51,7 +56,8 @@ export function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): Promis
            lease_token = gen_random_uuid(),
            leased_until = ${q.leasedUntil}
       FROM picked AS p
-     WHERE o.infrastructure_id = p.infrastructure_id
+     WHERE o.ctid = p.row_id
+       AND o.infrastructure_id = p.infrastructure_id
        AND o.id = p.id
     RETURNING o.*`
     .execute(db)
