@@ -9,11 +9,14 @@ import { DeliveryService } from './domain/services/delivery-service.js'
 import { MembershipService } from './domain/services/membership-service.js'
 import { OutboxService } from './domain/services/outbox-service.js'
 import { Messaging } from './messaging.js'
+import { type ChannelSecrets, plaintextSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from './ports/wake-signal.js'
+import { channelSecrets } from './secrets/channel-secrets.js'
+import { createSecretBox, type SecretBox, secretKeysFromEnv } from './secrets/secret-box.js'
 
 /** Service identifiers of the module's bindings, for hosts that resolve them from their own container. */
 export const MESSAGING_TYPES = {
@@ -30,6 +33,7 @@ export const MESSAGING_TYPES = {
   AuditService: Symbol.for('messaging.AuditService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
+  ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
   Messaging: Symbol.for('messaging.Messaging'),
 } as const
 
@@ -48,6 +52,12 @@ export interface MessagingOptions {
   /** Transports; each registers its channel type. */
   readonly transports?: readonly Transport[]
   readonly limits?: Partial<MessagingLimits>
+  /**
+   * Seals channel credentials at rest: a SecretBox (`createSecretBox` from `messaging/secrets`)
+   * or any ChannelSecrets. Default: a box from MESSAGING_SECRET_KEYS when set; otherwise
+   * plaintext, which only the memory store accepts for configs that hold credentials.
+   */
+  readonly secrets?: SecretBox | ChannelSecrets
 }
 
 /**
@@ -85,6 +95,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         ])
       })
       .inSingletonScope()
+    bind<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets).toConstantValue(secretsOf(options))
     bind<ServiceContext>(MESSAGING_TYPES.ServiceContext)
       .toDynamicValue((c) => ({
         uow: c.get<MessagingStorage>(MESSAGING_TYPES.Storage).unitOfWork,
@@ -93,6 +104,8 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         channelTypes: c.get<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes),
         limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
+        secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
+        requireSealedSecrets: storage.name !== 'memory',
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>
@@ -143,4 +156,14 @@ export function createMessaging(options: MessagingOptions = {}): Messaging {
  */
 function defaultStorage(options: MessagingOptions): MessagingStorage {
   return createSqliteStorage({ path: options.sqlitePath ?? ':memory:' })
+}
+
+function secretsOf(options: MessagingOptions): ChannelSecrets {
+  const given = options.secrets
+  if (given && 'encrypts' in given) return given
+  if (given) return channelSecrets(given)
+  if (typeof process !== 'undefined' && process.env?.MESSAGING_SECRET_KEYS) {
+    return channelSecrets(createSecretBox(secretKeysFromEnv(process.env)))
+  }
+  return plaintextSecrets
 }

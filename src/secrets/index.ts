@@ -1,3 +1,4 @@
+export { channelSecrets } from './channel-secrets.js'
 export {
   describeSecrets,
   openConfig,

@@ -229,7 +229,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       )
     }, renewEveryMs)
     try {
-      const channel = await messaging.delivery.channelForDelivery(
+      const { channel, secretsError } = await messaging.delivery.channelForDelivery(
         scope,
         held.infrastructureId,
         held.channelId,
@@ -239,6 +239,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       let secrets: string[] = []
       if (!channel) {
         outcome = { status: 'permanent', code: 'channel_missing', error: 'the channel no longer exists' }
+      } else if (secretsError !== undefined) {
+        outcome = { status: 'retryable', code: 'secrets_unavailable', error: secretsError }
       } else if (!channel.enabled) {
         await release(held, pausedDelayMs, 'channel_paused')
         return

@@ -1,5 +1,6 @@
-import { type Channel, mergeSecrets, redactConfig } from '../channel.js'
-import { ConflictError, NotFoundError } from '../errors.js'
+import type { SecretOwner } from '../../ports/channel-secrets.js'
+import { type Channel, mergeSecrets, redactConfig, secretValues } from '../channel.js'
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import {
   type ChannelRefInput,
   type ConfigureChannelInput,
@@ -24,6 +25,31 @@ export class ChannelService {
     return { ...channel, config: def ? redactConfig(def, channel.config) : {} }
   }
 
+  /** Seals a validated config's secrets; a persistent store without a key may not keep any. */
+  private seal(type: string, config: Record<string, unknown>, owner: SecretOwner): Record<string, unknown> {
+    const def = this.ctx.channelTypes.get(type)
+    if (!this.ctx.secrets.encrypts && this.ctx.requireSealedSecrets && secretValues(def, config).length > 0) {
+      throw ValidationError.single(
+        'config',
+        'secret_key_required',
+        'this store keeps credentials only sealed: configure a secret key (MESSAGING_SECRET_KEYS or the secrets option)',
+      )
+    }
+    return this.ctx.secrets.seal(def, config, owner)
+  }
+
+  /** The stored channel with its secrets opened: for transports only, never for a response. */
+  open(channel: Channel): Channel {
+    const def = this.ctx.channelTypes.get(channel.type)
+    return {
+      ...channel,
+      config: this.ctx.secrets.open(def, channel.config, {
+        infrastructureId: channel.infrastructureId,
+        channelId: channel.id,
+      }),
+    }
+  }
+
   async create(scope: TenantScope, raw: CreateChannelInput): Promise<Channel> {
     const input = parseInput(createChannelInput, raw)
     const config = this.ctx.channelTypes.parseConfig(input.type, input.config)
@@ -45,7 +71,7 @@ export class ChannelService {
         channelKey: input.channelKey,
         type: input.type,
         name: input.name ?? input.channelKey,
-        config,
+        config: this.seal(input.type, config, { infrastructureId: input.infrastructureId, channelId: id }),
         enabled: input.enabled,
         maxAttempts: input.maxAttempts,
         createdBy: scope.userId,
@@ -81,10 +107,14 @@ export class ChannelService {
         let config: Record<string, unknown> | undefined
         if (input.config !== undefined) {
           const def = this.ctx.channelTypes.get(current.type)
-          config = this.ctx.channelTypes.parseConfig(
+          const owner = { infrastructureId: current.infrastructureId, channelId: current.id }
+          // Merge against the opened secrets (a REDACTED marker keeps one), validate, seal again.
+          const stored = this.ctx.secrets.open(def, current.config, owner)
+          const merged = this.ctx.channelTypes.parseConfig(
             current.type,
-            mergeSecrets(def, input.config, current.config),
+            mergeSecrets(def, input.config, stored),
           )
+          config = this.seal(current.type, merged, owner)
         }
         const next = await r.channels.update(scope, input.infrastructureId, input.channelId, {
           ...(input.name !== undefined && { name: input.name }),

@@ -1,3 +1,4 @@
+import type { ChannelSecrets } from '../../ports/channel-secrets.js'
 import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type { UnitOfWork } from '../../ports/unit-of-work.js'
@@ -26,6 +27,10 @@ export interface ServiceContext {
   readonly limits: MessagingLimits
   /** Told after each enqueue commits, so idle workers wake at once. */
   readonly wake?: WakeSignal
+  /** Seals channel credentials at rest. */
+  readonly secrets: ChannelSecrets
+  /** True for stores that persist: they refuse credentials when no key seals them. */
+  readonly requireSealedSecrets: boolean
 }
 
 interface AuditTarget {

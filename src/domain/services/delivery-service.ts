@@ -66,13 +66,34 @@ export class DeliveryService {
     return this.ctx.uow.run(scope, (r) => r.outbox.claim(scope, { ...options, now: this.ctx.clock.now() }))
   }
 
-  /** The channel as stored, secrets included: for transports only, never for a response. */
+  /**
+   * The channel with its secrets opened: for transports only, never for a response. When a
+   * secret does not open (key missing or rotated away, value altered) the channel comes back
+   * without config and `secretsError` says why, naming no secret.
+   */
   async channelForDelivery(
     scope: TenantScope,
     infrastructureId: string,
     channelId: string,
-  ): Promise<Channel | null> {
-    return this.ctx.uow.run(scope, (r) => r.channels.findById(scope, infrastructureId, channelId))
+  ): Promise<{ channel: Channel | null; secretsError?: string }> {
+    const channel = await this.ctx.uow.run(scope, (r) =>
+      r.channels.findById(scope, infrastructureId, channelId),
+    )
+    if (!channel || !this.ctx.channelTypes.has(channel.type)) return { channel }
+    const def = this.ctx.channelTypes.get(channel.type)
+    try {
+      return {
+        channel: {
+          ...channel,
+          config: this.ctx.secrets.open(def, channel.config, { infrastructureId, channelId }),
+        },
+      }
+    } catch (e) {
+      return {
+        channel: { ...channel, config: {} },
+        secretsError: e instanceof Error ? e.message : 'secrets do not open',
+      }
+    }
   }
 
   renew(scope: TenantScope, held: ClaimedMessage, leaseMs: number): Promise<boolean> {

@@ -1,0 +1,34 @@
+import type { ChannelTypeDefinition } from '../domain/channel.js'
+
+/** Whose secret it is: sealed values are bound to their tenant, channel and field. */
+export interface SecretOwner {
+  readonly infrastructureId: string
+  readonly channelId: string
+}
+
+/**
+ * Keeps channel credentials sealed at rest. The domain seals a config's secret paths
+ * before a store sees them and opens them only for a transport.
+ */
+export interface ChannelSecrets {
+  /** `false` for the plaintext pass-through (tests on memory only). */
+  readonly encrypts: boolean
+  seal(
+    def: ChannelTypeDefinition,
+    config: Readonly<Record<string, unknown>>,
+    owner: SecretOwner,
+  ): Record<string, unknown>
+  /** Throws when a value does not open (wrong key, other owner, altered); the error names no secret. */
+  open(
+    def: ChannelTypeDefinition,
+    config: Readonly<Record<string, unknown>>,
+    owner: SecretOwner,
+  ): Record<string, unknown>
+}
+
+/** Stores secrets as given. Only for stores that never touch a disk (the memory adapter). */
+export const plaintextSecrets: ChannelSecrets = {
+  encrypts: false,
+  seal: (_def, config) => structuredClone(config) as Record<string, unknown>,
+  open: (_def, config) => structuredClone(config) as Record<string, unknown>,
+}

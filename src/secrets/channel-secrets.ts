@@ -1,0 +1,18 @@
+import type { ChannelSecrets } from '../ports/channel-secrets.js'
+import { openConfig, sealConfig } from './sealed-config.js'
+import type { SecretBox } from './secret-box.js'
+
+/**
+ * The ChannelSecrets port over a SecretBox: every secret path sealed with AES-256-GCM,
+ * bound to its tenant, channel and field.
+ *
+ * @example
+ * createMessaging({ storage, secrets: channelSecrets(createSecretBox(secretKeysFromEnv(process.env))) })
+ */
+export function channelSecrets(box: SecretBox): ChannelSecrets {
+  return {
+    encrypts: true,
+    seal: (def, config, owner) => sealConfig(box, def, config, owner),
+    open: (def, config, owner) => openConfig(box, def, config, owner),
+  }
+}

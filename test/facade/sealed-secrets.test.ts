@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
+import { createMessaging, REDACTED, TenantScope } from '../../src/index.js'
+import { createSecretBox } from '../../src/secrets/index.js'
+import { principal, tenant } from '../support/fixtures.js'
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+const key = () => randomBytes(32).toString('base64')
+
+describe('channel credentials at rest', () => {
+  it('are sealed in the store, redacted in every read, and open only for delivery', async () => {
+    const storage = createMemoryStorage()
+    const box = createSecretBox({ keys: { k1: key() }, activeKeyId: 'k1' })
+    const messaging = createMessaging({ storage, secrets: box })
+    const t = tenant()
+    const admin = principal('infra_admin', [[t.infra, null]])
+    const c = await messaging.createChannel(admin, {
+      infrastructureId: t.infra,
+      channelKey: 'hooks',
+      type: 'webhook',
+      config: { url: 'https://hooks.example.com/a', secrets: [SECRET] },
+    })
+    expect(c.config.secrets).toEqual([REDACTED])
+    const scope = TenantScope.of(admin)
+    const stored = await storage.unitOfWork.run(scope, (r) => r.channels.findById(scope, t.infra, c.id))
+    const storedSecret = (stored!.config.secrets as string[])[0]!
+    expect(storedSecret).toMatch(/^v1\.k1\./)
+    expect(JSON.stringify(stored)).not.toContain(SECRET)
+    const worker = TenantScope.of(principal('service', [[t.infra, null]]))
+    const { channel } = await messaging.delivery.channelForDelivery(worker, t.infra, c.id)
+    expect(channel!.config.secrets).toEqual([SECRET])
+    // A configure that sends the redacted marker back keeps the secret; the store gets it sealed again.
+    await messaging.configureChannel(admin, {
+      infrastructureId: t.infra,
+      channelId: c.id,
+      config: { url: 'https://hooks.example.com/b', secrets: [REDACTED] },
+    })
+    const again = await messaging.delivery.channelForDelivery(worker, t.infra, c.id)
+    expect(again.channel!.config).toMatchObject({ url: 'https://hooks.example.com/b', secrets: [SECRET] })
+    // A value copied into another channel's row does not open there: it is bound to its owner.
+    const other = await messaging.createChannel(admin, {
+      infrastructureId: t.infra,
+      channelKey: 'other',
+      type: 'webhook',
+      config: { url: 'https://hooks.example.com/c', secrets: ['whsec_b3RoZXJzZWNyZXQ='] },
+    })
+    await storage.unitOfWork.run(scope, (r) =>
+      r.channels.update(scope, t.infra, other.id, {
+        config: { url: 'https://hooks.example.com/c', secrets: [storedSecret], timeoutMs: 10_000 },
+        updatedAt: new Date(),
+      }),
+    )
+    const moved = await messaging.delivery.channelForDelivery(worker, t.infra, other.id)
+    expect(moved.secretsError).toBeDefined()
+    expect(moved.secretsError).not.toContain(SECRET)
+  })
+
+  it('are refused by a persistent store when no key can seal them, and nothing is written', async () => {
+    const messaging = createMessaging({ storage: createSqliteStorage({ path: ':memory:' }) })
+    const t = tenant()
+    const admin = principal('infra_admin', [[t.infra, null]])
+    await expect(
+      messaging.createChannel(admin, {
+        infrastructureId: t.infra,
+        channelKey: 'hooks',
+        type: 'webhook',
+        config: { url: 'https://hooks.example.com/a', secrets: [SECRET] },
+      }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'config', rule: 'secret_key_required' })
+    expect(await messaging.listChannels(admin, { infrastructureId: t.infra })).toEqual([])
+    // A channel type without credentials needs no key.
+    await expect(
+      messaging.createChannel(admin, { infrastructureId: t.infra, channelKey: 'inbox', type: 'in_app' }),
+    ).resolves.toMatchObject({ channelKey: 'inbox' })
+    await messaging.close()
+  })
+})
