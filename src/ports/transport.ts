@@ -1,5 +1,6 @@
 import type { Channel, ChannelTypeDefinition } from '../domain/channel.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
+import type { TenantScope } from '../domain/tenant-scope.js'
 
 /** What one delivery attempt came to. */
 export type DeliveryOutcome =
@@ -19,6 +20,8 @@ export interface DeliveryContext {
   readonly attempt: number
   /** Aborted when the attempt times out or the worker shuts down. */
   readonly signal: AbortSignal
+  /** The delivering worker's scope: a transport that writes to the store (in-app) acts with exactly these rights. */
+  readonly scope: TenantScope
 }
 
 /**

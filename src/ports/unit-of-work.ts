@@ -1,6 +1,7 @@
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { AuditLog } from './audit-log.js'
 import type { ChannelRepository } from './channel-repository.js'
+import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { WakeSignal } from './wake-signal.js'
@@ -11,6 +12,8 @@ export interface Repositories {
   readonly members: MembershipRepository
   readonly outbox: OutboxRepository
   readonly audit: AuditLog
+  /** In-app inboxes. Optional while an adapter has not grown the table; the in-app transport needs it. */
+  readonly inbox?: InboxRepository
 }
 
 /**

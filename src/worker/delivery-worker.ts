@@ -189,6 +189,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           idempotencyKey: held.id,
           attempt: held.attempts,
           signal: abort.signal,
+          scope,
         })
         const parsed = outcomeSchema.safeParse(raw)
         if (!parsed.success)

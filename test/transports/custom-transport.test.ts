@@ -13,6 +13,7 @@ import {
   type ChannelTypeDefinition,
   createMessaging,
   REDACTED,
+  TenantScope,
   type Transport,
   ValidationError,
 } from '../../src/index.js'
@@ -118,6 +119,7 @@ describe('a custom transport, end to end through the facade', () => {
         idempotencyKey: held!.id,
         attempt: held!.attempts,
         signal: AbortSignal.timeout(10_000),
+        scope: TenantScope.of(service),
       },
     )
     expect(outcome).toEqual({ status: 'delivered' })

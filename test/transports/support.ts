@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Channel, OutboxMessage } from '../../src/index.js'
+import { type Channel, type OutboxMessage, TenantScope } from '../../src/index.js'
 import type { DeliveryContext } from '../../src/ports/transport.js'
 import { channel, message, uuid } from '../support/fixtures.js'
 
@@ -73,7 +73,16 @@ export function testMessage(ch: Channel, over: Partial<OutboxMessage> = {}): Out
 }
 
 export function ctx(msg: OutboxMessage, signal: AbortSignal = new AbortController().signal): DeliveryContext {
-  return { idempotencyKey: msg.id, attempt: 1, signal }
+  return {
+    idempotencyKey: msg.id,
+    attempt: 1,
+    signal,
+    scope: TenantScope.of({
+      userId: uuid(),
+      role: 'service',
+      grants: [{ infrastructureId: msg.infrastructureId, businessId: null }],
+    }),
+  }
 }
 
 /** Loopback, allowed explicitly: without this the guard refuses every test server. */
