@@ -15,7 +15,8 @@ import type { MessagingDatabase } from './schema.js'
 export type HostClient = pg.PoolClient | pg.Client
 
 /** Something the module can run its statements on inside the host's own transaction. */
-export type HostTransaction = Transaction<never> | Transaction<MessagingDatabase> | HostClient
+// biome-ignore lint/suspicious/noExplicitAny: a transaction over any host database type; the module only touches its own tables
+export type HostTransaction = Transaction<any> | HostClient
 
 type Connection =
   | { readonly connectionString: string; readonly pool?: never; readonly db?: never }
