@@ -6,6 +6,7 @@ import { AuditService } from './domain/services/audit-service.js'
 import { ChannelService } from './domain/services/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './domain/services/context.js'
 import { DeliveryService } from './domain/services/delivery-service.js'
+import { InboxService } from './domain/services/inbox-service.js'
 import { MembershipService } from './domain/services/membership-service.js'
 import { OutboxService } from './domain/services/outbox-service.js'
 import { Messaging } from './messaging.js'
@@ -32,6 +33,7 @@ export const MESSAGING_TYPES = {
   OutboxService: Symbol.for('messaging.OutboxService'),
   AuditService: Symbol.for('messaging.AuditService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
+  InboxService: Symbol.for('messaging.InboxService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
   Messaging: Symbol.for('messaging.Messaging'),
@@ -117,6 +119,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.OutboxService, (ctx) => new OutboxService(ctx))
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
+    service(MESSAGING_TYPES.InboxService, (ctx) => new InboxService(ctx))
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
         (c) =>
@@ -126,6 +129,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.OutboxService),
             c.get(MESSAGING_TYPES.AuditService),
             c.get(MESSAGING_TYPES.DeliveryService),
+            c.get(MESSAGING_TYPES.InboxService),
             c.get(MESSAGING_TYPES.Storage),
             c.get(MESSAGING_TYPES.ChannelTypes),
             c.get(MESSAGING_TYPES.WakeSignal),

@@ -2,6 +2,7 @@ import type { AuditEntry } from './domain/audit.js'
 import type { Channel, ChannelTypeRegistry } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
 import { StorageError } from './domain/errors.js'
+import type { InboxEntry } from './domain/inbox.js'
 import type {
   AckInput,
   AddMemberInput,
@@ -10,11 +11,14 @@ import type {
   ConfigureChannelInput,
   CreateChannelInput,
   EnqueueInput,
+  InboxRefInput,
   ListAuditInput,
   ListChannelsInput,
   ListDeadLettersInput,
+  ListInboxInput,
   ListMembershipsInput,
   ListMessagesInput,
+  MarkInboxInput,
   MemberRefInput,
   MessageRefInput,
   PruneInput,
@@ -28,6 +32,7 @@ import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { AuditService } from './domain/services/audit-service.js'
 import type { ChannelService } from './domain/services/channel-service.js'
 import type { DeliveryService } from './domain/services/delivery-service.js'
+import type { InboxService } from './domain/services/inbox-service.js'
 import type { MembershipService } from './domain/services/membership-service.js'
 import type { AckResult, EnqueueResult, OutboxService } from './domain/services/outbox-service.js'
 import { type Principal, TenantScope } from './domain/tenant-scope.js'
@@ -52,6 +57,8 @@ export class Messaging {
     private readonly audit: AuditService,
     /** The delivery worker's side of the module (claim, renew, release, complete). */
     readonly delivery: DeliveryService,
+    /** In-app inboxes; the in-app transport writes through it. */
+    readonly inbox: InboxService,
     private readonly storage: MessagingStorage,
     /** The channel types this instance accepts, with their config schemas. */
     readonly channelTypes: ChannelTypeRegistry,
@@ -161,6 +168,21 @@ export class Messaging {
     const input = parseInput(pruneInput, options)
     if (!this.storage.prune) throw new StorageError(`the ${this.storage.name} store cannot prune`)
     return this.storage.prune(input)
+  }
+
+  /** The caller's own in-app inbox, newest first. */
+  async listInbox(principal: Principal, input: ListInboxInput): Promise<InboxEntry[]> {
+    return this.inbox.list(TenantScope.of(principal), input)
+  }
+
+  /** Unread, unarchived entries of the caller's inbox. */
+  async countUnread(principal: Principal, input: InboxRefInput): Promise<{ unread: number }> {
+    return this.inbox.countUnread(TenantScope.of(principal), input)
+  }
+
+  /** Marks the caller's own entries seen, read or archived. */
+  async markInbox(principal: Principal, input: MarkInboxInput): Promise<{ changed: number }> {
+    return this.inbox.mark(TenantScope.of(principal), input)
   }
 
   /** Closes the store. */

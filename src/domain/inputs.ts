@@ -233,3 +233,24 @@ export const pruneInput = z.strictObject({
   batchSize: z.number().int().min(1).max(100_000).default(1000),
 })
 export type PruneInput = z.input<typeof pruneInput>
+
+export const listInboxInput = z.strictObject({
+  infrastructureId: uuid,
+  unreadOnly: z.boolean().default(false),
+  includeArchived: z.boolean().default(false),
+  /** Keyset pagination: entries older than this entry id. */
+  before: uuid.optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+})
+export type ListInboxInput = z.input<typeof listInboxInput>
+
+export const inboxRefInput = z.strictObject({ infrastructureId: uuid })
+export type InboxRefInput = z.input<typeof inboxRefInput>
+
+export const markInboxInput = z.strictObject({
+  infrastructureId: uuid,
+  /** The entries to mark, or `'all'` of the caller's inbox. */
+  entryIds: z.union([z.array(uuid).min(1).max(500), z.literal('all')]),
+  mark: z.enum(['seen', 'read', 'archived']),
+})
+export type MarkInboxInput = z.input<typeof markInboxInput>

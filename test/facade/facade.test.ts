@@ -592,6 +592,29 @@ describe('the facade', () => {
           'too_small',
         ],
         [
+          'listInbox: limit too big',
+          (m) => m.listInbox(member, { infrastructureId: i, limit: 1000 }),
+          'limit',
+          'too_big',
+        ],
+        [
+          'countUnread: infrastructureId missing',
+          (m) => m.countUnread(member, {} as never),
+          'infrastructureId',
+          'invalid_type',
+        ],
+        [
+          'markInbox: unknown mark',
+          (m) => m.markInbox(member, { infrastructureId: i, entryIds: 'all', mark: 'burnt' as never }),
+          'mark',
+          'invalid_value',
+        ],
+        [
+          'markInbox: entry id not a uuid',
+          (m) => m.markInbox(member, { infrastructureId: i, entryIds: ['x'], mark: 'read' }),
+          'entryIds.0',
+        ],
+        [
           'principal: userId not a uuid',
           (m) => m.listChannels({ ...admin, userId: 'root' }, { infrastructureId: i }),
           'principal.userId',

@@ -1,6 +1,7 @@
 import type { AuditEntry } from '../../domain/audit.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
+import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 
@@ -14,6 +15,8 @@ export class MemoryState {
   readonly audit: AuditEntry[] = []
   /** outbox key -> its attempts, oldest first. */
   readonly attempts = new Map<string, DeliveryAttempt[]>()
+  /** (infrastructure, message, user) -> entry. */
+  readonly inbox = new Map<string, InboxEntry>()
 }
 
 export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`

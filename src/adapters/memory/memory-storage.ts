@@ -3,6 +3,7 @@ import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
+import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
@@ -32,6 +33,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         members: new MemoryMembershipRepository(this.state, journal),
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
         audit: new MemoryAuditLog(this.state, journal),
+        inbox: new MemoryInboxRepository(this.state, journal),
       }
       return work(repos)
     })

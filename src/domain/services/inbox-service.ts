@@ -1,0 +1,108 @@
+import { z } from 'zod'
+import type { InboxRepository } from '../../ports/inbox-repository.js'
+import type { Repositories } from '../../ports/unit-of-work.js'
+import type { Channel } from '../channel.js'
+import { StorageError } from '../errors.js'
+import type { InboxEntry } from '../inbox.js'
+import {
+  type InboxRefInput,
+  inboxRefInput,
+  type ListInboxInput,
+  listInboxInput,
+  type MarkInboxInput,
+  markInboxInput,
+} from '../inputs.js'
+import type { OutboxMessage } from '../outbox-message.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
+import { parseInput } from '../validation.js'
+import type { ServiceContext } from './context.js'
+
+function inboxOf(r: Repositories): InboxRepository {
+  if (!r.inbox) throw new StorageError('this storage adapter has no in-app inbox')
+  return r.inbox
+}
+
+const userIdSchema = z.uuid()
+
+/** What an in-app delivery came to. */
+export type InboxDelivery =
+  | { readonly ok: true; readonly recipients: number; readonly added: number }
+  | { readonly ok: false; readonly error: string }
+
+/** In-app inboxes: filled by the in-app transport, read and marked by each user alone. */
+export class InboxService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /**
+   * Writes one entry per recipient: the message's own recipients (user ids), or else the
+   * channel's opted-in members of the message's business (infrastructure-wide members too).
+   * Redelivery of the same message adds nothing.
+   */
+  async deliver(scope: TenantScope, message: OutboxMessage, channel: Channel): Promise<InboxDelivery> {
+    assertRole(scope, 'inbox.deliver', 'service')
+    if (message.recipients) {
+      const bad = message.recipients.find((r) => !userIdSchema.safeParse(r).success)
+      if (bad !== undefined) return { ok: false, error: 'in-app recipients must be user ids (UUIDs)' }
+    }
+    return this.ctx.uow.run(scope, async (r) => {
+      const users =
+        message.recipients ??
+        (await r.members.listByChannel(scope, message.infrastructureId, channel.id))
+          .filter((m) => m.optedIn && (m.businessId === null || m.businessId === message.businessId))
+          .map((m) => m.userId)
+      const now = this.ctx.clock.now()
+      const entries: InboxEntry[] = [...new Set(users)].map((userId) => ({
+        id: this.ctx.ids.next(),
+        infrastructureId: message.infrastructureId,
+        businessId: message.businessId,
+        userId,
+        channelId: channel.id,
+        messageId: message.id,
+        payload: message.payload,
+        createdAt: now,
+        seenAt: null,
+        readAt: null,
+        archivedAt: null,
+      }))
+      const added = entries.length > 0 ? await inboxOf(r).deliver(scope, entries) : 0
+      return { ok: true as const, recipients: entries.length, added }
+    })
+  }
+
+  /** The caller's own inbox in one infrastructure, newest first. */
+  async list(scope: TenantScope, raw: ListInboxInput): Promise<InboxEntry[]> {
+    const input = parseInput(listInboxInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    return this.ctx.uow.run(scope, (r) =>
+      inboxOf(r).list(scope, {
+        infrastructureId: input.infrastructureId,
+        unreadOnly: input.unreadOnly,
+        includeArchived: input.includeArchived,
+        limit: input.limit,
+        ...(input.before !== undefined && { before: input.before }),
+      }),
+    )
+  }
+
+  async countUnread(scope: TenantScope, raw: InboxRefInput): Promise<{ unread: number }> {
+    const input = parseInput(inboxRefInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    const unread = await this.ctx.uow.run(scope, (r) => inboxOf(r).countUnread(scope, input.infrastructureId))
+    return { unread }
+  }
+
+  /** Marks the caller's own entries seen, read or archived; returns how many changed. */
+  async mark(scope: TenantScope, raw: MarkInboxInput): Promise<{ changed: number }> {
+    const input = parseInput(markInboxInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    const changed = await this.ctx.uow.run(scope, (r) =>
+      inboxOf(r).mark(scope, {
+        infrastructureId: input.infrastructureId,
+        entryIds: input.entryIds,
+        mark: input.mark,
+        at: this.ctx.clock.now(),
+      }),
+    )
+    return { changed }
+  }
+}
