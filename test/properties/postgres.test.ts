@@ -17,5 +17,5 @@ describeIsolationProperties(
     database = await createTestDatabase('properties')
     return createPostgresStorage({ connectionString: database.appUrl })
   },
-  { defaultRuns: 50 },
+  { defaultRuns: 100 },
 )

@@ -28,7 +28,7 @@ export const urlFor = (base: string, database: string, user?: string, password?:
 /** One database of the run's server, for one test file. */
 export interface TestDatabase {
   readonly name: string
-  /** Superuser: the owner of the tables (migrated by the superuser) . */
+  /** Superuser: it migrated the template, so it owns the tables. */
   readonly adminUrl: string
   /** A LOGIN role granted messaging_app: not a superuser, not the owner. */
   readonly appUrl: string
