@@ -29,6 +29,7 @@ import {
   type SetOptInInput,
   setOptInInput,
 } from '../domain/inputs.js'
+import { parseInput } from '../domain/validation.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
   ackResultSchema,
@@ -39,6 +40,20 @@ import {
   membershipViewSchema,
   outboxMessageSchema,
 } from './schemas.js'
+
+const listChannelTypesInput = z.strictObject({})
+
+// Converted once per schema: a custom type's schema may be large, and it never changes.
+const configSchemas = new WeakMap<z.ZodType, Record<string, unknown>>()
+const configJsonSchema = (schema: z.ZodType): Record<string, unknown> => {
+  let json = configSchemas.get(schema)
+  if (!json) {
+    // Input side: defaults are optional to send; what cannot be represented reads as "any".
+    json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+    configSchemas.set(schema, json)
+  }
+  return json
+}
 
 const link = (ctx: RouteContext, path: string, infrastructureId: string) =>
   `${ctx.basePath}${path}?infrastructureId=${encodeURIComponent(infrastructureId)}`
@@ -120,6 +135,32 @@ export const ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(channelSchema),
     run: (m, p, i) => m.listChannels(p, i as ListChannelsInput),
+  },
+  {
+    method: 'GET',
+    path: '/channel-types',
+    operationId: 'listChannelTypes',
+    tag: 'channels',
+    summary: 'The channel types this instance accepts, with the JSON Schema of each config',
+    description:
+      'Any authenticated caller (types are not tenant data). `secretPaths` name the write-only config fields; a form generated from `configSchema` validates like the module does.',
+    input: listChannelTypesInput,
+    from: 'query',
+    response: z.array(
+      z.object({
+        type: z.string(),
+        secretPaths: z.array(z.string()),
+        configSchema: z.record(z.string(), z.unknown()).describe('JSON Schema 2020-12 of the config'),
+      }),
+    ),
+    run: async (m, _p, i) => {
+      // No facade call parses this input, so the route does: unknown parameters are refused.
+      parseInput(listChannelTypesInput, i)
+      return m.channelTypes.types().map((type) => {
+        const def = m.channelTypes.get(type)
+        return { type, secretPaths: def.secretPaths, configSchema: configJsonSchema(def.configSchema) }
+      })
+    },
   },
   {
     method: 'GET',
