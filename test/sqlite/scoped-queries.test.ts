@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
 import type { MessagingStorage, TenantScope } from '../../src/index.js'
+import { TenantScope as Scope } from '../../src/index.js'
+import { describeDeliveryConformance } from '../conformance/delivery-conformance.js'
 import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
 import { scopeOf, tenant, uuid } from '../support/fixtures.js'
@@ -8,10 +11,13 @@ import { type RecordedStatement, scopeProblems } from './statement-scope.js'
 
 /**
  * SQLite has no row-level security: the adapter must scope every statement itself. This
- * file runs the whole repository conformance suite and the facade's isolation properties
- * over a store that records every statement kysely sends (with the scope of the unit of
- * work it ran in), then checks each one.
+ * file runs the whole repository conformance suite, the facade's isolation properties and
+ * the delivery worker's conformance suite over a store that records every statement kysely
+ * sends (with the scope of the unit of work it ran in), then checks each one.
  */
+// The delivery suite's channels carry credentials: a store on disk keeps them only sealed.
+process.env.MESSAGING_SECRET_KEYS = `k1:${randomBytes(32).toString('base64')}`
+
 const statements: RecordedStatement[] = []
 let current: TenantScope | null = null
 
@@ -23,6 +29,7 @@ function recordingStorage(): MessagingStorage {
   return {
     name: inner.name,
     close: () => inner.close(),
+    prune: (options) => inner.prune(options),
     unitOfWork: {
       // Units run one at a time, so the scope set inside `work` is the one of every
       // statement logged until it returns.
@@ -41,6 +48,7 @@ function recordingStorage(): MessagingStorage {
 
 describeRepositoryConformance('sqlite (every statement recorded)', recordingStorage)
 describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
+describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
   it('scopes each statement the conformance suite and the isolation properties ran', () => {
@@ -65,7 +73,12 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
     ]) {
       expect(touching.some((s) => s.sql.includes(`"${t}"`))).toBe(true)
     }
-    expect([...byKind.keys()].sort()).toEqual(['delete', 'insert', 'select', 'update'])
+    expect([...byKind.keys()].sort()).toEqual(['delete', 'insert', 'select', 'update', 'with'])
+    // The fleet worker and retention ran too.
+    expect(touching.some((s) => s.scope?.isFleet)).toBe(true)
+    expect(touching.some((s) => s.scope === null && s.sql.startsWith('delete from "messaging_outbox"'))).toBe(
+      true,
+    )
     const failures = statements
       .map((s) => ({ sql: s.sql, problems: scopeProblems(s) }))
       .filter((f) => f.problems.length > 0)
@@ -150,6 +163,13 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
           scope,
         }),
       ).not.toEqual([])
+    })
+
+    it('rejects the fleet predicate under a scope that is not the fleet, and accepts it for the fleet', () => {
+      const sql =
+        'select * from "messaging_outbox" where "id" = ? and "messaging_outbox"."infrastructure_id" is not null /* fleet scope: every tenant */'
+      expect(scopeProblems({ sql, parameters: ['x'], scope })).not.toEqual([])
+      expect(scopeProblems({ sql, parameters: ['x'], scope: Scope.fleet(uuid()) })).toEqual([])
     })
 
     it('rejects a statement run outside a unit of work', () => {

@@ -15,6 +15,10 @@ const TENANT_PREDICATE =
 /** `tenant_can_access_infrastructure(infrastructure)` as the adapter writes it. */
 const INFRA_PREDICATE = /(\S+) in \(select value from json_each\(\?\)\)/g
 const INSERT = /^insert into "(messaging_[a-z_]+)" \(([^)]*)\) select /
+/** The fleet worker's scope (every tenant), as the adapter writes it. */
+const FLEET_PREDICATE = /(\S+) is not null \/\* fleet scope: every tenant \*\//g
+/** Retention (prune): the store owner's maintenance, outside any unit of work, marked as such. */
+const RETENTION = /\/\* retention: store owner, every tenant \*\/$/
 const ACTOR_CHECK = / where \? = \?$/
 
 const sorted = (xs: readonly unknown[]) => xs.map((x) => JSON.stringify(x)).sort()
@@ -57,7 +61,10 @@ export function scopeProblems(stmt: RecordedStatement): string[] {
   if (TRANSACTION_CONTROL.test(sql)) return []
   const refs = [...sql.matchAll(TABLE_REF)].map((m) => m[1]!)
   if (refs.length === 0) return ['touches no messaging_ table and is not transaction control']
-  if (scope === null) return ['ran outside a unit of work']
+  if (scope === null) {
+    return RETENTION.test(sql) ? [] : ['ran outside a unit of work']
+  }
+  if (RETENTION.test(sql)) return ['retention statement inside a tenant unit of work']
   const problems: string[] = []
   const grants = scope.principal.grants
   const allInfra = grants.map((g) => g.infrastructureId)
@@ -124,6 +131,26 @@ export function scopeProblems(stmt: RecordedStatement): string[] {
     if (parameters[n - 2] === insertedValue('actor_id') && parameters[n - 1] === scope.userId) {
       cover('messaging_audit_log', 'infra')
     } else problems.push('audit insert: actor check does not name the caller')
+  }
+
+  for (const m of masked.matchAll(FLEET_PREDICATE)) {
+    if (!scope.isFleet) problems.push('fleet predicate in a unit whose scope is not the fleet')
+    if (!isConjunct(m.index)) problems.push(`fleet predicate at ${m.index} is not a WHERE conjunct`)
+    const table = subjectTable(m[1]!, undefined, 'infrastructure_id')
+    if (table === null) problems.push(`fleet predicate on ${m[1]}`)
+    else cover(table, 'tenant')
+  }
+  // INSERT ... SELECT from a scoped outbox row: the tenant columns are the row's own.
+  if (insert && /\bfrom "messaging_outbox" where /.test(sql)) {
+    const selectList = sql.slice(insert[0].length, sql.indexOf(' from "messaging_outbox"')).split(', ')
+    const from = (col: string) => selectList[insertCols.indexOf(col)]
+    if (
+      from('infrastructure_id') === '"messaging_outbox"."infrastructure_id"' &&
+      (!insertCols.includes('business_id') || from('business_id') === '"messaging_outbox"."business_id"') &&
+      (covered.get('messaging_outbox')?.tenant ?? 0) > 0
+    ) {
+      cover(insert[1]!, 'tenant')
+    }
   }
 
   const counts = new Map<string, number>()

@@ -96,6 +96,7 @@ describe('sqlite storage', () => {
       'messaging_channel_members',
       'messaging_outbox',
       'messaging_audit_log',
+      'messaging_delivery_attempts',
     ]) {
       const pk = (db.prepare(`pragma table_info(${table})`).all() as Array<{ name: string; pk: number }>)
         .filter((c) => c.pk > 0)
@@ -176,6 +177,31 @@ describe('sqlite storage', () => {
     )
     // Keys are per (infrastructure, business): another business has its own namespace.
     expect(rawCode(() => insertMessage.run(infra, uuid(), uuid(), ch.id, 'k', uuid()))).toBe('no error')
+    db.close()
+  })
+
+  it('lets only retention delete, only settled messages, and only inside its own transaction', async () => {
+    const { m, db } = await seededFile('retention.db')
+    db.prepare(
+      "update messaging_outbox set status = 'processing', lease_token = ?, leased_until = 1 where id = ?",
+    ).run(uuid(), m.id)
+    db.prepare(
+      "update messaging_outbox set status = 'processed', lease_token = null, leased_until = null, settled_at = 1 where id = ?",
+    ).run(m.id)
+    // Settled, but the gate is closed: refused.
+    expect(rawCode(() => db.prepare('delete from messaging_outbox where id = ?').run(m.id))).toBe(
+      'SQLITE_CONSTRAINT_TRIGGER',
+    )
+    const other = new Database(db.name)
+    db.exec('begin immediate')
+    db.prepare('insert into messaging_retention_gate (id) values (1)').run()
+    // Another connection never sees the gate open.
+    expect(other.prepare('select count(*) as n from messaging_retention_gate').get()).toEqual({ n: 0 })
+    expect(db.prepare('delete from messaging_outbox where id = ?').run(m.id).changes).toBe(1)
+    db.prepare('delete from messaging_retention_gate').run()
+    db.exec('commit')
+    other.close()
+    expect(db.prepare('select count(*) as n from messaging_outbox').get()).toEqual({ n: 0 })
     db.close()
   })
 

@@ -172,4 +172,54 @@ FROM messaging_channel_members m
 JOIN messaging_channels c ON c.infrastructure_id = m.infrastructure_id AND c.id = m.channel_id;
 `
 
-export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [{ version: 1, name: 'messaging_core', sql: v1 }]
+const v2 = /* sql */ `
+-- One row per delivery attempt, written with the settlement it led to. business_id is the
+-- message's (immutable) business, copied so the rows are scoped like the message.
+CREATE TABLE messaging_delivery_attempts (
+  infrastructure_id   TEXT NOT NULL,
+  message_id          TEXT NOT NULL,
+  id                  TEXT NOT NULL,
+  business_id         TEXT,
+  attempt             INTEGER NOT NULL CHECK (attempt >= 1),
+  worker_id           TEXT NOT NULL,
+  started_at          INTEGER NOT NULL,
+  finished_at         INTEGER NOT NULL,
+  duration_ms         INTEGER NOT NULL CHECK (duration_ms >= 0),
+  outcome             TEXT NOT NULL CHECK (outcome IN ('delivered', 'retryable', 'permanent')),
+  error_code          TEXT,
+  error               TEXT,
+  provider_message_id TEXT,
+  PRIMARY KEY (infrastructure_id, message_id, id),
+  FOREIGN KEY (infrastructure_id, message_id) REFERENCES messaging_outbox (infrastructure_id, id)
+) STRICT;
+
+-- Retention is the one way rows leave the outbox: the prune transaction inserts this row,
+-- deletes settled messages (attempts first), and deletes the row again before it commits,
+-- so no other connection ever sees the gate open. No tenant data.
+CREATE TABLE messaging_retention_gate (
+  id INTEGER PRIMARY KEY CHECK (id = 1)
+) STRICT;
+
+DROP TRIGGER messaging_outbox_no_delete;
+CREATE TRIGGER messaging_outbox_no_delete BEFORE DELETE ON messaging_outbox
+WHEN NOT (OLD.status IN ('processed', 'failed', 'dead') AND EXISTS (SELECT 1 FROM messaging_retention_gate))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox is append-only: only retention removes settled messages');
+END;
+
+CREATE TRIGGER messaging_delivery_attempts_no_delete BEFORE DELETE ON messaging_delivery_attempts
+WHEN NOT EXISTS (SELECT 1 FROM messaging_retention_gate)
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_delivery_attempts is append-only');
+END;
+
+CREATE TRIGGER messaging_delivery_attempts_no_update BEFORE UPDATE ON messaging_delivery_attempts
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_delivery_attempts is append-only');
+END;
+`
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  { version: 1, name: 'messaging_core', sql: v1 },
+  { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
+]

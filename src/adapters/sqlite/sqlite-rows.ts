@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely'
 import type { AuditEntry } from '../../domain/audit.js'
 import type { Channel } from '../../domain/channel.js'
+import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
 import type { Role } from '../../domain/tenant-scope.js'
@@ -9,6 +10,7 @@ import type {
   ChannelMembershipsView,
   ChannelMembersTable,
   ChannelsTable,
+  DeliveryAttemptsTable,
   OutboxTable,
 } from './sqlite-tables.js'
 
@@ -162,5 +164,22 @@ export function toAuditEntry(r: Selectable<AuditLogTable>): AuditEntry {
     errorCode: r.error_code,
     details: r.details === null ? null : (JSON.parse(r.details) as AuditEntry['details']),
     at: date(r.at),
+  }
+}
+
+export function toDeliveryAttempt(r: Selectable<DeliveryAttemptsTable>): DeliveryAttempt {
+  return {
+    id: r.id,
+    infrastructureId: r.infrastructure_id,
+    messageId: r.message_id,
+    attempt: r.attempt,
+    workerId: r.worker_id,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    durationMs: r.duration_ms,
+    outcome: r.outcome as DeliveryAttempt['outcome'],
+    errorCode: r.error_code,
+    error: r.error,
+    providerMessageId: r.provider_message_id,
   }
 }

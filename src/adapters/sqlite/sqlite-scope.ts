@@ -46,6 +46,7 @@ export function canAccessInfrastructure(
   scope: TenantScope,
   infrastructure: Expression<unknown>,
 ): RawBuilder<SqlBool> {
+  if (scope.isFleet) return fleet(infrastructure)
   return sql<SqlBool>`${infrastructure} in (select value from json_each(${grantParams(scope).infrastructures}))`
 }
 
@@ -59,9 +60,17 @@ export function canAccess(
   infrastructure: Expression<unknown>,
   business: Expression<unknown>,
 ): RawBuilder<SqlBool> {
+  if (scope.isFleet) return fleet(infrastructure)
   const p = grantParams(scope)
   return sql<SqlBool>`(${infrastructure} in (select value from json_each(${p.wholeInfrastructures})) or (${infrastructure}, ${business}) in (select value ->> 0, value ->> 1 from json_each(${p.businesses})))`
 }
+
+/**
+ * The fleet delivery worker's scope reaches every tenant (PostgreSQL's messaging_worker
+ * role): the predicate says so in the statement itself, always true as the column is NOT NULL.
+ */
+const fleet = (infrastructure: Expression<unknown>) =>
+  sql<SqlBool>`${infrastructure} is not null /* fleet scope: every tenant */`
 
 /**
  * `INSERT INTO table (cols) SELECT values WHERE check`: the row lands only when `check`

@@ -69,10 +69,32 @@ export interface AuditLogTable {
   at: number
 }
 
+export interface DeliveryAttemptsTable {
+  infrastructure_id: string
+  message_id: string
+  id: string
+  business_id: string | null
+  attempt: number
+  worker_id: string
+  started_at: number
+  finished_at: number
+  duration_ms: number
+  outcome: string
+  error_code: string | null
+  error: string | null
+  provider_message_id: string | null
+}
+
+export interface RetentionGateTable {
+  id: number
+}
+
 export interface SqliteDatabase {
   messaging_channels: ChannelsTable
   messaging_channel_members: ChannelMembersTable
   messaging_channel_memberships: ChannelMembershipsView
   messaging_outbox: OutboxTable
   messaging_audit_log: AuditLogTable
+  messaging_delivery_attempts: DeliveryAttemptsTable
+  messaging_retention_gate: RetentionGateTable
 }
