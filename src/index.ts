@@ -34,6 +34,7 @@ export {
   MessagingError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   StorageError,
   TenantScopeViolationError,
   UnauthenticatedError,
@@ -55,6 +56,7 @@ export {
   type OutboxMessage,
   type Settlement,
 } from './domain/outbox-message.js'
+export type { Refusal } from './domain/services/audit-service.js'
 export type { MessagingLimits } from './domain/services/context.js'
 export type { AttemptReport, DeliveryService } from './domain/services/delivery-service.js'
 export type { AckResult, EnqueueResult } from './domain/services/outbox-service.js'

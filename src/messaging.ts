@@ -29,7 +29,7 @@ import type {
 import { pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
-import type { AuditService } from './domain/services/audit-service.js'
+import type { AuditService, Refusal } from './domain/services/audit-service.js'
 import type { ChannelService } from './domain/services/channel-service.js'
 import type { DeliveryService } from './domain/services/delivery-service.js'
 import type { InboxService } from './domain/services/inbox-service.js'
@@ -133,6 +133,14 @@ export class Messaging {
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */
   async listAudit(principal: Principal, input: ListAuditInput): Promise<AuditEntry[]> {
     return this.audit.list(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Records a call the host refused before it reached the module (the HTTP surface's
+   * enqueue quota) as a `refused` audit entry by the principal, within its scope.
+   */
+  async recordRefusal(principal: Principal, refusal: Refusal): Promise<void> {
+    return this.audit.recordRefusal(TenantScope.of(principal), refusal)
   }
 
   /** Dead messages with their last error, oldest first. */

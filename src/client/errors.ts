@@ -6,6 +6,7 @@ import {
   type MessagingError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   StorageError,
   TenantScopeViolationError,
   UnauthenticatedError,
@@ -16,8 +17,8 @@ import type { HttpErrorCode, ProblemDetails } from '../http/problem.js'
 
 /**
  * A failure with no class in the domain's closed set: an HTTP-only code (ROUTE_NOT_FOUND,
- * METHOD_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, INTERNAL) or a response that is
- * no problem document at all (`code` HTTP_ERROR, say a proxy's 502 page).
+ * METHOD_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE, INTERNAL) or a response that is no problem
+ * document at all (`code` HTTP_ERROR, say a proxy's 502 page).
  */
 export class MessagingHttpError extends Error {
   override readonly name = 'MessagingHttpError'
@@ -26,7 +27,7 @@ export class MessagingHttpError extends Error {
     readonly code: HttpErrorCode | 'HTTP_ERROR',
     message: string,
     readonly problem: ProblemDetails | null,
-    /** Seconds from a 429's Retry-After header. */
+    /** Seconds from the response's Retry-After header, when it had one (a gateway's 503, say). */
     readonly retryAfterSeconds: number | null = null,
   ) {
     super(message)
@@ -80,6 +81,11 @@ export function errorFromProblem(
       return new PayloadTooLargeError(str(p.field), num(p.bytes), num(p.limit))
     case 'CHANNEL_DISABLED':
       return new ChannelDisabledError(str(p.channelId))
+    case 'RATE_LIMITED':
+      return new RateLimitedError(
+        str(p.infrastructureId),
+        retryAfterSeconds ?? (typeof p.retryAfterSeconds === 'number' ? p.retryAfterSeconds : 1),
+      )
     case 'STORAGE_FAILURE':
       return new StorageError(str(p.detail, 'the store failed'))
     default: {
@@ -88,7 +94,6 @@ export function errorFromProblem(
         'ROUTE_NOT_FOUND',
         'METHOD_NOT_ALLOWED',
         'UNSUPPORTED_MEDIA_TYPE',
-        'RATE_LIMITED',
         'INTERNAL',
       ]
       return new MessagingHttpError(

@@ -1,5 +1,7 @@
 import type { AuditEntry } from '../domain/audit.js'
 import type { Channel } from '../domain/channel.js'
+import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type { InboxEntry } from '../domain/inbox.js'
 import type {
   AckInput,
   AddMemberInput,
@@ -9,10 +11,14 @@ import type {
   EnqueueInput,
   ListAuditInput,
   ListChannelsInput,
+  ListDeadLettersInput,
+  ListInboxInput,
   ListMembershipsInput,
   ListMessagesInput,
+  MarkInboxInput,
   MemberRefInput,
   SetOptInInput,
+  StatsInput,
 } from '../domain/inputs.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
@@ -63,6 +69,18 @@ const revive = {
     settledAt: dateOrNull(m.settledAt),
   }),
   audit: (a: AuditEntry): AuditEntry => ({ ...a, at: new Date(a.at) }),
+  attempt: (a: DeliveryAttempt): DeliveryAttempt => ({
+    ...a,
+    startedAt: new Date(a.startedAt),
+    finishedAt: new Date(a.finishedAt),
+  }),
+  inbox: (e: InboxEntry): InboxEntry => ({
+    ...e,
+    createdAt: new Date(e.createdAt),
+    seenAt: dateOrNull(e.seenAt),
+    readAt: dateOrNull(e.readAt),
+    archivedAt: dateOrNull(e.archivedAt),
+  }),
 }
 
 /**
@@ -183,6 +201,57 @@ export class MessagingClient {
   async listAudit(filter: Scoped<ListAuditInput> = {}): Promise<AuditEntry[]> {
     const rows = await this.request<AuditEntry[]>('GET', '/audit', { query: this.scoped(filter) })
     return rows.map(revive.audit)
+  }
+
+  /** Dead messages of the tenant (optionally one channel), oldest first, with their last error. */
+  async listDeadLetters(filter: Scoped<ListDeadLettersInput> = {}): Promise<OutboxMessage[]> {
+    const rows = await this.request<OutboxMessage[]>('GET', '/dead-letters', { query: this.scoped(filter) })
+    return rows.map(revive.message)
+  }
+
+  /** Every delivery attempt of one message, oldest first (errors with secrets redacted). */
+  async listAttempts(messageId: string, infrastructureId?: string): Promise<DeliveryAttempt[]> {
+    const query = this.scoped({ infrastructureId })
+    const rows = await this.request<DeliveryAttempt[]>('GET', `/messages/${enc(messageId)}/attempts`, {
+      query,
+    })
+    return rows.map(revive.attempt)
+  }
+
+  /** `infra_admin` or `service`: a dead or failed message goes round again with fresh attempts. */
+  async redriveMessage(messageId: string, infrastructureId?: string): Promise<OutboxMessage> {
+    const body = this.scoped({ infrastructureId })
+    return revive.message(await this.request('POST', `/messages/${enc(messageId)}/redrive`, { body }))
+  }
+
+  /** `infra_admin` or `service`: every dead message of the channel goes round again. */
+  redriveChannel(channelId: string, infrastructureId?: string): Promise<{ redriven: number }> {
+    const body = this.scoped({ infrastructureId })
+    return this.request('POST', `/channels/${enc(channelId)}/redrive`, { body })
+  }
+
+  /**
+   * Queue health per tenant and channel. Like `claim`, it ignores the client's default
+   * tenant: without `infrastructureId`, every tenant of the caller's grants.
+   */
+  stats(filter: StatsInput = {}): Promise<ChannelStats[]> {
+    return this.request('GET', '/stats', { query: { ...filter } })
+  }
+
+  /** The caller's own in-app inbox, newest first. */
+  async listInbox(filter: Scoped<ListInboxInput> = {}): Promise<InboxEntry[]> {
+    const rows = await this.request<InboxEntry[]>('GET', '/inbox', { query: this.scoped(filter) })
+    return rows.map(revive.inbox)
+  }
+
+  /** Unread, unarchived entries of the caller's inbox. */
+  countUnread(infrastructureId?: string): Promise<{ unread: number }> {
+    return this.request('GET', '/inbox/unread-count', { query: this.scoped({ infrastructureId }) })
+  }
+
+  /** Marks the caller's own entries (or `'all'`) seen, read or archived. */
+  markInbox(input: Scoped<MarkInboxInput>): Promise<{ changed: number }> {
+    return this.request('POST', '/inbox/mark', { body: this.scoped(input) })
   }
 
   /** The handler's OpenAPI 3.1 document. */

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ILLEGAL_TRANSITION'
   | 'PAYLOAD_TOO_LARGE'
   | 'CHANNEL_DISABLED'
+  | 'RATE_LIMITED'
   | 'STORAGE_FAILURE'
 
 export abstract class MessagingError extends Error {
@@ -136,6 +137,17 @@ export class ChannelDisabledError extends MessagingError {
   readonly code = 'CHANNEL_DISABLED'
   constructor(readonly channelId: string) {
     super(`channel ${channelId} is disabled`)
+  }
+}
+
+/** A tenant's quota is spent (the HTTP surface's enqueue quota); retry after `retryAfterSeconds`. */
+export class RateLimitedError extends MessagingError {
+  readonly code = 'RATE_LIMITED'
+  constructor(
+    readonly infrastructureId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`enqueue quota of infrastructure ${infrastructureId} exhausted; retry in ${retryAfterSeconds} s`)
   }
 }
 

@@ -1,9 +1,16 @@
-import { UnauthenticatedError } from '../domain/errors.js'
+import { RateLimitedError, UnauthenticatedError } from '../domain/errors.js'
 import { type Principal, principalSchema, TenantScope } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import { type BodyLimits, readJsonObject } from './body.js'
 import { buildOpenApiDocument, type OpenApiOptions } from './openapi.js'
-import { HttpProblem, isServerProblem, type ProblemDetails, problemOf, problemResponse } from './problem.js'
+import {
+  HttpProblem,
+  headersOf,
+  isServerProblem,
+  type ProblemDetails,
+  problemOf,
+  problemResponse,
+} from './problem.js'
 import { type EnqueueQuota, TokenBuckets } from './quota.js'
 import {
   type CompiledRoute,
@@ -131,18 +138,31 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     return principal
   }
 
-  function spendQuota(principal: Principal, input: Record<string, unknown>): void {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+  /**
+   * Spends a token of the tenant's quota; a spent quota is refused with a `refused` audit
+   * entry (RATE_LIMITED) written through the facade, like the facade's own scope and role
+   * refusals. The input is not parsed yet: only a well-formed businessId goes into the entry.
+   */
+  async function spendQuota(principal: Principal, input: Record<string, unknown>): Promise<void> {
     const infra = input.infrastructureId
     if (!buckets || typeof infra !== 'string') return
     // Only a caller the tenant's scope admits spends its tokens: anyone else could drain
     // another tenant's quota; the facade refuses (and audits) them instead.
     if (!TenantScope.of(principal).canAccessInfrastructure(infra)) return
     const r = buckets.take(infra)
-    if (!r.ok) {
-      throw new HttpProblem('RATE_LIMITED', `enqueue quota of infrastructure ${infra} exhausted`, {
-        'retry-after': String(r.retryAfterSeconds),
-      })
-    }
+    if (r.ok) return
+    const business = input.businessId
+    await options.messaging.recordRefusal(principal, {
+      infrastructureId: infra,
+      businessId: typeof business === 'string' && UUID.test(business) ? business : null,
+      action: 'outbox.enqueue',
+      targetType: 'message',
+      errorCode: 'RATE_LIMITED',
+      details: { retryAfterSeconds: r.retryAfterSeconds },
+    })
+    throw new RateLimitedError(infra, r.retryAfterSeconds)
   }
 
   async function dispatch(request: Request, url: URL, path: string): Promise<Response> {
@@ -171,7 +191,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
       if (value !== null) fromHeaders[field] = value
     }
     input = mergeInput(input, fromHeaders, 'header')
-    if (def.quota) spendQuota(principal, input)
+    if (def.quota) await spendQuota(principal, input)
     const result = await def.run(options.messaging, principal, input, { request, url, basePath })
     const reply = result instanceof Reply ? result : new Reply(def.status ?? 200, result)
     if (reply.status === 204)
@@ -189,7 +209,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
       ...(instance !== undefined && { instance }),
     })
     if (isServerProblem(problem)) report(error, request)
-    const headers: Record<string, string> = error instanceof HttpProblem ? { ...error.headers } : {}
+    const headers = headersOf(error)
     if (problem.status === 401 && challenge !== null) headers['www-authenticate'] = challenge
     return problemResponse(problem, headers)
   }

@@ -7,6 +7,7 @@ import {
   type MessagingError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   TenantScopeViolationError,
   ValidationError,
   type ValidationIssue,
@@ -14,15 +15,10 @@ import {
 
 /**
  * Codes only the HTTP surface raises, beside the domain's `ErrorCode`s: the request never
- * reached the module (unknown route, wrong method or media type, quota spent) or the
- * server failed in a way it will not describe.
+ * reached the module (unknown route, wrong method or media type) or the server failed in a
+ * way it will not describe. A spent quota is the domain's RATE_LIMITED (RateLimitedError).
  */
-export type HttpErrorCode =
-  | 'ROUTE_NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'RATE_LIMITED'
-  | 'INTERNAL'
+export type HttpErrorCode = 'ROUTE_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNSUPPORTED_MEDIA_TYPE' | 'INTERNAL'
 
 /** Every `code` a problem response can carry. */
 export type ProblemCode = ErrorCode | HttpErrorCode
@@ -107,6 +103,8 @@ function extensionsOf(e: MessagingError): Record<string, unknown> {
   if (e instanceof ConflictError) return { entity: e.entity, key: e.key }
   if (e instanceof IllegalTransitionError) return { from: e.from, to: e.to }
   if (e instanceof PayloadTooLargeError) return { field: e.field, bytes: e.bytes, limit: e.limit }
+  if (e instanceof RateLimitedError)
+    return { infrastructureId: e.infrastructureId, retryAfterSeconds: e.retryAfterSeconds }
   if (e.code === 'CHANNEL_DISABLED') return { channelId: (e as { channelId?: unknown }).channelId }
   return {}
 }
@@ -142,6 +140,13 @@ export function problemOf(error: unknown, opts: ProblemOptions): ProblemDetails 
     return build(error.code, error.message, opts, extensionsOf(error))
   }
   return build('INTERNAL', 'an unexpected error occurred', opts)
+}
+
+/** Response headers a thrown value asks for: `Allow` of a 405, `Retry-After` of a 429. */
+export function headersOf(error: unknown): Record<string, string> {
+  if (error instanceof HttpProblem) return { ...error.headers }
+  if (error instanceof RateLimitedError) return { 'retry-after': String(error.retryAfterSeconds) }
+  return {}
 }
 
 /** True when the problem is the server's fault (worth reporting to the host's `onError`). */

@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import type { AuditEntry } from '../domain/audit.js'
 import type { Channel } from '../domain/channel.js'
+import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, type OutboxMessage } from '../domain/outbox-message.js'
 import type { AckResult, EnqueueResult } from '../domain/services/outbox-service.js'
@@ -98,6 +100,61 @@ export const auditEntrySchema = shapeOf<AuditEntry>()({
   errorCode: z.string().nullable(),
   details: z.record(z.string(), z.unknown()).nullable(),
   at: dateTime,
+})
+
+export const deliveryAttemptSchema = shapeOf<DeliveryAttempt>()({
+  id: uuid,
+  infrastructureId: uuid,
+  messageId: uuid,
+  attempt: z.number().int().describe('1 for the first attempt.'),
+  workerId: uuid,
+  startedAt: dateTime,
+  finishedAt: dateTime,
+  durationMs: z.number().int(),
+  outcome: z.enum(['delivered', 'retryable', 'permanent']),
+  errorCode: z.string().nullable().describe('A short machine-readable cause: `HTTP_503`, `TIMEOUT`, ...'),
+  error: z.string().nullable().describe('The error text with every known secret redacted.'),
+  providerMessageId: z.string().nullable(),
+})
+
+export const channelStatsSchema = shapeOf<ChannelStats>()({
+  infrastructureId: uuid,
+  channelId: uuid,
+  pending: z.number().int().describe('Waiting, due or not.'),
+  inFlight: z.number().int().describe('Held under a lease (live or lapsed).'),
+  processed: z.number().int(),
+  failed: z.number().int(),
+  dead: z.number().int(),
+  oldestPendingAgeMs: z
+    .number()
+    .nullable()
+    .describe('Age of the oldest due pending message; null when none is due.'),
+})
+
+export const inboxEntrySchema = shapeOf<InboxEntry>()({
+  id: uuid,
+  infrastructureId: uuid,
+  businessId: uuid.nullable(),
+  userId: uuid,
+  channelId: uuid,
+  messageId: uuid,
+  payload: z.unknown().describe('Any JSON value: the outbox message payload.'),
+  createdAt: dateTime,
+  seenAt: dateTime.nullable(),
+  readAt: dateTime.nullable(),
+  archivedAt: dateTime.nullable(),
+})
+
+export const redriveChannelResultSchema = z.object({
+  redriven: z.number().int().describe('Dead messages of the channel sent round again.'),
+})
+
+export const unreadCountSchema = z.object({
+  unread: z.number().int().describe("Unread, unarchived entries of the caller's inbox."),
+})
+
+export const markInboxResultSchema = z.object({
+  changed: z.number().int().describe('Entries whose mark changed (already marked ones count not).'),
 })
 
 export const problemSchema = z

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createMessagingClient, MessagingHttpError } from '../../src/client/index.js'
+import { createMessagingClient } from '../../src/client/index.js'
 import {
   ChannelDisabledError,
   ConflictError,
   ForbiddenRoleError,
   NotFoundError,
+  RateLimitedError,
   TenantScopeViolationError,
   UnauthenticatedError,
   ValidationError,
@@ -121,7 +122,7 @@ describe('typed client against the real handler over loopback', () => {
     )
   })
 
-  it('raises MessagingHttpError for HTTP-only codes (rate limit with Retry-After, unknown route)', async () => {
+  it('raises RateLimitedError for a spent quota (Retry-After) and MessagingHttpError for HTTP-only codes', async () => {
     const admin = client('adminA')
     await admin.createChannel({ channelKey: 'burst', type: 'in_app' })
     let limited: unknown
@@ -130,9 +131,9 @@ describe('typed client against the real handler over loopback', () => {
         limited = e
       })
     }
-    expect(limited).toBeInstanceOf(MessagingHttpError)
-    expect(limited).toMatchObject({ status: 429, code: 'RATE_LIMITED' })
-    expect((limited as MessagingHttpError).retryAfterSeconds).toBeGreaterThan(0)
+    expect(limited).toBeInstanceOf(RateLimitedError)
+    expect(limited).toMatchObject({ code: 'RATE_LIMITED', infrastructureId: f.infraA })
+    expect((limited as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0)
 
     const wrongBase = createMessagingClient({
       baseUrl: baseUrl.replace(BASE, '/elsewhere'),

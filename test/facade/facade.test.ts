@@ -615,6 +615,18 @@ describe('the facade', () => {
           'entryIds.0',
         ],
         [
+          'recordRefusal: infrastructureId not a uuid',
+          (m) =>
+            m.recordRefusal(member, {
+              infrastructureId: 'i',
+              action: 'outbox.enqueue',
+              targetType: 'message',
+              errorCode: 'RATE_LIMITED',
+            }),
+          'infrastructureId',
+          'format:uuid',
+        ],
+        [
           'principal: userId not a uuid',
           (m) => m.listChannels({ ...admin, userId: 'root' }, { infrastructureId: i }),
           'principal.userId',

@@ -427,8 +427,29 @@ describe('fetch handler: errors are problem documents with stable codes', () => 
     const limited = await f.call('POST', '/queue', { body })
     expect(limited.status).toBe(429)
     expect(limited.headers.get('retry-after')).toBe('1')
-    expect((await problem(limited)).code).toBe('RATE_LIMITED')
+    expect(await problem(limited)).toMatchObject({
+      code: 'RATE_LIMITED',
+      infrastructureId: f.infraA,
+      retryAfterSeconds: 1,
+    })
     expect((await f.snapshot()).messages).toBe(2)
+    // The refusal is audited like the facade's own: who, tenant, action, outcome, code.
+    const [refused] = await f.messaging.listAudit(f.principals.adminA, {
+      infrastructureId: f.infraA,
+      action: 'outbox.enqueue',
+      limit: 1,
+    })
+    expect(refused).toMatchObject({
+      actorId: f.principals.adminA.userId,
+      actorRole: 'infra_admin',
+      infrastructureId: f.infraA,
+      businessId: null,
+      targetType: 'message',
+      targetId: null,
+      outcome: 'refused',
+      errorCode: 'RATE_LIMITED',
+      details: { retryAfterSeconds: 1 },
+    })
     now += 1000
     expect((await f.call('POST', '/queue', { body })).status).toBe(201)
   })

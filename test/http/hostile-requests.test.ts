@@ -612,6 +612,139 @@ const hostileQueries: Case[] = [
   }),
 ]
 
+const deliveryAndInbox: Case[] = [
+  {
+    name: 'dead letters of another tenant',
+    method: 'GET',
+    path: '/dead-letters?infrastructureId={other}',
+    status: 403,
+    code: 'TENANT_SCOPE_VIOLATION',
+  },
+  {
+    name: "redrive of another tenant's message",
+    method: 'POST',
+    path: `/messages/${U}/redrive`,
+    body: { infrastructureId: '{other}' },
+    status: 403,
+    code: 'TENANT_SCOPE_VIOLATION',
+  },
+  {
+    name: 'member redrives a message',
+    method: 'POST',
+    path: `/messages/${U}/redrive`,
+    who: 'memberA',
+    body: { infrastructureId: '{infra}' },
+    status: 403,
+    code: 'FORBIDDEN_ROLE',
+    audited: true,
+  },
+  {
+    name: 'member redrives a channel',
+    method: 'POST',
+    path: '/channels/{channel}/redrive',
+    who: 'memberA',
+    body: { infrastructureId: '{infra}' },
+    status: 403,
+    code: 'FORBIDDEN_ROLE',
+    audited: true,
+  },
+  {
+    name: 'redrive of an unknown message',
+    method: 'POST',
+    path: `/messages/${U}/redrive`,
+    body: { infrastructureId: '{infra}' },
+    status: 404,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: 'attempts of an unknown message',
+    method: 'GET',
+    path: `/messages/${U}/attempts?infrastructureId={infra}`,
+    status: 404,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: 'stats of another tenant',
+    method: 'GET',
+    path: '/stats?infrastructureId={other}',
+    status: 403,
+    code: 'TENANT_SCOPE_VIOLATION',
+  },
+  {
+    name: 'inbox of another tenant',
+    method: 'GET',
+    path: '/inbox?infrastructureId={other}',
+    who: 'memberA',
+    status: 403,
+    code: 'TENANT_SCOPE_VIOLATION',
+  },
+  {
+    name: 'marking in another tenant',
+    method: 'POST',
+    path: '/inbox/mark',
+    who: 'memberA',
+    body: { infrastructureId: '{other}', entryIds: 'all', mark: 'read' },
+    status: 403,
+    code: 'TENANT_SCOPE_VIOLATION',
+  },
+  bad('redrive with a bad message id', 'POST', '/messages/not-a-uuid/redrive', {
+    infrastructureId: '{infra}',
+  }),
+  bad('redrive with an unknown field', 'POST', `/messages/${U}/redrive`, {
+    infrastructureId: '{infra}',
+    force: true,
+  }),
+  bad('redrive path and body disagree', 'POST', `/messages/${U}/redrive`, {
+    infrastructureId: '{infra}',
+    messageId: '00000000-0000-4000-8000-000000000001',
+  }),
+  bad('channel redrive without a tenant', 'POST', '/channels/{channel}/redrive', {}),
+  bad('dead letters limit 0', 'GET', '/dead-letters?infrastructureId={infra}&limit=0', undefined),
+  bad('stats with an unknown field', 'GET', '/stats?infrastructureId={infra}&verbose=true', undefined),
+  bad('inbox limit over the max', 'GET', '/inbox?infrastructureId={infra}&limit=201', undefined, {
+    who: 'memberA',
+  }),
+  bad('unreadOnly as yes', 'GET', '/inbox?infrastructureId={infra}&unreadOnly=yes', undefined, {
+    who: 'memberA',
+  }),
+  bad('unread count without a tenant', 'GET', '/inbox/unread-count', undefined, { who: 'memberA' }),
+  bad('unknown mark', 'POST', '/inbox/mark', {
+    infrastructureId: '{infra}',
+    entryIds: 'all',
+    mark: 'deleted',
+  }),
+  bad('no entries to mark', 'POST', '/inbox/mark', {
+    infrastructureId: '{infra}',
+    entryIds: [],
+    mark: 'read',
+  }),
+  bad('entryIds as some', 'POST', '/inbox/mark', {
+    infrastructureId: '{infra}',
+    entryIds: 'some',
+    mark: 'read',
+  }),
+  bad('entry id not a uuid', 'POST', '/inbox/mark', {
+    infrastructureId: '{infra}',
+    entryIds: ['x'],
+    mark: 'read',
+  }),
+  ...[
+    ['GET', '/inbox/mark'],
+    ['DELETE', '/stats'],
+    ['PUT', '/dead-letters'],
+    ['GET', `/messages/${U}/redrive`],
+    ['POST', `/messages/${U}/attempts`],
+  ].map(
+    ([method, path]): Case => ({
+      name: `${method} ${path}`,
+      method: method!,
+      path: path!,
+      status: 405,
+      code: 'METHOD_NOT_ALLOWED',
+    }),
+  ),
+]
+
 const CASES: Case[] = [
   ...malformedJson,
   ...notObjects,
@@ -627,6 +760,7 @@ const CASES: Case[] = [
   ...unknownRoutes,
   ...wrongRoles,
   ...hostileQueries,
+  ...deliveryAndInbox,
 ]
 
 describe(`${CASES.length} malformed or hostile requests`, () => {

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createFetchHandler, type FetchHandler, type FetchHandlerOptions } from '../../src/http/index.js'
-import { createMessaging, type Messaging, type Principal, type Role } from '../../src/index.js'
+import {
+  createMessaging,
+  type Messaging,
+  type MessagingOptions,
+  type Principal,
+  type Role,
+} from '../../src/index.js'
 
 export const BASE = '/functions/v1/messaging'
 
@@ -62,9 +68,12 @@ export interface Fixture extends World {
   seed(): Promise<{ channelId: string }>
 }
 
-export function fixture(options: Partial<FetchHandlerOptions> = {}): Fixture {
+export function fixture(
+  options: Partial<FetchHandlerOptions> = {},
+  messagingOptions: MessagingOptions = {},
+): Fixture {
   const w = world()
-  const messaging = createMessaging({ storage: createMemoryStorage() })
+  const messaging = createMessaging({ storage: createMemoryStorage(), ...messagingOptions })
   const errors: unknown[] = []
   const handler = createFetchHandler({
     messaging,
