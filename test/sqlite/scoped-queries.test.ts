@@ -4,6 +4,7 @@ import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
 import type { MessagingStorage, TenantScope } from '../../src/index.js'
 import { TenantScope as Scope } from '../../src/index.js'
 import { describeDeliveryConformance } from '../conformance/delivery-conformance.js'
+import { describeInboxConformance } from '../conformance/inbox-conformance.js'
 import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
 import { scopeOf, tenant, uuid } from '../support/fixtures.js'
@@ -11,8 +12,8 @@ import { type RecordedStatement, scopeProblems } from './statement-scope.js'
 
 /**
  * SQLite has no row-level security: the adapter must scope every statement itself. This
- * file runs the whole repository conformance suite, the facade's isolation properties and
- * the delivery worker's conformance suite over a store that records every statement kysely
+ * file runs the repository conformance suite, the facade's isolation properties, and the
+ * delivery and inbox conformance suites over a store that records every statement kysely
  * sends (with the scope of the unit of work it ran in), then checks each one.
  */
 // The delivery suite's channels carry credentials: a store on disk keeps them only sealed.
@@ -49,9 +50,10 @@ function recordingStorage(): MessagingStorage {
 describeRepositoryConformance('sqlite (every statement recorded)', recordingStorage)
 describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
 describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
+describeInboxConformance('sqlite (every statement recorded)', recordingStorage)
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
-  it('scopes each statement the conformance suite and the isolation properties ran', () => {
+  it('scopes each statement the four suites ran', () => {
     const touching = statements.filter((s) => /"messaging_/.test(s.sql))
     const byKind = new Map<string, number>()
     for (const s of touching) {
@@ -70,6 +72,8 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
       'messaging_channel_memberships',
       'messaging_outbox',
       'messaging_audit_log',
+      'messaging_delivery_attempts',
+      'messaging_inbox',
     ]) {
       expect(touching.some((s) => s.sql.includes(`"${t}"`))).toBe(true)
     }

@@ -97,6 +97,7 @@ describe('sqlite storage', () => {
       'messaging_outbox',
       'messaging_audit_log',
       'messaging_delivery_attempts',
+      'messaging_inbox',
     ]) {
       const pk = (db.prepare(`pragma table_info(${table})`).all() as Array<{ name: string; pk: number }>)
         .filter((c) => c.pk > 0)

@@ -219,7 +219,33 @@ BEGIN
 END;
 `
 
+const v3 = /* sql */ `
+-- Per-user in-app inboxes, written by the in-app transport. (infrastructure, message, user)
+-- is unique, so a redelivery adds nothing. Entries outlive their message (retention of the
+-- outbox leaves inboxes alone), so they reference the channel, not the message.
+CREATE TABLE messaging_inbox (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  user_id           TEXT NOT NULL,
+  channel_id        TEXT NOT NULL,
+  message_id        TEXT NOT NULL,
+  payload           TEXT NOT NULL CHECK (json_valid(payload)),
+  created_at        INTEGER NOT NULL,
+  seen_at           INTEGER,
+  read_at           INTEGER,
+  archived_at       INTEGER,
+  PRIMARY KEY (infrastructure_id, id),
+  UNIQUE (infrastructure_id, message_id, user_id),
+  FOREIGN KEY (infrastructure_id, channel_id) REFERENCES messaging_channels (infrastructure_id, id)
+) STRICT;
+
+-- A user's inbox, newest first.
+CREATE INDEX messaging_inbox_user_idx ON messaging_inbox (infrastructure_id, user_id, created_at, id);
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
+  { version: 3, name: 'inbox', sql: v3 },
 ]

@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely'
 import type { AuditEntry } from '../../domain/audit.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
+import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
 import type { Role } from '../../domain/tenant-scope.js'
@@ -11,6 +12,7 @@ import type {
   ChannelMembersTable,
   ChannelsTable,
   DeliveryAttemptsTable,
+  InboxTable,
   OutboxTable,
 } from './sqlite-tables.js'
 
@@ -181,5 +183,37 @@ export function toDeliveryAttempt(r: Selectable<DeliveryAttemptsTable>): Deliver
     errorCode: r.error_code,
     error: r.error,
     providerMessageId: r.provider_message_id,
+  }
+}
+
+export function inboxRow(e: InboxEntry): InboxTable {
+  return {
+    infrastructure_id: e.infrastructureId,
+    id: e.id,
+    business_id: e.businessId,
+    user_id: e.userId,
+    channel_id: e.channelId,
+    message_id: e.messageId,
+    payload: JSON.stringify(e.payload),
+    created_at: ms(e.createdAt),
+    seen_at: msOrNull(e.seenAt),
+    read_at: msOrNull(e.readAt),
+    archived_at: msOrNull(e.archivedAt),
+  }
+}
+
+export function toInboxEntry(r: Selectable<InboxTable>): InboxEntry {
+  return {
+    id: r.id,
+    infrastructureId: r.infrastructure_id,
+    businessId: r.business_id,
+    userId: r.user_id,
+    channelId: r.channel_id,
+    messageId: r.message_id,
+    payload: JSON.parse(r.payload) as JsonValue,
+    createdAt: date(r.created_at),
+    seenAt: dateOrNull(r.seen_at),
+    readAt: dateOrNull(r.read_at),
+    archivedAt: dateOrNull(r.archived_at),
   }
 }

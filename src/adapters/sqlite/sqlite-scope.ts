@@ -82,10 +82,11 @@ export async function insertChecked(
   table: keyof SqliteDatabase,
   row: object,
   check: RawBuilder<SqlBool>,
+  onConflict?: RawBuilder<unknown>,
 ): Promise<number> {
   const entries = Object.entries(row)
   const result =
-    await sql`insert into ${sql.table(table)} (${sql.join(entries.map(([c]) => sql.ref(c)))}) select ${sql.join(entries.map(([, v]) => sql.val(v)))} where ${check}`.execute(
+    await sql`insert into ${sql.table(table)} (${sql.join(entries.map(([c]) => sql.ref(c)))}) select ${sql.join(entries.map(([, v]) => sql.val(v)))} where ${check}${onConflict ?? sql``}`.execute(
       db,
     )
   return Number(result.numAffectedRows ?? 0n)

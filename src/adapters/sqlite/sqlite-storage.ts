@@ -14,6 +14,7 @@ import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '.
 import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { toStorageError } from './sqlite-errors.js'
+import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
@@ -92,6 +93,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         members: new SqliteMembershipRepository(conn),
         outbox: new SqliteOutboxRepository(conn, this.ids),
         audit: new SqliteAuditLog(conn),
+        inbox: new SqliteInboxRepository(conn),
       }),
     )
   }

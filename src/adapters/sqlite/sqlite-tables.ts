@@ -89,6 +89,20 @@ export interface RetentionGateTable {
   id: number
 }
 
+export interface InboxTable {
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  user_id: string
+  channel_id: string
+  message_id: string
+  payload: string
+  created_at: number
+  seen_at: number | null
+  read_at: number | null
+  archived_at: number | null
+}
+
 export interface SqliteDatabase {
   messaging_channels: ChannelsTable
   messaging_channel_members: ChannelMembersTable
@@ -97,4 +111,5 @@ export interface SqliteDatabase {
   messaging_audit_log: AuditLogTable
   messaging_delivery_attempts: DeliveryAttemptsTable
   messaging_retention_gate: RetentionGateTable
+  messaging_inbox: InboxTable
 }
