@@ -1,0 +1,249 @@
+import { css, html, nothing, type PropertyDeclarations, type TemplateResult } from 'lit'
+import type { InboxEntry } from '../domain/inbox.js'
+import { baseStyles, describeError, formatTime, MessagingElement } from './shared.js'
+
+/** What `<messaging-inbox>` calls (the typed client's inbox methods). */
+export interface InboxClient {
+  listInbox(filter?: {
+    infrastructureId?: string
+    limit?: number
+    unreadOnly?: boolean
+  }): Promise<InboxEntry[]>
+  countUnread(infrastructureId?: string): Promise<{ unread: number }>
+  markInbox(input: {
+    infrastructureId?: string
+    entryIds: string[] | 'all'
+    mark: 'seen' | 'read' | 'archived'
+  }): Promise<{ changed: number }>
+}
+
+const styles = css`
+  .count {
+    display: inline-block;
+    min-width: 1.6em;
+    padding: 0 0.45rem;
+    margin-left: 0.4rem;
+    border-radius: 999px;
+    text-align: center;
+    font-size: 0.8em;
+    background: var(--messaging-accent, #0b5cad);
+    color: var(--messaging-accent-contrast, #ffffff);
+  }
+  .count.zero {
+    background: var(--messaging-border-color, #d0d7de);
+    color: var(--messaging-color, #1d2430);
+  }
+  ul {
+    list-style: none;
+    margin: 0;
+    padding: 0;
+  }
+  li {
+    display: grid;
+    grid-template-columns: 1fr auto;
+    gap: 0.2rem 0.75rem;
+    padding: 0.6rem 0.25rem;
+    border-bottom: 1px solid var(--messaging-border-color, #d0d7de);
+  }
+  li.unread .title {
+    font-weight: 700;
+  }
+  li.unread {
+    border-left: 3px solid var(--messaging-accent, #0b5cad);
+    padding-left: 0.5rem;
+  }
+  .body {
+    grid-column: 1;
+    white-space: pre-wrap;
+  }
+  .when {
+    font-size: 0.8em;
+    color: var(--messaging-muted, #57606a);
+  }
+  .entry-actions {
+    grid-column: 2;
+    grid-row: 1 / span 3;
+    align-self: center;
+  }
+`
+
+/** The subject and text of an entry's payload: `subject`/`title` and `text`/`body`, else its JSON. */
+export function entryText(payload: unknown): { title: string; body: string } {
+  if (typeof payload === 'string') return { title: payload, body: '' }
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
+    const p = payload as Record<string, unknown>
+    const pick = (...keys: string[]) => {
+      for (const k of keys) if (typeof p[k] === 'string' && p[k] !== '') return p[k] as string
+      return ''
+    }
+    const title = pick('subject', 'title')
+    const body = pick('text', 'body', 'message')
+    if (title || body) return { title: title || body, body: title ? body : '' }
+  }
+  return { title: JSON.stringify(payload), body: '' }
+}
+
+/**
+ * `<messaging-inbox>`: the signed-in user's in-app inbox, newest first, with the unread
+ * count, Mark read per entry and for all, and a live refresh by polling (`poll-interval`
+ * milliseconds, default 15000, 0 turns it off; paused while the page is hidden).
+ *
+ * @example
+ * <messaging-inbox infrastructure-id="…" poll-interval="10000"></messaging-inbox>
+ *
+ * Events: `messaging-unread-changed` (detail: `{ unread }`), `messaging-error`.
+ */
+export class MessagingInbox extends MessagingElement<InboxClient> {
+  static override styles = [baseStyles, styles]
+  static override properties: PropertyDeclarations = {
+    pollInterval: { attribute: 'poll-interval', type: Number },
+    limit: { type: Number },
+    entries: { state: true },
+    unread: { state: true },
+    status: { state: true },
+  }
+
+  declare pollInterval: number
+  /** Entries shown (newest first). Default 50. */
+  declare limit: number
+  declare protected entries: InboxEntry[]
+  declare protected unread: number | null
+  declare protected status: string
+  private timer: ReturnType<typeof setInterval> | undefined
+  private readonly onVisibility = () => {
+    if (document.visibilityState === 'visible' && this.client) void this.reload()
+  }
+
+  constructor() {
+    super()
+    this.pollInterval = 15_000
+    this.limit = 50
+    this.entries = []
+    this.unread = null
+    this.status = ''
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    document.addEventListener('visibilitychange', this.onVisibility)
+    this.schedule()
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    document.removeEventListener('visibilitychange', this.onVisibility)
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  protected override updated(changed: Map<PropertyKey, unknown>): void {
+    super.updated(changed)
+    if (changed.has('pollInterval')) this.schedule()
+  }
+
+  private schedule() {
+    clearInterval(this.timer)
+    this.timer = undefined
+    if (!this.isConnected || !(this.pollInterval > 0)) return
+    this.timer = setInterval(() => {
+      if (this.client && document.visibilityState !== 'hidden' && !this.loading) void this.reload()
+    }, this.pollInterval)
+  }
+
+  override async reload(): Promise<void> {
+    const client = this.client
+    if (!client) return
+    this.loading = true
+    const infrastructureId = this.infrastructureId || undefined
+    const result = await this.guard(() =>
+      Promise.all([
+        client.listInbox({ ...this.scope, limit: this.limit }),
+        client.countUnread(infrastructureId),
+      ]),
+    )
+    if (result) {
+      const [entries, { unread }] = result
+      this.error = null
+      this.entries = entries
+      if (unread !== this.unread) {
+        this.unread = unread
+        this.dispatchEvent(
+          new CustomEvent('messaging-unread-changed', { detail: { unread }, bubbles: true, composed: true }),
+        )
+      }
+    }
+    this.loading = false
+  }
+
+  private async mark(entryIds: string[] | 'all', focusAfter: HTMLElement | null) {
+    const client = this.client
+    if (!client) return
+    this.status = ''
+    try {
+      const { changed } = await client.markInbox({ ...this.scope, entryIds, mark: 'read' })
+      this.status = entryIds === 'all' ? `Marked ${changed} read.` : 'Marked read.'
+    } catch (e) {
+      this.error = describeError(e)
+      this.dispatchEvent(new CustomEvent('messaging-error', { detail: e, bubbles: true, composed: true }))
+    }
+    await this.reload()
+    await this.updateComplete
+    // The entry's button is gone once it is read: focus stays inside the list, on its title.
+    ;(focusAfter?.isConnected
+      ? focusAfter
+      : this.shadowRoot?.querySelector<HTMLElement>('#inbox-title')
+    )?.focus()
+  }
+
+  protected override render(): TemplateResult {
+    const unread = this.unread
+    const unreadEntries = this.entries.filter((e) => e.readAt === null)
+    return html`<section aria-labelledby="inbox-title" part="section">
+      <h2 id="inbox-title" tabindex="-1">
+        Inbox
+        <span class=${`count ${unread === 0 ? 'zero' : ''}`} id="unread-count" aria-live="polite" aria-atomic="true"
+          >${unread ?? '…'}<span class="visually-hidden"> unread</span></span
+        >
+      </h2>
+      ${this.error ? html`<div class="alert" role="alert">${this.error}</div>` : nothing}
+      <p class="status" role="status">${this.status}</p>
+      <div class="toolbar">
+        <button type="button" ?disabled=${unreadEntries.length === 0} @click=${() => this.mark('all', null)}>
+          Mark all read
+        </button>
+        <button type="button" class="secondary" @click=${() => this.reload()}>Refresh</button>
+      </div>
+      ${
+        this.entries.length === 0
+          ? html`<p class="muted">${this.loading && unread === null ? 'Loading…' : 'No messages.'}</p>`
+          : html`<ul aria-label="Messages">
+            ${this.entries.map((e) => {
+              const { title, body } = entryText(e.payload)
+              const isUnread = e.readAt === null
+              return html`<li class=${isUnread ? 'unread' : ''} data-entry=${e.id}>
+                <span class="title" id=${`t-${e.id}`} tabindex="-1"
+                  >${isUnread ? html`<span class="visually-hidden">Unread: </span>` : nothing}${title}</span
+                >
+                ${body ? html`<span class="body">${body}</span>` : nothing}
+                <span class="when">${formatTime(e.createdAt)}</span>
+                ${
+                  isUnread
+                    ? html`<span class="entry-actions"
+                      ><button
+                        type="button"
+                        class="secondary"
+                        aria-describedby=${`t-${e.id}`}
+                        @click=${() => this.mark([e.id], this.shadowRoot?.getElementById(`t-${e.id}`) ?? null)}
+                      >
+                        Mark read
+                      </button></span
+                    >`
+                    : nothing
+                }
+              </li>`
+            })}
+          </ul>`
+      }
+    </section>`
+  }
+}

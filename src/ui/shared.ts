@@ -1,0 +1,230 @@
+import { css, LitElement, type PropertyDeclarations, type PropertyValues } from 'lit'
+
+/**
+ * The theme: every color, font and size the components use comes from a custom property
+ * with a fallback, so a host restyles them from outside the shadow root:
+ *
+ * ```css
+ * messaging-channels, messaging-inbox { --messaging-accent: #7b1fa2; --messaging-radius: 0; }
+ * ```
+ */
+export const baseStyles = css`
+  :host {
+    display: block;
+    font-family: var(--messaging-font-family, system-ui, sans-serif);
+    font-size: var(--messaging-font-size, 0.95rem);
+    color: var(--messaging-color, #1d2430);
+    background: var(--messaging-background, #ffffff);
+    border: 1px solid var(--messaging-border-color, #d0d7de);
+    border-radius: var(--messaging-radius, 8px);
+    padding: var(--messaging-spacing, 1rem);
+    box-sizing: border-box;
+  }
+  :host([hidden]) {
+    display: none;
+  }
+  * {
+    box-sizing: border-box;
+  }
+  h2,
+  h3 {
+    margin: 0 0 0.75rem;
+    font-size: 1.1rem;
+  }
+  h3 {
+    font-size: 1rem;
+  }
+  button {
+    font: inherit;
+    cursor: pointer;
+    border-radius: var(--messaging-radius, 8px);
+    border: 1px solid var(--messaging-accent, #0b5cad);
+    background: var(--messaging-accent, #0b5cad);
+    color: var(--messaging-accent-contrast, #ffffff);
+    padding: 0.3rem 0.8rem;
+  }
+  button.secondary {
+    background: transparent;
+    color: var(--messaging-accent, #0b5cad);
+  }
+  button:disabled {
+    opacity: 0.6;
+    cursor: default;
+  }
+  button:focus-visible,
+  input:focus-visible,
+  select:focus-visible,
+  textarea:focus-visible,
+  [tabindex='-1']:focus-visible {
+    outline: 3px solid var(--messaging-focus-ring, #f5a623);
+    outline-offset: 2px;
+  }
+  input,
+  select,
+  textarea {
+    font: inherit;
+    color: inherit;
+    background: var(--messaging-input-background, #ffffff);
+    border: 1px solid var(--messaging-border-color, #d0d7de);
+    border-radius: calc(var(--messaging-radius, 8px) / 2);
+    padding: 0.3rem 0.45rem;
+  }
+  input[aria-invalid='true'],
+  textarea[aria-invalid='true'],
+  select[aria-invalid='true'] {
+    border-color: var(--messaging-danger, #b42318);
+  }
+  table {
+    border-collapse: collapse;
+    width: 100%;
+  }
+  caption {
+    text-align: left;
+    font-weight: 600;
+    padding-bottom: 0.4rem;
+  }
+  th,
+  td {
+    text-align: left;
+    padding: 0.35rem 0.5rem;
+    border-bottom: 1px solid var(--messaging-border-color, #d0d7de);
+    vertical-align: top;
+  }
+  td.num,
+  th.num {
+    text-align: right;
+    font-variant-numeric: tabular-nums;
+  }
+  .alert {
+    color: var(--messaging-danger, #b42318);
+    background: var(--messaging-danger-background, #fdecea);
+    border-radius: calc(var(--messaging-radius, 8px) / 2);
+    padding: 0.5rem 0.75rem;
+    margin: 0 0 0.75rem;
+  }
+  .status {
+    color: var(--messaging-success, #1a7f37);
+    min-height: 1.2em;
+    margin: 0 0 0.5rem;
+  }
+  .muted {
+    color: var(--messaging-muted, #57606a);
+  }
+  .toolbar {
+    display: flex;
+    gap: 0.5rem;
+    align-items: center;
+    flex-wrap: wrap;
+    margin-bottom: 0.75rem;
+  }
+  .visually-hidden {
+    position: absolute;
+    width: 1px;
+    height: 1px;
+    overflow: hidden;
+    clip: rect(0 0 0 0);
+    white-space: nowrap;
+  }
+`
+
+interface ErrorLike {
+  readonly code?: unknown
+  readonly message?: unknown
+  readonly required?: unknown
+  readonly role?: unknown
+  readonly infrastructureId?: unknown
+}
+
+/** A sentence for a person, from the typed error the client threw (by its stable `code`). */
+export function describeError(error: unknown): string {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike
+  switch (e.code) {
+    case 'TENANT_SCOPE_VIOLATION':
+      return `Access refused: this session has no access to tenant ${String(e.infrastructureId ?? '')}.`.replace(
+        ' .',
+        '.',
+      )
+    case 'FORBIDDEN_ROLE':
+      return `Not allowed for your role (${String(e.role ?? 'unknown')}); this needs ${
+        Array.isArray(e.required) ? e.required.join(' or ') : 'another role'
+      }.`
+    case 'UNAUTHENTICATED':
+      return 'Sign-in required: the server did not accept this session.'
+    case 'NOT_FOUND':
+      return 'Not found (or outside your access).'
+    case 'VALIDATION_FAILED':
+      return 'Some fields need attention.'
+    case 'RATE_LIMITED':
+      return 'Too many requests; try again shortly.'
+    default:
+      return typeof e.message === 'string' && e.message ? e.message : 'Something went wrong.'
+  }
+}
+
+/** What the components share: the client, the tenant, and the reload when either changes. */
+export abstract class MessagingElement<C> extends LitElement {
+  static override properties: PropertyDeclarations = {
+    client: { attribute: false },
+    infrastructureId: { attribute: 'infrastructure-id' },
+    error: { state: true },
+    loading: { state: true },
+  }
+
+  /** The typed client (`createUiClient` or `createMessagingClient`). */
+  declare client: C | undefined
+  /** The tenant; absent, the client's default. */
+  declare infrastructureId: string | undefined
+  declare protected error: string | null
+  declare protected loading: boolean
+
+  constructor() {
+    super()
+    this.client = undefined
+    this.infrastructureId = undefined
+    this.error = null
+    this.loading = false
+  }
+
+  /** `{ infrastructureId }` when the attribute is set, else nothing (the client's default applies). */
+  protected get scope(): { infrastructureId?: string } {
+    return this.infrastructureId ? { infrastructureId: this.infrastructureId } : {}
+  }
+
+  protected override updated(changed: PropertyValues): void {
+    if ((changed.has('client') || changed.has('infrastructureId')) && this.client) void this.reload()
+  }
+
+  /** Runs a call, turning its failure into the element's error banner; undefined on failure. */
+  protected async guard<T>(call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const r = await call()
+      return r
+    } catch (e) {
+      this.error = describeError(e)
+      this.dispatchEvent(new CustomEvent('messaging-error', { detail: e, bubbles: true, composed: true }))
+      return undefined
+    }
+  }
+
+  /** Reads everything the element shows. */
+  abstract reload(): Promise<void>
+}
+
+/** `1h 4m`, `35s`, `-` for none. */
+export function formatAge(ms: number | null): string {
+  if (ms === null) return '-'
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m ${s % 60}s`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h}h ${m % 60}m`
+  return `${Math.floor(h / 24)}d ${h % 24}h`
+}
+
+/** A local date and time for a Date or an RFC 3339 string. */
+export function formatTime(d: Date | string | null): string {
+  if (d === null) return '-'
+  const date = typeof d === 'string' ? new Date(d) : d
+  return date.toLocaleString()
+}

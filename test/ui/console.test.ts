@@ -1,0 +1,273 @@
+import { statSync } from 'node:fs'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
+import { createDeliveryWorker } from '../../src/worker/index.js'
+import { type Console, startConsole } from './support.js'
+
+const SECRET = 'whsec_c2VjcmV0LWZvci10aGUtdWktdGVzdA=='
+
+/** Every shadow root's markup on the page, the light DOM's too: what a person could find in it. */
+const allMarkup = (page: Page) =>
+  page.evaluate(() => {
+    const out: string[] = [document.documentElement.outerHTML]
+    const walk = (root: Document | ShadowRoot) => {
+      for (const el of Array.from(root.querySelectorAll('*'))) {
+        if (el.shadowRoot) {
+          out.push(el.shadowRoot.innerHTML)
+          for (const input of Array.from(el.shadowRoot.querySelectorAll('input'))) out.push(input.value)
+          walk(el.shadowRoot)
+        }
+      }
+    }
+    walk(document)
+    return out.join('\n')
+  })
+
+describe('the web components in a real browser against the real handler', () => {
+  let c: Console
+  beforeAll(async () => {
+    c = await startConsole()
+  })
+  afterAll(async () => {
+    await c?.close()
+  })
+
+  const shot = async (page: Page, name: string) => {
+    const path = await c.screenshot(page, name)
+    expect(statSync(path).size).toBeGreaterThan(10_000)
+  }
+
+  it('an administrator creates a webhook channel and sees its secret only as set', async () => {
+    const { page } = await c.signIn('adminA')
+    const channels = page.locator('messaging-channels')
+    await channels.getByRole('button', { name: 'New channel' }).click()
+    // The form opens with focus on its first field.
+    expect(await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.id)).toBe('f-type')
+    await channels.getByLabel('Type').selectOption('webhook')
+    await channels.getByLabel('Channel key').fill('deploy-hooks')
+    await channels.getByLabel('Name').fill('Deploy hooks')
+    await channels.getByLabel('Url').fill('https://hooks.example.com/deploy')
+    await channels.getByLabel('Secrets').fill(SECRET)
+    await channels.getByRole('button', { name: 'Create channel' }).click()
+
+    await channels.getByRole('status').getByText('Channel deploy-hooks created.').waitFor()
+    const secretField = channels.locator('[data-path="config.secrets"]')
+    expect(await secretField.locator('.secret-set').textContent()).toBe('Set')
+    await secretField.getByRole('button', { name: 'Replace' }).waitFor()
+    expect(await secretField.locator('input').count()).toBe(0)
+    expect(await channels.getByRole('row', { name: /deploy-hooks/ }).textContent()).toContain('webhook')
+    expect(await allMarkup(page)).not.toContain(SECRET)
+
+    const [stored] = await c.messaging.listChannels(c.principals.adminA, { infrastructureId: c.infraA })
+    expect(stored).toMatchObject({
+      channelKey: 'deploy-hooks',
+      type: 'webhook',
+      config: { secrets: ['[redacted]'] },
+    })
+
+    // Replace offers a new write-only input; keeping the current one goes back to "Set".
+    await secretField.getByRole('button', { name: 'Replace' }).click()
+    expect(await secretField.locator('input[type="password"]').count()).toBe(1)
+    await secretField.getByRole('button', { name: 'Keep current' }).click()
+    await secretField.locator('.secret-set').waitFor()
+    await shot(page, 'admin-creates-webhook')
+  })
+
+  it('a bad URL shows the problem response beside the field, focused, and creates nothing', async () => {
+    const { page } = await c.signIn('adminA')
+    const channels = page.locator('messaging-channels')
+    await channels.getByRole('button', { name: 'New channel' }).click()
+    await channels.getByLabel('Type').selectOption('webhook')
+    await channels.getByLabel('Channel key').fill('broken-hook')
+    await channels.getByLabel('Url').fill('not a url')
+    await channels.getByLabel('Secrets').fill(SECRET)
+    const response = page.waitForResponse(
+      (r) => r.url().endsWith('/channel') && r.request().method() === 'POST',
+    )
+    await channels.getByRole('button', { name: 'Create channel' }).click()
+    expect((await response).status()).toBe(400)
+
+    const error = channels.locator('[data-path="config.url"] .field-error')
+    await error.waitFor()
+    expect(await error.textContent()).toMatch(/url/i)
+    const url = channels.getByLabel('Url')
+    expect(await url.getAttribute('aria-invalid')).toBe('true')
+    expect(await url.getAttribute('aria-describedby')).toContain(await error.getAttribute('id'))
+    expect(await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.id)).toBe(
+      'f-config-url',
+    )
+    // The other fields carry no error.
+    expect(await channels.locator('[data-path="config.secrets"] .field-error').count()).toBe(0)
+    const keys = (await c.messaging.listChannels(c.principals.adminA, { infrastructureId: c.infraA })).map(
+      (x) => x.channelKey,
+    )
+    expect(keys).not.toContain('broken-hook')
+    await shot(page, 'bad-url-field-error')
+  })
+
+  it('a business operator opts into a channel with the keyboard', async () => {
+    const admin = c.principals.adminA
+    const operator = c.principals.bizMemberA
+    const ops = await c.messaging.createChannel(admin, {
+      infrastructureId: c.infraA,
+      channelKey: 'ops-alerts',
+      type: 'in_app',
+      name: 'Ops alerts',
+    })
+    await c.messaging.addMember(admin, {
+      infrastructureId: c.infraA,
+      channelId: ops.id,
+      userId: operator.userId,
+      businessId: c.bizA,
+      optedIn: false,
+    })
+    const { page } = await c.signIn('bizMemberA')
+    const prefs = page.locator('messaging-preferences')
+    const toggle = prefs.getByRole('switch', { name: 'Alerts from Ops alerts' })
+    await toggle.waitFor()
+    expect(await toggle.isChecked()).toBe(false)
+    await toggle.focus()
+    await page.keyboard.press('Space')
+    await prefs.getByRole('status').getByText('Opted in to Ops alerts alerts.').waitFor()
+    expect(await toggle.isChecked()).toBe(true)
+    const [m] = await c.messaging.listMemberships(operator, {
+      infrastructureId: c.infraA,
+      userId: operator.userId,
+    })
+    expect(m).toMatchObject({ channelKey: 'ops-alerts', optedIn: true })
+    await shot(page, 'operator-opts-in')
+  })
+
+  it('a user reads an inbox message and the unread count drops; new messages arrive by polling', async () => {
+    const admin = c.principals.adminA
+    const user = c.principals.memberA
+    const news = await c.messaging.createChannel(admin, {
+      infrastructureId: c.infraA,
+      channelKey: 'news',
+      type: 'in_app',
+      name: 'News',
+    })
+    await c.messaging.addMember(admin, {
+      infrastructureId: c.infraA,
+      channelId: news.id,
+      userId: user.userId,
+    })
+    const worker = createDeliveryWorker({
+      messaging: c.messaging,
+      principal: c.principals.serviceA,
+      transports: [createInAppTransport({ messaging: c.messaging })],
+    })
+    const send = async (subject: string, text: string) => {
+      await c.messaging.enqueue(admin, {
+        infrastructureId: c.infraA,
+        channelId: news.id,
+        payload: { subject, text },
+      })
+      await worker.drain()
+    }
+    await send('Maintenance tonight', 'The API is read-only from 22:00 to 23:00 UTC.')
+    await send('New region', 'eu-north is available.')
+
+    const { page } = await c.signIn('memberA')
+    const inbox = page.locator('messaging-inbox')
+    const count = inbox.locator('#unread-count')
+    await expect.poll(() => count.textContent()).toBe('2 unread')
+    await inbox.getByRole('button', { name: 'Mark read' }).first().click()
+    await expect.poll(() => count.textContent()).toBe('1 unread')
+    expect((await c.messaging.countUnread(user, { infrastructureId: c.infraA })).unread).toBe(1)
+    // The read entry lost its button; the other (older) one keeps it.
+    const buttons = inbox.getByRole('button', { name: 'Mark read' })
+    expect(await buttons.count()).toBe(1)
+    expect(await buttons.getAttribute('aria-describedby')).toBeTruthy()
+
+    await inbox.evaluate((el) => el.setAttribute('poll-interval', '200'))
+    await send('Incident resolved', 'All systems normal.')
+    await expect.poll(() => count.textContent()).toBe('2 unread')
+    await inbox.getByText('Incident resolved').waitFor()
+    await shot(page, 'user-reads-inbox')
+  })
+
+  it('an administrator sees the dead letter with its last error and redrives it', async () => {
+    const admin = c.principals.adminA
+    const ch = await c.messaging.createChannel(admin, {
+      infrastructureId: c.infraA,
+      channelKey: 'billing-hooks',
+      type: 'in_app',
+      maxAttempts: 1,
+    })
+    const { message } = await c.messaging.enqueue(admin, {
+      infrastructureId: c.infraA,
+      channelId: ch.id,
+      payload: { invoice: 'INV-7' },
+    })
+    const service = c.principals.serviceA
+    const held = await c.messaging.claim(service, { infrastructureId: c.infraA, limit: 10 })
+    for (const h of held) {
+      await c.messaging.ack(service, {
+        infrastructureId: c.infraA,
+        messageId: h.id,
+        leaseToken: h.leaseToken,
+        outcome: 'failed',
+        reason: h.id === message.id ? 'http_503: receiver unavailable' : 'other',
+        retryAfterMs: 1000,
+      })
+    }
+    expect(
+      (await c.messaging.getMessage(admin, { infrastructureId: c.infraA, messageId: message.id })).status,
+    ).toBe('dead')
+
+    const { page } = await c.signIn('adminA')
+    const health = page.locator('messaging-health')
+    const row = health.locator(`tr[data-message="${message.id}"]`)
+    await row.waitFor()
+    expect(await row.textContent()).toContain('http_503: receiver unavailable')
+    const statsRow = health.locator(`tr[data-channel="${ch.id}"]`)
+    expect(await statsRow.locator('th').textContent()).toBe('billing-hooks')
+    expect(await statsRow.locator('td.dead').textContent()).toBe('1')
+    await shot(page, 'dead-letter-before-redrive')
+
+    await row.getByRole('button', { name: `Redrive message ${message.id.slice(0, 8)}` }).click()
+    await health
+      .getByRole('status')
+      .getByText(/sent round again/)
+      .waitFor()
+    await row.waitFor({ state: 'detached' })
+    expect(
+      (await c.messaging.getMessage(admin, { infrastructureId: c.infraA, messageId: message.id })).status,
+    ).toBe('pending')
+    expect(await statsRow.locator('td.num').nth(4).textContent()).toBe('0')
+    await shot(page, 'dead-letter-redriven')
+  })
+
+  it("a member's session cannot see or change another tenant's channels: refused, and the component says so", async () => {
+    await c.messaging.createChannel(c.principals.adminB, {
+      infrastructureId: c.infraB,
+      channelKey: 'b-private',
+      type: 'in_app',
+    })
+    const { page } = await c.signIn('memberA', { infrastructureId: c.infraB })
+    const statuses: number[] = []
+    page.on('response', (r) => {
+      if (r.url().includes('/functions/v1/messaging/channel')) statuses.push(r.status())
+    })
+    const channels = page.locator('messaging-channels')
+    const alert = channels.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.textContent()).toContain(
+      `Access refused: this session has no access to tenant ${c.infraB}.`,
+    )
+    expect(await channels.getByText('b-private').count()).toBe(0)
+
+    await channels.getByRole('button', { name: 'New channel' }).click()
+    await channels.getByLabel('Type').selectOption('in_app')
+    await channels.getByLabel('Channel key').fill('planted')
+    await channels.getByRole('button', { name: 'Create channel' }).click()
+    await expect.poll(() => statuses.length).toBeGreaterThanOrEqual(1)
+    expect(statuses.every((s) => s === 403)).toBe(true)
+    await expect.poll(async () => (await alert.textContent()) ?? '').toMatch(/refused|Not allowed/)
+    const b = await c.messaging.listChannels(c.principals.adminB, { infrastructureId: c.infraB })
+    expect(b.map((x) => x.channelKey)).toEqual(['b-private'])
+    await shot(page, 'other-tenant-refused')
+  })
+})

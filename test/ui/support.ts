@@ -1,0 +1,113 @@
+import { mkdirSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { createFetchHandler } from '../../src/http/index.js'
+import { createMessaging, type Messaging } from '../../src/index.js'
+import { buildUiBundle, type UiAsset, uiAssets } from '../../src/ui/assets.js'
+import { BASE, bearerAuth, type World, world } from '../http/support.js'
+
+export const CHROMIUM = '/usr/bin/chromium'
+export const SCREENSHOTS = join(import.meta.dirname, '__screenshots__')
+const UI_PREFIX = '/ui'
+
+/**
+ * The demo page and the real handler on one loopback server (memory storage, bearer tokens
+ * mapped to the principals of two tenants), and one headless Chromium for the file.
+ */
+export interface Console extends World {
+  messaging: Messaging
+  origin: string
+  browser: Browser
+  /** A fresh browser session (its own storage) on the demo page, signed in as `who`. */
+  signIn(
+    who: keyof World['principals'],
+    opts?: { infrastructureId?: string; userId?: string },
+  ): Promise<{ page: Page; context: BrowserContext }>
+  screenshot(page: Page, name: string): Promise<string>
+  close(): Promise<void>
+}
+
+export async function startConsole(): Promise<Console> {
+  const w = world()
+  const messaging = createMessaging({ storage: createMemoryStorage() })
+  const handler = createFetchHandler({ messaging, authenticate: bearerAuth(w.tokens) })
+  // Built from the sources on every run: the bundle is no committed artifact.
+  const bundle = await buildUiBundle({ prebuilt: false })
+  const assets: Record<string, UiAsset> = await uiAssets({ apiBaseUrl: BASE, bundle })
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve(
+      {
+        hostname: '127.0.0.1',
+        port: 0,
+        fetch: (request: Request) => {
+          const path = new URL(request.url).pathname
+          if (path.startsWith(`${BASE}/`)) return handler(request)
+          const asset = path.startsWith(`${UI_PREFIX}/`) ? assets[path.slice(UI_PREFIX.length)] : undefined
+          if (!asset) return new Response('not found', { status: 404 })
+          return new Response(asset.body, { headers: { 'content-type': asset.contentType } })
+        },
+      },
+      () => resolve(s as Server),
+    )
+  })
+  const addr = server.address()
+  if (addr === null || typeof addr === 'string') throw new Error('no port')
+  const origin = `http://127.0.0.1:${addr.port}`
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  const contexts: BrowserContext[] = []
+
+  return {
+    ...w,
+    messaging,
+    origin,
+    browser,
+    async signIn(who, opts = {}) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      contexts.push(context)
+      const page = await context.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${origin}${UI_PREFIX}/`)
+      const principal = w.principals[who]
+      await page.getByLabel('Bearer token').fill(`tok-${who}`)
+      await page
+        .getByLabel('Tenant (infrastructure id)')
+        .fill(opts.infrastructureId ?? principal.grants[0]!.infrastructureId)
+      await page.getByLabel('User id').fill(opts.userId ?? principal.userId)
+      await page.getByRole('button', { name: 'Apply' }).click()
+      await page.getByText('Signed in to tenant').waitFor()
+      if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`)
+      return { page, context }
+    },
+    async screenshot(page, name) {
+      const path = join(SCREENSHOTS, `${name}.png`)
+      await page.screenshot({ path, fullPage: true })
+      return path
+    },
+    async close() {
+      for (const c of contexts) await c.close().catch(() => {})
+      await browser.close()
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+      await messaging.close()
+    },
+  }
+}
