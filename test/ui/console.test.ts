@@ -74,6 +74,52 @@ describe('the web components in a real browser against the real handler', () => 
     await shot(page, 'admin-creates-webhook')
   })
 
+  it("a custom type's form comes from its schema; saving other fields keeps the stored secret", async () => {
+    const hook = 'https://chat.example.com/hooks/T000/B000/very-secret-path'
+    const { page } = await c.signIn('adminA')
+    const channels = page.locator('messaging-channels')
+    await channels.getByRole('button', { name: 'New channel' }).click()
+    await channels.getByLabel('Type').selectOption('chat')
+    await channels.getByLabel('Channel key').fill('team-chat')
+    await channels.getByLabel('Webhook url').fill(hook)
+    await channels.getByLabel('Room').fill('#ops')
+    await channels.getByLabel('Mentions').selectOption('here')
+    await channels.getByRole('button', { name: 'Create channel' }).click()
+    await channels.getByRole('status').getByText('Channel team-chat created.').waitFor()
+    const secret = channels.locator('[data-path="config.webhookUrl"]')
+    expect(await secret.locator('.secret-set').textContent()).toBe('Set')
+
+    // Configure again later: rename, change the room, leave the secret as "Set".
+    await page.reload()
+    await channels.getByRole('button', { name: 'Configure team-chat' }).click()
+    await channels.getByLabel('Name').fill('Team chat')
+    await channels.getByLabel('Room').fill('#incidents')
+    await channels.getByRole('button', { name: 'Save changes' }).click()
+    await channels.getByRole('status').getByText('Channel team-chat saved.').waitFor()
+    expect(await allMarkup(page)).not.toContain('very-secret-path')
+
+    const [saved] = await c.messaging.listChannels(c.principals.adminA, {
+      infrastructureId: c.infraA,
+      type: 'chat',
+    })
+    expect(saved).toMatchObject({
+      name: 'Team chat',
+      config: { webhookUrl: '[redacted]', room: '#incidents' },
+    })
+    await c.messaging.enqueue(c.principals.adminA, {
+      infrastructureId: c.infraA,
+      channelId: saved!.id,
+      payload: { text: 'hello' },
+    })
+    await createDeliveryWorker({
+      messaging: c.messaging,
+      principal: c.principals.serviceA,
+      transports: [c.chat],
+    }).drain()
+    expect(c.chat.seen).toEqual([{ webhookUrl: hook, room: '#incidents', mentions: 'here' }])
+    await shot(page, 'custom-type-secret-kept')
+  })
+
   it('a bad URL shows the problem response beside the field, focused, and creates nothing', async () => {
     const { page } = await c.signIn('adminA')
     const channels = page.locator('messaging-channels')

@@ -3,9 +3,10 @@ import type { Server } from 'node:http'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { z } from 'zod'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createFetchHandler } from '../../src/http/index.js'
-import { createMessaging, type Messaging } from '../../src/index.js'
+import { createMessaging, type Messaging, type Transport } from '../../src/index.js'
 import { buildUiBundle, type UiAsset, uiAssets } from '../../src/ui/assets.js'
 import { BASE, bearerAuth, type World, world } from '../http/support.js'
 
@@ -14,11 +15,37 @@ export const SCREENSHOTS = join(import.meta.dirname, '__screenshots__')
 const UI_PREFIX = '/ui'
 
 /**
+ * A host's custom channel type (a chat webhook) whose transport records the config it is
+ * handed at delivery: the only place a stored secret is ever seen again.
+ */
+export function chatTransport(): Transport & { seen: Array<Record<string, unknown>> } {
+  const seen: Array<Record<string, unknown>> = []
+  return {
+    seen,
+    channelType: {
+      type: 'chat',
+      configSchema: z.strictObject({
+        webhookUrl: z.url(),
+        room: z.string().min(1).max(80),
+        mentions: z.enum(['none', 'here', 'all']).default('none'),
+      }),
+      secretPaths: ['webhookUrl'],
+    },
+    async send(_message, channel) {
+      seen.push({ ...channel.config })
+      return { status: 'delivered' }
+    },
+  }
+}
+
+/**
  * The demo page and the real handler on one loopback server (memory storage, bearer tokens
  * mapped to the principals of two tenants), and one headless Chromium for the file.
  */
 export interface Console extends World {
   messaging: Messaging
+  /** The custom `chat` type's transport (registered with the instance). */
+  chat: ReturnType<typeof chatTransport>
   origin: string
   browser: Browser
   /** A fresh browser session (its own storage) on the demo page, signed in as `who`. */
@@ -32,7 +59,8 @@ export interface Console extends World {
 
 export async function startConsole(): Promise<Console> {
   const w = world()
-  const messaging = createMessaging({ storage: createMemoryStorage() })
+  const chat = chatTransport()
+  const messaging = createMessaging({ storage: createMemoryStorage(), transports: [chat] })
   const handler = createFetchHandler({ messaging, authenticate: bearerAuth(w.tokens) })
   // Built from the sources on every run: the bundle is no committed artifact.
   const bundle = await buildUiBundle({ prebuilt: false })
@@ -75,6 +103,7 @@ export async function startConsole(): Promise<Console> {
   return {
     ...w,
     messaging,
+    chat,
     origin,
     browser,
     async signIn(who, opts = {}) {

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { BUILTIN_CHANNEL_TYPE_DEFINITIONS } from '../../src/domain/channel.js'
+import { demoPage, uiAssets } from '../../src/ui/assets.js'
+import {
+  collect,
+  fieldOfIssue,
+  formOf,
+  type GroupField,
+  type LeafField,
+  pathsOf,
+  REDACTED,
+  valuesOf,
+} from '../../src/ui/schema-form.js'
+
+const formOfType = (type: string): GroupField => {
+  const def = BUILTIN_CHANNEL_TYPE_DEFINITIONS.find((d) => d.type === type)!
+  return formOf(z.toJSONSchema(def.configSchema, { io: 'input', unrepresentable: 'any' }), def.secretPaths)
+}
+
+const leaf = (form: GroupField, path: string): LeafField => {
+  const find = (g: GroupField): LeafField | undefined => {
+    for (const c of g.children) {
+      if (c.node === 'leaf' && c.path === path) return c
+      if (c.node === 'group') {
+        const hit = find(c)
+        if (hit) return hit
+      }
+    }
+    return undefined
+  }
+  const hit = find(form)
+  if (!hit) throw new Error(`no field ${path}`)
+  return hit
+}
+
+describe('forms generated from channel config schemas', () => {
+  it('maps each property to an input kind, required flag and secret flag', () => {
+    const email = formOfType('email')
+    expect(leaf(email, 'config.from')).toMatchObject({ kind: 'email', required: true, secret: false })
+    expect(leaf(email, 'config.smtp.port')).toMatchObject({ kind: 'integer', required: true })
+    expect(leaf(email, 'config.smtp.secure')).toMatchObject({ kind: 'boolean', required: false })
+    expect(leaf(email, 'config.smtp.auth.pass')).toMatchObject({ kind: 'text', secret: true })
+    const smtp = email.children.find((c) => c.path === 'config.smtp')!
+    expect(smtp).toMatchObject({ node: 'group', required: false })
+    const webhook = formOfType('webhook')
+    expect(leaf(webhook, 'config.url')).toMatchObject({ kind: 'url', required: true })
+    expect(leaf(webhook, 'config.secrets')).toMatchObject({ kind: 'list', secret: true })
+    expect(leaf(webhook, 'config.headers')).toMatchObject({ kind: 'map' })
+    expect(leaf(webhook, 'config.timeoutMs')).toMatchObject({ kind: 'integer', defaultValue: 10_000 })
+    // A nullable field unwraps to its non-null type.
+    expect(leaf(formOfType('in_app'), 'config.retentionDays')).toMatchObject({ kind: 'integer' })
+  })
+
+  it('leaves out empty inputs and optional groups with nothing filled, and converts the rest', () => {
+    const email = formOfType('email')
+    const { values, secrets } = valuesOf(email, null)
+    values.set('config.from', 'ops@example.com')
+    values.set('config.timeoutMs', '5000')
+    expect(collect(email, values, secrets, null).value).toEqual({ from: 'ops@example.com', timeoutMs: 5000 })
+    // Filling one field of an optional group sends the group, so the server names what else it needs.
+    values.set('config.smtp.host', 'smtp.example.com')
+    expect(collect(email, values, secrets, null).value.smtp).toEqual({
+      host: 'smtp.example.com',
+      secure: false,
+      requireTls: false,
+    })
+  })
+
+  it('shows a stored secret as kept, sends the marker back for it, and a replacement when given', () => {
+    const webhook = formOfType('webhook')
+    const stored = {
+      url: 'https://h.example.com/x',
+      secrets: [REDACTED, REDACTED],
+      timeoutMs: 10_000,
+      rateLimit: { perSecond: 5 },
+    }
+    const { values, secrets } = valuesOf(webhook, stored)
+    expect(secrets.get('config.secrets')).toBe('kept')
+    expect(values.get('config.secrets')).toBe('')
+    expect(values.get('config.url')).toBe('https://h.example.com/x')
+    // Kept: the marker goes back (the server keeps the secret); keys outside the schema survive.
+    expect(collect(webhook, values, secrets, stored).value).toEqual(stored)
+    secrets.set('config.secrets', 'replace')
+    values.set('config.secrets', 'whsec_AAAAAAAAAA  whsec_BBBBBBBBBB')
+    expect(collect(webhook, values, secrets, stored).value.secrets).toEqual([
+      'whsec_AAAAAAAAAA',
+      'whsec_BBBBBBBBBB',
+    ])
+  })
+
+  it('reports unparseable inputs locally and maps server issue paths to the nearest field', () => {
+    const webhook = formOfType('webhook')
+    const { values, secrets } = valuesOf(webhook, null)
+    values.set('config.headers', 'X-Team: ops\nno colon here')
+    const { value, errors } = collect(webhook, values, secrets, null)
+    expect(value.headers).toEqual({ 'X-Team': 'ops' })
+    expect(errors.get('config.headers')).toMatch(/Name: value/)
+    const known = pathsOf(webhook)
+    expect(fieldOfIssue(known, 'config.secrets.1')).toBe('config.secrets')
+    expect(fieldOfIssue(known, 'config.url')).toBe('config.url')
+    expect(fieldOfIssue(known, 'channelKey')).toBeNull()
+  })
+})
+
+describe('the demo assets', () => {
+  it('serve the page and the bundle by path, the page loading the bundle relatively', async () => {
+    const assets = await uiAssets({ bundle: '/* bundle */' })
+    expect(Object.keys(assets).sort()).toEqual(['/', '/index.html', '/messaging-ui.js'])
+    expect(assets['/messaging-ui.js']).toEqual({
+      contentType: 'text/javascript; charset=utf-8',
+      body: '/* bundle */',
+    })
+    expect(assets['/']!.body).toContain('<script type="module" src="./messaging-ui.js"></script>')
+    for (const tag of ['messaging-channels', 'messaging-preferences', 'messaging-inbox', 'messaging-health'])
+      expect(assets['/']!.body).toContain(`<${tag}`)
+  })
+
+  it('cannot be broken out of by a configured value', () => {
+    const page = demoPage({
+      title: '<img src=x onerror=alert(1)>',
+      identities: [{ label: '</script><script>alert(1)</script>', token: 't', infrastructureId: 'i' }],
+    })
+    expect(page).not.toContain('<img src=x')
+    expect(page).not.toContain('</script><script>alert(1)')
+    expect(page).toContain('\\u003c/script>')
+  })
+})
