@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteStorage, migrateSqlite, SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/index.js'
+import type { InboxEntry } from '../../src/domain/inbox.js'
 import { StorageError } from '../../src/index.js'
 import { channel, message, scopeOf, uuid } from '../support/fixtures.js'
 
@@ -242,6 +243,41 @@ describe('sqlite storage', () => {
     }
     expect(rawCode(() => insertChannel.run(infra, uuid(), 'ops-alerts_2', 'in_app', uuid()))).toBe('no error')
     db.close()
+  })
+
+  it('adds an inbox entry only for a message of the same tenant, business and channel, once', async () => {
+    const storage = createSqliteStorage({ path: ':memory:' })
+    const infra = uuid()
+    const admin = scopeOf('infra_admin', [[infra, null]])
+    const worker = scopeOf('service', [[infra, null]])
+    const ch = channel(infra, { type: 'in_app', config: {} })
+    const m = message(infra, ch.id)
+    await storage.unitOfWork.run(admin, async (r) => {
+      await r.channels.insert(admin, ch)
+      await r.outbox.enqueue(admin, m)
+    })
+    const entry: InboxEntry = {
+      id: uuid(),
+      infrastructureId: infra,
+      businessId: null,
+      userId: uuid(),
+      channelId: ch.id,
+      messageId: m.id,
+      payload: m.payload,
+      createdAt: m.createdAt,
+      seenAt: null,
+      readAt: null,
+      archivedAt: null,
+    }
+    const deliver = (e: InboxEntry) => storage.unitOfWork.run(worker, (r) => r.inbox!.deliver(worker, [e]))
+    expect(await deliver(entry)).toBe(1)
+    expect(await deliver({ ...entry, id: uuid() })).toBe(0)
+    for (const wrong of [{ messageId: uuid() }, { channelId: uuid() }, { businessId: uuid() }]) {
+      await expect(deliver({ ...entry, id: uuid(), userId: uuid(), ...wrong })).rejects.toMatchObject({
+        code: 'TENANT_SCOPE_VIOLATION',
+      })
+    }
+    await storage.close()
   })
 
   it('fails closed after close, and close is idempotent', async () => {

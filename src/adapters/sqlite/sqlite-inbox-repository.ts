@@ -3,8 +3,8 @@ import { TenantScopeViolationError } from '../../domain/errors.js'
 import type { InboxEntry, InboxMark } from '../../domain/inbox.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { InboxRepository } from '../../ports/inbox-repository.js'
-import { inboxRow, toInboxEntry } from './sqlite-rows.js'
-import { canAccess, insertChecked } from './sqlite-scope.js'
+import { toInboxEntry } from './sqlite-rows.js'
+import { canAccess } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
 const infra = sql.ref('messaging_inbox.infrastructure_id')
@@ -34,16 +34,44 @@ export class SqliteInboxRepository implements InboxRepository {
       if (!scope.hasRole('service') || !scope.canAccess(e.infrastructureId, e.businessId)) {
         throw new TenantScopeViolationError(e.infrastructureId, e.businessId)
       }
-      // A redelivery of (infrastructure, message, user) adds nothing.
-      added += await insertChecked(
-        this.db,
-        'messaging_inbox',
-        inboxRow(e),
-        canAccess(scope, sql.val(e.infrastructureId), sql.val(e.businessId)),
-        sql` on conflict (${sql.ref('infrastructure_id')}, ${sql.ref('message_id')}, ${sql.ref('user_id')}) do nothing`,
-      )
+      // INSERT ... SELECT from the entry's own message, read under the scope (the PostgreSQL
+      // policy's EXISTS): same tenant, business and channel, and no marks yet. A redelivery
+      // of (infrastructure, message, user) adds nothing.
+      const o = (c: string) => sql.ref(`messaging_outbox.${c}`)
+      const values = [
+        ['infrastructure_id', o('infrastructure_id')],
+        ['id', sql.val(e.id)],
+        ['business_id', o('business_id')],
+        ['user_id', sql.val(e.userId)],
+        ['channel_id', o('channel_id')],
+        ['message_id', o('id')],
+        ['payload', sql.val(JSON.stringify(e.payload))],
+        ['created_at', sql.val(e.createdAt.getTime())],
+      ] as const
+      const result =
+        await sql`insert into ${sql.table('messaging_inbox')} (${sql.join(values.map(([c]) => sql.ref(c)))}) select ${sql.join(values.map(([, v]) => v))} from ${sql.table('messaging_outbox')} where ${o('infrastructure_id')} = ${e.infrastructureId} and ${o('id')} = ${e.messageId} and ${o('channel_id')} = ${e.channelId} and ${o('business_id')} is ${e.businessId} and ${e.seenAt === null && e.readAt === null && e.archivedAt === null ? sql`1` : sql`0`} and ${canAccess(scope, o('infrastructure_id'), o('business_id'))} on conflict (${sql.ref('infrastructure_id')}, ${sql.ref('message_id')}, ${sql.ref('user_id')}) do nothing`.execute(
+          this.db,
+        )
+      const n = Number(result.numAffectedRows ?? 0n)
+      if (n === 0 && !(await this.exists(scope, e))) {
+        throw new TenantScopeViolationError(e.infrastructureId, e.businessId)
+      }
+      added += n
     }
     return added
+  }
+
+  /** Whether (infrastructure, message, user) already has its entry: a redelivery, not a refusal. */
+  private async exists(scope: TenantScope, e: InboxEntry): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('messaging_inbox')
+      .select('id')
+      .where('infrastructure_id', '=', e.infrastructureId)
+      .where('message_id', '=', e.messageId)
+      .where('user_id', '=', e.userId)
+      .where(canAccess(scope, infra, business))
+      .executeTakeFirst()
+    return row !== undefined
   }
 
   async list(

@@ -186,9 +186,9 @@ CREATE TABLE messaging_delivery_attempts (
   finished_at         INTEGER NOT NULL,
   duration_ms         INTEGER NOT NULL CHECK (duration_ms >= 0),
   outcome             TEXT NOT NULL CHECK (outcome IN ('delivered', 'retryable', 'permanent')),
-  error_code          TEXT,
-  error               TEXT,
-  provider_message_id TEXT,
+  error_code          TEXT CHECK (error_code IS NULL OR length(error_code) <= 100),
+  error               TEXT CHECK (error IS NULL OR length(error) <= 4000),
+  provider_message_id TEXT CHECK (provider_message_id IS NULL OR length(provider_message_id) <= 500),
   PRIMARY KEY (infrastructure_id, message_id, id),
   FOREIGN KEY (infrastructure_id, message_id) REFERENCES messaging_outbox (infrastructure_id, id)
 ) STRICT;

@@ -186,22 +186,6 @@ export function toDeliveryAttempt(r: Selectable<DeliveryAttemptsTable>): Deliver
   }
 }
 
-export function inboxRow(e: InboxEntry): InboxTable {
-  return {
-    infrastructure_id: e.infrastructureId,
-    id: e.id,
-    business_id: e.businessId,
-    user_id: e.userId,
-    channel_id: e.channelId,
-    message_id: e.messageId,
-    payload: JSON.stringify(e.payload),
-    created_at: ms(e.createdAt),
-    seen_at: msOrNull(e.seenAt),
-    read_at: msOrNull(e.readAt),
-    archived_at: msOrNull(e.archivedAt),
-  }
-}
-
 export function toInboxEntry(r: Selectable<InboxTable>): InboxEntry {
   return {
     id: r.id,
