@@ -146,3 +146,46 @@ export async function uiAssets(options: UiAssetsOptions = {}): Promise<Record<st
     '/messaging-ui.js': { contentType: 'text/javascript; charset=utf-8', body: bundle },
   }
 }
+
+/**
+ * A request handler for the assets under `prefix`: the asset's response, a redirect from
+ * the bare prefix to `prefix/`, or undefined for any other path (the server's own routes).
+ * The page is sent with a content security policy that allows only its own script.
+ *
+ * @example
+ * const ui = createUiAssetHandler(await uiAssets({ apiBaseUrl: handler.basePath }))
+ * serve({ fetch: (request) => ui(request) ?? handler(request), port: 8080 })
+ */
+export function createUiAssetHandler(
+  assets: Readonly<Record<string, UiAsset>>,
+  options: { prefix?: string; apiOrigin?: string } = {},
+): (request: Request) => Response | undefined {
+  const prefix = (options.prefix ?? '/ui').replace(/\/+$/, '')
+  const csp = [
+    "default-src 'self'",
+    "script-src 'self'",
+    // The page's own <style>; the components' styles are constructed stylesheets.
+    "style-src 'self' 'unsafe-inline'",
+    `connect-src 'self'${options.apiOrigin ? ` ${options.apiOrigin}` : ''}`,
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ')
+  return (request) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return undefined
+    const url = new URL(request.url)
+    if (url.pathname === prefix)
+      return new Response(null, { status: 308, headers: { location: `${prefix}/` } })
+    if (!url.pathname.startsWith(`${prefix}/`)) return undefined
+    const asset = assets[url.pathname.slice(prefix.length)]
+    if (!asset) return undefined
+    const headers: Record<string, string> = {
+      'content-type': asset.contentType,
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+    }
+    if (asset.contentType.startsWith('text/html')) headers['content-security-policy'] = csp
+    return new Response(request.method === 'HEAD' ? null : asset.body, { headers })
+  }
+}

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
 import { type Console, startConsole } from './support.js'
@@ -31,6 +31,10 @@ describe('the web components in a real browser against the real handler', () => 
   })
   afterAll(async () => {
     await c?.close()
+  })
+  afterEach(() => {
+    const errors = c.pageErrors.splice(0)
+    expect(errors).toEqual([])
   })
 
   const shot = async (page: Page, name: string) => {

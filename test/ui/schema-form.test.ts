@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { BUILTIN_CHANNEL_TYPE_DEFINITIONS } from '../../src/domain/channel.js'
-import { demoPage, uiAssets } from '../../src/ui/assets.js'
+import { createUiAssetHandler, demoPage, uiAssets } from '../../src/ui/assets.js'
+import type { ChannelsClient, HealthClient, InboxClient, PreferencesClient } from '../../src/ui/index.js'
 import {
   collect,
   fieldOfIssue,
@@ -12,6 +13,7 @@ import {
   REDACTED,
   valuesOf,
 } from '../../src/ui/schema-form.js'
+import { createUiClient } from '../../src/ui/ui-client.js'
 
 const formOfType = (type: string): GroupField => {
   const def = BUILTIN_CHANNEL_TYPE_DEFINITIONS.find((d) => d.type === type)!
@@ -124,5 +126,50 @@ describe('the demo assets', () => {
     expect(page).not.toContain('<img src=x')
     expect(page).not.toContain('</script><script>alert(1)')
     expect(page).toContain('\\u003c/script>')
+  })
+})
+
+describe('the asset handler', () => {
+  const ui = createUiAssetHandler(
+    {
+      '/': { contentType: 'text/html; charset=utf-8', body: '<!doctype html>' },
+      '/a.js': { contentType: 'text/javascript', body: '1' },
+    },
+    { prefix: '/console' },
+  )
+  it('serves its paths with a strict policy on the page, redirects the bare prefix, and passes the rest on', async () => {
+    const page = ui(new Request('http://h/console/'))!
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(await page.text()).toBe('<!doctype html>')
+    const js = ui(new Request('http://h/console/a.js'))!
+    expect(js.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(js.headers.get('content-security-policy')).toBeNull()
+    expect(ui(new Request('http://h/console'))!.headers.get('location')).toBe('/console/')
+    expect(ui(new Request('http://h/console/missing.js'))).toBeUndefined()
+    expect(ui(new Request('http://h/functions/v1/messaging/channels'))).toBeUndefined()
+    expect(ui(new Request('http://h/console/', { method: 'POST' }))).toBeUndefined()
+  })
+
+  it('hands the client every method the components call', () => {
+    const client: ChannelsClient & PreferencesClient & InboxClient & HealthClient = createUiClient({
+      baseUrl: 'http://h/functions/v1/messaging',
+    })
+    const methods = [
+      'listChannelTypes',
+      'listMessagingChannels',
+      'createChannel',
+      'configureChannel',
+      'listMemberships',
+      'setOptIn',
+      'listInbox',
+      'countUnread',
+      'markInbox',
+      'stats',
+      'listDeadLetters',
+      'redriveMessage',
+      'redriveChannel',
+    ] as const
+    for (const m of methods) expect(typeof client[m]).toBe('function')
   })
 })
