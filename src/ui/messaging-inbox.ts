@@ -215,7 +215,9 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
       </div>
       ${
         this.entries.length === 0
-          ? html`<p class="muted">${this.loading && unread === null ? 'Loading…' : 'No messages.'}</p>`
+          ? this.error
+            ? nothing
+            : html`<p class="muted">${this.loading && unread === null ? 'Loading…' : 'No messages.'}</p>`
           : html`<ul aria-label="Messages">
             ${this.entries.map((e) => {
               const { title, body } = entryText(e.payload)

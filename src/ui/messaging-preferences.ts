@@ -125,7 +125,9 @@ export class MessagingPreferences extends MessagingElement<PreferencesClient> {
       <p class="status" role="status">${this.status}</p>
       ${
         this.memberships.length === 0
-          ? html`<p class="muted">${this.loading ? 'Loading…' : 'You are not a member of any channel.'}</p>`
+          ? this.error
+            ? nothing
+            : html`<p class="muted">${this.loading ? 'Loading…' : 'You are not a member of any channel.'}</p>`
           : html`<ul>
             ${this.memberships.map((m) => {
               const id = `opt-${m.channelId}-${m.userId}`

@@ -309,13 +309,31 @@ describe('the web components in a real browser against the real handler', () => 
     )
     expect(await channels.getByText('b-private').count()).toBe(0)
 
+    // The element reports each failure as an event, besides the banner.
+    await page.evaluate(() => {
+      const w = window as unknown as { failures: string[] }
+      w.failures = []
+      document.querySelector('messaging-channels')!.addEventListener('messaging-error', (e) => {
+        w.failures.push(String((e as CustomEvent<{ code: string }>).detail.code))
+      })
+    })
     await channels.getByRole('button', { name: 'New channel' }).click()
     await channels.getByLabel('Type').selectOption('in_app')
     await channels.getByLabel('Channel key').fill('planted')
+    const create = page.waitForResponse(
+      (r) => r.url().endsWith('/channel') && r.request().method() === 'POST',
+    )
     await channels.getByRole('button', { name: 'Create channel' }).click()
-    await expect.poll(() => statuses.length).toBeGreaterThanOrEqual(1)
+    const refused = (await (await create).json()) as { code: string }
+    expect((await create).status()).toBe(403)
+    expect(refused.code).toBe('TENANT_SCOPE_VIOLATION')
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { failures: string[] }).failures))
+      .toEqual(['TENANT_SCOPE_VIOLATION'])
+    expect(await alert.textContent()).toContain(
+      `Access refused: this session has no access to tenant ${c.infraB}.`,
+    )
     expect(statuses.every((s) => s === 403)).toBe(true)
-    await expect.poll(async () => (await alert.textContent()) ?? '').toMatch(/refused|Not allowed/)
     const b = await c.messaging.listChannels(c.principals.adminB, { infrastructureId: c.infraB })
     expect(b.map((x) => x.channelKey)).toEqual(['b-private'])
     await shot(page, 'other-tenant-refused')
