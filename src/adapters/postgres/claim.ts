@@ -2,53 +2,133 @@ import { type Kysely, sql } from 'kysely'
 import type { MessagingDatabase, OutboxRow } from './schema.js'
 
 export interface ClaimQuery {
-  /** The infrastructures to claim from (the scope's, or the one asked for). */
-  readonly infrastructureIds: readonly string[]
+  /**
+   * The infrastructures to claim from (the scope's grants, or the one asked for); `null`
+   * for the fleet worker, which finds the tenants with open messages itself.
+   */
+  readonly infrastructureIds: readonly string[] | null
+  /** Tenants to leave out of this claim (the worker's per-tenant cap is reached for them). */
+  readonly excludeInfrastructureIds: readonly string[]
   readonly limit: number
+  /** At most this many messages of one tenant (at most `limit`). */
+  readonly perTenantLimit: number
   readonly now: Date
   readonly leasedUntil: Date
 }
 
+/** A row claimable at `now`: pending and due, or held under a lapsed lease. Over `o`. */
+const ready = (now: Date) => sql`
+  o.status IN ('pending', 'processing')
+  AND o.available_at <= ${now}
+  AND (o.status = 'pending' OR o.leased_until <= ${now})`
+
 /**
- * The hot path: leases up to `limit` claimable messages in one statement.
+ * The hot path: leases up to `limit` claimable messages in one statement, fairly between
+ * tenants, at a cost that does not grow with the backlog.
  *
- * Per infrastructure, the inner query walks `messaging_outbox_ready_idx`
- * (infrastructure_id, available_at, id) in index order and stops after `limit` rows it
- * could lock: FOR UPDATE SKIP LOCKED steps over rows another claimer holds right now, so
- * concurrent claimers split the queue instead of queueing behind each other, and the cost
- * depends on the batch, not on the backlog. The outer query keeps the oldest `limit` over
- * all the infrastructures (rows locked but not kept are released at commit).
+ * Fair means what the memory adapter does: a round robin over the tenants with claimable
+ * messages, each tenant's oldest first, tenants in the order of their oldest claimable
+ * message, at most `perTenantLimit` of one tenant. A backlog of 100,000 in one tenant
+ * then takes one slot per round like every other tenant.
+ *
+ * Steps, all walking `messaging_outbox_ready_idx (infrastructure_id, available_at, id)
+ * WHERE status IN ('pending', 'processing')` (settled rows, the bulk of a long-lived
+ * table, are not in it):
+ *
+ * 1. candidates: the scope's infrastructures, or for the fleet a skip scan over the
+ *    index's leading column (a recursive CTE: one index probe per tenant with open rows,
+ *    never a walk over one tenant's rows);
+ * 2. heads: per candidate, its oldest claimable row (an index range, LIMIT 1); the
+ *    `limit` tenants with the oldest heads go on (a tenant further down could not get a
+ *    slot: round one alone fills the claim);
+ * 3. slots: per such tenant, how many it could give (up to `perTenantLimit`), numbered
+ *    1..n as its rounds; the first `limit` slots in (round, head) order are the round robin,
+ *    and counting them per tenant gives each tenant's share;
+ * 4. picked: per tenant, its share of rows in index order, FOR UPDATE SKIP LOCKED: rows
+ *    another claimer holds right now are stepped over, so concurrent claimers split a
+ *    tenant's queue instead of queueing behind each other. Only rows that are kept get
+ *    locked (no over-locking to be thrown away).
+ *
+ * Steps 2 and 3 read without locks: under contention a share may meet fewer unlocked rows
+ * than counted, and the claim returns fewer (never a held one). Cost: one probe per
+ * candidate tenant plus at most `limit * perTenantLimit` index entries, whatever the number
+ * of pending messages (measured in test/postgres/plan.test.ts).
  *
  * A row that was claimed is `processing` with `available_at <= now`; a lapsed lease
  * (`leased_until <= now`) makes it claimable again, so `available_at <= $now` bounds the
  * index range for both kinds. Row-level security adds the caller's scope (and the
  * `service` role, through the UPDATE policy that FOR UPDATE needs as well).
  *
- * The UPDATE finds each picked row by its physical address (a TID lookup, whatever the
- * planner estimates): the row is locked by this statement, so its ctid cannot move under
- * it; the key columns are compared as well, so a mismatch could only claim less, never
- * another row.
+ * The UPDATE finds each picked row by its physical address (a TID lookup): the row is
+ * locked by this statement, so its ctid cannot move under it; the key columns are compared
+ * as well, so a mismatch could only claim less, never another row. Lease tokens are minted
+ * by the database (gen_random_uuid) in the same statement.
  *
- * Lease tokens are minted by the database (gen_random_uuid) in the same statement.
+ * Rows come back in round-robin order.
  */
-export function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): Promise<OutboxRow[]> {
-  return sql<OutboxRow>`
-    WITH picked AS (
-      SELECT c.row_id, c.infrastructure_id, c.id
-        FROM unnest(${[...q.infrastructureIds]}::uuid[]) AS t (infrastructure_id)
+export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): Promise<OutboxRow[]> {
+  const perTenant = Math.max(1, Math.min(q.perTenantLimit, q.limit))
+  const candidates =
+    q.infrastructureIds === null
+      ? sql`
+      skip (infrastructure_id) AS (
+        (SELECT o.infrastructure_id FROM messaging_outbox AS o
+          WHERE o.status IN ('pending', 'processing')
+          ORDER BY o.infrastructure_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
+                 WHERE o.status IN ('pending', 'processing') AND o.infrastructure_id > s.infrastructure_id
+                 ORDER BY o.infrastructure_id LIMIT 1)
+          FROM skip AS s
+         WHERE s.infrastructure_id IS NOT NULL
+      ),
+      candidates AS (SELECT s.infrastructure_id FROM skip AS s WHERE s.infrastructure_id IS NOT NULL),`
+      : sql`
+      candidates AS (SELECT t.infrastructure_id FROM unnest(${[...q.infrastructureIds]}::uuid[]) AS t (infrastructure_id)),`
+  const r = await sql<OutboxRow>`
+    WITH RECURSIVE ${candidates}
+    heads AS (
+      SELECT c.infrastructure_id, h.available_at, h.id
+        FROM candidates AS c
         CROSS JOIN LATERAL (
-          SELECT o.ctid AS row_id, o.infrastructure_id, o.id, o.available_at
-            FROM messaging_outbox AS o
-           WHERE o.infrastructure_id = t.infrastructure_id
-             AND o.status IN ('pending', 'processing')
-             AND o.available_at <= ${q.now}
-             AND (o.status = 'pending' OR o.leased_until <= ${q.now})
+          SELECT o.available_at, o.id FROM messaging_outbox AS o
+           WHERE o.infrastructure_id = c.infrastructure_id AND ${ready(q.now)}
            ORDER BY o.available_at, o.id
-           LIMIT ${q.limit}
+           LIMIT 1
+        ) AS h
+       WHERE NOT (c.infrastructure_id = ANY (${[...q.excludeInfrastructureIds]}::uuid[]))
+       ORDER BY h.available_at, h.id
+       LIMIT ${q.limit}
+    ),
+    slots AS (
+      SELECT h.infrastructure_id, h.available_at, h.id, g.round
+        FROM heads AS h
+        CROSS JOIN LATERAL generate_series(1, (
+          SELECT count(*)::int FROM (
+            SELECT 1 FROM messaging_outbox AS o
+             WHERE o.infrastructure_id = h.infrastructure_id AND ${ready(q.now)}
+             ORDER BY o.available_at, o.id
+             LIMIT ${perTenant}) AS n
+        )) AS g (round)
+    ),
+    shares AS (
+      SELECT s.infrastructure_id, count(*) AS share
+        FROM (SELECT sl.infrastructure_id FROM slots AS sl
+               ORDER BY sl.round, sl.available_at, sl.id
+               LIMIT ${q.limit}) AS s
+       GROUP BY s.infrastructure_id
+    ),
+    picked AS (
+      SELECT c.row_id, c.infrastructure_id, c.id
+        FROM shares AS s
+        CROSS JOIN LATERAL (
+          SELECT o.ctid AS row_id, o.infrastructure_id, o.id
+            FROM messaging_outbox AS o
+           WHERE o.infrastructure_id = s.infrastructure_id AND ${ready(q.now)}
+           ORDER BY o.available_at, o.id
+           LIMIT s.share
              FOR UPDATE SKIP LOCKED
         ) AS c
-       ORDER BY c.available_at, c.id
-       LIMIT ${q.limit}
     )
     UPDATE messaging_outbox AS o
        SET status = 'processing',
@@ -59,12 +139,24 @@ export function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): Promis
      WHERE o.ctid = p.row_id
        AND o.infrastructure_id = p.infrastructure_id
        AND o.id = p.id
-    RETURNING o.*`
-    .execute(db)
-    .then((r) =>
-      r.rows.sort(
-        (a, b) =>
-          a.available_at.getTime() - b.available_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-      ),
-    )
+    RETURNING o.*`.execute(db)
+  return roundRobin(r.rows)
+}
+
+const byAvailable = (a: OutboxRow, b: OutboxRow) =>
+  a.available_at.getTime() - b.available_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/** Each tenant's rows oldest first, tenants by their oldest, interleaved round by round. */
+function roundRobin(rows: OutboxRow[]): OutboxRow[] {
+  const perTenant = new Map<string, OutboxRow[]>()
+  for (const row of [...rows].sort(byAvailable)) {
+    const list = perTenant.get(row.infrastructure_id)
+    if (list) list.push(row)
+    else perTenant.set(row.infrastructure_id, [row])
+  }
+  const queues = [...perTenant.values()]
+  const out: OutboxRow[] = []
+  for (let round = 0; out.length < rows.length; round++)
+    for (const q of queues) if (round < q.length) out.push(q[round]!)
+  return out
 }

@@ -1,20 +1,27 @@
 import { type Kysely, sql } from 'kysely'
+import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { ClaimedMessage, OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   ClaimOptions,
+  LeaseCommand,
+  OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { claimBatch } from './claim.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase, type OutboxRow, toMessage } from './schema.js'
+import { json, type MessagingDatabase, type OutboxRow, toAttempt, toMessage } from './schema.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-export class PostgresOutboxRepository implements OutboxRepository {
+/**
+ * The outbox on PostgreSQL. Scope and role are enforced by the policies (the repository
+ * only shapes the statements); a refused write matches no row or raises 42501.
+ */
+export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliveryRepository {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
 
   async enqueue(
@@ -143,12 +150,20 @@ export class PostgresOutboxRepository implements OutboxRepository {
   }
 
   async claim(scope: TenantScope, options: ClaimOptions): Promise<ClaimedMessage[]> {
+    if (options.limit <= 0 || !scope.hasRole('service')) return []
+    // The fleet worker has no grants: it finds the tenants with open messages itself.
     const infrastructureIds =
-      options.infrastructureId !== undefined ? [options.infrastructureId] : scope.infrastructureIds()
-    if (options.limit <= 0 || infrastructureIds.length === 0) return []
+      options.infrastructureId !== undefined
+        ? [options.infrastructureId]
+        : scope.isFleet
+          ? null
+          : scope.infrastructureIds()
+    if (infrastructureIds !== null && infrastructureIds.length === 0) return []
     const rows = await claimBatch(this.db, {
       infrastructureIds,
+      excludeInfrastructureIds: options.excludeInfrastructureIds ?? [],
       limit: options.limit,
+      perTenantLimit: options.perTenantLimit ?? options.limit,
       now: options.now,
       leasedUntil: new Date(options.now.getTime() + options.leaseMs),
     }).catch((e) => Promise.reject(classify(e)))
@@ -178,5 +193,149 @@ export class PostgresOutboxRepository implements OutboxRepository {
       .execute()
       .catch((e) => Promise.reject(classify(e)))
     return rows.length > 0
+  }
+
+  async renew(_scope: TenantScope, cmd: LeaseCommand & { leasedUntil: Date }): Promise<boolean> {
+    if (!UUID.test(cmd.leaseToken)) return false
+    const r = await this.db
+      .updateTable('messaging_outbox')
+      .set({ leased_until: cmd.leasedUntil })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', '=', 'processing')
+      .where('lease_token', '=', cmd.leaseToken)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  async release(_scope: TenantScope, cmd: LeaseCommand & { availableAt: Date }): Promise<boolean> {
+    if (!UUID.test(cmd.leaseToken)) return false
+    const r = await this.db
+      .updateTable('messaging_outbox')
+      .set({
+        status: 'pending',
+        attempts: sql`greatest(attempts - 1, 0)`,
+        available_at: cmd.availableAt,
+        lease_token: null,
+        leased_until: null,
+      })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', '=', 'processing')
+      .where('lease_token', '=', cmd.leaseToken)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  async recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void> {
+    const refused = () => new TenantScopeViolationError(attempt.infrastructureId)
+    if (!scope.hasRole('service')) throw refused()
+    // The message's business is copied from the row itself (the policy checks it again): a
+    // message the caller cannot see inserts nothing.
+    const r = await sql`
+      INSERT INTO messaging_delivery_attempts
+        (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
+         duration_ms, outcome, error_code, error, provider_message_id)
+      SELECT o.infrastructure_id, o.id, ${attempt.id}, o.business_id, ${attempt.attempt}, ${attempt.workerId},
+             ${attempt.startedAt}, ${attempt.finishedAt}, ${attempt.durationMs}, ${attempt.outcome},
+             ${attempt.errorCode}, ${attempt.error}, ${attempt.providerMessageId}
+        FROM messaging_outbox AS o
+       WHERE o.infrastructure_id = ${attempt.infrastructureId} AND o.id = ${attempt.messageId}`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, { refused })))
+    if (Number(r.numAffectedRows ?? 0) === 0) throw refused()
+  }
+
+  async listAttempts(
+    _scope: TenantScope,
+    infrastructureId: string,
+    messageId: string,
+  ): Promise<DeliveryAttempt[]> {
+    const rows = await this.db
+      .selectFrom('messaging_delivery_attempts')
+      .select([
+        'infrastructure_id',
+        'message_id',
+        'id',
+        'business_id',
+        'attempt',
+        'worker_id',
+        'started_at',
+        'finished_at',
+        'duration_ms',
+        'outcome',
+        'error_code',
+        'error',
+        'provider_message_id',
+      ])
+      .where('infrastructure_id', '=', infrastructureId)
+      .where('message_id', '=', messageId)
+      .orderBy(sql`seq`)
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toAttempt)
+  }
+
+  async redrive(
+    scope: TenantScope,
+    cmd: { infrastructureId: string; id: string; now: Date },
+  ): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service', 'infra_admin')) return null
+    // Policies: service may change delivery state; infra_admin only failed | dead -> pending
+    // with fresh attempts (0006). The last error stays, for the record.
+    const row = await this.db
+      .updateTable('messaging_outbox')
+      .set({ status: 'pending', attempts: 0, available_at: cmd.now, settled_at: null })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', 'in', ['failed', 'dead'])
+      .returningAll()
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toMessage(row) : null
+  }
+
+  async stats(
+    _scope: TenantScope,
+    filter: { infrastructureId?: string; now: Date },
+  ): Promise<ChannelStats[]> {
+    // An operator's query, not the hot path: it counts the tenant's rows by status (prune
+    // keeps the settled part bounded). The oldest due pending message comes from the
+    // ready index's order.
+    const { rows } = await sql<{
+      infrastructure_id: string
+      channel_id: string
+      pending: number
+      in_flight: number
+      processed: number
+      failed: number
+      dead: number
+      oldest: Date | null
+    }>`
+      SELECT o.infrastructure_id, o.channel_id,
+             count(*) FILTER (WHERE o.status = 'pending')::int AS pending,
+             count(*) FILTER (WHERE o.status = 'processing')::int AS in_flight,
+             count(*) FILTER (WHERE o.status = 'processed')::int AS processed,
+             count(*) FILTER (WHERE o.status = 'failed')::int AS failed,
+             count(*) FILTER (WHERE o.status = 'dead')::int AS dead,
+             min(o.available_at) FILTER (WHERE o.status = 'pending' AND o.available_at <= ${filter.now}) AS oldest
+        FROM messaging_outbox AS o
+       WHERE ${filter.infrastructureId === undefined ? sql`true` : sql`o.infrastructure_id = ${filter.infrastructureId}`}
+       GROUP BY o.infrastructure_id, o.channel_id
+       ORDER BY o.infrastructure_id, o.channel_id`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map((r) => ({
+      infrastructureId: r.infrastructure_id,
+      channelId: r.channel_id,
+      pending: r.pending,
+      inFlight: r.in_flight,
+      processed: r.processed,
+      failed: r.failed,
+      dead: r.dead,
+      oldestPendingAgeMs: r.oldest === null ? null : Math.max(0, filter.now.getTime() - r.oldest.getTime()),
+    }))
   }
 }

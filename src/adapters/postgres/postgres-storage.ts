@@ -3,13 +3,15 @@ import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { MessagingStorage, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { classify } from './errors.js'
 import { PostgresAuditLog } from './postgres-audit-log.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
+import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import type { MessagingDatabase } from './schema.js'
+import { createPostgresWakeSignal, type PostgresWakeSignal } from './wake-signal.js'
 
 /** A `pg` client the host holds, inside a transaction it began (`pool.connect()` then `BEGIN`). */
 export type HostClient = pg.PoolClient | pg.Client
@@ -27,6 +29,29 @@ type Connection =
 export type PostgresStorageOptions = Connection & {
   /** Connections of the pool the adapter makes from `connectionString`. Default 10. */
   readonly poolSize?: number
+  /**
+   * The fleet delivery worker's login (a role granted `messaging_worker`, not
+   * `messaging_app`): units of work of `TenantScope.fleet(...)` run on it. Not needed when
+   * the main login itself is the worker's, or is a NOINHERIT member of both app roles
+   * (each unit of work then does `SET LOCAL ROLE`).
+   */
+  readonly workerConnectionString?: string
+  /** The same as a pool the host owns. */
+  readonly workerPool?: pg.Pool
+  /**
+   * The tables' owner, for `prune` only (the app roles may not delete). Without it `prune`
+   * throws StorageError.
+   */
+  readonly ownerConnectionString?: string
+  /** The same as a pool the host owns. */
+  readonly ownerPool?: pg.Pool
+  /**
+   * Where the wake-up signal LISTENs (one dedicated connection, opened while a worker
+   * subscribes). Default: `connectionString`, or the settings of `pool`; with only `db` there
+   * is no cross-process signal unless this is given, and workers rely on polling. `false`
+   * turns it off.
+   */
+  readonly listenConnectionString?: string | false
   /**
    * Skips the start-up role check, which refuses a superuser, a BYPASSRLS role and the
    * tables' owner (row-level security would not hold for them). For migrations and
@@ -94,6 +119,7 @@ const repositories = (db: Kysely<MessagingDatabase>): Repositories => ({
   members: new PostgresMembershipRepository(db),
   outbox: new PostgresOutboxRepository(db),
   audit: new PostgresAuditLog(db),
+  inbox: new PostgresInboxRepository(db),
 })
 
 const setClaims = (db: Kysely<MessagingDatabase>, claims: string) =>
@@ -133,22 +159,65 @@ async function runInHostTransaction<T>(
   return result
 }
 
+/** A pool the adapter runs units of work on, with what its login may become. */
+interface LoginPool {
+  readonly db: Kysely<MessagingDatabase>
+  /** null: not checked (allowPrivilegedRole). */
+  readonly roles: LoginRoles | null
+}
+
+/**
+ * Where a scope's unit of work runs, and the role it switches to there (null: none, the
+ * login already has the role's privileges).
+ */
+function routeOf(
+  scope: TenantScope,
+  main: LoginPool,
+  worker: LoginPool | undefined,
+): { db: Kysely<MessagingDatabase>; role: 'messaging_app' | 'messaging_worker' | null } {
+  if (scope.isFleet) {
+    const c = worker ?? main
+    if (c.roles === null) return { db: c.db, role: null }
+    if (c.roles.worker === 'inherit') return { db: c.db, role: null }
+    if (c.roles.worker === 'member') return { db: c.db, role: 'messaging_worker' }
+    throw new StorageError(
+      'a fleet worker runs as messaging_worker: pass workerConnectionString or workerPool (a login granted messaging_worker)',
+    )
+  }
+  if (main.roles === null) return { db: main.db, role: null }
+  // The worker's policies see every tenant: a login that holds them serves the fleet only.
+  if (main.roles.worker === 'inherit' || main.roles.app === null) {
+    throw new StorageError(
+      "this connection is the fleet worker's (messaging_worker): it serves TenantScope.fleet only; connect as a messaging_app login for other scopes",
+    )
+  }
+  if (main.roles.app === 'member') return { db: main.db, role: 'messaging_app' }
+  return { db: main.db, role: null }
+}
+
 class PostgresUnitOfWork implements UnitOfWork {
   constructor(
-    private readonly db: Kysely<MessagingDatabase>,
+    private readonly main: LoginPool,
+    private readonly worker: LoginPool | undefined,
     private readonly joined: AsyncLocalStorage<Kysely<MessagingDatabase>>,
     private readonly ready: () => Promise<void>,
   ) {}
 
   async run<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
     const host = this.joined.getStore()
-    if (host) return runInHostTransaction(host, scope, work)
+    if (host) {
+      if (scope.isFleet) throw new StorageError('a fleet worker does not join a host transaction')
+      return runInHostTransaction(host, scope, work)
+    }
     await this.ready()
+    const { db, role } = routeOf(scope, this.main, this.worker)
     // One transaction per unit of work; the claims are its first statement, local to it
     // (set_config(..., true)), so nothing leaks to the next user of a pooled connection.
+    // So is the role switch (SET LOCAL ends with the transaction).
     let workFailed = false
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      return await db.transaction().execute(async (trx) => {
+        if (role) await sql`set local role ${sql.raw(role)}`.execute(trx)
         await setClaims(trx, claimsOf(scope))
         try {
           return await work(repositories(trx))
@@ -179,14 +248,32 @@ interface RoleCheckRow {
   migrated: boolean
   owner: boolean
   app: boolean
+  app_member: boolean
   worker: boolean
+  worker_member: boolean
+}
+
+/**
+ * What a login may be, per app role: `inherit` (it has the role's privileges, and the
+ * role's policies apply to it, in every statement), `member` (NOINHERIT: only after
+ * `SET ROLE`), or null.
+ */
+export interface LoginRoles {
+  readonly app: 'inherit' | 'member' | null
+  readonly worker: 'inherit' | 'member' | null
 }
 
 /**
  * Refuses a connection role for which row-level security would not hold, or that the
- * policies do not know. Owner-run migrations pass `allowPrivilegedRole`.
+ * policies do not know, and says which app roles it holds. Owner-run migrations pass
+ * `allowPrivilegedRole`.
  */
-export async function checkRole(db: Kysely<MessagingDatabase>): Promise<void> {
+export async function checkRole(db: Kysely<MessagingDatabase>): Promise<LoginRoles> {
+  const member = (role: string, mode: 'USAGE' | 'MEMBER') =>
+    sql.raw(
+      `case when exists (select from pg_roles where rolname = '${role}')
+          then pg_has_role(current_user, '${role}', '${mode}') else false end`,
+    )
   const { rows } = await sql<RoleCheckRow>`
     select r.rolname as role,
            r.rolsuper as superuser,
@@ -197,10 +284,10 @@ export async function checkRole(db: Kysely<MessagingDatabase>): Promise<void> {
                       where c.oid in (to_regclass('messaging_channels'), to_regclass('messaging_channel_members'),
                                       to_regclass('messaging_outbox'), to_regclass('messaging_audit_log'))),
                     false) as owner,
-           case when exists (select from pg_roles where rolname = 'messaging_app')
-                then pg_has_role(current_user, 'messaging_app', 'USAGE') else false end as app,
-           case when exists (select from pg_roles where rolname = 'messaging_worker')
-                then pg_has_role(current_user, 'messaging_worker', 'USAGE') else false end as worker
+           ${member('messaging_app', 'USAGE')} as app,
+           ${member('messaging_app', 'MEMBER')} as app_member,
+           ${member('messaging_worker', 'USAGE')} as worker,
+           ${member('messaging_worker', 'MEMBER')} as worker_member
       from pg_roles r
      where r.rolname = current_user`.execute(db)
   const r = rows[0]
@@ -214,9 +301,18 @@ export async function checkRole(db: Kysely<MessagingDatabase>): Promise<void> {
   if (r.bypassrls) throw refuse('it has BYPASSRLS')
   if (!r.migrated) throw new StorageError('the messaging tables are missing: apply the sql/ migrations first')
   if (r.owner) throw refuse('it owns the messaging tables')
-  if (!r.app && !r.worker) {
+  if (!r.app_member && !r.worker_member) {
     throw new StorageError(`role "${r.role}" is not a member of messaging_app (nor messaging_worker)`)
   }
+  // Policies apply to every role whose privileges the login has: with both, the worker's
+  // see-everything policies would hold in every tenant's unit of work.
+  if (r.app && r.worker) {
+    throw refuse(
+      'it inherits both messaging_app and messaging_worker (use two logins, or a NOINHERIT login that the adapter switches with SET LOCAL ROLE)',
+    )
+  }
+  const mode = (inherit: boolean, member: boolean) => (inherit ? 'inherit' : member ? 'member' : null)
+  return { app: mode(r.app, r.app_member), worker: mode(r.worker, r.worker_member) }
 }
 
 /**
@@ -232,23 +328,60 @@ export async function checkRole(db: Kysely<MessagingDatabase>): Promise<void> {
  */
 export async function createPostgresStorage(options: PostgresStorageOptions): Promise<PostgresStorage> {
   let db: Kysely<MessagingDatabase>
-  let ownPool: pg.Pool | undefined
+  // Everything the adapter opened itself, closed by close(); a host's pools stay the host's.
+  const owned: Kysely<MessagingDatabase>[] = []
+  const kyselyOf = (pool: pg.Pool, own: boolean) => {
+    const k = new Kysely<MessagingDatabase>({ dialect: new PostgresDialect({ pool }) })
+    if (own) {
+      // An idle connection the server drops (restart, terminated backend) is an 'error'
+      // event on the pool; unhandled, it would end the host's process. The pool has already
+      // discarded the client, and the next checkout opens a new one.
+      pool.on('error', () => undefined)
+      owned.push(k)
+    }
+    return k
+  }
+  const poolOf = (connectionString: string | undefined, given: pg.Pool | undefined, max: number) =>
+    given
+      ? kyselyOf(given, false)
+      : connectionString
+        ? kyselyOf(new pg.Pool({ connectionString, max }), true)
+        : undefined
   if (options.db !== undefined) {
     if (!isKysely(options.db)) throw new TypeError('options.db must be a kysely instance')
     db = options.db as Kysely<MessagingDatabase>
   } else {
-    if (!options.pool) {
-      ownPool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 })
-    }
-    const pool = options.pool ?? ownPool!
-    db = new Kysely<MessagingDatabase>({ dialect: new PostgresDialect({ pool }) })
+    db = poolOf(options.connectionString, options.pool, options.poolSize ?? 10)!
   }
+  const workerDb = poolOf(options.workerConnectionString, options.workerPool, options.poolSize ?? 10)
+  const ownerDb = poolOf(options.ownerConnectionString, options.ownerPool, 2)
+  let main: LoginPool
+  let worker: LoginPool | undefined
   try {
-    if (!options.allowPrivilegedRole) await checkRole(db)
+    main = { db, roles: options.allowPrivilegedRole ? null : await checkRole(db) }
+    if (workerDb) {
+      const roles = await checkRole(workerDb)
+      if (!roles.worker)
+        throw new StorageError("the worker connection's login is not a member of messaging_worker")
+      worker = { db: workerDb, roles }
+    }
   } catch (e) {
-    if (ownPool) await ownPool.end()
+    await Promise.all(owned.map((k) => k.destroy()))
     throw e instanceof StorageError ? e : classify(e)
   }
+  const listenConfig: pg.ClientConfig | null =
+    options.listenConnectionString === false
+      ? null
+      : options.listenConnectionString !== undefined
+        ? { connectionString: options.listenConnectionString }
+        : options.connectionString !== undefined
+          ? { connectionString: options.connectionString }
+          : options.pool
+            ? (options.pool as pg.Pool & { options: pg.ClientConfig }).options
+            : null
+  const wakeSignal: PostgresWakeSignal | undefined = listenConfig
+    ? createPostgresWakeSignal(listenConfig)
+    : undefined
   const joined = new AsyncLocalStorage<Kysely<MessagingDatabase>>()
   let closed = false
   const toKysely = (tx: HostTransaction): Kysely<MessagingDatabase> =>
@@ -256,20 +389,88 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   return {
     name: 'postgres',
     db,
-    unitOfWork: new PostgresUnitOfWork(db, joined, async () => {
+    unitOfWork: new PostgresUnitOfWork(main, worker, joined, async () => {
       if (closed) throw new StorageError('postgres storage is closed')
     }),
+    ...(wakeSignal && { wakeSignal }),
     withTransaction: (tx, fn) => joined.run(toKysely(tx), fn),
     bind: (tx) => ({
       name: 'postgres',
       unitOfWork: new BoundUnitOfWork(toKysely(tx)),
       close: async () => undefined,
     }),
+    async prune(pruneOptions: PruneOptions): Promise<number> {
+      if (closed) throw new StorageError('postgres storage is closed')
+      if (!ownerDb) {
+        throw new StorageError(
+          "prune runs with the owner's rights (the app roles cannot delete): pass ownerConnectionString or ownerPool",
+        )
+      }
+      return pruneBatch(ownerDb, pruneOptions.olderThan, pruneOptions.batchSize ?? 1000).catch((e) =>
+        Promise.reject(classify(e)),
+      )
+    },
     async close() {
       if (closed) return
       closed = true
-      // Only what the adapter opened; a host's pool or kysely instance stays the host's.
-      if (ownPool) await db.destroy()
+      await wakeSignal?.close()
+      await Promise.all(owned.map((k) => k.destroy()))
     },
   }
+}
+
+/**
+ * Retention, as the owner: removes up to `batchSize` settled messages (processed, failed,
+ * dead) settled before `olderThan`, with their attempts, in one short statement; returns
+ * how many messages went. Call it again until it returns 0.
+ *
+ * The tenants with settled rows come from a skip scan over messaging_outbox_settled_idx
+ * (infrastructure_id, settled_at), and each tenant's oldest settled rows from an index
+ * range, so a batch never walks live rows nor what earlier batches removed. Rows are
+ * deleted by address. No row lock is taken before the delete: claims never touch settled
+ * rows, and a message redriven meanwhile (now pending, at a new address) fails the
+ * re-checked conditions and stays. Enqueues and claims never wait for a prune.
+ */
+async function pruneBatch(
+  db: Kysely<MessagingDatabase>,
+  olderThan: Date,
+  batchSize: number,
+): Promise<number> {
+  const r = await sql<{ n: number }>`
+    WITH RECURSIVE skip (infrastructure_id) AS (
+      (SELECT o.infrastructure_id FROM messaging_outbox AS o
+        WHERE o.status IN ('processed', 'failed', 'dead')
+        ORDER BY o.infrastructure_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
+               WHERE o.status IN ('processed', 'failed', 'dead') AND o.infrastructure_id > s.infrastructure_id
+               ORDER BY o.infrastructure_id LIMIT 1)
+        FROM skip AS s
+       WHERE s.infrastructure_id IS NOT NULL
+    ),
+    gone AS (
+      DELETE FROM messaging_outbox AS o
+       WHERE o.ctid = ANY (ARRAY(
+               SELECT d.row_id
+                 FROM skip AS s
+                 CROSS JOIN LATERAL (
+                   SELECT x.ctid AS row_id FROM messaging_outbox AS x
+                    WHERE x.infrastructure_id = s.infrastructure_id
+                      AND x.status IN ('processed', 'failed', 'dead')
+                      AND x.settled_at < ${olderThan}
+                    ORDER BY x.settled_at
+                    LIMIT ${batchSize}) AS d
+                WHERE s.infrastructure_id IS NOT NULL
+                LIMIT ${batchSize}))
+         AND o.status IN ('processed', 'failed', 'dead')
+         AND o.settled_at < ${olderThan}
+      RETURNING o.infrastructure_id, o.id
+    ),
+    gone_attempts AS (
+      DELETE FROM messaging_delivery_attempts AS a
+       USING gone AS g
+       WHERE a.infrastructure_id = g.infrastructure_id AND a.message_id = g.id
+    )
+    SELECT count(*)::int AS n FROM gone`.execute(db)
+  return r.rows[0]?.n ?? 0
 }

@@ -1,5 +1,7 @@
 import type { AuditEntry } from '../../domain/audit.js'
 import type { Channel } from '../../domain/channel.js'
+import type { DeliveryAttempt } from '../../domain/delivery.js'
+import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
 import type { Role } from '../../domain/tenant-scope.js'
@@ -72,6 +74,36 @@ export interface AuditRow {
   at: Date
 }
 
+export interface AttemptRow {
+  infrastructure_id: string
+  message_id: string
+  id: string
+  business_id: string | null
+  attempt: number
+  worker_id: string
+  started_at: Date
+  finished_at: Date
+  duration_ms: number
+  outcome: DeliveryAttempt['outcome']
+  error_code: string | null
+  error: string | null
+  provider_message_id: string | null
+}
+
+export interface InboxRow {
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  user_id: string
+  channel_id: string
+  message_id: string
+  payload: JsonValue
+  created_at: Date
+  seen_at: Date | null
+  read_at: Date | null
+  archived_at: Date | null
+}
+
 /** The module's tables and view, for kysely. */
 export interface MessagingDatabase {
   messaging_channels: ChannelRow
@@ -79,6 +111,8 @@ export interface MessagingDatabase {
   messaging_outbox: OutboxRow
   messaging_audit_log: AuditRow
   messaging_channel_memberships: MembershipViewRow
+  messaging_delivery_attempts: AttemptRow
+  messaging_inbox: InboxRow
 }
 
 export const toChannel = (r: ChannelRow): Channel => ({
@@ -147,6 +181,35 @@ export const toAuditEntry = (r: AuditRow): AuditEntry => ({
   errorCode: r.error_code,
   details: r.details,
   at: r.at,
+})
+
+export const toAttempt = (r: AttemptRow): DeliveryAttempt => ({
+  id: r.id,
+  infrastructureId: r.infrastructure_id,
+  messageId: r.message_id,
+  attempt: r.attempt,
+  workerId: r.worker_id,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  durationMs: r.duration_ms,
+  outcome: r.outcome,
+  errorCode: r.error_code,
+  error: r.error,
+  providerMessageId: r.provider_message_id,
+})
+
+export const toInboxEntry = (r: InboxRow): InboxEntry => ({
+  id: r.id,
+  infrastructureId: r.infrastructure_id,
+  businessId: r.business_id,
+  userId: r.user_id,
+  channelId: r.channel_id,
+  messageId: r.message_id,
+  payload: r.payload,
+  createdAt: r.created_at,
+  seenAt: r.seen_at,
+  readAt: r.read_at,
+  archivedAt: r.archived_at,
 })
 
 /** A jsonb parameter. `pg` would turn a JS array into a PostgreSQL array, so JSON is always sent as text. */
