@@ -1,9 +1,9 @@
 export type { AuditLog } from './audit-log.js'
 export type { ChannelPatch, ChannelRepository } from './channel-repository.js'
-export { type Clock, systemClock } from './clock.js'
-export { type IdGenerator, randomIds } from './id-generator.js'
 export type { ChannelSecrets, SecretOwner } from './channel-secrets.js'
 export { plaintextSecrets } from './channel-secrets.js'
+export { type Clock, systemClock } from './clock.js'
+export { type IdGenerator, randomIds } from './id-generator.js'
 export type { InboxRepository } from './inbox-repository.js'
 export type { MembershipRepository } from './membership-repository.js'
 export type {
