@@ -1,0 +1,89 @@
+import type { Command } from 'commander'
+import { createDeliveryWorker } from '../../worker/index.js'
+import {
+  type CliIo,
+  collect,
+  createLogger,
+  describeStore,
+  openMessaging,
+  principalOf,
+  redactTarget,
+  type StoreOptions,
+} from '../context.js'
+import { shutdownSignal } from '../signals.js'
+import { builtinTransports, relayFromUrl } from '../transports.js'
+
+interface WorkerOptions extends StoreOptions {
+  principal?: string
+  infra?: string[]
+  concurrency: string
+  pollMs: string
+  leaseMs: string
+  graceMs: string
+  allowHttp?: boolean
+  allowRange?: string[]
+  logLevel: string
+}
+
+export function registerWorker(program: Command, io: CliIo): void {
+  program
+    .command('worker')
+    .description(
+      'Run a delivery worker with the built-in transports (in-app, webhook, email, SMS) until SIGTERM or SIGINT, then shut down cleanly',
+    )
+    .option('--sqlite <file>', 'SQLite database file (default: DATABASE_URL when set, else ./messaging.db)')
+    .option('--database-url <url>', 'PostgreSQL connection string (default: DATABASE_URL)')
+    .option(
+      '--principal <json>',
+      'serve the tenants of this service principal (JSON or @file); default: a fleet worker for every tenant',
+    )
+    .option('--infra <uuid>', 'serve this infrastructure as a service principal (repeatable)', collect)
+    .option('--concurrency <n>', 'deliveries in flight at once', '10')
+    .option('--poll-ms <n>', 'idle poll interval', '1000')
+    .option('--lease-ms <n>', 'lease per claim (renewed while delivering)', '30000')
+    .option(
+      '--grace-ms <n>',
+      'on shutdown, in-flight deliveries get this long before they are released',
+      '10000',
+    )
+    .option('--allow-http', 'permit http:// webhook and SMS provider URLs')
+    .option('--allow-range <cidr>', 'let the SSRF guard through to this range (repeatable)', collect)
+    .option('--log-level <level>', 'pino level', 'info')
+    .addHelpText(
+      'after',
+      '\nEnvironment: DATABASE_URL, MESSAGING_SECRET_KEYS (opens sealed channel credentials), SMTP_URL (relay for email channels without their own).',
+    )
+    .action(async (opts: WorkerOptions) => {
+      const log = createLogger(opts.logLevel, io)
+      const store = describeStore(opts, io.env)
+      const scoped = opts.principal !== undefined || (opts.infra?.length ?? 0) > 0
+      const messaging = await openMessaging(opts, io.env)
+      const relay = relayFromUrl(io.env.SMTP_URL)
+      const worker = createDeliveryWorker({
+        messaging,
+        ...(scoped ? { principal: principalOf(opts) } : { fleet: true }),
+        transports: builtinTransports(messaging, {
+          ...(opts.allowHttp && { allowHttp: true }),
+          ...(opts.allowRange && { allowedRanges: opts.allowRange }),
+          ...(relay && { relay }),
+        }),
+        concurrency: Number(opts.concurrency),
+        pollIntervalMs: Number(opts.pollMs),
+        leaseMs: Number(opts.leaseMs),
+        shutdownGraceMs: Number(opts.graceMs),
+        logger: log,
+      })
+      const shutdown = shutdownSignal((name) => log.info({ signal: name }, 'shutting down'))
+      log.info(
+        { workerId: worker.workerId, store: store.kind, target: redactTarget(store.target), fleet: !scoped },
+        'worker started',
+      )
+      try {
+        await worker.run(shutdown.signal)
+      } finally {
+        shutdown.dispose()
+        await messaging.close()
+      }
+      log.info({ workerId: worker.workerId }, 'worker stopped')
+    })
+}

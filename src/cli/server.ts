@@ -1,0 +1,103 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { z } from 'zod'
+import { type Principal, principalSchema } from '../domain/tenant-scope.js'
+import { createFetchHandler, type EnqueueQuota, type FetchHandler } from '../http/index.js'
+import type { Messaging } from '../messaging.js'
+import { CliError } from './context.js'
+
+/** Bearer token -> principal, as a host's session store would answer. */
+export type TokenMap = ReadonlyMap<string, Principal>
+
+const tokensFileSchema = z.record(
+  z.string().min(16, 'tokens must be at least 16 characters'),
+  principalSchema,
+)
+
+/** Reads `{ "<token>": { "userId", "role", "grants": [...] }, ... }`. */
+export function readTokensFile(path: string): TokenMap {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (e) {
+    throw new CliError(`cannot read the tokens file ${path}: ${e instanceof Error ? e.message : e}`)
+  }
+  const parsed = tokensFileSchema.safeParse(raw)
+  if (!parsed.success) {
+    throw new CliError(
+      `tokens file ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    )
+  }
+  return new Map(Object.entries(parsed.data))
+}
+
+/** A fresh tenant with one principal per role and a random token each, for trying the server out. */
+export function demoTokens(): { infrastructureId: string; tokens: Map<string, Principal> } {
+  const infrastructureId = randomUUID()
+  const tokens = new Map<string, Principal>()
+  for (const role of ['infra_admin', 'member', 'service'] as const) {
+    tokens.set(`demo_${role}_${randomBytes(12).toString('hex')}`, {
+      userId: randomUUID(),
+      role,
+      grants: [{ infrastructureId, businessId: null }],
+    })
+  }
+  return { infrastructureId, tokens }
+}
+
+/** The host's authentication hook over a token map: `Authorization: Bearer <token>`. */
+export function bearerAuthenticate(tokens: TokenMap): (request: Request) => Principal | null {
+  return (request) => {
+    const header = request.headers.get('authorization') ?? ''
+    const match = /^Bearer\s+(\S+)$/i.exec(header)
+    return match ? (tokens.get(match[1]!) ?? null) : null
+  }
+}
+
+export interface RunningServer {
+  /** `http://host:port` plus the base path. */
+  readonly url: string
+  readonly handler: FetchHandler
+  close(): Promise<void>
+}
+
+/** Serves the fetch handler on Node through @hono/node-server. */
+export async function startServer(options: {
+  messaging: Messaging
+  tokens: TokenMap
+  host: string
+  port: number
+  basePath?: string
+  enqueueQuota?: EnqueueQuota
+  onError?: (error: unknown) => void
+}): Promise<RunningServer> {
+  let serve: typeof import('@hono/node-server').serve
+  try {
+    ;({ serve } = await import('@hono/node-server'))
+  } catch {
+    throw new CliError('serving needs @hono/node-server: npm install @hono/node-server')
+  }
+  const handler = createFetchHandler({
+    messaging: options.messaging,
+    authenticate: bearerAuthenticate(options.tokens),
+    ...(options.basePath !== undefined && { basePath: options.basePath }),
+    ...(options.enqueueQuota && { enqueueQuota: options.enqueueQuota }),
+    ...(options.onError && { onError: options.onError }),
+  })
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: handler, port: options.port, hostname: options.host }, () => resolve(s))
+    s.once('error', reject)
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    url: `http://${host}:${address.port}${handler.basePath}`,
+    handler,
+    close: () =>
+      new Promise<void>((resolve) => {
+        ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+        server.close(() => resolve())
+      }),
+  }
+}
