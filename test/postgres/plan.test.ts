@@ -3,7 +3,8 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresStorage, type PostgresStorage } from '../../src/adapters/postgres/index.js'
 import { claimsOf } from '../../src/adapters/postgres/postgres-storage.js'
-import { at, channel, message, scopeOf, tenant } from '../support/fixtures.js'
+import { TenantScope } from '../../src/domain/tenant-scope.js'
+import { at, channel, message, scopeOf, tenant, uuid } from '../support/fixtures.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 /**
@@ -17,7 +18,14 @@ const OTHER_TENANTS = 1000
 let db: TestDatabase
 let admin: pg.Client
 let storage: PostgresStorage
+/** The fleet worker's store, on its own login (messaging_worker). */
+let fleetStorage: PostgresStorage
 const captured: CompiledQuery[] = []
+/** One tenant with a backlog of its own, besides the million rows. */
+const BACKLOG = 100_000
+const big = { infra: uuid(), channel: uuid() }
+const bigWorker = scopeOf('service', [[big.infra, null]])
+const fleet = TenantScope.fleet(uuid())
 const t = tenant()
 const admin_ = scopeOf('infra_admin', [[t.infra, null]])
 const worker = scopeOf('service', [[t.infra, null]])
@@ -32,8 +40,12 @@ interface PlanNode {
 const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)]
 
 /** The plan of `q` as the app role with the worker's claims (what the adapter's transaction holds). */
-async function planOf(q: { sql: string; parameters: readonly unknown[] }, claims = claimsOf(worker)) {
-  const c = new pg.Client({ connectionString: db.appUrl })
+async function planOf(
+  q: { sql: string; parameters: readonly unknown[] },
+  claims = claimsOf(worker),
+  url = db.appUrl,
+) {
+  const c = new pg.Client({ connectionString: url })
   await c.connect()
   try {
     await c.query('begin')
@@ -74,6 +86,20 @@ beforeAll(async () => {
            case when g % 10 = 0 then 'pending' else 'processed' end, 0,
            timestamptz '2025-01-01' + g * interval '1 ms'
       from generate_series(1, ${OTHER_ROWS}) g`)
+  // The backlog: one tenant with 100,000 due messages, all older than anyone else's.
+  await admin.query(
+    `insert into messaging_channels (infrastructure_id, id, channel_key, type, name, config, created_by, created_at, updated_at)
+     values ($1, $2, 'alerts', 'in_app', 'Alerts', '{}', gen_random_uuid(), now(), now())`,
+    [big.infra, big.channel],
+  )
+  await admin.query(
+    `insert into messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, max_attempts, created_by,
+                                  created_at, status, attempts, available_at)
+     select $1, gen_random_uuid(), null, $2, '{"text":"x"}', 5, gen_random_uuid(),
+            timestamptz '2024-01-01' + g * interval '1 ms', 'pending', 0, timestamptz '2024-01-01' + g * interval '1 ms'
+       from generate_series(1, ${BACKLOG}) g`,
+    [big.infra, big.channel],
+  )
   await admin.query('commit')
   await admin.query('analyze messaging_outbox')
 
@@ -84,6 +110,13 @@ beforeAll(async () => {
     },
   })
   storage = await createPostgresStorage({ db: kysely })
+  const fleetKysely = new Kysely({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db.workerUrl, max: 2 }) }),
+    log: (e) => {
+      if (e.level === 'query') captured.push(e.query)
+    },
+  })
+  fleetStorage = await createPostgresStorage({ db: fleetKysely })
   await storage.unitOfWork.run(admin_, (r) => r.channels.insert(admin_, ch))
   for (let i = 0; i < 20; i++) {
     const m = message(t.infra, ch.id, { availableAt: at(i), createdAt: at(i) })
@@ -93,6 +126,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await storage?.db.destroy()
+  await fleetStorage?.db.destroy()
   await admin?.end()
   await db?.drop()
 })
@@ -109,7 +143,7 @@ async function statementOf(work: () => Promise<unknown>, marker: RegExp): Promis
 describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tenants`, () => {
   it('holds the million rows, and the tenant sees only its own', async () => {
     const n = await admin.query('select count(*)::int as n from messaging_outbox')
-    expect(n.rows[0].n).toBe(OTHER_ROWS + 20)
+    expect(n.rows[0].n).toBe(OTHER_ROWS + BACKLOG + 20)
     const mine = await storage.unitOfWork.run(worker, (r) =>
       r.outbox.list(worker, { infrastructureId: t.infra, limit: 100 }),
     )
@@ -171,5 +205,70 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     )
     expect(claimed).toHaveLength(5)
     expect(performance.now() - started).toBeLessThan(500)
+  })
+
+  /** Claims as `scope` on `on`, returning the claimed rows and the wall time. */
+  async function timedClaim(on: PostgresStorage, scope: TenantScope, limit: number, now: Date) {
+    const started = performance.now()
+    const claimed = await on.unitOfWork.run(scope, (r) =>
+      r.outbox.claim(scope, { limit, leaseMs: 60_000, now }),
+    )
+    return { claimed, ms: performance.now() - started }
+  }
+
+  it("claims from a tenant's 100,000-message backlog through the ready index, at the cost of a small queue", async () => {
+    const q = await statementOf(
+      () =>
+        storage.unitOfWork.run(bigWorker, (r) =>
+          r.outbox.claim(bigWorker, { limit: 10, leaseMs: 60_000, now: new Date() }),
+        ),
+      /for update skip locked/i,
+    )
+    const plan = await planOf(q, claimsOf(bigWorker))
+    const scans = outboxScans(plan)
+    expect(scans.map((s) => s['Node Type'])).not.toContain('Seq Scan')
+    expect(scans.map((s) => s['Node Type'])).not.toContain('Bitmap Heap Scan')
+    expect(scans.map((s) => s['Index Name'])).toContain('messaging_outbox_ready_idx')
+    const backlog = await timedClaim(storage, bigWorker, 10, new Date())
+    const small = await timedClaim(storage, worker, 5, at(100_000))
+    console.log(
+      `claim of 10 from a 100,000 backlog: ${backlog.ms.toFixed(1)} ms; claim of 5 from a tenant of 20: ${small.ms.toFixed(1)} ms`,
+    )
+    expect(backlog.claimed).toHaveLength(10)
+    expect(backlog.ms).toBeLessThan(500)
+  })
+
+  it('lets the fleet worker find the ready tenants with a skip scan and claim round robin, one per tenant', async () => {
+    const now = new Date()
+    const q = await statementOf(
+      () =>
+        fleetStorage.unitOfWork.run(fleet, (r) => r.outbox.claim(fleet, { limit: 20, leaseMs: 60_000, now })),
+      /for update skip locked/i,
+    )
+    const plan = await planOf(q, claimsOf(fleet), db.workerUrl)
+    const scans = outboxScans(plan)
+    // Every access to the outbox is an index walk: the skip scan's probes, each tenant's head
+    // and count, and the locking walk; the update finds its rows by address.
+    expect(scans.map((s) => s['Node Type'])).not.toContain('Seq Scan')
+    expect(scans.map((s) => s['Node Type'])).not.toContain('Bitmap Heap Scan')
+    expect(new Set(scans.map((s) => s['Index Name']).filter(Boolean))).toEqual(
+      new Set(['messaging_outbox_ready_idx']),
+    )
+    expect(plan.map((n) => n['Node Type'])).toContain('Recursive Union')
+    const lockRows = plan.find((n) => n['Node Type'] === 'LockRows')!
+    expect(nodes(lockRows).map((n) => n['Node Type'])).not.toContain('Sort')
+    // 1,000 other tenants and the backlog are all due: a claim of 20 takes one message from
+    // each of the 20 tenants with the oldest heads (the backlog's is the oldest of all).
+    const tenantsDue = await admin.query(
+      "select count(distinct infrastructure_id)::int as n from messaging_outbox where status = 'pending' and available_at <= now()",
+    )
+    const { claimed, ms } = await timedClaim(fleetStorage, fleet, 20, new Date())
+    console.log(
+      `fleet claim of 20 over ${tenantsDue.rows[0].n} tenants with due messages (${OTHER_ROWS + BACKLOG} rows): ${ms.toFixed(1)} ms`,
+    )
+    expect(claimed).toHaveLength(20)
+    expect(new Set(claimed.map((m) => m.infrastructureId)).size).toBe(20)
+    expect(claimed.filter((m) => m.infrastructureId === big.infra)).toHaveLength(1)
+    expect(ms).toBeLessThan(1000)
   })
 })
