@@ -1,0 +1,241 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+import { createMessaging, type Messaging, type Principal } from '../../src/index.js'
+import { until } from '../support/transports.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const BIN = join(ROOT, 'bin/messaging.mjs')
+
+/** Runs the command line in process with captured output and no PostgreSQL in its environment. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const code = await main(argv, {
+    out: (t) => {
+      out += t
+    },
+    err: (t) => {
+      err += t
+    },
+    tty: false,
+    env: {},
+  })
+  return { code, out, err }
+}
+
+/** The launcher as a child process (signals need a process of their own). */
+function spawnCli(args: string[]): {
+  child: ChildProcess
+  out: () => string
+  err: () => string
+  exit: Promise<number | null>
+} {
+  const { DATABASE_URL: _, ...env } = process.env
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  child.stderr!.on('data', (c: Buffer) => {
+    err += c.toString()
+  })
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  return { child, out: () => out, err: () => err, exit }
+}
+
+describe('messaging command line', () => {
+  it.each([
+    ['demo', '--serve'],
+    ['worker', '--principal'],
+    ['serve', '--tokens'],
+    ['migrate', '--database-url'],
+    ['stats', '--infra'],
+    ['redrive', '--channel'],
+    ['enqueue', '--idempotency-key'],
+    ['prune', '--older-than'],
+  ])('%s --help describes its options', async (command, option) => {
+    const r = await cli(command, '--help')
+    expect(r.code).toBe(0)
+    expect(r.out).toContain(`Usage: messaging ${command}`)
+    expect(r.out).toContain(option)
+  })
+
+  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL, with exit 1 and one line', async () => {
+    const unknown = await cli('deliver')
+    expect(unknown.code).toBe(1)
+    expect(unknown.err).toContain("unknown command 'deliver'")
+    const noTenant = await cli('stats', '--sqlite', ':memory:')
+    expect(noTenant).toMatchObject({ code: 1, out: '' })
+    expect(noTenant.err).toBe('messaging: give --infra <uuid> (repeatable) or --principal <json>\n')
+    const badPrincipal = await cli(
+      'stats',
+      '--sqlite',
+      ':memory:',
+      '--principal',
+      '{"userId":"x","role":"root","grants":[]}',
+    )
+    expect(badPrincipal.code).toBe(1)
+    expect(badPrincipal.err).toMatch(/--principal: userId: .*role:/)
+    const migrate = await cli('migrate')
+    expect(migrate).toMatchObject({ code: 1 })
+    expect(migrate.err).toContain('migrate needs --database-url or DATABASE_URL')
+  })
+
+  it('the launcher runs from a checkout (--version)', async () => {
+    const p = spawnCli(['--version'])
+    expect(await p.exit).toBe(0)
+    expect(p.out().trim()).toBe('0.1.0')
+  })
+})
+
+describe('operating a SQLite store from the command line', () => {
+  let dir: string
+  let file: string
+  let messaging: Messaging
+  const infra = randomUUID()
+  const admin: Principal = {
+    userId: randomUUID(),
+    role: 'infra_admin',
+    grants: [{ infrastructureId: infra, businessId: null }],
+  }
+  const service: Principal = { ...admin, userId: randomUUID(), role: 'service' }
+  const member = randomUUID()
+  let channelId: string
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'messaging-cli-'))
+    file = join(dir, 'ops.db')
+    messaging = createMessaging({ sqlitePath: file })
+    const c = await messaging.createChannel(admin, {
+      infrastructureId: infra,
+      channelKey: 'alerts',
+      type: 'in_app',
+      maxAttempts: 1,
+    })
+    channelId = c.id
+    await messaging.addMember(admin, { infrastructureId: infra, channelId, userId: member })
+  })
+  afterAll(async () => {
+    await messaging.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('enqueues (idempotently), shows stats, redrives a dead channel, delivers with a worker until SIGTERM, prunes', async () => {
+    const enqueue = (key: string) =>
+      cli(
+        'enqueue',
+        '--sqlite',
+        file,
+        '--infra',
+        infra,
+        '--channel',
+        'alerts',
+        '--payload',
+        '{"title":"disk 91%"}',
+        '--idempotency-key',
+        key,
+        '--json',
+      )
+    const first = await enqueue('disk-91')
+    expect(first.code, first.err).toBe(0)
+    const { id, created } = JSON.parse(first.out) as { id: string; created: boolean }
+    expect(created).toBe(true)
+    expect(JSON.parse((await enqueue('disk-91')).out)).toMatchObject({ id, created: false })
+    // The CLI's audit entries name its fixed operator id.
+    const audit = await messaging.listAudit(admin, { infrastructureId: infra, action: 'outbox.enqueue' })
+    expect(audit).toMatchObject([
+      { actorId: '00000000-0000-4000-8000-00000000c11e', outcome: 'ok', targetId: id },
+    ])
+
+    // A failed last attempt makes it dead.
+    const [held] = await messaging.claim(service, { infrastructureId: infra })
+    await messaging.ack(service, {
+      infrastructureId: infra,
+      messageId: held!.id,
+      leaseToken: held!.leaseToken,
+      outcome: 'failed',
+      reason: 'relay down',
+      retryAfterMs: 0,
+    })
+    const stats = await cli('stats', '--sqlite', file, '--infra', infra, '--json')
+    expect(JSON.parse(stats.out)).toEqual([
+      expect.objectContaining({ channelId, dead: 1, pending: 0, processed: 0 }),
+    ])
+    const table = await cli('stats', '--sqlite', file, '--infra', infra)
+    expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+-`))
+
+    expect(await cli('redrive', '--sqlite', file, '--infra', infra)).toMatchObject({
+      code: 1,
+      err: 'messaging: give exactly one of --message or --channel\n',
+    })
+    const redriven = await cli('redrive', '--sqlite', file, '--infra', infra, '--channel', 'alerts')
+    expect(redriven.out).toBe('redriven 1 dead message of channel alerts\n')
+    const again = await cli('redrive', '--sqlite', file, '--infra', infra, '--message', id)
+    expect(again.code).toBe(1)
+    expect(again.err).toContain('ILLEGAL_TRANSITION')
+
+    // A worker process delivers it into the member's inbox, then stops cleanly on SIGTERM.
+    const worker = spawnCli([
+      'worker',
+      '--sqlite',
+      file,
+      '--infra',
+      infra,
+      '--poll-ms',
+      '50',
+      '--log-level',
+      'info',
+    ])
+    await until(
+      async () =>
+        (await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
+        'processed',
+      20_000,
+      50,
+    )
+    worker.child.kill('SIGTERM')
+    expect(await worker.exit).toBe(0)
+    const logs = worker
+      .err()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string })
+    expect(logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['worker started', 'shutting down', 'worker stopped']),
+    )
+    expect(
+      await messaging.countUnread(
+        { userId: member, role: 'member', grants: [{ infrastructureId: infra, businessId: null }] },
+        { infrastructureId: infra },
+      ),
+    ).toEqual({ unread: 1 })
+
+    const pruned = await cli('prune', '--sqlite', file, '--older-than', '0s')
+    expect(pruned.out).toMatch(/^pruned 1 message settled before /)
+    expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
+  }, 60_000)
+
+  it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {
+    const tokens = join(dir, 'tokens.json')
+    writeFileSync(tokens, JSON.stringify({ tok_admin_0123456789abcdef: admin }))
+    const server = spawnCli(['serve', '--sqlite', file, '--port', '0', '--tokens', tokens, '--no-worker'])
+    await until(() => /listening on (\S+)/.test(server.out()), 20_000, 50)
+    const url = /listening on (\S+)/.exec(server.out())![1]!
+    const ok = await fetch(`${url}/channels?infrastructureId=${infra}`, {
+      headers: { authorization: 'Bearer tok_admin_0123456789abcdef' },
+    })
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as { channelKey: string }[]).map((c) => c.channelKey)).toEqual(['alerts'])
+    const anonymous = await fetch(`${url}/channels?infrastructureId=${infra}`)
+    expect(anonymous.status).toBe(401)
+    server.child.kill('SIGTERM')
+    expect(await server.exit).toBe(0)
+  }, 30_000)
+})
