@@ -17,7 +17,14 @@ export {
   createPostgresStorage,
   type HostClient,
   type HostTransaction,
+  type LoginRoles,
   type PostgresStorage,
   type PostgresStorageOptions,
 } from './postgres-storage.js'
 export type { MessagingDatabase } from './schema.js'
+export {
+  createPostgresWakeSignal,
+  type PostgresWakeSignal,
+  WAKE_APPLICATION_NAME,
+  WAKE_CHANNEL,
+} from './wake-signal.js'
