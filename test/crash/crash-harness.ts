@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { Webhook } from 'standardwebhooks'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const script = fileURLToPath(new URL('./crash-worker.ts', import.meta.url))
+
+/** A webhook receiver on loopback that verifies every signature and counts deliveries per message and worker. */
+export interface Receiver {
+  readonly url: string
+  /** message id -> the workers that delivered it, in arrival order. */
+  readonly deliveries: Map<string, string[]>
+  total(): number
+  close(): Promise<void>
+}
+
+export async function startReceiver(secret: string, delayMs: number): Promise<Receiver> {
+  const verifier = new Webhook(secret)
+  const deliveries = new Map<string, string[]>()
+  let total = 0
+  let bad = 0
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      try {
+        verifier.verify(body, req.headers as Record<string, string>)
+      } catch {
+        bad++
+        res.writeHead(401).end()
+        return
+      }
+      const id = String(req.headers['webhook-id'])
+      const by = String(req.headers['user-agent']).replace('crash-test/', '')
+      deliveries.set(id, [...(deliveries.get(id) ?? []), by])
+      total++
+      setTimeout(() => res.writeHead(204).end(), delayMs)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    deliveries,
+    total: () => {
+      if (bad > 0) throw new Error(`${bad} deliveries failed signature verification`)
+      return total
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  }
+}
+
+export interface WorkerProcess {
+  readonly name: string
+  readonly proc: ChildProcess
+  readonly ready: Promise<void>
+  readonly exited: Promise<number | null>
+}
+
+export function startWorker(
+  kind: 'sqlite' | 'postgres',
+  target: string,
+  name: string,
+  env: NodeJS.ProcessEnv,
+): WorkerProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, kind, target, name], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let err = ''
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve()
+    })
+    void exited.then((code) => reject(new Error(`worker ${name} exited ${code} before ready: ${err}`)))
+  })
+  return { name, proc, ready, exited }
+}
+
+export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** What the receiver saw, summarised for the test's assertions and its printed counts. */
+export function tally(receiver: Receiver, ids: readonly string[], killed: string) {
+  let duplicates = 0
+  let duplicatesFirstByKilled = 0
+  let missing = 0
+  for (const id of ids) {
+    const by = receiver.deliveries.get(id)
+    if (!by) {
+      missing++
+      continue
+    }
+    if (by.length > 1) {
+      duplicates += by.length - 1
+      if (by[0] === killed) duplicatesFirstByKilled += by.length - 1
+    }
+  }
+  const byKilled = [...receiver.deliveries.values()].filter((by) => by.includes(killed)).length
+  return {
+    messages: ids.length,
+    received: receiver.total(),
+    missing,
+    duplicates,
+    duplicatesFirstByKilled,
+    byKilled,
+  }
+}

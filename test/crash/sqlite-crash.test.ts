@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
+import { createMessaging } from '../../src/index.js'
+import { createSecretBox } from '../../src/secrets/index.js'
+import { principal, uuid } from '../support/fixtures.js'
+import { startReceiver, startWorker, tally, until, type WorkerProcess } from './crash-harness.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'messaging-crash-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const MESSAGES = 2_000
+const CONCURRENCY = 8
+
+describe('sqlite: a delivery worker killed mid-run', () => {
+  it('loses no message: its leases lapse and the others deliver them; duplicates stay within what it held', async () => {
+    const path = join(dir, 'crash.db')
+    const keys = `k1:${randomBytes(32).toString('base64')}`
+    const env = { MESSAGING_SECRET_KEYS: keys }
+    const secret = `whsec_${randomBytes(24).toString('base64')}`
+    const receiver = await startReceiver(secret, 3)
+    const [id, b64] = keys.split(':') as [string, string]
+    const messaging = createMessaging({
+      storage: createSqliteStorage({ path }),
+      secrets: createSecretBox({ keys: { [id]: b64 }, activeKeyId: id }),
+    })
+    const tenants = [uuid(), uuid(), uuid(), uuid()]
+    const admin = principal(
+      'infra_admin',
+      tenants.map((t) => [t, null]),
+    )
+    const producer = principal(
+      'member',
+      tenants.map((t) => [t, null]),
+    )
+    const ids: string[] = []
+    for (const infrastructureId of tenants) {
+      await messaging.createChannel(admin, {
+        infrastructureId,
+        channelKey: 'hooks',
+        type: 'webhook',
+        config: { url: receiver.url, secrets: [secret] },
+      })
+    }
+    for (let i = 0; i < MESSAGES; i++) {
+      const { message } = await messaging.enqueue(producer, {
+        infrastructureId: tenants[i % tenants.length]!,
+        channelKey: 'hooks',
+        payload: { n: i },
+      })
+      ids.push(message.id)
+    }
+
+    const workers: WorkerProcess[] = ['w1', 'w2', 'w3'].map((n) => startWorker('sqlite', path, n, env))
+    await Promise.all(workers.map((w) => w.ready))
+    const victim = workers[0]!
+    await until(() => receiver.total() >= MESSAGES / 4, 60_000, 'a quarter of the messages')
+    const killedAt = receiver.total()
+    victim.proc.kill('SIGKILL')
+    expect(await victim.exited).toBe(null)
+    await until(() => ids.every((m) => receiver.deliveries.has(m)), 60_000, 'every message')
+    // Let the lapsed leases settle, then stop the survivors cleanly.
+    const service = principal(
+      'service',
+      tenants.map((t) => [t, null]),
+    )
+    for (let k = 0; k < 200; k++) {
+      const stats = await messaging.stats(service, {})
+      if (stats.reduce((n, s) => n + s.processed, 0) === MESSAGES) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    for (const w of workers.slice(1)) w.proc.kill('SIGTERM')
+    const codes = await Promise.all(workers.slice(1).map((w) => w.exited))
+    const t = tally(receiver, ids, victim.name)
+    const stats = await messaging.stats(service, {})
+    console.log(
+      `sqlite crash: ${t.messages} messages, ${t.received} deliveries, killed w1 after ${killedAt} (it delivered ${t.byKilled}), ` +
+        `missing ${t.missing}, duplicates ${t.duplicates} (${t.duplicatesFirstByKilled} first sent by the killed worker), ` +
+        `processed ${stats.reduce((n, s) => n + s.processed, 0)}`,
+    )
+    expect(codes).toEqual([0, 0])
+    expect(t.missing).toBe(0)
+    expect(stats.reduce((n, s) => n + s.processed, 0)).toBe(MESSAGES)
+    expect(stats.reduce((n, s) => n + s.pending + s.inFlight + s.dead + s.failed, 0)).toBe(0)
+    // At least once, and no more duplicates than the killed worker could hold in flight.
+    expect(t.duplicates).toBe(t.duplicatesFirstByKilled)
+    expect(t.duplicates).toBeLessThanOrEqual(CONCURRENCY)
+    await messaging.close()
+    await receiver.close()
+  }, 120_000)
+})
