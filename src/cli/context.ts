@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { InvalidArgumentError } from 'commander'
 import { type Logger, pino } from 'pino'
 import { createMessaging, type MessagingOptions } from '../container.js'
 import { ValidationError } from '../domain/errors.js'
@@ -111,6 +112,15 @@ export function principalOf(opts: { principal?: string; infra?: string[] }): Pri
 }
 
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+/** A commander parser of whole numbers not below `min`: `--concurrency abc` is refused before anything runs. */
+export const integer =
+  (min: number) =>
+  (value: string): number => {
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`must be a whole number, at least ${min}`)
+    return Number(value)
+  }
 
 /** A pino logger on stderr (JSON lines; pipe through pino-pretty to read them). */
 export function createLogger(level: string, io: CliIo): Logger {

@@ -83,6 +83,11 @@ describe('messaging command line', () => {
     )
     expect(badPrincipal.code).toBe(1)
     expect(badPrincipal.err).toMatch(/--principal: userId: .*role:/)
+    const badNumber = await cli('worker', '--sqlite', ':memory:', '--concurrency', 'many')
+    expect(badNumber.code).toBe(1)
+    expect(badNumber.err).toContain(
+      "option '--concurrency <n>' argument 'many' is invalid. must be a whole number, at least 1",
+    )
     const migrate = await cli('migrate')
     expect(migrate).toMatchObject({ code: 1 })
     expect(migrate.err).toContain('migrate needs --database-url or DATABASE_URL')

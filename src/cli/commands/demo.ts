@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { CliIo } from '../context.js'
+import { type CliIo, integer } from '../context.js'
 import { runDemo } from '../demo/scenario.js'
 
 export function registerDemo(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -12,9 +12,9 @@ export function registerDemo(program: Command, io: CliIo, setExitCode: (code: nu
     .option('--keep', 'keep the temporary directory with the SQLite file')
     .option('--memory', 'run on the memory store instead of SQLite')
     .option('--serve', 'after the report, keep serving HTTP and delivering until Ctrl-C')
-    .option('--port <n>', 'HTTP port (0: any free one)', '0')
-    .option('--scale <n>', 'multiply the burst', '1')
-    .option('--timeout-ms <n>', 'give up waiting for deliveries after this long', '45000')
+    .option('--port <n>', 'HTTP port (0: any free one)', integer(0), 0)
+    .option('--scale <n>', 'multiply the burst (1 to 7)', integer(1), 1)
+    .option('--timeout-ms <n>', 'give up waiting for deliveries after this long', integer(1000), 45_000)
     .option('--log-level <level>', 'pino level of the logs on stderr', 'warn')
     .action(
       async (opts: {
@@ -22,9 +22,9 @@ export function registerDemo(program: Command, io: CliIo, setExitCode: (code: nu
         keep?: boolean
         memory?: boolean
         serve?: boolean
-        port: string
-        scale: string
-        timeoutMs: string
+        port: number
+        scale: number
+        timeoutMs: number
         logLevel: string
       }) => {
         setExitCode(
@@ -34,9 +34,9 @@ export function registerDemo(program: Command, io: CliIo, setExitCode: (code: nu
               keep: opts.keep === true,
               memory: opts.memory === true,
               serve: opts.serve === true,
-              port: Number(opts.port),
-              scale: Number(opts.scale),
-              timeoutMs: Number(opts.timeoutMs),
+              port: opts.port,
+              scale: Math.min(7, opts.scale),
+              timeoutMs: opts.timeoutMs,
               logLevel: opts.logLevel,
             },
             io,

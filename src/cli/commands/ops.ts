@@ -7,6 +7,7 @@ import {
   collect,
   createLogger,
   describeStore,
+  integer,
   openMessaging,
   principalOf,
   redactTarget,
@@ -164,6 +165,7 @@ export function registerOps(program: Command, io: CliIo): void {
     )
     .option('--idempotency-key <key>', 'a repeat returns the first message')
     .option('--delay <duration>', 'due after this long: 30s, 5m, 1h')
+    .option('--json', 'print JSON')
     .action(
       async (
         opts: ActorOptions & {
@@ -206,15 +208,14 @@ export function registerOps(program: Command, io: CliIo): void {
         })
       },
     )
-    .option('--json', 'print JSON')
 
   storeOptions(program.command('prune'))
     .description(
       'Retention: delete processed, failed and dead messages settled before a cut-off (host rights, no principal)',
     )
     .requiredOption('--older-than <duration|date>', 'a duration (30d, 12h) or an ISO date')
-    .option('--batch-size <n>', 'rows per statement', '1000')
-    .action(async (opts: StoreOptions & { olderThan: string; batchSize: string }) => {
+    .option('--batch-size <n>', 'rows per statement', integer(1), 1000)
+    .action(async (opts: StoreOptions & { olderThan: string; batchSize: number }) => {
       const duration = parseDuration(opts.olderThan)
       const olderThan = duration !== null ? new Date(Date.now() - duration) : new Date(opts.olderThan)
       if (Number.isNaN(olderThan.getTime()))
@@ -224,7 +225,7 @@ export function registerOps(program: Command, io: CliIo): void {
       const removed = await withMessaging(
         opts,
         io,
-        (m) => m.prune({ olderThan, batchSize: Number(opts.batchSize) }),
+        (m) => m.prune({ olderThan, batchSize: opts.batchSize }),
         { allowPrivilegedRole: store.kind === 'postgres' },
       )
       io.out(

@@ -6,6 +6,7 @@ import {
   collect,
   createLogger,
   describeStore,
+  integer,
   openMessaging,
   redactTarget,
   type StoreOptions,
@@ -15,7 +16,7 @@ import { shutdownSignal } from '../signals.js'
 import { builtinTransports, relayFromUrl } from '../transports.js'
 
 interface ServeOptions extends StoreOptions {
-  port: string
+  port: number
   host: string
   basePath?: string
   tokens?: string
@@ -39,7 +40,7 @@ export function registerServe(program: Command, io: CliIo): void {
     .description('Serve the HTTP surface (and a delivery worker in the same process) until SIGTERM or SIGINT')
     .option('--sqlite <file>', 'SQLite database file (default: DATABASE_URL when set, else ./messaging.db)')
     .option('--database-url <url>', 'PostgreSQL connection string (default: DATABASE_URL)')
-    .option('--port <n>', 'port (0: any free one)', '8787')
+    .option('--port <n>', 'port (0: any free one)', integer(0), 8787)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--base-path <path>', 'route prefix (default /functions/v1/messaging)')
     .option(
@@ -66,7 +67,7 @@ export function registerServe(program: Command, io: CliIo): void {
         messaging,
         tokens,
         host: opts.host,
-        port: Number(opts.port),
+        port: opts.port,
         ...(opts.basePath !== undefined && { basePath: opts.basePath }),
         ...(opts.quota && { enqueueQuota: parseQuota(opts.quota) }),
         onError: (e) => log.error({ err: e }, 'request failed'),

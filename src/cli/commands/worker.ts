@@ -5,6 +5,7 @@ import {
   collect,
   createLogger,
   describeStore,
+  integer,
   openMessaging,
   principalOf,
   redactTarget,
@@ -16,10 +17,10 @@ import { builtinTransports, relayFromUrl } from '../transports.js'
 interface WorkerOptions extends StoreOptions {
   principal?: string
   infra?: string[]
-  concurrency: string
-  pollMs: string
-  leaseMs: string
-  graceMs: string
+  concurrency: number
+  pollMs: number
+  leaseMs: number
+  graceMs: number
   allowHttp?: boolean
   allowRange?: string[]
   logLevel: string
@@ -38,13 +39,14 @@ export function registerWorker(program: Command, io: CliIo): void {
       'serve the tenants of this service principal (JSON or @file); default: a fleet worker for every tenant',
     )
     .option('--infra <uuid>', 'serve this infrastructure as a service principal (repeatable)', collect)
-    .option('--concurrency <n>', 'deliveries in flight at once', '10')
-    .option('--poll-ms <n>', 'idle poll interval', '1000')
-    .option('--lease-ms <n>', 'lease per claim (renewed while delivering)', '30000')
+    .option('--concurrency <n>', 'deliveries in flight at once', integer(1), 10)
+    .option('--poll-ms <n>', 'idle poll interval', integer(10), 1000)
+    .option('--lease-ms <n>', 'lease per claim (renewed while delivering)', integer(1000), 30_000)
     .option(
       '--grace-ms <n>',
       'on shutdown, in-flight deliveries get this long before they are released',
-      '10000',
+      integer(0),
+      10_000,
     )
     .option('--allow-http', 'permit http:// webhook and SMS provider URLs')
     .option('--allow-range <cidr>', 'let the SSRF guard through to this range (repeatable)', collect)
@@ -67,10 +69,10 @@ export function registerWorker(program: Command, io: CliIo): void {
           ...(opts.allowRange && { allowedRanges: opts.allowRange }),
           ...(relay && { relay }),
         }),
-        concurrency: Number(opts.concurrency),
-        pollIntervalMs: Number(opts.pollMs),
-        leaseMs: Number(opts.leaseMs),
-        shutdownGraceMs: Number(opts.graceMs),
+        concurrency: opts.concurrency,
+        pollIntervalMs: opts.pollMs,
+        leaseMs: opts.leaseMs,
+        shutdownGraceMs: opts.graceMs,
         logger: log,
       })
       const shutdown = shutdownSignal((name) => log.info({ signal: name }, 'shutting down'))
