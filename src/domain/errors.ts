@@ -159,10 +159,25 @@ export class StorageError extends MessagingError {
   }
 }
 
-/** True for every error of the module's closed set. */
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'VALIDATION_FAILED',
+  'UNAUTHENTICATED',
+  'TENANT_SCOPE_VIOLATION',
+  'FORBIDDEN_ROLE',
+  'NOT_FOUND',
+  'CONFLICT',
+  'ILLEGAL_TRANSITION',
+  'PAYLOAD_TOO_LARGE',
+  'CHANNEL_DISABLED',
+  'RATE_LIMITED',
+  'STORAGE_FAILURE',
+])
+
+/**
+ * True for every error of the module's closed set, also across duplicated copies of the
+ * package (where `instanceof` fails): an Error whose `code` is one of the set's codes.
+ * A Node system error (`ECONNREFUSED`) or a driver's error is not one.
+ */
 export const isMessagingError = (e: unknown): e is MessagingError =>
   e instanceof MessagingError ||
-  (typeof e === 'object' &&
-    e !== null &&
-    typeof (e as { code?: unknown }).code === 'string' &&
-    e instanceof Error)
+  (e instanceof Error && ERROR_CODES.has(String((e as { code?: unknown }).code)))

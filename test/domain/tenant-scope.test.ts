@@ -74,3 +74,16 @@ describe('TenantScope', () => {
     expect(Object.isFrozen(scope.principal.grants)).toBe(true)
   })
 })
+
+describe('isMessagingError', () => {
+  it('recognises the closed set by code, and nothing else with a code', async () => {
+    const { isMessagingError, NotFoundError } = await import('../../src/index.js')
+    expect(isMessagingError(new NotFoundError('channel', 'x'))).toBe(true)
+    const foreign = Object.assign(new Error('from a duplicated copy'), { code: 'NOT_FOUND' })
+    expect(isMessagingError(foreign)).toBe(true)
+    expect(isMessagingError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
+      false,
+    )
+    expect(isMessagingError({ code: 'NOT_FOUND' })).toBe(false)
+  })
+})
