@@ -677,3 +677,21 @@ describe('the facade', () => {
     })
   })
 })
+
+describe('inversify wiring', () => {
+  it("loads into a host's own container, with the host's own bindings beside it", async () => {
+    const { Container } = await import('inversify')
+    const { messagingModule, MESSAGING_TYPES } = await import('../../src/index.js')
+    const container = new Container()
+    container.bind('HostGreeting').toConstantValue('hello')
+    container.loadSync(messagingModule({ storage: createMemoryStorage() }))
+    const messaging = container.get<Messaging>(MESSAGING_TYPES.Messaging)
+    expect(messaging).toBeInstanceOf((await import('../../src/index.js')).Messaging)
+    expect(container.get(MESSAGING_TYPES.Messaging)).toBe(messaging)
+    expect(container.get<string>('HostGreeting')).toBe('hello')
+    const t = tenant()
+    const admin = principal('infra_admin', [[t.infra, null]])
+    await messaging.createChannel(admin, { infrastructureId: t.infra, channelKey: 'inbox', type: 'in_app' })
+    expect(await messaging.listChannels(admin, { infrastructureId: t.infra })).toHaveLength(1)
+  })
+})
