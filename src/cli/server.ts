@@ -59,7 +59,25 @@ export interface RunningServer {
   /** `http://host:port` plus the base path. */
   readonly url: string
   readonly handler: FetchHandler
+  /** The web components' page, when served. */
+  readonly uiUrl: string | null
   close(): Promise<void>
+}
+
+/** A sign-in the demo page offers. */
+export interface UiIdentity {
+  readonly label: string
+  readonly token: string
+  readonly infrastructureId: string
+  readonly userId?: string
+}
+
+/** The page's sign-in picker over a token map: one entry per token, labelled by role. */
+export function identitiesOf(tokens: TokenMap, name: (p: Principal) => string = (p) => p.role): UiIdentity[] {
+  return [...tokens].flatMap(([token, p]) => {
+    const infrastructureId = p.grants[0]?.infrastructureId
+    return infrastructureId ? [{ label: name(p), token, infrastructureId, userId: p.userId }] : []
+  })
 }
 
 /** Serves the fetch handler on Node through @hono/node-server. */
@@ -71,6 +89,8 @@ export async function startServer(options: {
   basePath?: string
   enqueueQuota?: EnqueueQuota
   onError?: (error: unknown) => void
+  /** Serve the web components' page under `/ui/`, offering these sign-ins in its picker (demo tokens only). */
+  ui?: { identities?: UiIdentity[] }
 }): Promise<RunningServer> {
   let serve: typeof import('@hono/node-server').serve
   try {
@@ -85,14 +105,32 @@ export async function startServer(options: {
     ...(options.enqueueQuota && { enqueueQuota: options.enqueueQuota }),
     ...(options.onError && { onError: options.onError }),
   })
+  let fetch: (request: Request) => Response | Promise<Response> = handler
+  let uiPath: string | null = null
+  if (options.ui) {
+    try {
+      const { createUiAssetHandler, uiAssets } = await import('../ui/assets.js')
+      const assets = await uiAssets({
+        apiBaseUrl: handler.basePath,
+        ...(options.ui.identities && { identities: options.ui.identities }),
+      })
+      const ui = createUiAssetHandler(assets, { prefix: '/ui' })
+      fetch = (request) => ui(request) ?? handler(request)
+      uiPath = '/ui/'
+    } catch (e) {
+      // The page needs its browser bundle (a build, or esbuild to make one): the API runs without it.
+      options.onError?.(e)
+    }
+  }
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: handler, port: options.port, hostname: options.host }, () => resolve(s))
+    const s = serve({ fetch, port: options.port, hostname: options.host }, () => resolve(s))
     s.once('error', reject)
   })
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   return {
     url: `http://${host}:${address.port}${handler.basePath}`,
+    uiUrl: uiPath ? `http://${host}:${address.port}${uiPath}` : null,
     handler,
     close: () =>
       new Promise<void>((resolve) => {

@@ -240,6 +240,16 @@ describe('operating a SQLite store from the command line', () => {
     expect(((await ok.json()) as { channelKey: string }[]).map((c) => c.channelKey)).toEqual(['alerts'])
     const anonymous = await fetch(`${url}/channels?infrastructureId=${infra}`)
     expect(anonymous.status).toBe(401)
+    // The web components' page and its bundle, with a real token map offering no sign-ins.
+    const ui = /web components: (\S+)/.exec(server.out())![1]!
+    const page = await fetch(ui)
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const html = await page.text()
+    expect(html).toContain('messaging-channels')
+    expect(html).not.toContain('tok_admin_0123456789abcdef')
+    const bundle = await fetch(`${ui}messaging-ui.js`)
+    expect(bundle.headers.get('content-type')).toContain('javascript')
+    expect((await bundle.text()).length).toBeGreaterThan(10_000)
     server.child.kill('SIGTERM')
     expect(await server.exit).toBe(0)
   }, 30_000)

@@ -11,7 +11,7 @@ import {
   redactTarget,
   type StoreOptions,
 } from '../context.js'
-import { demoTokens, readTokensFile, startServer, type TokenMap } from '../server.js'
+import { demoTokens, identitiesOf, readTokensFile, startServer, type TokenMap } from '../server.js'
 import { shutdownSignal } from '../signals.js'
 import { builtinTransports, relayFromUrl } from '../transports.js'
 
@@ -71,6 +71,8 @@ export function registerServe(program: Command, io: CliIo): void {
         ...(opts.basePath !== undefined && { basePath: opts.basePath }),
         ...(opts.quota && { enqueueQuota: parseQuota(opts.quota) }),
         onError: (e) => log.error({ err: e }, 'request failed'),
+        // Demo tokens are offered in the page's picker; real ones never are.
+        ui: demo ? { identities: identitiesOf(demo.tokens) } : {},
       })
       const relay = relayFromUrl(io.env.SMTP_URL)
       const worker = opts.worker
@@ -96,6 +98,7 @@ export function registerServe(program: Command, io: CliIo): void {
         'listening',
       )
       io.out(`messaging listening on ${server.url}\n`)
+      if (server.uiUrl) io.out(`web components: ${server.uiUrl}\n`)
       if (demo) {
         io.out(`demo tenant ${demo.infrastructureId}; tokens (role: token):\n`)
         for (const [token, p] of demo.tokens) io.out(`  ${p.role.padEnd(11)} ${token}\n`)

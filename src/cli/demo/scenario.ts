@@ -11,7 +11,7 @@ import { createSecretBox } from '../../secrets/index.js'
 import { createDeliveryWorker } from '../../worker/index.js'
 import { type CliIo, createLogger } from '../context.js'
 import { ms, table } from '../format.js'
-import { startServer } from '../server.js'
+import { identitiesOf, startServer } from '../server.js'
 import { shutdownSignal } from '../signals.js'
 import { builtinTransports } from '../transports.js'
 import { createProgress } from './progress.js'
@@ -173,6 +173,9 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
       host: '127.0.0.1',
       port: opts.port,
       onError: (e) => log.error({ err: e }, 'request failed'),
+      ...(opts.serve && {
+        ui: { identities: identitiesOf(tokens, (p) => `${p.role} ${p.userId.slice(0, 8)}`) },
+      }),
     })
     cleanups.unshift(() => server.close())
     const client = (t: string, infrastructureId?: string): MessagingClient =>
@@ -641,7 +644,9 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
 
     if (opts.serve) {
       const admin = [...tokens].find(([, p]) => p.userId === acme.admin.principal.userId)![0]
-      io.out(`\nServing ${server.url} (delivering too) until Ctrl-C.\nTry:\n`)
+      io.out(`\nServing ${server.url} (delivering too) until Ctrl-C.\n`)
+      if (server.uiUrl) io.out(`Web components: ${server.uiUrl} (pick a demo identity)\n`)
+      io.out('Try:\n')
       io.out(
         `  curl -s -H 'authorization: Bearer ${admin}' '${server.url}/stats?infrastructureId=${acme.infrastructureId}'\n`,
       )
