@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto'
+import pg from 'pg'
+import { z } from 'zod'
+import { createPostgresStorage, type PostgresStorage } from '../../src/adapters/postgres/index.js'
+import {
+  type ChannelTypeDefinition,
+  createMessaging,
+  type Messaging,
+  type Principal,
+  TenantScope,
+  type Transport,
+} from '../../src/index.js'
+import { createDeliveryWorker } from '../../src/worker/index.js'
+import {
+  type BenchPayload,
+  type OnDelivered,
+  payloadOf,
+  type Subject,
+  type SubjectOptions,
+} from '../common.js'
+import { BENCH_ROLES, type BenchServer } from '../postgres.js'
+
+/** A channel type whose transport only reports the delivery to the benchmark. */
+const benchChannelType: ChannelTypeDefinition = {
+  type: 'bench',
+  configSchema: z.strictObject({}),
+  secretPaths: [],
+}
+
+/**
+ * This module on PostgreSQL, as a host runs it: producers enqueue through the facade as
+ * `messaging_app` with their tenant's claims (row-level security on), and the delivery
+ * side is the fleet worker on its own `messaging_worker` login.
+ */
+export async function openModule(
+  server: BenchServer,
+  database: string,
+  template: string,
+  opts: SubjectOptions,
+): Promise<Subject> {
+  await server.createDatabase(database, template)
+  const appUrl = server.urlFor(database, BENCH_ROLES.app, BENCH_ROLES.password)
+  const workerUrl = server.urlFor(database, BENCH_ROLES.worker, BENCH_ROLES.password)
+  const storage = await createPostgresStorage({
+    connectionString: appUrl,
+    poolSize: opts.poolSize,
+    listenConnectionString: false,
+  })
+  let workerStorage: PostgresStorage | undefined
+  const messaging = createMessaging({ storage, channelTypes: [benchChannelType] })
+  const tenants = Array.from({ length: opts.tenants }, () => randomUUID())
+  const admin: Principal = {
+    userId: randomUUID(),
+    role: 'infra_admin',
+    grants: tenants.map((infrastructureId) => ({ infrastructureId, businessId: null })),
+  }
+  const producers: Principal[] = tenants.map((infrastructureId) => ({
+    userId: randomUUID(),
+    role: 'member',
+    grants: [{ infrastructureId, businessId: null }],
+  }))
+  const superQuery = async (text: string, values: unknown[]) => {
+    const c = new pg.Client({ connectionString: server.urlFor(database) })
+    await c.connect()
+    try {
+      return await c.query(text, values)
+    } finally {
+      await c.end()
+    }
+  }
+  const channelIds: string[] = []
+  const superUrl = server.urlFor(database)
+  if (tenants.length <= 200) {
+    for (const infrastructureId of tenants) {
+      const c = await messaging.createChannel(admin, {
+        infrastructureId,
+        channelKey: 'bench',
+        type: 'bench',
+        config: {},
+        maxAttempts: 5,
+      })
+      channelIds.push(c.id)
+    }
+  } else {
+    // Thousands of tenants (G9): their channels go straight in, as createChannel writes them.
+    for (const _ of tenants) channelIds.push(randomUUID())
+    await superQuery(
+      `insert into messaging_channels (infrastructure_id, id, channel_key, type, name, config, enabled,
+         max_attempts, created_by, created_at, updated_at)
+       select x.i, x.c, 'bench', 'bench', 'bench', '{}'::jsonb, true, 5, $3, now(), now()
+         from unnest($1::uuid[], $2::uuid[]) as x (i, c)`,
+      [tenants, channelIds, admin.userId],
+    )
+  }
+
+  let onDelivered: OnDelivered = () => undefined
+  const transport: Transport = {
+    channelType: benchChannelType,
+    async send(message) {
+      const p = message.payload as unknown as BenchPayload
+      onDelivered(p.t, p.s)
+      return { status: 'delivered' }
+    },
+  }
+  let workerMessaging: Messaging | undefined
+  const worker = async () => {
+    if (!workerMessaging) {
+      workerStorage = await createPostgresStorage({ connectionString: workerUrl, poolSize: opts.poolSize })
+      workerMessaging = createMessaging({ storage: workerStorage, transports: [transport] })
+    }
+    return workerMessaging
+  }
+  const workerId = randomUUID()
+  const fleet = TenantScope.fleet(workerId)
+  const delivered = (now: Date) => ({
+    outcome: 'delivered' as const,
+    errorCode: null,
+    error: null,
+    providerMessageId: null,
+    startedAt: now,
+    finishedAt: now,
+    workerId,
+  })
+
+  /** Rows straight into the table as the superuser, in the shape an enqueue (and an ack) writes. */
+  const fill = async (count: number, tenantOf: (i: number) => number, settled: boolean) => {
+    const c = new pg.Client({ connectionString: superUrl })
+    await c.connect()
+    try {
+      for (let from = 0; from < count; from += 20_000) {
+        const n = Math.min(20_000, count - from)
+        const infra: string[] = []
+        const chan: string[] = []
+        const payloads: string[] = []
+        for (let i = from; i < from + n; i++) {
+          const t = tenantOf(i)
+          infra.push(tenants[t]!)
+          chan.push(channelIds[t]!)
+          payloads.push(JSON.stringify(payloadOf(t, i)))
+        }
+        const at = "now() - interval '1 second' + x.n * interval '1 microsecond'"
+        await c.query(
+          `insert into messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, recipients,
+             idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, settled_at)
+           select x.i, gen_random_uuid(), null, x.c, x.p::jsonb, null, null, 5, $4, ${at},
+                  ${settled ? "'processed', 1" : "'pending', 0"}, ${at}, ${settled ? at : 'null'}
+             from unnest($1::uuid[], $2::uuid[], $3::text[]) with ordinality as x (i, c, p, n)`,
+          [infra, chan, payloads, admin.userId],
+        )
+      }
+      await c.query('vacuum analyze messaging_outbox')
+    } finally {
+      await c.end()
+    }
+  }
+  const enqueue = async (t: number, s: number) => {
+    await messaging.enqueue(producers[t]!, {
+      infrastructureId: tenants[t]!,
+      channelKey: 'bench',
+      payload: { ...payloadOf(t, s) },
+    })
+  }
+
+  return {
+    name: 'module',
+    enqueue,
+    async enqueueBatch(t, seqs) {
+      // No batch call in the facade: the host's own transaction holding `seqs.length`
+      // enqueues (the transactional outbox) is how a batch commits at once.
+      await storage.db.transaction().execute((trx) =>
+        storage.withTransaction(trx, async () => {
+          for (const s of seqs) await enqueue(t, s)
+        }),
+      )
+    },
+    prefill: (count, tenantOf) => fill(count, tenantOf, false),
+    prefillSettled: (count, tenantOf) => fill(count, tenantOf, true),
+    async drain({ total, batch, concurrency }) {
+      const m = await worker()
+      let settled = 0
+      let empty = false
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (settled < total && !empty) {
+            const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+            if (held.length === 0) {
+              empty = true
+              break
+            }
+            const now = new Date()
+            const acks = await Promise.all(held.map((h) => m.delivery.complete(fleet, h, delivered(now))))
+            settled += acks.filter((a) => a.acked).length
+          }
+        }),
+      )
+      return settled
+    },
+    async startConsumer(cb) {
+      onDelivered = cb
+      const m = await worker()
+      const w = createDeliveryWorker({
+        messaging: m,
+        fleet: true,
+        workerId,
+        transports: [transport],
+        concurrency: 32,
+      })
+      const running = w.run()
+      return {
+        async stop() {
+          await w.stop()
+          await running
+          onDelivered = () => undefined
+        },
+      }
+    },
+    async timeClaim(batch) {
+      const m = await worker()
+      const t0 = performance.now()
+      const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+      const ms = performance.now() - t0
+      const now = new Date()
+      await Promise.all(held.map((h) => m.delivery.complete(fleet, h, delivered(now))))
+      return ms
+    },
+    async close() {
+      await workerStorage?.close()
+      await storage.close()
+      await server.dropDatabase(database)
+    },
+  }
+}
