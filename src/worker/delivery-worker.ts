@@ -136,6 +136,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   const inflight = new Map<string, { held: ClaimedMessage; abort: AbortController; done: Promise<void> }>()
   const perTenantInflight = new Map<string, number>()
+  /** Releases of claimed messages over a tenant's cap, still on their way back to the store. */
+  const releasing = new Set<Promise<void>>()
   let stopping = false
   let running: Promise<void> | null = null
   let wake: (() => void) | null = null
@@ -349,7 +351,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     for (const held of claimed) {
       const n = (perTenantInflight.get(held.infrastructureId) ?? 0) + (taken.get(held.infrastructureId) ?? 0)
       if (n >= perTenant) {
-        void release(held, 0, 'tenant_cap')
+        const back: Promise<void> = release(held, 0, 'tenant_cap').finally(() => releasing.delete(back))
+        releasing.add(back)
         continue
       }
       taken.set(held.infrastructureId, (taken.get(held.infrastructureId) ?? 0) + 1)
@@ -359,6 +362,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   async function shutdown(): Promise<void> {
+    await Promise.all(releasing)
     const pending = [...inflight.values()]
     if (pending.length === 0) return
     let graceTimer: NodeJS.Timeout | undefined
@@ -426,8 +430,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       try {
         for (;;) {
           const { claimed } = await claimOnce()
-          if (claimed === 0 && inflight.size === 0) break
-          if (claimed === 0) await Promise.race([...inflight.values()].map((p) => p.done))
+          if (claimed === 0 && inflight.size === 0 && releasing.size === 0) break
+          // A message over its tenant's cap is due again once its release lands: wait for that too.
+          if (claimed === 0) await Promise.race([...[...inflight.values()].map((p) => p.done), ...releasing])
         }
       } finally {
         for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.off(e, count)
