@@ -80,7 +80,12 @@ describe('credentials never leave the module', () => {
         type: 'email',
         config: {
           from: 'ops@example.com',
-          smtp: { host: '127.0.0.1', port: (smtp.server.address() as AddressInfo).port, secure: false, auth: { user: 'ops', pass: smtpPass } },
+          smtp: {
+            host: '127.0.0.1',
+            port: (smtp.server.address() as AddressInfo).port,
+            secure: false,
+            auth: { user: 'ops', pass: smtpPass },
+          },
         },
       },
       {
