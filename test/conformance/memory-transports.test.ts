@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { describeTransportDelivery } from './transports-conformance.js'
+
+describeTransportDelivery('memory', () => createMemoryStorage())

@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { SMTPServer } from 'smtp-server'
+import { Webhook } from 'standardwebhooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createEmailTransport } from '../../src/adapters/transports/email/index.js'
+import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
+import { createSmsTransport } from '../../src/adapters/transports/sms/index.js'
+import { createWebhookTransport } from '../../src/adapters/transports/webhook/index.js'
+import { createMessaging, type MessagingStorage } from '../../src/index.js'
+import { createSecretBox } from '../../src/secrets/index.js'
+import { createDeliveryWorker } from '../../src/worker/index.js'
+import { principal, tenant } from '../support/fixtures.js'
+import { type LoopbackServer, type ReceivedRequest, startHttpServer } from '../transports/support.js'
+import type { StorageFactory } from './repository-conformance.js'
+
+const LOOPBACK = { allowedRanges: ['127.0.0.0/8'] }
+const SID = `AC${'0123456789abcdef'.repeat(2)}`
+
+interface Mail {
+  from: string
+  to: string[]
+  raw: string
+  user: string | undefined
+}
+
+/**
+ * The four built-in transports driven by the delivery worker over a real store, against real
+ * servers on loopback: a Standard Webhooks receiver that verifies every signature, an SMTP
+ * server, a double of Twilio's Messages API, and the in-app inbox in the store itself.
+ */
+export function describeTransportDelivery(name: string, factory: StorageFactory): void {
+  describe(`transports driven by the worker: ${name}`, () => {
+    let storage: MessagingStorage
+    let hooks: LoopbackServer
+    let twilio: LoopbackServer
+    let smtp: SMTPServer
+    let smtpPort = 0
+    const mails: Mail[] = []
+    const smtpPass = `pw-${randomBytes(8).toString('hex')}`
+    const authToken = `tok-${randomBytes(12).toString('hex')}`
+    const hookSecret = `whsec_${randomBytes(24).toString('base64')}`
+
+    beforeAll(async () => {
+      storage = await factory()
+      hooks = await startHttpServer('127.0.0.1', (req: ReceivedRequest, res: ServerResponse) => {
+        try {
+          new Webhook(hookSecret).verify(req.body.toString(), req.headers as Record<string, string>)
+          res.writeHead(204).end()
+        } catch {
+          res.writeHead(401).end('bad signature')
+        }
+      })
+      twilio = await startHttpServer('127.0.0.1', (req, res) => {
+        const ok =
+          req.url === `/2010-04-01/Accounts/${SID}/Messages.json` &&
+          req.headers.authorization === `Basic ${Buffer.from(`${SID}:${authToken}`).toString('base64')}`
+        if (!ok)
+          return res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":20003,"status":401}')
+        const form = new URLSearchParams(req.body.toString())
+        const to = form.get('To') ?? ''
+        if (to.endsWith('0000')) {
+          return res
+            .writeHead(400, { 'content-type': 'application/json' })
+            .end(
+              JSON.stringify({
+                code: 21211,
+                message: `The 'To' number ${to} is not a valid phone number.`,
+                status: 400,
+              }),
+            )
+        }
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ sid: `SM${randomBytes(16).toString('hex')}`, to, status: 'queued' }))
+      })
+      smtp = new SMTPServer({
+        disabledCommands: ['STARTTLS'],
+        onAuth(auth, _s, cb) {
+          if (auth.password !== smtpPass) return cb(new Error('535 bad credentials'))
+          cb(null, { user: auth.username })
+        },
+        onData(stream, session, cb) {
+          let raw = ''
+          stream.on('data', (d: Buffer) => {
+            raw += d.toString()
+          })
+          stream.on('end', () => {
+            mails.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+              raw,
+              user: session.user as string | undefined,
+            })
+            cb()
+          })
+        },
+      })
+      await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r))
+      smtpPort = (smtp.server.address() as { port: number }).port
+    })
+    afterAll(async () => {
+      await storage?.close()
+      await hooks?.close()
+      await twilio?.close()
+      await new Promise<void>((r) => smtp?.close(() => r()))
+    })
+
+    it('delivers in-app, webhook, email and SMS messages end to end, and fails the undeliverable for good', async () => {
+      const box = createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' })
+      const messaging = createMessaging({ storage, secrets: box })
+      const t = tenant()
+      const admin = principal('infra_admin', [[t.infra, null]])
+      const reader = principal('member', [[t.infra, null]])
+      const service = principal('service', [[t.infra, null]])
+      const create = (channelKey: string, type: string, config: Record<string, unknown>) =>
+        messaging.createChannel(admin, {
+          infrastructureId: t.infra,
+          channelKey,
+          type,
+          config,
+          maxAttempts: 2,
+        })
+      const inbox = await create('inbox', 'in_app', {})
+      await messaging.addMember(admin, {
+        infrastructureId: t.infra,
+        channelId: inbox.id,
+        userId: reader.userId,
+      })
+      await create('hooks', 'webhook', { url: `${hooks.url}/in`, secrets: [hookSecret] })
+      await create('mail', 'email', {
+        from: 'ops@example.com',
+        smtp: { host: '127.0.0.1', port: smtpPort, secure: false, auth: { user: 'ops', pass: smtpPass } },
+      })
+      await create('texts', 'sms', {
+        from: '+4915112345678',
+        twilio: { accountSid: SID, authToken, baseUrl: twilio.url },
+      })
+
+      const send = async (channelKey: string, payload: object, recipients?: string[]) =>
+        (
+          await messaging.enqueue(admin, {
+            infrastructureId: t.infra,
+            channelKey,
+            payload: payload as never,
+            ...(recipients && { recipients }),
+          })
+        ).message.id
+      const inApp = await send('inbox', { title: 'Disk 91% full' })
+      const hook = await send('hooks', { event: 'order.paid', total: 42 })
+      const mail = await send(
+        'mail',
+        { subject: 'Invoice {{n}}', text: 'Hello {{name}}', data: { n: 7, name: 'Ada' } },
+        ['ada@example.com'],
+      )
+      const text = await send('texts', { text: 'Your code is 123456' }, ['+4915199999999'])
+      const badNumber = await send('texts', { text: 'x' }, ['+4915190000000'])
+
+      const worker = createDeliveryWorker({
+        messaging,
+        principal: service,
+        transports: [
+          createInAppTransport({ messaging }),
+          createWebhookTransport({ allowHttp: true, ssrf: LOOPBACK }),
+          createEmailTransport({ ssrf: LOOPBACK }),
+          createSmsTransport({ allowHttp: true, ssrf: LOOPBACK }),
+        ],
+      })
+      expect(await worker.drain()).toBe(5)
+      const status = async (id: string) =>
+        messaging.getMessage(admin, { infrastructureId: t.infra, messageId: id })
+      for (const id of [inApp, hook, mail, text]) expect((await status(id)).status, id).toBe('processed')
+      expect(await status(badNumber)).toMatchObject({ status: 'failed' })
+      expect((await status(badNumber)).lastError).toContain('not a valid phone number')
+      const refused = await messaging.listAttempts(admin, { infrastructureId: t.infra, messageId: badNumber })
+      expect(refused).toMatchObject([{ outcome: 'permanent' }])
+      expect(refused[0]!.errorCode).toContain('21211')
+
+      expect(
+        (await messaging.listInbox(reader, { infrastructureId: t.infra })).map((e) => e.payload),
+      ).toEqual([{ title: 'Disk 91% full' }])
+      const hookReq = hooks.received.find((r) => r.headers['webhook-id'] === hook)
+      expect(JSON.parse(hookReq!.body.toString())).toEqual({ event: 'order.paid', total: 42 })
+      expect(mails).toHaveLength(1)
+      expect(mails[0]).toMatchObject({ from: 'ops@example.com', to: ['ada@example.com'], user: 'ops' })
+      expect(mails[0]!.raw).toContain('Subject: Invoice 7')
+      expect(mails[0]!.raw).toContain('Hello Ada')
+      const sms = twilio.received.filter((r) => r.url.includes('/Messages.json'))
+      expect(sms.map((r) => new URLSearchParams(r.body.toString()).get('Body'))).toContain(
+        'Your code is 123456',
+      )
+      const attempts = await messaging.listAttempts(admin, { infrastructureId: t.infra, messageId: text })
+      expect(attempts).toMatchObject([{ outcome: 'delivered' }])
+      expect(attempts[0]!.providerMessageId).toMatch(/^SM/)
+    }, 60_000)
+  })
+}
