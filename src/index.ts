@@ -12,9 +12,11 @@ export {
   type ChannelType,
   type ChannelTypeDefinition,
   ChannelTypeRegistry,
+  type ChannelView,
   type RateLimit,
   REDACTED,
   rateLimitSchema,
+  type SecretState,
 } from './domain/channel.js'
 export {
   backoffMs,

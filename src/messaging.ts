@@ -1,5 +1,5 @@
 import type { AuditEntry } from './domain/audit.js'
-import type { Channel, ChannelTypeRegistry } from './domain/channel.js'
+import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
 import { StorageError } from './domain/errors.js'
 import type { InboxEntry } from './domain/inbox.js'
@@ -67,20 +67,20 @@ export class Messaging {
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
-  async createChannel(principal: Principal, input: CreateChannelInput): Promise<Channel> {
+  async createChannel(principal: Principal, input: CreateChannelInput): Promise<ChannelView> {
     return this.channels.create(TenantScope.of(principal), input)
   }
 
   /** Changes a channel's name, config, enabled flag or attempts (`infra_admin`). */
-  async configureChannel(principal: Principal, input: ConfigureChannelInput): Promise<Channel> {
+  async configureChannel(principal: Principal, input: ConfigureChannelInput): Promise<ChannelView> {
     return this.channels.configure(TenantScope.of(principal), input)
   }
 
-  async getChannel(principal: Principal, input: ChannelRefInput): Promise<Channel> {
+  async getChannel(principal: Principal, input: ChannelRefInput): Promise<ChannelView> {
     return this.channels.get(TenantScope.of(principal), input)
   }
 
-  async listChannels(principal: Principal, input: ListChannelsInput): Promise<Channel[]> {
+  async listChannels(principal: Principal, input: ListChannelsInput): Promise<ChannelView[]> {
     return this.channels.list(TenantScope.of(principal), input)
   }
 

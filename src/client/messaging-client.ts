@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../domain/audit.js'
-import type { Channel } from '../domain/channel.js'
+import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type {

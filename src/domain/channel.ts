@@ -23,6 +23,20 @@ export interface Channel {
   readonly updatedAt: Date
 }
 
+/** What a read may show of one secret of a channel's config: whether it is set, and under which keys it is sealed. */
+export interface SecretState {
+  /** The dotted path in the config (`smtp.auth.pass`, `secrets`). */
+  readonly path: string
+  readonly set: boolean
+  /** Key ids of the sealed values (one per list entry); empty for a store that does not seal. */
+  readonly keyIds: readonly string[]
+}
+
+/** A channel as every read returns it: secrets in `config` read as REDACTED, their state in `secrets`. */
+export interface ChannelView extends Channel {
+  readonly secrets: readonly SecretState[]
+}
+
 /** Lower-case slug, unique per infrastructure: `ops-alerts`, `billing_email`. */
 export const channelKeySchema = z
   .string()

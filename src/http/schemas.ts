@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { AuditEntry } from '../domain/audit.js'
-import type { Channel } from '../domain/channel.js'
+import type { ChannelView } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
@@ -21,7 +21,7 @@ const shapeOf =
 const uuid = z.uuid()
 const dateTime = z.iso.datetime()
 
-export const channelSchema = shapeOf<Channel>()({
+export const channelSchema = shapeOf<ChannelView>()({
   id: uuid,
   infrastructureId: uuid,
   channelKey: z.string(),
@@ -35,6 +35,11 @@ export const channelSchema = shapeOf<Channel>()({
   createdBy: uuid,
   createdAt: dateTime,
   updatedAt: dateTime,
+  secrets: z
+    .array(z.object({ path: z.string(), set: z.boolean(), keyIds: z.array(z.string()) }))
+    .describe(
+      'Each secret of the config: set or not, and the ids of the keys it is sealed under; never its value.',
+    ),
 })
 
 const membershipShape = {

@@ -1,4 +1,4 @@
-import type { ChannelTypeDefinition } from '../domain/channel.js'
+import type { ChannelTypeDefinition, SecretState } from '../domain/channel.js'
 
 /** Whose secret it is: sealed values are bound to their tenant, channel and field. */
 export interface SecretOwner {
@@ -18,6 +18,8 @@ export interface ChannelSecrets {
     config: Readonly<Record<string, unknown>>,
     owner: SecretOwner,
   ): Record<string, unknown>
+  /** Whether each secret path is set, and the key ids it is sealed under, without opening anything. */
+  describe(def: ChannelTypeDefinition, config: Readonly<Record<string, unknown>>): SecretState[]
   /** Throws when a value does not open (wrong key, other owner, altered); the error names no secret. */
   open(
     def: ChannelTypeDefinition,
@@ -31,4 +33,11 @@ export const plaintextSecrets: ChannelSecrets = {
   encrypts: false,
   seal: (_def, config) => structuredClone(config) as Record<string, unknown>,
   open: (_def, config) => structuredClone(config) as Record<string, unknown>,
+  describe: (def, config) =>
+    def.secretPaths.map((path) => {
+      let v: unknown = config
+      for (const part of path.split('.'))
+        v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined
+      return { path, set: typeof v === 'string' || (Array.isArray(v) && v.length > 0), keyIds: [] }
+    }),
 }

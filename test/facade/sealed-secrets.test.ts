@@ -23,6 +23,8 @@ describe('channel credentials at rest', () => {
       config: { url: 'https://hooks.example.com/a', secrets: [SECRET] },
     })
     expect(c.config.secrets).toEqual([REDACTED])
+    // Write-only: a read says the secret is set and under which key, never its value.
+    expect(c.secrets).toEqual([{ path: 'secrets', set: true, keyIds: ['k1'] }])
     const scope = TenantScope.of(admin)
     const stored = await storage.unitOfWork.run(scope, (r) => r.channels.findById(scope, t.infra, c.id))
     const storedSecret = (stored!.config.secrets as string[])[0]!

@@ -1,5 +1,5 @@
 import type { SecretOwner } from '../../ports/channel-secrets.js'
-import { type Channel, mergeSecrets, redactConfig, secretValues } from '../channel.js'
+import { type Channel, type ChannelView, mergeSecrets, redactConfig, secretValues } from '../channel.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import {
   type ChannelRefInput,
@@ -20,9 +20,13 @@ export class ChannelService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** The channel as callers see it: secrets replaced by REDACTED. */
-  redact(channel: Channel): Channel {
+  redact(channel: Channel): ChannelView {
     const def = this.ctx.channelTypes.has(channel.type) ? this.ctx.channelTypes.get(channel.type) : null
-    return { ...channel, config: def ? redactConfig(def, channel.config) : {} }
+    return {
+      ...channel,
+      config: def ? redactConfig(def, channel.config) : {},
+      secrets: def ? this.ctx.secrets.describe(def, channel.config) : [],
+    }
   }
 
   /** Seals a validated config's secrets; a persistent store without a key may not keep any. */
@@ -50,7 +54,7 @@ export class ChannelService {
     }
   }
 
-  async create(scope: TenantScope, raw: CreateChannelInput): Promise<Channel> {
+  async create(scope: TenantScope, raw: CreateChannelInput): Promise<ChannelView> {
     const input = parseInput(createChannelInput, raw)
     const config = this.ctx.channelTypes.parseConfig(input.type, input.config)
     const id = this.ctx.ids.next()
@@ -90,7 +94,7 @@ export class ChannelService {
     })
   }
 
-  async configure(scope: TenantScope, raw: ConfigureChannelInput): Promise<Channel> {
+  async configure(scope: TenantScope, raw: ConfigureChannelInput): Promise<ChannelView> {
     const input = parseInput(configureChannelInput, raw)
     const target = {
       infrastructureId: input.infrastructureId,
@@ -137,7 +141,7 @@ export class ChannelService {
     })
   }
 
-  async get(scope: TenantScope, raw: ChannelRefInput): Promise<Channel> {
+  async get(scope: TenantScope, raw: ChannelRefInput): Promise<ChannelView> {
     const input = parseInput(channelRefInput, raw)
     assertTenantScope(scope, input.infrastructureId)
     const channel = await this.ctx.uow.run(scope, (r) =>
@@ -147,7 +151,7 @@ export class ChannelService {
     return this.redact(channel)
   }
 
-  async list(scope: TenantScope, raw: ListChannelsInput): Promise<Channel[]> {
+  async list(scope: TenantScope, raw: ListChannelsInput): Promise<ChannelView[]> {
     const input = parseInput(listChannelsInput, raw)
     assertTenantScope(scope, input.infrastructureId)
     const channels = await this.ctx.uow.run(scope, (r) =>
