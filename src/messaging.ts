@@ -23,6 +23,7 @@ import type {
   MessageRefInput,
   PruneInput,
   RedriveChannelInput,
+  ResealSecretsInput,
   SetOptInInput,
   StatsInput,
 } from './domain/inputs.js'
@@ -74,6 +75,11 @@ export class Messaging {
   /** Changes a channel's name, config, enabled flag or attempts (`infra_admin`). */
   async configureChannel(principal: Principal, input: ConfigureChannelInput): Promise<ChannelView> {
     return this.channels.configure(TenantScope.of(principal), input)
+  }
+
+  /** Key rotation: seals every channel secret of an infrastructure again under the active key (`infra_admin`). */
+  async resealSecrets(principal: Principal, input: ResealSecretsInput): Promise<{ resealed: number }> {
+    return this.channels.resealSecrets(TenantScope.of(principal), input)
   }
 
   async getChannel(principal: Principal, input: ChannelRefInput): Promise<ChannelView> {

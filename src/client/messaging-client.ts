@@ -225,6 +225,11 @@ export class MessagingClient {
   }
 
   /** `infra_admin` or `service`: every dead message of the channel goes round again. */
+  /** `infra_admin`: key rotation, every channel secret of the tenant sealed again under the active key. */
+  resealSecrets(infrastructureId?: string): Promise<{ resealed: number }> {
+    return this.request('POST', '/channels/reseal-secrets', { body: this.scoped({ infrastructureId }) })
+  }
+
   redriveChannel(channelId: string, infrastructureId?: string): Promise<{ redriven: number }> {
     const body = this.scoped({ infrastructureId })
     return this.request('POST', `/channels/${enc(channelId)}/redrive`, { body })

@@ -254,3 +254,6 @@ export const markInboxInput = z.strictObject({
   mark: z.enum(['seen', 'read', 'archived']),
 })
 export type MarkInboxInput = z.input<typeof markInboxInput>
+
+export const resealSecretsInput = z.strictObject({ infrastructureId: uuid })
+export type ResealSecretsInput = z.input<typeof resealSecretsInput>

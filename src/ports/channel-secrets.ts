@@ -18,6 +18,12 @@ export interface ChannelSecrets {
     config: Readonly<Record<string, unknown>>,
     owner: SecretOwner,
   ): Record<string, unknown>
+  /** Seals every secret again under the active key (rotation); plaintext stays plaintext. */
+  reseal(
+    def: ChannelTypeDefinition,
+    config: Readonly<Record<string, unknown>>,
+    owner: SecretOwner,
+  ): Record<string, unknown>
   /** Whether each secret path is set, and the key ids it is sealed under, without opening anything. */
   describe(def: ChannelTypeDefinition, config: Readonly<Record<string, unknown>>): SecretState[]
   /** Throws when a value does not open (wrong key, other owner, altered); the error names no secret. */
@@ -33,6 +39,7 @@ export const plaintextSecrets: ChannelSecrets = {
   encrypts: false,
   seal: (_def, config) => structuredClone(config) as Record<string, unknown>,
   open: (_def, config) => structuredClone(config) as Record<string, unknown>,
+  reseal: (_def, config) => structuredClone(config) as Record<string, unknown>,
   describe: (def, config) =>
     def.secretPaths.map((path) => {
       let v: unknown = config

@@ -1,5 +1,5 @@
 import type { ChannelSecrets } from '../ports/channel-secrets.js'
-import { describeSecrets, openConfig, sealConfig } from './sealed-config.js'
+import { describeSecrets, openConfig, resealConfig, sealConfig } from './sealed-config.js'
 import type { SecretBox } from './secret-box.js'
 
 /**
@@ -14,6 +14,7 @@ export function channelSecrets(box: SecretBox): ChannelSecrets {
     encrypts: true,
     seal: (def, config, owner) => sealConfig(box, def, config, owner),
     open: (def, config, owner) => openConfig(box, def, config, owner),
+    reseal: (def, config, owner) => resealConfig(box, def, config, owner),
     describe: (def, config) =>
       describeSecrets(def, config).map((d) => ({ path: d.path, set: d.set, keyIds: d.keyIds })),
   }

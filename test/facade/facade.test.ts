@@ -627,6 +627,12 @@ describe('the facade', () => {
           'format:uuid',
         ],
         [
+          'resealSecrets: infrastructureId missing',
+          (m) => m.resealSecrets(admin, {} as never),
+          'infrastructureId',
+          'invalid_type',
+        ],
+        [
           'principal: userId not a uuid',
           (m) => m.listChannels({ ...admin, userId: 'root' }, { infrastructureId: i }),
           'principal.userId',

@@ -78,4 +78,52 @@ describe('channel credentials at rest', () => {
     ).resolves.toMatchObject({ channelKey: 'inbox' })
     await messaging.close()
   })
+
+  it('rotate to a new key: resealed channels open with the new key alone, and the old one can go', async () => {
+    const storage = createMemoryStorage()
+    const k1 = key()
+    const k2 = key()
+    const before = createMessaging({ storage, secrets: createSecretBox({ keys: { k1 }, activeKeyId: 'k1' }) })
+    const t = tenant()
+    const admin = principal('infra_admin', [[t.infra, null]])
+    const c = await before.createChannel(admin, {
+      infrastructureId: t.infra,
+      channelKey: 'mail',
+      type: 'email',
+      config: {
+        from: 'ops@example.com',
+        smtp: { host: 'smtp.example.com', port: 587, auth: { user: 'ops', pass: 'hunter2-hunter2' } },
+      },
+    })
+    await before.createChannel(admin, { infrastructureId: t.infra, channelKey: 'inbox', type: 'in_app' })
+    expect(c.secrets).toEqual([{ path: 'smtp.auth.pass', set: true, keyIds: ['k1'] }])
+    // Step 1: the new key is active, the old one still opens what it sealed.
+    const during = createMessaging({
+      storage,
+      secrets: createSecretBox({ keys: { k2, k1 }, activeKeyId: 'k2' }),
+    })
+    await expect(
+      during.resealSecrets(principal('member', [[t.infra, null]]), { infrastructureId: t.infra }),
+    ).rejects.toMatchObject({
+      code: 'FORBIDDEN_ROLE',
+    })
+    expect(await during.resealSecrets(admin, { infrastructureId: t.infra })).toEqual({ resealed: 1 })
+    expect((await during.getChannel(admin, { infrastructureId: t.infra, channelId: c.id })).secrets).toEqual([
+      { path: 'smtp.auth.pass', set: true, keyIds: ['k2'] },
+    ])
+    // Step 2: k1 retired; delivery still opens the secret.
+    const after = createMessaging({ storage, secrets: createSecretBox({ keys: { k2 }, activeKeyId: 'k2' }) })
+    const worker = TenantScope.of(principal('service', [[t.infra, null]]))
+    const { channel, secretsError } = await after.delivery.channelForDelivery(worker, t.infra, c.id)
+    expect(secretsError).toBeUndefined()
+    expect(channel!.config).toMatchObject({ smtp: { auth: { pass: 'hunter2-hunter2' } } })
+    const audit = await after.listAudit(admin, {
+      infrastructureId: t.infra,
+      action: 'channel.reseal_secrets',
+    })
+    expect(audit.map((e) => [e.outcome, e.details])).toEqual([
+      ['ok', { resealed: 1 }],
+      ['refused', null],
+    ])
+  })
 })

@@ -10,6 +10,8 @@ import {
   createChannelInput,
   type ListChannelsInput,
   listChannelsInput,
+  type ResealSecretsInput,
+  resealSecretsInput,
 } from '../inputs.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
 import { parseInput } from '../validation.js'
@@ -138,6 +140,45 @@ export class ChannelService {
         return next
       })
       return this.redact(updated)
+    })
+  }
+
+  /**
+   * Key rotation: seals every channel secret of the infrastructure again under the active
+   * key, so the old key can be retired once `secrets[].keyIds` no longer name it.
+   * `infra_admin`; audited; one unit of work per channel.
+   */
+  async resealSecrets(scope: TenantScope, raw: ResealSecretsInput): Promise<{ resealed: number }> {
+    const input = parseInput(resealSecretsInput, raw)
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: 'channel.reseal_secrets',
+      targetType: 'channel' as const,
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId)
+      assertRole(scope, 'channel.reseal_secrets', 'infra_admin')
+      const channels = await this.ctx.uow.run(scope, (r) =>
+        r.channels.list(scope, { infrastructureId: input.infrastructureId }),
+      )
+      let resealed = 0
+      for (const c of channels) {
+        if (!this.ctx.channelTypes.has(c.type)) continue
+        const def = this.ctx.channelTypes.get(c.type)
+        if (!def.secretPaths.length || !this.ctx.secrets.describe(def, c.config).some((d) => d.set)) continue
+        const config = this.ctx.secrets.reseal(def, c.config, {
+          infrastructureId: c.infrastructureId,
+          channelId: c.id,
+        })
+        await this.ctx.uow.run(scope, (r) =>
+          r.channels.update(scope, c.infrastructureId, c.id, { config, updatedAt: this.ctx.clock.now() }),
+        )
+        resealed++
+      }
+      await this.ctx.uow.run(scope, (r) =>
+        r.audit.append(scope, auditEntry(this.ctx, scope, { ...target, details: { resealed } })),
+      )
+      return { resealed }
     })
   }
 
