@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import type { Server } from 'node:http'
-import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMessagingClient } from '../../src/client/index.js'
 import {
@@ -13,34 +11,17 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../../src/index.js'
-import { BASE, fixture } from '../http/support.js'
+import { BASE, fixture, serveOnLoopback } from '../http/support.js'
 
 describe('typed client against the real handler over loopback', () => {
   const f = fixture({ enqueueQuota: { capacity: 50, refillPerSecond: 0.001 } })
-  let server: Server
-  let baseUrl: string
+  const baseUrl = serveOnLoopback(f.handler)
   const client = (who: string | null, infrastructureId: string | undefined = f.infraA) =>
     createMessagingClient({
-      baseUrl,
+      baseUrl: baseUrl(),
       getToken: async () => (who ? `tok-${who}` : null),
       ...(infrastructureId !== undefined && { infrastructureId }),
     })
-
-  beforeAll(async () => {
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: f.handler, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
-    })
-    const addr = server.address()
-    if (addr === null || typeof addr === 'string') throw new Error('no port')
-    baseUrl = `http://127.0.0.1:${addr.port}${BASE}`
-  })
-  afterAll(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
 
   it("walks the blueprint's service: channels, members, enqueue, with Dates revived", async () => {
     const admin = client('adminA')
@@ -136,7 +117,7 @@ describe('typed client against the real handler over loopback', () => {
     expect((limited as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0)
 
     const wrongBase = createMessagingClient({
-      baseUrl: baseUrl.replace(BASE, '/elsewhere'),
+      baseUrl: baseUrl().replace(BASE, '/elsewhere'),
       getToken: () => 'tok-adminA',
     })
     const missing = await wrongBase
@@ -148,7 +129,7 @@ describe('typed client against the real handler over loopback', () => {
   it('uses the fetch it is given and sends no Authorization without a token', async () => {
     const seen: Array<{ url: string; auth: string | null }> = []
     const recording = createMessagingClient({
-      baseUrl: `${baseUrl}/`,
+      baseUrl: `${baseUrl()}/`,
       infrastructureId: f.infraA,
       fetch: (input, init) => {
         seen.push({ url: String(input), auth: new Headers(init?.headers).get('authorization') })
@@ -156,6 +137,6 @@ describe('typed client against the real handler over loopback', () => {
       },
     })
     await expect(recording.listMessagingChannels()).rejects.toBeInstanceOf(UnauthenticatedError)
-    expect(seen).toEqual([{ url: `${baseUrl}/channels?infrastructureId=${f.infraA}`, auth: null }])
+    expect(seen).toEqual([{ url: `${baseUrl()}/channels?infrastructureId=${f.infraA}`, auth: null }])
   })
 })

@@ -1,19 +1,16 @@
-import type { Server } from 'node:http'
-import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
 import { createMessagingClient } from '../../src/client/index.js'
 import { ForbiddenRoleError, IllegalTransitionError, TenantScopeViolationError } from '../../src/index.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
-import { BASE, fixture } from '../http/support.js'
+import { fixture, serveOnLoopback } from '../http/support.js'
 import { scriptedTransport, testChannelType, until } from '../support/transports.js'
 
 describe('typed client: dead letters, attempts, redrive, stats and the inbox over loopback', () => {
   const f = fixture({}, { channelTypes: [testChannelType] })
-  let server: Server
-  let baseUrl: string
+  const baseUrl = serveOnLoopback(f.handler)
   const client = (who: string) =>
-    createMessagingClient({ baseUrl, getToken: () => `tok-${who}`, infrastructureId: f.infraA })
+    createMessagingClient({ baseUrl: baseUrl(), getToken: () => `tok-${who}`, infrastructureId: f.infraA })
   const worker = () =>
     createDeliveryWorker({
       messaging: f.messaging,
@@ -23,22 +20,6 @@ describe('typed client: dead letters, attempts, redrive, stats and the inbox ove
       retry: { baseMs: 5, maxMs: 10 },
       random: () => 1,
     })
-
-  beforeAll(async () => {
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: f.handler, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
-    })
-    const addr = server.address()
-    if (addr === null || typeof addr === 'string') throw new Error('no port')
-    baseUrl = `http://127.0.0.1:${addr.port}${BASE}`
-  })
-  afterAll(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
 
   it('follows a message from dead letter to redrive to delivered, with Dates revived', async () => {
     const admin = client('adminA')

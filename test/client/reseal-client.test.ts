@@ -1,36 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import type { Server } from 'node:http'
-import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMessagingClient } from '../../src/client/index.js'
 import { ForbiddenRoleError } from '../../src/index.js'
 import { createSecretBox } from '../../src/secrets/index.js'
-import { BASE, fixture } from '../http/support.js'
+import { fixture, serveOnLoopback } from '../http/support.js'
 
 describe('typed client: key rotation over loopback', () => {
   const k1 = randomBytes(32).toString('base64')
   const k2 = randomBytes(32).toString('base64')
   const f = fixture({}, { secrets: createSecretBox({ keys: { k2, k1 }, activeKeyId: 'k1' }) })
-  let server: Server
-  let baseUrl: string
+  const baseUrl = serveOnLoopback(f.handler)
   const client = (who: string) =>
-    createMessagingClient({ baseUrl, getToken: () => `tok-${who}`, infrastructureId: f.infraA })
-
-  beforeAll(async () => {
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: f.handler, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
-    })
-    const addr = server.address()
-    if (addr === null || typeof addr === 'string') throw new Error('no port')
-    baseUrl = `http://127.0.0.1:${addr.port}${BASE}`
-  })
-  afterAll(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
+    createMessagingClient({ baseUrl: baseUrl(), getToken: () => `tok-${who}`, infrastructureId: f.infraA })
 
   it('reseals a tenant’s secrets for its infra_admin only; reads name the key, never the value', async () => {
     const admin = client('adminA')

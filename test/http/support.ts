@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import type { Server } from 'node:http'
+import { afterAll, beforeAll } from 'vitest'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createFetchHandler, type FetchHandler, type FetchHandlerOptions } from '../../src/http/index.js'
 import {
@@ -125,4 +127,30 @@ export async function problem(res: Response): Promise<Record<string, unknown>> {
   const ct = res.headers.get('content-type')
   if (ct !== 'application/problem+json') throw new Error(`expected a problem, got ${res.status} ${ct}`)
   return (await res.json()) as Record<string, unknown>
+}
+
+/**
+ * Serves `handler` on 127.0.0.1 for the enclosing describe block (a real server, a real
+ * socket) and returns a getter for its base URL, valid from the first test on.
+ */
+export function serveOnLoopback(handler: (request: Request) => Promise<Response>): () => string {
+  let server: Server | undefined
+  let baseUrl = ''
+  beforeAll(async () => {
+    const { serve } = await import('@hono/node-server')
+    server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: handler, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
+    })
+    const addr = server.address()
+    if (addr === null || typeof addr === 'string') throw new Error('no port')
+    baseUrl = `http://127.0.0.1:${addr.port}${BASE}`
+  })
+  afterAll(
+    () =>
+      new Promise<void>((resolve) => {
+        server?.closeAllConnections()
+        server ? server.close(() => resolve()) : resolve()
+      }),
+  )
+  return () => baseUrl
 }
