@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
 import { createMessagingClient } from '../../src/client/index.js'
 import { ForbiddenRoleError, IllegalTransitionError, TenantScopeViolationError } from '../../src/index.js'

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createMessagingClient } from '../../src/client/index.js'
 import { ForbiddenRoleError } from '../../src/index.js'
 import { createSecretBox } from '../../src/secrets/index.js'

@@ -60,15 +60,13 @@ export function describeTransportDelivery(name: string, factory: StorageFactory)
         const form = new URLSearchParams(req.body.toString())
         const to = form.get('To') ?? ''
         if (to.endsWith('0000')) {
-          return res
-            .writeHead(400, { 'content-type': 'application/json' })
-            .end(
-              JSON.stringify({
-                code: 21211,
-                message: `The 'To' number ${to} is not a valid phone number.`,
-                status: 400,
-              }),
-            )
+          return res.writeHead(400, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              code: 21211,
+              message: `The 'To' number ${to} is not a valid phone number.`,
+              status: 400,
+            }),
+          )
         }
         res
           .writeHead(201, { 'content-type': 'application/json' })
