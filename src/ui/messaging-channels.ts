@@ -1,6 +1,6 @@
 import { css, html, nothing, type PropertyDeclarations, type TemplateResult } from 'lit'
 import type { MessagingClient } from '../client/index.js'
-import type { Channel } from '../domain/channel.js'
+import type { ChannelView as Channel } from '../domain/channel.js'
 import {
   collect,
   type FormHost,
@@ -140,6 +140,7 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
 
   values: FormValues = new Map()
   secrets: SecretState = new Map()
+  secretKeys = new Map<string, readonly string[]>()
   errors = new Map<string, string>()
   private form: GroupField | null = null
 
@@ -195,6 +196,7 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
     for (const k of [...this.values.keys()]) if (k.startsWith('config.')) this.values.delete(k)
     for (const [k, v] of fresh.values) this.values.set(k, v)
     this.secrets = fresh.secrets
+    this.secretKeys = new Map()
   }
 
   /** Opens the form for a new channel. */
@@ -225,6 +227,8 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
     const state = this.form ? valuesOf(this.form, channel.config) : { values: new Map(), secrets: new Map() }
     this.values = state.values
     this.secrets = state.secrets
+    // Reads name the keys a secret is sealed under (useful while rotating); never its value.
+    this.secretKeys = new Map((channel.secrets ?? []).map((s) => [`config.${s.path}`, s.keyIds]))
     this.values.set('name', channel.name)
     this.values.set('enabled', channel.enabled)
     this.values.set('maxAttempts', channel.maxAttempts === null ? '' : String(channel.maxAttempts))

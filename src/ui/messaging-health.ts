@@ -1,5 +1,5 @@
 import { css, html, nothing, type PropertyDeclarations, type TemplateResult } from 'lit'
-import type { Channel } from '../domain/channel.js'
+import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats } from '../domain/delivery.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
 import { baseStyles, describeError, formatAge, formatTime, MessagingElement } from './shared.js'

@@ -331,6 +331,8 @@ export interface FormHost {
   readonly values: FormValues
   readonly secrets: SecretState
   readonly errors: ReadonlyMap<string, string>
+  /** The ids of the keys each stored secret is sealed under (from the read's `secrets`), by form path. */
+  readonly secretKeys?: ReadonlyMap<string, readonly string[]>
   readonly disabled: boolean
   onInput(path: string, value: string | boolean): void
   onSecret(path: string, state: 'kept' | 'replace'): void
@@ -360,7 +362,9 @@ export function renderLeaf(host: FormHost, node: LeafField): TemplateResult {
   if (node.secret && host.secrets.get(node.path) === 'kept') {
     return html`<div class="field secret" data-path=${node.path}>
       <span class="label" id=${idOf('l', node.path)}>${node.label}${req}</span>
-      <span class="secret-set" id=${id}>Set</span>
+      <span class="secret-set" id=${id}
+        >Set${host.secretKeys?.get(node.path)?.length ? ` · key ${host.secretKeys.get(node.path)!.join(', ')}` : ''}</span
+      >
       <button
         type="button"
         class="secondary"

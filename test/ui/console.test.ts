@@ -57,7 +57,7 @@ describe('the web components in a real browser against the real handler', () => 
 
     await channels.getByRole('status').getByText('Channel deploy-hooks created.').waitFor()
     const secretField = channels.locator('[data-path="config.secrets"]')
-    expect(await secretField.locator('.secret-set').textContent()).toBe('Set')
+    expect(await secretField.locator('.secret-set').textContent()).toBe('Set · key ui')
     await secretField.getByRole('button', { name: 'Replace' }).waitFor()
     expect(await secretField.locator('input').count()).toBe(0)
     expect(await channels.getByRole('row', { name: /deploy-hooks/ }).textContent()).toContain('webhook')
@@ -91,7 +91,7 @@ describe('the web components in a real browser against the real handler', () => 
     await channels.getByRole('button', { name: 'Create channel' }).click()
     await channels.getByRole('status').getByText('Channel team-chat created.').waitFor()
     const secret = channels.locator('[data-path="config.webhookUrl"]')
-    expect(await secret.locator('.secret-set').textContent()).toBe('Set')
+    expect(await secret.locator('.secret-set').textContent()).toBe('Set · key ui')
 
     // Configure again later: rename, change the room, leave the secret as "Set".
     await page.reload()

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
@@ -7,6 +8,7 @@ import { z } from 'zod'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createFetchHandler } from '../../src/http/index.js'
 import { createMessaging, type Messaging, type Transport } from '../../src/index.js'
+import { createSecretBox } from '../../src/secrets/index.js'
 import { buildUiBundle, createUiAssetHandler, uiAssets } from '../../src/ui/assets.js'
 import { BASE, bearerAuth, type World, world } from '../http/support.js'
 
@@ -62,7 +64,9 @@ export interface Console extends World {
 export async function startConsole(): Promise<Console> {
   const w = world()
   const chat = chatTransport()
-  const messaging = createMessaging({ storage: createMemoryStorage(), transports: [chat] })
+  // Secrets sealed as on a persistent store, so reads name their key ('ui').
+  const secrets = createSecretBox({ keys: { ui: randomBytes(32).toString('base64') }, activeKeyId: 'ui' })
+  const messaging = createMessaging({ storage: createMemoryStorage(), transports: [chat], secrets })
   const handler = createFetchHandler({ messaging, authenticate: bearerAuth(w.tokens) })
   // Built from the sources on every run: the bundle is no committed artifact.
   const bundle = await buildUiBundle({ prebuilt: false })
