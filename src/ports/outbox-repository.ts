@@ -30,6 +30,12 @@ export interface SettleCommand {
   readonly settlement: Settlement
 }
 
+/** One held message's settlement and the record of the attempt that led to it. */
+export interface CompleteCommand {
+  readonly settle: SettleCommand
+  readonly attempt: DeliveryAttempt
+}
+
 export interface OutboxListFilter {
   readonly infrastructureId: string
   readonly businessId?: string | null
@@ -84,6 +90,14 @@ export interface OutboxDeliveryRepository {
   release(scope: TenantScope, command: LeaseCommand & { readonly availableAt: Date }): Promise<boolean>
   /** Appends the record of one attempt. `service` only, within the scope (else TenantScopeViolationError). */
   recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void>
+  /**
+   * Settles many held messages and appends the attempt of each one it settled, in one go
+   * (one statement on PostgreSQL). Each item is fenced by its own lease token, as `settle`:
+   * a stale or repeated token, a foreign scope or a non-service role changes nothing for
+   * that message only (and records no attempt for it). Returns, per item in order, whether
+   * it was settled.
+   */
+  completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]>
   /** The attempts of one message, oldest first; [] outside the scope. */
   listAttempts(scope: TenantScope, infrastructureId: string, messageId: string): Promise<DeliveryAttempt[]>
   /**

@@ -257,6 +257,69 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       })
     })
 
+    it('completes a batch in one go, each message fenced by its own lease: a stale token changes nothing for that message only', async () => {
+      const s = await setup({ tenants: 2 })
+      const ms = [await s.enqueue(0), await s.enqueue(0), await s.enqueue(0)]
+      const bystander = await s.enqueue(1)
+      const scope = TenantScope.of(s.service)
+      const held = await s.messaging.delivery.claim(scope, {
+        limit: 10,
+        leaseMs: 30_000,
+        infrastructureId: s.tenants[0]!.infra,
+      })
+      expect(held.map((h) => h.id).sort()).toEqual(ms.map((m) => m.id).sort())
+      const [a, b, c] = held
+      const at = new Date()
+      const report = (outcome: 'delivered' | 'retryable', error: string | null = null) => ({
+        outcome,
+        errorCode: error === null ? null : 'http_503',
+        error,
+        providerMessageId: null,
+        startedAt: at,
+        finishedAt: at,
+        workerId: uuid(),
+        ...(outcome === 'retryable' && { retryAfterMs: 0 }),
+      })
+      const results = await s.messaging.delivery.completeMany(scope, [
+        { held: a!, report: report('delivered') },
+        { held: { ...b!, leaseToken: uuid() }, report: report('delivered') },
+        { held: c!, report: report('retryable', 'upstream busy') },
+        { held: a!, report: report('delivered') },
+      ])
+      expect(results).toEqual([
+        { acked: true, status: 'processed' },
+        { acked: false, status: 'processing' },
+        { acked: true, status: 'pending' },
+        { acked: false, status: 'processing' },
+      ])
+      const attempts = (id: string) =>
+        s.messaging.listAttempts(s.admin, { infrastructureId: s.tenants[0]!.infra, messageId: id })
+      expect((await s.get(0, a!.id)).status).toBe('processed')
+      expect(await attempts(a!.id)).toHaveLength(1)
+      // The stale token left b exactly as it was: still held under its real lease, no attempt.
+      expect(await s.get(0, b!.id)).toMatchObject({ status: 'processing', leaseToken: b!.leaseToken })
+      expect(await attempts(b!.id)).toEqual([])
+      expect(await s.get(0, c!.id)).toMatchObject({ status: 'pending', lastError: 'upstream busy' })
+      expect(await attempts(c!.id)).toMatchObject([
+        { outcome: 'retryable', error: 'upstream busy', attempt: 1 },
+      ])
+      expect(
+        await s.messaging.getMessage(s.admin, {
+          infrastructureId: s.tenants[1]!.infra,
+          messageId: bystander.id,
+        }),
+      ).toMatchObject({ status: 'pending', attempts: 0 })
+      // The real holder of b still acks it; a scope that does not reach it acks nothing.
+      const other = TenantScope.of(principal('service', [[s.tenants[1]!.infra, null]]))
+      expect(
+        await s.messaging.delivery.completeMany(other, [{ held: b!, report: report('delivered') }]),
+      ).toEqual([{ acked: false, status: 'processing' }])
+      expect(
+        await s.messaging.delivery.completeMany(scope, [{ held: b!, report: report('delivered') }]),
+      ).toEqual([{ acked: true, status: 'processed' }])
+      expect(await attempts(b!.id)).toHaveLength(1)
+    })
+
     it('renews the lease while a slow delivery runs, so no other worker takes the message', async () => {
       const s = await setup()
       const m = await s.enqueue(0, { do: 'slow', ms: 600 })

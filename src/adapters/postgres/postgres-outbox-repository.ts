@@ -5,6 +5,7 @@ import type { ClaimedMessage, OutboxMessage } from '../../domain/outbox-message.
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   ClaimOptions,
+  CompleteCommand,
   LeaseCommand,
   OutboxDeliveryRepository,
   OutboxListFilter,
@@ -246,6 +247,79 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, { refused })))
     if (Number(r.numAffectedRows ?? 0) === 0) throw refused()
+  }
+
+  async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {
+    const done = items.map(() => false)
+    if (items.length === 0 || !scope.hasRole('service')) return done
+    // A token that is no uuid was never handed out; a message named twice is settled by its
+    // first item only (as two acks in a row would be).
+    const seen = new Set<string>()
+    const sent: Array<{ i: number; item: CompleteCommand }> = []
+    items.forEach((item, i) => {
+      const key = `${item.settle.infrastructureId}/${item.settle.id}`
+      if (!UUID.test(item.settle.leaseToken) || seen.has(key)) return
+      seen.add(key)
+      sent.push({ i, item })
+    })
+    if (sent.length === 0) return done
+    const input = sent.map(({ i, item: { settle: c, attempt: a } }) => ({
+      n: i,
+      infrastructure_id: c.infrastructureId,
+      id: c.id,
+      lease_token: c.leaseToken,
+      status: c.settlement.status,
+      available_at: c.settlement.availableAt,
+      last_error: c.settlement.lastError,
+      settled_at: c.settlement.settledAt,
+      attempt_id: a.id,
+      attempt: a.attempt,
+      worker_id: a.workerId,
+      started_at: a.startedAt,
+      finished_at: a.finishedAt,
+      duration_ms: a.durationMs,
+      outcome: a.outcome,
+      error_code: a.errorCode,
+      error: a.error,
+      provider_message_id: a.providerMessageId,
+    }))
+    // One statement for the batch (graphile-worker completes a batch the same way): each row
+    // is fenced by its own token exactly as in `settle`, and only the rows that were settled
+    // get their attempt, with the business copied from the row (the insert policy checks it).
+    // A per-message unit of work costs 4 round trips and a commit; this costs one of each.
+    const refused = () => new TenantScopeViolationError(sent[0]!.item.settle.infrastructureId)
+    const { rows } = await sql<{ n: number }>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${json(input)}::jsonb) AS i (
+          n int, infrastructure_id uuid, id uuid, lease_token uuid, status text,
+          available_at timestamptz, last_error text, settled_at timestamptz, attempt_id uuid,
+          attempt int, worker_id uuid, started_at timestamptz, finished_at timestamptz,
+          duration_ms int, outcome text, error_code text, error text, provider_message_id text)
+      ),
+      settled AS (
+        UPDATE messaging_outbox AS o
+           SET status = i.status, available_at = i.available_at, last_error = i.last_error,
+               settled_at = i.settled_at, lease_token = NULL, leased_until = NULL
+          FROM input AS i
+         WHERE o.infrastructure_id = i.infrastructure_id AND o.id = i.id
+           AND o.status = 'processing' AND o.lease_token = i.lease_token
+        RETURNING i.n, o.business_id
+      ),
+      recorded AS (
+        INSERT INTO messaging_delivery_attempts
+          (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
+           duration_ms, outcome, error_code, error, provider_message_id)
+        SELECT i.infrastructure_id, i.id, i.attempt_id, s.business_id, i.attempt, i.worker_id,
+               i.started_at, i.finished_at, i.duration_ms, i.outcome, i.error_code, i.error,
+               i.provider_message_id
+          FROM settled AS s JOIN input AS i ON i.n = s.n
+         ORDER BY i.n
+      )
+      SELECT s.n FROM settled AS s`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, { refused })))
+    for (const r of rows) done[r.n] = true
+    return done
   }
 
   async listAttempts(

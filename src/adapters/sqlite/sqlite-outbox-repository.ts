@@ -6,6 +6,7 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
   ClaimOptions,
+  CompleteCommand,
   LeaseCommand,
   OutboxDeliveryRepository,
   OutboxListFilter,
@@ -278,6 +279,17 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
       }))
       .executeTakeFirst()
     return result.numUpdatedRows > 0n
+  }
+
+  async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {
+    // One unit of work holds them all; each is fenced on its own, as `settle`.
+    const done: boolean[] = []
+    for (const item of items) {
+      const ok = await this.settle(scope, item.settle)
+      if (ok) await this.recordAttempt(scope, item.attempt)
+      done.push(ok)
+    }
+    return done
   }
 
   async recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void> {

@@ -130,40 +130,58 @@ export class DeliveryService {
     held: ClaimedMessage,
     report: AttemptReport,
   ): Promise<{ acked: boolean; status: DeliveryStatus }> {
-    const outcome: AckOutcome =
-      report.outcome === 'delivered'
-        ? { outcome: 'processed' }
-        : {
-            outcome: 'failed',
-            reason: report.error ?? report.errorCode ?? 'delivery failed',
-            ...(report.outcome === 'retryable' && { retryAfterMs: report.retryAfterMs ?? 0 }),
-          }
-    const settlement = settle(held, outcome, report.finishedAt)
-    const attempt: DeliveryAttempt = {
-      id: this.ctx.ids.next(),
-      infrastructureId: held.infrastructureId,
-      messageId: held.id,
-      attempt: held.attempts,
-      workerId: report.workerId,
-      startedAt: report.startedAt,
-      finishedAt: report.finishedAt,
-      durationMs: Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()),
-      outcome: report.outcome,
-      errorCode: report.errorCode,
-      error: report.error,
-      providerMessageId: report.providerMessageId,
-    }
-    return this.ctx.uow.run(scope, async (r) => {
-      const acked = await r.outbox.settle(scope, {
+    const [result] = await this.completeMany(scope, [{ held, report }])
+    return result!
+  }
+
+  /**
+   * `complete` for many held messages in one unit of work (one statement on PostgreSQL).
+   * Each is fenced by its own lease: a lost lease gives `acked: false` for that message
+   * only, and nothing is written for it. Results in the order of `items`.
+   */
+  async completeMany(
+    scope: TenantScope,
+    items: ReadonlyArray<{ readonly held: ClaimedMessage; readonly report: AttemptReport }>,
+  ): Promise<Array<{ acked: boolean; status: DeliveryStatus }>> {
+    if (items.length === 0) return []
+    const commands = items.map(({ held, report }) => {
+      const outcome: AckOutcome =
+        report.outcome === 'delivered'
+          ? { outcome: 'processed' }
+          : {
+              outcome: 'failed',
+              reason: report.error ?? report.errorCode ?? 'delivery failed',
+              ...(report.outcome === 'retryable' && { retryAfterMs: report.retryAfterMs ?? 0 }),
+            }
+      const settlement = settle(held, outcome, report.finishedAt)
+      const attempt: DeliveryAttempt = {
+        id: this.ctx.ids.next(),
         infrastructureId: held.infrastructureId,
-        id: held.id,
-        leaseToken: held.leaseToken,
-        settlement,
-      })
-      if (!acked) return { acked: false, status: 'processing' as const }
-      await delivery(r).recordAttempt(scope, attempt)
-      return { acked: true, status: settlement.status }
+        messageId: held.id,
+        attempt: held.attempts,
+        workerId: report.workerId,
+        startedAt: report.startedAt,
+        finishedAt: report.finishedAt,
+        durationMs: Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()),
+        outcome: report.outcome,
+        errorCode: report.errorCode,
+        error: report.error,
+        providerMessageId: report.providerMessageId,
+      }
+      return {
+        settle: {
+          infrastructureId: held.infrastructureId,
+          id: held.id,
+          leaseToken: held.leaseToken,
+          settlement,
+        },
+        attempt,
+      }
     })
+    const done = await this.ctx.uow.run(scope, (r) => delivery(r).completeMany(scope, commands))
+    return commands.map((c, i) =>
+      done[i] ? { acked: true, status: c.settle.settlement.status } : { acked: false, status: 'processing' },
+    )
   }
 
   /** Dead messages of a tenant (optionally one channel), oldest first, with their last error. */
