@@ -11,6 +11,7 @@ import type {
   ConfigureChannelInput,
   CreateChannelInput,
   EnqueueInput,
+  EnqueueManyInput,
   InboxRefInput,
   ListAuditInput,
   ListChannelsInput,
@@ -116,6 +117,15 @@ export class Messaging {
   /** Appends a message; a repeated idempotency key returns the first message. */
   async enqueue(principal: Principal, input: EnqueueInput): Promise<EnqueueResult> {
     return this.outbox.enqueue(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Appends up to 1,000 messages in one unit of work, all or nothing: a bad item is a
+   * ValidationError naming `items.<i>.<field>` and nothing is written. One result per item,
+   * in order; each created message has its own audit entry.
+   */
+  async enqueueMany(principal: Principal, inputs: EnqueueManyInput): Promise<EnqueueResult[]> {
+    return this.outbox.enqueueMany(TenantScope.of(principal), inputs)
   }
 
   async getMessage(principal: Principal, input: MessageRefInput): Promise<OutboxMessage> {

@@ -163,6 +163,12 @@ export const enqueueInput = z
   })
 export type EnqueueInput = z.input<typeof enqueueInput>
 
+/** Messages per `enqueueMany` call. */
+export const MAX_ENQUEUE_BATCH = 1000
+/** A batch of enqueues, all or nothing; a bad item is named `items.<i>.<field>`. */
+export const enqueueManyInput = z.array(enqueueInput).min(1).max(MAX_ENQUEUE_BATCH)
+export type EnqueueManyInput = z.input<typeof enqueueManyInput>
+
 export const messageRefInput = z.strictObject({ infrastructureId: uuid, messageId: uuid })
 export type MessageRefInput = z.input<typeof messageRefInput>
 

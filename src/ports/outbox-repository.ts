@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { ClaimedMessage, DeliveryStatus, OutboxMessage, Settlement } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
@@ -46,6 +47,23 @@ export interface OutboxListFilter {
   readonly limit: number
 }
 
+/** One message of `enqueueMany`, its channel named by id or key. */
+export interface EnqueueCommand {
+  /** The new message (pending, unclaimed); its channel id and max attempts come from the channel. */
+  readonly message: Omit<OutboxMessage, 'channelId' | 'maxAttempts'>
+  readonly channel: { readonly id: string } | { readonly key: string }
+  /** Max attempts where the channel sets none. */
+  readonly defaultMaxAttempts: number
+  /** Appended when the message is created. */
+  readonly audit: AuditEntry
+}
+
+export interface EnqueueOutcome {
+  readonly message: OutboxMessage
+  /** false: the idempotency key was taken, `message` is the first one. */
+  readonly created: boolean
+}
+
 /**
  * The append-only outbox. A message is visible and writable where the scope reaches
  * its (infrastructure, business); delivery state changes need role `service`.
@@ -58,6 +76,15 @@ export interface OutboxRepository {
    * is not in the message's infrastructure.
    */
   enqueue(scope: TenantScope, message: OutboxMessage): Promise<{ message: OutboxMessage; created: boolean }>
+  /**
+   * Appends messages in order, all or nothing. Each names its channel by id or key in its own
+   * infrastructure (NotFoundError when absent, ChannelDisabledError when disabled, before
+   * anything is written) and takes that channel's id and max attempts (else
+   * `defaultMaxAttempts`). Idempotent as `enqueue`; a key repeated within the batch answers
+   * with the batch's first message. Each message created appends its `audit` entry (details
+   * gain `channelId`) in the same unit of work. One result per command, in order.
+   */
+  enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]>
   /** null when absent or outside the scope. */
   findById(scope: TenantScope, infrastructureId: string, id: string): Promise<OutboxMessage | null>
   list(scope: TenantScope, filter: OutboxListFilter): Promise<OutboxMessage[]>

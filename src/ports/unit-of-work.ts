@@ -23,6 +23,13 @@ export interface Repositories {
  */
 export interface UnitOfWork {
   run<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T>
+  /**
+   * For work that makes exactly one repository call that is atomic by itself
+   * (`outbox.enqueueMany`): a store may run it without a transaction around it (PostgreSQL:
+   * one autocommit statement that carries the claims, one round trip). Other calls made
+   * from it may see nothing. Without it, `run`.
+   */
+  runStatement?<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T>
 }
 
 /** A storage adapter: what `createMessaging` needs of a store. */

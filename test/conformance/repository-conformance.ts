@@ -4,6 +4,7 @@ import {
   ForbiddenRoleError,
   type MessagingStorage,
   NotFoundError,
+  type OutboxMessage,
   type Repositories,
   type TenantScope,
   TenantScopeViolationError,
@@ -301,6 +302,105 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         await expect(
           run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id, { businessId: t.bizA }))),
         ).resolves.toMatchObject({ created: true })
+      })
+
+      /** An enqueueMany command for `m`, its channel by id or key, with its audit entry. */
+      const command = (
+        scope: TenantScope,
+        m: OutboxMessage,
+        channelRef: { id: string } | { key: string },
+      ) => {
+        const { channelId: _c, maxAttempts: _m, ...rest } = m
+        return {
+          message: { ...rest, createdBy: scope.userId },
+          channel: channelRef,
+          defaultMaxAttempts: 7,
+          audit: {
+            id: uuid(),
+            infrastructureId: m.infrastructureId,
+            businessId: m.businessId,
+            actorId: scope.userId,
+            actorRole: scope.role,
+            action: 'outbox.enqueue',
+            targetType: 'message' as const,
+            targetId: m.id,
+            outcome: 'ok' as const,
+            errorCode: null,
+            details: { bytes: 1 },
+            at: T0,
+          },
+        }
+      }
+      /** As a facade enqueue runs it: one statement where the store offers that. */
+      const runStatement = <T>(scope: TenantScope, work: (r: Repositories) => Promise<T>) =>
+        storage.unitOfWork.runStatement
+          ? storage.unitOfWork.runStatement(scope, work)
+          : storage.unitOfWork.run(scope, work)
+
+      it('enqueues a batch in order, by channel id or key, idempotent within and across batches, one audit entry per message created', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const capped = channel(t.infra, { maxAttempts: 2 })
+        await run(admin, (r) => r.channels.insert(admin, capped))
+        const before = message(t.infra, ch.id, { idempotencyKey: 'k-before' })
+        await run(member, (r) => r.outbox.enqueue(member, { ...before, createdBy: member.userId }))
+        const ms = [
+          message(t.infra, ch.id, { payload: { n: 0 } }),
+          message(t.infra, capped.id, { businessId: t.bizA, idempotencyKey: 'k-dup', payload: { n: 1 } }),
+          message(t.infra, ch.id, { idempotencyKey: 'k-before', payload: { n: 2 } }),
+          message(t.infra, capped.id, { businessId: t.bizA, idempotencyKey: 'k-dup', payload: { n: 3 } }),
+        ]
+        const commands = [
+          command(member, ms[0]!, { key: ch.channelKey }),
+          command(member, ms[1]!, { id: capped.id }),
+          command(member, ms[2]!, { id: ch.id }),
+          command(member, ms[3]!, { key: capped.channelKey }),
+        ]
+        const out = await runStatement(member, (r) => r.outbox.enqueueMany(member, commands))
+        expect(out.map((o) => o.created)).toEqual([true, true, false, false])
+        expect(out[0]!.message).toEqual({ ...commands[0]!.message, channelId: ch.id, maxAttempts: 7 })
+        expect(out[1]!.message).toEqual({ ...commands[1]!.message, channelId: capped.id, maxAttempts: 2 })
+        expect(out[2]!.message.id).toBe(before.id)
+        expect(out[3]!.message).toEqual(out[1]!.message)
+        for (const o of out) {
+          expect(await run(member, (r) => r.outbox.findById(member, t.infra, o.message.id))).toEqual(
+            o.message,
+          )
+        }
+        expect(await run(member, (r) => r.outbox.findById(member, t.infra, ms[3]!.id))).toBeNull()
+        const audit = await run(admin, (r) =>
+          r.audit.list(admin, { infrastructureId: t.infra, action: 'outbox.enqueue', limit: 10 }),
+        )
+        expect(audit.map((a) => a.targetId).sort()).toEqual([ms[0]!.id, ms[1]!.id].sort())
+        expect(audit.find((a) => a.targetId === ms[1]!.id)).toEqual({
+          ...commands[1]!.audit,
+          details: { channelId: capped.id, bytes: 1 },
+        })
+      })
+
+      it('writes nothing of a batch when one channel is missing or disabled', async () => {
+        const { t, admin, member, ch } = await seeded()
+        const off = channel(t.infra, { enabled: false })
+        await run(admin, (r) => r.channels.insert(admin, off))
+        const other = await seeded()
+        const good = command(member, message(t.infra, ch.id), { id: ch.id })
+        const batches: [ReturnType<typeof command>[], string][] = [
+          [[good, command(member, message(t.infra, ch.id), { key: 'no-such-channel' })], 'NOT_FOUND'],
+          [[good, command(member, message(t.infra, ch.id), { id: other.ch.id })], 'NOT_FOUND'],
+          [[good, command(member, message(t.infra, off.id), { id: off.id })], 'CHANNEL_DISABLED'],
+        ]
+        for (const [batch, code] of batches) {
+          await expect(
+            runStatement(member, (r) => r.outbox.enqueueMany(member, batch)),
+          ).rejects.toMatchObject({
+            code,
+          })
+        }
+        expect(
+          await run(member, (r) => r.outbox.list(member, { infrastructureId: t.infra, limit: 10 })),
+        ).toEqual([])
+        expect(
+          await run(admin, (r) => r.audit.list(admin, { infrastructureId: t.infra, limit: 10 })),
+        ).toEqual([])
       })
 
       it("refuses a message aimed at another infrastructure's channel", async () => {

@@ -413,6 +413,32 @@ describe('the facade', () => {
           'payload.n',
         ],
         [
+          'enqueueMany: a bad item among good ones (nothing written)',
+          (m) =>
+            m.enqueueMany(member, [
+              { infrastructureId: i, businessId: t.bizA, channelId, payload: { n: 1 } },
+              { infrastructureId: i, businessId: t.bizA, channelId, payload: { n: 2 }, recipients: [] },
+            ]),
+          'items.1.recipients',
+          'too_small',
+        ],
+        ['enqueueMany: empty batch', (m) => m.enqueueMany(member, []), 'items', 'too_small'],
+        [
+          'enqueueMany: over 1,000 items',
+          (m) =>
+            m.enqueueMany(
+              member,
+              Array.from({ length: 1001 }, () => ({
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+              })),
+            ),
+          'items',
+          'too_big',
+        ],
+        [
           'enqueue: empty recipients',
           (m) =>
             m.enqueue(member, {

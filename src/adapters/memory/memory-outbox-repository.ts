@@ -6,17 +6,22 @@ import {
   isClaimable,
   type OutboxMessage,
 } from '../../domain/outbox-message.js'
+import { enqueueEach } from '../../domain/services/enqueue-each.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
   ClaimOptions,
   CompleteCommand,
+  EnqueueCommand,
+  EnqueueOutcome,
   LeaseCommand,
   OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
+import { MemoryAuditLog } from './memory-audit-log.js'
+import { MemoryChannelRepository } from './memory-channel-repository.js'
 import {
   channelKey,
   copy,
@@ -39,6 +44,15 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
     private readonly journal: Journal,
     private readonly ids: IdGenerator,
   ) {}
+
+  enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
+    const repos = {
+      channels: new MemoryChannelRepository(this.state, this.journal),
+      outbox: this,
+      audit: new MemoryAuditLog(this.state, this.journal),
+    }
+    return enqueueEach(repos, scope, commands)
+  }
 
   async enqueue(
     scope: TenantScope,

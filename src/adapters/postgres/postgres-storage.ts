@@ -7,10 +7,14 @@ import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '.
 import { classify } from './errors.js'
 import { PostgresAuditLog } from './postgres-audit-log.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
+import { claimsOf } from './postgres-enqueue.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import type { MessagingDatabase } from './schema.js'
+
+export { claimsOf } from './postgres-enqueue.js'
+
 import { createPostgresWakeSignal, type PostgresWakeSignal } from './wake-signal.js'
 
 /** A `pg` client the host holds, inside a transaction it began (`pool.connect()` then `BEGIN`). */
@@ -99,18 +103,6 @@ function kyselyOverClient(client: HostClient): Kysely<MessagingDatabase> {
         end: async () => undefined,
       },
     }),
-  })
-}
-
-/** The claims JSON the policies read: `{"sub","role","grants":[{"infrastructure_id","business_id"}]}`. */
-export function claimsOf(scope: TenantScope): string {
-  return JSON.stringify({
-    sub: scope.principal.userId,
-    role: scope.principal.role,
-    grants: scope.principal.grants.map((g) => ({
-      infrastructure_id: g.infrastructureId,
-      business_id: g.businessId,
-    })),
   })
 }
 
@@ -255,6 +247,19 @@ class PostgresUnitOfWork implements UnitOfWork {
       if (workFailed) throw e
       throw classify(e)
     }
+  }
+
+  /**
+   * One autocommit statement that carries its own claims (`messaging_enqueue`): no BEGIN,
+   * no COMMIT, one round trip. Inside a host's transaction, or on a login that must switch
+   * role first, it is an ordinary unit of work.
+   */
+  async runStatement<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
+    if (this.joined.getStore() || scope.isFleet) return this.run(scope, work)
+    await this.ready()
+    const { db, role } = routeOf(scope, this.main, this.worker)
+    if (role !== null) return this.run(scope, work)
+    return work(repositories(db))
   }
 }
 

@@ -2,17 +2,22 @@ import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
+import { enqueueEach } from '../../domain/services/enqueue-each.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
   ClaimOptions,
   CompleteCommand,
+  EnqueueCommand,
+  EnqueueOutcome,
   LeaseCommand,
   OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
+import { SqliteAuditLog } from './sqlite-audit-log.js'
+import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
 import { outboxRow, toDeliveryAttempt, toMessage } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
@@ -40,6 +45,16 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
     private readonly db: Kysely<SqliteDatabase>,
     private readonly ids: IdGenerator,
   ) {}
+
+  /** Statements cost no round trip here: the batch is the one-message path in a loop, in the unit's transaction. */
+  enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
+    const repos = {
+      channels: new SqliteChannelRepository(this.db),
+      outbox: this,
+      audit: new SqliteAuditLog(this.db),
+    }
+    return enqueueEach(repos, scope, commands)
+  }
 
   async enqueue(
     scope: TenantScope,

@@ -1,11 +1,16 @@
-import { ChannelDisabledError, NotFoundError, PayloadTooLargeError } from '../errors.js'
+import type { z } from 'zod'
+import type { EnqueueCommand } from '../../ports/outbox-repository.js'
+import type { Repositories } from '../../ports/unit-of-work.js'
+import { NotFoundError, PayloadTooLargeError } from '../errors.js'
 import {
   type AckInput,
   ackInput,
   type ClaimInput,
   claimInput,
   type EnqueueInput,
+  type EnqueueManyInput,
   enqueueInput,
+  enqueueManyInput,
   type ListMessagesInput,
   listMessagesInput,
   type MessageRefInput,
@@ -35,67 +40,99 @@ export interface AckResult {
   readonly status: DeliveryStatus
 }
 
+const auditTarget = (c: {
+  readonly message: {
+    readonly id: string
+    readonly infrastructureId: string
+    readonly businessId: string | null
+  }
+}) => ({
+  infrastructureId: c.message.infrastructureId,
+  businessId: c.message.businessId,
+  action: 'outbox.enqueue',
+  targetType: 'message' as const,
+  targetId: c.message.id,
+})
+
 /** The outbox: append, claim under a lease, ack fenced by that lease. */
 export class OutboxService {
   constructor(private readonly ctx: ServiceContext) {}
 
   async enqueue(scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
-    const result = await this.append(scope, raw)
-    if (result.created) this.ctx.wake?.notify(result.message.infrastructureId)
-    return result
+    const input = parseInput(enqueueInput, raw)
+    const command = this.command(scope, input, 'payload')
+    const target = auditTarget(command)
+    const [result] = await audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId, input.businessId)
+      return this.runEnqueue(scope, [command])
+    })
+    if (result!.created) this.ctx.wake?.notify(result!.message.infrastructureId)
+    return result!
   }
 
-  private async append(scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
-    const input = parseInput(enqueueInput, raw)
+  /**
+   * Appends a batch in one unit of work, all or nothing: every item is validated first (a
+   * bad one is a ValidationError naming `items.<i>.<field>`), every tenant checked, every
+   * channel resolved, then the messages go in with one audit entry each. Results in order.
+   */
+  async enqueueMany(scope: TenantScope, raw: EnqueueManyInput): Promise<EnqueueResult[]> {
+    const inputs = parseInput(enqueueManyInput, raw, 'items')
+    const commands = inputs.map((input, i) => this.command(scope, input, `items.${i}.payload`))
+    for (const [i, input] of inputs.entries()) {
+      if (!scope.canAccess(input.infrastructureId, input.businessId)) {
+        await audited(this.ctx, scope, auditTarget(commands[i]!), async () =>
+          assertTenantScope(scope, input.infrastructureId, input.businessId),
+        )
+      }
+    }
+    const results = await this.runEnqueue(scope, commands)
+    const woken = new Set<string>()
+    for (const r of results) {
+      if (r.created && !woken.has(r.message.infrastructureId)) {
+        woken.add(r.message.infrastructureId)
+        this.ctx.wake?.notify(r.message.infrastructureId)
+      }
+    }
+    return results
+  }
+
+  private runEnqueue(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueResult[]> {
+    const work = (r: Repositories) => r.outbox.enqueueMany(scope, commands)
+    return this.ctx.uow.runStatement ? this.ctx.uow.runStatement(scope, work) : this.ctx.uow.run(scope, work)
+  }
+
+  private command(scope: TenantScope, input: z.output<typeof enqueueInput>, field: string): EnqueueCommand {
     const bytes = payloadBytes(input.payload)
     if (bytes > this.ctx.limits.maxPayloadBytes) {
-      throw new PayloadTooLargeError('payload', bytes, this.ctx.limits.maxPayloadBytes)
+      throw new PayloadTooLargeError(field, bytes, this.ctx.limits.maxPayloadBytes)
     }
     const id = this.ctx.ids.next()
-    const target = {
-      infrastructureId: input.infrastructureId,
-      businessId: input.businessId,
-      action: 'outbox.enqueue',
-      targetType: 'message' as const,
-      targetId: id,
+    const now = this.ctx.clock.now()
+    return {
+      message: {
+        id,
+        infrastructureId: input.infrastructureId,
+        businessId: input.businessId,
+        payload: input.payload,
+        recipients: input.recipients,
+        idempotencyKey: input.idempotencyKey,
+        createdBy: scope.userId,
+        createdAt: now,
+        status: 'pending',
+        attempts: 0,
+        availableAt: input.availableAt ?? now,
+        leaseToken: null,
+        leasedUntil: null,
+        lastError: null,
+        settledAt: null,
+      },
+      channel: input.channelId !== undefined ? { id: input.channelId } : { key: input.channelKey! },
+      defaultMaxAttempts: this.ctx.limits.defaultMaxAttempts,
+      audit: auditEntry(this.ctx, scope, {
+        ...auditTarget({ message: { id, ...input } }),
+        details: { bytes },
+      }),
     }
-    return audited(this.ctx, scope, target, async () => {
-      assertTenantScope(scope, input.infrastructureId, input.businessId)
-      return this.ctx.uow.run(scope, async (r) => {
-        const channel = input.channelId
-          ? await r.channels.findById(scope, input.infrastructureId, input.channelId)
-          : await r.channels.findByKey(scope, input.infrastructureId, input.channelKey!)
-        if (!channel) throw new NotFoundError('channel', input.channelId ?? input.channelKey!)
-        if (!channel.enabled) throw new ChannelDisabledError(channel.id)
-        const now = this.ctx.clock.now()
-        const result = await r.outbox.enqueue(scope, {
-          id,
-          infrastructureId: input.infrastructureId,
-          businessId: input.businessId,
-          channelId: channel.id,
-          payload: input.payload,
-          recipients: input.recipients,
-          idempotencyKey: input.idempotencyKey,
-          maxAttempts: channel.maxAttempts ?? this.ctx.limits.defaultMaxAttempts,
-          createdBy: scope.userId,
-          createdAt: now,
-          status: 'pending',
-          attempts: 0,
-          availableAt: input.availableAt ?? now,
-          leaseToken: null,
-          leasedUntil: null,
-          lastError: null,
-          settledAt: null,
-        })
-        if (result.created) {
-          await r.audit.append(
-            scope,
-            auditEntry(this.ctx, scope, { ...target, details: { channelId: channel.id, bytes } }),
-          )
-        }
-        return result
-      })
-    })
   }
 
   async get(scope: TenantScope, raw: MessageRefInput): Promise<OutboxMessage> {

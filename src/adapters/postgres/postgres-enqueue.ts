@@ -1,0 +1,144 @@
+import { type Kysely, sql } from 'kysely'
+import {
+  ChannelDisabledError,
+  NotFoundError,
+  StorageError,
+  TenantScopeViolationError,
+} from '../../domain/errors.js'
+import type { OutboxMessage } from '../../domain/outbox-message.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
+import { classify } from './errors.js'
+import type { MessagingDatabase, OutboxRow } from './schema.js'
+import { toMessage } from './schema.js'
+
+interface EnqueueResultRow {
+  ord: number
+  outcome: 'created' | 'existing' | 'channel_missing' | 'channel_disabled'
+  channel_id: string | null
+  max_attempts: number | null
+  existing: Record<string, unknown> | null
+}
+
+/** The claims JSON the policies read: `{"sub","role","grants":[{"infrastructure_id","business_id"}]}`. */
+export function claimsOf(scope: TenantScope): string {
+  return JSON.stringify({
+    sub: scope.principal.userId,
+    role: scope.principal.role,
+    grants: scope.principal.grants.map((g) => ({
+      infrastructure_id: g.infrastructureId,
+      business_id: g.businessId,
+    })),
+  })
+}
+
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string))
+
+/** An outbox row read back as JSON (`to_jsonb`): timestamps are strings there. */
+const fromJson = (j: Record<string, unknown>): OutboxMessage =>
+  toMessage({
+    ...(j as unknown as OutboxRow),
+    created_at: date(j.created_at)!,
+    available_at: date(j.available_at)!,
+    leased_until: date(j.leased_until),
+    settled_at: date(j.settled_at),
+  })
+
+/**
+ * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue` (sql/0008_enqueue.sql), which
+ * sets the claims, resolves the channels, inserts the messages and their audit entries in
+ * one statement. It carries the claims itself, so it is correct inside a unit of work (the
+ * same claims again) and alone in autocommit (one round trip: `runStatement`).
+ */
+export async function enqueueManyStatement(
+  db: Kysely<MessagingDatabase>,
+  scope: TenantScope,
+  commands: readonly EnqueueCommand[],
+): Promise<EnqueueOutcome[]> {
+  if (commands.length === 0) return []
+  const claims = claimsOf(scope)
+  const call = async (ords: readonly number[]) => {
+    const rows = ords.map((ord) => {
+      const { message: m, channel, audit } = commands[ord]!
+      return {
+        ord,
+        infrastructure_id: m.infrastructureId,
+        id: m.id,
+        business_id: m.businessId,
+        channel_id: 'id' in channel ? channel.id : null,
+        channel_key: 'key' in channel ? channel.key : null,
+        payload: m.payload,
+        recipients: m.recipients,
+        idempotency_key: m.idempotencyKey,
+        default_max_attempts: commands[ord]!.defaultMaxAttempts,
+        created_by: m.createdBy,
+        created_at: m.createdAt,
+        available_at: m.availableAt,
+        audit_id: audit.id,
+        audit_actor_role: audit.actorRole,
+        audit_action: audit.action,
+        audit_details: audit.details,
+        audit_at: audit.at,
+      }
+    })
+    try {
+      const r =
+        await sql<EnqueueResultRow>`select * from messaging_enqueue(${claims}, ${JSON.stringify(rows)}::jsonb)`.execute(
+          db,
+        )
+      return r.rows
+    } catch (e) {
+      const first = commands[ords[0]!]!.message
+      throw classify(e, {
+        conflict: { entity: 'message', key: first.id },
+        refused: () => new TenantScopeViolationError(first.infrastructureId, first.businessId),
+      })
+    }
+  }
+  const all = commands.map((_, i) => i)
+  const rows = await call(all)
+  for (const r of rows) {
+    const c = commands[r.ord]!
+    if (r.outcome === 'channel_missing') {
+      throw new NotFoundError('channel', 'id' in c.channel ? c.channel.id : c.channel.key)
+    }
+    if (r.outcome === 'channel_disabled') throw new ChannelDisabledError(r.channel_id!)
+  }
+  const out: (EnqueueOutcome | undefined)[] = new Array(commands.length)
+  const firstOfKey = new Map<string, OutboxMessage>()
+  const keyOf = (m: EnqueueCommand['message']) =>
+    m.idempotencyKey === null
+      ? null
+      : `${m.infrastructureId}\u0000${m.businessId ?? ''}\u0000${m.idempotencyKey}`
+  for (const r of rows) {
+    if (r.outcome !== 'created') continue
+    const c = commands[r.ord]!
+    const message: OutboxMessage = { ...c.message, channelId: r.channel_id!, maxAttempts: r.max_attempts! }
+    out[r.ord] = { message, created: true }
+    const k = keyOf(c.message)
+    if (k !== null) firstOfKey.set(k, message)
+  }
+  const unseen: number[] = []
+  for (const r of rows) {
+    if (r.outcome !== 'existing') continue
+    if (r.existing) {
+      out[r.ord] = { message: fromJson(r.existing), created: false }
+      continue
+    }
+    const k = keyOf(commands[r.ord]!.message)
+    const first = k === null ? undefined : firstOfKey.get(k)
+    if (first) out[r.ord] = { message: first, created: false }
+    else unseen.push(r.ord)
+  }
+  if (unseen.length > 0) {
+    // Taken by a transaction that committed after this statement's snapshot: a new
+    // statement sees it (its insert conflicts again and writes nothing).
+    for (const r of await call(unseen)) {
+      if (r.outcome !== 'existing' || !r.existing) {
+        throw new StorageError('idempotency key taken but its message is not visible')
+      }
+      out[r.ord] = { message: fromJson(r.existing), created: false }
+    }
+  }
+  return out as EnqueueOutcome[]
+}
