@@ -165,12 +165,14 @@ export async function openModule(
     name: 'module',
     enqueue,
     async enqueueBatch(t, seqs) {
-      // No batch call in the facade: the host's own transaction holding `seqs.length`
-      // enqueues (the transactional outbox) is how a batch commits at once.
-      await storage.db.transaction().execute((trx) =>
-        storage.withTransaction(trx, async () => {
-          for (const s of seqs) await enqueue(t, s)
-        }),
+      // One facade call, one statement (messaging_enqueue) for the whole batch.
+      await messaging.enqueueMany(
+        producers[t]!,
+        seqs.map((s) => ({
+          infrastructureId: tenants[t]!,
+          channelKey: 'bench',
+          payload: { ...payloadOf(t, s) },
+        })),
       )
     },
     prefill: (count, tenantOf) => fill(count, tenantOf, false),

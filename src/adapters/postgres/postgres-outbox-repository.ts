@@ -5,6 +5,8 @@ import type { ClaimedMessage, OutboxMessage } from '../../domain/outbox-message.
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   ClaimOptions,
+  EnqueueCommand,
+  EnqueueOutcome,
   CompleteCommand,
   LeaseCommand,
   OutboxDeliveryRepository,
@@ -14,6 +16,7 @@ import type {
 } from '../../ports/outbox-repository.js'
 import { claimBatch } from './claim.js'
 import { classify } from './errors.js'
+import { enqueueManyStatement } from './postgres-enqueue.js'
 import { json, type MessagingDatabase, type OutboxRow, toAttempt, toMessage } from './schema.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -24,6 +27,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  */
 export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliveryRepository {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
+
+  /** One statement (`messaging_enqueue`, sql/0008_enqueue.sql): see postgres-enqueue.ts. */
+  enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
+    return enqueueManyStatement(this.db, scope, commands)
+  }
 
   async enqueue(
     _scope: TenantScope,
