@@ -189,8 +189,13 @@ export async function openModule(
               empty = true
               break
             }
+            // Each message acked on its own lease, the batch's acks in one unit of work (as
+            // graphile-worker's batched completion and pg-boss's complete(ids)).
             const now = new Date()
-            const acks = await Promise.all(held.map((h) => m.delivery.complete(fleet, h, delivered(now))))
+            const acks = await m.delivery.completeMany(
+              fleet,
+              held.map((h) => ({ held: h, report: delivered(now) })),
+            )
             settled += acks.filter((a) => a.acked).length
           }
         }),
@@ -222,7 +227,10 @@ export async function openModule(
       const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
       const ms = performance.now() - t0
       const now = new Date()
-      await Promise.all(held.map((h) => m.delivery.complete(fleet, h, delivered(now))))
+      await m.delivery.completeMany(
+        fleet,
+        held.map((h) => ({ held: h, report: delivered(now) })),
+      )
       return ms
     },
     async close() {

@@ -35,6 +35,7 @@ interface PlanNode {
   'Node Type': string
   'Relation Name'?: string
   'Index Name'?: string
+  'Actual Loops'?: number
   Plans?: PlanNode[]
 }
 const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)]
@@ -44,13 +45,17 @@ async function planOf(
   q: { sql: string; parameters: readonly unknown[] },
   claims = claimsOf(worker),
   url = db.appUrl,
+  analyze = false,
 ) {
   const c = new pg.Client({ connectionString: url })
   await c.connect()
   try {
     await c.query('begin')
     await c.query("select set_config('messaging.claims', $1, true)", [claims])
-    const r = await c.query(`explain (format json) ${q.sql}`, q.parameters as unknown[])
+    const r = await c.query(
+      `explain (${analyze ? 'analyze, ' : ''}format json) ${q.sql}`,
+      q.parameters as unknown[],
+    )
     if (process.env.PLAN_DEBUG) {
       const t = await c.query(`explain ${q.sql}`, q.parameters as unknown[])
       console.log(t.rows.map((x) => x['QUERY PLAN']).join('\n'))
@@ -258,18 +263,45 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     const lockRows = plan.find((n) => n['Node Type'] === 'LockRows')!
     expect(nodes(lockRows).map((n) => n['Node Type'])).not.toContain('Sort')
     // 1,000 other tenants and the backlog are all due: a claim of 20 takes one message from
-    // each of the 20 tenants with the oldest heads (the backlog's is the oldest of all).
+    // each of the next 20 tenants after the previous claim's last one, and the next claim
+    // moves on to 20 others (round robin, the backlog's tenant no more often than any other).
     const tenantsDue = await admin.query(
       "select count(distinct infrastructure_id)::int as n from messaging_outbox where status = 'pending' and available_at <= now()",
     )
+    const heldTenants = async () =>
+      new Set(
+        (
+          await admin.query(
+            "select distinct infrastructure_id from messaging_outbox where status = 'processing'",
+          )
+        ).rows.map((r) => r.infrastructure_id as string),
+      )
+    const before = await heldTenants()
     const { claimed, ms } = await timedClaim(fleetStorage, fleet, 20, new Date())
     console.log(
       `fleet claim of 20 over ${tenantsDue.rows[0].n} tenants with due messages (${OTHER_ROWS + BACKLOG} rows): ${ms.toFixed(1)} ms`,
     )
     expect(claimed).toHaveLength(20)
     expect(new Set(claimed.map((m) => m.infrastructureId)).size).toBe(20)
-    expect(claimed.filter((m) => m.infrastructureId === big.infra)).toHaveLength(1)
+    expect(claimed.filter((m) => m.infrastructureId === big.infra).length).toBeLessThanOrEqual(1)
     expect(ms).toBeLessThan(1000)
+    const next = await statementOf(
+      () =>
+        fleetStorage.unitOfWork.run(fleet, (r) =>
+          r.outbox.claim(fleet, { limit: 20, leaseMs: 60_000, now: new Date() }),
+        ),
+      /for update skip locked/i,
+    )
+    // Each claim took 20 tenants no earlier claim held: 40 more than before.
+    const served = await heldTenants()
+    expect(served.size).toBe(before.size + 40)
+    // The cost of the next claim, executed (and rolled back): index probes in the order of
+    // `limit` (skip scan, head, count and locking walk per tenant served), not one per tenant
+    // with open messages (1,001 here; 10,000 in the benchmark's G9).
+    const analyzed = await planOf(next, claimsOf(fleet), db.workerUrl, true)
+    const probes = outboxScans(analyzed).reduce((n, s) => n + (s['Actual Loops'] ?? 0), 0)
+    console.log(`fleet claim of 20 with ${tenantsDue.rows[0].n} tenants due: ${probes} index probes`)
+    expect(probes).toBeLessThan(200)
   })
 
   it('prunes by the settled index: nothing old enough among 900,000 settled rows costs milliseconds', async () => {

@@ -14,6 +14,11 @@ export interface ClaimQuery {
   readonly perTenantLimit: number
   readonly now: Date
   readonly leasedUntil: Date
+  /**
+   * The fleet's round-robin cursor: the last tenant the previous claim served. The skip scan
+   * starts after it and wraps around. null: from the start.
+   */
+  readonly after?: string | null
 }
 
 /** A row claimable at `now`: pending and due, or held under a lapsed lease. Over `o`. */
@@ -37,10 +42,15 @@ const ready = (now: Date) => sql`
  *
  * 1. candidates: the scope's infrastructures, or for the fleet a skip scan over the
  *    index's leading column (a recursive CTE: one index probe per tenant with open rows,
- *    never a walk over one tenant's rows);
- * 2. heads: per candidate, its oldest claimable row (an index range, LIMIT 1); the
- *    `limit` tenants with the oldest heads go on (a tenant further down could not get a
- *    slot: round one alone fills the claim);
+ *    never a walk over one tenant's rows) that starts after the cursor `after` (the last
+ *    tenant the previous claim served) and wraps around to the start;
+ * 2. heads: per candidate, its oldest claimable row (an index range, LIMIT 1); for a scope,
+ *    the `limit` tenants with the oldest heads go on (a tenant further down could not get a
+ *    slot: round one alone fills the claim); for the fleet, the next `limit` tenants with a
+ *    due head after the cursor, and the skip scan stops there. Probing every tenant with
+ *    open rows to find the oldest heads cost 11.7x (8.9 -> 104 ms) with 10,000 such tenants;
+ *    the rotating cursor is just as round-robin between claims and costs about `limit`
+ *    probes whatever the number of tenants;
  * 3. slots: per such tenant, how many it could give (up to `perTenantLimit`), numbered
  *    1..n as its rounds; the first `limit` slots in (round, head) order are the round robin,
  *    and counting them per tenant gives each tenant's share;
@@ -68,23 +78,37 @@ const ready = (now: Date) => sql`
  */
 export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): Promise<OutboxRow[]> {
   const perTenant = Math.max(1, Math.min(q.perTenantLimit, q.limit))
-  const candidates =
-    q.infrastructureIds === null
-      ? sql`
-      skip (infrastructure_id) AS (
+  const fleet = q.infrastructureIds === null
+  const after = q.after ?? null
+  /** A skip scan over the open tenants in id order, from `lower` (exclusive), up to `upper`. */
+  const skipScan = (name: string, lower: string | null, upper: string | null) => {
+    const bounds = (col: ReturnType<typeof sql>) =>
+      sql`${lower === null ? sql`` : sql`AND ${col} > ${lower}::uuid`} ${upper === null ? sql`` : sql`AND o.infrastructure_id <= ${upper}::uuid`}`
+    return sql`
+      ${sql.raw(name)} (infrastructure_id) AS (
         (SELECT o.infrastructure_id FROM messaging_outbox AS o
-          WHERE o.status IN ('pending', 'processing')
+          WHERE o.status IN ('pending', 'processing') ${bounds(sql`o.infrastructure_id`)}
           ORDER BY o.infrastructure_id LIMIT 1)
         UNION ALL
         SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
                  WHERE o.status IN ('pending', 'processing') AND o.infrastructure_id > s.infrastructure_id
+                       ${upper === null ? sql`` : sql`AND o.infrastructure_id <= ${upper}::uuid`}
                  ORDER BY o.infrastructure_id LIMIT 1)
-          FROM skip AS s
+          FROM ${sql.raw(name)} AS s
          WHERE s.infrastructure_id IS NOT NULL
-      ),
+      ),`
+  }
+  const candidates = !fleet
+    ? sql`
+      candidates AS (SELECT t.infrastructure_id FROM unnest(${[...(q.infrastructureIds ?? [])]}::uuid[]) AS t (infrastructure_id)),`
+    : after === null
+      ? sql`${skipScan('skip', null, null)}
       candidates AS (SELECT s.infrastructure_id FROM skip AS s WHERE s.infrastructure_id IS NOT NULL),`
-      : sql`
-      candidates AS (SELECT t.infrastructure_id FROM unnest(${[...q.infrastructureIds]}::uuid[]) AS t (infrastructure_id)),`
+      : sql`${skipScan('skip', after, null)}${skipScan('wrap', null, after)}
+      candidates AS (
+        SELECT s.infrastructure_id FROM skip AS s WHERE s.infrastructure_id IS NOT NULL
+        UNION ALL
+        SELECT w.infrastructure_id FROM wrap AS w WHERE w.infrastructure_id IS NOT NULL),`
   const r = await sql<OutboxRow>`
     WITH RECURSIVE ${candidates}
     heads AS (
@@ -97,7 +121,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
            LIMIT 1
         ) AS h
        WHERE NOT (c.infrastructure_id = ANY (${[...q.excludeInfrastructureIds]}::uuid[]))
-       ORDER BY h.available_at, h.id
+       ${fleet ? sql`` : sql`ORDER BY h.available_at, h.id`}
        LIMIT ${q.limit}
     ),
     slots AS (
@@ -141,6 +165,27 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
        AND o.id = p.id
     RETURNING o.*`.execute(db)
   return roundRobin(r.rows)
+}
+
+/**
+ * The fleet workers' round-robin cursors, by worker id (in this process; workers elsewhere
+ * keep their own): the last tenant each one's previous claim served. Bounded: a forgotten
+ * cursor only restarts that worker's rotation from the start.
+ */
+const fleetCursors = new Map<string, string>()
+
+export function fleetCursor(workerId: string): string | null {
+  return fleetCursors.get(workerId) ?? null
+}
+
+/** After a claim: the last tenant it served in the skip scan's order (after the cursor, then wrapped). */
+export function advanceFleetCursor(workerId: string, after: string | null, rows: readonly OutboxRow[]): void {
+  if (rows.length === 0) return
+  const served = rows.map((r) => r.infrastructure_id)
+  const wrapped = after === null ? [] : served.filter((id) => id <= after)
+  const last = [...(wrapped.length > 0 ? wrapped : served)].sort().at(-1)!
+  if (fleetCursors.size >= 1000 && !fleetCursors.has(workerId)) fleetCursors.clear()
+  fleetCursors.set(workerId, last)
 }
 
 const byAvailable = (a: OutboxRow, b: OutboxRow) =>

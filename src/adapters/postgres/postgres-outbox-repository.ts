@@ -14,7 +14,7 @@ import type {
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
-import { claimBatch } from './claim.js'
+import { advanceFleetCursor, claimBatch, fleetCursor } from './claim.js'
 import { classify } from './errors.js'
 import { enqueueManyStatement } from './postgres-enqueue.js'
 import { json, type MessagingDatabase, type OutboxRow, toAttempt, toMessage } from './schema.js'
@@ -168,6 +168,9 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
           ? null
           : scope.infrastructureIds()
     if (infrastructureIds !== null && infrastructureIds.length === 0) return []
+    // The fleet rotates over the tenants from where its previous claim stopped.
+    const worker = infrastructureIds === null ? scope.principal.userId : null
+    const after = worker === null ? null : fleetCursor(worker)
     const rows = await claimBatch(this.db, {
       infrastructureIds,
       excludeInfrastructureIds: options.excludeInfrastructureIds ?? [],
@@ -175,7 +178,9 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       perTenantLimit: options.perTenantLimit ?? options.limit,
       now: options.now,
       leasedUntil: new Date(options.now.getTime() + options.leaseMs),
+      after,
     }).catch((e) => Promise.reject(classify(e)))
+    if (worker !== null) advanceFleetCursor(worker, after, rows)
     return rows.map((r) => toMessage(r) as ClaimedMessage)
   }
 
