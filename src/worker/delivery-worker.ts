@@ -288,7 +288,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       if (channels.get(key) === entry) channels.delete(key)
     }
     lookup.then((r) => {
-      if (!r.channel || !r.channel.enabled || r.secretsError !== undefined) forget()
+      if (!r.channel?.enabled || r.secretsError !== undefined) forget()
     }, forget)
     return lookup
   }
@@ -318,8 +318,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         batch.map(({ held, report }) => ({ held, report })),
       )
       .then(
-        (results) => batch.forEach((c, i) => c.resolve(results[i]!)),
-        (e: unknown) => batch.forEach((c) => c.reject(e)),
+        (results) => {
+          for (const [i, c] of batch.entries()) c.resolve(results[i]!)
+        },
+        (e: unknown) => {
+          for (const c of batch) c.reject(e)
+        },
       )
       .finally(() => {
         completing -= batch.length
