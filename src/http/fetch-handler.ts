@@ -1,4 +1,5 @@
 import { RateLimitedError, UnauthenticatedError } from '../domain/errors.js'
+import { MAX_ENQUEUE_BATCH } from '../domain/inputs.js'
 import { type Principal, principalSchema, TenantScope } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import { type BodyLimits, readJsonObject } from './body.js'
@@ -141,28 +142,49 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
   /**
-   * Spends a token of the tenant's quota; a spent quota is refused with a `refused` audit
-   * entry (RATE_LIMITED) written through the facade, like the facade's own scope and role
-   * refusals. The input is not parsed yet: only a well-formed businessId goes into the entry.
+   * Spends the quota: one token per message, of its tenant's bucket (`items`: one per entry,
+   * all or nothing); a spent quota is refused with a `refused` audit entry (RATE_LIMITED)
+   * written through the facade, like the facade's own scope and role refusals. The input is
+   * not parsed yet: only a well-formed businessId goes into the entry.
    */
-  async function spendQuota(principal: Principal, input: Record<string, unknown>): Promise<void> {
-    const infra = input.infrastructureId
-    if (!buckets || typeof infra !== 'string') return
-    // Only a caller the tenant's scope admits spends its tokens: anyone else could drain
-    // another tenant's quota; the facade refuses (and audits) them instead.
-    if (!TenantScope.of(principal).canAccessInfrastructure(infra)) return
-    const r = buckets.take(infra)
+  async function spendQuota(
+    principal: Principal,
+    input: Record<string, unknown>,
+    mode: true | 'items',
+  ): Promise<void> {
+    if (!buckets) return
+    const entries: unknown[] =
+      mode === 'items'
+        ? // An oversized batch is refused by validation, and spends nothing.
+          Array.isArray(input.items) && input.items.length <= MAX_ENQUEUE_BATCH
+          ? input.items
+          : []
+        : [input]
+    const scope = TenantScope.of(principal)
+    const counts = new Map<string, number>()
+    const businessOf = new Map<string, unknown>()
+    for (const entry of entries) {
+      if (typeof entry !== 'object' || entry === null) continue
+      const { infrastructureId: infra, businessId } = entry as Record<string, unknown>
+      // Only a caller the tenant's scope admits spends its tokens: anyone else could drain
+      // another tenant's quota; the facade refuses (and audits) them instead.
+      if (typeof infra !== 'string' || !scope.canAccessInfrastructure(infra)) continue
+      counts.set(infra, (counts.get(infra) ?? 0) + 1)
+      if (!businessOf.has(infra)) businessOf.set(infra, businessId)
+    }
+    if (counts.size === 0) return
+    const r = buckets.takeAll(counts)
     if (r.ok) return
-    const business = input.businessId
+    const business = businessOf.get(r.key)
     await options.messaging.recordRefusal(principal, {
-      infrastructureId: infra,
+      infrastructureId: r.key,
       businessId: typeof business === 'string' && UUID.test(business) ? business : null,
       action: 'outbox.enqueue',
       targetType: 'message',
       errorCode: 'RATE_LIMITED',
       details: { retryAfterSeconds: r.retryAfterSeconds },
     })
-    throw new RateLimitedError(infra, r.retryAfterSeconds)
+    throw new RateLimitedError(r.key, r.retryAfterSeconds)
   }
 
   async function dispatch(request: Request, url: URL, path: string): Promise<Response> {
@@ -191,7 +213,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
       if (value !== null) fromHeaders[field] = value
     }
     input = mergeInput(input, fromHeaders, 'header')
-    if (def.quota) await spendQuota(principal, input)
+    if (def.quota) await spendQuota(principal, input, def.quota)
     const result = await def.run(options.messaging, principal, input, { request, url, basePath })
     const reply = result instanceof Reply ? result : new Reply(def.status ?? 200, result)
     if (reply.status === 204)

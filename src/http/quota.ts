@@ -35,7 +35,36 @@ export class TokenBuckets {
   }
 
   take(key: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const r = this.takeAll(new Map([[key, 1]]))
+    return r.ok ? r : { ok: false, retryAfterSeconds: r.retryAfterSeconds }
+  }
+
+  /**
+   * Spends `count` tokens of each key, all or nothing: when one key lacks its tokens none
+   * is spent, and the answer names it. A count above the capacity (a batch larger than the
+   * burst) is admitted only from a full bucket and leaves it in debt, so the sustained rate
+   * holds.
+   */
+  takeAll(
+    counts: ReadonlyMap<string, number>,
+  ): { ok: true } | { ok: false; key: string; retryAfterSeconds: number } {
     const now = this.now()
+    const buckets = [...counts].map(([key, n]) => ({ key, n, b: this.refilled(key, now) }))
+    for (const { key, n, b } of buckets) {
+      const need = Math.min(n, this.quota.capacity)
+      if (b.tokens < need) {
+        return {
+          ok: false,
+          key,
+          retryAfterSeconds: Math.max(1, Math.ceil((need - b.tokens) / this.quota.refillPerSecond)),
+        }
+      }
+    }
+    for (const { n, b } of buckets) b.tokens -= n
+    return { ok: true }
+  }
+
+  private refilled(key: string, now: number): Bucket {
     const b = this.buckets.get(key) ?? { tokens: this.quota.capacity, at: now }
     b.tokens = Math.min(this.quota.capacity, b.tokens + ((now - b.at) / 1000) * this.quota.refillPerSecond)
     b.at = now
@@ -43,14 +72,7 @@ export class TokenBuckets {
       if (this.buckets.size >= SWEEP_AT) this.sweep(now)
       this.buckets.set(key, b)
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1
-      return { ok: true }
-    }
-    return {
-      ok: false,
-      retryAfterSeconds: Math.max(1, Math.ceil((1 - b.tokens) / this.quota.refillPerSecond)),
-    }
+    return b
   }
 
   private sweep(now: number): void {

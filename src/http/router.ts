@@ -39,8 +39,11 @@ export interface RouteDef {
   readonly from: 'query' | 'body'
   /** Request headers that set an input field (`idempotency-key` -> `idempotencyKey`). */
   readonly headers?: Readonly<Record<string, string>>
-  /** Spends a token of the tenant's enqueue quota. */
-  readonly quota?: true
+  /**
+   * Spends the tenant's enqueue quota: `true`, one token of `infrastructureId`'s; `'items'`,
+   * one token per entry of `items`, of that entry's tenant.
+   */
+  readonly quota?: true | 'items'
   /** Success status when `run` returns a plain value; 204 means no body. */
   readonly status?: number
   /** Documents the success body; null for 204. */

@@ -13,7 +13,9 @@ import {
   configureChannelInput,
   createChannelInput,
   type EnqueueInput,
+  type EnqueueManyInput,
   enqueueInput,
+  enqueueManyInput,
   type InboxRefInput,
   inboxRefInput,
   type ListAuditInput,
@@ -63,6 +65,10 @@ import {
 
 const listChannelTypesInput = z.strictObject({})
 
+/** The batch enqueue's body: `items`, each an enqueue body. */
+const enqueueBatchInput = z.strictObject({ items: enqueueManyInput })
+const enqueueBatchEnvelope = z.strictObject({ items: z.unknown() })
+
 // Converted once per schema: a custom type's schema may be large, and it never changes.
 const configSchemas = new WeakMap<z.ZodType, Record<string, unknown>>()
 const configJsonSchema = (schema: z.ZodType): Record<string, unknown> => {
@@ -101,6 +107,25 @@ export const ROUTES: readonly RouteDef[] = [
       const r = await m.enqueue(p, i as EnqueueInput)
       const location = link(ctx, `/messages/${r.message.id}`, r.message.infrastructureId)
       return new Reply(r.created ? 201 : 200, r, r.created ? { location } : {})
+    },
+  },
+  {
+    method: 'POST',
+    path: '/queue/batch',
+    operationId: 'enqueueMessages',
+    tag: 'outbox',
+    summary: 'Append up to 1,000 messages to the outbox, all or nothing',
+    description:
+      'Each item is an enqueue body (`POST /queue`), with its own `idempotencyKey` if any. Every item is validated and every tenant checked before anything is written: a bad item answers 400 naming `items.<i>.<field>`, and nothing is written. The results come in the order of the items (`created: false` for a repeated idempotency key); the answer is 201 when any message is new, 200 when every item repeats a key. With an enqueue quota, each item spends one token of its tenant.',
+    input: enqueueBatchInput,
+    from: 'body',
+    quota: 'items',
+    response: z.array(enqueueResultSchema),
+    run: async (m, p, i) => {
+      // The envelope only: the facade validates the items and names a bad one `items.<i>.<field>`.
+      const { items } = parseInput(enqueueBatchEnvelope, i)
+      const results = await m.enqueueMany(p, items as EnqueueManyInput)
+      return new Reply(results.some((r) => r.created) ? 201 : 200, results)
     },
   },
   {
