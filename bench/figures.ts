@@ -7,14 +7,27 @@ import {
   sleep,
   sortNumbers,
 } from './common.js'
+import { g10, g11 } from './figures-rls-sqlite.js'
 import type { BenchServer } from './postgres.js'
 import { openGraphile } from './systems/graphile.js'
 import { openModule } from './systems/module.js'
 import { openPgBoss } from './systems/pgboss.js'
 import { openRaw } from './systems/raw.js'
 
-export type FigureId = 'G1' | 'G2' | 'G3' | 'G4' | 'G5' | 'G6' | 'G7' | 'G8' | 'G9'
-export const ALL_FIGURES: readonly FigureId[] = ['G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8', 'G9']
+export type FigureId = 'G1' | 'G2' | 'G3' | 'G4' | 'G5' | 'G6' | 'G7' | 'G8' | 'G9' | 'G10' | 'G11'
+export const ALL_FIGURES: readonly FigureId[] = [
+  'G1',
+  'G2',
+  'G3',
+  'G4',
+  'G5',
+  'G6',
+  'G7',
+  'G8',
+  'G9',
+  'G10',
+  'G11',
+]
 
 /** One system's measurement of one figure. */
 export interface Measurement {
@@ -62,6 +75,11 @@ export interface BenchSizes {
   readonly g8Backlog: number
   readonly g9Pending: number
   readonly g9Tenants: number
+  /** G10: runs of each side (RLS, owner), alternating; the best of each counts. */
+  readonly g10Rounds: number
+  readonly g11Seconds: number
+  readonly g11Concurrency: number
+  readonly g11Messages: number
   /** Longest a latency or drain phase may take before it is cut off (bounded loops). */
   readonly capSeconds: number
 }
@@ -86,6 +104,10 @@ export const DEFAULT_SIZES: BenchSizes = {
   g8Backlog: 100_000,
   g9Pending: 1_000_000,
   g9Tenants: 10_000,
+  g10Rounds: 2,
+  g11Seconds: 5,
+  g11Concurrency: 8,
+  g11Messages: 20_000,
   capSeconds: 120,
 }
 
@@ -101,6 +123,9 @@ export const QUICK_SIZES: BenchSizes = {
   g8Backlog: 5_000,
   g9Pending: 20_000,
   g9Tenants: 1_000,
+  g10Rounds: 1,
+  g11Seconds: 1,
+  g11Messages: 2_000,
   capSeconds: 20,
 }
 
@@ -162,7 +187,7 @@ const moduleOf = (ms: readonly Measurement[]) => ms.find((m) => m.system === 'mo
 const rawOf = (ms: readonly Measurement[]) => ms.find((m) => m.system === 'raw')
 
 /** Closed loop: `producers` loops call `op` back to back for `seconds` (after a short warm-up). */
-async function closedLoop(
+export async function closedLoop(
   producers: number,
   seconds: number,
   op: (worker: number, i: number) => Promise<number>,
@@ -626,4 +651,6 @@ export const FIGURES: Record<FigureId, (ctx: RunContext) => Promise<FigureResult
   G7: g7,
   G8: g8,
   G9: g9,
+  G10: g10,
+  G11: g11,
 }

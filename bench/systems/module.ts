@@ -37,14 +37,22 @@ export async function openModule(
   database: string,
   template: string,
   opts: SubjectOptions,
+  /** G10: producers and worker connect as the tables' owner (no row-level security applies). */
+  variant: { asOwner?: boolean } = {},
 ): Promise<Subject> {
   await server.createDatabase(database, template)
-  const appUrl = server.urlFor(database, BENCH_ROLES.app, BENCH_ROLES.password)
-  const workerUrl = server.urlFor(database, BENCH_ROLES.worker, BENCH_ROLES.password)
+  const owner = variant.asOwner === true
+  const appUrl = owner
+    ? server.urlFor(database)
+    : server.urlFor(database, BENCH_ROLES.app, BENCH_ROLES.password)
+  const workerUrl = owner
+    ? server.urlFor(database)
+    : server.urlFor(database, BENCH_ROLES.worker, BENCH_ROLES.password)
   const storage = await createPostgresStorage({
     connectionString: appUrl,
     poolSize: opts.poolSize,
     listenConnectionString: false,
+    ...(owner && { allowPrivilegedRole: true }),
   })
   let workerStorage: PostgresStorage | undefined
   const messaging = createMessaging({ storage, channelTypes: [benchChannelType] })
@@ -105,7 +113,11 @@ export async function openModule(
   let workerMessaging: Messaging | undefined
   const worker = async () => {
     if (!workerMessaging) {
-      workerStorage = await createPostgresStorage({ connectionString: workerUrl, poolSize: opts.poolSize })
+      workerStorage = await createPostgresStorage({
+        connectionString: workerUrl,
+        poolSize: opts.poolSize,
+        ...(owner && { allowPrivilegedRole: true }),
+      })
       workerMessaging = createMessaging({ storage: workerStorage, transports: [transport] })
     }
     return workerMessaging
