@@ -322,7 +322,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           for (const [i, c] of batch.entries()) c.resolve(results[i]!)
         },
         (e: unknown) => {
-          for (const c of batch) c.reject(e)
+          // One bad item must not cost the others their ack: settle them one by one.
+          if (batch.length === 1) batch[0]!.reject(e)
+          else
+            for (const c of batch)
+              messaging.delivery.complete(scope, c.held, c.report).then(c.resolve, c.reject)
         },
       )
       .finally(() => {
