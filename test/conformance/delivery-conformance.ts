@@ -103,6 +103,54 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       ])
     })
 
+    it('coalesces completions and channel lookups, and still reports every message on its own', async () => {
+      const s = await setup({ tenants: 2 })
+      const ids = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          s.enqueue(i % 2, i % 5 === 0 ? { do: 'permanent' } : { do: 'deliver' }),
+        ),
+      ).then((ms) => ms.map((m) => m.id))
+      const d = s.messaging.delivery
+      const acks: number[] = []
+      const lookups: string[] = []
+      const completeMany = d.completeMany.bind(d)
+      const channelForDelivery = d.channelForDelivery.bind(d)
+      d.completeMany = (scope, items) => {
+        acks.push(items.length)
+        return completeMany(scope, items)
+      }
+      d.channelForDelivery = (scope, infrastructureId, channelId) => {
+        lookups.push(channelId)
+        return channelForDelivery(scope, infrastructureId, channelId)
+      }
+      try {
+        const w = s.worker({ concurrency: 20 })
+        const seen = { delivered: 0, failed: 0 }
+        w.events.on('delivered', () => seen.delivered++)
+        w.events.on('failed', () => seen.failed++)
+        expect(await w.drain()).toBe(40)
+        expect(seen).toEqual({ delivered: 32, failed: 8 })
+        // 40 acks in fewer units of work, every message acked exactly once.
+        expect(acks.reduce((a, b) => a + b, 0)).toBe(40)
+        expect(acks.length).toBeLessThan(40)
+        // One lookup per channel while the cached one is fresh.
+        expect(lookups.length).toBeLessThanOrEqual(4)
+        expect(new Set(lookups)).toEqual(new Set(s.channels))
+      } finally {
+        d.completeMany = completeMany
+        d.channelForDelivery = channelForDelivery
+      }
+      for (const [k, id] of ids.entries()) {
+        const m = await s.get(k % 2, id)
+        expect(m.status).toBe(k % 5 === 0 ? 'failed' : 'processed')
+        const attempts = await s.messaging.listAttempts(s.admin, {
+          infrastructureId: s.tenants[k % 2]!.infra,
+          messageId: id,
+        })
+        expect(attempts).toHaveLength(1)
+      }
+    })
+
     it('retries with backoff until the last attempt, then the message is dead with its last error, secrets redacted', async () => {
       const s = await setup({ maxAttempts: 3 })
       const m = await s.enqueue(0, { do: 'retry' })
