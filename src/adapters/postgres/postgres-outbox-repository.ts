@@ -5,9 +5,9 @@ import type { ClaimedMessage, OutboxMessage } from '../../domain/outbox-message.
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   ClaimOptions,
+  CompleteCommand,
   EnqueueCommand,
   EnqueueOutcome,
-  CompleteCommand,
   LeaseCommand,
   OutboxDeliveryRepository,
   OutboxListFilter,
