@@ -107,7 +107,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
-        requireSealedSecrets: storage.name !== 'memory',
+        requireSealedSecrets: storage.persistent !== false,
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>

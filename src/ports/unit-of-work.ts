@@ -36,6 +36,12 @@ export interface UnitOfWork {
 export interface MessagingStorage {
   /** Adapter name for logs and diagnostics: `memory`, `sqlite`, `postgres`. */
   readonly name: string
+  /**
+   * Whether the data reaches a disk (or another process). A persistent store keeps channel
+   * credentials only sealed; one that does not (memory, SQLite `:memory:`) may hold them
+   * as given. Absent means persistent.
+   */
+  readonly persistent?: boolean
   readonly unitOfWork: UnitOfWork
   /** A cross-process wake-up (PostgreSQL LISTEN/NOTIFY); without one the module uses an in-process signal. */
   readonly wakeSignal?: WakeSignal

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
@@ -60,7 +63,8 @@ describe('channel credentials at rest', () => {
   })
 
   it('are refused by a persistent store when no key can seal them, and nothing is written', async () => {
-    const messaging = createMessaging({ storage: createSqliteStorage({ path: ':memory:' }) })
+    const dir = mkdtempSync(join(tmpdir(), 'messaging-keyless-'))
+    const messaging = createMessaging({ storage: createSqliteStorage({ path: join(dir, 'keyless.db') }) })
     const t = tenant()
     const admin = principal('infra_admin', [[t.infra, null]])
     await expect(
@@ -77,6 +81,18 @@ describe('channel credentials at rest', () => {
       messaging.createChannel(admin, { infrastructureId: t.infra, channelKey: 'inbox', type: 'in_app' }),
     ).resolves.toMatchObject({ channelKey: 'inbox' })
     await messaging.close()
+    rmSync(dir, { recursive: true, force: true })
+    // A store that never touches a disk (SQLite in memory) may hold them as given.
+    const inMemory = createMessaging({ storage: createSqliteStorage({ path: ':memory:' }) })
+    await expect(
+      inMemory.createChannel(admin, {
+        infrastructureId: t.infra,
+        channelKey: 'hooks',
+        type: 'webhook',
+        config: { url: 'https://hooks.example.com/a', secrets: [SECRET] },
+      }),
+    ).resolves.toMatchObject({ secrets: [{ path: 'secrets', set: true, keyIds: [] }] })
+    await inMemory.close()
   })
 
   it('rotate to a new key: resealed channels open with the new key alone, and the old one can go', async () => {

@@ -70,6 +70,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Messagi
   const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, () => closed)
   return {
     name: 'memory',
+    persistent: false,
     unitOfWork,
     prune: ({ olderThan, batchSize = 1000 }: PruneOptions) =>
       unitOfWork.exclusive(async (journal) => {

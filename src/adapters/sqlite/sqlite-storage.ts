@@ -205,6 +205,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   let closing: Promise<void> | undefined
   return {
     name: 'sqlite',
+    persistent: !isMemoryPath(options.path),
     unitOfWork: uow,
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
     prune: (options) => uow.exclusive((conn) => prune(conn, options)),
