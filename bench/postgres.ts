@@ -1,10 +1,6 @@
-import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import { migrate } from '../src/adapters/postgres/migrator.js'
-import { findPostgresBindir, freePort } from '../test/support/postgres-server.js'
+import { startThrowawayServer } from '../test/support/postgres-server.js'
 
 /**
  * The settings every system runs under. Unlike the tests' server this one is durable:
@@ -46,50 +42,9 @@ export async function startBenchServer(): Promise<BenchServer> {
   if (given) {
     url = given
   } else {
-    const bindir = findPostgresBindir()
-    if (!bindir) throw new Error('the benchmark needs PostgreSQL (Debian: apt-get install -y postgresql)')
-    const root = process.getuid?.() === 0
-    const dir = mkdtempSync(join(tmpdir(), 'messaging-bench-pg-'))
-    const data = join(dir, 'data')
-    const asPg = (cmd: string, args: string[]) =>
-      root
-        ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' })
-        : execFileSync(cmd, args, { stdio: 'pipe' })
-    if (root) {
-      execFileSync('chown', ['postgres:postgres', dir])
-      chmodSync(dir, 0o700)
-    }
-    asPg(join(bindir, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C'])
-    const port = await freePort()
-    const opts = [
-      `-p ${port}`,
-      `-k ${dir}`,
-      '-c listen_addresses=127.0.0.1',
-      ...Object.entries(SERVER_SETTINGS).map(([k, v]) => `-c ${k}=${v}`),
-    ].join(' ')
-    asPg(join(bindir, 'pg_ctl'), [
-      '-D',
-      data,
-      '-l',
-      join(dir, 'server.log'),
-      '-w',
-      '-t',
-      '60',
-      '-o',
-      opts,
-      'start',
-    ])
-    url = `postgres://postgres@127.0.0.1:${port}/postgres`
-    let stopped = false
-    stopServer = () => {
-      if (stopped) return
-      stopped = true
-      try {
-        asPg(join(bindir, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'])
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
-    }
+    const server = await startThrowawayServer({ settings: SERVER_SETTINGS, durable: true })
+    url = server.url
+    stopServer = server.stop
     // A crash or ^C must not leave a server behind.
     process.once('exit', stopServer)
   }

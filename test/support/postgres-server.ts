@@ -44,7 +44,23 @@ export function freePort(): Promise<number> {
   })
 }
 
-export async function startThrowawayServer(): Promise<ThrowawayServer> {
+/** The tests' server: durability buys nothing here, speed does. */
+const FAST_SETTINGS: Readonly<Record<string, string>> = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  max_connections: '200',
+}
+
+export interface ThrowawayServerOptions {
+  /** `-c` settings of the server. Default: the tests' fast, non-durable ones. */
+  readonly settings?: Readonly<Record<string, string>>
+  /** Initialise and stop the cluster durably (synced initdb, fast rather than immediate shutdown). */
+  readonly durable?: boolean
+}
+
+export async function startThrowawayServer(options: ThrowawayServerOptions = {}): Promise<ThrowawayServer> {
+  const settings = options.settings ?? FAST_SETTINGS
   const bindir = findPostgresBindir()
   if (!bindir) {
     throw new Error(
@@ -72,7 +88,7 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
     'trust',
     '-U',
     'postgres',
-    '--no-sync',
+    ...(options.durable ? [] : ['--no-sync']),
     '-E',
     'UTF8',
     '--locale=C',
@@ -82,11 +98,7 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
     `-p ${port}`,
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
-    // A throwaway server: durability buys nothing here, speed does.
-    '-c fsync=off',
-    '-c synchronous_commit=off',
-    '-c full_page_writes=off',
-    '-c max_connections=200',
+    ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`),
   ].join(' ')
   asPg(join(bindir, 'pg_ctl'), [
     '-D',
@@ -108,7 +120,7 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
       if (stopped) return
       stopped = true
       try {
-        asPg(join(bindir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'])
+        asPg(join(bindir, 'pg_ctl'), ['-D', data, '-m', options.durable ? 'fast' : 'immediate', '-w', 'stop'])
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
