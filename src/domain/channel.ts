@@ -229,16 +229,18 @@ export class ChannelTypeRegistry {
   }
 }
 
-function getPath(obj: Record<string, unknown>, path: string): unknown {
+/** The value at a dotted secret path of a config (`smtp.auth.pass`), or undefined. */
+export function configValueAt(obj: Readonly<Record<string, unknown>>, path: string): unknown {
   let cur: unknown = obj
   for (const part of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null) return undefined
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined
     cur = (cur as Record<string, unknown>)[part]
   }
   return cur
 }
 
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+/** Replaces the value at a dotted path where one exists; a missing path is left alone. */
+export function setConfigValueAt(obj: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.')
   let cur: Record<string, unknown> = obj
   for (const part of parts.slice(0, -1)) {
@@ -259,8 +261,8 @@ export function redactConfig(
 ): Record<string, unknown> {
   const copy = structuredClone(config) as Record<string, unknown>
   for (const path of def.secretPaths) {
-    const v = getPath(copy, path)
-    if (v !== undefined) setPath(copy, path, redactValue(v))
+    const v = configValueAt(copy, path)
+    if (v !== undefined) setConfigValueAt(copy, path, redactValue(v))
   }
   return copy
 }
@@ -276,10 +278,10 @@ export function mergeSecrets(
 ): Record<string, unknown> {
   const merged = structuredClone(next)
   for (const path of def.secretPaths) {
-    const v = getPath(merged, path)
-    const old = getPath(previous as Record<string, unknown>, path)
+    const v = configValueAt(merged, path)
+    const old = configValueAt(previous, path)
     const isMarker = v === REDACTED || (Array.isArray(v) && v.length > 0 && v.every((x) => x === REDACTED))
-    if (isMarker && old !== undefined) setPath(merged, path, structuredClone(old))
+    if (isMarker && old !== undefined) setConfigValueAt(merged, path, structuredClone(old))
   }
   return merged
 }
@@ -291,7 +293,7 @@ export function secretValues(
 ): string[] {
   const out: string[] = []
   for (const path of def.secretPaths) {
-    const v = getPath(config as Record<string, unknown>, path)
+    const v = configValueAt(config, path)
     if (typeof v === 'string') out.push(v)
     else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') out.push(x)
   }

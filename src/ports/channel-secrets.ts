@@ -1,4 +1,4 @@
-import type { ChannelTypeDefinition, SecretState } from '../domain/channel.js'
+import { type ChannelTypeDefinition, configValueAt, type SecretState } from '../domain/channel.js'
 
 /** Whose secret it is: sealed values are bound to their tenant, channel and field. */
 export interface SecretOwner {
@@ -42,9 +42,7 @@ export const plaintextSecrets: ChannelSecrets = {
   reseal: (_def, config) => structuredClone(config) as Record<string, unknown>,
   describe: (def, config) =>
     def.secretPaths.map((path) => {
-      let v: unknown = config
-      for (const part of path.split('.'))
-        v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined
+      const v = configValueAt(config, path)
       return { path, set: typeof v === 'string' || (Array.isArray(v) && v.length > 0), keyIds: [] }
     }),
 }

@@ -1,4 +1,4 @@
-import type { ChannelTypeDefinition } from '../domain/channel.js'
+import { type ChannelTypeDefinition, configValueAt, setConfigValueAt } from '../domain/channel.js'
 import { isSealed, type SecretBox, SecretBoxError, sealedKeyId } from './secret-box.js'
 
 /** Whose secret a sealed value is: bound into its associated data. */
@@ -15,22 +15,6 @@ export interface SecretScope {
 export const secretContext = (scope: SecretScope, path: string): string =>
   `${scope.infrastructureId}/${scope.channelId}/${path}`
 
-function getPath(obj: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = obj
-  for (const part of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined
-    cur = (cur as Record<string, unknown>)[part]
-  }
-  return cur
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.')
-  let cur = obj
-  for (const part of parts.slice(0, -1)) cur = cur[part] as Record<string, unknown>
-  cur[parts[parts.length - 1]!] = value
-}
-
 function mapSecrets(
   def: ChannelTypeDefinition,
   config: Readonly<Record<string, unknown>>,
@@ -38,11 +22,11 @@ function mapSecrets(
 ): Record<string, unknown> {
   const copy = structuredClone(config) as Record<string, unknown>
   for (const path of def.secretPaths) {
-    const v = getPath(copy, path)
+    const v = configValueAt(copy, path)
     if (v === undefined || v === null) continue
-    if (typeof v === 'string') setPath(copy, path, each(v, path))
+    if (typeof v === 'string') setConfigValueAt(copy, path, each(v, path))
     else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
-      setPath(
+      setConfigValueAt(
         copy,
         path,
         v.map((x: string) => each(x, path)),
@@ -125,7 +109,7 @@ export function describeSecrets(
   config: Readonly<Record<string, unknown>>,
 ): SecretDescription[] {
   return def.secretPaths.map((path) => {
-    const v = getPath(config as Record<string, unknown>, path)
+    const v = configValueAt(config, path)
     const values = typeof v === 'string' ? [v] : Array.isArray(v) ? v : []
     const keyIds = values.map(sealedKeyId).filter((k): k is string => k !== null)
     return { path, set: values.length > 0, keyIds }
