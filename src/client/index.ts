@@ -9,7 +9,9 @@
  */
 export { errorFromProblem, MessagingHttpError } from './errors.js'
 export {
+  type ChannelTypeInfo,
   createMessagingClient,
+  type JsonSchema,
   MessagingClient,
   type MessagingClientOptions,
   type Scoped,

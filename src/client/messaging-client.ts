@@ -40,6 +40,18 @@ export interface MessagingClientOptions {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** A JSON Schema (2020-12) object, as the handler generates it from a zod schema. */
+export type JsonSchema = { readonly [key: string]: unknown }
+
+/** One channel type the handler accepts: `GET /channel-types`. */
+export interface ChannelTypeInfo {
+  readonly type: string
+  /** Dotted config paths of write-only fields (`smtp.auth.pass`). */
+  readonly secretPaths: readonly string[]
+  readonly configSchema: JsonSchema
+}
+
 /** An input whose `infrastructureId` may fall back to the client's default. */
 export type Scoped<T> = T extends { infrastructureId?: string }
   ? DistributiveOmit<T, 'infrastructureId'> & { infrastructureId?: string }
@@ -106,6 +118,11 @@ export class MessagingClient {
     const f = options.fetch ?? globalThis.fetch
     // Bound: a bare `window.fetch` reference throws "Illegal invocation" when called as a method.
     this.fetchImpl = f.bind(globalThis)
+  }
+
+  /** Every channel type the instance accepts, with the JSON Schema of its config and its secret paths. */
+  listChannelTypes(): Promise<ChannelTypeInfo[]> {
+    return this.request('GET', '/channel-types', {})
   }
 
   /** The channels of the tenant, filtered by type or enabled flag. */

@@ -19,7 +19,7 @@ export { entryText, type InboxClient, MessagingInbox } from './messaging-inbox.j
 export { MessagingPreferences, type PreferencesClient } from './messaging-preferences.js'
 export { type FormNode, formOf, type GroupField, type LeafField } from './schema-form.js'
 export { describeError, MessagingElement } from './shared.js'
-export { type ChannelTypeInfo, createUiClient, type JsonSchema, MessagingUiClient } from './ui-client.js'
+export { type ChannelTypeInfo, createUiClient, type JsonSchema, type MessagingUiClient } from './ui-client.js'
 
 /** The tag names, as defined by {@link defineMessagingElements}. */
 export const MESSAGING_ELEMENTS = {
