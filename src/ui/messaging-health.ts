@@ -2,7 +2,14 @@ import { css, html, nothing, type PropertyDeclarations, type TemplateResult } fr
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats } from '../domain/delivery.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
-import { baseStyles, describeError, formatAge, formatTime, MessagingElement } from './shared.js'
+import {
+  baseStyles,
+  describeError,
+  formatAge,
+  formatTime,
+  MessagingElement,
+  PollController,
+} from './shared.js'
 
 /** What `<messaging-health>` calls (the typed client's delivery methods). */
 export interface HealthClient {
@@ -65,7 +72,6 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
   declare protected channelNames: Map<string, string>
   declare protected status: string
   declare protected busy: string | null
-  private timer: ReturnType<typeof setInterval> | undefined
 
   constructor() {
     super()
@@ -77,31 +83,12 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     this.busy = null
   }
 
-  override connectedCallback(): void {
-    super.connectedCallback()
-    this.schedule()
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback()
-    clearInterval(this.timer)
-    this.timer = undefined
-  }
-
-  protected override updated(changed: Map<PropertyKey, unknown>): void {
-    super.updated(changed)
-    if (changed.has('pollInterval')) this.schedule()
-  }
-
-  private schedule() {
-    clearInterval(this.timer)
-    this.timer = undefined
-    if (!this.isConnected || !(this.pollInterval > 0)) return
-    this.timer = setInterval(() => {
-      if (this.client && document.visibilityState !== 'hidden' && !this.loading && !this.busy)
-        void this.reload()
-    }, this.pollInterval)
-  }
+  protected readonly poll = new PollController(
+    this,
+    () => this.pollInterval,
+    () => Boolean(this.client) && !this.loading && !this.busy,
+    () => this.reload(),
+  )
 
   override async reload(): Promise<void> {
     const client = this.client

@@ -1,6 +1,6 @@
 import { css, html, nothing, type PropertyDeclarations, type TemplateResult } from 'lit'
 import type { InboxEntry } from '../domain/inbox.js'
-import { baseStyles, describeError, formatTime, MessagingElement } from './shared.js'
+import { baseStyles, describeError, formatTime, MessagingElement, PollController } from './shared.js'
 
 /** What `<messaging-inbox>` calls (the typed client's inbox methods). */
 export interface InboxClient {
@@ -109,10 +109,6 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
   declare protected entries: InboxEntry[]
   declare protected unread: number | null
   declare protected status: string
-  private timer: ReturnType<typeof setInterval> | undefined
-  private readonly onVisibility = () => {
-    if (document.visibilityState === 'visible' && this.client) void this.reload()
-  }
 
   constructor() {
     super()
@@ -123,32 +119,14 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
     this.status = ''
   }
 
-  override connectedCallback(): void {
-    super.connectedCallback()
-    document.addEventListener('visibilitychange', this.onVisibility)
-    this.schedule()
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback()
-    document.removeEventListener('visibilitychange', this.onVisibility)
-    clearInterval(this.timer)
-    this.timer = undefined
-  }
-
-  protected override updated(changed: Map<PropertyKey, unknown>): void {
-    super.updated(changed)
-    if (changed.has('pollInterval')) this.schedule()
-  }
-
-  private schedule() {
-    clearInterval(this.timer)
-    this.timer = undefined
-    if (!this.isConnected || !(this.pollInterval > 0)) return
-    this.timer = setInterval(() => {
-      if (this.client && document.visibilityState !== 'hidden' && !this.loading) void this.reload()
-    }, this.pollInterval)
-  }
+  // Live refresh: polls while visible, and reloads at once when the page comes back into view.
+  protected readonly poll = new PollController(
+    this,
+    () => this.pollInterval,
+    () => Boolean(this.client) && !this.loading,
+    () => this.reload(),
+    true,
+  )
 
   override async reload(): Promise<void> {
     const client = this.client

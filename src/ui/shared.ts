@@ -1,4 +1,11 @@
-import { css, LitElement, type PropertyDeclarations, type PropertyValues } from 'lit'
+import {
+  css,
+  LitElement,
+  type PropertyDeclarations,
+  type PropertyValues,
+  type ReactiveController,
+  type ReactiveControllerHost,
+} from 'lit'
 
 /**
  * The theme: every color, font and size the components use comes from a custom property
@@ -227,4 +234,52 @@ export function formatTime(d: Date | string | null): string {
   if (d === null) return '-'
   const date = typeof d === 'string' ? new Date(d) : d
   return date.toLocaleString()
+}
+
+/**
+ * Reloads a component every `interval()` ms while it is connected and the page visible,
+ * skipping a tick while `idle()` says the component is busy; reschedules when the interval
+ * property changes. With `refreshOnVisible`, a page coming back into view reloads at once.
+ */
+export class PollController implements ReactiveController {
+  private timer: ReturnType<typeof setInterval> | undefined
+  private scheduledFor = 0
+  private readonly onVisibility = () => {
+    if (document.visibilityState === 'visible' && this.idle()) void this.reload()
+  }
+
+  constructor(
+    private readonly host: ReactiveControllerHost & HTMLElement,
+    private readonly interval: () => number,
+    private readonly idle: () => boolean,
+    private readonly reload: () => Promise<void>,
+    private readonly refreshOnVisible = false,
+  ) {
+    host.addController(this)
+  }
+
+  hostConnected(): void {
+    if (this.refreshOnVisible) document.addEventListener('visibilitychange', this.onVisibility)
+    this.schedule()
+  }
+
+  hostDisconnected(): void {
+    if (this.refreshOnVisible) document.removeEventListener('visibilitychange', this.onVisibility)
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  hostUpdated(): void {
+    if (this.interval() !== this.scheduledFor) this.schedule()
+  }
+
+  private schedule(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.scheduledFor = this.interval()
+    if (!this.host.isConnected || !(this.scheduledFor > 0)) return
+    this.timer = setInterval(() => {
+      if (document.visibilityState !== 'hidden' && this.idle()) void this.reload()
+    }, this.scheduledFor)
+  }
 }
