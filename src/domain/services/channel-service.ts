@@ -1,6 +1,6 @@
 import type { SecretOwner } from '../../ports/channel-secrets.js'
 import { type Channel, type ChannelView, mergeSecrets, redactConfig, secretValues } from '../channel.js'
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
+import { NotFoundError, ValidationError } from '../errors.js'
 import {
   type ChannelRefInput,
   type ConfigureChannelInput,
@@ -85,9 +85,7 @@ export class ChannelService {
         updatedAt: now,
       }
       const created = await this.ctx.uow.run(scope, async (r) => {
-        if (await r.channels.findByKey(scope, input.infrastructureId, input.channelKey)) {
-          throw new ConflictError('channel', input.channelKey)
-        }
+        // The store's unique key (infrastructure, channel key) answers a taken key with ConflictError.
         const c = await r.channels.insert(scope, channel)
         await r.audit.append(scope, auditEntry(this.ctx, scope, target))
         return c
