@@ -5,29 +5,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { createMessaging, type Messaging, type Principal } from '../../src/index.js'
 import { until } from '../support/transports.js'
+import { runCli } from './support.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(ROOT, 'bin/messaging.mjs')
 
-/** Runs the command line in process with captured output and no PostgreSQL in its environment. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await main(argv, {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    tty: false,
-    env: {},
-  })
-  return { code, out, err }
-}
+/** The command line in process, with no PostgreSQL in its environment. */
+const cli = (...argv: string[]) => runCli({}, ...argv)
 
 /** The launcher as a child process (signals need a process of their own). */
 function spawnCli(args: string[]): {

@@ -4,28 +4,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresStorage } from '../../src/adapters/postgres/index.js'
-import { main } from '../../src/cli/main.js'
 import { createMessaging, type Messaging, type Principal } from '../../src/index.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { until } from '../support/transports.js'
+import { runCli } from './support.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-async function cli(env: Record<string, string>, ...argv: string[]) {
-  let out = ''
-  let err = ''
-  const code = await main(argv, {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    tty: false,
-    env,
-  })
-  return { code, out, err }
-}
+const cli = runCli
 
 describe('the command line on PostgreSQL', () => {
   let db: TestDatabase
