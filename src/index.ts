@@ -3,6 +3,11 @@
  * The root entry holds the facade, the domain types and the errors; each storage
  * adapter has its own entry (`messaging/memory`, ...) so a host loads only what it uses.
  */
+
+export type { Refusal } from './application/audit-service.js'
+export type { MessagingLimits } from './application/context.js'
+export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
+export type { AckResult, EnqueueResult } from './application/outbox-service.js'
 export { createMessaging, MESSAGING_TYPES, type MessagingOptions, messagingModule } from './container.js'
 export type { AuditEntry, AuditOutcome } from './domain/audit.js'
 export {
@@ -58,10 +63,6 @@ export {
   type OutboxMessage,
   type Settlement,
 } from './domain/outbox-message.js'
-export type { Refusal } from './domain/services/audit-service.js'
-export type { MessagingLimits } from './domain/services/context.js'
-export type { AttemptReport, DeliveryService } from './domain/services/delivery-service.js'
-export type { AckResult, EnqueueResult } from './domain/services/outbox-service.js'
 export {
   assertRole,
   assertTenantScope,

@@ -1,3 +1,4 @@
+import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
 import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
@@ -22,7 +23,6 @@ import type {
 } from '../domain/inputs.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
-import type { AckResult, EnqueueResult } from '../domain/services/outbox-service.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
 

@@ -1,11 +1,11 @@
 import { z } from 'zod'
+import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
 import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelView } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, type OutboxMessage } from '../domain/outbox-message.js'
-import type { AckResult, EnqueueResult } from '../domain/services/outbox-service.js'
 import { ROLES } from '../domain/tenant-scope.js'
 
 /**

@@ -17,6 +17,7 @@ const FORBIDDEN = [
   /^node:(fs|net|http|https|dns|child_process|tls)/,
   /\/adapters\//,
   /\/http\//,
+  /\/application\//,
 ]
 
 function files(dir: string): string[] {

@@ -1,3 +1,4 @@
+import { enqueueEach } from '../../application/enqueue-each.js'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import {
@@ -6,7 +7,6 @@ import {
   isClaimable,
   type OutboxMessage,
 } from '../../domain/outbox-message.js'
-import { enqueueEach } from '../../domain/services/enqueue-each.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {

@@ -1,8 +1,8 @@
 import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely'
+import { enqueueEach } from '../../application/enqueue-each.js'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
-import { enqueueEach } from '../../domain/services/enqueue-each.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {

@@ -1,8 +1,6 @@
-import type { OutboxDeliveryRepository, OutboxRepository } from '../../ports/outbox-repository.js'
-import type { Repositories } from '../../ports/unit-of-work.js'
-import type { Channel } from '../channel.js'
-import type { ChannelStats, DeliveryAttempt } from '../delivery.js'
-import { IllegalTransitionError, NotFoundError, StorageError } from '../errors.js'
+import type { Channel } from '../domain/channel.js'
+import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import { IllegalTransitionError, NotFoundError, StorageError } from '../domain/errors.js'
 import {
   type ListDeadLettersInput,
   listDeadLettersInput,
@@ -12,16 +10,18 @@ import {
   redriveChannelInput,
   type StatsInput,
   statsInput,
-} from '../inputs.js'
+} from '../domain/inputs.js'
 import {
   type AckOutcome,
   type ClaimedMessage,
   type DeliveryStatus,
   type OutboxMessage,
   settle,
-} from '../outbox-message.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
-import { parseInput } from '../validation.js'
+} from '../domain/outbox-message.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { parseInput } from '../domain/validation.js'
+import type { OutboxDeliveryRepository, OutboxRepository } from '../ports/outbox-repository.js'
+import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 /** How one attempt ended, as the worker hands it over for recording. */

@@ -1,9 +1,9 @@
-import type { AuditLog } from '../../ports/audit-log.js'
-import type { ChannelRepository } from '../../ports/channel-repository.js'
-import type { EnqueueCommand, EnqueueOutcome, OutboxRepository } from '../../ports/outbox-repository.js'
-import type { Channel } from '../channel.js'
-import { ChannelDisabledError, NotFoundError } from '../errors.js'
-import type { TenantScope } from '../tenant-scope.js'
+import type { Channel } from '../domain/channel.js'
+import { ChannelDisabledError, NotFoundError } from '../domain/errors.js'
+import type { TenantScope } from '../domain/tenant-scope.js'
+import type { AuditLog } from '../ports/audit-log.js'
+import type { ChannelRepository } from '../ports/channel-repository.js'
+import type { EnqueueCommand, EnqueueOutcome, OutboxRepository } from '../ports/outbox-repository.js'
 
 /**
  * `OutboxRepository.enqueueMany` over the one-message ports, for stores where a call costs

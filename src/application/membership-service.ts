@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.js'
+import { NotFoundError } from '../domain/errors.js'
 import {
   type AddMemberInput,
   addMemberInput,
@@ -10,10 +10,10 @@ import {
   memberRefInput,
   type SetOptInInput,
   setOptInInput,
-} from '../inputs.js'
-import type { Membership, MembershipView } from '../membership.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
-import { parseInput } from '../validation.js'
+} from '../domain/inputs.js'
+import type { Membership, MembershipView } from '../domain/membership.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { parseInput } from '../domain/validation.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 /** Who belongs to which channel, and who opted into its alerts. */

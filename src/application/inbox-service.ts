@@ -1,9 +1,7 @@
 import { z } from 'zod'
-import type { InboxRepository } from '../../ports/inbox-repository.js'
-import type { Repositories } from '../../ports/unit-of-work.js'
-import type { Channel } from '../channel.js'
-import { StorageError } from '../errors.js'
-import type { InboxEntry } from '../inbox.js'
+import type { Channel } from '../domain/channel.js'
+import { StorageError } from '../domain/errors.js'
+import type { InboxEntry } from '../domain/inbox.js'
 import {
   type InboxRefInput,
   inboxRefInput,
@@ -11,10 +9,12 @@ import {
   listInboxInput,
   type MarkInboxInput,
   markInboxInput,
-} from '../inputs.js'
-import type { OutboxMessage } from '../outbox-message.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
-import { parseInput } from '../validation.js'
+} from '../domain/inputs.js'
+import type { OutboxMessage } from '../domain/outbox-message.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { parseInput } from '../domain/validation.js'
+import type { InboxRepository } from '../ports/inbox-repository.js'
+import type { Repositories } from '../ports/unit-of-work.js'
 import type { ServiceContext } from './context.js'
 
 function inboxOf(r: Repositories): InboxRepository {

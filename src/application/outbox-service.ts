@@ -1,7 +1,5 @@
 import type { z } from 'zod'
-import type { EnqueueCommand } from '../../ports/outbox-repository.js'
-import type { Repositories } from '../../ports/unit-of-work.js'
-import { NotFoundError, PayloadTooLargeError } from '../errors.js'
+import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
   type AckInput,
   ackInput,
@@ -15,7 +13,7 @@ import {
   listMessagesInput,
   type MessageRefInput,
   messageRefInput,
-} from '../inputs.js'
+} from '../domain/inputs.js'
 import {
   type AckOutcome,
   type ClaimedMessage,
@@ -23,9 +21,11 @@ import {
   type OutboxMessage,
   payloadBytes,
   settle,
-} from '../outbox-message.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
-import { parseInput } from '../validation.js'
+} from '../domain/outbox-message.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { parseInput } from '../domain/validation.js'
+import type { EnqueueCommand } from '../ports/outbox-repository.js'
+import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 export interface EnqueueResult {

@@ -1,13 +1,13 @@
-import type { ChannelSecrets } from '../../ports/channel-secrets.js'
-import type { Clock } from '../../ports/clock.js'
-import type { IdGenerator } from '../../ports/id-generator.js'
-import type { UnitOfWork } from '../../ports/unit-of-work.js'
-import type { WakeSignal } from '../../ports/wake-signal.js'
-import type { AuditEntry } from '../audit.js'
-import type { ChannelTypeRegistry } from '../channel.js'
-import { isMessagingError } from '../errors.js'
-import type { JsonValue } from '../outbox-message.js'
-import type { TenantScope } from '../tenant-scope.js'
+import type { AuditEntry } from '../domain/audit.js'
+import type { ChannelTypeRegistry } from '../domain/channel.js'
+import { isMessagingError } from '../domain/errors.js'
+import type { JsonValue } from '../domain/outbox-message.js'
+import type { TenantScope } from '../domain/tenant-scope.js'
+import type { ChannelSecrets } from '../ports/channel-secrets.js'
+import type { Clock } from '../ports/clock.js'
+import type { IdGenerator } from '../ports/id-generator.js'
+import type { UnitOfWork } from '../ports/unit-of-work.js'
+import type { WakeSignal } from '../ports/wake-signal.js'
 
 export interface MessagingLimits {
   /** UTF-8 bytes of a payload's JSON. Default 64 KiB. */

@@ -1,6 +1,11 @@
-import type { SecretOwner } from '../../ports/channel-secrets.js'
-import { type Channel, type ChannelView, mergeSecrets, redactConfig, secretValues } from '../channel.js'
-import { NotFoundError, ValidationError } from '../errors.js'
+import {
+  type Channel,
+  type ChannelView,
+  mergeSecrets,
+  redactConfig,
+  secretValues,
+} from '../domain/channel.js'
+import { NotFoundError, ValidationError } from '../domain/errors.js'
 import {
   type ChannelRefInput,
   type ConfigureChannelInput,
@@ -12,9 +17,10 @@ import {
   listChannelsInput,
   type ResealSecretsInput,
   resealSecretsInput,
-} from '../inputs.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
-import { parseInput } from '../validation.js'
+} from '../domain/inputs.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { parseInput } from '../domain/validation.js'
+import type { SecretOwner } from '../ports/channel-secrets.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 /** Channel administration: created and configured by `infra_admin`, read by anyone in the infrastructure. */

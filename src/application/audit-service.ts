@@ -1,9 +1,9 @@
 import { z } from 'zod'
-import type { AuditEntry } from '../audit.js'
-import type { ErrorCode } from '../errors.js'
-import { type ListAuditInput, listAuditInput } from '../inputs.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../tenant-scope.js'
-import { parseInput } from '../validation.js'
+import type { AuditEntry } from '../domain/audit.js'
+import type { ErrorCode } from '../domain/errors.js'
+import { type ListAuditInput, listAuditInput } from '../domain/inputs.js'
+import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { parseInput } from '../domain/validation.js'
 import { auditEntry, type ServiceContext } from './context.js'
 
 /** A call refused before it reached a service (the HTTP surface's enqueue quota). */
