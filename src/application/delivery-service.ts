@@ -1,6 +1,6 @@
 import type { Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
-import { IllegalTransitionError, NotFoundError, StorageError } from '../domain/errors.js'
+import { IllegalTransitionError, NotFoundError } from '../domain/errors.js'
 import {
   type ListDeadLettersInput,
   listDeadLettersInput,
@@ -20,8 +20,6 @@ import {
 } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
-import type { OutboxDeliveryRepository, OutboxRepository } from '../ports/outbox-repository.js'
-import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 /** How one attempt ended, as the worker hands it over for recording. */
@@ -30,18 +28,11 @@ export interface AttemptReport {
   readonly errorCode: string | null
   readonly error: string | null
   readonly providerMessageId: string | null
-  /** For retryable outcomes: when to try again (already jittered). */
+  /** For retryable outcomes: how long after the store's now to try again (already jittered). */
   readonly retryAfterMs?: number
   readonly startedAt: Date
   readonly finishedAt: Date
   readonly workerId: string
-}
-
-function delivery(r: Repositories): OutboxRepository & OutboxDeliveryRepository {
-  const outbox = r.outbox as OutboxRepository & Partial<OutboxDeliveryRepository>
-  if (typeof outbox.renew !== 'function')
-    throw new StorageError('this storage adapter does not support delivery workers')
-  return outbox as OutboxRepository & OutboxDeliveryRepository
 }
 
 /**
@@ -63,7 +54,7 @@ export class DeliveryService {
     },
   ): Promise<ClaimedMessage[]> {
     assertRole(scope, 'outbox.claim', 'service')
-    return this.ctx.uow.run(scope, (r) => r.outbox.claim(scope, { ...options, now: this.ctx.clock.now() }))
+    return this.ctx.uow.run(scope, (r) => r.outbox.claim(scope, options))
   }
 
   /**
@@ -96,27 +87,26 @@ export class DeliveryService {
     }
   }
 
+  /** Extends a held lease to `leaseMs` from the store's now. */
   renew(scope: TenantScope, held: ClaimedMessage, leaseMs: number): Promise<boolean> {
-    const leasedUntil = new Date(this.ctx.clock.now().getTime() + leaseMs)
     return this.ctx.uow.run(scope, (r) =>
-      delivery(r).renew(scope, {
+      r.outbox.renew(scope, {
         infrastructureId: held.infrastructureId,
         id: held.id,
         leaseToken: held.leaseToken,
-        leasedUntil,
+        leaseMs,
       }),
     )
   }
 
-  /** Hands a held message back uncounted, due after `delayMs`. */
+  /** Hands a held message back uncounted, due `delayMs` after the store's now. */
   release(scope: TenantScope, held: ClaimedMessage, delayMs = 0): Promise<boolean> {
-    const availableAt = new Date(this.ctx.clock.now().getTime() + delayMs)
     return this.ctx.uow.run(scope, (r) =>
-      delivery(r).release(scope, {
+      r.outbox.release(scope, {
         infrastructureId: held.infrastructureId,
         id: held.id,
         leaseToken: held.leaseToken,
-        availableAt,
+        delayMs,
       }),
     )
   }
@@ -153,7 +143,7 @@ export class DeliveryService {
               reason: report.error ?? report.errorCode ?? 'delivery failed',
               ...(report.outcome === 'retryable' && { retryAfterMs: report.retryAfterMs ?? 0 }),
             }
-      const settlement = settle(held, outcome, report.finishedAt)
+      const settlement = settle(held, outcome)
       const attempt: DeliveryAttempt = {
         id: this.ctx.ids.next(),
         infrastructureId: held.infrastructureId,
@@ -178,7 +168,7 @@ export class DeliveryService {
         attempt,
       }
     })
-    const done = await this.ctx.uow.run(scope, (r) => delivery(r).completeMany(scope, commands))
+    const done = await this.ctx.uow.run(scope, (r) => r.outbox.completeMany(scope, commands))
     return commands.map((c, i) =>
       done[i] ? { acked: true, status: c.settle.settlement.status } : { acked: false, status: 'processing' },
     )
@@ -205,7 +195,7 @@ export class DeliveryService {
     return this.ctx.uow.run(scope, async (r) => {
       const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
       if (!m) throw new NotFoundError('message', input.messageId)
-      return delivery(r).listAttempts(scope, input.infrastructureId, input.messageId)
+      return r.outbox.listAttempts(scope, input.infrastructureId, input.messageId)
     })
   }
 
@@ -224,10 +214,9 @@ export class DeliveryService {
       const m = await this.ctx.uow.run(scope, async (r) => {
         const current = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
         if (!current) throw new NotFoundError('message', input.messageId)
-        const next = await delivery(r).redrive(scope, {
+        const next = await r.outbox.redrive(scope, {
           infrastructureId: input.infrastructureId,
           id: input.messageId,
-          now: this.ctx.clock.now(),
         })
         if (!next) {
           throw new IllegalTransitionError(
@@ -270,14 +259,7 @@ export class DeliveryService {
           })
           let n = 0
           for (const m of dead) {
-            if (
-              await delivery(r).redrive(scope, {
-                infrastructureId: m.infrastructureId,
-                id: m.id,
-                now: this.ctx.clock.now(),
-              })
-            )
-              n++
+            if (await r.outbox.redrive(scope, { infrastructureId: m.infrastructureId, id: m.id })) n++
           }
           return { seen: dead.length, n }
         })
@@ -297,10 +279,10 @@ export class DeliveryService {
     const input = parseInput(statsInput, raw)
     if (input.infrastructureId !== undefined) assertTenantScope(scope, input.infrastructureId)
     return this.ctx.uow.run(scope, (r) =>
-      delivery(r).stats(scope, {
-        now: this.ctx.clock.now(),
-        ...(input.infrastructureId !== undefined && { infrastructureId: input.infrastructureId }),
-      }),
+      r.outbox.stats(
+        scope,
+        input.infrastructureId !== undefined ? { infrastructureId: input.infrastructureId } : {},
+      ),
     )
   }
 }

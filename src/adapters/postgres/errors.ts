@@ -4,6 +4,7 @@ import {
   MessagingError,
   NotFoundError,
   StorageError,
+  ValidationError,
 } from '../../domain/errors.js'
 
 /** What a failed statement was doing, so a SQLSTATE can become the domain's error. */
@@ -14,6 +15,20 @@ export interface ErrorContext {
   readonly missing?: { entity: string; id: string }
   /** 42501: refused by a policy or a privilege; the caller decides which domain error fits. */
   readonly refused?: () => Error
+  /** Class 22 and 23514: the input field the value came from, when the statement knows it. */
+  readonly field?: string
+}
+
+/** Rule names for the data exceptions a caller's input can raise (class 22, and a CHECK). */
+const DATA_RULES: Readonly<Record<string, string>> = {
+  '22001': 'too_long',
+  '22003': 'out_of_range',
+  '22007': 'invalid_date',
+  '22008': 'date_out_of_range',
+  '22021': 'invalid_encoding',
+  '22P02': 'invalid_format',
+  '22P05': 'unsupported_unicode',
+  '23514': 'check_violation',
 }
 
 /** The SQLSTATE of a driver error, if it has one. */
@@ -43,6 +58,16 @@ export function classify(e: unknown, ctx: ErrorContext = {}): Error {
       break
     case 'MSG01':
       return new IllegalTransitionError('?', '?', 'refused by the database')
+  }
+  // A value the database cannot store is the caller's to fix, never a reason to retry:
+  // every data exception (class 22) and a broken CHECK answer as bad input (HTTP 400),
+  // naming the SQLSTATE but not the server's text (it may quote the value).
+  if (state !== undefined && (state.startsWith('22') || state === '23514')) {
+    return ValidationError.single(
+      ctx.field ?? 'input',
+      DATA_RULES[state] ?? 'invalid_value',
+      `a value the database refuses (SQLSTATE ${state})`,
+    )
   }
   return new StorageError(`storage failure${state ? ` (SQLSTATE ${state})` : ''}`, { cause: e })
 }
