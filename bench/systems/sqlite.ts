@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { z } from 'zod'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
-import { type ChannelTypeDefinition, createMessaging, type Principal, TenantScope } from '../../src/index.js'
+import { type ChannelTypeDefinition, createMessaging, type Principal } from '../../src/index.js'
 import { payloadOf } from '../common.js'
 
 const requireModule = createRequire(import.meta.url)
@@ -41,7 +41,6 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
     })
   }
   const workerId = randomUUID()
-  const fleet = TenantScope.fleet(workerId)
   const input = (t: number, s: number) => ({
     infrastructureId: tenants[t]!,
     channelKey: 'bench',
@@ -64,21 +63,22 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
         )
       }
     },
-    /** Claims of `batch` through messaging.delivery, each batch settled with completeMany. */
+    /** Claims of `batch` through the fleet's delivery port, each batch settled in one call. */
     async drain({ total, batch, concurrency }: { total: number; batch: number; concurrency: number }) {
       let settled = 0
       let empty = false
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (settled < total && !empty) {
-            const held = await messaging.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+            const held = await messaging
+              .deliveryPort({ fleet: true, workerId })
+              .claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
             }
             const now = new Date()
-            const acks = await messaging.delivery.completeMany(
-              fleet,
+            const acks = await messaging.deliveryPort({ fleet: true, workerId }).settle(
               held.map((h) => ({
                 held: h,
                 report: {
