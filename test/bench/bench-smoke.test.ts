@@ -101,4 +101,36 @@ describe('npm run bench (tiny sizes)', () => {
       rmSync(out, { recursive: true, force: true })
     }
   }, 180_000)
+
+  it('explains where the server time goes: statements sent, planning and execution per call, nested statements, WAL and index entries per message', () => {
+    const out = mkdtempSync(join(tmpdir(), 'messaging-bench-explain-'))
+    try {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/explain.ts', '--ops', 'enqueue,drain1', '--runs', '2', '--out', out],
+        { encoding: 'utf8', timeout: 150_000, env: { ...process.env, DATABASE_URL: '' } },
+      )
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/== enqueue: 1 message\(s\) per run/)
+      expect(r.stdout).toMatch(/== drain1: 1 message\(s\) per run/)
+      const reports = JSON.parse(readFileSync(join(out, 'explain.json'), 'utf8')) as {
+        op: string
+        statements: { calls: number; planMs: number; execMs: number }[]
+        nested: { text: string; ms: number }[]
+        walBytesPerMessage: number
+        indexEntriesPerMessage: number
+      }[]
+      expect(reports.map((x) => x.op)).toEqual(['enqueue', 'drain1'])
+      for (const x of reports) {
+        expect(x.statements.length).toBeGreaterThan(0)
+        expect(x.statements[0]!.execMs).toBeGreaterThan(0)
+        expect(x.walBytesPerMessage).toBeGreaterThan(0)
+        expect(x.indexEntriesPerMessage).toBeGreaterThan(0)
+      }
+      // The enqueue's statements inside its function are explained one by one.
+      expect(reports[0]!.nested.length).toBeGreaterThan(1)
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 180_000)
 })
