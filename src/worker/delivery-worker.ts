@@ -9,7 +9,7 @@ import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { Principal } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import { randomIds } from '../ports/id-generator.js'
-import type { DeliveryOutcome, Transport } from '../ports/transport.js'
+import type { DeliveryOutcome, HandOff, RelayTransport, Transport } from '../ports/transport.js'
 import { TokenBuckets } from './token-bucket.js'
 
 /** The subset of a pino (or console-like) logger the worker uses. Nothing secret is ever passed to it. */
@@ -33,7 +33,8 @@ export interface DeliveryWorkerOptions {
   readonly fleet?: boolean
   /** A UUID naming this worker in attempt records. Default: random. */
   readonly workerId?: string
-  readonly transports: readonly Transport[]
+  /** One per channel type; a relay (`messaging/nats`) stands in for the types it relays. */
+  readonly transports: readonly (Transport | RelayTransport)[]
   /** Deliveries in flight at once. Default 10. */
   readonly concurrency?: number
   /** Messages per claim. Default: the free slots, at most `concurrency`. */
@@ -78,6 +79,8 @@ export interface DeliveryWorkerEvents {
   retried: [message: ClaimedMessage, attempt: AttemptReport]
   failed: [message: ClaimedMessage, attempt: AttemptReport]
   dead: [message: ClaimedMessage, attempt: AttemptReport]
+  /** Handed to a broker by a relay; `reference` is where the broker keeps it. */
+  relayed: [message: ClaimedMessage, reference: string | null]
   released: [
     message: ClaimedMessage,
     reason: 'shutdown' | 'rate_limited' | 'channel_paused' | 'secrets_unavailable' | 'tenant_cap',
@@ -106,6 +109,11 @@ const outcomeSchema = z.discriminatedUnion('status', [
     retryAfterMs: z.number().nonnegative().optional(),
   }),
   z.object({ status: z.literal('permanent'), error: z.string(), code: z.string().max(100).optional() }),
+  z.object({
+    status: z.literal('relayed'),
+    holdMs: z.number().int().positive(),
+    reference: z.string().max(500).optional(),
+  }),
 ])
 
 class ShutdownAbort extends Error {}
@@ -196,11 +204,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   /** Calls the transport with a deadline; whatever happens becomes an outcome. */
   async function callTransport(
-    transport: Transport,
+    transport: Transport | RelayTransport,
     held: ClaimedMessage,
     channel: Channel,
     abort: AbortController,
-  ): Promise<DeliveryOutcome> {
+  ): Promise<DeliveryOutcome | HandOff> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<DeliveryOutcome>((resolve) => {
       timer = setTimeout(() => {
@@ -216,7 +224,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         { once: true },
       )
     })
-    const call = (async (): Promise<DeliveryOutcome> => {
+    const call = (async (): Promise<DeliveryOutcome | HandOff> => {
       try {
         const raw: unknown = await transport.send(held, channel, {
           idempotencyKey: held.id,
@@ -231,7 +239,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
             code: 'invalid_outcome',
             error: 'transport returned no valid outcome',
           }
-        return parsed.data as DeliveryOutcome
+        return parsed.data as DeliveryOutcome | HandOff
       } catch (e) {
         return {
           status: 'retryable',
@@ -345,7 +353,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     try {
       const lookup = await channelFor(held)
       const startedAt = new Date()
-      let outcome: DeliveryOutcome
+      let outcome: DeliveryOutcome | HandOff
       let redact = (t: string) => t
       if (lookup.status === 'missing') {
         outcome = { status: 'permanent', code: 'channel_missing', error: 'the channel no longer exists' }
@@ -382,6 +390,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         return
       }
       if (f.lost) return
+      if (outcome.status === 'relayed') {
+        await handOff(f, outcome)
+        return
+      }
       const finishedAt = new Date()
       const error = outcome.status === 'delivered' ? null : redact(outcome.error).slice(0, MAX_ERROR_TEXT)
       const report: AttemptReport = {
@@ -427,6 +439,18 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       events.emit('error', e)
       log.error({ ...ctxOf(held), err: String(e) }, 'delivery bookkeeping failed')
     }
+  }
+
+  /** The broker's workers settle the message now: hold its lease for them, settle nothing. */
+  async function handOff(f: InFlight, outcome: HandOff): Promise<void> {
+    f.settling = true
+    if (!(await port.renew(f.held, outcome.holdMs))) {
+      events.emit('leaseLost', f.held)
+      log.warn(ctxOf(f.held), 'hand-off refused: the lease was lost before it landed')
+      return
+    }
+    events.emit('relayed', f.held, outcome.reference ?? null)
+    log.debug({ ...ctxOf(f.held), reference: outcome.reference }, 'relayed')
   }
 
   function start(held: ClaimedMessage): void {
@@ -546,7 +570,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     async drain() {
       let settled = 0
       const count = () => settled++
-      for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.on(e, count)
+      for (const e of ['delivered', 'retried', 'failed', 'dead', 'relayed'] as const) events.on(e, count)
       try {
         for (;;) {
           const { claimed } = await claimOnce()
@@ -555,7 +579,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           if (claimed === 0) await Promise.race([...[...inflight.values()].map((p) => p.done), ...releasing])
         }
       } finally {
-        for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.off(e, count)
+        for (const e of ['delivered', 'retried', 'failed', 'dead', 'relayed'] as const) events.off(e, count)
       }
       return settled
     },
