@@ -270,7 +270,7 @@ describe('sqlite storage', () => {
       readAt: null,
       archivedAt: null,
     }
-    const deliver = (e: InboxEntry) => storage.unitOfWork.run(worker, (r) => r.inbox!.deliver(worker, [e]))
+    const deliver = (e: InboxEntry) => storage.unitOfWork.run(worker, (r) => r.inbox.deliver(worker, [e]))
     expect(await deliver(entry)).toBe(1)
     expect(await deliver({ ...entry, id: uuid() })).toBe(0)
     for (const wrong of [{ messageId: uuid() }, { channelId: uuid() }, { businessId: uuid() }]) {

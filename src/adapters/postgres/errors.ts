@@ -19,18 +19,6 @@ export interface ErrorContext {
   readonly field?: string
 }
 
-/** Rule names for the data exceptions a caller's input can raise (class 22, and a CHECK). */
-const DATA_RULES: Readonly<Record<string, string>> = {
-  '22001': 'too_long',
-  '22003': 'out_of_range',
-  '22007': 'invalid_date',
-  '22008': 'date_out_of_range',
-  '22021': 'invalid_encoding',
-  '22P02': 'invalid_format',
-  '22P05': 'unsupported_unicode',
-  '23514': 'check_violation',
-}
-
 /** The SQLSTATE of a driver error, if it has one. */
 export const sqlState = (e: unknown): string | undefined =>
   typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string'
@@ -59,14 +47,15 @@ export function classify(e: unknown, ctx: ErrorContext = {}): Error {
     case 'MSG01':
       return new IllegalTransitionError('?', '?', 'refused by the database')
   }
-  // A value the database cannot store is the caller's to fix, never a reason to retry:
-  // every data exception (class 22) and a broken CHECK answer as bad input (HTTP 400),
-  // naming the SQLSTATE but not the server's text (it may quote the value).
-  if (state !== undefined && (state.startsWith('22') || state === '23514')) {
+  // Class 22, data exception: a value the database cannot hold; and a broken CHECK. The
+  // domain refuses these first; one that still gets here is the caller's input, and a retry
+  // would fail the same way, so it is a 400, never a 503. The server's text is not passed
+  // on (it quotes values).
+  if (state?.startsWith('22') || state === '23514') {
     return ValidationError.single(
-      ctx.field ?? 'input',
-      DATA_RULES[state] ?? 'invalid_value',
-      `a value the database refuses (SQLSTATE ${state})`,
+      ctx.field ?? '(input)',
+      state === '23514' ? 'check_violation' : 'data_exception',
+      `a value the store cannot hold (SQLSTATE ${state})`,
     )
   }
   return new StorageError(`storage failure${state ? ` (SQLSTATE ${state})` : ''}`, { cause: e })
