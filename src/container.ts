@@ -9,6 +9,7 @@ import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
 import { OutboxService } from './application/outbox-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
+import { compileDestinationPolicy, type DestinationPolicy } from './domain/destinations.js'
 import { ValidationError } from './domain/errors.js'
 import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
@@ -62,6 +63,14 @@ export interface MessagingOptions {
    * plaintext, which only the memory store accepts for configs that hold credentials.
    */
   readonly secrets?: SecretBox | ChannelSecrets
+  /**
+   * Where channels may send (webhook and SMS provider URLs): `allowedRanges` lets private
+   * ranges through (any port in them), `allowedPorts` adds ports to 80 and 443. Checked when a
+   * channel is created or configured; give the transports the same object (`ssrf`), or use
+   * `builtinTransports`, which reads `messaging.destinations`. Default: public addresses on
+   * ports 80 and 443 only.
+   */
+  readonly destinations?: DestinationPolicy
 }
 
 /**
@@ -81,6 +90,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         'give storage or sqlitePath, not both',
       )
     }
+    const destinations = compileDestinationPolicy(options.destinations)
     const storage = options.storage ?? defaultStorage(options)
     bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(storage)
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
@@ -110,6 +120,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
         requireSealedSecrets: storage.persistent !== false,
+        destinations,
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>
@@ -137,6 +148,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.Storage),
             c.get(MESSAGING_TYPES.ChannelTypes),
             c.get(MESSAGING_TYPES.WakeSignal),
+            options.destinations ?? {},
           ),
       )
       .inSingletonScope()

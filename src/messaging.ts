@@ -9,6 +9,7 @@ import type { AckResult, EnqueueResult, OutboxService } from './application/outb
 import type { AuditEntry } from './domain/audit.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
+import type { DestinationPolicy } from './domain/destinations.js'
 import { StorageError } from './domain/errors.js'
 import type { InboxEntry } from './domain/inbox.js'
 import type {
@@ -68,6 +69,8 @@ export class Messaging {
     readonly channelTypes: ChannelTypeRegistry,
     /** Wakes idle workers after an enqueue commits. */
     readonly wake: WakeSignal,
+    /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
+    readonly destinations: DestinationPolicy = {},
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
