@@ -17,6 +17,6 @@ export type {
 } from './outbox-repository.js'
 export type { PreferenceKey, PreferenceRepository, TenantDefaultKey } from './preference-repository.js'
 export type { ProfilePatch, ProfileRepository } from './profile-repository.js'
-export type { DeliveryContext, DeliveryOutcome, Transport } from './transport.js'
+export type { DeliveryContext, DeliveryOutcome, HandOff, RelayTransport, Transport } from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'
