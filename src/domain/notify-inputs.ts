@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { categoryKeySchema } from './category.js'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
+import { tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
 import {
   e164PhoneSchema,
@@ -15,7 +16,8 @@ import {
  * The input schemas of the recipient calls (profiles, categories, preferences) and of
  * notify: parsed by the facade, reused by the HTTP surface and its OpenAPI document.
  */
-const uuid = z.uuid()
+/** An infrastructure, business or user id: lower-cased, and never the nil UUID. */
+const uuid = tenantIdSchema
 const name = z.string().trim().min(1).max(200)
 
 const propertiesSchema = z.record(z.string().min(1).max(100), jsonValueSchema).superRefine((v, ctx) => {
