@@ -2,6 +2,7 @@ import pg from 'pg'
 import PgBoss from 'pg-boss'
 import { type BenchPayload, payloadOf, type Subject, type SubjectOptions } from '../common.js'
 import type { BenchServer } from '../postgres.js'
+import { BULK, bulkLoad } from './bulk.js'
 
 const QUEUE = 'bench'
 
@@ -42,19 +43,25 @@ export async function openPgBoss(
   const fill = async (count: number, tenantOf: (i: number) => number, completed: boolean) => {
     const c = new pg.Client({ connectionString: url })
     await c.connect()
-    try {
+    const rows = async () => {
       for (let from = 0; from < count; from += 200_000) {
         const ts = Array.from({ length: Math.min(200_000, count - from) }, (_, k) => tenantOf(from + k))
         await c.query(
           `insert into pgboss.job (name, data, policy, state, started_on, completed_on)
-           select $2, jsonb_build_object('t', x.t, 's', x.n - 1 + $3, 'text', $4::text),
-                  (select policy from pgboss.queue where name = $2),
-                  ${completed ? "'completed', now(), now()" : "'created', null, null"}
-             from unnest($1::int[]) with ordinality as x (t, n)`,
+             select $2, jsonb_build_object('t', x.t, 's', x.n - 1 + $3, 'text', $4::text),
+                    (select policy from pgboss.queue where name = $2),
+                    ${completed ? "'completed', now(), now()" : "'created', null, null"}
+               from unnest($1::int[]) with ordinality as x (t, n)`,
           [ts, QUEUE, from, payloadOf(0, 0).text],
         )
       }
-      await c.query('vacuum analyze pgboss.job')
+    }
+    try {
+      if (count >= BULK) await bulkLoad(c, 'pgboss.job', rows)
+      else {
+        await rows()
+        await c.query('vacuum analyze pgboss.job')
+      }
     } finally {
       await c.end()
     }
