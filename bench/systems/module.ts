@@ -123,6 +123,12 @@ export async function openModule(
     return workerMessaging
   }
   const workerId = randomUUID()
+  // The fleet worker's delivery port, made once (as a worker process holds it).
+  let fleetPort: ReturnType<Messaging['deliveryPort']> | undefined
+  const port = (m: Messaging) => {
+    fleetPort ??= m.deliveryPort({ fleet: true, workerId })
+    return fleetPort
+  }
   const delivered = (now: Date) => ({
     outcome: 'delivered' as const,
     errorCode: null,
@@ -198,9 +204,7 @@ export async function openModule(
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (settled < max && !empty && performance.now() < deadline) {
-            const held = await m
-              .deliveryPort({ fleet: true, workerId })
-              .claim({ limit: batch, leaseMs: 60_000 })
+            const held = await port(m).claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
@@ -208,9 +212,7 @@ export async function openModule(
             // Each message acked on its own lease, the batch's acks in one unit of work (as
             // graphile-worker's batched completion and pg-boss's complete(ids)).
             const now = new Date()
-            const acks = await m
-              .deliveryPort({ fleet: true, workerId })
-              .settle(held.map((h) => ({ held: h, report: delivered(now) })))
+            const acks = await port(m).settle(held.map((h) => ({ held: h, report: delivered(now) })))
             settled += acks.filter((a) => a.acked).length
           }
         }),
@@ -242,12 +244,10 @@ export async function openModule(
     async timeClaim(batch) {
       const m = await worker()
       const t0 = performance.now()
-      const held = await m.deliveryPort({ fleet: true, workerId }).claim({ limit: batch, leaseMs: 60_000 })
+      const held = await port(m).claim({ limit: batch, leaseMs: 60_000 })
       const ms = performance.now() - t0
       const now = new Date()
-      await m
-        .deliveryPort({ fleet: true, workerId })
-        .settle(held.map((h) => ({ held: h, report: delivered(now) })))
+      await port(m).settle(held.map((h) => ({ held: h, report: delivered(now) })))
       return ms
     },
     async close() {
