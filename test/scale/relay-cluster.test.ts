@@ -44,10 +44,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-import { appendFileSync } from 'node:fs'
-
-const T0 = Date.now()
-const trace = (w: string) => appendFileSync('/work/wt/scale/.scratch/trace.log', `${Date.now() - T0} ${w}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('relay to a three-node JetStream cluster', () => {
@@ -147,10 +143,6 @@ describe('relay to a three-node JetStream cluster', () => {
     const started = Date.now()
     const stop = new AbortController()
     const running = worker.run(stop.signal)
-    const tick = setInterval(
-      () => trace(`relayed ${relayed} received ${received.size} failures ${publishFailures}`),
-      2000,
-    )
 
     const until = async (cond: () => boolean | Promise<boolean>, ms: number, what: string) => {
       const deadline = Date.now() + ms
