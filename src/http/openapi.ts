@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import * as inputs from '../domain/inputs.js'
+import * as notifyInputs from '../domain/notify-inputs.js'
+import * as notifyResponses from './notify-schemas.js'
 import type { RouteDef } from './router.js'
 import * as responses from './schemas.js'
 
@@ -81,8 +83,14 @@ export function buildOpenApiDocument(
   basePath: string,
   options: OpenApiOptions = {},
 ): Record<string, unknown> {
-  const inputNames = new Map<z.ZodType, string>(named(inputs as Record<string, unknown>))
-  const outputNames = new Map<z.ZodType, string>(named(responses as Record<string, unknown>, 'Schema'))
+  const inputNames = new Map<z.ZodType, string>([
+    ...named(inputs as Record<string, unknown>),
+    ...named(notifyInputs as Record<string, unknown>),
+  ])
+  const outputNames = new Map<z.ZodType, string>([
+    ...named(responses as Record<string, unknown>, 'Schema'),
+    ...named(notifyResponses as Record<string, unknown>, 'Schema'),
+  ])
   const nameOf = (map: Map<z.ZodType, string>, schema: z.ZodType, fallback: string) => {
     const existing = map.get(schema)
     if (existing) return existing
