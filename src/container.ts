@@ -1,4 +1,5 @@
 import { Container, ContainerModule } from 'inversify'
+import { createLiquidTemplateEngine } from './adapters/liquid/liquid-template-engine.js'
 import { createSqliteStorage } from './adapters/sqlite/sqlite-storage.js'
 import { AuditService } from './application/audit-service.js'
 import { ChannelService } from './application/channel-service.js'
@@ -7,12 +8,15 @@ import { DeliveryService } from './application/delivery-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
 import { OutboxService } from './application/outbox-service.js'
+import { TemplateRenderer } from './application/template-renderer.js'
+import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
 import { ValidationError } from './domain/errors.js'
 import { Messaging } from './messaging.js'
 import { type ChannelSecrets, plaintextSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
+import type { TemplateEngine } from './ports/template-engine.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from './ports/wake-signal.js'
@@ -36,6 +40,8 @@ export const MESSAGING_TYPES = {
   InboxService: Symbol.for('messaging.InboxService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
+  TemplateEngine: Symbol.for('messaging.TemplateEngine'),
+  TemplateService: Symbol.for('messaging.TemplateService'),
   Messaging: Symbol.for('messaging.Messaging'),
 } as const
 
@@ -60,6 +66,8 @@ export interface MessagingOptions {
    * plaintext, which only the memory store accepts for configs that hold credentials.
    */
   readonly secrets?: SecretBox | ChannelSecrets
+  /** Parses and renders notification templates. Default: the Liquid engine (LiquidJS) with its default bounds. */
+  readonly templateEngine?: TemplateEngine
 }
 
 /**
@@ -120,6 +128,18 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.InboxService, (ctx) => new InboxService(ctx))
+    bind<TemplateEngine>(MESSAGING_TYPES.TemplateEngine).toConstantValue(
+      options.templateEngine ?? createLiquidTemplateEngine(),
+    )
+    bind<TemplateService>(MESSAGING_TYPES.TemplateService)
+      .toDynamicValue(
+        (c) =>
+          new TemplateService(
+            c.get<ServiceContext>(MESSAGING_TYPES.ServiceContext),
+            new TemplateRenderer(c.get<TemplateEngine>(MESSAGING_TYPES.TemplateEngine)),
+          ),
+      )
+      .inSingletonScope()
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
         (c) =>
@@ -133,6 +153,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.Storage),
             c.get(MESSAGING_TYPES.ChannelTypes),
             c.get(MESSAGING_TYPES.WakeSignal),
+            c.get(MESSAGING_TYPES.TemplateService),
           ),
       )
       .inSingletonScope()

@@ -62,6 +62,7 @@ import {
   redriveChannelResultSchema,
   unreadCountSchema,
 } from './schemas.js'
+import { TEMPLATE_ROUTES } from './template-routes.js'
 
 const listChannelTypesInput = z.strictObject({})
 
@@ -426,4 +427,5 @@ export const ROUTES: readonly RouteDef[] = [
     response: markInboxResultSchema,
     run: (m, p, i) => m.markInbox(p, i as MarkInboxInput),
   },
+  ...TEMPLATE_ROUTES,
 ]

@@ -14,6 +14,13 @@ export type {
   OutboxRepository,
   SettleCommand,
 } from './outbox-repository.js'
+export type { TemplateEngine, TemplateEngineFailure } from './template-engine.js'
+export type {
+  SavedTemplateSettings,
+  TemplateKey,
+  TemplateListFilter,
+  TemplateRepository,
+} from './template-repository.js'
 export type { DeliveryContext, DeliveryOutcome, Transport } from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'

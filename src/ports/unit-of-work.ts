@@ -4,6 +4,7 @@ import type { ChannelRepository } from './channel-repository.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
+import type { TemplateRepository } from './template-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
 /** The repositories bound to one unit of work. */
@@ -14,6 +15,8 @@ export interface Repositories {
   readonly audit: AuditLog
   /** In-app inboxes. Optional while an adapter has not grown the table; the in-app transport needs it. */
   readonly inbox?: InboxRepository
+  /** Notification templates and their versions. */
+  readonly templates: TemplateRepository
 }
 
 /**

@@ -4,6 +4,7 @@ import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
+import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
 
 /** The tables, keyed as the SQL keys them: every key starts with the infrastructure. */
 export class MemoryState {
@@ -17,6 +18,10 @@ export class MemoryState {
   readonly attempts = new Map<string, DeliveryAttempt[]>()
   /** (infrastructure, message, user) -> entry. */
   readonly inbox = new Map<string, InboxEntry>()
+  /** (infrastructure, id) -> template version. */
+  readonly templates = new Map<string, TemplateVersion>()
+  /** infrastructure -> its template settings. */
+  readonly templateSettings = new Map<string, TemplateSettings>()
 }
 
 export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`

@@ -7,6 +7,7 @@ import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
+import { MemoryTemplateRepository } from './memory-template-repository.js'
 
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
@@ -34,6 +35,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
         audit: new MemoryAuditLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
+        templates: new MemoryTemplateRepository(this.state, journal),
       }
       return work(repos)
     })

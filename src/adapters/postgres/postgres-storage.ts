@@ -11,6 +11,7 @@ import { claimsOf } from './postgres-enqueue.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
+import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import type { MessagingDatabase } from './schema.js'
 
 export { claimsOf } from './postgres-enqueue.js'
@@ -112,6 +113,7 @@ const repositories = (db: Kysely<MessagingDatabase>): Repositories => ({
   outbox: new PostgresOutboxRepository(db),
   audit: new PostgresAuditLog(db),
   inbox: new PostgresInboxRepository(db),
+  templates: new PostgresTemplateRepository(db),
 })
 
 /** A string as an SQL literal, whatever `standard_conforming_strings` says (as pg's escapeLiteral). */

@@ -19,6 +19,7 @@ import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
+import { SqliteTemplateRepository } from './sqlite-template-repository.js'
 
 export interface SqliteStorageOptions {
   /** A database file (created when missing), or `':memory:'` for a private in-memory database. */
@@ -94,6 +95,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         outbox: new SqliteOutboxRepository(conn, this.ids),
         audit: new SqliteAuditLog(conn),
         inbox: new SqliteInboxRepository(conn),
+        templates: new SqliteTemplateRepository(conn),
       }),
     )
   }

@@ -103,6 +103,25 @@ export interface InboxTable {
   archived_at: number | null
 }
 
+export interface TemplatesTable {
+  infrastructure_id: string
+  id: string
+  category_key: string
+  channel_type: string
+  locale: string
+  version: number
+  content: string
+  created_by: string
+  created_at: number
+}
+
+export interface TemplateSettingsTable {
+  infrastructure_id: string
+  default_locale: string
+  updated_by: string
+  updated_at: number
+}
+
 export interface SqliteDatabase {
   messaging_channels: ChannelsTable
   messaging_channel_members: ChannelMembersTable
@@ -112,4 +131,6 @@ export interface SqliteDatabase {
   messaging_delivery_attempts: DeliveryAttemptsTable
   messaging_retention_gate: RetentionGateTable
   messaging_inbox: InboxTable
+  messaging_templates: TemplatesTable
+  messaging_template_settings: TemplateSettingsTable
 }
