@@ -1,7 +1,6 @@
-/** The systems measured side by side. */
-export type SystemName = 'module' | 'pg-boss' | 'graphile-worker' | 'raw'
-
-export const PEERS: readonly SystemName[] = ['pg-boss', 'graphile-worker', 'raw']
+/** The PostgreSQL systems measured side by side (`--systems`). */
+export const SYSTEM_NAMES = ['module', 'pg-boss', 'graphile-worker', 'raw'] as const
+export type SystemName = (typeof SYSTEM_NAMES)[number]
 
 /**
  * Every system carries the same message: a tenant, a sequence number and 64 characters of
@@ -20,9 +19,22 @@ export const payloadOf = (t: number, s: number): BenchPayload => ({ t, s, text: 
 /** Called by a system's consumer for each message it delivers. */
 export type OnDelivered = (t: number, s: number) => void
 
+/** How a drain slice ends: at its deadline, after `max` messages, or when nothing is left. */
+export interface DrainOptions {
+  /** Messages per claim (1: one per claim, one ack per transaction). */
+  readonly batch: number
+  /** Claim loops (or the runner's concurrency). */
+  readonly concurrency: number
+  /** `performance.now()` at which the slice stops claiming. */
+  readonly deadline: number
+  readonly max?: number
+}
+
 /** One system, set up on its own fresh database, with the operations the figures need. */
 export interface Subject {
-  readonly name: SystemName
+  readonly name: string
+  /** The databases its statements run in (pg_stat_statements is read for these). */
+  readonly databases: readonly string[]
   /** One message in its own transaction. */
   enqueue(t: number, s: number): Promise<void>
   /** Many messages in one call (one transaction). */
@@ -32,14 +44,16 @@ export interface Subject {
   /** `count` messages already settled (delivered, not yet pruned), for G9. */
   prefillSettled?(count: number, tenantOf: (i: number) => number): Promise<void>
   /**
-   * Claims in batches of `batch` (1: one per claim, one ack per transaction) with
-   * `concurrency` loops until `total` messages are settled or nothing is left.
+   * Claims in batches of `batch` with `concurrency` loops until the deadline, `max`
+   * messages, or nothing is left; every message claimed is acked before it returns.
    */
-  drain?(opts: { total: number; batch: number; concurrency: number }): Promise<number>
+  drain?(opts: DrainOptions): Promise<{ settled: number; empty: boolean }>
   /** A running consumer that calls `onDelivered` per message; resolves once it is ready. */
   startConsumer?(onDelivered: OnDelivered): Promise<{ stop(): Promise<void> }>
   /** Time of one claim of `batch` messages, in ms (G9); the messages are settled afterwards. */
   timeClaim?(batch: number): Promise<number>
+  /** Removes every message still queued (between latency slices), not measured. */
+  purge?(): Promise<void>
   close(): Promise<void>
 }
 
@@ -71,4 +85,11 @@ export async function pooled<T>(items: readonly T[], limit: number, fn: (x: T) =
       }
     }),
   )
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN
+  const s = sortNumbers(xs)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }

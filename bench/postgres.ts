@@ -18,6 +18,19 @@ export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   autovacuum: 'on',
 }
 
+/**
+ * Loaded for the costs per message (`--no-costs` leaves them out): pg_stat_statements with
+ * planning time, and enough WAL kept that a slice's records can be read back after a
+ * checkpoint (pg_walinspect).
+ */
+export const STATS_SETTINGS: Readonly<Record<string, string>> = {
+  shared_preload_libraries: 'pg_stat_statements',
+  'pg_stat_statements.track': 'top',
+  'pg_stat_statements.track_planning': 'on',
+  'pg_stat_statements.max': '10000',
+  wal_keep_size: '4GB',
+}
+
 export interface BenchServer {
   /** Superuser URL of the `postgres` database. */
   readonly url: string
@@ -35,14 +48,17 @@ export interface BenchServer {
  * a free loopback port, as the `postgres` user when run as root), with SERVER_SETTINGS.
  * DATABASE_URL (a superuser URL) is used instead when set; nothing is started then.
  */
-export async function startBenchServer(): Promise<BenchServer> {
+export async function startBenchServer(costs = true): Promise<BenchServer> {
   const given = process.env.DATABASE_URL
   let stopServer: () => void = () => undefined
   let url: string
   if (given) {
     url = given
   } else {
-    const server = await startThrowawayServer({ settings: SERVER_SETTINGS, durable: true })
+    const server = await startThrowawayServer({
+      settings: { ...SERVER_SETTINGS, ...(costs ? STATS_SETTINGS : {}) },
+      durable: true,
+    })
     url = server.url
     stopServer = server.stop
     // A crash or ^C must not leave a server behind.

@@ -1,7 +1,5 @@
-import type { SystemName } from './common.js'
-import type { FigureResult, Measurement } from './figures.js'
-
-const COLUMNS: readonly SystemName[] = ['module', 'pg-boss', 'graphile-worker', 'raw']
+import type { Costs } from './probe.js'
+import { type FigureResult, type Measurement, ratioOf } from './run.js'
 
 export function fmt(x: number | null | undefined, unit: string): string {
   if (x === null || x === undefined || Number.isNaN(x)) return '-'
@@ -11,132 +9,183 @@ export function fmt(x: number | null | undefined, unit: string): string {
   return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en')
 }
 
-/** One cell: the value, with p50/p99 or deliveries where the figure has them. */
-function cell(m: Measurement | undefined, f: FigureResult): string {
-  if (!m) return 'n/a'
-  if (m.value === null) return m.note?.startsWith('failed') ? 'failed' : 'n/a'
-  let s = fmt(m.value, f.unit)
-  if (f.unit === 'msgs/s' && m.p99 !== undefined) s += ` (${fmt(m.p50, 'ms')} / ${fmt(m.p99, 'ms')} ms)`
-  else if (f.unit === 'ms' && m.p99 !== undefined) s = `${fmt(m.p50, 'ms')} / ${fmt(m.p99, 'ms')} ms`
-  if (m.delivered !== undefined && f.unit === 'ms') s += ` [${m.delivered}]`
-  return s
+/** A cost per message: small numbers keep their digits, large ones are rounded. */
+function fmtCost(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-'
+  if (x === 0) return '0'
+  if (x < 0.1) return x.toFixed(3)
+  if (x < 10) return x.toFixed(2)
+  return Math.round(x).toLocaleString('en')
 }
 
-/** module / peer, oriented so that > 1 means the module is better. */
-export function ratio(f: FigureResult, peer: SystemName): number | null {
-  const m = f.measurements.find((x) => x.system === 'module')
-  const p = f.measurements.find((x) => x.system === peer)
-  const a = f.unit === 'ms' ? (f.id === 'G5' ? m?.p50 : m?.p99) : m?.value
-  const b = f.unit === 'ms' ? (f.id === 'G5' ? p?.p50 : p?.p99) : p?.value
-  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || a === 0 || b === 0) return null
-  return f.higherIsBetter ? a / b : b / a
-}
+const fmtRatio = (r: number | null) => (r === null ? '-' : `${r.toFixed(2)}x`)
 
-const fmtRatio = (r: number | null) => (r === null ? '-' : `${r.toFixed(2)}`)
-
-/** The table on stdout: one row per figure. */
-export function table(results: readonly FigureResult[]): string {
-  const header = ['fig', 'metric', ...COLUMNS, 'vs pg-boss', 'vs graphile', 'vs raw', 'target', 'met']
-  const rows = results.map((f) => [
-    f.id,
-    f.metric,
-    ...COLUMNS.map((c) =>
-      cell(
-        f.measurements.find((m) => m.system === c),
-        f,
-      ),
-    ),
-    fmtRatio(ratio(f, 'pg-boss')),
-    fmtRatio(ratio(f, 'graphile-worker')),
-    fmtRatio(ratio(f, 'raw')),
-    f.target,
-    f.met === null ? '?' : f.met ? 'yes' : 'NO',
-  ])
+function markdown(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
 }
 
-/** The notes under the table: what each figure ran, and anything a system reported. */
-export function notes(results: readonly FigureResult[]): string {
+const COST_COLUMNS: readonly [keyof Costs, string][] = [
+  ['roundTrips', 'round trips'],
+  ['statements', 'statements'],
+  ['serverMs', 'server ms'],
+  ['serverCpuMs', 'server CPU ms'],
+  ['clientCpuMs', 'client CPU ms'],
+  ['walBytes', 'WAL bytes'],
+  ['indexEntries', 'index entries'],
+  ['heapWrites', 'heap writes'],
+]
+
+/** The headline cell: the value, with p50/p99 where the figure has them. */
+function headline(m: Measurement, f: FigureResult): string {
+  if (m.value === null) return m.note?.startsWith('failed') ? 'failed' : '-'
+  let s = fmt(m.value, f.unit)
+  if (m.p99 !== undefined && f.unit !== 'x') s += ` (${fmt(m.p50, 'ms')} / ${fmt(m.p99, 'ms')})`
+  else if (m.p99 !== undefined) s += ` (${fmt(m.p50, 'ms')} / ${fmt(m.p99, 'ms')} ms)`
+  return s
+}
+
+/** For a row: the ratio of every subject compared against it (> 1: the subject is better). */
+function ratioCell(f: FigureResult, m: Measurement): string {
+  const against = f.comparisons.filter((c) => c.peer === m.system)
+  if (against.length === 0) return f.comparisons.some((c) => c.subject === m.system) ? '(subject)' : '-'
+  return against
+    .map((c) => {
+      const r = fmtRatio(ratioOf(f, c))
+      return against.length === 1 && c.subject === 'module' ? r : `${c.subject}: ${r}`
+    })
+    .join('; ')
+}
+
+/** One figure: what it ran, its target and verdict, one row per system with ratios and costs per message. */
+export function figureBlock(f: FigureResult): string {
+  const header = ['system', f.metric, 'slices', 'subject vs it', ...COST_COLUMNS.map(([, h]) => `${h}/msg`)]
+  const rows = f.measurements.map((m) => [
+    m.system,
+    headline(m, f),
+    m.slices ? m.slices.map((x) => fmt(x, f.unit)).join(', ') : '-',
+    ratioCell(f, m),
+    ...COST_COLUMNS.map(([k]) => fmtCost(m.costs?.[k])),
+  ])
+  const met = f.met === null ? '?' : f.met ? 'met' : 'MISSED'
+  const lines = [
+    `${f.id}: ${f.title}${f.seconds !== undefined ? ` [${f.seconds.toFixed(0)} s]` : ''}`,
+    `target: ${f.target} -> ${met}${f.verdict ? `: ${f.verdict}` : ''}`,
+    markdown(header, rows),
+  ]
+  for (const m of f.measurements)
+    if (m.note || m.delivered)
+      lines.push(
+        `  ${m.system}: ${[m.delivered && `delivered ${m.delivered}`, m.note].filter(Boolean).join('; ')}`,
+      )
+  return lines.join('\n')
+}
+
+/** The statements that took the server's time, per system: calls, planning and execution per message. */
+export function hotStatements(f: FigureResult, top = 3): string {
   const out: string[] = []
-  for (const f of results) {
-    out.push(`${f.id}: ${f.title}`)
-    for (const m of f.measurements) {
-      const bits = [m.delivered !== undefined ? `delivered ${m.delivered}` : '', m.note ?? ''].filter(Boolean)
-      if (bits.length > 0) out.push(`  ${m.system}: ${bits.join('; ')}`)
+  for (const m of f.measurements) {
+    if (!m.hot || m.hot.length === 0 || !m.messages) continue
+    out.push(`${f.id} ${m.system}: statements by server time (per message: calls, plan ms, exec ms)`)
+    for (const h of m.hot.slice(0, top)) {
+      const q = h.query.replace(/\s+/g, ' ').slice(0, 110)
+      out.push(
+        `  ${fmtCost(h.calls / m.messages)} x, plan ${fmtCost(h.planMs / m.messages)}, exec ${fmtCost(h.execMs / m.messages)}` +
+          ` (mean plan ${fmtCost(h.planMs / h.calls)} / exec ${fmtCost(h.execMs / h.calls)} ms per call): ${q}`,
+      )
     }
   }
-  out.push('Ratios are module / peer, > 1 means the module is better (for latencies: peer / module).')
   return out.join('\n')
 }
 
-const COLORS: Record<SystemName, string> = {
+/** The summary: one row per figure, the subject's number, its ratios, the target and whether it was met. */
+export function summary(results: readonly FigureResult[]): string {
+  const rows = results.map((f) => {
+    const subjects = [...new Set(f.comparisons.map((c) => c.subject))]
+    const values = subjects
+      .map((s) => f.measurements.find((m) => m.system === s))
+      .filter((m): m is Measurement => m !== undefined)
+      .map((m) => `${subjects.length > 1 ? `${m.system} ` : ''}${headline(m, f)}`)
+      .join('; ')
+    const ratios = f.comparisons
+      .map((c) => `${subjects.length > 1 ? `${c.subject} ` : ''}vs ${c.peer} ${fmtRatio(ratioOf(f, c))}`)
+      .join('; ')
+    return [
+      f.id,
+      f.metric,
+      values || '-',
+      ratios || '-',
+      f.target,
+      f.met === null ? '?' : f.met ? 'yes' : 'NO',
+    ]
+  })
+  return markdown(['fig', 'metric', 'subject', 'ratios (> 1: subject better)', 'target', 'met'], rows)
+}
+
+const PALETTE = ['#2b6cb0', '#c05621', '#2f855a', '#718096', '#6b46c1', '#b83280', '#975a16', '#2c7a7b']
+const SYSTEM_COLOURS: Record<string, string> = {
   module: '#2b6cb0',
   'pg-boss': '#c05621',
   'graphile-worker': '#2f855a',
   raw: '#718096',
 }
+const colourOf = (label: string, i: number) =>
+  SYSTEM_COLOURS[label] ??
+  Object.entries(SYSTEM_COLOURS).find(([k]) => label.startsWith(k))?.[1] ??
+  PALETTE[i % PALETTE.length]!
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
-/**
- * A bar chart per figure (log scale within each panel): this module beside the peers and
- * the raw limit, with the target drawn where it is a single number.
- */
+/** A bar chart per figure (log scale within each panel), every row of the figure a bar. */
 export function chart(results: readonly FigureResult[]): string {
-  const panelW = 300
-  const panelH = 190
+  const panelW = 330
+  const panelH = 210
   const perRow = 3
   const rowsN = Math.ceil(results.length / perRow)
   const W = panelW * perRow + 20
-  const H = panelH * rowsN + 50
+  const H = panelH * rowsN + 20
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="10">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
   ]
-  COLUMNS.forEach((c, i) => {
-    parts.push(`<rect x="${10 + i * 150}" y="10" width="12" height="12" fill="${COLORS[c]}"/>`)
-    parts.push(`<text x="${26 + i * 150}" y="20">${c === 'module' ? 'this module' : c}</text>`)
-  })
   results.forEach((f, k) => {
     const x0 = 10 + (k % perRow) * panelW
-    const y0 = 40 + Math.floor(k / perRow) * panelH
-    const values = COLUMNS.map((c) => {
-      const m = f.measurements.find((x) => x.system === c)
-      const v = f.unit === 'ms' ? (f.id === 'G5' ? m?.p50 : m?.p99) : m?.value
-      return {
-        c,
-        v: v != null && Number.isFinite(v) && v > 0 ? v : null,
-        inf: v === Number.POSITIVE_INFINITY,
-      }
-    }).filter((x) => f.measurements.some((m) => m.system === x.c))
-    const finite = values.map((x) => x.v).filter((v): v is number => v !== null)
+    const y0 = 10 + Math.floor(k / perRow) * panelH
+    const bars = f.measurements.map((m, i) => ({
+      label: m.system,
+      colour: colourOf(m.system, i),
+      v: m.value != null && Number.isFinite(m.value) && m.value > 0 ? m.value : null,
+      inf: m.value === Number.POSITIVE_INFINITY,
+    }))
+    const finite = bars.map((x) => x.v).filter((v): v is number => v !== null)
     const max = Math.max(...finite, 1)
     const min = Math.min(...finite, max / 10)
     const lo = Math.log10(min) - 0.3
     const hi = Math.log10(max) + 0.1
-    const barMax = panelH - 70
+    const barMax = panelH - 90
     const h = (v: number) => ((Math.log10(v) - lo) / (hi - lo)) * barMax
-    const unitLabel = f.unit === 'ms' ? (f.id === 'G5' ? 'p50 ms' : 'p99 ms') : f.unit
     parts.push(`<text x="${x0}" y="${y0 + 12}" font-weight="bold">${esc(f.id)}</text>`)
     parts.push(
-      `<text x="${x0 + 28}" y="${y0 + 12}">${esc(`${unitLabel}, ${f.higherIsBetter ? 'higher' : 'lower'} is better (log)`)}</text>`,
+      `<text x="${x0 + 32}" y="${y0 + 12}">${esc(`${f.unit}, ${f.higherIsBetter ? 'higher' : 'lower'} is better (log)`)}</text>`,
     )
-    const bw = Math.min(50, (panelW - 40) / Math.max(1, values.length) - 10)
-    values.forEach((x, i) => {
-      const bx = x0 + 10 + i * (bw + 10)
-      const base = y0 + panelH - 30
+    const bw = Math.min(46, (panelW - 30) / Math.max(1, bars.length) - 8)
+    bars.forEach((x, i) => {
+      const bx = x0 + 8 + i * (bw + 8)
+      const base = y0 + panelH - 50
+      parts.push(
+        `<text x="${bx}" y="${base + 12}" transform="rotate(20 ${bx} ${base + 12})">${esc(x.label.slice(0, 24))}</text>`,
+      )
       if (x.v === null) {
         parts.push(`<text x="${bx}" y="${base - 4}">${x.inf ? 'never' : 'n/a'}</text>`)
         return
       }
       const bh = Math.max(1, h(x.v))
-      parts.push(`<rect x="${bx}" y="${base - bh}" width="${bw}" height="${bh}" fill="${COLORS[x.c]}"/>`)
+      parts.push(`<rect x="${bx}" y="${base - bh}" width="${bw}" height="${bh}" fill="${x.colour}"/>`)
       parts.push(`<text x="${bx}" y="${base - bh - 3}">${esc(fmt(x.v, f.unit))}</text>`)
     })
     parts.push(
-      `<text x="${x0}" y="${y0 + panelH - 14}" fill="#444">${esc(`target: ${f.target}`.slice(0, 52))}</text>`,
+      `<text x="${x0}" y="${y0 + panelH - 8}" fill="#444">${esc(`target: ${f.target}`.slice(0, 60))}</text>`,
     )
   })
   parts.push('</svg>')

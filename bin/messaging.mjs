@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 
 const source = new URL('../src/cli/main.ts', import.meta.url)
-const compiled = new URL('../dist/cli/main.js', import.meta.url)
+const compiled = new URL('../dist/esm/cli/main.js', import.meta.url)
 
 let entry = compiled
 if (existsSync(source)) {

@@ -24,6 +24,8 @@ export async function openGraphile(
   await runMigrations({ pgPool: pool, logger: silent })
   const utils = await makeWorkerUtils({ pgPool: pool, logger: silent })
   let onJob: (p: BenchPayload) => void = () => undefined
+  /** Jobs added and not yet run: a drain ends when it reaches zero (the runner itself never says). */
+  let queued = 0
   const runners: Runner[] = []
   const start = async (o: { concurrency: number; batch: number }) => {
     const runner = await run({
@@ -49,11 +51,14 @@ export async function openGraphile(
   }
   return {
     name: 'graphile-worker',
+    databases: [database],
     async enqueue(t, s) {
       await utils.addJob(TASK, { ...payloadOf(t, s) })
+      queued++
     },
     async enqueueBatch(t, seqs) {
       await utils.addJobs(seqs.map((s) => ({ identifier: TASK, payload: { ...payloadOf(t, s) } })))
+      queued += seqs.length
     },
     async prefill(count, tenantOf) {
       for (let from = 0; from < count; from += 5_000) {
@@ -61,28 +66,39 @@ export async function openGraphile(
         for (let i = from; i < Math.min(count, from + 5_000); i++)
           specs.push({ identifier: TASK, payload: { ...payloadOf(tenantOf(i), i) } })
         await utils.addJobs(specs)
+        queued += specs.length
       }
     },
-    async drain({ total, batch, concurrency }) {
+    async drain({ batch, concurrency, deadline, max = Number.POSITIVE_INFINITY }) {
+      // One runner for the whole slice: it is started once and stopped at the deadline.
       let settled = 0
       let done: () => void = () => undefined
       const finished = new Promise<void>((r) => {
         done = r
       })
       onJob = () => {
-        if (++settled >= total) done()
+        queued--
+        if (++settled >= max || queued <= 0) done()
       }
+      if (queued <= 0) return { settled: 0, empty: true }
       const runner = await start({ concurrency, batch })
-      // Bounded: a drain that stalls ends after 10 minutes with what it settled.
-      await Promise.race([finished, sleep(600_000)])
+      const left = deadline - performance.now()
+      await Promise.race([finished, sleep(Math.max(0, left))])
       await runner.stop()
       runners.splice(runners.indexOf(runner), 1)
       onJob = () => undefined
       // The runner counts a job when its task returns; its completion is written before stop() resolves.
-      return settled
+      return { settled, empty: queued <= 0 }
+    },
+    async purge() {
+      await pool.query('delete from graphile_worker._private_jobs')
+      queued = 0
     },
     async startConsumer(onDelivered) {
-      onJob = (p) => onDelivered(p.t, p.s)
+      onJob = (p) => {
+        queued--
+        onDelivered(p.t, p.s)
+      }
       const runner = await start({ concurrency: 32, batch: 100 })
       return {
         async stop() {

@@ -7,7 +7,6 @@ import {
   createMessaging,
   type Messaging,
   type Principal,
-  TenantScope,
   type Transport,
 } from '../../src/index.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
@@ -123,7 +122,6 @@ export async function openModule(
     return workerMessaging
   }
   const workerId = randomUUID()
-  const fleet = TenantScope.fleet(workerId)
   const delivered = (now: Date) => ({
     outcome: 'delivered' as const,
     errorCode: null,
@@ -134,30 +132,26 @@ export async function openModule(
     workerId,
   })
 
-  /** Rows straight into the table as the superuser, in the shape an enqueue (and an ack) writes. */
+  /**
+   * Rows straight into the table as the superuser, in the shape an enqueue (and an ack)
+   * writes; the payloads are built by the server from the tenant and sequence numbers.
+   */
   const fill = async (count: number, tenantOf: (i: number) => number, settled: boolean) => {
     const c = new pg.Client({ connectionString: superUrl })
     await c.connect()
     try {
-      for (let from = 0; from < count; from += 20_000) {
-        const n = Math.min(20_000, count - from)
-        const infra: string[] = []
-        const chan: string[] = []
-        const payloads: string[] = []
-        for (let i = from; i < from + n; i++) {
-          const t = tenantOf(i)
-          infra.push(tenants[t]!)
-          chan.push(channelIds[t]!)
-          payloads.push(JSON.stringify(payloadOf(t, i)))
-        }
-        const at = "now() - interval '1 second' + x.n * interval '1 microsecond'"
+      for (let from = 0; from < count; from += 200_000) {
+        const n = Math.min(200_000, count - from)
+        const ts = Array.from({ length: n }, (_, k) => tenantOf(from + k))
+        const at = "now() - interval '1 second' + (x.n + $5) * interval '1 microsecond'"
         await c.query(
           `insert into messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, recipients,
              idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, settled_at)
-           select x.i, gen_random_uuid(), null, x.c, x.p::jsonb, null, null, 5, $4, ${at},
+           select ($2::uuid[])[x.t + 1], gen_random_uuid(), null, ($3::uuid[])[x.t + 1],
+                  jsonb_build_object('t', x.t, 's', x.n - 1 + $5, 'text', $6::text), null, null, 5, $4, ${at},
                   ${settled ? "'processed', 1" : "'pending', 0"}, ${at}, ${settled ? at : 'null'}
-             from unnest($1::uuid[], $2::uuid[], $3::text[]) with ordinality as x (i, c, p, n)`,
-          [infra, chan, payloads, admin.userId],
+             from unnest($1::int[]) with ordinality as x (t, n)`,
+          [ts, tenants, channelIds, admin.userId, from, payloadOf(0, 0).text],
         )
       }
       await c.query('vacuum analyze messaging_outbox')
@@ -174,7 +168,8 @@ export async function openModule(
   }
 
   return {
-    name: 'module',
+    name: owner ? 'module as owner' : 'module',
+    databases: [database],
     enqueue,
     async enqueueBatch(t, seqs) {
       // One facade call, one statement (messaging_enqueue) for the whole batch.
@@ -189,14 +184,16 @@ export async function openModule(
     },
     prefill: (count, tenantOf) => fill(count, tenantOf, false),
     prefillSettled: (count, tenantOf) => fill(count, tenantOf, true),
-    async drain({ total, batch, concurrency }) {
+    async drain({ batch, concurrency, deadline, max = Number.POSITIVE_INFINITY }) {
       const m = await worker()
       let settled = 0
       let empty = false
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (settled < total && !empty) {
-            const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+          while (settled < max && !empty && performance.now() < deadline) {
+            const held = await m
+              .deliveryPort({ fleet: true, workerId })
+              .claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
@@ -204,15 +201,17 @@ export async function openModule(
             // Each message acked on its own lease, the batch's acks in one unit of work (as
             // graphile-worker's batched completion and pg-boss's complete(ids)).
             const now = new Date()
-            const acks = await m.delivery.completeMany(
-              fleet,
-              held.map((h) => ({ held: h, report: delivered(now) })),
-            )
+            const acks = await m
+              .deliveryPort({ fleet: true, workerId })
+              .settle(held.map((h) => ({ held: h, report: delivered(now) })))
             settled += acks.filter((a) => a.acked).length
           }
         }),
       )
-      return settled
+      return { settled, empty }
+    },
+    async purge() {
+      await superQuery(`delete from messaging_outbox where status in ('pending', 'processing')`, [])
     },
     async startConsumer(cb) {
       onDelivered = cb
@@ -236,13 +235,12 @@ export async function openModule(
     async timeClaim(batch) {
       const m = await worker()
       const t0 = performance.now()
-      const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+      const held = await m.deliveryPort({ fleet: true, workerId }).claim({ limit: batch, leaseMs: 60_000 })
       const ms = performance.now() - t0
       const now = new Date()
-      await m.delivery.completeMany(
-        fleet,
-        held.map((h) => ({ held: h, report: delivered(now) })),
-      )
+      await m
+        .deliveryPort({ fleet: true, workerId })
+        .settle(held.map((h) => ({ held: h, report: delivered(now) })))
       return ms
     },
     async close() {

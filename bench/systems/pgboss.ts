@@ -36,9 +36,9 @@ export async function openPgBoss(
     }
   }
   const prefill = async (count: number, tenantOf: (i: number) => number) => {
-    for (let from = 0; from < count; from += 5_000) {
+    for (let from = 0; from < count; from += 20_000) {
       const jobs = []
-      for (let i = from; i < Math.min(count, from + 5_000); i++)
+      for (let i = from; i < Math.min(count, from + 20_000); i++)
         jobs.push({ name: QUEUE, data: { ...payloadOf(tenantOf(i), i) } })
       await boss.insert(jobs)
     }
@@ -46,6 +46,7 @@ export async function openPgBoss(
   }
   return {
     name: 'pg-boss',
+    databases: [database],
     async enqueue(t, s) {
       await boss.send(QUEUE, { ...payloadOf(t, s) })
     },
@@ -59,12 +60,12 @@ export async function openPgBoss(
       await sql(`update pgboss.job set state = 'completed', completed_on = now() where state = 'created'`)
       await sql('vacuum analyze pgboss.job')
     },
-    async drain({ total, batch, concurrency }) {
+    async drain({ batch, concurrency, deadline, max = Number.POSITIVE_INFINITY }) {
       let settled = 0
       let empty = false
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (settled < total && !empty) {
+          while (settled < max && !empty && performance.now() < deadline) {
             const jobs = await boss.fetch(QUEUE, { batchSize: batch })
             if (jobs.length === 0) {
               empty = true
@@ -79,7 +80,10 @@ export async function openPgBoss(
           }
         }),
       )
-      return settled
+      return { settled, empty }
+    },
+    async purge() {
+      await sql(`delete from pgboss.job where name = '${QUEUE}'`)
     },
     async startConsumer(onDelivered) {
       for (let i = 0; i < 4; i++) {

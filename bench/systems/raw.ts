@@ -24,6 +24,7 @@ export async function openRaw(server: BenchServer, database: string, opts: Subje
   }
   return {
     name: 'raw',
+    databases: [database],
     async enqueue(t, s) {
       const now = new Date()
       await pool.query({

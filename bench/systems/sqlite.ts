@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { z } from 'zod'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
-import { type ChannelTypeDefinition, createMessaging, type Principal, TenantScope } from '../../src/index.js'
+import { migrateSqlite } from '../../src/adapters/sqlite/sqlite-migrator.js'
+import { type ChannelTypeDefinition, createMessaging, type Principal } from '../../src/index.js'
 import { payloadOf } from '../common.js'
 
 const requireModule = createRequire(import.meta.url)
@@ -41,7 +42,6 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
     })
   }
   const workerId = randomUUID()
-  const fleet = TenantScope.fleet(workerId)
   const input = (t: number, s: number) => ({
     infrastructureId: tenants[t]!,
     channelKey: 'bench',
@@ -64,21 +64,22 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
         )
       }
     },
-    /** Claims of `batch` through messaging.delivery, each batch settled with completeMany. */
-    async drain({ total, batch, concurrency }: { total: number; batch: number; concurrency: number }) {
+    /** Claims of `batch` through the fleet's delivery port, each batch settled in one call. */
+    async drain({ batch, concurrency, deadline }: { batch: number; concurrency: number; deadline: number }) {
       let settled = 0
       let empty = false
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (settled < total && !empty) {
-            const held = await messaging.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+          while (!empty && performance.now() < deadline) {
+            const held = await messaging
+              .deliveryPort({ fleet: true, workerId })
+              .claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
             }
             const now = new Date()
-            const acks = await messaging.delivery.completeMany(
-              fleet,
+            const acks = await messaging.deliveryPort({ fleet: true, workerId }).settle(
               held.map((h) => ({
                 held: h,
                 report: {
@@ -96,7 +97,7 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
           }
         }),
       )
-      return settled
+      return { settled, empty }
     },
     async close() {
       await storage.close()
@@ -105,30 +106,125 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
 }
 
 /**
- * The raw SQLite limit: a plain INSERT per transaction (autocommit) of a row the size of an
- * outbox row into a table with its primary key only, on a WAL file opened as the adapter
- * opens its own. Neither sets `synchronous`: better-sqlite3 builds SQLite with
- * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1, so once a connection writes through the WAL both run
- * at NORMAL (reported by `synchronous`, read after the first write).
+ * The raw SQLite limit for the same work: better-sqlite3 prepared statements on the
+ * module's own schema (its migrations, so the same tables, indexes, checks and triggers),
+ * on a WAL file opened as the adapter opens its own, doing the writes the module does and
+ * nothing else:
+ * - an enqueue is one `BEGIN IMMEDIATE` transaction: the channel looked up by key, the
+ *   outbox row inserted, the audit row inserted;
+ * - a drained batch is two transactions: the claim (the oldest due rows, each updated to
+ *   processing with a lease token) and the settle (each row updated to processed, its
+ *   attempt recorded).
+ * Neither sets `synchronous`: better-sqlite3 builds SQLite with
+ * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1, so once a connection writes through the WAL both run at
+ * NORMAL (reported by `synchronous`, read after the first write).
  */
 export function openRawSqlite(dir: string, tenantCount: number) {
   const Database = requireModule('better-sqlite3') as typeof BetterSqlite3
-  const db = new Database(join(dir, 'raw.db'))
+  const db = new Database(join(dir, 'raw.db'), { timeout: 5000 })
+  db.pragma('busy_timeout = 5000')
   db.pragma('journal_mode = WAL')
-  db.exec(`create table raw_outbox (
-    id text primary key, infrastructure_id text not null, channel_id text not null, payload text not null,
-    status text not null, attempts integer not null, available_at text not null, created_at text not null)`)
+  db.pragma('foreign_keys = ON')
+  migrateSqlite(db)
   const tenants = Array.from({ length: tenantCount }, () => randomUUID())
   const channels = Array.from({ length: tenantCount }, () => randomUUID())
-  const insert = db.prepare(
-    `insert into raw_outbox (id, infrastructure_id, channel_id, payload, status, attempts, available_at, created_at)
-     values (?, ?, ?, ?, 'pending', 0, ?, ?)`,
+  const actor = randomUUID()
+  const addChannel = db.prepare(
+    `insert into messaging_channels (infrastructure_id, id, channel_key, type, name, config, enabled, max_attempts,
+       created_by, created_at, updated_at) values (?, ?, 'bench', 'bench', 'bench', '{}', 1, 5, ?, ?, ?)`,
   )
+  db.transaction(() => {
+    for (let t = 0; t < tenantCount; t++)
+      addChannel.run(tenants[t], channels[t], actor, Date.now(), Date.now())
+  })()
+  const channelByKey = db.prepare(
+    `select id, enabled, max_attempts from messaging_channels where infrastructure_id = ? and channel_key = ?`,
+  )
+  const insertOutbox = db.prepare(
+    `insert into messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, recipients, idempotency_key,
+       max_attempts, created_by, created_at, status, attempts, available_at)
+     values (?, ?, null, ?, ?, null, null, ?, ?, ?, 'pending', 0, ?)`,
+  )
+  const insertAudit = db.prepare(
+    `insert into messaging_audit_log (infrastructure_id, actor_id, id, business_id, actor_role, action, target_type,
+       target_id, outcome, error_code, details, at)
+     values (?, ?, ?, null, 'member', 'outbox.enqueue', 'message', ?, 'ok', null, null, ?)`,
+  )
+  const ready = db.prepare(
+    `select infrastructure_id, id from messaging_outbox
+      where status in ('pending', 'processing') and available_at <= ? and (leased_until is null or leased_until <= ?)
+      order by available_at, id limit ?`,
+  )
+  const lease = db.prepare(
+    `update messaging_outbox set status = 'processing', attempts = attempts + 1, lease_token = ?, leased_until = ?
+      where infrastructure_id = ? and id = ? returning *`,
+  )
+  const settle = db.prepare(
+    `update messaging_outbox set status = 'processed', lease_token = null, leased_until = null, settled_at = ?
+      where infrastructure_id = ? and id = ? and lease_token = ?`,
+  )
+  const attempt = db.prepare(
+    `insert into messaging_delivery_attempts (infrastructure_id, message_id, id, business_id, attempt, worker_id,
+       started_at, finished_at, duration_ms, outcome, error_code, error, provider_message_id)
+     values (?, ?, ?, null, ?, ?, ?, ?, 0, 'delivered', null, null, null)`,
+  )
+  const write = (t: number, s: number, audit: boolean) => {
+    const ch = channelByKey.get(tenants[t], 'bench') as { id: string; max_attempts: number }
+    const id = randomUUID()
+    const now = Date.now()
+    insertOutbox.run(tenants[t], id, ch.id, JSON.stringify(payloadOf(t, s)), ch.max_attempts, actor, now, now)
+    if (audit) insertAudit.run(tenants[t], actor, randomUUID(), id, now)
+  }
+  const enqueueOne = db.transaction((t: number, s: number) => write(t, s, true))
+  const claimBatch = db.transaction((n: number) => {
+    const now = Date.now()
+    const rows = ready.all(now, now, n) as { infrastructure_id: string; id: string }[]
+    return rows.map(
+      (r) =>
+        lease.get(randomUUID(), now + 60_000, r.infrastructure_id, r.id) as {
+          infrastructure_id: string
+          id: string
+          lease_token: string
+          attempts: number
+        },
+    )
+  })
+  const settleBatch = db.transaction(
+    (held: { infrastructure_id: string; id: string; lease_token: string; attempts: number }[]) => {
+      const now = Date.now()
+      let n = 0
+      for (const h of held) {
+        if (settle.run(now, h.infrastructure_id, h.id, h.lease_token).changes === 0) continue
+        attempt.run(h.infrastructure_id, h.id, randomUUID(), h.attempts, actor, now, now)
+        n++
+      }
+      return n
+    },
+  )
+  // Reads the mode in effect once the WAL is in use.
+  enqueueOne(0, -1)
   return {
     synchronous: String(db.pragma('synchronous', { simple: true })),
-    insert(t: number, s: number) {
-      const now = new Date().toISOString()
-      insert.run(randomUUID(), tenants[t], channels[t], JSON.stringify(payloadOf(t, s)), now, now)
+    /** One message, one transaction (channel lookup, outbox row, audit row). */
+    enqueue(t: number, s: number) {
+      enqueueOne(t, s)
+    },
+    /** Ready messages for the drain (not measured), in transactions of 1,000. */
+    prefill(count: number, tenantOf: (i: number) => number) {
+      const many = db.transaction((from: number, to: number) => {
+        for (let i = from; i < to; i++) write(tenantOf(i), i, false)
+      })
+      for (let from = 0; from < count; from += 1000) many(from, Math.min(count, from + 1000))
+    },
+    /** Claims of `batch` (one transaction) each settled with its attempts (another), until the deadline or empty. */
+    drain({ batch, deadline }: { batch: number; deadline: number }) {
+      let settled = 0
+      while (performance.now() < deadline) {
+        const held = claimBatch(batch)
+        if (held.length === 0) return { settled, empty: true }
+        settled += settleBatch(held)
+      }
+      return { settled, empty: false }
     },
     close() {
       db.close()

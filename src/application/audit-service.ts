@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { AUDIT_TARGET_TYPES, type AuditEntry } from '../domain/audit.js'
 import type { ErrorCode } from '../domain/errors.js'
+import { tenantIdSchema } from '../domain/ids.js'
 import { type ListAuditInput, listAuditInput } from '../domain/inputs.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
@@ -18,8 +19,8 @@ export interface Refusal {
 }
 
 const refusalSchema = z.object({
-  infrastructureId: z.uuid(),
-  businessId: z.uuid().nullable().default(null),
+  infrastructureId: tenantIdSchema,
+  businessId: tenantIdSchema.nullable().default(null),
   action: z.string().min(1).max(100),
   targetType: z.enum(AUDIT_TARGET_TYPES),
   errorCode: z.string().min(1).max(100),

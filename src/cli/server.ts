@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
 import { type Principal, principalSchema } from '../domain/tenant-scope.js'
 import { createFetchHandler, type EnqueueQuota, type FetchHandler } from '../http/index.js'
+import { createNodeListener } from '../http/mounts/node.js'
 import type { Messaging } from '../messaging.js'
 import { CliError } from './context.js'
 
@@ -80,7 +82,7 @@ export function identitiesOf(tokens: TokenMap, name: (p: Principal) => string = 
   })
 }
 
-/** Serves the fetch handler on Node through @hono/node-server. */
+/** Serves the fetch handler on Node's own HTTP server (the package's Node mount, no extra dependency). */
 export async function startServer(options: {
   messaging: Messaging
   tokens: TokenMap
@@ -92,12 +94,6 @@ export async function startServer(options: {
   /** Serve the web components' page under `/ui/`, offering these sign-ins in its picker (demo tokens only). */
   ui?: { identities?: UiIdentity[] }
 }): Promise<RunningServer> {
-  let serve: typeof import('@hono/node-server').serve
-  try {
-    ;({ serve } = await import('@hono/node-server'))
-  } catch {
-    throw new CliError('serving needs @hono/node-server: npm install @hono/node-server')
-  }
   const handler = createFetchHandler({
     messaging: options.messaging,
     authenticate: bearerAuthenticate(options.tokens),
@@ -122,9 +118,12 @@ export async function startServer(options: {
       options.onError?.(e)
     }
   }
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch, port: options.port, hostname: options.host }, () => resolve(s))
-    s.once('error', reject)
+  const server = createServer(createNodeListener(fetch, options.onError ? { onError: options.onError } : {}))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) =>
+      reject(new CliError(`cannot listen on ${options.host}:${options.port}: ${e.message}`)),
+    )
+    server.listen(options.port, options.host, () => resolve())
   })
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -134,7 +133,7 @@ export async function startServer(options: {
     handler,
     close: () =>
       new Promise<void>((resolve) => {
-        ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+        server.closeAllConnections()
         server.close(() => resolve())
       }),
   }

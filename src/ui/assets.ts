@@ -23,9 +23,10 @@ const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url))
 
 /**
  * The demo page's script with the four elements, Lit and the client in one ES module for
- * browsers (ES2022). A build placed next to this module (`messaging-ui.js`) is used as is;
- * otherwise the module sources are bundled with esbuild (a development dependency), which
- * takes about a fifth of a second.
+ * browsers (ES2022). The package's build ships it next to this module (`messaging-ui.js`,
+ * also exported as `messaging/ui/messaging-ui.js`) and it is used as is; in a checkout the
+ * sources are bundled with esbuild (a development dependency), which takes about a fifth
+ * of a second.
  *
  * @example
  * await writeFile('public/messaging-ui.js', await buildUiBundle({ minify: true }))
@@ -33,9 +34,9 @@ const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url))
 export async function buildUiBundle(options: { minify?: boolean; prebuilt?: boolean } = {}): Promise<string> {
   const prebuilt = here('./messaging-ui.js')
   if (options.prebuilt !== false && existsSync(prebuilt)) return readFile(prebuilt, 'utf8')
-  const entry = [here('./demo/demo.ts'), here('./demo/demo.js')].find((p) => existsSync(p))
-  if (!entry)
-    throw new Error('the UI sources are missing: neither demo/demo.ts nor demo/demo.js is next to assets')
+  const entry = here('./demo/demo.ts')
+  if (!existsSync(entry))
+    throw new Error('the UI bundle messaging-ui.js is missing next to the assets module: run `npm run build`')
   const esbuild = await import('esbuild')
   const out = await esbuild.build({
     entryPoints: [entry],

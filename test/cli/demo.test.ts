@@ -61,7 +61,7 @@ describe('the main job: npm start', () => {
     expect(stdout).toContain('In-app inboxes')
     expect(stdout).toMatch(/enqueue over HTTP\s+\S+ m?s\s+\d+ msg\/s/)
     expect(stdout).toMatch(
-      /webhooks arrived once each, every signature verified \(standardwebhooks\): 63 verified, 0 forged/,
+      /webhooks arrived once each, every signature verified \(Standard Webhooks\): 63 verified, 0 forged/,
     )
     expect(stdout).not.toContain('FAIL')
     expect(stdout).toMatch(/demo: all 9 checks passed\n/)

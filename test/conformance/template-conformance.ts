@@ -228,7 +228,7 @@ export function describeTemplateConformance(name: string, factory: StorageFactor
       })
 
       it('saves settings for the tenant admin only, replacing what was there', async () => {
-        const { t, adminScope: a, v } = seeded()
+        const { t, adminScope: a } = seeded()
         const save = (s: TenantScope, defaultLocale: string) =>
           run(s, (r) =>
             r.templates.saveSettings(s, {

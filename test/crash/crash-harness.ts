@@ -56,7 +56,10 @@ export async function startReceiver(secret: string, delayMs: number): Promise<Re
 export interface WorkerProcess {
   readonly name: string
   readonly proc: ChildProcess
+  /** The worker printed its ready line: built, connected, waiting for `go`. */
   readonly ready: Promise<void>
+  /** Lets the worker start delivering. */
+  go(): void
   readonly exited: Promise<number | null>
 }
 
@@ -69,30 +72,42 @@ export function startWorker(
   const proc = spawn(process.execPath, ['--import', 'tsx', script, kind, target, name], {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
   let err = ''
   proc.stderr!.on('data', (d: Buffer) => {
     err += d.toString()
   })
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
+  let out = ''
   const ready = new Promise<void>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve()
+      out += d.toString()
+      if (out.includes('ready\n')) resolve()
     })
     void exited.then((code) => reject(new Error(`worker ${name} exited ${code} before ready: ${err}`)))
   })
-  return { name, proc, ready, exited }
+  return { name, proc, ready, go: () => proc.stdin!.write('go\n'), exited }
 }
 
-export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
+/**
+ * Start-up of a worker process (tsx compiling, opening the store) takes seconds on an idle
+ * machine and far more on a loaded 2-core one: it gets this budget of its own, spent before
+ * a test's clock starts.
+ */
+export const STARTUP_BUDGET_MS = 100_000
+
+/** Waits for every worker's ready line within the start-up budget; kills them all if one misses it. */
+export async function allReady(workers: readonly WorkerProcess[]): Promise<void> {
+  const timer = setTimeout(() => {
+    for (const w of workers) w.proc.kill('SIGKILL')
+  }, STARTUP_BUDGET_MS)
+  try {
+    await Promise.all(workers.map((w) => w.ready))
+  } finally {
+    clearTimeout(timer)
   }
 }
-
 /** What the receiver saw, summarised for the test's assertions and its printed counts. */
 export function tally(receiver: Receiver, ids: readonly string[], killed: string) {
   let duplicates = 0

@@ -5,13 +5,16 @@
  *   crash-worker.ts postgres <connectionString> <name>
  *
  * A fleet worker with the real webhook transport (loopback allowed explicitly), a short
- * lease so a killed sibling's messages come back quickly. Runs until SIGTERM, then
- * shuts down cleanly and exits 0. Secrets come from MESSAGING_SECRET_KEYS.
+ * lease so a killed sibling's messages come back quickly. Prints "ready" once built and
+ * starts delivering when it reads "go" on stdin (start-up is not part of a test's clock).
+ * Runs until SIGTERM, then shuts down cleanly and exits 0. Secrets come from
+ * MESSAGING_SECRET_KEYS.
  */
 import { createWebhookTransport } from '../../src/adapters/transports/webhook/index.js'
 import { createMessaging } from '../../src/index.js'
 import type { MessagingStorage } from '../../src/ports/unit-of-work.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
+import { waitForGo } from '../support/start-gate.js'
 
 const [kind, target, name] = process.argv.slice(2) as ['sqlite' | 'postgres', string, string]
 
@@ -45,6 +48,7 @@ const worker = createDeliveryWorker({
 const stop = new AbortController()
 process.once('SIGTERM', () => stop.abort())
 process.stdout.write('ready\n')
+await waitForGo(stop.signal)
 await worker.run(stop.signal)
 await messaging.close()
 process.exit(0)

@@ -2,24 +2,41 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
 import { createMessaging } from '../../src/index.js'
 import { createSecretBox } from '../../src/secrets/index.js'
 import { principal, uuid } from '../support/fixtures.js'
-import { startReceiver, startWorker, tally, until, type WorkerProcess } from './crash-harness.js'
+import { untilProgressing as until } from '../support/progress.js'
+import {
+  allReady,
+  STARTUP_BUDGET_MS,
+  startReceiver,
+  startWorker,
+  tally,
+  type WorkerProcess,
+} from './crash-harness.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'messaging-crash-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const path = join(dir, 'crash.db')
+const keys = `k1:${randomBytes(32).toString('base64')}`
+let workers: WorkerProcess[] = []
+afterAll(() => {
+  for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
 
 const MESSAGES = 2_000
 const CONCURRENCY = 8
 
 describe('sqlite: a delivery worker killed mid-run', () => {
+  // The workers start (and migrate the file) before the test's clock: they wait for `go`.
+  beforeAll(async () => {
+    workers = ['w1', 'w2', 'w3'].map((n) => startWorker('sqlite', path, n, { MESSAGING_SECRET_KEYS: keys }))
+    await allReady(workers)
+  }, STARTUP_BUDGET_MS + 20_000)
+
   it('loses no message: its leases lapse and the others deliver them; duplicates stay within what it held', async () => {
-    const path = join(dir, 'crash.db')
-    const keys = `k1:${randomBytes(32).toString('base64')}`
-    const env = { MESSAGING_SECRET_KEYS: keys }
     const secret = `whsec_${randomBytes(24).toString('base64')}`
     const receiver = await startReceiver(secret, 3)
     const [id, b64] = keys.split(':') as [string, string]
@@ -54,24 +71,27 @@ describe('sqlite: a delivery worker killed mid-run', () => {
       ids.push(message.id)
     }
 
-    const workers: WorkerProcess[] = ['w1', 'w2', 'w3'].map((n) => startWorker('sqlite', path, n, env))
-    await Promise.all(workers.map((w) => w.ready))
+    for (const w of workers) w.go()
     const victim = workers[0]!
-    await until(() => receiver.total() >= MESSAGES / 4, 60_000, 'a quarter of the messages')
+    await until(() => receiver.total() >= MESSAGES / 4, receiver.total, 'a quarter of the messages')
     const killedAt = receiver.total()
     victim.proc.kill('SIGKILL')
     expect(await victim.exited).toBe(null)
-    await until(() => ids.every((m) => receiver.deliveries.has(m)), 60_000, 'every message')
+    await until(() => ids.every((m) => receiver.deliveries.has(m)), receiver.total, 'every message')
     // Let the lapsed leases settle, then stop the survivors cleanly.
     const service = principal(
       'service',
       tenants.map((t) => [t, null]),
     )
-    for (let k = 0; k < 200; k++) {
-      const stats = await messaging.stats(service, {})
-      if (stats.reduce((n, s) => n + s.processed, 0) === MESSAGES) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    let processed = 0
+    await until(
+      async () => {
+        processed = (await messaging.stats(service, {})).reduce((n, s) => n + s.processed, 0)
+        return processed === MESSAGES
+      },
+      () => processed,
+      'every message to be acked',
+    )
     for (const w of workers.slice(1)) w.proc.kill('SIGTERM')
     const codes = await Promise.all(workers.slice(1).map((w) => w.exited))
     const t = tally(receiver, ids, victim.name)
@@ -90,5 +110,6 @@ describe('sqlite: a delivery worker killed mid-run', () => {
     expect(t.duplicates).toBeLessThanOrEqual(CONCURRENCY)
     await messaging.close()
     await receiver.close()
-  }, 120_000)
+    // A stalled run fails within 30 s (see until); this only bounds a hang.
+  }, 300_000)
 })

@@ -12,7 +12,6 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 const uuid = () => randomUUID()
 const A = { infra: uuid(), admin: uuid(), template: uuid() }
 const B = { infra: uuid(), admin: uuid(), template: uuid() }
-const T = '2026-01-01T00:00:00Z'
 const TABLES = ['messaging_templates', 'messaging_template_settings'] as const
 
 type Role = 'member' | 'infra_admin' | 'service'

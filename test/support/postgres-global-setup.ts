@@ -22,7 +22,7 @@ declare module 'vitest' {
   }
 }
 
-const POSTGRES_TEST = /postgres/
+const POSTGRES_TEST = /postgres|package\/install/
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

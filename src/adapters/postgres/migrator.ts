@@ -1,11 +1,25 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
 
-/** The `sql/` folder shipped with the package (next to `src/` and `dist/`). */
-export const SQL_DIRECTORY = fileURLToPath(new URL('../../../sql/', import.meta.url))
+/**
+ * The `sql/` folder shipped with the package, next to `src/` and `dist/`: the nearest one
+ * above this module, which sits three levels down in a checkout (src/adapters/postgres) and
+ * four in a build (dist/esm/adapters/postgres, dist/cjs/...).
+ */
+export const SQL_DIRECTORY = findSqlDirectory(dirname(fileURLToPath(import.meta.url)))
+
+function findSqlDirectory(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'sql')
+    if (existsSync(join(candidate, '0001_roles.sql'))) return `${candidate}/`
+    if (dirname(dir) === dir) return fileURLToPath(new URL('../../../sql/', import.meta.url))
+  }
+}
 
 /** Any number, as long as every migrator of the module uses the same: "mesg". */
 const MIGRATION_LOCK = 0x6d657367

@@ -1,11 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { CliError } from '../context.js'
+import { verifyStandardWebhook } from './webhook-verify.js'
+
+export { type SmtpSink, startSmtpSink } from './smtp-sink.js'
 
 /**
  * Loopback stand-ins for the outside world the demo delivers to: a webhook receiver that
- * verifies Standard Webhooks signatures with the reference library, an SMTP server, and a
- * JSON SMS provider. Each listens on 127.0.0.1 on a free port and counts what it accepts.
+ * verifies Standard Webhooks signatures, an SMTP server (smtp-sink.ts), and a JSON SMS
+ * provider. Each listens on 127.0.0.1 on a free port and counts what it accepts. They use
+ * Node alone, so the demo runs from an installed package.
  */
 
 const MAX_BODY = 1024 * 1024
@@ -38,14 +41,6 @@ const closeHttp = (server: Server) =>
     server.close(() => resolve())
   })
 
-async function optional<T>(name: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load()
-  } catch {
-    throw new CliError(`the demo needs the dev dependency ${name}: run npm install in the repository`)
-  }
-}
-
 export interface WebhookReceiver {
   readonly url: string
   /** Deliveries whose signature verified, by webhook-id (the outbox message id), per endpoint. */
@@ -63,8 +58,6 @@ export interface WebhookReceiver {
 
 /** POST /hooks/<endpoint>: verified against that endpoint's secret, 204; 401 when forged. */
 export async function startWebhookReceiver(secrets: ReadonlyMap<string, string>): Promise<WebhookReceiver> {
-  const { Webhook } = await optional('standardwebhooks', () => import('standardwebhooks'))
-  const verifiers = new Map([...secrets].map(([endpoint, secret]) => [endpoint, new Webhook(secret)]))
   const state = {
     accepted: new Map<string, string>(),
     forged: 0,
@@ -74,8 +67,8 @@ export async function startWebhookReceiver(secrets: ReadonlyMap<string, string>)
   }
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const endpoint = /^\/hooks\/([\w-]+)$/.exec(req.url ?? '')?.[1]
-    const verifier = endpoint ? verifiers.get(endpoint) : undefined
-    if (req.method !== 'POST' || !endpoint || !verifier) {
+    const secret = endpoint ? secrets.get(endpoint) : undefined
+    if (req.method !== 'POST' || !endpoint || !secret) {
       res.writeHead(404).end()
       return
     }
@@ -85,9 +78,7 @@ export async function startWebhookReceiver(secrets: ReadonlyMap<string, string>)
       const v = req.headers[name]
       if (typeof v === 'string') headers[name] = v
     }
-    try {
-      verifier.verify(body, headers)
-    } catch {
+    if (!verifyStandardWebhook(secret, body, headers)) {
       state.forged++
       res.writeHead(401).end()
       return
@@ -104,49 +95,6 @@ export async function startWebhookReceiver(secrets: ReadonlyMap<string, string>)
   })
   const url = await listen(server)
   return Object.assign(state, { url, close: () => closeHttp(server) }) as WebhookReceiver
-}
-
-export interface SmtpSink {
-  readonly port: number
-  /** Accepted mails: envelope recipients and subject. */
-  readonly received: { rcptTo: string[]; subject: string; messageId: string }[]
-  close(): Promise<void>
-}
-
-/** A plain SMTP server on loopback (no TLS, no auth): the relay the email transport is given. */
-export async function startSmtpSink(): Promise<SmtpSink> {
-  const { SMTPServer } = await optional('smtp-server', () => import('smtp-server'))
-  const received: SmtpSink['received'] = []
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = []
-      stream.on('data', (c: Buffer) => chunks.push(c))
-      stream.on('end', () => {
-        const head =
-          Buffer.concat(chunks)
-            .toString('utf8')
-            .split(/\r?\n\r?\n/)[0] ?? ''
-        received.push({
-          rcptTo: session.envelope.rcptTo.map((r) => r.address),
-          subject: /^subject: (.*)$/im.exec(head)?.[1] ?? '',
-          messageId: /^message-id: (.*)$/im.exec(head)?.[1] ?? '',
-        })
-        cb()
-      })
-    },
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  return {
-    port: (server.server.address() as AddressInfo).port,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
 }
 
 export interface SmsProvider {

@@ -155,16 +155,13 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     for (const t of tenants) hookSecrets.set(`${t.key}-ops`, `whsec_${randomBytes(24).toString('base64')}`)
     hookSecrets.set('acme-partner', `whsec_${randomBytes(24).toString('base64')}`)
     const smsKeys = new Map(tenants.map((t) => [t.key, `sk_${t.key}_${randomBytes(16).toString('hex')}`]))
-    const [hooks, smtp, sms] = await Promise.all([
-      startWebhookReceiver(hookSecrets),
-      startSmtpSink(),
-      startSmsProvider(smsKeys, new Set([UNREACHABLE])),
-    ])
-    cleanups.unshift(
-      () => hooks.close(),
-      () => smtp.close(),
-      () => sms.close(),
-    )
+    // One at a time, each closed on the way out even when a later one fails to start.
+    const hooks = await startWebhookReceiver(hookSecrets)
+    cleanups.unshift(() => hooks.close())
+    const smtp = await startSmtpSink()
+    cleanups.unshift(() => smtp.close())
+    const sms = await startSmsProvider(smsKeys, new Set([UNREACHABLE]))
+    cleanups.unshift(() => sms.close())
     hooks.down.add('acme-partner') // the partner is in maintenance until the redrive
 
     const server = await startServer({
@@ -546,7 +543,7 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     )
     const webhookJobs = jobs.filter((j) => j.kind === 'webhook' || j.kind === 'partner')
     check(
-      'webhooks arrived once each, every signature verified (standardwebhooks)',
+      'webhooks arrived once each, every signature verified (Standard Webhooks)',
       webhookJobs.every((j) => hooks.accepted.has(j.id!)) &&
         hooks.accepted.size === webhookJobs.length &&
         hooks.forged === 0,

@@ -91,7 +91,11 @@ export function toWebRequest(req: FrameworkRequest): Request {
   return new Request(url, init)
 }
 
-/** Writes a Web Response to Node's response. */
+/**
+ * Writes a Web Response to Node's response, streaming the body with back-pressure (a
+ * long-lived body, e.g. server-sent events, is passed on as it comes). A client that goes
+ * away cancels the body.
+ */
 export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
   res.statusCode = response.status
   const cookies = response.headers.getSetCookie()
@@ -99,8 +103,27 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     if (name !== 'set-cookie') res.setHeader(name, value)
   })
   if (cookies.length > 0) res.setHeader('set-cookie', cookies)
-  const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined
-  res.end(body)
+  if (!response.body) {
+    res.end()
+    return
+  }
+  const reader = response.body.getReader()
+  const onClose = () => {
+    reader.cancel().catch(() => {})
+  }
+  res.once('close', onClose)
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (res.destroyed) return
+      if (!res.write(value))
+        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve))
+    }
+    res.end()
+  } finally {
+    res.off('close', onClose)
+  }
 }
 
 /**
@@ -114,5 +137,31 @@ export function nodeMiddleware(
     handler(toWebRequest(req))
       .then((response) => sendWebResponse(res, response))
       .catch(next)
+  }
+}
+
+/**
+ * A request listener for Node's own `http.createServer`: the plain-Node host's mount, and
+ * what `messaging serve` runs on. `fetch` is the handler, or any function of the same
+ * shape (the handler behind a host's own routing). A throw that escapes it (the handler
+ * itself answers problems) goes to `onError` and the client gets a bare 500.
+ *
+ * @example
+ * import { createServer } from 'node:http'
+ * createServer(createNodeListener(handler)).listen(8787, '127.0.0.1')
+ */
+export function createNodeListener(
+  fetch: (request: Request) => Response | Promise<Response>,
+  options: { onError?: (error: unknown) => void } = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    Promise.resolve()
+      .then(() => fetch(toWebRequest(req)))
+      .then((response) => sendWebResponse(res, response))
+      .catch((e: unknown) => {
+        options.onError?.(e)
+        if (res.headersSent) res.destroy()
+        else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('internal error')
+      })
   }
 }

@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { Webhook } from 'standardwebhooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import {
+  buildAndPack,
+  copyHost,
+  freshDirectory,
+  installPackage,
+  type PackedPackage,
+  resultOf,
+  run,
+} from './support.js'
+
+/**
+ * The package as users get it: `npm run build`, `npm pack` once, the tarball installed into a
+ * fresh directory outside the checkout, and host apps of each kind run against it on SQLite
+ * and PostgreSQL. Nothing is fetched: the installs link the checkout's packages.
+ */
+
+/** What the host apps install beside the package (a peer or their own framework). */
+const HOST_DEPENDENCIES = [
+  'express',
+  'hono',
+  '@hono/node-server',
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/platform-express',
+  'reflect-metadata',
+  'rxjs',
+  'pg',
+  'typescript',
+  '@types/node',
+  '@types/express',
+]
+
+interface HostResult {
+  readonly host: string
+  readonly module?: string
+  readonly ids: { webhookMessageId: string; inboxMessageId: string }
+  readonly statuses: Record<string, string>
+  readonly inbox: { messageId: string; payload: unknown; createdAt: boolean }[]
+}
+
+/** A Standard Webhooks receiver on loopback that keeps each verified delivery by webhook-id. */
+async function startReceiver(secret: string) {
+  const verifier = new Webhook(secret)
+  const verified = new Map<string, unknown>()
+  let forged = 0
+  const body = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let text = ''
+      req.on('data', (c: Buffer) => {
+        text += c.toString()
+      })
+      req.on('end', () => resolve(text))
+    })
+  const server: Server = createServer(async (req, res) => {
+    const text = await body(req)
+    try {
+      verifier.verify(text, req.headers as Record<string, string>)
+      verified.set(String(req.headers['webhook-id']), JSON.parse(text))
+      res.writeHead(204).end()
+    } catch {
+      forged++
+      res.writeHead(401).end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/ops`,
+    verified,
+    forged: () => forged,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+const SECRET = `whsec_${randomBytes(24).toString('base64')}`
+let work: string
+let app: string
+let packed: PackedPackage
+let receiver: Awaited<ReturnType<typeof startReceiver>>
+const databases: TestDatabase[] = []
+
+beforeAll(async () => {
+  work = freshDirectory('install')
+  packed = buildAndPack(work)
+  app = join(work, 'app')
+  installPackage(app, packed, HOST_DEPENDENCIES)
+  for (const host of ['express-app.mjs', 'hono-app.mjs', 'plain-esm.mjs', 'nest-app']) copyHost(host, app)
+  receiver = await startReceiver(SECRET)
+}, 300_000)
+
+afterAll(async () => {
+  await receiver?.close()
+  for (const db of databases) await db.drop()
+})
+
+describe('the tarball', () => {
+  it('holds the builds, their types, the UI bundle, the SQL and the bin; no sources, tests or maps', () => {
+    const files = new Set(packed.files)
+    for (const f of [
+      'package.json',
+      'bin/messaging.mjs',
+      'sql/0001_roles.sql',
+      'dist/esm/index.js',
+      'dist/esm/index.d.ts',
+      'dist/cjs/index.js',
+      'dist/cjs/index.d.ts',
+      'dist/cjs/package.json',
+      'dist/esm/ui/messaging-ui.js',
+      'dist/cjs/ui/messaging-ui.js',
+      'dist/esm/cli/main.js',
+    ])
+      expect(files, f).toContain(f)
+    expect(
+      packed.files.filter((f) => /^(src|test|bench|docs|scripts)\/|\.map$|\.tsbuildinfo$/.test(f)),
+    ).toEqual([])
+  })
+
+  it('gives every entry an import and a require condition, each with its types, all present', () => {
+    const missing: string[] = []
+    for (const [entry, target] of Object.entries(packed.manifest.exports)) {
+      if (typeof target === 'string') {
+        if (!packed.files.includes(target.slice(2))) missing.push(`${entry}: ${target}`)
+        continue
+      }
+      const conditions = target as Record<string, { types: string; default: string }>
+      expect(Object.keys(conditions), entry).toEqual(['import', 'require'])
+      for (const c of Object.values(conditions))
+        for (const file of [c.types, c.default])
+          if (!packed.files.includes(file.slice(2))) missing.push(`${entry}: ${file}`)
+    }
+    expect(missing).toEqual([])
+  })
+})
+
+describe('every entry resolves from the installed package', () => {
+  const entries = () =>
+    Object.keys(packed.manifest.exports)
+      .filter((e) => e !== './package.json' && !e.endsWith('.js'))
+      .map((e) => (e === '.' ? 'messaging' : `messaging/${e.slice(2)}`))
+
+  /** Loads each entry with require() and import() in `cwd`: its export names, or the error. */
+  async function load(cwd: string, ids: readonly string[]) {
+    const script = `
+      const out = { cjs: {}, esm: {} }
+      const names = (m) => Object.keys(m).filter((k) => k !== 'default').sort()
+      const fail = (e) => ({ error: e.code + ' ' + String(e.message).split('\\n')[0] })
+      for (const id of ${JSON.stringify(ids)}) {
+        try { out.cjs[id] = names(require(id)) } catch (e) { out.cjs[id] = fail(e) }
+      }
+      ;(async () => {
+        for (const id of ${JSON.stringify(ids)}) {
+          try { out.esm[id] = names(await import(id)) } catch (e) { out.esm[id] = fail(e) }
+        }
+        process.stdout.write('RESULT ' + JSON.stringify(out) + '\\n')
+      })()`
+    return resultOf<{ cjs: Record<string, unknown>; esm: Record<string, unknown> }>(
+      await run(process.execPath, ['-e', script], { cwd, timeoutMs: 60_000 }),
+    )
+  }
+
+  /** Entries that load an optional peer the host installs when it uses them. */
+  const PEERS: Record<string, string> = {
+    'messaging/postgres': 'pg',
+    'messaging/http/nest': '@nestjs/common',
+    'messaging/ui': 'lit',
+  }
+
+  it('with only the declared dependencies installed, every entry loads but those of an optional peer, which name it', async () => {
+    const bare = join(work, 'bare')
+    installPackage(bare, packed, [])
+    const r = await load(bare, entries())
+    for (const id of entries()) {
+      const peer = PEERS[id]
+      if (peer === undefined) {
+        expect(r.cjs[id], id).toEqual(expect.arrayContaining([expect.any(String)]))
+        expect(r.esm[id], id).toEqual(r.cjs[id])
+      } else {
+        expect(r.cjs[id], id).toEqual({ error: expect.stringContaining(`'${peer}'`) })
+        expect(r.esm[id], id).toEqual({ error: expect.stringContaining(`'${peer}'`) })
+      }
+    }
+  })
+
+  it('with the peers installed, every entry loads through require() in CommonJS and import() in ES modules, to the same names', async () => {
+    const withPeers = join(work, 'with-peers')
+    installPackage(withPeers, packed, [
+      'pg',
+      '@nestjs/common',
+      '@nestjs/core',
+      'reflect-metadata',
+      'rxjs',
+      'lit',
+    ])
+    const r = await load(withPeers, entries())
+    for (const id of entries()) {
+      expect(r.esm[id], id).toEqual(expect.arrayContaining([expect.any(String)]))
+      expect(r.cjs[id], id).toEqual(r.esm[id])
+    }
+    expect(r.esm['messaging/ui']).toEqual(expect.arrayContaining(['MessagingChannels', 'createUiClient']))
+  })
+})
+
+describe('host apps on the installed package', () => {
+  it('a NestJS app compiles to CommonJS with tsc: nodenext (the Nest CLI default) and classic module: commonjs', async () => {
+    const tsc = join(app, 'node_modules/typescript/bin/tsc')
+    const cwd = join(app, 'nest-app')
+    const nodenext = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd, timeoutMs: 120_000 })
+    expect(nodenext.stdout + nodenext.stderr).toBe('')
+    expect(nodenext.code).toBe(0)
+    const classic = await run(process.execPath, [tsc, '-p', 'tsconfig.commonjs.json'], {
+      cwd,
+      timeoutMs: 120_000,
+    })
+    expect(classic.stdout + classic.stderr).toBe('')
+    expect(classic.code).toBe(0)
+  }, 240_000)
+
+  const hosts: [name: string, command: string[]][] = [
+    ['Express 5 (ESM)', ['express-app.mjs']],
+    ['Hono (ESM)', ['hono-app.mjs']],
+    ['NestJS 11 (CommonJS, compiled by tsc)', ['nest-app/dist/main.js']],
+    ['plain node:http (ESM)', ['plain-esm.mjs']],
+  ]
+  for (const store of ['sqlite', 'postgres'] as const) {
+    it.each(hosts)(
+      `%s on ${store}: creates channels, enqueues through its own route, delivers a signed webhook, reads the inbox through messaging/client`,
+      async (name, args) => {
+        const env: Record<string, string> = {
+          STORE: store,
+          WEBHOOK_URL: receiver.url,
+          WEBHOOK_SECRET: SECRET,
+        }
+        if (store === 'sqlite') env.SQLITE_FILE = join(work, `${args[0]!.replace(/\W/g, '-')}.db`)
+        else {
+          const db = await createTestDatabase(`install_${args[0]!.replace(/\W/g, '_')}`)
+          databases.push(db)
+          env.DATABASE_URL = db.appUrl
+        }
+        const result = resultOf<HostResult>(
+          await run(process.execPath, args, { cwd: app, env, timeoutMs: 60_000 }),
+        )
+        expect(result.statuses, name).toEqual({ webhookMessageId: 'processed', inboxMessageId: 'processed' })
+        expect(receiver.verified.get(result.ids.webhookMessageId)).toMatchObject({
+          event: expect.any(String),
+        })
+        expect(result.inbox).toEqual([
+          { messageId: result.ids.inboxMessageId, payload: { title: expect.any(String) }, createdAt: true },
+        ])
+        if (result.host === 'nest') expect(result.module).toBe('commonjs')
+        expect(receiver.forged()).toBe(0)
+      },
+      90_000,
+    )
+  }
+})
+
+describe('the command line from the installed package', () => {
+  it('npx messaging demo runs the main job end to end and exits 0', async () => {
+    const bin = join(app, 'node_modules/.bin/messaging')
+    const demo = await run(bin, ['demo'], { cwd: app, timeoutMs: 120_000 })
+    expect(demo.timedOut).toBe(false)
+    expect(demo.code, `${demo.stdout}\n${demo.stderr}`).toBe(0)
+    expect(demo.stdout).toMatch(/demo: all \d+ checks passed\n/)
+    expect(demo.stdout).toContain('Delivery report (per tenant and channel)')
+  }, 150_000)
+})
