@@ -2,6 +2,7 @@ import { Container, ContainerModule } from 'inversify'
 import { createLiquidTemplateEngine } from './adapters/liquid/liquid-template-engine.js'
 import { createSqliteStorage } from './adapters/sqlite/sqlite-storage.js'
 import { AuditService } from './application/audit-service.js'
+import { CategoryService } from './application/category-service.js'
 import { ChannelService } from './application/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './application/context.js'
 import { DeadLetterService } from './application/dead-letter-service.js'
@@ -9,6 +10,8 @@ import { DeliveryService } from './application/delivery-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
 import { OutboxService } from './application/outbox-service.js'
+import { PreferenceService } from './application/preference-service.js'
+import { ProfileService } from './application/profile-service.js'
 import { TemplateRenderer } from './application/template-renderer.js'
 import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
@@ -41,6 +44,9 @@ export const MESSAGING_TYPES = {
   DeadLetterService: Symbol.for('messaging.DeadLetterService'),
   InboxService: Symbol.for('messaging.InboxService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
+  ProfileService: Symbol.for('messaging.ProfileService'),
+  CategoryService: Symbol.for('messaging.CategoryService'),
+  PreferenceService: Symbol.for('messaging.PreferenceService'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
   TemplateEngine: Symbol.for('messaging.TemplateEngine'),
   TemplateService: Symbol.for('messaging.TemplateService'),
@@ -143,6 +149,9 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
           ),
       )
       .inSingletonScope()
+    service(MESSAGING_TYPES.ProfileService, (ctx) => new ProfileService(ctx))
+    service(MESSAGING_TYPES.CategoryService, (ctx) => new CategoryService(ctx))
+    service(MESSAGING_TYPES.PreferenceService, (ctx) => new PreferenceService(ctx))
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
         (c) =>
@@ -157,6 +166,9 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.Storage),
             c.get(MESSAGING_TYPES.ChannelTypes),
             c.get(MESSAGING_TYPES.WakeSignal),
+            c.get(MESSAGING_TYPES.ProfileService),
+            c.get(MESSAGING_TYPES.CategoryService),
+            c.get(MESSAGING_TYPES.PreferenceService),
             c.get(MESSAGING_TYPES.TemplateService),
           ),
       )

@@ -22,6 +22,7 @@ export {
   type AuditOutcome,
   type AuditTargetType,
 } from './domain/audit.js'
+export type { Category, CategoryChannel } from './domain/category.js'
 export {
   BUILTIN_CHANNEL_TYPES,
   type BuiltinChannelType,
@@ -63,6 +64,7 @@ export {
 export type * from './domain/inputs.js'
 export * as schemas from './domain/inputs.js'
 export type { Membership, MembershipView } from './domain/membership.js'
+export type * from './domain/notify-inputs.js'
 export {
   type AckOutcome,
   assertTransition,
@@ -75,6 +77,17 @@ export {
   type OutboxMessage,
   type Settlement,
 } from './domain/outbox-message.js'
+export {
+  type Preference,
+  type PreferenceCell,
+  type PreferenceFacts,
+  type PreferenceGrid,
+  type PreferenceSource,
+  type ResolvedPreference,
+  resolvePreference,
+  type TenantDefault,
+} from './domain/preference.js'
+export type { RecipientProfile } from './domain/recipient-profile.js'
 export {
   canonicalLocale,
   DEFAULT_TEMPLATE_LOCALE,

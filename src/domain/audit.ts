@@ -3,8 +3,17 @@ import type { Role } from './tenant-scope.js'
 
 export type AuditOutcome = 'ok' | 'refused'
 
-/** What an audited call acted on: the closed list (the tables keep only the shape of a name). */
-export const AUDIT_TARGET_TYPES = ['channel', 'membership', 'message', 'template'] as const
+/** What an audit entry is about. The stores check only the shape (`^[a-z][a-z_]*$`), so a new kind needs no migration. */
+export const AUDIT_TARGET_TYPES = [
+  'channel',
+  'membership',
+  'message',
+  'profile',
+  'category',
+  'preference',
+  'notification',
+  'template',
+] as const
 export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number]
 
 /** One append-only record of a mutating call: who, which tenant, what, on what, and how it ended. */

@@ -13,7 +13,7 @@ import { ROLES } from '../domain/tenant-scope.js'
  * against its domain type (every key, no extra one), so a field added to the domain
  * without its schema fails to compile.
  */
-const shapeOf =
+export const shapeOf =
   <T>() =>
   <S extends { [K in keyof T]-?: z.ZodType }>(shape: S & Record<Exclude<keyof S, keyof T>, never>) =>
     z.object(shape)

@@ -66,6 +66,9 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
         audit: await messaging.listAudit(admin, { infrastructureId, limit: 1000 }),
         templates: await messaging.listTemplates(admin, { infrastructureId }),
         templateSettings: await messaging.getTemplateSettings(admin, { infrastructureId }),
+        profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
+        categories: await messaging.listCategories(admin, { infrastructureId }),
+        tenantDefaults: await messaging.listTenantDefaults(admin, { infrastructureId }),
       }
     }
 
@@ -1039,6 +1042,147 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
             (m) => m.listMessages(worker, { infrastructureId: i, businessId: NIL }),
             'businessId',
             'not_nil_uuid',
+          ],
+          [
+            'upsertProfile: email not an address',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), email: 'ada at example' }),
+            'email',
+            'format:email',
+          ],
+          [
+            'upsertProfile: phone not E.164',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), phone: '0151 1234567' }),
+            'phone',
+            'format:regex',
+          ],
+          [
+            'upsertProfile: locale not BCP 47',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), locale: 'en_US!' }),
+            'locale',
+            'bcp47',
+          ],
+          [
+            'upsertProfile: time zone not IANA',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), timeZone: 'GMT+2:00' }),
+            'timeZone',
+            'iana_time_zone',
+          ],
+          [
+            'upsertProfile: properties over 8 KiB',
+            (m) =>
+              m.upsertProfile(admin, {
+                infrastructureId: i,
+                userId: uuid(),
+                properties: { bio: 'x'.repeat(9000) },
+              }),
+            'properties',
+            'max_bytes',
+          ],
+          [
+            'upsertProfile: the nil UUID as user',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: NIL, email: 'a@example.com' }),
+            'userId',
+            'not_nil_uuid',
+          ],
+          [
+            'getProfile: userId not a uuid',
+            (m) => m.getProfile(admin, { infrastructureId: i, userId: 'ada' }),
+            'userId',
+            'format:uuid',
+          ],
+          [
+            'listProfiles: limit over 1000',
+            (m) => m.listProfiles(admin, { infrastructureId: i, limit: 1001 }),
+            'limit',
+            'too_big',
+          ],
+          [
+            'deleteProfile: userId missing',
+            (m) => m.deleteProfile(admin, { infrastructureId: i } as never),
+            'userId',
+            'invalid_type',
+          ],
+          [
+            'createCategory: key not dotted lower-case',
+            (m) => m.createCategory(admin, { infrastructureId: i, key: 'Invoice Paid', name: 'x' }),
+            'key',
+            'format:regex',
+          ],
+          [
+            'createCategory: unknown channel type',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'invoice.paid',
+                name: 'x',
+                channels: { pigeon: { channelKey: 'ops-alerts' } },
+              }),
+            'channels.pigeon',
+            'unknown_channel_type',
+          ],
+          [
+            'createCategory: channel of another type',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'invoice.paid',
+                name: 'x',
+                channels: { email: { channelKey: 'ops-alerts' } },
+              }),
+            'channels.email.channelKey',
+            'channel_type_mismatch',
+          ],
+          [
+            'updateCategory: empty patch',
+            (m) => m.updateCategory(admin, { infrastructureId: i, categoryKey: 'invoice.paid' }),
+            'name',
+            'non_empty_patch',
+          ],
+          [
+            'getCategory: categoryKey empty',
+            (m) => m.getCategory(admin, { infrastructureId: i, categoryKey: '' }),
+            'categoryKey',
+          ],
+          [
+            'listCategories: unknown parameter',
+            (m) => m.listCategories(admin, { infrastructureId: i, all: true } as never),
+            '(input)',
+            'unrecognized_keys',
+          ],
+          [
+            'setPreference: enabled missing',
+            (m) =>
+              m.setPreference(member, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                channelType: 'email',
+              } as never),
+            'enabled',
+            'invalid_type',
+          ],
+          [
+            'getPreferences: businessId not a uuid',
+            (m) => m.getPreferences(member, { infrastructureId: i, businessId: 'acme' }),
+            'businessId',
+            'format:uuid',
+          ],
+          [
+            'setTenantDefault: channelType not an identifier',
+            (m) =>
+              m.setTenantDefault(admin, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                channelType: 'E-Mail',
+                enabled: true,
+              }),
+            'channelType',
+            'format:regex',
+          ],
+          [
+            'listTenantDefaults: infrastructureId not a uuid',
+            (m) => m.listTenantDefaults(admin, { infrastructureId: 'x' }),
+            'infrastructureId',
+            'format:uuid',
           ],
           [
             'principal: the nil UUID as user',

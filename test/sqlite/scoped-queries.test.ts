@@ -5,6 +5,7 @@ import type { MessagingStorage, TenantScope } from '../../src/index.js'
 import { TenantScope as Scope } from '../../src/index.js'
 import { describeDeliveryConformance } from '../conformance/delivery-conformance.js'
 import { describeInboxConformance } from '../conformance/inbox-conformance.js'
+import { describeRecipientsConformance } from '../conformance/recipients-conformance.js'
 import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
 import { describeTemplateConformance } from '../conformance/template-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
@@ -53,6 +54,7 @@ describeIsolationProperties('sqlite (every statement recorded)', recordingStorag
 describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
 describeInboxConformance('sqlite (every statement recorded)', recordingStorage)
 describeTemplateConformance('sqlite (every statement recorded)', recordingStorage)
+describeRecipientsConformance('sqlite (every statement recorded)', recordingStorage)
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
   it('scopes each statement the five suites ran', () => {
@@ -78,6 +80,10 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
       'messaging_inbox',
       'messaging_templates',
       'messaging_template_settings',
+      'messaging_profiles',
+      'messaging_categories',
+      'messaging_preferences',
+      'messaging_tenant_defaults',
     ]) {
       expect(touching.some((s) => s.sql.includes(`"${t}"`))).toBe(true)
     }
