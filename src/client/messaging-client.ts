@@ -47,6 +47,7 @@ import type {
   TemplateRefInput,
   UpdateTemplateInput,
 } from '../domain/template-inputs.js'
+import type { Principal } from '../domain/tenant-scope.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
 
@@ -323,6 +324,11 @@ export class MessagingClient {
   /** Marks the caller's own entries (or `'all'`) seen, read or archived. */
   markInbox(input: Scoped<MarkInboxInput>): Promise<{ changed: number }> {
     return this.request('POST', '/inbox/mark', { body: this.scoped(input) })
+  }
+
+  /** Who the caller is, as the host authenticated it: user id, role and grants. */
+  getSession(): Promise<Principal> {
+    return this.request('GET', '/session', {})
   }
 
   /**
