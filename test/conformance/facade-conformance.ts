@@ -64,6 +64,11 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
         memberships: await messaging.listMemberships(admin, { infrastructureId }),
         messages: await messaging.listMessages(worker, { infrastructureId, limit: 1000 }),
         audit: await messaging.listAudit(admin, { infrastructureId, limit: 1000 }),
+        templates: await messaging.listTemplates(admin, { infrastructureId }),
+        templateSettings: await messaging.getTemplateSettings(admin, { infrastructureId }),
+        profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
+        categories: await messaging.listCategories(admin, { infrastructureId }),
+        tenantDefaults: await messaging.listTenantDefaults(admin, { infrastructureId }),
       }
     }
 
@@ -172,6 +177,12 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
 
     describe('bad input: a typed error naming the field and the rule, and nothing written', () => {
       type Case = [name: string, call: (m: Messaging) => Promise<unknown>, field: string, rule?: string]
+      const tplKey = (infrastructureId: string) => ({
+        infrastructureId,
+        categoryKey: 'invoice.paid',
+        channelType: 'sms' as const,
+        locale: 'en',
+      })
       const cases = (): Case[] => {
         const i = t.infra
         return [
@@ -628,6 +639,138 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
             'invalid_type',
           ],
           [
+            'createTemplate: locale not a BCP 47 tag',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), locale: 'english please', content: { text: 'x' } }),
+            'locale',
+            'bcp47',
+          ],
+          [
+            'createTemplate: category key not a key',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), categoryKey: 'Invoice Paid', content: { text: 'x' } }),
+            'categoryKey',
+            'format:regex',
+          ],
+          [
+            'createTemplate: unknown channel type',
+            (m) =>
+              m.createTemplate(admin, {
+                ...tplKey(i),
+                channelType: 'pigeon' as never,
+                content: { text: 'x' },
+              }),
+            'channelType',
+          ],
+          [
+            'createTemplate: email without html or text',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), channelType: 'email', content: { subject: 'Hi' } }),
+            'content.html',
+            'html_or_text',
+          ],
+          [
+            'createTemplate: Liquid that does not parse',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'Hi {{ data.name ' } }),
+            'content.text',
+            'template_syntax',
+          ],
+          [
+            'createTemplate: a tag that reads files',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), content: { text: '{% include "/etc/passwd" %}' } }),
+            'content.text',
+            'template_syntax',
+          ],
+          [
+            'createTemplate: unknown content field',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'x', colour: 'red' } as never }),
+            'content',
+            'unrecognized_keys',
+          ],
+          [
+            'createTemplate: U+0000 in a source',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'a\u0000b' } }),
+            'content.text',
+            'no_nul_character',
+          ],
+          [
+            'createTemplate: sms text too long',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'x'.repeat(4001) } }),
+            'content.text',
+            'too_big',
+          ],
+          [
+            'updateTemplate: baseVersion 0',
+            (m) => m.updateTemplate(admin, { ...tplKey(i), baseVersion: 0, content: { text: 'x' } }),
+            'baseVersion',
+            'too_small',
+          ],
+          [
+            'getTemplate: version not a number',
+            (m) => m.getTemplate(admin, { ...tplKey(i), version: 'latest' as never }),
+            'version',
+            'invalid_type',
+          ],
+          [
+            'listTemplates: unknown channel type',
+            (m) => m.listTemplates(admin, { infrastructureId: i, channelType: 'fax' as never }),
+            'channelType',
+            'invalid_value',
+          ],
+          [
+            'listTemplateVersions: limit 0',
+            (m) => m.listTemplateVersions(admin, { ...tplKey(i), limit: 0 }),
+            'limit',
+            'too_small',
+          ],
+          [
+            'previewTemplate: data not an object',
+            (m) =>
+              m.previewTemplate(admin, {
+                infrastructureId: i,
+                channelType: 'sms',
+                content: { text: 'x' },
+                data: [1, 2] as never,
+              }),
+            'data',
+            'invalid_type',
+          ],
+          [
+            'previewTemplate: a variable the sample data lacks',
+            (m) =>
+              m.previewTemplate(admin, {
+                infrastructureId: i,
+                channelType: 'sms',
+                content: { text: 'Code {{ data.code }}' },
+              }),
+            'content.text',
+            'template_render',
+          ],
+          [
+            'previewTemplate: an action URL that is not http(s)',
+            (m) =>
+              m.previewTemplate(admin, {
+                infrastructureId: i,
+                channelType: 'in_app',
+                content: { title: 'x', actionUrl: 'javascript:alert(1)' },
+              }),
+            'content.actionUrl',
+            'template_output',
+          ],
+          [
+            'getTemplateSettings: infrastructureId missing',
+            (m) => m.getTemplateSettings(admin, {} as never),
+            'infrastructureId',
+            'invalid_type',
+          ],
+          [
+            'setTemplateSettings: default locale not a BCP 47 tag',
+            (m) => m.setTemplateSettings(admin, { infrastructureId: i, defaultLocale: '12' }),
+            'defaultLocale',
+            'bcp47',
+          ],
+          [
             'deliveryPort: fleet worker id not a uuid',
             async (m) => m.deliveryPort({ fleet: true, workerId: 'worker-1' }),
             'workerId',
@@ -903,6 +1046,147 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
             (m) => m.listMessages(worker, { infrastructureId: i, businessId: NIL }),
             'businessId',
             'not_nil_uuid',
+          ],
+          [
+            'upsertProfile: email not an address',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), email: 'ada at example' }),
+            'email',
+            'format:email',
+          ],
+          [
+            'upsertProfile: phone not E.164',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), phone: '0151 1234567' }),
+            'phone',
+            'format:regex',
+          ],
+          [
+            'upsertProfile: locale not BCP 47',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), locale: 'en_US!' }),
+            'locale',
+            'bcp47',
+          ],
+          [
+            'upsertProfile: time zone not IANA',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), timeZone: 'GMT+2:00' }),
+            'timeZone',
+            'iana_time_zone',
+          ],
+          [
+            'upsertProfile: properties over 8 KiB',
+            (m) =>
+              m.upsertProfile(admin, {
+                infrastructureId: i,
+                userId: uuid(),
+                properties: { bio: 'x'.repeat(9000) },
+              }),
+            'properties',
+            'max_bytes',
+          ],
+          [
+            'upsertProfile: the nil UUID as user',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: NIL, email: 'a@example.com' }),
+            'userId',
+            'not_nil_uuid',
+          ],
+          [
+            'getProfile: userId not a uuid',
+            (m) => m.getProfile(admin, { infrastructureId: i, userId: 'ada' }),
+            'userId',
+            'format:uuid',
+          ],
+          [
+            'listProfiles: limit over 1000',
+            (m) => m.listProfiles(admin, { infrastructureId: i, limit: 1001 }),
+            'limit',
+            'too_big',
+          ],
+          [
+            'deleteProfile: userId missing',
+            (m) => m.deleteProfile(admin, { infrastructureId: i } as never),
+            'userId',
+            'invalid_type',
+          ],
+          [
+            'createCategory: key not dotted lower-case',
+            (m) => m.createCategory(admin, { infrastructureId: i, key: 'Invoice Paid', name: 'x' }),
+            'key',
+            'format:regex',
+          ],
+          [
+            'createCategory: unknown channel type',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'invoice.paid',
+                name: 'x',
+                channels: { pigeon: { channelKey: 'ops-alerts' } },
+              }),
+            'channels.pigeon',
+            'unknown_channel_type',
+          ],
+          [
+            'createCategory: channel of another type',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'invoice.paid',
+                name: 'x',
+                channels: { email: { channelKey: 'ops-alerts' } },
+              }),
+            'channels.email.channelKey',
+            'channel_type_mismatch',
+          ],
+          [
+            'updateCategory: empty patch',
+            (m) => m.updateCategory(admin, { infrastructureId: i, categoryKey: 'invoice.paid' }),
+            'name',
+            'non_empty_patch',
+          ],
+          [
+            'getCategory: categoryKey empty',
+            (m) => m.getCategory(admin, { infrastructureId: i, categoryKey: '' }),
+            'categoryKey',
+          ],
+          [
+            'listCategories: unknown parameter',
+            (m) => m.listCategories(admin, { infrastructureId: i, all: true } as never),
+            '(input)',
+            'unrecognized_keys',
+          ],
+          [
+            'setPreference: enabled missing',
+            (m) =>
+              m.setPreference(member, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                channelType: 'email',
+              } as never),
+            'enabled',
+            'invalid_type',
+          ],
+          [
+            'getPreferences: businessId not a uuid',
+            (m) => m.getPreferences(member, { infrastructureId: i, businessId: 'acme' }),
+            'businessId',
+            'format:uuid',
+          ],
+          [
+            'setTenantDefault: channelType not an identifier',
+            (m) =>
+              m.setTenantDefault(admin, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                channelType: 'E-Mail',
+                enabled: true,
+              }),
+            'channelType',
+            'format:regex',
+          ],
+          [
+            'listTenantDefaults: infrastructureId not a uuid',
+            (m) => m.listTenantDefaults(admin, { infrastructureId: 'x' }),
+            'infrastructureId',
+            'format:uuid',
           ],
           [
             'principal: the nil UUID as user',

@@ -5,11 +5,15 @@ import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '.
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
 import { cutOff } from '../shared/retention.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
+import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
+import { MemoryPreferenceRepository } from './memory-preference-repository.js'
+import { MemoryProfileRepository } from './memory-profile-repository.js'
 import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
+import { MemoryTemplateRepository } from './memory-template-repository.js'
 
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
@@ -44,6 +48,10 @@ class MemoryUnitOfWork implements UnitOfWork {
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
+        templates: new MemoryTemplateRepository(this.state, journal),
+        profiles: new MemoryProfileRepository(this.state, journal),
+        categories: new MemoryCategoryRepository(this.state, journal),
+        preferences: new MemoryPreferenceRepository(this.state, journal),
       }
       return work(repos)
     })
