@@ -29,7 +29,6 @@ export {
   DEFAULT_RETRY_POLICY,
   type DeliveryAttempt,
   type RetryPolicy,
-  redactSecrets,
 } from './domain/delivery.js'
 export {
   ChannelDisabledError,
@@ -63,6 +62,7 @@ export {
   type OutboxMessage,
   type Settlement,
 } from './domain/outbox-message.js'
+export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
 export {
   assertRole,
   assertTenantScope,
