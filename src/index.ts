@@ -8,8 +8,21 @@ export type { Refusal } from './application/audit-service.js'
 export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
 export type { AckResult, EnqueueResult } from './application/outbox-service.js'
+export type { TemplateChoice } from './application/template-lookup.js'
+export type { RenderOutcome } from './application/template-renderer.js'
+export type {
+  DeliveryRenderRequest,
+  TemplatePreview,
+  TemplateService,
+} from './application/template-service.js'
 export { createMessaging, MESSAGING_TYPES, type MessagingOptions, messagingModule } from './container.js'
-export type { AuditEntry, AuditOutcome } from './domain/audit.js'
+export {
+  AUDIT_TARGET_TYPES,
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditTargetType,
+} from './domain/audit.js'
+export type { Category, CategoryChannel } from './domain/category.js'
 export {
   BUILTIN_CHANNEL_TYPES,
   type BuiltinChannelType,
@@ -50,6 +63,7 @@ export {
 export type * from './domain/inputs.js'
 export * as schemas from './domain/inputs.js'
 export type { Membership, MembershipView } from './domain/membership.js'
+export type * from './domain/notify-inputs.js'
 export {
   type AckOutcome,
   assertTransition,
@@ -62,7 +76,37 @@ export {
   type OutboxMessage,
   type Settlement,
 } from './domain/outbox-message.js'
+export {
+  type Preference,
+  type PreferenceCell,
+  type PreferenceFacts,
+  type PreferenceGrid,
+  type PreferenceSource,
+  type ResolvedPreference,
+  resolvePreference,
+  type TenantDefault,
+} from './domain/preference.js'
+export type { RecipientProfile } from './domain/recipient-profile.js'
 export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
+export {
+  canonicalLocale,
+  DEFAULT_TEMPLATE_LOCALE,
+  localeFallbacks,
+  type RenderContext,
+  type RenderedTemplate,
+  selectTemplate,
+  TEMPLATE_CHANNEL_TYPES,
+  TEMPLATE_FIELDS,
+  type TemplateChannelType,
+  type TemplateContent,
+  type TemplateField,
+  type TemplateProblem,
+  type TemplateProblemRule,
+  type TemplateSettings,
+  type TemplateVersion,
+} from './domain/template.js'
+export type * from './domain/template-inputs.js'
+export * as templateSchemas from './domain/template-inputs.js'
 export {
   assertRole,
   assertTenantScope,

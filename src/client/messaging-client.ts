@@ -1,5 +1,7 @@
 import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
+import type { TemplatePreview } from '../application/template-service.js'
 import type { AuditEntry } from '../domain/audit.js'
+import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
@@ -22,7 +24,30 @@ import type {
   StatsInput,
 } from '../domain/inputs.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
+import type {
+  CreateCategoryInput,
+  ListProfilesInput,
+  ListTenantDefaultsInput,
+  PreferenceGridInput,
+  SetPreferenceInput,
+  SetTenantDefaultInput,
+  UpdateCategoryInput,
+  UpsertProfileInput,
+} from '../domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
+import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
+import type { RecipientProfile } from '../domain/recipient-profile.js'
+import type { TemplateSettings, TemplateVersion } from '../domain/template.js'
+import type {
+  CreateTemplateInput,
+  ListTemplatesInput,
+  ListTemplateVersionsInput,
+  PreviewTemplateInput,
+  SetTemplateSettingsInput,
+  TemplateRefInput,
+  UpdateTemplateInput,
+} from '../domain/template-inputs.js'
+import type { Principal } from '../domain/tenant-scope.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
 
@@ -86,6 +111,19 @@ const revive = {
     startedAt: new Date(a.startedAt),
     finishedAt: new Date(a.finishedAt),
   }),
+  profile: (p: RecipientProfile): RecipientProfile => ({
+    ...p,
+    createdAt: new Date(p.createdAt),
+    updatedAt: new Date(p.updatedAt),
+  }),
+  category: (c: Category): Category => ({
+    ...c,
+    createdAt: new Date(c.createdAt),
+    updatedAt: new Date(c.updatedAt),
+  }),
+  tenantDefault: (d: TenantDefault): TenantDefault => ({ ...d, updatedAt: new Date(d.updatedAt) }),
+  template: (t: TemplateVersion): TemplateVersion => ({ ...t, createdAt: new Date(t.createdAt) }),
+  templateSettings: (t: TemplateSettings): TemplateSettings => ({ ...t, updatedAt: dateOrNull(t.updatedAt) }),
   inbox: (e: InboxEntry): InboxEntry => ({
     ...e,
     createdAt: new Date(e.createdAt),
@@ -288,6 +326,142 @@ export class MessagingClient {
     return this.request('POST', '/inbox/mark', { body: this.scoped(input) })
   }
 
+  /** Who the caller is, as the host authenticated it: user id, role and grants. */
+  getSession(): Promise<Principal> {
+    return this.request('GET', '/session', {})
+  }
+
+  /**
+   * A recipient profile: the caller's own without `userId`, else (admin, worker) that user's.
+   */
+  async getProfile(userId?: string, infrastructureId?: string): Promise<RecipientProfile> {
+    const query = this.scoped({ infrastructureId })
+    const path = userId === undefined ? '/profile' : `/profiles/${enc(userId)}`
+    return revive.profile(await this.request('GET', path, { query }))
+  }
+
+  /**
+   * Creates or changes a profile (fields left out stay, `null` clears). Without `userId`, the
+   * caller's own (a member: only `email`, `phone`, `locale`, `timeZone`).
+   */
+  async upsertProfile(input: Scoped<UpsertProfileInput>): Promise<RecipientProfile> {
+    const { userId, ...body } = this.scoped(input)
+    const path = userId === undefined ? '/profile' : `/profiles/${enc(userId)}`
+    return revive.profile(await this.request('PUT', path, { body }))
+  }
+
+  /** `infra_admin` or `service`: the profiles the caller may see, by user id. */
+  async listProfiles(filter: Scoped<ListProfilesInput> = {}): Promise<RecipientProfile[]> {
+    const rows = await this.request<RecipientProfile[]>('GET', '/profiles', { query: this.scoped(filter) })
+    return rows.map(revive.profile)
+  }
+
+  /** `infra_admin`. */
+  async deleteProfile(userId: string, infrastructureId?: string): Promise<void> {
+    await this.request('DELETE', `/profiles/${enc(userId)}`, { query: this.scoped({ infrastructureId }) })
+  }
+
+  async listCategories(infrastructureId?: string): Promise<Category[]> {
+    const rows = await this.request<Category[]>('GET', '/categories', {
+      query: this.scoped({ infrastructureId }),
+    })
+    return rows.map(revive.category)
+  }
+
+  async getCategory(categoryKey: string, infrastructureId?: string): Promise<Category> {
+    const query = this.scoped({ infrastructureId })
+    return revive.category(await this.request('GET', `/categories/${enc(categoryKey)}`, { query }))
+  }
+
+  /** `infra_admin`. */
+  async createCategory(input: Scoped<CreateCategoryInput>): Promise<Category> {
+    return revive.category(await this.request('POST', '/categories', { body: this.scoped(input) }))
+  }
+
+  /** `infra_admin`: a patch of name, description, critical or channels. */
+  async updateCategory(input: Scoped<UpdateCategoryInput>): Promise<Category> {
+    const { categoryKey, ...body } = this.scoped(input)
+    return revive.category(await this.request('PUT', `/categories/${enc(categoryKey)}`, { body }))
+  }
+
+  /** A user's preferences grid (the caller's own without `userId`). */
+  getPreferences(filter: Scoped<PreferenceGridInput> = {}): Promise<PreferenceGrid> {
+    return this.request('GET', '/preferences', { query: this.scoped(filter) })
+  }
+
+  /** Sets (or, `enabled: null`, takes back) a user's own choice; answers the cell as it now resolves. */
+  setPreference(input: Scoped<SetPreferenceInput>): Promise<PreferenceCell> {
+    return this.request('PUT', '/preferences', { body: this.scoped(input) })
+  }
+
+  async listTenantDefaults(filter: Scoped<ListTenantDefaultsInput> = {}): Promise<TenantDefault[]> {
+    const rows = await this.request<TenantDefault[]>('GET', '/preference-defaults', {
+      query: this.scoped(filter),
+    })
+    return rows.map(revive.tenantDefault)
+  }
+
+  /** `infra_admin`: a tenant default (`enabled: null` takes it back; answers null then). */
+  async setTenantDefault(input: Scoped<SetTenantDefaultInput>): Promise<TenantDefault | null> {
+    const d = await this.request<TenantDefault | null>('PUT', '/preference-defaults', {
+      body: this.scoped(input),
+    })
+    return d === null ? null : revive.tenantDefault(d)
+  }
+
+  /** The current version of each of the tenant's templates, narrowed by category, channel type or locale. */
+  async listTemplates(filter: Scoped<ListTemplatesInput> = {}): Promise<TemplateVersion[]> {
+    const rows = await this.request<TemplateVersion[]>('GET', '/templates', { query: this.scoped(filter) })
+    return rows.map(revive.template)
+  }
+
+  /** The current version of a template, or `version`. */
+  async getTemplate(ref: Scoped<TemplateRefInput>): Promise<TemplateVersion> {
+    const { categoryKey, channelType, locale, ...query } = this.scoped(ref)
+    return revive.template(
+      await this.request('GET', templatePath({ categoryKey, channelType, locale }), { query }),
+    )
+  }
+
+  /** `infra_admin`: version 1 of a template. A field that does not parse is a ValidationError naming `content.<field>`. */
+  async createTemplate(input: Scoped<CreateTemplateInput>): Promise<TemplateVersion> {
+    return revive.template(await this.request('POST', '/templates', { body: this.scoped(input) }))
+  }
+
+  /** `infra_admin`: the next version. With `baseVersion`, a save made meanwhile by someone else is a ConflictError. */
+  async updateTemplate(input: Scoped<UpdateTemplateInput>): Promise<TemplateVersion> {
+    const { categoryKey, channelType, locale, ...body } = this.scoped(input)
+    return revive.template(
+      await this.request('PUT', templatePath({ categoryKey, channelType, locale }), { body }),
+    )
+  }
+
+  /** A template's versions, newest first; `before` (a version number) pages on. */
+  async listTemplateVersions(ref: Scoped<ListTemplateVersionsInput>): Promise<TemplateVersion[]> {
+    const { categoryKey, channelType, locale, ...query } = this.scoped(ref)
+    const path = `${templatePath({ categoryKey, channelType, locale })}/versions`
+    const rows = await this.request<TemplateVersion[]>('GET', path, { query })
+    return rows.map(revive.template)
+  }
+
+  /** `infra_admin`: renders a draft with sample data; sends and stores nothing. */
+  previewTemplate(input: Scoped<PreviewTemplateInput>): Promise<TemplatePreview> {
+    return this.request('POST', '/templates/preview', { body: this.scoped(input) })
+  }
+
+  /** The tenant's default locale (`en` until an admin sets one). */
+  async getTemplateSettings(infrastructureId?: string): Promise<TemplateSettings> {
+    const query = this.scoped({ infrastructureId })
+    return revive.templateSettings(await this.request('GET', '/template-settings', { query }))
+  }
+
+  /** `infra_admin`: the tenant's default locale, the last fallback of every template lookup. */
+  async setTemplateSettings(input: Scoped<SetTemplateSettingsInput>): Promise<TemplateSettings> {
+    return revive.templateSettings(
+      await this.request('PUT', '/template-settings', { body: this.scoped(input) }),
+    )
+  }
+
   /** The handler's OpenAPI 3.1 document. */
   openApiDocument(): Promise<Record<string, unknown>> {
     return this.request('GET', '/openapi.json', {})
@@ -353,6 +527,9 @@ export class MessagingClient {
 }
 
 const enc = (segment: string | undefined) => encodeURIComponent(segment ?? '')
+
+const templatePath = (k: { categoryKey: string; channelType: string; locale: string }) =>
+  `/templates/${enc(k.categoryKey)}/${enc(k.channelType)}/${enc(k.locale)}`
 
 /** See {@link MessagingClient}. */
 export function createMessagingClient(options: MessagingClientOptions): MessagingClient {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
 import {
   categoryKeySchema,
@@ -12,17 +13,10 @@ import {
  * The input schemas of the template calls: the one boundary where untrusted data is parsed.
  * The HTTP surface and its OpenAPI document reuse them.
  */
-const uuid = z.uuid()
+const uuid = tenantIdSchema
 
-const source = (max: number) =>
-  z
-    .string()
-    .max(max)
-    // PostgreSQL's text cannot hold U+0000; refusing it here keeps every store saying the same thing.
-    .refine((s) => !s.includes('\u0000'), {
-      message: 'must not contain U+0000',
-      params: { rule: 'no_nul_character' },
-    })
+// U+0000 and lone surrogates are refused for every string of every input (parseInput).
+const source = (max: number) => z.string().max(max)
 
 function contentSchema(channelType: TemplateChannelType) {
   const shape: Record<string, z.ZodType> = {}

@@ -46,6 +46,7 @@ import {
   statsInput,
 } from '../domain/inputs.js'
 import { parseInput } from '../domain/validation.js'
+import { RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
   ackResultSchema,
@@ -62,6 +63,7 @@ import {
   redriveChannelResultSchema,
   unreadCountSchema,
 } from './schemas.js'
+import { TEMPLATE_ROUTES } from './template-routes.js'
 
 const listChannelTypesInput = z.strictObject({})
 
@@ -426,4 +428,7 @@ export const ROUTES: readonly RouteDef[] = [
     response: markInboxResultSchema,
     run: (m, p, i) => m.markInbox(p, i as MarkInboxInput),
   },
+  ...TEMPLATE_ROUTES,
+  // Recipients: profiles, categories, preferences.
+  ...RECIPIENT_ROUTES,
 ]

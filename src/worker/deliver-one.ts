@@ -4,7 +4,7 @@ import { backoffMs, type RetryPolicy } from '../domain/delivery.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { Redactor } from '../domain/redaction.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
-import type { DeliveryOutcome, Transport } from '../ports/transport.js'
+import type { DeliveryOutcome, HandOff, RelayTransport, Transport } from '../ports/transport.js'
 import type { ReleaseReason } from './events.js'
 import type { RateLimiter } from './rate-limiter.js'
 import type { Timers } from './timers.js'
@@ -16,7 +16,7 @@ export interface DeliverOneOptions {
   /** Names the worker in attempt records. */
   readonly workerId: string
   /** By channel type. */
-  readonly transports: ReadonlyMap<string, Transport>
+  readonly transports: ReadonlyMap<string, Transport | RelayTransport>
   readonly rateLimiter: RateLimiter
   /** One transport call's limit; past it the attempt is a retryable `timeout`. */
   readonly attemptTimeoutMs: number
@@ -28,9 +28,14 @@ export interface DeliverOneOptions {
   readonly timers: Timers
 }
 
-/** What one claimed message comes to: a report to settle, or a release without spending the attempt. */
+/**
+ * What one claimed message comes to: a report to settle, a release without spending the
+ * attempt, or (from a relay) a hand-off to a broker whose own workers settle it: the lease is
+ * then held for `holdMs` and nothing is recorded.
+ */
 export type DeliveryStep =
   | { readonly action: 'settle'; readonly report: AttemptReport }
+  | { readonly action: 'hand-off'; readonly holdMs: number; readonly reference: string | null }
   | {
       readonly action: 'release'
       readonly delayMs: number
@@ -91,7 +96,7 @@ export async function deliverOne(
     if (waitMs > 0) return release(waitMs, 'rate_limited')
   }
   const transport = options.transports.get(lookup.channel.type)
-  const outcome: DeliveryOutcome = transport
+  const outcome: DeliveryOutcome | HandOff = transport
     ? await callTransport({
         transport,
         held,
@@ -107,6 +112,8 @@ export async function deliverOne(
         code: 'no_transport',
         error: `no transport registered for channel type ${lookup.channel.type}`,
       }
+  if (outcome.status === 'relayed')
+    return { action: 'hand-off', holdMs: outcome.holdMs, reference: outcome.reference ?? null }
   return settleWith(held, startedAt, options, lookup.redact, outcome)
 }
 

@@ -23,7 +23,7 @@ export interface DeliveryWorker {
   run(signal?: AbortSignal): Promise<void>
   /** Stops claiming, lets in-flight deliveries finish within the grace period, releases the rest. */
   stop(): Promise<void>
-  /** Claims and delivers until nothing is due; returns how many messages were settled. */
+  /** Claims and delivers until nothing is due; returns how many messages were settled (or relayed). */
   drain(): Promise<number>
 }
 
@@ -169,6 +169,7 @@ class WorkerRuntime {
       if (lease.lost) return
       if (step.action === 'release') return this.release(held, step.delayMs, step.reason, step.detail)
       this.renewer.settling(held.id)
+      if (step.action === 'hand-off') return this.handOff(held, step.holdMs, step.reference)
       const result = await this.batcher.submit({ held, report: step.report })
       this.reporter.settled(held, step.report, result)
     } catch (e) {
@@ -191,6 +192,17 @@ class WorkerRuntime {
     }
   }
 
+  /** A relay handed the message to a broker whose workers settle it: hold its lease for them, settle nothing. */
+  private async handOff(held: ClaimedMessage, holdMs: number, reference: string | null): Promise<void> {
+    if (!(await this.settings.port.renew(held, holdMs))) {
+      this.events.emit('leaseLost', held)
+      this.settings.logger.warn(logContext(held), 'hand-off refused: the lease was lost before it landed')
+      return
+    }
+    this.events.emit('relayed', held, reference)
+    this.settings.logger.debug({ ...logContext(held), reference }, 'relayed')
+  }
+
   /** In-flight deliveries get the grace period; the rest are aborted and released uncounted. */
   async shutdown(): Promise<void> {
     await Promise.all(this.loop.returns)
@@ -203,11 +215,11 @@ class WorkerRuntime {
     await Promise.all([...this.inFlight.values()].map((p) => p.done))
   }
 
-  /** Claims and delivers until nothing is due; returns how many messages were settled. */
+  /** Claims and delivers until nothing is due; returns how many messages were settled (or relayed). */
   async drain(): Promise<number> {
     let settled = 0
     const count = () => settled++
-    const outcomes = ['delivered', 'retried', 'failed', 'dead'] as const
+    const outcomes = ['delivered', 'retried', 'failed', 'dead', 'relayed'] as const
     for (const e of outcomes) this.events.on(e, count)
     try {
       for (;;) {

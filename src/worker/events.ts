@@ -26,6 +26,8 @@ export interface DeliveryWorkerEvents {
   retried: [message: ClaimedMessage, attempt: AttemptReport]
   failed: [message: ClaimedMessage, attempt: AttemptReport]
   dead: [message: ClaimedMessage, attempt: AttemptReport]
+  /** Handed to a broker by a relay; `reference` is where the broker keeps it. */
+  relayed: [message: ClaimedMessage, reference: string | null]
   released: [message: ClaimedMessage, reason: ReleaseReason]
   leaseLost: [message: ClaimedMessage]
   error: [error: unknown]

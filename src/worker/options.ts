@@ -3,7 +3,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/delivery.js'
 import type { Principal } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import { randomIds } from '../ports/id-generator.js'
-import type { Transport } from '../ports/transport.js'
+import type { RelayTransport, Transport } from '../ports/transport.js'
 import { WorkerConfigurationError } from './errors.js'
 import { silentLogger, type WorkerLogger } from './events.js'
 import { localRateLimiter, type RateLimiter } from './rate-limiter.js'
@@ -20,7 +20,8 @@ export interface DeliveryWorkerOptions {
   readonly fleet?: boolean
   /** A UUID naming this worker in attempt records. Default: random. */
   readonly workerId?: string
-  readonly transports: readonly Transport[]
+  /** One per channel type; a relay (`messaging/nats`) stands in for the types it relays. */
+  readonly transports: readonly (Transport | RelayTransport)[]
   /** Deliveries in flight at once. Default 10. */
   readonly concurrency?: number
   /** Messages per claim. Default: the free slots, at most `concurrency`. */
@@ -69,7 +70,7 @@ export interface DeliveryWorkerOptions {
 export interface WorkerSettings {
   readonly port: DeliveryPort
   readonly workerId: string
-  readonly transports: ReadonlyMap<string, Transport>
+  readonly transports: ReadonlyMap<string, Transport | RelayTransport>
   readonly concurrency: number
   readonly batchSize: number
   readonly leaseMs: number

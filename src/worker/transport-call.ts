@@ -3,7 +3,7 @@ import type { Channel } from '../domain/channel.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { Redactor } from '../domain/redaction.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
-import type { DeliveryOutcome, Transport } from '../ports/transport.js'
+import type { DeliveryOutcome, HandOff, RelayTransport, Transport } from '../ports/transport.js'
 import type { Timers } from './timers.js'
 
 // Lengths are not checked here: an overlong provider id or error is cut when the attempt is
@@ -17,10 +17,15 @@ const outcomeSchema = z.discriminatedUnion('status', [
     retryAfterMs: z.number().nonnegative().optional(),
   }),
   z.object({ status: z.literal('permanent'), error: z.string(), code: z.string().optional() }),
+  z.object({
+    status: z.literal('relayed'),
+    holdMs: z.number().int().positive(),
+    reference: z.string().max(500).optional(),
+  }),
 ])
 
 export interface TransportCall {
-  readonly transport: Transport
+  readonly transport: Transport | RelayTransport
   readonly held: ClaimedMessage
   /** Opened and parsed (see DeliveryChannel). */
   readonly channel: Channel
@@ -34,11 +39,12 @@ export interface TransportCall {
 }
 
 /**
- * Calls the transport with a deadline. Whatever happens becomes an outcome: a throw, an
+ * Calls the transport with a deadline. Whatever happens becomes an outcome (or a relay's
+ * hand-off): a throw, an
  * answer that is no outcome, a hang past the deadline or an abort are all retryable, so
  * no transport can crash or stall the worker.
  */
-export async function callTransport(call: TransportCall): Promise<DeliveryOutcome> {
+export async function callTransport(call: TransportCall): Promise<DeliveryOutcome | HandOff> {
   const attempt = new AbortController()
   const onAbort = () => attempt.abort(call.signal.reason)
   call.signal.addEventListener('abort', onAbort, { once: true })
@@ -63,7 +69,7 @@ export async function callTransport(call: TransportCall): Promise<DeliveryOutcom
   }
 }
 
-async function send(call: TransportCall, signal: AbortSignal): Promise<DeliveryOutcome> {
+async function send(call: TransportCall, signal: AbortSignal): Promise<DeliveryOutcome | HandOff> {
   try {
     const raw: unknown = await call.transport.send(call.held, call.channel, {
       idempotencyKey: call.held.id,
@@ -73,7 +79,7 @@ async function send(call: TransportCall, signal: AbortSignal): Promise<DeliveryO
       redact: call.redact,
     })
     const parsed = outcomeSchema.safeParse(raw)
-    if (parsed.success) return parsed.data as DeliveryOutcome
+    if (parsed.success) return parsed.data as DeliveryOutcome | HandOff
     return { status: 'retryable', code: 'invalid_outcome', error: 'transport returned no valid outcome' }
   } catch (e) {
     return { status: 'retryable', code: 'transport_threw', error: e instanceof Error ? e.message : String(e) }

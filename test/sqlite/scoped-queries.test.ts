@@ -5,7 +5,9 @@ import type { MessagingStorage, TenantScope } from '../../src/index.js'
 import { TenantScope as Scope } from '../../src/index.js'
 import { describeDeliveryConformance } from '../conformance/delivery-conformance.js'
 import { describeInboxConformance } from '../conformance/inbox-conformance.js'
+import { describeRecipientsConformance } from '../conformance/recipients-conformance.js'
 import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
+import { describeTemplateConformance } from '../conformance/template-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
 import { scopeOf, tenant, uuid } from '../support/fixtures.js'
 import { type RecordedStatement, scopeProblems } from './statement-scope.js'
@@ -13,7 +15,7 @@ import { type RecordedStatement, scopeProblems } from './statement-scope.js'
 /**
  * SQLite has no row-level security: the adapter must scope every statement itself. This
  * file runs the repository conformance suite, the facade's isolation properties, and the
- * delivery and inbox conformance suites over a store that records every statement kysely
+ * delivery, inbox and template conformance suites over a store that records every statement kysely
  * sends (with the scope of the unit of work it ran in), then checks each one.
  */
 // The delivery suite's channels carry credentials: a store on disk keeps them only sealed.
@@ -51,9 +53,11 @@ describeRepositoryConformance('sqlite (every statement recorded)', recordingStor
 describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
 describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
 describeInboxConformance('sqlite (every statement recorded)', recordingStorage)
+describeTemplateConformance('sqlite (every statement recorded)', recordingStorage)
+describeRecipientsConformance('sqlite (every statement recorded)', recordingStorage)
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
-  it('scopes each statement the four suites ran', () => {
+  it('scopes each statement the five suites ran', () => {
     const touching = statements.filter((s) => /"messaging_/.test(s.sql))
     const byKind = new Map<string, number>()
     for (const s of touching) {
@@ -74,6 +78,12 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
       'messaging_audit_log',
       'messaging_delivery_attempts',
       'messaging_inbox',
+      'messaging_templates',
+      'messaging_template_settings',
+      'messaging_profiles',
+      'messaging_categories',
+      'messaging_preferences',
+      'messaging_tenant_defaults',
     ]) {
       expect(touching.some((s) => s.sql.includes(`"${t}"`))).toBe(true)
     }

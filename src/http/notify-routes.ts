@@ -1,0 +1,241 @@
+import { z } from 'zod'
+import {
+  type CategoryRefInput,
+  type CreateCategoryInput,
+  categoryRefInput,
+  createCategoryInput,
+  type DeleteProfileInput,
+  deleteProfileInput,
+  type ListCategoriesInput,
+  type ListProfilesInput,
+  type ListTenantDefaultsInput,
+  listCategoriesInput,
+  listProfilesInput,
+  listTenantDefaultsInput,
+  type PreferenceGridInput,
+  type ProfileRefInput,
+  preferenceGridInput,
+  profileRefInput,
+  type SetPreferenceInput,
+  type SetTenantDefaultInput,
+  setPreferenceInput,
+  setTenantDefaultInput,
+  type UpdateCategoryInput,
+  type UpsertProfileInput,
+  updateCategoryInput,
+  upsertProfileInput,
+} from '../domain/notify-inputs.js'
+import { parseInput } from '../domain/validation.js'
+import {
+  categorySchema,
+  preferenceCellSchema,
+  preferenceGridSchema,
+  profileSchema,
+  sessionSchema,
+  tenantDefaultSchema,
+} from './notify-schemas.js'
+import { Reply, type RouteContext, type RouteDef } from './router.js'
+
+const link = (ctx: RouteContext, path: string, infrastructureId: string) =>
+  `${ctx.basePath}${path}?infrastructureId=${encodeURIComponent(infrastructureId)}`
+
+const sessionInput = z.strictObject({})
+
+/** Profiles, categories and preferences: appended to ROUTES. */
+export const RECIPIENT_ROUTES: readonly RouteDef[] = [
+  {
+    method: 'GET',
+    path: '/session',
+    operationId: 'getSession',
+    tag: 'recipients',
+    summary: 'Who the caller is: its user id, role and grants, as the host authenticated it',
+    description:
+      "Any authenticated caller, its own principal only: what a console needs to show a user's own settings and an admin's controls.",
+    input: sessionInput,
+    from: 'query',
+    response: sessionSchema,
+    run: async (_m, p, i) => {
+      // No facade call parses this input, so the route does: unknown parameters are refused.
+      parseInput(sessionInput, i)
+      return sessionSchema.parse(p)
+    },
+  },
+  {
+    method: 'GET',
+    path: '/profile',
+    operationId: 'getOwnProfile',
+    tag: 'recipients',
+    summary: "The caller's own recipient profile",
+    input: profileRefInput.omit({ userId: true }),
+    from: 'query',
+    response: profileSchema,
+    run: (m, p, i) => m.getProfile(p, i as ProfileRefInput),
+  },
+  {
+    method: 'PUT',
+    path: '/profile',
+    operationId: 'updateOwnProfile',
+    tag: 'recipients',
+    summary: "Change the caller's own contact points, locale and time zone",
+    description:
+      'Fields left out stay as they are; `null` clears one. A member changes only `email`, `phone`, `locale` and `timeZone` of an existing profile of its own.',
+    input: upsertProfileInput.omit({ userId: true }),
+    from: 'body',
+    response: profileSchema,
+    run: (m, p, i) => m.upsertProfile(p, i as UpsertProfileInput),
+  },
+  {
+    method: 'GET',
+    path: '/profiles',
+    operationId: 'listProfiles',
+    tag: 'recipients',
+    summary: 'The profiles the caller may see, by user id',
+    description:
+      '`infra_admin` or `service`; a business grant sees that business only. `after` (a user id) pages on.',
+    input: listProfilesInput,
+    from: 'query',
+    response: z.array(profileSchema),
+    run: (m, p, i) => m.listProfiles(p, i as ListProfilesInput),
+  },
+  {
+    method: 'GET',
+    path: '/profiles/:userId',
+    operationId: 'getProfile',
+    tag: 'recipients',
+    summary: "One user's profile",
+    description: 'A member only its own; an admin or a worker one of a business its grants reach.',
+    input: profileRefInput,
+    from: 'query',
+    response: profileSchema,
+    run: (m, p, i) => m.getProfile(p, i as ProfileRefInput),
+  },
+  {
+    method: 'PUT',
+    path: '/profiles/:userId',
+    operationId: 'upsertProfile',
+    tag: 'recipients',
+    summary: "Create a user's profile or change the fields given",
+    description:
+      '`infra_admin` creates and changes any field (audited with the names of the fields, not their values); a member only its own contact points, locale and time zone. Fields left out stay; `null` clears.',
+    input: upsertProfileInput,
+    from: 'body',
+    response: profileSchema,
+    run: (m, p, i) => m.upsertProfile(p, i as UpsertProfileInput),
+  },
+  {
+    method: 'DELETE',
+    path: '/profiles/:userId',
+    operationId: 'deleteProfile',
+    tag: 'recipients',
+    summary: "Remove a user's profile",
+    description: '`infra_admin` only.',
+    input: deleteProfileInput,
+    from: 'query',
+    status: 204,
+    response: null,
+    run: (m, p, i) => m.deleteProfile(p, i as DeleteProfileInput),
+  },
+  {
+    method: 'GET',
+    path: '/categories',
+    operationId: 'listCategories',
+    tag: 'recipients',
+    summary: "A tenant's notification categories, by key",
+    input: listCategoriesInput,
+    from: 'query',
+    response: z.array(categorySchema),
+    run: (m, p, i) => m.listCategories(p, i as ListCategoriesInput),
+  },
+  {
+    method: 'POST',
+    path: '/categories',
+    operationId: 'createCategory',
+    tag: 'recipients',
+    summary: 'Create a notification category',
+    description:
+      "`infra_admin` only. `channels` maps each channel type to the tenant's channel that serves it (which must exist with that type) and the category's own default. Marking it `critical` is audited.",
+    input: createCategoryInput,
+    from: 'body',
+    response: categorySchema,
+    run: async (m, p, i, ctx) => {
+      const c = await m.createCategory(p, i as CreateCategoryInput)
+      return new Reply(201, c, {
+        location: link(ctx, `/categories/${encodeURIComponent(c.key)}`, c.infrastructureId),
+      })
+    },
+  },
+  {
+    method: 'GET',
+    path: '/categories/:categoryKey',
+    operationId: 'getCategory',
+    tag: 'recipients',
+    summary: 'One category',
+    input: categoryRefInput,
+    from: 'query',
+    response: categorySchema,
+    run: (m, p, i) => m.getCategory(p, i as CategoryRefInput),
+  },
+  {
+    method: 'PUT',
+    path: '/categories/:categoryKey',
+    operationId: 'updateCategory',
+    tag: 'recipients',
+    summary: "Change a category's name, description, critical flag or channels",
+    description: '`infra_admin` only; marking critical (or not) is audited on its own.',
+    input: updateCategoryInput,
+    from: 'body',
+    response: categorySchema,
+    run: (m, p, i) => m.updateCategory(p, i as UpdateCategoryInput),
+  },
+  {
+    method: 'GET',
+    path: '/preferences',
+    operationId: 'getPreferences',
+    tag: 'recipients',
+    summary: "A user's preferences grid: categories x channel types, what resolves and why",
+    description:
+      "The caller's own without `userId`; another user's for `infra_admin` or `service`. Resolution order: the user's own choice, the user's opt-out of the serving channel, the tenant's default (business, then infrastructure), the category's.",
+    input: preferenceGridInput,
+    from: 'query',
+    response: preferenceGridSchema,
+    run: (m, p, i) => m.getPreferences(p, i as PreferenceGridInput),
+  },
+  {
+    method: 'PUT',
+    path: '/preferences',
+    operationId: 'setPreference',
+    tag: 'recipients',
+    summary: "Set a user's own choice for a category over a channel type",
+    description:
+      "A member its own, an `infra_admin` anyone's (`userId`). `enabled: null` takes the choice back. Answers the cell as it now resolves.",
+    input: setPreferenceInput,
+    from: 'body',
+    response: preferenceCellSchema,
+    run: (m, p, i) => m.setPreference(p, i as SetPreferenceInput),
+  },
+  {
+    method: 'GET',
+    path: '/preference-defaults',
+    operationId: 'listTenantDefaults',
+    tag: 'recipients',
+    summary: "The tenant's defaults per category and channel type",
+    description: '`businessId=null` selects the infrastructure-wide ones.',
+    input: listTenantDefaultsInput,
+    from: 'query',
+    response: z.array(tenantDefaultSchema),
+    run: (m, p, i) => m.listTenantDefaults(p, i as ListTenantDefaultsInput),
+  },
+  {
+    method: 'PUT',
+    path: '/preference-defaults',
+    operationId: 'setTenantDefault',
+    tag: 'recipients',
+    summary: "Set (or, with `enabled: null`, take back) a tenant's default",
+    description:
+      "`infra_admin` within its grants: `businessId` null is the whole infrastructure's default (an infrastructure-wide grant only). Answers the default, or null when taken back.",
+    input: setTenantDefaultInput,
+    from: 'body',
+    response: tenantDefaultSchema.nullable(),
+    run: async (m, p, i) => (await m.setTenantDefault(p, i as SetTenantDefaultInput)) ?? new Reply(200, null),
+  },
+]
