@@ -43,6 +43,7 @@ export {
   type DeliveryAttempt,
   type RetryPolicy,
 } from './domain/delivery.js'
+export type { DestinationPolicy } from './domain/destinations.js'
 export {
   ChannelDisabledError,
   ConflictError,
