@@ -42,8 +42,8 @@ export {
   DEFAULT_RETRY_POLICY,
   type DeliveryAttempt,
   type RetryPolicy,
-  redactSecrets,
 } from './domain/delivery.js'
+export type { DestinationPolicy } from './domain/destinations.js'
 export {
   ChannelDisabledError,
   ConflictError,
@@ -88,6 +88,7 @@ export {
   type TenantDefault,
 } from './domain/preference.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
+export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
 export {
   canonicalLocale,
   DEFAULT_TEMPLATE_LOCALE,
