@@ -1,9 +1,11 @@
 import { z } from 'zod'
 import * as inputs from '../domain/inputs.js'
 import * as notifyInputs from '../domain/notify-inputs.js'
+import * as templateInputs from '../domain/template-inputs.js'
 import * as notifyResponses from './notify-schemas.js'
 import type { RouteDef } from './router.js'
 import * as responses from './schemas.js'
+import * as templateResponses from './template-schemas.js'
 
 /** What a host may say about its deployment in the document. */
 export interface OpenApiOptions {
@@ -86,10 +88,12 @@ export function buildOpenApiDocument(
   const inputNames = new Map<z.ZodType, string>([
     ...named(inputs as Record<string, unknown>),
     ...named(notifyInputs as Record<string, unknown>),
+    ...named(templateInputs as Record<string, unknown>),
   ])
   const outputNames = new Map<z.ZodType, string>([
     ...named(responses as Record<string, unknown>, 'Schema'),
     ...named(notifyResponses as Record<string, unknown>, 'Schema'),
+    ...named(templateResponses as Record<string, unknown>, 'Schema'),
   ])
   const nameOf = (map: Map<z.ZodType, string>, schema: z.ZodType, fallback: string) => {
     const existing = map.get(schema)
