@@ -71,7 +71,11 @@ beforeAll(async () => {
   await admin.end()
   admin = new pg.Client({ connectionString: db('postgres') })
   await admin.connect()
-  messaging = createMessaging({ storage: await createPostgresStorage({ connectionString: db('hosts_app') }) })
+  messaging = createMessaging({
+    storage: await createPostgresStorage({ connectionString: db('hosts_app') }),
+    // The receivers live on the test subnet: the operator allows it, as for an internal network.
+    destinations: { allowedRanges: [network.subnet] },
+  })
   workerUrl = db('hosts_worker', network.gateway)
 }, 120_000)
 
@@ -123,18 +127,19 @@ describe('many hosts, one database', () => {
       'infra_admin',
       tenants.map((t) => [t, null]),
     )
-    const channels: string[] = []
-    for (const [i, t] of tenants.entries()) {
-      const host = network.hosts[i % 3]!
-      const c = await messaging.createChannel(adminP, {
-        infrastructureId: t,
-        channelKey: 'hook',
-        type: 'webhook',
-        config: { url: `http://${host.address}:8080/in`, secrets: [receiverSecret], timeoutMs: 10_000 },
-        maxAttempts: 10,
-      })
-      channels.push(c.id)
-    }
+    const channels = await Promise.all(
+      tenants.map(async (t, i) => {
+        const host = network.hosts[i % 3]!
+        const c = await messaging.createChannel(adminP, {
+          infrastructureId: t,
+          channelKey: 'hook',
+          type: 'webhook',
+          config: { url: `http://${host.address}:8080/in`, secrets: [receiverSecret], timeoutMs: 10_000 },
+          maxAttempts: 10,
+        })
+        return c.id
+      }),
+    )
     // The messages, in one statement as the tables' owner: tenant 0's backlog the oldest.
     await admin.query(
       `insert into messaging_outbox (infrastructure_id, id, channel_id, payload, max_attempts, created_by, created_at, available_at)
