@@ -42,7 +42,6 @@ export {
   DEFAULT_RETRY_POLICY,
   type DeliveryAttempt,
   type RetryPolicy,
-  redactSecrets,
 } from './domain/delivery.js'
 export type { DestinationPolicy } from './domain/destinations.js'
 export {
@@ -89,6 +88,7 @@ export {
   type TenantDefault,
 } from './domain/preference.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
+export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
 export {
   canonicalLocale,
   DEFAULT_TEMPLATE_LOCALE,
