@@ -7,7 +7,8 @@
  * A fleet worker over PostgreSQL with the real webhook transport (the test subnet allowed
  * explicitly, SUBNET), naming its host in its attempts and in the User-Agent the receivers
  * log. Prints `ready` once connected, starts on `go` from standard input (so start-up is not
- * on the test's clock), runs until SIGTERM. Secrets come from MESSAGING_SECRET_KEYS.
+ * on the test's clock), prints `lost <id>` for each lease it loses, runs until SIGTERM.
+ * Secrets come from MESSAGING_SECRET_KEYS.
  */
 import { once } from 'node:events'
 import { createPostgresStorage } from '../../../src/adapters/postgres/index.js'
@@ -36,11 +37,14 @@ const worker = createDeliveryWorker({
     }),
   ],
   concurrency: 16,
-  leaseMs: 3000,
-  renewEveryMs: 1000,
+  leaseMs: 10_000,
+  renewEveryMs: 2000,
   pollIntervalMs: 50,
   shutdownGraceMs: 5000,
 })
+// A lease this worker lost (renewal refused, or its ack refused): another worker may deliver
+// the message again, and the test tells such duplicates from the kill's by these lines.
+worker.events.on('leaseLost', (m) => process.stdout.write(`lost ${m.id}\n`))
 process.stdout.write('ready\n')
 process.stdin.setEncoding('utf8')
 for (;;) {
