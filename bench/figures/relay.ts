@@ -1,6 +1,6 @@
 import { connect, type NatsConnection } from 'nats'
 import { z } from 'zod'
-import { createJetStreamRelay, ensureRelayStream } from '../../src/adapters/nats/index.js'
+import { createJetStreamRelay, ensureRelayStream } from '../../src/nats/index.js'
 import { createPostgresStorage, type PostgresStorage } from '../../src/adapters/postgres/index.js'
 import { type ChannelTypeDefinition, createMessaging, type Transport } from '../../src/index.js'
 import type { RelayTransport } from '../../src/ports/transport.js'
