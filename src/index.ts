@@ -4,6 +4,11 @@
  * adapter has its own entry (`messaging/memory`, ...) so a host loads only what it uses.
  */
 
+export {
+  createLiquidTemplateEngine,
+  DEFAULT_LIQUID_LIMITS,
+  type LiquidLimits,
+} from './adapters/liquid/liquid-template-engine.js'
 export type { Refusal } from './application/audit-service.js'
 export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'

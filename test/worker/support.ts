@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ChannelLookup } from '../../src/application/channel-opener.js'
 import type { DeliveryPort } from '../../src/application/delivery-port.js'
+import type { RetainItem } from '../../src/application/retain.js'
 import type { AttemptReport, SettleItem, SettleResult } from '../../src/application/settle.js'
 import type { Channel } from '../../src/domain/channel.js'
 import type { ClaimedMessage } from '../../src/domain/outbox-message.js'
@@ -55,6 +56,7 @@ export class MemoryPortDouble implements DeliveryPort {
   readonly settled: SettleItem[] = []
   readonly released: { id: string; delayMs: number }[] = []
   readonly renewed: string[] = []
+  readonly retained: RetainItem[] = []
   settleCalls = 0
   failSettle: (items: readonly SettleItem[]) => boolean = () => false
   claimError: unknown = null
@@ -87,6 +89,10 @@ export class MemoryPortDouble implements DeliveryPort {
             ? 'failed'
             : 'pending',
     }))
+  }
+  async retain(items: readonly RetainItem[]): Promise<boolean[]> {
+    this.retained.push(...items)
+    return items.map(() => true)
   }
   async openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup> {
     return this.lookup(infrastructureId, channelId)
