@@ -53,12 +53,12 @@ describe('messaging command line', () => {
     expect(r.out).toContain(option)
   })
 
-  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL, with exit 1 and one line', async () => {
+  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL as usage errors: exit 2 and one line', async () => {
     const unknown = await cli('deliver')
-    expect(unknown.code).toBe(1)
+    expect(unknown.code).toBe(2)
     expect(unknown.err).toContain("unknown command 'deliver'")
     const noTenant = await cli('stats', '--sqlite', ':memory:')
-    expect(noTenant).toMatchObject({ code: 1, out: '' })
+    expect(noTenant).toMatchObject({ code: 2, out: '' })
     expect(noTenant.err).toBe('messaging: give --infra <uuid> (repeatable) or --principal <json>\n')
     const badPrincipal = await cli(
       'stats',
@@ -67,15 +67,15 @@ describe('messaging command line', () => {
       '--principal',
       '{"userId":"x","role":"root","grants":[]}',
     )
-    expect(badPrincipal.code).toBe(1)
+    expect(badPrincipal.code).toBe(2)
     expect(badPrincipal.err).toMatch(/--principal: userId: .*role:/)
     const badNumber = await cli('worker', '--sqlite', ':memory:', '--concurrency', 'many')
-    expect(badNumber.code).toBe(1)
+    expect(badNumber.code).toBe(2)
     expect(badNumber.err).toContain(
       "option '--concurrency <n>' argument 'many' is invalid. must be a whole number, at least 1",
     )
     const migrate = await cli('migrate')
-    expect(migrate).toMatchObject({ code: 1 })
+    expect(migrate).toMatchObject({ code: 2 })
     expect(migrate.err).toContain('migrate needs --database-url or DATABASE_URL')
   })
 
@@ -163,7 +163,7 @@ describe('operating a SQLite store from the command line', () => {
     expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+-`))
 
     expect(await cli('redrive', '--sqlite', file, '--infra', infra)).toMatchObject({
-      code: 1,
+      code: 2,
       err: 'messaging: give exactly one of --message or --channel\n',
     })
     const redriven = await cli('redrive', '--sqlite', file, '--infra', infra, '--channel', 'alerts')
