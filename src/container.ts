@@ -3,6 +3,7 @@ import { createSqliteStorage } from './adapters/sqlite/sqlite-storage.js'
 import { AuditService } from './application/audit-service.js'
 import { ChannelService } from './application/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './application/context.js'
+import { DeadLetterService } from './application/dead-letter-service.js'
 import { DeliveryService } from './application/delivery-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
@@ -10,13 +11,13 @@ import { OutboxService } from './application/outbox-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
 import { ValidationError } from './domain/errors.js'
 import { Messaging } from './messaging.js'
-import { type ChannelSecrets, plaintextSecrets } from './ports/channel-secrets.js'
+import type { ChannelSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from './ports/wake-signal.js'
-import { channelSecrets } from './secrets/channel-secrets.js'
+import { channelSecrets, keylessSecrets } from './secrets/channel-secrets.js'
 import { createSecretBox, type SecretBox, secretKeysFromEnv } from './secrets/secret-box.js'
 
 /** Service identifiers of the module's bindings, for hosts that resolve them from their own container. */
@@ -33,6 +34,7 @@ export const MESSAGING_TYPES = {
   OutboxService: Symbol.for('messaging.OutboxService'),
   AuditService: Symbol.for('messaging.AuditService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
+  DeadLetterService: Symbol.for('messaging.DeadLetterService'),
   InboxService: Symbol.for('messaging.InboxService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
@@ -119,6 +121,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.OutboxService, (ctx) => new OutboxService(ctx))
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
+    service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
     service(MESSAGING_TYPES.InboxService, (ctx) => new InboxService(ctx))
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
@@ -129,6 +132,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.OutboxService),
             c.get(MESSAGING_TYPES.AuditService),
             c.get(MESSAGING_TYPES.DeliveryService),
+            c.get(MESSAGING_TYPES.DeadLetterService),
             c.get(MESSAGING_TYPES.InboxService),
             c.get(MESSAGING_TYPES.Storage),
             c.get(MESSAGING_TYPES.ChannelTypes),
@@ -169,5 +173,5 @@ function secretsOf(options: MessagingOptions): ChannelSecrets {
   if (typeof process !== 'undefined' && process.env?.MESSAGING_SECRET_KEYS) {
     return channelSecrets(createSecretBox(secretKeysFromEnv(process.env)))
   }
-  return plaintextSecrets
+  return keylessSecrets
 }

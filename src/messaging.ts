@@ -1,5 +1,7 @@
 import type { AuditService, Refusal } from './application/audit-service.js'
 import type { ChannelService } from './application/channel-service.js'
+import type { DeadLetterService } from './application/dead-letter-service.js'
+import { createDeliveryPort, type DeliveryPort } from './application/delivery-port.js'
 import type { DeliveryService } from './application/delivery-service.js'
 import type { InboxService } from './application/inbox-service.js'
 import type { MembershipService } from './application/membership-service.js'
@@ -37,7 +39,7 @@ import type {
 import { pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
-import { type Principal, TenantScope } from './domain/tenant-scope.js'
+import { assertRole, type Principal, TenantScope } from './domain/tenant-scope.js'
 import { parseInput } from './domain/validation.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import type { WakeSignal } from './ports/wake-signal.js'
@@ -57,8 +59,8 @@ export class Messaging {
     private readonly members: MembershipService,
     private readonly outbox: OutboxService,
     private readonly audit: AuditService,
-    /** The delivery worker's side of the module (claim, renew, release, complete). */
-    readonly delivery: DeliveryService,
+    private readonly delivery: DeliveryService,
+    private readonly deadLetters: DeadLetterService,
     /** In-app inboxes; the in-app transport writes through it. */
     readonly inbox: InboxService,
     private readonly storage: MessagingStorage,
@@ -138,12 +140,32 @@ export class Messaging {
 
   /** Leases a batch of due messages (`service`). */
   async claim(principal: Principal, input: ClaimInput = {}): Promise<ClaimedMessage[]> {
-    return this.outbox.claim(TenantScope.of(principal), input)
+    return this.delivery.claimInput(TenantScope.of(principal), input)
   }
 
-  /** Settles a held message, fenced by its lease token (`service`). */
+  /**
+   * Settles a held message, fenced by its lease token (`service`): the attempt is recorded
+   * (`listAttempts`) and the ack audited, exactly as a delivery worker's.
+   */
   async ack(principal: Principal, input: AckInput): Promise<AckResult> {
-    return this.outbox.ack(TenantScope.of(principal), input)
+    return this.delivery.ack(TenantScope.of(principal), input)
+  }
+
+  /**
+   * The narrow interface a delivery worker runs on, bound to a `service` principal's scope
+   * or, with `fleet: true`, to every tenant (host code only; on PostgreSQL the worker login).
+   *
+   * @example
+   * const worker = createDeliveryWorker({ delivery: messaging.deliveryPort({ fleet: true, workerId }), transports })
+   */
+  deliveryPort(
+    options: { readonly principal: Principal } | { readonly fleet: true; readonly workerId: string },
+  ): DeliveryPort {
+    const scope =
+      'principal' in options ? TenantScope.of(options.principal) : TenantScope.fleet(options.workerId)
+    // Refused here rather than at the first claim: a worker with the wrong principal never starts.
+    assertRole(scope, 'outbox.claim', 'service')
+    return createDeliveryPort(this.delivery, scope, this.wake)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */
@@ -161,27 +183,27 @@ export class Messaging {
 
   /** Dead messages with their last error, oldest first. */
   async listDeadLetters(principal: Principal, input: ListDeadLettersInput): Promise<OutboxMessage[]> {
-    return this.delivery.listDeadLetters(TenantScope.of(principal), input)
+    return this.deadLetters.listDeadLetters(TenantScope.of(principal), input)
   }
 
   /** Every delivery attempt of one message: time, outcome, error (secrets redacted), duration. */
   async listAttempts(principal: Principal, input: MessageRefInput): Promise<DeliveryAttempt[]> {
-    return this.delivery.listAttempts(TenantScope.of(principal), input)
+    return this.deadLetters.listAttempts(TenantScope.of(principal), input)
   }
 
   /** Sends a dead or failed message round again with fresh attempts (`infra_admin` or `service`). */
   async redrive(principal: Principal, input: MessageRefInput): Promise<OutboxMessage> {
-    return this.delivery.redrive(TenantScope.of(principal), input)
+    return this.deadLetters.redrive(TenantScope.of(principal), input)
   }
 
   /** Redrives every dead message of one channel. */
   async redriveChannel(principal: Principal, input: RedriveChannelInput): Promise<{ redriven: number }> {
-    return this.delivery.redriveChannel(TenantScope.of(principal), input)
+    return this.deadLetters.redriveChannel(TenantScope.of(principal), input)
   }
 
   /** Queue health per tenant and channel within the principal's grants. */
   async stats(principal: Principal, input: StatsInput = {}): Promise<ChannelStats[]> {
-    return this.delivery.stats(TenantScope.of(principal), input)
+    return this.deadLetters.stats(TenantScope.of(principal), input)
   }
 
   /**

@@ -7,7 +7,6 @@ import {
   createMessaging,
   type Messaging,
   type Principal,
-  TenantScope,
   type Transport,
 } from '../../src/index.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
@@ -123,7 +122,6 @@ export async function openModule(
     return workerMessaging
   }
   const workerId = randomUUID()
-  const fleet = TenantScope.fleet(workerId)
   const delivered = (now: Date) => ({
     outcome: 'delivered' as const,
     errorCode: null,
@@ -193,7 +191,9 @@ export async function openModule(
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (settled < max && !empty && performance.now() < deadline) {
-            const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+            const held = await m
+              .deliveryPort({ fleet: true, workerId })
+              .claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
@@ -201,10 +201,9 @@ export async function openModule(
             // Each message acked on its own lease, the batch's acks in one unit of work (as
             // graphile-worker's batched completion and pg-boss's complete(ids)).
             const now = new Date()
-            const acks = await m.delivery.completeMany(
-              fleet,
-              held.map((h) => ({ held: h, report: delivered(now) })),
-            )
+            const acks = await m
+              .deliveryPort({ fleet: true, workerId })
+              .settle(held.map((h) => ({ held: h, report: delivered(now) })))
             settled += acks.filter((a) => a.acked).length
           }
         }),
@@ -236,13 +235,12 @@ export async function openModule(
     async timeClaim(batch) {
       const m = await worker()
       const t0 = performance.now()
-      const held = await m.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+      const held = await m.deliveryPort({ fleet: true, workerId }).claim({ limit: batch, leaseMs: 60_000 })
       const ms = performance.now() - t0
       const now = new Date()
-      await m.delivery.completeMany(
-        fleet,
-        held.map((h) => ({ held: h, report: delivered(now) })),
-      )
+      await m
+        .deliveryPort({ fleet: true, workerId })
+        .settle(held.map((h) => ({ held: h, report: delivered(now) })))
       return ms
     },
     async close() {

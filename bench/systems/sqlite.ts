@@ -5,7 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { z } from 'zod'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
 import { migrateSqlite } from '../../src/adapters/sqlite/sqlite-migrator.js'
-import { type ChannelTypeDefinition, createMessaging, type Principal, TenantScope } from '../../src/index.js'
+import { type ChannelTypeDefinition, createMessaging, type Principal } from '../../src/index.js'
 import { payloadOf } from '../common.js'
 
 const requireModule = createRequire(import.meta.url)
@@ -42,7 +42,6 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
     })
   }
   const workerId = randomUUID()
-  const fleet = TenantScope.fleet(workerId)
   const input = (t: number, s: number) => ({
     infrastructureId: tenants[t]!,
     channelKey: 'bench',
@@ -65,21 +64,22 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
         )
       }
     },
-    /** Claims of `batch` through messaging.delivery, each batch settled with completeMany. */
+    /** Claims of `batch` through the fleet's delivery port, each batch settled in one call. */
     async drain({ batch, concurrency, deadline }: { batch: number; concurrency: number; deadline: number }) {
       let settled = 0
       let empty = false
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (!empty && performance.now() < deadline) {
-            const held = await messaging.delivery.claim(fleet, { limit: batch, leaseMs: 60_000 })
+            const held = await messaging
+              .deliveryPort({ fleet: true, workerId })
+              .claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
             }
             const now = new Date()
-            const acks = await messaging.delivery.completeMany(
-              fleet,
+            const acks = await messaging.deliveryPort({ fleet: true, workerId }).settle(
               held.map((h) => ({
                 held: h,
                 report: {

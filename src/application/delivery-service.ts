@@ -1,105 +1,114 @@
-import type { Channel } from '../domain/channel.js'
-import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
-import { IllegalTransitionError, NotFoundError, StorageError } from '../domain/errors.js'
-import {
-  type ListDeadLettersInput,
-  listDeadLettersInput,
-  type MessageRefInput,
-  messageRefInput,
-  type RedriveChannelInput,
-  redriveChannelInput,
-  type StatsInput,
-  statsInput,
-} from '../domain/inputs.js'
-import {
-  type AckOutcome,
-  type ClaimedMessage,
-  type DeliveryStatus,
-  type OutboxMessage,
-  settle,
-} from '../domain/outbox-message.js'
+import { NotFoundError } from '../domain/errors.js'
+import { type AckInput, ackInput, type ClaimInput, claimInput } from '../domain/inputs.js'
+import type { ClaimedMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
-import type { OutboxDeliveryRepository, OutboxRepository } from '../ports/outbox-repository.js'
-import type { Repositories } from '../ports/unit-of-work.js'
-import { auditEntry, audited, type ServiceContext } from './context.js'
+import { type ChannelLookup, openChannel } from './channel-opener.js'
+import { audited, deliveryRepository, type ServiceContext } from './context.js'
+import { type AttemptReport, type SettleItem, type SettleResult, settleHeld } from './settle.js'
 
-/** How one attempt ended, as the worker hands it over for recording. */
-export interface AttemptReport {
-  readonly outcome: 'delivered' | 'retryable' | 'permanent'
-  readonly errorCode: string | null
-  readonly error: string | null
-  readonly providerMessageId: string | null
-  /** For retryable outcomes: when to try again (already jittered). */
-  readonly retryAfterMs?: number
-  readonly startedAt: Date
-  readonly finishedAt: Date
-  readonly workerId: string
+export type { AttemptReport, SettleItem, SettleResult } from './settle.js'
+
+/** What one claim asks for: the facade's `claim` and the worker's claims alike. */
+export interface ClaimRequest {
+  readonly limit: number
+  readonly leaseMs: number
+  /** Only this infrastructure (which the scope must reach); otherwise every tenant it reaches. */
+  readonly infrastructureId?: string
+  /** Skip these infrastructures (a worker's per-tenant cap is reached for them). */
+  readonly excludeInfrastructureIds?: readonly string[]
+  /** At most this many messages of one infrastructure in this claim. */
+  readonly perTenantLimit?: number
 }
 
-function delivery(r: Repositories): OutboxRepository & OutboxDeliveryRepository {
-  const outbox = r.outbox as OutboxRepository & Partial<OutboxDeliveryRepository>
-  if (typeof outbox.renew !== 'function')
-    throw new StorageError('this storage adapter does not support delivery workers')
-  return outbox as OutboxRepository & OutboxDeliveryRepository
-}
+/** A held message named by its lease: what renewing and releasing need. */
+export type LeaseRef = Pick<ClaimedMessage, 'infrastructureId' | 'id' | 'leaseToken'>
 
 /**
- * What delivery workers and operators do with held, dead and failed messages. The worker's
- * calls are not audited one by one (each attempt is recorded instead); operators' redrives are.
+ * Claiming, holding and settling messages: one claim path and one settle path, used by the
+ * facade (and so the HTTP surface) and by delivery workers through their DeliveryPort.
  */
 export class DeliveryService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** Leases due messages, fairly across tenants. */
-  claim(
-    scope: TenantScope,
-    options: {
-      limit: number
-      leaseMs: number
-      infrastructureId?: string
-      excludeInfrastructureIds?: readonly string[]
-      perTenantLimit?: number
-    },
-  ): Promise<ClaimedMessage[]> {
+  /** Leases due messages, fairly across tenants. `service` only. */
+  claim(scope: TenantScope, request: ClaimRequest): Promise<ClaimedMessage[]> {
     assertRole(scope, 'outbox.claim', 'service')
-    return this.ctx.uow.run(scope, (r) => r.outbox.claim(scope, { ...options, now: this.ctx.clock.now() }))
+    if (request.infrastructureId !== undefined) assertTenantScope(scope, request.infrastructureId)
+    return this.ctx.uow.run(scope, (r) =>
+      r.outbox.claim(scope, {
+        limit: request.limit,
+        leaseMs: request.leaseMs,
+        now: this.ctx.clock.now(),
+        ...(request.infrastructureId !== undefined && { infrastructureId: request.infrastructureId }),
+        ...(request.excludeInfrastructureIds !== undefined && {
+          excludeInfrastructureIds: request.excludeInfrastructureIds,
+        }),
+        ...(request.perTenantLimit !== undefined && { perTenantLimit: request.perTenantLimit }),
+      }),
+    )
+  }
+
+  /** The facade's claim: validated input, then the one claim path. */
+  claimInput(scope: TenantScope, raw: ClaimInput = {}): Promise<ClaimedMessage[]> {
+    const input = parseInput(claimInput, raw)
+    return this.claim(scope, input)
   }
 
   /**
-   * The channel with its secrets opened: for transports only, never for a response. When a
-   * secret does not open (key missing or rotated away, value altered) the channel comes back
-   * without config and `secretsError` says why, naming no secret.
+   * Settles held messages, each fenced by its own lease, in one unit of work: each attempt
+   * recorded, the settlement audited (see `settleHeld`). Results in the order of `items`.
    */
-  async channelForDelivery(
-    scope: TenantScope,
-    infrastructureId: string,
-    channelId: string,
-  ): Promise<{ channel: Channel | null; secretsError?: string }> {
-    const channel = await this.ctx.uow.run(scope, (r) =>
-      r.channels.findById(scope, infrastructureId, channelId),
-    )
-    if (!channel || !this.ctx.channelTypes.has(channel.type)) return { channel }
-    const def = this.ctx.channelTypes.get(channel.type)
-    try {
-      return {
-        channel: {
-          ...channel,
-          config: this.ctx.secrets.open(def, channel.config, { infrastructureId, channelId }),
-        },
-      }
-    } catch (e) {
-      return {
-        channel: { ...channel, config: {} },
-        secretsError: e instanceof Error ? e.message : 'secrets do not open',
-      }
-    }
+  settle(scope: TenantScope, items: readonly SettleItem[]): Promise<SettleResult[]> {
+    if (items.length === 0) return Promise.resolve([])
+    assertRole(scope, 'outbox.ack', 'service')
+    return this.ctx.uow.run(scope, (r) => settleHeld(this.ctx, r, scope, items))
   }
 
-  renew(scope: TenantScope, held: ClaimedMessage, leaseMs: number): Promise<boolean> {
+  /**
+   * A host's ack (the facade, `POST /ack`): the message is read under its lease, then settled
+   * through the same path as a worker's, so its attempt is recorded and audited alike.
+   * `acked: false` when the lease token no longer holds it.
+   */
+  async ack(scope: TenantScope, raw: AckInput): Promise<SettleResult> {
+    const input = parseInput(ackInput, raw)
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: 'outbox.ack',
+      targetType: 'message' as const,
+      targetId: input.messageId,
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId)
+      assertRole(scope, 'outbox.ack', 'service')
+      return this.ctx.uow.run(scope, async (r) => {
+        const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
+        if (!m) throw new NotFoundError('message', input.messageId)
+        if (m.status !== 'processing' || m.leaseToken !== input.leaseToken || m.leasedUntil === null)
+          return { acked: false, status: m.status }
+        const held = m as ClaimedMessage
+        const now = this.ctx.clock.now()
+        const report: AttemptReport =
+          input.outcome === 'processed'
+            ? { ...ackReport(scope, now), outcome: 'delivered' }
+            : input.retryAfterMs !== undefined
+              ? {
+                  ...ackReport(scope, now, input.reason),
+                  outcome: 'retryable',
+                  retryAfterMs: input.retryAfterMs,
+                }
+              : { ...ackReport(scope, now, input.reason), outcome: 'permanent' }
+        const [result] = await settleHeld(this.ctx, r, scope, [{ held, report }])
+        return result!.acked ? result! : { acked: false, status: m.status }
+      })
+    })
+  }
+
+  /** Extends a held lease by `leaseMs` from now; false when the lease was lost. */
+  renew(scope: TenantScope, held: LeaseRef, leaseMs: number): Promise<boolean> {
     const leasedUntil = new Date(this.ctx.clock.now().getTime() + leaseMs)
     return this.ctx.uow.run(scope, (r) =>
-      delivery(r).renew(scope, {
+      deliveryRepository(r).renew(scope, {
         infrastructureId: held.infrastructureId,
         id: held.id,
         leaseToken: held.leaseToken,
@@ -109,10 +118,10 @@ export class DeliveryService {
   }
 
   /** Hands a held message back uncounted, due after `delayMs`. */
-  release(scope: TenantScope, held: ClaimedMessage, delayMs = 0): Promise<boolean> {
+  release(scope: TenantScope, held: LeaseRef, delayMs = 0): Promise<boolean> {
     const availableAt = new Date(this.ctx.clock.now().getTime() + delayMs)
     return this.ctx.uow.run(scope, (r) =>
-      delivery(r).release(scope, {
+      deliveryRepository(r).release(scope, {
         infrastructureId: held.infrastructureId,
         id: held.id,
         leaseToken: held.leaseToken,
@@ -121,186 +130,23 @@ export class DeliveryService {
     )
   }
 
-  /**
-   * Records the attempt and settles the message in one unit of work, fenced by the lease:
-   * `acked: false` means the lease was lost and nothing was written.
-   */
-  async complete(
-    scope: TenantScope,
-    held: ClaimedMessage,
-    report: AttemptReport,
-  ): Promise<{ acked: boolean; status: DeliveryStatus }> {
-    const [result] = await this.completeMany(scope, [{ held, report }])
-    return result!
-  }
-
-  /**
-   * `complete` for many held messages in one unit of work (one statement on PostgreSQL).
-   * Each is fenced by its own lease: a lost lease gives `acked: false` for that message
-   * only, and nothing is written for it. Results in the order of `items`.
-   */
-  async completeMany(
-    scope: TenantScope,
-    items: ReadonlyArray<{ readonly held: ClaimedMessage; readonly report: AttemptReport }>,
-  ): Promise<Array<{ acked: boolean; status: DeliveryStatus }>> {
-    if (items.length === 0) return []
-    const commands = items.map(({ held, report }) => {
-      const outcome: AckOutcome =
-        report.outcome === 'delivered'
-          ? { outcome: 'processed' }
-          : {
-              outcome: 'failed',
-              reason: report.error ?? report.errorCode ?? 'delivery failed',
-              ...(report.outcome === 'retryable' && { retryAfterMs: report.retryAfterMs ?? 0 }),
-            }
-      const settlement = settle(held, outcome, report.finishedAt)
-      const attempt: DeliveryAttempt = {
-        id: this.ctx.ids.next(),
-        infrastructureId: held.infrastructureId,
-        messageId: held.id,
-        attempt: held.attempts,
-        workerId: report.workerId,
-        startedAt: report.startedAt,
-        finishedAt: report.finishedAt,
-        durationMs: Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()),
-        outcome: report.outcome,
-        errorCode: report.errorCode,
-        error: report.error,
-        providerMessageId: report.providerMessageId,
-      }
-      return {
-        settle: {
-          infrastructureId: held.infrastructureId,
-          id: held.id,
-          leaseToken: held.leaseToken,
-          settlement,
-        },
-        attempt,
-      }
-    })
-    const done = await this.ctx.uow.run(scope, (r) => delivery(r).completeMany(scope, commands))
-    return commands.map((c, i) =>
-      done[i] ? { acked: true, status: c.settle.settlement.status } : { acked: false, status: 'processing' },
+  /** The channel of a held message, opened for delivery (see ChannelLookup): for transports only. */
+  async openChannel(scope: TenantScope, infrastructureId: string, channelId: string): Promise<ChannelLookup> {
+    const channel = await this.ctx.uow.run(scope, (r) =>
+      r.channels.findById(scope, infrastructureId, channelId),
     )
+    return openChannel(this.ctx, channel)
   }
+}
 
-  /** Dead messages of a tenant (optionally one channel), oldest first, with their last error. */
-  async listDeadLetters(scope: TenantScope, raw: ListDeadLettersInput): Promise<OutboxMessage[]> {
-    const input = parseInput(listDeadLettersInput, raw)
-    assertTenantScope(scope, input.infrastructureId)
-    return this.ctx.uow.run(scope, (r) =>
-      r.outbox.list(scope, {
-        infrastructureId: input.infrastructureId,
-        status: 'dead',
-        limit: input.limit,
-        ...(input.channelId !== undefined && { channelId: input.channelId }),
-        ...(input.after !== undefined && { after: input.after }),
-      }),
-    )
-  }
-
-  async listAttempts(scope: TenantScope, raw: MessageRefInput): Promise<DeliveryAttempt[]> {
-    const input = parseInput(messageRefInput, raw)
-    assertTenantScope(scope, input.infrastructureId)
-    return this.ctx.uow.run(scope, async (r) => {
-      const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
-      if (!m) throw new NotFoundError('message', input.messageId)
-      return delivery(r).listAttempts(scope, input.infrastructureId, input.messageId)
-    })
-  }
-
-  /** Sends one dead or failed message round again with fresh attempts (`infra_admin` or `service`). */
-  async redrive(scope: TenantScope, raw: MessageRefInput): Promise<OutboxMessage> {
-    const input = parseInput(messageRefInput, raw)
-    const target = {
-      infrastructureId: input.infrastructureId,
-      action: 'outbox.redrive',
-      targetType: 'message' as const,
-      targetId: input.messageId,
-    }
-    return audited(this.ctx, scope, target, async () => {
-      assertTenantScope(scope, input.infrastructureId)
-      assertRole(scope, 'outbox.redrive', 'infra_admin', 'service')
-      const m = await this.ctx.uow.run(scope, async (r) => {
-        const current = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
-        if (!current) throw new NotFoundError('message', input.messageId)
-        const next = await delivery(r).redrive(scope, {
-          infrastructureId: input.infrastructureId,
-          id: input.messageId,
-          now: this.ctx.clock.now(),
-        })
-        if (!next) {
-          throw new IllegalTransitionError(
-            current.status,
-            'pending',
-            'only dead or failed messages are redriven',
-          )
-        }
-        await r.audit.append(
-          scope,
-          auditEntry(this.ctx, scope, { ...target, businessId: current.businessId }),
-        )
-        return next
-      })
-      this.ctx.wake?.notify(input.infrastructureId)
-      return m
-    })
-  }
-
-  /** Redrives every dead message of a channel, in batches; returns how many went round again. */
-  async redriveChannel(scope: TenantScope, raw: RedriveChannelInput): Promise<{ redriven: number }> {
-    const input = parseInput(redriveChannelInput, raw)
-    const target = {
-      infrastructureId: input.infrastructureId,
-      action: 'outbox.redrive_channel',
-      targetType: 'channel' as const,
-      targetId: input.channelId,
-    }
-    return audited(this.ctx, scope, target, async () => {
-      assertTenantScope(scope, input.infrastructureId)
-      assertRole(scope, 'outbox.redrive', 'infra_admin', 'service')
-      let redriven = 0
-      for (;;) {
-        const batch = await this.ctx.uow.run(scope, async (r) => {
-          const dead = await r.outbox.list(scope, {
-            infrastructureId: input.infrastructureId,
-            channelId: input.channelId,
-            status: 'dead',
-            limit: 500,
-          })
-          let n = 0
-          for (const m of dead) {
-            if (
-              await delivery(r).redrive(scope, {
-                infrastructureId: m.infrastructureId,
-                id: m.id,
-                now: this.ctx.clock.now(),
-              })
-            )
-              n++
-          }
-          return { seen: dead.length, n }
-        })
-        redriven += batch.n
-        if (batch.seen < 500 || batch.n === 0) break
-      }
-      await this.ctx.uow.run(scope, (r) =>
-        r.audit.append(scope, auditEntry(this.ctx, scope, { ...target, details: { redriven } })),
-      )
-      if (redriven > 0) this.ctx.wake?.notify(input.infrastructureId)
-      return { redriven }
-    })
-  }
-
-  /** Pending, in flight, delivered, failed, dead and the oldest pending age, per tenant and channel. */
-  async stats(scope: TenantScope, raw: StatsInput = {}): Promise<ChannelStats[]> {
-    const input = parseInput(statsInput, raw)
-    if (input.infrastructureId !== undefined) assertTenantScope(scope, input.infrastructureId)
-    return this.ctx.uow.run(scope, (r) =>
-      delivery(r).stats(scope, {
-        now: this.ctx.clock.now(),
-        ...(input.infrastructureId !== undefined && { infrastructureId: input.infrastructureId }),
-      }),
-    )
+/** A host's ack carries no timing: the attempt is recorded at the moment of the ack, by its caller. */
+function ackReport(scope: TenantScope, now: Date, reason?: string) {
+  return {
+    errorCode: null,
+    error: reason ?? null,
+    providerMessageId: null,
+    startedAt: now,
+    finishedAt: now,
+    workerId: scope.userId,
   }
 }

@@ -1,10 +1,6 @@
 import type { z } from 'zod'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
-  type AckInput,
-  ackInput,
-  type ClaimInput,
-  claimInput,
   type EnqueueInput,
   type EnqueueManyInput,
   enqueueInput,
@@ -14,15 +10,8 @@ import {
   type MessageRefInput,
   messageRefInput,
 } from '../domain/inputs.js'
-import {
-  type AckOutcome,
-  type ClaimedMessage,
-  type DeliveryStatus,
-  type OutboxMessage,
-  payloadBytes,
-  settle,
-} from '../domain/outbox-message.js'
-import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
+import { type OutboxMessage, payloadBytes } from '../domain/outbox-message.js'
+import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
@@ -34,11 +23,8 @@ export interface EnqueueResult {
   readonly created: boolean
 }
 
-export interface AckResult {
-  /** false when the lease token no longer holds the message (stale or repeated ack): nothing changed. */
-  readonly acked: boolean
-  readonly status: DeliveryStatus
-}
+/** false when the lease token no longer holds the message (stale or repeated ack): nothing changed. */
+export type { SettleResult as AckResult } from './settle.js'
 
 const auditTarget = (c: {
   readonly message: {
@@ -54,7 +40,7 @@ const auditTarget = (c: {
   targetId: c.message.id,
 })
 
-/** The outbox: append, claim under a lease, ack fenced by that lease. */
+/** The outbox: append and read. Claiming and settling are the DeliveryService's. */
 export class OutboxService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -162,62 +148,5 @@ export class OutboxService {
         ...(input.after !== undefined && { after: input.after }),
       }),
     )
-  }
-
-  /** Leases a batch for delivery. `service` only. */
-  async claim(scope: TenantScope, raw: ClaimInput = {}): Promise<ClaimedMessage[]> {
-    const input = parseInput(claimInput, raw)
-    assertRole(scope, 'outbox.claim', 'service')
-    if (input.infrastructureId !== undefined) assertTenantScope(scope, input.infrastructureId)
-    return this.ctx.uow.run(scope, (r) =>
-      r.outbox.claim(scope, {
-        limit: input.limit,
-        leaseMs: input.leaseMs,
-        now: this.ctx.clock.now(),
-        ...(input.infrastructureId !== undefined && { infrastructureId: input.infrastructureId }),
-      }),
-    )
-  }
-
-  /** Marks a held message processed or failed (retry, or dead once out of attempts). `service` only. */
-  async ack(scope: TenantScope, raw: AckInput): Promise<AckResult> {
-    const input = parseInput(ackInput, raw)
-    const target = {
-      infrastructureId: input.infrastructureId,
-      action: 'outbox.ack',
-      targetType: 'message' as const,
-      targetId: input.messageId,
-    }
-    return audited(this.ctx, scope, target, async () => {
-      assertTenantScope(scope, input.infrastructureId)
-      assertRole(scope, 'outbox.ack', 'service')
-      return this.ctx.uow.run(scope, async (r) => {
-        const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
-        if (!m) throw new NotFoundError('message', input.messageId)
-        if (m.status !== 'processing' || m.leaseToken !== input.leaseToken)
-          return { acked: false, status: m.status }
-        const outcome: AckOutcome =
-          input.outcome === 'processed'
-            ? { outcome: 'processed' }
-            : { outcome: 'failed', reason: input.reason, retryAfterMs: input.retryAfterMs }
-        const settlement = settle(m, outcome, this.ctx.clock.now())
-        const acked = await r.outbox.settle(scope, {
-          infrastructureId: input.infrastructureId,
-          id: input.messageId,
-          leaseToken: input.leaseToken,
-          settlement,
-        })
-        if (!acked) return { acked: false, status: m.status }
-        await r.audit.append(
-          scope,
-          auditEntry(this.ctx, scope, {
-            ...target,
-            businessId: m.businessId,
-            details: { status: settlement.status, attempts: m.attempts },
-          }),
-        )
-        return { acked: true, status: settlement.status }
-      })
-    })
   }
 }

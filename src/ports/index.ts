@@ -14,6 +14,6 @@ export type {
   OutboxRepository,
   SettleCommand,
 } from './outbox-repository.js'
-export type { DeliveryContext, DeliveryOutcome, Transport } from './transport.js'
+export type { DeliveryContext, DeliveryOutcome, HandOff, RelayTransport, Transport } from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'

@@ -13,6 +13,19 @@ export type DeliveryOutcome =
     }
   | { readonly status: 'permanent'; readonly error: string; readonly code?: string }
 
+/**
+ * What a relay answers instead of an outcome: the message was handed to a broker whose own
+ * delivery workers settle it. The worker records no attempt and settles nothing; it extends
+ * the lease to `holdMs` from now so nobody claims the message meanwhile, and if nobody has
+ * settled it by then, it is claimed (and relayed) again.
+ */
+export interface HandOff {
+  readonly status: 'relayed'
+  readonly holdMs: number
+  /** Where the broker keeps it (`MESSAGING:42`), for logs and events. */
+  readonly reference?: string
+}
+
 export interface DeliveryContext {
   /** The message id: stable across attempts, for providers that deduplicate. */
   readonly idempotencyKey: string
@@ -37,4 +50,13 @@ export interface DeliveryContext {
 export interface Transport {
   readonly channelType: ChannelTypeDefinition
   send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome>
+}
+
+/**
+ * A transport that may hand messages to a broker instead of delivering them (a relay). Every
+ * `Transport` is one; a delivery worker takes either.
+ */
+export interface RelayTransport {
+  readonly channelType: ChannelTypeDefinition
+  send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome | HandOff>
 }

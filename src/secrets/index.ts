@@ -1,4 +1,4 @@
-export { channelSecrets } from './channel-secrets.js'
+export { channelSecrets, keylessSecrets } from './channel-secrets.js'
 export {
   describeSecrets,
   openConfig,

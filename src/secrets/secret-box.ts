@@ -9,6 +9,8 @@ export type SecretBoxErrorCode =
   | 'SECRET_KEY_UNKNOWN'
   | 'SECRET_UNREADABLE'
   | 'SECRET_KEY_INVALID'
+  /** A value is sealed but this process was given no key at all (MESSAGING_SECRET_KEYS, the `secrets` option). */
+  | 'SECRET_UNAVAILABLE'
 
 export class SecretBoxError extends Error {
   constructor(

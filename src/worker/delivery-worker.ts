@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events'
 import { z } from 'zod'
-import type { AttemptReport } from '../application/delivery-service.js'
-import { type Channel, rateLimitSchema, secretValues } from '../domain/channel.js'
-import { backoffMs, DEFAULT_RETRY_POLICY, type RetryPolicy, redactSecrets } from '../domain/delivery.js'
+import type { ChannelLookup } from '../application/channel-opener.js'
+import type { DeliveryPort } from '../application/delivery-port.js'
+import type { AttemptReport, SettleResult } from '../application/settle.js'
+import type { Channel } from '../domain/channel.js'
+import { backoffMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/delivery.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
-import { type Principal, TenantScope } from '../domain/tenant-scope.js'
+import type { Principal } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import { randomIds } from '../ports/id-generator.js'
-import type { DeliveryOutcome, Transport } from '../ports/transport.js'
+import type { DeliveryOutcome, HandOff, RelayTransport, Transport } from '../ports/transport.js'
 import { TokenBuckets } from './token-bucket.js'
 
 /** The subset of a pino (or console-like) logger the worker uses. Nothing secret is ever passed to it. */
@@ -21,14 +23,18 @@ export interface WorkerLogger {
 const silent: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} }
 
 export interface DeliveryWorkerOptions {
-  readonly messaging: Messaging
+  /** The module: the worker asks it for its DeliveryPort (give `delivery` instead to pass one). */
+  readonly messaging?: Messaging
+  /** The narrow interface the worker runs on; default `messaging.deliveryPort(...)` for `principal` or `fleet`. */
+  readonly delivery?: DeliveryPort
   /** A `service` principal: the worker serves the tenants of its grants. */
   readonly principal?: Principal
   /** Serve every tenant (on PostgreSQL, as the messaging_worker role). Excludes `principal`. */
   readonly fleet?: boolean
   /** A UUID naming this worker in attempt records. Default: random. */
   readonly workerId?: string
-  readonly transports: readonly Transport[]
+  /** One per channel type; a relay (`messaging/nats`) stands in for the types it relays. */
+  readonly transports: readonly (Transport | RelayTransport)[]
   /** Deliveries in flight at once. Default 10. */
   readonly concurrency?: number
   /** Messages per claim. Default: the free slots, at most `concurrency`. */
@@ -73,7 +79,12 @@ export interface DeliveryWorkerEvents {
   retried: [message: ClaimedMessage, attempt: AttemptReport]
   failed: [message: ClaimedMessage, attempt: AttemptReport]
   dead: [message: ClaimedMessage, attempt: AttemptReport]
-  released: [message: ClaimedMessage, reason: 'shutdown' | 'rate_limited' | 'channel_paused' | 'tenant_cap']
+  /** Handed to a broker by a relay; `reference` is where the broker keeps it. */
+  relayed: [message: ClaimedMessage, reference: string | null]
+  released: [
+    message: ClaimedMessage,
+    reason: 'shutdown' | 'rate_limited' | 'channel_paused' | 'secrets_unavailable' | 'tenant_cap',
+  ]
   leaseLost: [message: ClaimedMessage]
   error: [error: unknown]
 }
@@ -98,6 +109,11 @@ const outcomeSchema = z.discriminatedUnion('status', [
     retryAfterMs: z.number().nonnegative().optional(),
   }),
   z.object({ status: z.literal('permanent'), error: z.string(), code: z.string().max(100).optional() }),
+  z.object({
+    status: z.literal('relayed'),
+    holdMs: z.number().int().positive(),
+    reference: z.string().max(500).optional(),
+  }),
 ])
 
 class ShutdownAbort extends Error {}
@@ -131,17 +147,11 @@ const MAX_ERROR_TEXT = 2000
  * await worker.run(stop.signal)
  */
 export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
-  const { messaging } = options
   if (options.fleet && options.principal)
     throw new Error('a worker is either scoped by a principal or a fleet worker')
   const workerId = options.workerId ?? randomIds.next()
-  const scope = options.fleet
-    ? TenantScope.fleet(workerId)
-    : options.principal
-      ? TenantScope.of(options.principal)
-      : (() => {
-          throw new Error('a worker needs a service principal or fleet: true')
-        })()
+  const port = options.delivery ?? portOf(options, workerId)
+  const { scope } = port
   const concurrency = options.concurrency ?? 10
   const batchSize = Math.min(options.batchSize ?? concurrency, concurrency)
   const leaseMs = options.leaseMs ?? 30_000
@@ -184,7 +194,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function release(held: ClaimedMessage, delayMs: number, reason: DeliveryWorkerEvents['released'][1]) {
     try {
-      await messaging.delivery.release(scope, held, delayMs)
+      await port.release(held, delayMs)
       events.emit('released', held, reason)
     } catch (e) {
       // Releasing is a courtesy: if it fails, the lease lapses and the message is claimed again.
@@ -194,11 +204,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   /** Calls the transport with a deadline; whatever happens becomes an outcome. */
   async function callTransport(
-    transport: Transport,
+    transport: Transport | RelayTransport,
     held: ClaimedMessage,
     channel: Channel,
     abort: AbortController,
-  ): Promise<DeliveryOutcome> {
+  ): Promise<DeliveryOutcome | HandOff> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<DeliveryOutcome>((resolve) => {
       timer = setTimeout(() => {
@@ -214,7 +224,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         { once: true },
       )
     })
-    const call = (async (): Promise<DeliveryOutcome> => {
+    const call = (async (): Promise<DeliveryOutcome | HandOff> => {
       try {
         const raw: unknown = await transport.send(held, channel, {
           idempotencyKey: held.id,
@@ -229,7 +239,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
             code: 'invalid_outcome',
             error: 'transport returned no valid outcome',
           }
-        return parsed.data as DeliveryOutcome
+        return parsed.data as DeliveryOutcome | HandOff
       } catch (e) {
         return {
           status: 'retryable',
@@ -256,7 +266,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     for (const f of inflight.values()) {
       if (f.lost || now - f.renewedAt < renewTickMs) continue
       f.renewedAt = now
-      messaging.delivery.renew(scope, f.held, leaseMs).then(
+      port.renew(f.held, leaseMs).then(
         (ok) => {
           // A message being settled stops being held the moment its ack lands: the
           // completion's own answer says whether the lease was lost.
@@ -272,7 +282,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }
   }
 
-  type ChannelLookup = Awaited<ReturnType<Messaging['delivery']['channelForDelivery']>>
   /** Lookups by infrastructure/channel: a batch of one channel's messages costs one lookup. */
   const channels = new Map<string, { at: number; lookup: Promise<ChannelLookup> }>()
   function channelFor(held: ClaimedMessage): Promise<ChannelLookup> {
@@ -281,14 +290,14 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     const hit = channels.get(key)
     if (hit && now - hit.at < channelCacheMs) return hit.lookup
     if (channels.size >= 10_000) channels.clear()
-    const lookup = messaging.delivery.channelForDelivery(scope, held.infrastructureId, held.channelId)
+    const lookup = port.openChannel(held.infrastructureId, held.channelId)
     const entry = { at: now, lookup }
     channels.set(key, entry)
     const forget = () => {
       if (channels.get(key) === entry) channels.delete(key)
     }
     lookup.then((r) => {
-      if (!r.channel?.enabled || r.secretsError !== undefined) forget()
+      if (r.status !== 'ready') forget()
     }, forget)
     return lookup
   }
@@ -296,7 +305,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   // Completions wait a moment for each other and settle in one unit of work; each keeps its
   // own fenced answer. Per message, a unit of work costs 4 round trips and a commit (1,247
   // msgs/s drained, 2 cores); a batch of 100 costs the same once.
-  type Completion = Awaited<ReturnType<Messaging['delivery']['complete']>>
+  type Completion = SettleResult
   let completions: Array<{
     held: ClaimedMessage
     report: AttemptReport
@@ -312,11 +321,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     completions = []
     if (batch.length === 0) return
     completing += batch.length
-    messaging.delivery
-      .completeMany(
-        scope,
-        batch.map(({ held, report }) => ({ held, report })),
-      )
+    port
+      .settle(batch.map(({ held, report }) => ({ held, report })))
       .then(
         (results) => {
           for (const [i, c] of batch.entries()) c.resolve(results[i]!)
@@ -326,7 +332,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           if (batch.length === 1) batch[0]!.reject(e)
           else
             for (const c of batch)
-              messaging.delivery.complete(scope, c.held, c.report).then(c.resolve, c.reject)
+              port.settle([{ held: c.held, report: c.report }]).then(([r]) => c.resolve(r!), c.reject)
         },
       )
       .finally(() => {
@@ -345,35 +351,38 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   async function deliver(f: InFlight): Promise<void> {
     const { held, abort } = f
     try {
-      const { channel, secretsError } = await channelFor(held)
+      const lookup = await channelFor(held)
       const startedAt = new Date()
-      let outcome: DeliveryOutcome
-      let secrets: string[] = []
-      if (!channel) {
+      let outcome: DeliveryOutcome | HandOff
+      let redact = (t: string) => t
+      if (lookup.status === 'missing') {
         outcome = { status: 'permanent', code: 'channel_missing', error: 'the channel no longer exists' }
-      } else if (secretsError !== undefined) {
-        outcome = { status: 'retryable', code: 'secrets_unavailable', error: secretsError }
-      } else if (!channel.enabled) {
+      } else if (lookup.status === 'disabled') {
         await release(held, pausedDelayMs, 'channel_paused')
         return
+      } else if (lookup.status === 'unavailable') {
+        // Only an operator can fix a key: the message waits uncounted, as for a paused channel.
+        log.warn({ ...ctxOf(held), code: lookup.code, reason: lookup.reason }, 'channel secrets do not open')
+        await release(held, pausedDelayMs, 'secrets_unavailable')
+        return
+      } else if (lookup.status === 'invalid') {
+        outcome = { status: 'permanent', code: 'INVALID_CONFIG', error: lookup.reason }
       } else {
-        const limit = rateLimitSchema.safeParse(channel.config.rateLimit)
-        if (limit.success) {
-          const waitMs = buckets.take(`${channel.infrastructureId}/${channel.id}`, limit.data)
+        redact = lookup.redact
+        if (lookup.rateLimit) {
+          const waitMs = buckets.take(`${held.infrastructureId}/${held.channelId}`, lookup.rateLimit)
           if (waitMs > 0) {
             await release(held, waitMs, 'rate_limited')
             return
           }
         }
-        const transport = transports.get(channel.type)
-        if (messaging.channelTypes.has(channel.type))
-          secrets = secretValues(messaging.channelTypes.get(channel.type), channel.config)
+        const transport = transports.get(lookup.channel.type)
         outcome = transport
-          ? await callTransport(transport, held, channel, abort)
+          ? await callTransport(transport, held, lookup.channel, abort)
           : {
               status: 'retryable',
               code: 'no_transport',
-              error: `no transport registered for channel type ${channel.type}`,
+              error: `no transport registered for channel type ${lookup.channel.type}`,
             }
       }
       if (abort.signal.aborted && abort.signal.reason instanceof ShutdownAbort) {
@@ -381,9 +390,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         return
       }
       if (f.lost) return
+      if (outcome.status === 'relayed') {
+        await handOff(f, outcome)
+        return
+      }
       const finishedAt = new Date()
-      const error =
-        outcome.status === 'delivered' ? null : redactSecrets(outcome.error, secrets).slice(0, MAX_ERROR_TEXT)
+      const error = outcome.status === 'delivered' ? null : redact(outcome.error).slice(0, MAX_ERROR_TEXT)
       const report: AttemptReport = {
         outcome: outcome.status,
         errorCode: outcome.status === 'delivered' ? null : (outcome.code ?? outcome.status),
@@ -429,6 +441,18 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }
   }
 
+  /** The broker's workers settle the message now: hold its lease for them, settle nothing. */
+  async function handOff(f: InFlight, outcome: HandOff): Promise<void> {
+    f.settling = true
+    if (!(await port.renew(f.held, outcome.holdMs))) {
+      events.emit('leaseLost', f.held)
+      log.warn(ctxOf(f.held), 'hand-off refused: the lease was lost before it landed')
+      return
+    }
+    events.emit('relayed', f.held, outcome.reference ?? null)
+    log.debug({ ...ctxOf(f.held), reference: outcome.reference }, 'relayed')
+  }
+
   function start(held: ClaimedMessage): void {
     perTenantInflight.set(held.infrastructureId, (perTenantInflight.get(held.infrastructureId) ?? 0) + 1)
     const f: InFlight = {
@@ -460,7 +484,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (free <= 0) return { claimed: 0, asked: 0 }
     const asked = Math.min(batchSize, free)
     const atCap = [...perTenantInflight].filter(([, n]) => n >= perTenant).map(([i]) => i)
-    const claimed = await messaging.delivery.claim(scope, {
+    const claimed = await port.claim({
       limit: asked,
       leaseMs,
       excludeInfrastructureIds: atCap,
@@ -496,7 +520,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   async function loop(): Promise<void> {
-    const unsubscribe = messaging.wake.subscribe(poke)
+    const unsubscribe = port.onWake(poke)
     try {
       while (!stopping) {
         let full = false
@@ -546,7 +570,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     async drain() {
       let settled = 0
       const count = () => settled++
-      for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.on(e, count)
+      for (const e of ['delivered', 'retried', 'failed', 'dead', 'relayed'] as const) events.on(e, count)
       try {
         for (;;) {
           const { claimed } = await claimOnce()
@@ -555,10 +579,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           if (claimed === 0) await Promise.race([...[...inflight.values()].map((p) => p.done), ...releasing])
         }
       } finally {
-        for (const e of ['delivered', 'retried', 'failed', 'dead'] as const) events.off(e, count)
+        for (const e of ['delivered', 'retried', 'failed', 'dead', 'relayed'] as const) events.off(e, count)
       }
       return settled
     },
   }
   return worker
+}
+
+function portOf(options: DeliveryWorkerOptions, workerId: string): DeliveryPort {
+  if (!options.messaging) throw new Error('a worker needs messaging (or a delivery port)')
+  if (options.fleet) return options.messaging.deliveryPort({ fleet: true, workerId })
+  if (options.principal) return options.messaging.deliveryPort({ principal: options.principal })
+  throw new Error('a worker needs a service principal or fleet: true')
 }

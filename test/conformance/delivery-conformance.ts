@@ -110,36 +110,32 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
           s.enqueue(i % 2, i % 5 === 0 ? { do: 'permanent' } : { do: 'deliver' }),
         ),
       ).then((ms) => ms.map((m) => m.id))
-      const d = s.messaging.delivery
+      const port = s.messaging.deliveryPort({ principal: s.service })
       const acks: number[] = []
       const lookups: string[] = []
-      const completeMany = d.completeMany.bind(d)
-      const channelForDelivery = d.channelForDelivery.bind(d)
-      d.completeMany = (scope, items) => {
-        acks.push(items.length)
-        return completeMany(scope, items)
+      const counted = {
+        ...port,
+        settle: (items: Parameters<typeof port.settle>[0]) => {
+          acks.push(items.length)
+          return port.settle(items)
+        },
+        openChannel: (infrastructureId: string, channelId: string) => {
+          lookups.push(channelId)
+          return port.openChannel(infrastructureId, channelId)
+        },
       }
-      d.channelForDelivery = (scope, infrastructureId, channelId) => {
-        lookups.push(channelId)
-        return channelForDelivery(scope, infrastructureId, channelId)
-      }
-      try {
-        const w = s.worker({ concurrency: 20 })
-        const seen = { delivered: 0, failed: 0 }
-        w.events.on('delivered', () => seen.delivered++)
-        w.events.on('failed', () => seen.failed++)
-        expect(await w.drain()).toBe(40)
-        expect(seen).toEqual({ delivered: 32, failed: 8 })
-        // 40 acks in fewer units of work, every message acked exactly once.
-        expect(acks.reduce((a, b) => a + b, 0)).toBe(40)
-        expect(acks.length).toBeLessThan(40)
-        // One lookup per channel while the cached one is fresh.
-        expect(lookups.length).toBeLessThanOrEqual(4)
-        expect(new Set(lookups)).toEqual(new Set(s.channels))
-      } finally {
-        d.completeMany = completeMany
-        d.channelForDelivery = channelForDelivery
-      }
+      const w = s.worker({ principal: undefined, delivery: counted, concurrency: 20 })
+      const seen = { delivered: 0, failed: 0 }
+      w.events.on('delivered', () => seen.delivered++)
+      w.events.on('failed', () => seen.failed++)
+      expect(await w.drain()).toBe(40)
+      expect(seen).toEqual({ delivered: 32, failed: 8 })
+      // 40 acks in fewer units of work, every message acked exactly once.
+      expect(acks.reduce((a, b) => a + b, 0)).toBe(40)
+      expect(acks.length).toBeLessThan(40)
+      // One lookup per channel while the cached one is fresh.
+      expect(lookups.length).toBeLessThanOrEqual(4)
+      expect(new Set(lookups)).toEqual(new Set(s.channels))
       for (const [k, id] of ids.entries()) {
         const m = await s.get(k % 2, id)
         expect(m.status).toBe(k % 5 === 0 ? 'failed' : 'processed')
@@ -149,6 +145,56 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         })
         expect(attempts).toHaveLength(1)
       }
+    })
+
+    it("audits every settle through the one settle path: a worker's batches name each message, a host's ack its own", async () => {
+      const s = await setup({ tenants: 2 })
+      const ids = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          s.enqueue(i % 2, i % 4 === 0 ? { do: 'permanent' } : { do: 'deliver' }),
+        ),
+      ).then((ms) => ms.map((m) => m.id))
+      const w = s.worker({ concurrency: 6 })
+      expect(await w.drain()).toBe(12)
+      for (const k of [0, 1]) {
+        const infrastructureId = s.tenants[k]!.infra
+        const entries = await s.messaging.listAudit(s.admin, { infrastructureId, action: 'outbox.ack' })
+        expect(entries.every((e) => e.actorId === s.service.userId && e.outcome === 'ok')).toBe(true)
+        const named = entries.flatMap(
+          (e) => (e.details as { messages: { id: string; attempt: number; status: string }[] }).messages,
+        )
+        const mine = ids.filter((_, i) => i % 2 === k)
+        expect(named.map((n) => n.id).sort()).toEqual([...mine].sort())
+        for (const n of named) {
+          const i = ids.indexOf(n.id)
+          expect(n).toEqual({ id: n.id, attempt: 1, status: i % 4 === 0 ? 'failed' : 'processed' })
+        }
+      }
+      // A host that claims and acks by itself goes through the same path: attempt and audit entry.
+      const m = await s.enqueue(0)
+      const [held] = await s.messaging.claim(s.service, { infrastructureId: s.tenants[0]!.infra })
+      expect(held!.id).toBe(m.id)
+      await s.messaging.ack(s.service, {
+        infrastructureId: m.infrastructureId,
+        messageId: m.id,
+        leaseToken: held!.leaseToken,
+        outcome: 'failed',
+        reason: 'mailbox full',
+        retryAfterMs: 0,
+      })
+      expect(
+        await s.messaging.listAttempts(s.admin, { infrastructureId: m.infrastructureId, messageId: m.id }),
+      ).toMatchObject([
+        { attempt: 1, outcome: 'retryable', error: 'mailbox full', workerId: s.service.userId },
+      ])
+      const [latest] = await s.messaging.listAudit(s.admin, {
+        infrastructureId: m.infrastructureId,
+        action: 'outbox.ack',
+      })
+      expect(latest).toMatchObject({
+        targetId: m.id,
+        details: { messages: [{ id: m.id, attempt: 1, status: 'pending' }] },
+      })
     })
 
     it('retries with backoff until the last attempt, then the message is dead with its last error, secrets redacted', async () => {
@@ -267,13 +313,13 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
     it('fences a worker whose lease lapsed and was claimed again: it cannot ack, renew or release', async () => {
       const s = await setup()
       const m = await s.enqueue(0)
-      const scope = TenantScope.of(s.service)
-      const [old] = await s.messaging.delivery.claim(scope, { limit: 1, leaseMs: 100 })
+      const port = s.messaging.deliveryPort({ principal: s.service })
+      const [old] = await port.claim({ limit: 1, leaseMs: 100 })
       await new Promise((r) => setTimeout(r, 150))
-      const [fresh] = await s.messaging.delivery.claim(scope, { limit: 1, leaseMs: 30_000 })
+      const [fresh] = await port.claim({ limit: 1, leaseMs: 30_000 })
       expect(fresh!.id).toBe(m.id)
-      expect(await s.messaging.delivery.renew(scope, old!, 30_000)).toBe(false)
-      expect(await s.messaging.delivery.release(scope, old!)).toBe(false)
+      expect(await port.renew(old!, 30_000)).toBe(false)
+      expect(await port.release(old!, 0)).toBe(false)
       const report = {
         outcome: 'delivered' as const,
         errorCode: null,
@@ -283,10 +329,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         finishedAt: new Date(),
         workerId: uuid(),
       }
-      expect(await s.messaging.delivery.complete(scope, old!, report)).toEqual({
-        acked: false,
-        status: 'processing',
-      })
+      expect(await port.settle([{ held: old!, report }])).toEqual([{ acked: false, status: 'processing' }])
       expect(
         await s.messaging.ack(s.service, {
           infrastructureId: m.infrastructureId,
@@ -298,23 +341,16 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       expect(
         await s.messaging.listAttempts(s.admin, { infrastructureId: m.infrastructureId, messageId: m.id }),
       ).toEqual([])
-      expect(await s.messaging.delivery.renew(scope, fresh!, 30_000)).toBe(true)
-      expect(await s.messaging.delivery.complete(scope, fresh!, report)).toEqual({
-        acked: true,
-        status: 'processed',
-      })
+      expect(await port.renew(fresh!, 30_000)).toBe(true)
+      expect(await port.settle([{ held: fresh!, report }])).toEqual([{ acked: true, status: 'processed' }])
     })
 
     it('completes a batch in one go, each message fenced by its own lease: a stale token changes nothing for that message only', async () => {
       const s = await setup({ tenants: 2 })
       const ms = [await s.enqueue(0), await s.enqueue(0), await s.enqueue(0)]
       const bystander = await s.enqueue(1)
-      const scope = TenantScope.of(s.service)
-      const held = await s.messaging.delivery.claim(scope, {
-        limit: 10,
-        leaseMs: 30_000,
-        infrastructureId: s.tenants[0]!.infra,
-      })
+      const port = s.messaging.deliveryPort({ principal: s.service })
+      const held = await port.claim({ limit: 10, leaseMs: 30_000, infrastructureId: s.tenants[0]!.infra })
       expect(held.map((h) => h.id).sort()).toEqual(ms.map((m) => m.id).sort())
       const [a, b, c] = held
       const at = new Date()
@@ -328,7 +364,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         workerId: uuid(),
         ...(outcome === 'retryable' && { retryAfterMs: 0 }),
       })
-      const results = await s.messaging.delivery.completeMany(scope, [
+      const results = await port.settle([
         { held: a!, report: report('delivered') },
         { held: { ...b!, leaseToken: uuid() }, report: report('delivered') },
         { held: c!, report: report('retryable', 'upstream busy') },
@@ -358,13 +394,15 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         }),
       ).toMatchObject({ status: 'pending', attempts: 0 })
       // The real holder of b still acks it; a scope that does not reach it acks nothing.
-      const other = TenantScope.of(principal('service', [[s.tenants[1]!.infra, null]]))
-      expect(
-        await s.messaging.delivery.completeMany(other, [{ held: b!, report: report('delivered') }]),
-      ).toEqual([{ acked: false, status: 'processing' }])
-      expect(
-        await s.messaging.delivery.completeMany(scope, [{ held: b!, report: report('delivered') }]),
-      ).toEqual([{ acked: true, status: 'processed' }])
+      const other = s.messaging.deliveryPort({
+        principal: principal('service', [[s.tenants[1]!.infra, null]]),
+      })
+      expect(await other.settle([{ held: b!, report: report('delivered') }])).toEqual([
+        { acked: false, status: 'processing' },
+      ])
+      expect(await port.settle([{ held: b!, report: report('delivered') }])).toEqual([
+        { acked: true, status: 'processed' },
+      ])
       expect(await attempts(b!.id)).toHaveLength(1)
     })
 
@@ -375,10 +413,10 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       const stop = new AbortController()
       const running = w.run(stop.signal)
       await until(() => s.transport.calls.length === 1)
-      const scope = TenantScope.of(s.service)
+      const port = s.messaging.deliveryPort({ principal: s.service })
       for (let i = 0; i < 4; i++) {
         await new Promise((r) => setTimeout(r, 100))
-        expect(await s.messaging.delivery.claim(scope, { limit: 10, leaseMs: 1000 })).toEqual([])
+        expect(await port.claim({ limit: 10, leaseMs: 1000 })).toEqual([])
       }
       await until(async () => (await s.get(0, m.id)).status === 'processed')
       stop.abort()
@@ -398,8 +436,9 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       await running
       expect(await s.get(0, quick.id)).toMatchObject({ status: 'processed' })
       expect(await s.get(0, slow.id)).toMatchObject({ status: 'pending', attempts: 0, leaseToken: null })
-      const scope = TenantScope.of(s.service)
-      const [back] = await s.messaging.delivery.claim(scope, { limit: 5, leaseMs: 1000 })
+      const [back] = await s.messaging
+        .deliveryPort({ principal: s.service })
+        .claim({ limit: 5, leaseMs: 1000 })
       expect(back).toMatchObject({ id: slow.id, attempts: 1 })
     })
 

@@ -659,6 +659,18 @@ describe('the facade', () => {
           'invalid_type',
         ],
         [
+          'deliveryPort: fleet worker id not a uuid',
+          async (m) => m.deliveryPort({ fleet: true, workerId: 'worker-1' }),
+          'workerId',
+          'format:uuid',
+        ],
+        [
+          'deliveryPort: principal without a valid role',
+          async (m) => m.deliveryPort({ principal: { ...worker, role: 'root' as never } }),
+          'principal.role',
+          'invalid_value',
+        ],
+        [
           'principal: userId not a uuid',
           (m) => m.listChannels({ ...admin, userId: 'root' }, { infrastructureId: i }),
           'principal.userId',

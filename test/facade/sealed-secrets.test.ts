@@ -33,17 +33,20 @@ describe('channel credentials at rest', () => {
     const storedSecret = (stored!.config.secrets as string[])[0]!
     expect(storedSecret).toMatch(/^v1\.k1\./)
     expect(JSON.stringify(stored)).not.toContain(SECRET)
-    const worker = TenantScope.of(principal('service', [[t.infra, null]]))
-    const { channel } = await messaging.delivery.channelForDelivery(worker, t.infra, c.id)
-    expect(channel!.config.secrets).toEqual([SECRET])
+    const worker = messaging.deliveryPort({ principal: principal('service', [[t.infra, null]]) })
+    const opened = await worker.openChannel(t.infra, c.id)
+    expect(opened).toMatchObject({ status: 'ready', channel: { config: { secrets: [SECRET] } } })
     // A configure that sends the redacted marker back keeps the secret; the store gets it sealed again.
     await messaging.configureChannel(admin, {
       infrastructureId: t.infra,
       channelId: c.id,
       config: { url: 'https://hooks.example.com/b', secrets: [REDACTED] },
     })
-    const again = await messaging.delivery.channelForDelivery(worker, t.infra, c.id)
-    expect(again.channel!.config).toMatchObject({ url: 'https://hooks.example.com/b', secrets: [SECRET] })
+    const again = await worker.openChannel(t.infra, c.id)
+    expect(again).toMatchObject({
+      status: 'ready',
+      channel: { config: { url: 'https://hooks.example.com/b', secrets: [SECRET] } },
+    })
     // A value copied into another channel's row does not open there: it is bound to its owner.
     const other = await messaging.createChannel(admin, {
       infrastructureId: t.infra,
@@ -57,9 +60,9 @@ describe('channel credentials at rest', () => {
         updatedAt: new Date(),
       }),
     )
-    const moved = await messaging.delivery.channelForDelivery(worker, t.infra, other.id)
-    expect(moved.secretsError).toBeDefined()
-    expect(moved.secretsError).not.toContain(SECRET)
+    const moved = await worker.openChannel(t.infra, other.id)
+    expect(moved).toMatchObject({ status: 'unavailable', code: 'SECRET_UNREADABLE' })
+    expect(JSON.stringify(moved)).not.toContain(SECRET)
   })
 
   it('are refused by a persistent store when no key can seal them, and nothing is written', async () => {
@@ -129,10 +132,11 @@ describe('channel credentials at rest', () => {
     ])
     // Step 2: k1 retired; delivery still opens the secret.
     const after = createMessaging({ storage, secrets: createSecretBox({ keys: { k2 }, activeKeyId: 'k2' }) })
-    const worker = TenantScope.of(principal('service', [[t.infra, null]]))
-    const { channel, secretsError } = await after.delivery.channelForDelivery(worker, t.infra, c.id)
-    expect(secretsError).toBeUndefined()
-    expect(channel!.config).toMatchObject({ smtp: { auth: { pass: 'hunter2-hunter2' } } })
+    const worker = after.deliveryPort({ principal: principal('service', [[t.infra, null]]) })
+    expect(await worker.openChannel(t.infra, c.id)).toMatchObject({
+      status: 'ready',
+      channel: { config: { smtp: { auth: { pass: 'hunter2-hunter2' } } } },
+    })
     const audit = await after.listAudit(admin, {
       infrastructureId: t.infra,
       action: 'channel.reseal_secrets',

@@ -169,6 +169,66 @@ describe('delivery routes: dead letters, attempts, redrive, stats', () => {
     expect(f.errors).toEqual([])
   })
 
+  it('records the attempt of a message acked over HTTP, and audits the ack, as a worker settle does', async () => {
+    const { f } = deliveryFixture()
+    const { channelId } = await f.seed()
+    const enqueue = async () =>
+      (await f.messaging.enqueue(f.principals.adminA, { infrastructureId: f.infraA, channelId, payload: 1 }))
+        .message
+    const [done, retried, failed] = [await enqueue(), await enqueue(), await enqueue()]
+    const held = await json<Array<{ id: string; leaseToken: string }>>(
+      await f.call('POST', '/claim', { who: 'serviceA', body: { infrastructureId: f.infraA, limit: 10 } }),
+    )
+    expect(held.map((h) => h.id).sort()).toEqual([done.id, retried.id, failed.id].sort())
+    const tokenOf = (id: string) => held.find((h) => h.id === id)!.leaseToken
+    const ack = (messageId: string, body: Record<string, unknown>) =>
+      f.call('POST', '/ack', {
+        who: 'serviceA',
+        body: { infrastructureId: f.infraA, messageId, leaseToken: tokenOf(messageId), ...body },
+      })
+    expect(await json(await ack(done.id, { outcome: 'processed' }))).toEqual({
+      acked: true,
+      status: 'processed',
+    })
+    expect(
+      await json(await ack(retried.id, { outcome: 'failed', reason: 'smtp busy', retryAfterMs: 60_000 })),
+    ).toEqual({ acked: true, status: 'pending' })
+    expect(await json(await ack(failed.id, { outcome: 'failed', reason: 'no such mailbox' }))).toEqual({
+      acked: true,
+      status: 'failed',
+    })
+    // A repeated ack changes nothing and records nothing.
+    expect(await json(await ack(done.id, { outcome: 'processed' }))).toEqual({
+      acked: false,
+      status: 'processed',
+    })
+
+    const attempts = async (id: string) =>
+      json<Array<Record<string, unknown>>>(
+        await f.call('GET', `/messages/${id}/attempts?infrastructureId=${f.infraA}`),
+      )
+    const by = f.principals.serviceA.userId
+    expect(await attempts(done.id)).toMatchObject([
+      { attempt: 1, outcome: 'delivered', error: null, workerId: by, durationMs: 0 },
+    ])
+    expect(await attempts(retried.id)).toMatchObject([
+      { attempt: 1, outcome: 'retryable', error: 'smtp busy', workerId: by },
+    ])
+    expect(await attempts(failed.id)).toMatchObject([
+      { attempt: 1, outcome: 'permanent', error: 'no such mailbox', workerId: by },
+    ])
+    const audit = await f.messaging.listAudit(f.principals.adminA, {
+      infrastructureId: f.infraA,
+      action: 'outbox.ack',
+    })
+    expect(audit.map((e) => [e.targetId, e.actorId, e.outcome, e.details])).toEqual([
+      [failed.id, by, 'ok', { messages: [{ id: failed.id, attempt: 1, status: 'failed' }] }],
+      [retried.id, by, 'ok', { messages: [{ id: retried.id, attempt: 1, status: 'pending' }] }],
+      [done.id, by, 'ok', { messages: [{ id: done.id, attempt: 1, status: 'processed' }] }],
+    ])
+    expect(f.errors).toEqual([])
+  })
+
   it("keeps tenants apart: another tenant's admin sees no dead letters, attempts or stats of this one", async () => {
     const { f } = deliveryFixture()
     const { channelId } = await f.seed()

@@ -1,0 +1,49 @@
+import type { ClaimedMessage } from '../domain/outbox-message.js'
+import type { TenantScope } from '../domain/tenant-scope.js'
+import type { WakeSignal } from '../ports/wake-signal.js'
+import type { ChannelLookup } from './channel-opener.js'
+import type { ClaimRequest, DeliveryService, LeaseRef } from './delivery-service.js'
+import type { SettleItem, SettleResult } from './settle.js'
+
+/**
+ * What a delivery worker may do, and nothing else, bound to one scope (a service
+ * principal's, or the fleet's). The facade hands it out (`messaging.deliveryPort(...)`);
+ * every call goes through the same claim and settle paths as the facade's own.
+ *
+ * @example
+ * const port = messaging.deliveryPort({ fleet: true, workerId })
+ * const held = await port.claim({ limit: 10, leaseMs: 30_000 })
+ */
+export interface DeliveryPort {
+  /** The scope every call runs in. */
+  readonly scope: TenantScope
+  /** Leases due messages, fairly across the tenants the scope reaches (or of one of them). */
+  claim(request: ClaimRequest): Promise<ClaimedMessage[]>
+  /** Extends a held lease by `leaseMs`; false once the lease was lost. */
+  renew(held: LeaseRef, leaseMs: number): Promise<boolean>
+  /** Hands a held message back uncounted, due after `delayMs`; false once the lease was lost. */
+  release(held: LeaseRef, delayMs: number): Promise<boolean>
+  /** Settles held messages, each fenced by its lease, recording and auditing each attempt. */
+  settle(items: readonly SettleItem[]): Promise<SettleResult[]>
+  /** A held message's channel, opened for delivery (plaintext secrets: for transports only). */
+  openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup>
+  /** Called when messages may have become due (an enqueue committed); returns the unsubscribe. */
+  onWake(listener: () => void): () => void
+}
+
+/** A DeliveryPort over the delivery service, bound to `scope`. Plain closures: a test may wrap any of them. */
+export function createDeliveryPort(
+  service: DeliveryService,
+  scope: TenantScope,
+  wake: WakeSignal,
+): DeliveryPort {
+  return {
+    scope,
+    claim: (request) => service.claim(scope, request),
+    renew: (held, leaseMs) => service.renew(scope, held, leaseMs),
+    release: (held, delayMs) => service.release(scope, held, delayMs),
+    settle: (items) => service.settle(scope, items),
+    openChannel: (infrastructureId, channelId) => service.openChannel(scope, infrastructureId, channelId),
+    onWake: (listener) => wake.subscribe(() => listener()),
+  }
+}
