@@ -136,6 +136,22 @@ describe('the tarball', () => {
     }
     expect(missing).toEqual([])
   })
+
+  it('maps every subpath for TypeScript without exports support (moduleResolution node10) to the CommonJS types', () => {
+    const manifest = packed.manifest as PackedPackage['manifest'] & {
+      typesVersions: Record<string, Record<string, string[]>>
+      types: string
+    }
+    const subpaths = Object.entries(packed.manifest.exports).filter(
+      ([entry, target]) => entry !== '.' && typeof target !== 'string',
+    )
+    expect(Object.keys(manifest.typesVersions['*']!).sort()).toEqual(subpaths.map(([e]) => e.slice(2)).sort())
+    for (const [entry, target] of subpaths)
+      expect(manifest.typesVersions['*']![entry.slice(2)], entry).toEqual([
+        (target as { require: { types: string } }).require.types,
+      ])
+    expect(manifest.types).toBe('./dist/cjs/index.d.ts')
+  })
 })
 
 describe('every entry resolves from the installed package', () => {
@@ -167,6 +183,7 @@ describe('every entry resolves from the installed package', () => {
   /** Entries that load an optional peer the host installs when it uses them. */
   const PEERS: Record<string, string> = {
     'messaging/postgres': 'pg',
+    'messaging/nats': 'nats',
     'messaging/http/nest': '@nestjs/common',
     'messaging/ui': 'lit',
   }
