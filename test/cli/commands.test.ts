@@ -184,6 +184,8 @@ describe('operating a SQLite store from the command line', () => {
       '--log-level',
       'info',
     ])
+    // Start-up (tsx compiling the sources, on a loaded machine) has a budget of its own.
+    await until(() => worker.err().includes('"worker started"'), 90_000, 50)
     await until(
       async () =>
         (await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
@@ -211,13 +213,14 @@ describe('operating a SQLite store from the command line', () => {
     const pruned = await cli('prune', '--sqlite', file, '--older-than', '0s')
     expect(pruned.out).toMatch(/^pruned 1 message settled before /)
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
-  }, 60_000)
+  }, 150_000)
 
   it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {
     const tokens = join(dir, 'tokens.json')
     writeFileSync(tokens, JSON.stringify({ tok_admin_0123456789abcdef: admin }))
     const server = spawnCli(['serve', '--sqlite', file, '--port', '0', '--tokens', tokens, '--no-worker'])
-    await until(() => /listening on (\S+)/.test(server.out()), 20_000, 50)
+    // Start-up (tsx compiling the sources, esbuild bundling the page) has a budget of its own.
+    await until(() => /listening on (\S+)/.test(server.out()), 90_000, 50)
     const url = /listening on (\S+)/.exec(server.out())![1]!
     const ok = await fetch(`${url}/channels?infrastructureId=${infra}`, {
       headers: { authorization: 'Bearer tok_admin_0123456789abcdef' },
@@ -238,5 +241,5 @@ describe('operating a SQLite store from the command line', () => {
     expect((await bundle.text()).length).toBeGreaterThan(10_000)
     server.child.kill('SIGTERM')
     expect(await server.exit).toBe(0)
-  }, 30_000)
+  }, 120_000)
 })

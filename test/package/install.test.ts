@@ -180,10 +180,9 @@ describe('every entry resolves from the installed package', () => {
     )
   }
 
-  /** Entries that load an optional peer the host installs when it uses them. */
+  /** Entries that load an optional peer on import (the host installs it when it uses them). */
   const PEERS: Record<string, string> = {
     'messaging/postgres': 'pg',
-    'messaging/nats': 'nats',
     'messaging/http/nest': '@nestjs/common',
     'messaging/ui': 'lit',
   }
