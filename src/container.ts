@@ -1,6 +1,7 @@
 import { Container, ContainerModule } from 'inversify'
 import { createSqliteStorage } from './adapters/sqlite/sqlite-storage.js'
 import { AuditService } from './application/audit-service.js'
+import { CategoryService } from './application/category-service.js'
 import { ChannelService } from './application/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './application/context.js'
 import { DeadLetterService } from './application/dead-letter-service.js'
@@ -8,6 +9,8 @@ import { DeliveryService } from './application/delivery-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
 import { OutboxService } from './application/outbox-service.js'
+import { PreferenceService } from './application/preference-service.js'
+import { ProfileService } from './application/profile-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
 import { ValidationError } from './domain/errors.js'
 import { Messaging } from './messaging.js'
@@ -37,6 +40,9 @@ export const MESSAGING_TYPES = {
   DeadLetterService: Symbol.for('messaging.DeadLetterService'),
   InboxService: Symbol.for('messaging.InboxService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
+  ProfileService: Symbol.for('messaging.ProfileService'),
+  CategoryService: Symbol.for('messaging.CategoryService'),
+  PreferenceService: Symbol.for('messaging.PreferenceService'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
   Messaging: Symbol.for('messaging.Messaging'),
 } as const
@@ -123,6 +129,9 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
     service(MESSAGING_TYPES.InboxService, (ctx) => new InboxService(ctx))
+    service(MESSAGING_TYPES.ProfileService, (ctx) => new ProfileService(ctx))
+    service(MESSAGING_TYPES.CategoryService, (ctx) => new CategoryService(ctx))
+    service(MESSAGING_TYPES.PreferenceService, (ctx) => new PreferenceService(ctx))
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
         (c) =>
@@ -137,6 +146,9 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.Storage),
             c.get(MESSAGING_TYPES.ChannelTypes),
             c.get(MESSAGING_TYPES.WakeSignal),
+            c.get(MESSAGING_TYPES.ProfileService),
+            c.get(MESSAGING_TYPES.CategoryService),
+            c.get(MESSAGING_TYPES.PreferenceService),
           ),
       )
       .inSingletonScope()

@@ -9,7 +9,8 @@ export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
 export type { AckResult, EnqueueResult } from './application/outbox-service.js'
 export { createMessaging, MESSAGING_TYPES, type MessagingOptions, messagingModule } from './container.js'
-export type { AuditEntry, AuditOutcome } from './domain/audit.js'
+export type { AuditEntry, AuditOutcome, AuditTargetType } from './domain/audit.js'
+export type { Category, CategoryChannel } from './domain/category.js'
 export {
   BUILTIN_CHANNEL_TYPES,
   type BuiltinChannelType,
@@ -51,6 +52,7 @@ export {
 export type * from './domain/inputs.js'
 export * as schemas from './domain/inputs.js'
 export type { Membership, MembershipView } from './domain/membership.js'
+export type * from './domain/notify-inputs.js'
 export {
   type AckOutcome,
   assertTransition,
@@ -63,6 +65,17 @@ export {
   type OutboxMessage,
   type Settlement,
 } from './domain/outbox-message.js'
+export {
+  type Preference,
+  type PreferenceCell,
+  type PreferenceFacts,
+  type PreferenceGrid,
+  type PreferenceSource,
+  type ResolvedPreference,
+  resolvePreference,
+  type TenantDefault,
+} from './domain/preference.js'
+export type { RecipientProfile } from './domain/recipient-profile.js'
 export {
   assertRole,
   assertTenantScope,

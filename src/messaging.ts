@@ -1,4 +1,5 @@
 import type { AuditService, Refusal } from './application/audit-service.js'
+import type { CategoryService } from './application/category-service.js'
 import type { ChannelService } from './application/channel-service.js'
 import type { DeadLetterService } from './application/dead-letter-service.js'
 import { createDeliveryPort, type DeliveryPort } from './application/delivery-port.js'
@@ -6,7 +7,10 @@ import type { DeliveryService } from './application/delivery-service.js'
 import type { InboxService } from './application/inbox-service.js'
 import type { MembershipService } from './application/membership-service.js'
 import type { AckResult, EnqueueResult, OutboxService } from './application/outbox-service.js'
+import type { PreferenceService } from './application/preference-service.js'
+import type { ProfileService } from './application/profile-service.js'
 import type { AuditEntry } from './domain/audit.js'
+import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
 import { StorageError } from './domain/errors.js'
@@ -38,7 +42,23 @@ import type {
 } from './domain/inputs.js'
 import { pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
+import type {
+  CategoryRefInput,
+  CreateCategoryInput,
+  DeleteProfileInput,
+  ListCategoriesInput,
+  ListProfilesInput,
+  ListTenantDefaultsInput,
+  PreferenceGridInput,
+  ProfileRefInput,
+  SetPreferenceInput,
+  SetTenantDefaultInput,
+  UpdateCategoryInput,
+  UpsertProfileInput,
+} from './domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
+import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
+import type { RecipientProfile } from './domain/recipient-profile.js'
 import { assertRole, type Principal, TenantScope } from './domain/tenant-scope.js'
 import { parseInput } from './domain/validation.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
@@ -68,6 +88,9 @@ export class Messaging {
     readonly channelTypes: ChannelTypeRegistry,
     /** Wakes idle workers after an enqueue commits. */
     readonly wake: WakeSignal,
+    private readonly profiles: ProfileService,
+    private readonly categories: CategoryService,
+    private readonly preferences: PreferenceService,
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
@@ -229,6 +252,80 @@ export class Messaging {
   /** Marks the caller's own entries seen, read or archived. */
   async markInbox(principal: Principal, input: MarkInboxInput): Promise<{ changed: number }> {
     return this.inbox.mark(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Creates a recipient profile (`infra_admin`) or changes the fields given (absent:
+   * unchanged, null: cleared). A member changes only `email`, `phone`, `locale` and
+   * `timeZone` of its own existing profile.
+   *
+   * @example
+   * await messaging.upsertProfile(admin, { infrastructureId, userId, email: 'ada@example.com', locale: 'de-DE' })
+   */
+  async upsertProfile(principal: Principal, input: UpsertProfileInput): Promise<RecipientProfile> {
+    return this.profiles.upsert(TenantScope.of(principal), input)
+  }
+
+  /** A profile: the caller's own (no `userId`), or, for an admin or worker, one of a business it reaches. */
+  async getProfile(principal: Principal, input: ProfileRefInput): Promise<RecipientProfile> {
+    return this.profiles.get(TenantScope.of(principal), input)
+  }
+
+  /** The profiles the caller may see, by user id (`infra_admin`, `service`). */
+  async listProfiles(principal: Principal, input: ListProfilesInput): Promise<RecipientProfile[]> {
+    return this.profiles.list(TenantScope.of(principal), input)
+  }
+
+  /** Removes a profile (`infra_admin`). */
+  async deleteProfile(principal: Principal, input: DeleteProfileInput): Promise<void> {
+    return this.profiles.delete(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Creates a notification category (`infra_admin`): its key, name, whether it is critical,
+   * and the tenant's channel that serves each channel type for it.
+   *
+   * @example
+   * await messaging.createCategory(admin, { infrastructureId, key: 'invoice.paid', name: 'Invoice paid',
+   *   channels: { in_app: { channelKey: 'alerts' }, email: { channelKey: 'billing-email' } } })
+   */
+  async createCategory(principal: Principal, input: CreateCategoryInput): Promise<Category> {
+    return this.categories.create(TenantScope.of(principal), input)
+  }
+
+  /** Changes a category (`infra_admin`); marking it critical or not is audited. */
+  async updateCategory(principal: Principal, input: UpdateCategoryInput): Promise<Category> {
+    return this.categories.update(TenantScope.of(principal), input)
+  }
+
+  async getCategory(principal: Principal, input: CategoryRefInput): Promise<Category> {
+    return this.categories.get(TenantScope.of(principal), input)
+  }
+
+  async listCategories(principal: Principal, input: ListCategoriesInput): Promise<Category[]> {
+    return this.categories.list(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Sets the caller's own choice for a category over a channel type (`enabled: null` takes
+   * it back); an `infra_admin` may set anyone's. Returns the cell as it now resolves.
+   */
+  async setPreference(principal: Principal, input: SetPreferenceInput): Promise<PreferenceCell> {
+    return this.preferences.set(TenantScope.of(principal), input)
+  }
+
+  /** A user's preferences grid (the caller's own without `userId`): what resolves for each category and channel type, and why. */
+  async getPreferences(principal: Principal, input: PreferenceGridInput): Promise<PreferenceGrid> {
+    return this.preferences.grid(TenantScope.of(principal), input)
+  }
+
+  /** Sets (or, with `enabled: null`, takes back) a tenant default for a business or the whole infrastructure (`infra_admin`). */
+  async setTenantDefault(principal: Principal, input: SetTenantDefaultInput): Promise<TenantDefault | null> {
+    return this.preferences.setDefault(TenantScope.of(principal), input)
+  }
+
+  async listTenantDefaults(principal: Principal, input: ListTenantDefaultsInput): Promise<TenantDefault[]> {
+    return this.preferences.listDefaults(TenantScope.of(principal), input)
   }
 
   /** Closes the store. */

@@ -75,8 +75,11 @@ export interface ServeProcess {
 export async function startServe(
   store: { postgres: string } | { sqlite: string },
   tokensFile: string,
+  /** Node options for the child (e.g. `--cpu-prof` to profile it). */
+  nodeArgs: readonly string[] = [],
 ): Promise<ServeProcess> {
   const args = [
+    ...nodeArgs,
     join('bin', 'messaging.mjs'),
     'serve',
     ...('sqlite' in store ? ['--sqlite', store.sqlite] : ['--database-url', store.postgres]),

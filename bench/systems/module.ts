@@ -18,6 +18,7 @@ import {
   type SubjectOptions,
 } from '../common.js'
 import { BENCH_ROLES, type BenchServer } from '../postgres.js'
+import { BULK, bulkLoad } from './bulk.js'
 
 /** A channel type whose transport only reports the delivery to the benchmark. */
 const benchChannelType: ChannelTypeDefinition = {
@@ -122,6 +123,12 @@ export async function openModule(
     return workerMessaging
   }
   const workerId = randomUUID()
+  // The fleet worker's delivery port, made once (as a worker process holds it).
+  let fleetPort: ReturnType<Messaging['deliveryPort']> | undefined
+  const port = (m: Messaging) => {
+    fleetPort ??= m.deliveryPort({ fleet: true, workerId })
+    return fleetPort
+  }
   const delivered = (now: Date) => ({
     outcome: 'delivered' as const,
     errorCode: null,
@@ -139,22 +146,28 @@ export async function openModule(
   const fill = async (count: number, tenantOf: (i: number) => number, settled: boolean) => {
     const c = new pg.Client({ connectionString: superUrl })
     await c.connect()
-    try {
+    const rows = async () => {
       for (let from = 0; from < count; from += 200_000) {
         const n = Math.min(200_000, count - from)
         const ts = Array.from({ length: n }, (_, k) => tenantOf(from + k))
         const at = "now() - interval '1 second' + (x.n + $5) * interval '1 microsecond'"
         await c.query(
           `insert into messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, recipients,
-             idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, settled_at)
-           select ($2::uuid[])[x.t + 1], gen_random_uuid(), null, ($3::uuid[])[x.t + 1],
-                  jsonb_build_object('t', x.t, 's', x.n - 1 + $5, 'text', $6::text), null, null, 5, $4, ${at},
-                  ${settled ? "'processed', 1" : "'pending', 0"}, ${at}, ${settled ? at : 'null'}
-             from unnest($1::int[]) with ordinality as x (t, n)`,
+               idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, settled_at)
+             select ($2::uuid[])[x.t + 1], gen_random_uuid(), null, ($3::uuid[])[x.t + 1],
+                    jsonb_build_object('t', x.t, 's', x.n - 1 + $5, 'text', $6::text), null, null, 5, $4, ${at},
+                    ${settled ? "'processed', 1" : "'pending', 0"}, ${at}, ${settled ? at : 'null'}
+               from unnest($1::int[]) with ordinality as x (t, n)`,
           [ts, tenants, channelIds, admin.userId, from, payloadOf(0, 0).text],
         )
       }
-      await c.query('vacuum analyze messaging_outbox')
+    }
+    try {
+      if (count >= BULK) await bulkLoad(c, 'messaging_outbox', rows)
+      else {
+        await rows()
+        await c.query('vacuum analyze messaging_outbox')
+      }
     } finally {
       await c.end()
     }
@@ -191,9 +204,7 @@ export async function openModule(
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (settled < max && !empty && performance.now() < deadline) {
-            const held = await m
-              .deliveryPort({ fleet: true, workerId })
-              .claim({ limit: batch, leaseMs: 60_000 })
+            const held = await port(m).claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
@@ -201,9 +212,7 @@ export async function openModule(
             // Each message acked on its own lease, the batch's acks in one unit of work (as
             // graphile-worker's batched completion and pg-boss's complete(ids)).
             const now = new Date()
-            const acks = await m
-              .deliveryPort({ fleet: true, workerId })
-              .settle(held.map((h) => ({ held: h, report: delivered(now) })))
+            const acks = await port(m).settle(held.map((h) => ({ held: h, report: delivered(now) })))
             settled += acks.filter((a) => a.acked).length
           }
         }),
@@ -235,12 +244,10 @@ export async function openModule(
     async timeClaim(batch) {
       const m = await worker()
       const t0 = performance.now()
-      const held = await m.deliveryPort({ fleet: true, workerId }).claim({ limit: batch, leaseMs: 60_000 })
+      const held = await port(m).claim({ limit: batch, leaseMs: 60_000 })
       const ms = performance.now() - t0
       const now = new Date()
-      await m
-        .deliveryPort({ fleet: true, workerId })
-        .settle(held.map((h) => ({ held: h, report: delivered(now) })))
+      await port(m).settle(held.map((h) => ({ held: h, report: delivered(now) })))
       return ms
     },
     async close() {

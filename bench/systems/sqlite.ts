@@ -42,6 +42,7 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
     })
   }
   const workerId = randomUUID()
+  const port = messaging.deliveryPort({ fleet: true, workerId })
   const input = (t: number, s: number) => ({
     infrastructureId: tenants[t]!,
     channelKey: 'bench',
@@ -71,15 +72,13 @@ export async function openSqliteModule(dir: string, tenantCount: number) {
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (!empty && performance.now() < deadline) {
-            const held = await messaging
-              .deliveryPort({ fleet: true, workerId })
-              .claim({ limit: batch, leaseMs: 60_000 })
+            const held = await port.claim({ limit: batch, leaseMs: 60_000 })
             if (held.length === 0) {
               empty = true
               break
             }
             const now = new Date()
-            const acks = await messaging.deliveryPort({ fleet: true, workerId }).settle(
+            const acks = await port.settle(
               held.map((h) => ({
                 held: h,
                 report: {

@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import type { AuditEntry } from '../domain/audit.js'
+import { AUDIT_TARGET_TYPES, type AuditEntry } from '../domain/audit.js'
 import type { ErrorCode } from '../domain/errors.js'
+import { tenantIdSchema } from '../domain/ids.js'
 import { type ListAuditInput, listAuditInput } from '../domain/inputs.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
@@ -18,10 +19,10 @@ export interface Refusal {
 }
 
 const refusalSchema = z.object({
-  infrastructureId: z.uuid(),
-  businessId: z.uuid().nullable().default(null),
+  infrastructureId: tenantIdSchema,
+  businessId: tenantIdSchema.nullable().default(null),
   action: z.string().min(1).max(100),
-  targetType: z.enum(['channel', 'membership', 'message']),
+  targetType: z.enum(AUDIT_TARGET_TYPES),
   errorCode: z.string().min(1).max(100),
   details: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))

@@ -34,9 +34,9 @@ export class InboxService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /**
-   * Writes one entry per recipient: the message's own recipients (user ids), or else the
-   * channel's opted-in members of the message's business (infrastructure-wide members too).
-   * Redelivery of the same message adds nothing.
+   * Writes one entry per recipient: the message's own recipients (user ids) except members
+   * of the channel who opted out of it, or else the channel's opted-in members of the
+   * message's business (infrastructure-wide members too). Redelivery adds nothing.
    */
   async deliver(scope: TenantScope, message: OutboxMessage, channel: Channel): Promise<InboxDelivery> {
     assertRole(scope, 'inbox.deliver', 'service')
@@ -45,11 +45,15 @@ export class InboxService {
       if (bad !== undefined) return { ok: false, error: 'in-app recipients must be user ids (UUIDs)' }
     }
     return this.ctx.uow.run(scope, async (r) => {
-      const users =
-        message.recipients ??
-        (await r.members.listByChannel(scope, message.infrastructureId, channel.id))
-          .filter((m) => m.optedIn && (m.businessId === null || m.businessId === message.businessId))
-          .map((m) => m.userId)
+      const members = await r.members.listByChannel(scope, message.infrastructureId, channel.id)
+      // Preferences hold on every path: a recipient the message names explicitly is still
+      // left out when they are a member of the channel and opted out of it.
+      const optedOut = new Set(members.filter((m) => !m.optedIn).map((m) => m.userId))
+      const users = message.recipients
+        ? message.recipients.filter((u) => !optedOut.has(u))
+        : members
+            .filter((m) => m.optedIn && (m.businessId === null || m.businessId === message.businessId))
+            .map((m) => m.userId)
       const now = this.ctx.clock.now()
       const entries: InboxEntry[] = [...new Set(users)].map((userId) => ({
         id: this.ctx.ids.next(),

@@ -1,5 +1,6 @@
 import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
 import type { AuditEntry } from '../domain/audit.js'
+import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
@@ -22,7 +23,19 @@ import type {
   StatsInput,
 } from '../domain/inputs.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
+import type {
+  CreateCategoryInput,
+  ListProfilesInput,
+  ListTenantDefaultsInput,
+  PreferenceGridInput,
+  SetPreferenceInput,
+  SetTenantDefaultInput,
+  UpdateCategoryInput,
+  UpsertProfileInput,
+} from '../domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
+import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
+import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
 
@@ -86,6 +99,17 @@ const revive = {
     startedAt: new Date(a.startedAt),
     finishedAt: new Date(a.finishedAt),
   }),
+  profile: (p: RecipientProfile): RecipientProfile => ({
+    ...p,
+    createdAt: new Date(p.createdAt),
+    updatedAt: new Date(p.updatedAt),
+  }),
+  category: (c: Category): Category => ({
+    ...c,
+    createdAt: new Date(c.createdAt),
+    updatedAt: new Date(c.updatedAt),
+  }),
+  tenantDefault: (d: TenantDefault): TenantDefault => ({ ...d, updatedAt: new Date(d.updatedAt) }),
   inbox: (e: InboxEntry): InboxEntry => ({
     ...e,
     createdAt: new Date(e.createdAt),
@@ -286,6 +310,84 @@ export class MessagingClient {
   /** Marks the caller's own entries (or `'all'`) seen, read or archived. */
   markInbox(input: Scoped<MarkInboxInput>): Promise<{ changed: number }> {
     return this.request('POST', '/inbox/mark', { body: this.scoped(input) })
+  }
+
+  /**
+   * A recipient profile: the caller's own without `userId`, else (admin, worker) that user's.
+   */
+  async getProfile(userId?: string, infrastructureId?: string): Promise<RecipientProfile> {
+    const query = this.scoped({ infrastructureId })
+    const path = userId === undefined ? '/profile' : `/profiles/${enc(userId)}`
+    return revive.profile(await this.request('GET', path, { query }))
+  }
+
+  /**
+   * Creates or changes a profile (fields left out stay, `null` clears). Without `userId`, the
+   * caller's own (a member: only `email`, `phone`, `locale`, `timeZone`).
+   */
+  async upsertProfile(input: Scoped<UpsertProfileInput>): Promise<RecipientProfile> {
+    const { userId, ...body } = this.scoped(input)
+    const path = userId === undefined ? '/profile' : `/profiles/${enc(userId)}`
+    return revive.profile(await this.request('PUT', path, { body }))
+  }
+
+  /** `infra_admin` or `service`: the profiles the caller may see, by user id. */
+  async listProfiles(filter: Scoped<ListProfilesInput> = {}): Promise<RecipientProfile[]> {
+    const rows = await this.request<RecipientProfile[]>('GET', '/profiles', { query: this.scoped(filter) })
+    return rows.map(revive.profile)
+  }
+
+  /** `infra_admin`. */
+  async deleteProfile(userId: string, infrastructureId?: string): Promise<void> {
+    await this.request('DELETE', `/profiles/${enc(userId)}`, { query: this.scoped({ infrastructureId }) })
+  }
+
+  async listCategories(infrastructureId?: string): Promise<Category[]> {
+    const rows = await this.request<Category[]>('GET', '/categories', {
+      query: this.scoped({ infrastructureId }),
+    })
+    return rows.map(revive.category)
+  }
+
+  async getCategory(categoryKey: string, infrastructureId?: string): Promise<Category> {
+    const query = this.scoped({ infrastructureId })
+    return revive.category(await this.request('GET', `/categories/${enc(categoryKey)}`, { query }))
+  }
+
+  /** `infra_admin`. */
+  async createCategory(input: Scoped<CreateCategoryInput>): Promise<Category> {
+    return revive.category(await this.request('POST', '/categories', { body: this.scoped(input) }))
+  }
+
+  /** `infra_admin`: a patch of name, description, critical or channels. */
+  async updateCategory(input: Scoped<UpdateCategoryInput>): Promise<Category> {
+    const { categoryKey, ...body } = this.scoped(input)
+    return revive.category(await this.request('PUT', `/categories/${enc(categoryKey)}`, { body }))
+  }
+
+  /** A user's preferences grid (the caller's own without `userId`). */
+  getPreferences(filter: Scoped<PreferenceGridInput> = {}): Promise<PreferenceGrid> {
+    return this.request('GET', '/preferences', { query: this.scoped(filter) })
+  }
+
+  /** Sets (or, `enabled: null`, takes back) a user's own choice; answers the cell as it now resolves. */
+  setPreference(input: Scoped<SetPreferenceInput>): Promise<PreferenceCell> {
+    return this.request('PUT', '/preferences', { body: this.scoped(input) })
+  }
+
+  async listTenantDefaults(filter: Scoped<ListTenantDefaultsInput> = {}): Promise<TenantDefault[]> {
+    const rows = await this.request<TenantDefault[]>('GET', '/preference-defaults', {
+      query: this.scoped(filter),
+    })
+    return rows.map(revive.tenantDefault)
+  }
+
+  /** `infra_admin`: a tenant default (`enabled: null` takes it back; answers null then). */
+  async setTenantDefault(input: Scoped<SetTenantDefaultInput>): Promise<TenantDefault | null> {
+    const d = await this.request<TenantDefault | null>('PUT', '/preference-defaults', {
+      body: this.scoped(input),
+    })
+    return d === null ? null : revive.tenantDefault(d)
   }
 
   /** The handler's OpenAPI 3.1 document. */

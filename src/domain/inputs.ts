@@ -1,17 +1,23 @@
 import { z } from 'zod'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
+import { canonicalIdText, entityIdSchema, tenantIdSchema } from './ids.js'
 import { DELIVERY_STATUSES, type JsonValue } from './outbox-message.js'
+import { textRule } from './text.js'
+import { timestampSchema } from './timestamps.js'
 
 /**
  * The input schemas of every facade call: the one boundary where untrusted data is parsed.
  * The HTTP surface and its OpenAPI document reuse them.
  */
-const uuid = z.uuid()
+/** A channel, message, lease or entry id (lower-cased: every spelling is the same id). */
+const uuid = entityIdSchema
+/** An infrastructure, business or user id: lower-cased, and never the nil UUID. */
+const tenantId = tenantIdSchema
 const name = z.string().trim().min(1).max(200)
 const maxAttempts = z.number().int().min(1).max(100)
 
 export const createChannelInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   channelKey: channelKeySchema,
   type: channelTypeNameSchema,
   name: name.optional(),
@@ -23,7 +29,7 @@ export type CreateChannelInput = z.input<typeof createChannelInput>
 
 export const configureChannelInput = z
   .strictObject({
-    infrastructureId: uuid,
+    infrastructureId: tenantId,
     channelId: uuid,
     name: name.optional(),
     config: z.record(z.string(), z.unknown()).optional(),
@@ -44,40 +50,44 @@ export const configureChannelInput = z
   )
 export type ConfigureChannelInput = z.input<typeof configureChannelInput>
 
-export const channelRefInput = z.strictObject({ infrastructureId: uuid, channelId: uuid })
+export const channelRefInput = z.strictObject({ infrastructureId: tenantId, channelId: uuid })
 export type ChannelRefInput = z.input<typeof channelRefInput>
 
 export const listChannelsInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   type: channelTypeNameSchema.optional(),
   enabled: z.boolean().optional(),
 })
 export type ListChannelsInput = z.input<typeof listChannelsInput>
 
 export const addMemberInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   channelId: uuid,
-  userId: uuid,
-  businessId: uuid.nullable().default(null),
+  userId: tenantId,
+  businessId: tenantId.nullable().default(null),
   optedIn: z.boolean().default(true),
 })
 export type AddMemberInput = z.input<typeof addMemberInput>
 
-export const memberRefInput = z.strictObject({ infrastructureId: uuid, channelId: uuid, userId: uuid })
+export const memberRefInput = z.strictObject({
+  infrastructureId: tenantId,
+  channelId: uuid,
+  userId: tenantId,
+})
 export type MemberRefInput = z.input<typeof memberRefInput>
 
 export const setOptInInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   channelId: uuid,
   /** Defaults to the calling principal. */
-  userId: uuid.optional(),
+  userId: tenantId.optional(),
   optedIn: z.boolean(),
 })
 export type SetOptInInput = z.input<typeof setOptInInput>
 
 export const listMembershipsInput = z.strictObject({
-  infrastructureId: uuid,
-  userId: uuid.optional(),
+  infrastructureId: tenantId,
+  userId: tenantId.optional(),
   channelId: uuid.optional(),
 })
 export type ListMembershipsInput = z.input<typeof listMembershipsInput>
@@ -101,8 +111,8 @@ function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementC
     return
   }
   if (typeof value === 'string') {
-    // PostgreSQL's jsonb cannot hold U+0000; refusing it here keeps every store saying the same thing.
-    if (value.includes('\u0000')) fail('no_nul_character', 'must not contain U+0000')
+    const broken = textRule(value)
+    if (broken) fail(broken.rule, broken.message)
     return
   }
   if (Array.isArray(value)) {
@@ -119,7 +129,8 @@ function checkJson(value: unknown, path: (string | number)[], ctx: z.RefinementC
     (proto !== undefined && Object.getPrototypeOf(proto) === null)
   ) {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k.includes('\u0000')) fail('no_nul_character', 'keys must not contain U+0000', [...path, k])
+      const broken = textRule(k)
+      if (broken) fail(broken.rule, `keys ${broken.message}`, [...path, k])
       checkJson(v, [...path, k], ctx, depth + 1)
     }
     return
@@ -141,12 +152,18 @@ const jsonValue = jsonValueSchema
 
 export const enqueueInput = z
   .strictObject({
-    infrastructureId: uuid,
-    businessId: uuid.nullable().default(null),
+    infrastructureId: tenantId,
+    businessId: tenantId.nullable().default(null),
     channelId: uuid.optional(),
     channelKey: channelKeySchema.optional(),
     payload: jsonValue,
-    recipients: z.array(z.string().min(1).max(320)).min(1).max(1000).nullable().default(null),
+    /** User ids (lower-cased like every id) or addresses. */
+    recipients: z
+      .array(z.string().min(1).max(320).overwrite(canonicalIdText))
+      .min(1)
+      .max(1000)
+      .nullable()
+      .default(null),
     idempotencyKey: z
       .string()
       .min(1)
@@ -154,7 +171,7 @@ export const enqueueInput = z
       .regex(/^[\x21-\x7e]+$/, { message: 'must be printable ASCII without spaces' })
       .nullable()
       .default(null),
-    availableAt: z.coerce.date().nullable().default(null),
+    availableAt: timestampSchema.nullable().default(null),
   })
   .refine((v) => (v.channelId === undefined) !== (v.channelKey === undefined), {
     message: 'exactly one of channelId or channelKey is required',
@@ -169,12 +186,12 @@ export const MAX_ENQUEUE_BATCH = 1000
 export const enqueueManyInput = z.array(enqueueInput).min(1).max(MAX_ENQUEUE_BATCH)
 export type EnqueueManyInput = z.input<typeof enqueueManyInput>
 
-export const messageRefInput = z.strictObject({ infrastructureId: uuid, messageId: uuid })
+export const messageRefInput = z.strictObject({ infrastructureId: tenantId, messageId: uuid })
 export type MessageRefInput = z.input<typeof messageRefInput>
 
 export const listMessagesInput = z.strictObject({
-  infrastructureId: uuid,
-  businessId: uuid.nullable().optional(),
+  infrastructureId: tenantId,
+  businessId: tenantId.nullable().optional(),
   channelId: uuid.optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
   after: uuid.optional(),
@@ -183,7 +200,7 @@ export const listMessagesInput = z.strictObject({
 export type ListMessagesInput = z.input<typeof listMessagesInput>
 
 export const claimInput = z.strictObject({
-  infrastructureId: uuid.optional(),
+  infrastructureId: tenantId.optional(),
   limit: z.number().int().min(1).max(1000).default(10),
   leaseMs: z.number().int().min(100).max(3_600_000).default(30_000),
 })
@@ -191,13 +208,13 @@ export type ClaimInput = z.input<typeof claimInput>
 
 export const ackInput = z.discriminatedUnion('outcome', [
   z.strictObject({
-    infrastructureId: uuid,
+    infrastructureId: tenantId,
     messageId: uuid,
     leaseToken: uuid,
     outcome: z.literal('processed'),
   }),
   z.strictObject({
-    infrastructureId: uuid,
+    infrastructureId: tenantId,
     messageId: uuid,
     leaseToken: uuid,
     outcome: z.literal('failed'),
@@ -214,34 +231,34 @@ export const ackInput = z.discriminatedUnion('outcome', [
 export type AckInput = z.input<typeof ackInput>
 
 export const listAuditInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   action: z.string().min(1).max(100).optional(),
   limit: z.number().int().min(1).max(1000).default(100),
 })
 export type ListAuditInput = z.input<typeof listAuditInput>
 
-export const redriveChannelInput = z.strictObject({ infrastructureId: uuid, channelId: uuid })
+export const redriveChannelInput = z.strictObject({ infrastructureId: tenantId, channelId: uuid })
 export type RedriveChannelInput = z.input<typeof redriveChannelInput>
 
 export const listDeadLettersInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   channelId: uuid.optional(),
   after: uuid.optional(),
   limit: z.number().int().min(1).max(1000).default(100),
 })
 export type ListDeadLettersInput = z.input<typeof listDeadLettersInput>
 
-export const statsInput = z.strictObject({ infrastructureId: uuid.optional() })
+export const statsInput = z.strictObject({ infrastructureId: tenantId.optional() })
 export type StatsInput = z.input<typeof statsInput>
 
 export const pruneInput = z.strictObject({
-  olderThan: z.coerce.date(),
+  olderThan: timestampSchema,
   batchSize: z.number().int().min(1).max(100_000).default(1000),
 })
 export type PruneInput = z.input<typeof pruneInput>
 
 export const listInboxInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   unreadOnly: z.boolean().default(false),
   includeArchived: z.boolean().default(false),
   /** Keyset pagination: entries older than this entry id. */
@@ -250,16 +267,16 @@ export const listInboxInput = z.strictObject({
 })
 export type ListInboxInput = z.input<typeof listInboxInput>
 
-export const inboxRefInput = z.strictObject({ infrastructureId: uuid })
+export const inboxRefInput = z.strictObject({ infrastructureId: tenantId })
 export type InboxRefInput = z.input<typeof inboxRefInput>
 
 export const markInboxInput = z.strictObject({
-  infrastructureId: uuid,
+  infrastructureId: tenantId,
   /** The entries to mark, or `'all'` of the caller's inbox. */
   entryIds: z.union([z.array(uuid).min(1).max(500), z.literal('all')]),
   mark: z.enum(['seen', 'read', 'archived']),
 })
 export type MarkInboxInput = z.input<typeof markInboxInput>
 
-export const resealSecretsInput = z.strictObject({ infrastructureId: uuid })
+export const resealSecretsInput = z.strictObject({ infrastructureId: tenantId })
 export type ResealSecretsInput = z.input<typeof resealSecretsInput>

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
 import {
   categoryKeySchema,
@@ -12,7 +13,7 @@ import {
  * The input schemas of the template calls: the one boundary where untrusted data is parsed.
  * The HTTP surface and its OpenAPI document reuse them.
  */
-const uuid = z.uuid()
+const uuid = tenantIdSchema
 
 const source = (max: number) =>
   z

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ForbiddenRoleError, TenantScopeViolationError } from './errors.js'
+import { tenantIdSchema } from './ids.js'
 import { parseInput } from './validation.js'
 
 export const ROLES = ['member', 'infra_admin', 'service'] as const
@@ -20,13 +21,14 @@ export interface Principal {
   readonly grants: readonly Grant[]
 }
 
+/** Ids are lower-cased (a grant spelt in upper case reaches the same tenant) and never the nil UUID. */
 export const grantSchema = z.object({
-  infrastructureId: z.uuid(),
-  businessId: z.uuid().nullable(),
+  infrastructureId: tenantIdSchema,
+  businessId: tenantIdSchema.nullable(),
 })
 
 export const principalSchema = z.object({
-  userId: z.uuid(),
+  userId: tenantIdSchema,
   role: z.enum(ROLES),
   grants: z.array(grantSchema).max(10_000),
 })

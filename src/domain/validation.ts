@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { ValidationError, type ValidationIssue } from './errors.js'
+import { textIssues } from './text.js'
 
 /** zod issue codes become stable rule names; a custom refinement names its own rule in `params.rule`. */
 function ruleOf(issue: z.core.$ZodIssue): string {
@@ -25,8 +26,14 @@ export function toValidationIssues(error: z.ZodError, root?: string): Validation
   })
 }
 
-/** Parses at a boundary: the value, or a ValidationError naming every broken field and rule. */
+/**
+ * Parses at a boundary: the value, or a ValidationError naming every broken field and rule.
+ * Every string and key of the input is first checked as text (`textIssues`), whatever the
+ * schema says of it, so no call can carry U+0000 or a lone surrogate to a store.
+ */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root?: string): z.output<S> {
+  const text = textIssues(value, root)
+  if (text.length > 0) throw new ValidationError(text)
   const result = schema.safeParse(value)
   if (!result.success) throw new ValidationError(toValidationIssues(result.error, root))
   return result.data

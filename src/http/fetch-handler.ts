@@ -165,9 +165,11 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     const businessOf = new Map<string, unknown>()
     for (const entry of entries) {
       if (typeof entry !== 'object' || entry === null) continue
-      const { infrastructureId: infra, businessId } = entry as Record<string, unknown>
+      const { infrastructureId: raw, businessId } = entry as Record<string, unknown>
+      // Ids are canonical in lower case (the facade lower-cases them too): one tenant, one bucket.
+      const infra = typeof raw === 'string' ? raw.toLowerCase() : raw
       // Only a caller the tenant's scope admits spends its tokens: anyone else could drain
-      // another tenant's quota; the facade refuses (and audits) them instead.
+      // another tenant's quota; the facade refuses them instead.
       if (typeof infra !== 'string' || !scope.canAccessInfrastructure(infra)) continue
       counts.set(infra, (counts.get(infra) ?? 0) + 1)
       if (!businessOf.has(infra)) businessOf.set(infra, businessId)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import * as inputs from '../domain/inputs.js'
+import * as notifyResponses from './notify-schemas.js'
 import type { RouteDef } from './router.js'
 import * as responses from './schemas.js'
 
@@ -191,7 +192,10 @@ export function buildOpenApiDocument(
   basePath: string,
   options: OpenApiOptions = {},
 ): Record<string, unknown> {
-  const outputNames = new Map<z.ZodType, string>(named(responses as Record<string, unknown>, 'Schema'))
+  const outputNames = new Map<z.ZodType, string>([
+    ...named(responses as Record<string, unknown>, 'Schema'),
+    ...named(notifyResponses as Record<string, unknown>, 'Schema'),
+  ])
   const routeOutputs = routes.map((r) => {
     if (!r.response) return null
     const existing = outputNames.get(r.response)

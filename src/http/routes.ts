@@ -46,6 +46,7 @@ import {
   statsInput,
 } from '../domain/inputs.js'
 import { parseInput } from '../domain/validation.js'
+import { RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
   ackResultSchema,
@@ -429,4 +430,6 @@ export const ROUTES: readonly RouteDef[] = [
     response: markInboxResultSchema,
     run: (m, p, i) => m.markInbox(p, i as MarkInboxInput),
   },
+  // Recipients: profiles, categories, preferences.
+  ...RECIPIENT_ROUTES,
 ]

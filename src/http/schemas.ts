@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
-import type { AuditEntry } from '../domain/audit.js'
+import { AUDIT_TARGET_TYPES, type AuditEntry } from '../domain/audit.js'
 import type { ChannelView } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
@@ -13,7 +13,7 @@ import { ROLES } from '../domain/tenant-scope.js'
  * against its domain type (every key, no extra one), so a field added to the domain
  * without its schema fails to compile.
  */
-const shapeOf =
+export const shapeOf =
   <T>() =>
   <S extends { [K in keyof T]-?: z.ZodType }>(shape: S & Record<Exclude<keyof S, keyof T>, never>) =>
     z.object(shape)
@@ -99,7 +99,7 @@ export const auditEntrySchema = shapeOf<AuditEntry>()({
   actorId: uuid,
   actorRole: z.enum(ROLES),
   action: z.string(),
-  targetType: z.enum(['channel', 'membership', 'message']),
+  targetType: z.enum(AUDIT_TARGET_TYPES),
   targetId: z.string().nullable(),
   outcome: z.enum(['ok', 'refused']),
   errorCode: z.string().nullable(),

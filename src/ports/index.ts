@@ -1,4 +1,5 @@
 export type { AuditLog } from './audit-log.js'
+export type { CategoryPatch, CategoryRepository } from './category-repository.js'
 export type { ChannelPatch, ChannelRepository } from './channel-repository.js'
 export type { ChannelSecrets, SecretOwner } from './channel-secrets.js'
 export { plaintextSecrets } from './channel-secrets.js'
@@ -14,6 +15,8 @@ export type {
   OutboxRepository,
   SettleCommand,
 } from './outbox-repository.js'
+export type { PreferenceKey, PreferenceRepository, TenantDefaultKey } from './preference-repository.js'
+export type { ProfilePatch, ProfileRepository } from './profile-repository.js'
 export type { DeliveryContext, DeliveryOutcome, HandOff, RelayTransport, Transport } from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'

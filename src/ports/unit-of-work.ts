@@ -1,9 +1,12 @@
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { AuditLog } from './audit-log.js'
+import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
+import type { PreferenceRepository } from './preference-repository.js'
+import type { ProfileRepository } from './profile-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
 /** The repositories bound to one unit of work. */
@@ -14,6 +17,12 @@ export interface Repositories {
   readonly audit: AuditLog
   /** In-app inboxes. Optional while an adapter has not grown the table; the in-app transport needs it. */
   readonly inbox?: InboxRepository
+  /** Recipient profiles: contact points, locale, time zone. */
+  readonly profiles: ProfileRepository
+  /** Notification categories. */
+  readonly categories: CategoryRepository
+  /** Users' own choices and the tenant's defaults. */
+  readonly preferences: PreferenceRepository
 }
 
 /**

@@ -26,6 +26,8 @@ export function describeInboxConformance(name: string, factory: StorageFactory):
       const bob = principal('member', [[t.infra, t.bizB]])
       const carol = principal('member', [[t.infra, null]])
       const dave = principal('member', [[t.infra, null]])
+      /** Not a member of the channel: reached only by name. */
+      const erin = principal('member', [[t.infra, null]])
       const ch = await messaging.createChannel(admin, {
         infrastructureId: t.infra,
         channelKey: 'inbox',
@@ -64,7 +66,7 @@ export function describeInboxConformance(name: string, factory: StorageFactory):
       }
       const inbox = (p: typeof alice, extra: object = {}) =>
         messaging.listInbox(p, { infrastructureId: t.infra, ...extra })
-      return { messaging, t, admin, service, alice, bob, carol, dave, ch, send, inbox }
+      return { messaging, t, admin, service, alice, bob, carol, dave, erin, ch, send, inbox }
     }
 
     it("delivers to the channel's opted-in members of the message's business, once each", async () => {
@@ -93,8 +95,15 @@ export function describeInboxConformance(name: string, factory: StorageFactory):
 
     it("delivers to a message's own recipients, and fails it for good when one is not a user id", async () => {
       const s = await setup()
-      const direct = await s.send({ title: 'for dave' }, { recipients: [s.dave.userId] })
-      expect((await s.inbox(s.dave)).map((e) => e.messageId)).toEqual([direct.id])
+      const direct = await s.send({ title: 'for erin' }, { recipients: [s.erin.userId] })
+      expect((await s.inbox(s.erin)).map((e) => e.messageId)).toEqual([direct.id])
+      // Naming a member who opted out of the channel does not reach them: preferences hold on every path.
+      const named = await s.send({ title: 'for dave' }, { recipients: [s.dave.userId, s.carol.userId] })
+      expect(await s.inbox(s.dave)).toEqual([])
+      expect((await s.inbox(s.carol)).map((e) => e.messageId)).toContain(named.id)
+      expect(
+        await s.messaging.getMessage(s.admin, { infrastructureId: s.t.infra, messageId: named.id }),
+      ).toMatchObject({ status: 'processed' })
       const bad = await s.send({ title: 'x' }, { recipients: ['ops@example.com'] })
       expect(
         await s.messaging.getMessage(s.admin, { infrastructureId: s.t.infra, messageId: bad.id }),
@@ -135,33 +144,33 @@ export function describeInboxConformance(name: string, factory: StorageFactory):
     it('counts unread, marks seen, read and archived, and pages newest first', async () => {
       const s = await setup()
       for (let i = 0; i < 5; i++) {
-        await s.send({ n: i }, { recipients: [s.dave.userId] })
+        await s.send({ n: i }, { recipients: [s.erin.userId] })
         await new Promise((r) => setTimeout(r, 3))
       }
-      const all = await s.inbox(s.dave)
+      const all = await s.inbox(s.erin)
       expect(all.map((e) => (e.payload as { n: number }).n)).toEqual([4, 3, 2, 1, 0])
-      const page2 = await s.inbox(s.dave, { before: all[1]!.id, limit: 2 })
+      const page2 = await s.inbox(s.erin, { before: all[1]!.id, limit: 2 })
       expect(page2.map((e) => (e.payload as { n: number }).n)).toEqual([2, 1])
-      const unread = () => s.messaging.countUnread(s.dave, { infrastructureId: s.t.infra })
+      const unread = () => s.messaging.countUnread(s.erin, { infrastructureId: s.t.infra })
       expect(await unread()).toEqual({ unread: 5 })
       const mark = (entryIds: string[] | 'all', m: 'seen' | 'read' | 'archived') =>
-        s.messaging.markInbox(s.dave, { infrastructureId: s.t.infra, entryIds, mark: m })
+        s.messaging.markInbox(s.erin, { infrastructureId: s.t.infra, entryIds, mark: m })
       expect(await mark([all[0]!.id, all[1]!.id], 'read')).toEqual({ changed: 2 })
       expect(await mark([all[0]!.id], 'read')).toEqual({ changed: 0 })
       expect(await unread()).toEqual({ unread: 3 })
-      expect((await s.inbox(s.dave, { unreadOnly: true })).length).toBe(3)
+      expect((await s.inbox(s.erin, { unreadOnly: true })).length).toBe(3)
       expect(await mark('all', 'seen')).toEqual({ changed: 5 })
       expect(await mark([all[4]!.id], 'archived')).toEqual({ changed: 1 })
       expect(await unread()).toEqual({ unread: 2 })
-      expect((await s.inbox(s.dave)).length).toBe(4)
-      const withArchived = await s.inbox(s.dave, { includeArchived: true })
+      expect((await s.inbox(s.erin)).length).toBe(4)
+      const withArchived = await s.inbox(s.erin, { includeArchived: true })
       expect(withArchived.length).toBe(5)
       expect(withArchived.every((e) => e.seenAt !== null)).toBe(true)
     })
 
     it('refuses inbox writes by anyone but a delivery worker in scope', async () => {
       const s = await setup()
-      const msg = await s.send({ title: 'x' }, { recipients: [s.dave.userId] })
+      const msg = await s.send({ title: 'x' }, { recipients: [s.erin.userId] })
       const m = await s.messaging.getMessage(s.admin, { infrastructureId: s.t.infra, messageId: msg.id })
       await expect(s.messaging.inbox.deliver(TenantScope.of(s.admin), m, s.ch)).rejects.toMatchObject({
         code: 'FORBIDDEN_ROLE',

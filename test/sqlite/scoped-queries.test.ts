@@ -5,6 +5,7 @@ import type { MessagingStorage, TenantScope } from '../../src/index.js'
 import { TenantScope as Scope } from '../../src/index.js'
 import { describeDeliveryConformance } from '../conformance/delivery-conformance.js'
 import { describeInboxConformance } from '../conformance/inbox-conformance.js'
+import { describeRecipientsConformance } from '../conformance/recipients-conformance.js'
 import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
 import { scopeOf, tenant, uuid } from '../support/fixtures.js'
@@ -51,9 +52,10 @@ describeRepositoryConformance('sqlite (every statement recorded)', recordingStor
 describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
 describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
 describeInboxConformance('sqlite (every statement recorded)', recordingStorage)
+describeRecipientsConformance('sqlite (every statement recorded)', recordingStorage)
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
-  it('scopes each statement the four suites ran', () => {
+  it('scopes each statement the five suites ran', () => {
     const touching = statements.filter((s) => /"messaging_/.test(s.sql))
     const byKind = new Map<string, number>()
     for (const s of touching) {
@@ -74,6 +76,10 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
       'messaging_audit_log',
       'messaging_delivery_attempts',
       'messaging_inbox',
+      'messaging_profiles',
+      'messaging_categories',
+      'messaging_preferences',
+      'messaging_tenant_defaults',
     ]) {
       expect(touching.some((s) => s.sql.includes(`"${t}"`))).toBe(true)
     }

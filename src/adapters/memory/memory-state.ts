@@ -1,9 +1,12 @@
 import type { AuditEntry } from '../../domain/audit.js'
+import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
+import type { Preference, TenantDefault } from '../../domain/preference.js'
+import type { RecipientProfile } from '../../domain/recipient-profile.js'
 
 /** The tables, keyed as the SQL keys them: every key starts with the infrastructure. */
 export class MemoryState {
@@ -17,7 +20,30 @@ export class MemoryState {
   readonly attempts = new Map<string, DeliveryAttempt[]>()
   /** (infrastructure, message, user) -> entry. */
   readonly inbox = new Map<string, InboxEntry>()
+  /** (infrastructure, user) -> profile. */
+  readonly profiles = new Map<string, RecipientProfile>()
+  /** (infrastructure, key) -> category. */
+  readonly categories = new Map<string, Category>()
+  /** (infrastructure, user, category, channel type) -> choice. */
+  readonly preferences = new Map<string, Preference>()
+  /** (infrastructure, business or '', category, channel type) -> default. */
+  readonly tenantDefaults = new Map<string, TenantDefault>()
 }
+
+export const profileKey = (infrastructureId: string, userId: string) => `${infrastructureId}/${userId}`
+export const categoryKeyOf = (infrastructureId: string, key: string) => `${infrastructureId}/${key}`
+export const preferenceKeyOf = (p: {
+  infrastructureId: string
+  userId: string
+  categoryKey: string
+  channelType: string
+}) => `${p.infrastructureId}/${p.userId}/${p.categoryKey}/${p.channelType}`
+export const tenantDefaultKeyOf = (d: {
+  infrastructureId: string
+  businessId: string | null
+  categoryKey: string
+  channelType: string
+}) => `${d.infrastructureId}/${d.businessId ?? ''}/${d.categoryKey}/${d.channelType}`
 
 export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
 export const memberKey = (infrastructureId: string, channelId: string, userId: string) =>

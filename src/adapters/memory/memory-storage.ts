@@ -2,10 +2,13 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
+import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
+import { MemoryPreferenceRepository } from './memory-preference-repository.js'
+import { MemoryProfileRepository } from './memory-profile-repository.js'
 import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
 
 export interface MemoryStorageOptions {
@@ -34,6 +37,9 @@ class MemoryUnitOfWork implements UnitOfWork {
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
         audit: new MemoryAuditLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
+        profiles: new MemoryProfileRepository(this.state, journal),
+        categories: new MemoryCategoryRepository(this.state, journal),
+        preferences: new MemoryPreferenceRepository(this.state, journal),
       }
       return work(repos)
     })

@@ -4,6 +4,7 @@ import {
   MessagingError,
   NotFoundError,
   StorageError,
+  ValidationError,
 } from '../../domain/errors.js'
 
 /** What a failed statement was doing, so a SQLSTATE can become the domain's error. */
@@ -43,6 +44,16 @@ export function classify(e: unknown, ctx: ErrorContext = {}): Error {
       break
     case 'MSG01':
       return new IllegalTransitionError('?', '?', 'refused by the database')
+  }
+  // Class 22, data exception: a value the database cannot hold. The domain refuses these
+  // first; one that still gets here is the caller's input, and a retry would fail the same
+  // way, so it is a 400, never a 503. The server's text is not passed on (it quotes values).
+  if (state?.startsWith('22')) {
+    return ValidationError.single(
+      '(input)',
+      'data_exception',
+      `a value the store cannot hold (SQLSTATE ${state})`,
+    )
   }
   return new StorageError(`storage failure${state ? ` (SQLSTATE ${state})` : ''}`, { cause: e })
 }

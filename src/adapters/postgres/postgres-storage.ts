@@ -6,11 +6,14 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { classify } from './errors.js'
 import { PostgresAuditLog } from './postgres-audit-log.js'
+import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
 import { claimsOf } from './postgres-enqueue.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
+import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
+import { PostgresProfileRepository } from './postgres-profile-repository.js'
 import type { MessagingDatabase } from './schema.js'
 
 export { claimsOf } from './postgres-enqueue.js'
@@ -112,6 +115,9 @@ const repositories = (db: Kysely<MessagingDatabase>): Repositories => ({
   outbox: new PostgresOutboxRepository(db),
   audit: new PostgresAuditLog(db),
   inbox: new PostgresInboxRepository(db),
+  profiles: new PostgresProfileRepository(db),
+  categories: new PostgresCategoryRepository(db),
+  preferences: new PostgresPreferenceRepository(db),
 })
 
 /** A string as an SQL literal, whatever `standard_conforming_strings` says (as pg's escapeLiteral). */

@@ -5,6 +5,7 @@ import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
 import type { Role } from '../../domain/tenant-scope.js'
+import type { RecipientTables } from './recipient-schema.js'
 
 /** Rows as `pg` returns them (uuid as string, timestamptz as Date, jsonb parsed). */
 export interface ChannelRow {
@@ -105,7 +106,7 @@ export interface InboxRow {
 }
 
 /** The module's tables and view, for kysely. */
-export interface MessagingDatabase {
+export interface MessagingDatabase extends RecipientTables {
   messaging_channels: ChannelRow
   messaging_channel_members: MemberRow
   messaging_outbox: OutboxRow

@@ -244,8 +244,133 @@ CREATE TABLE messaging_inbox (
 CREATE INDEX messaging_inbox_user_idx ON messaging_inbox (infrastructure_id, user_id, created_at, id);
 `
 
+const v4 = /* sql */ `
+-- Recipients: profiles, categories, users' choices and the tenant's defaults (the
+-- PostgreSQL schema's sql/0020). Roles and row-level security are the adapter's statements'.
+CREATE TABLE messaging_profiles (
+  infrastructure_id TEXT NOT NULL,
+  user_id           TEXT NOT NULL,
+  business_id       TEXT,
+  email             TEXT CHECK (email IS NULL OR (length(email) BETWEEN 3 AND 320 AND instr(email, '@') > 1)),
+  -- E.164: a plus, a non-zero digit, 7 to 15 digits in all.
+  phone             TEXT CHECK (phone IS NULL OR (length(phone) BETWEEN 8 AND 16 AND phone GLOB '+[1-9]*'
+                                                  AND substr(phone, 2) NOT GLOB '*[^0-9]*')),
+  locale            TEXT CHECK (locale IS NULL OR length(locale) BETWEEN 2 AND 35),
+  time_zone         TEXT CHECK (time_zone IS NULL OR length(time_zone) BETWEEN 1 AND 64),
+  properties        TEXT NOT NULL DEFAULT '{}'
+                    CHECK (json_valid(properties) AND json_type(properties) = 'object' AND length(properties) <= 16384),
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  updated_by        TEXT NOT NULL,
+  PRIMARY KEY (infrastructure_id, user_id)
+) STRICT;
+CREATE INDEX messaging_profiles_business_idx ON messaging_profiles (infrastructure_id, business_id, user_id);
+
+-- The key and the tenant of a profile never change.
+CREATE TRIGGER messaging_profiles_immutable
+BEFORE UPDATE OF infrastructure_id, user_id, created_at ON messaging_profiles
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_profiles: the tenant and the user of a profile never change');
+END;
+
+CREATE TABLE messaging_categories (
+  infrastructure_id TEXT NOT NULL,
+  -- ^[a-z0-9]+([._-][a-z0-9]+)*$ and at most 100 characters, in GLOBs.
+  category_key      TEXT NOT NULL CHECK (
+                      length(category_key) <= 100 AND category_key GLOB '[a-z0-9]*' AND category_key GLOB '*[a-z0-9]'
+                      AND category_key NOT GLOB '*[^a-z0-9._-]*' AND category_key NOT GLOB '*[._-][._-]*'),
+  name              TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  description       TEXT CHECK (description IS NULL OR length(description) BETWEEN 1 AND 1000),
+  critical          INTEGER NOT NULL DEFAULT 0 CHECK (critical IN (0, 1)),
+  channels          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(channels) AND json_type(channels) = 'object'),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, category_key)
+) STRICT;
+
+CREATE TRIGGER messaging_categories_immutable
+BEFORE UPDATE OF infrastructure_id, category_key, created_by, created_at ON messaging_categories
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_categories: the key and the tenant of a category never change');
+END;
+
+CREATE TABLE messaging_preferences (
+  infrastructure_id TEXT NOT NULL,
+  user_id           TEXT NOT NULL,
+  category_key      TEXT NOT NULL,
+  channel_type      TEXT NOT NULL CHECK (
+                      length(channel_type) <= 40 AND channel_type GLOB '[a-z]*' AND channel_type NOT GLOB '*[^a-z0-9_]*'),
+  enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  updated_by        TEXT NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, user_id, category_key, channel_type),
+  FOREIGN KEY (infrastructure_id, category_key)
+    REFERENCES messaging_categories (infrastructure_id, category_key) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX messaging_preferences_category_idx ON messaging_preferences (infrastructure_id, category_key);
+
+-- A null business (the infrastructure's own default) is one value of its own in the key.
+CREATE TABLE messaging_tenant_defaults (
+  infrastructure_id TEXT NOT NULL,
+  business_id       TEXT,
+  category_key      TEXT NOT NULL,
+  channel_type      TEXT NOT NULL CHECK (
+                      length(channel_type) <= 40 AND channel_type GLOB '[a-z]*' AND channel_type NOT GLOB '*[^a-z0-9_]*'),
+  enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  updated_by        TEXT NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  FOREIGN KEY (infrastructure_id, category_key)
+    REFERENCES messaging_categories (infrastructure_id, category_key) ON DELETE CASCADE
+) STRICT;
+CREATE UNIQUE INDEX messaging_tenant_defaults_key
+  ON messaging_tenant_defaults (infrastructure_id, coalesce(business_id, ''), category_key, channel_type);
+CREATE INDEX messaging_tenant_defaults_category_idx ON messaging_tenant_defaults (infrastructure_id, category_key);
+
+-- Audit entries speak of profiles, categories, preferences, notifications and templates
+-- too: the table checks the shape of target_type only (the domain keeps the closed set).
+-- SQLite cannot change a CHECK in place, so the table is rebuilt, rowids kept (they order
+-- the entries of one instant).
+DROP TRIGGER messaging_audit_log_no_delete;
+DROP TRIGGER messaging_audit_log_no_update;
+CREATE TABLE messaging_audit_log_v4 (
+  infrastructure_id TEXT NOT NULL,
+  actor_id          TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  actor_role        TEXT NOT NULL CHECK (actor_role IN ('member', 'infra_admin', 'service')),
+  action            TEXT NOT NULL CHECK (length(action) BETWEEN 1 AND 100),
+  target_type       TEXT NOT NULL CHECK (
+                      length(target_type) BETWEEN 1 AND 40 AND target_type GLOB '[a-z]*'
+                      AND target_type NOT GLOB '*[^a-z_]*'),
+  target_id         TEXT,
+  outcome           TEXT NOT NULL CHECK (outcome IN ('ok', 'refused')),
+  error_code        TEXT,
+  details           TEXT CHECK (details IS NULL OR (json_valid(details) AND json_type(details) = 'object')),
+  at                INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, actor_id, id)
+) STRICT;
+INSERT INTO messaging_audit_log_v4 (rowid, infrastructure_id, actor_id, id, business_id, actor_role, action,
+  target_type, target_id, outcome, error_code, details, at)
+SELECT rowid, infrastructure_id, actor_id, id, business_id, actor_role, action,
+  target_type, target_id, outcome, error_code, details, at FROM messaging_audit_log;
+DROP TABLE messaging_audit_log;
+ALTER TABLE messaging_audit_log_v4 RENAME TO messaging_audit_log;
+CREATE INDEX messaging_audit_log_at_idx ON messaging_audit_log (infrastructure_id, at);
+CREATE INDEX messaging_audit_log_action_idx ON messaging_audit_log (infrastructure_id, action, at);
+CREATE TRIGGER messaging_audit_log_no_delete BEFORE DELETE ON messaging_audit_log
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_audit_log is append-only');
+END;
+CREATE TRIGGER messaging_audit_log_no_update BEFORE UPDATE ON messaging_audit_log
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_audit_log is append-only');
+END;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
   { version: 3, name: 'inbox', sql: v3 },
+  { version: 4, name: 'recipients', sql: v4 },
 ]

@@ -12,12 +12,15 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
+import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { toStorageError } from './sqlite-errors.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
+import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
+import { SqliteProfileRepository } from './sqlite-profile-repository.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
 export interface SqliteStorageOptions {
@@ -94,6 +97,9 @@ class SqliteUnitOfWork implements UnitOfWork {
         outbox: new SqliteOutboxRepository(conn, this.ids),
         audit: new SqliteAuditLog(conn),
         inbox: new SqliteInboxRepository(conn),
+        profiles: new SqliteProfileRepository(conn),
+        categories: new SqliteCategoryRepository(conn),
+        preferences: new SqlitePreferenceRepository(conn),
       }),
     )
   }

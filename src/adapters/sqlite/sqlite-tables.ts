@@ -103,6 +103,52 @@ export interface InboxTable {
   archived_at: number | null
 }
 
+export interface ProfilesTable {
+  infrastructure_id: string
+  user_id: string
+  business_id: string | null
+  email: string | null
+  phone: string | null
+  locale: string | null
+  time_zone: string | null
+  properties: string
+  created_at: number
+  updated_at: number
+  updated_by: string
+}
+
+export interface CategoriesTable {
+  infrastructure_id: string
+  category_key: string
+  name: string
+  description: string | null
+  critical: number
+  channels: string
+  created_by: string
+  created_at: number
+  updated_at: number
+}
+
+export interface PreferencesTable {
+  infrastructure_id: string
+  user_id: string
+  category_key: string
+  channel_type: string
+  enabled: number
+  updated_by: string
+  updated_at: number
+}
+
+export interface TenantDefaultsTable {
+  infrastructure_id: string
+  business_id: string | null
+  category_key: string
+  channel_type: string
+  enabled: number
+  updated_by: string
+  updated_at: number
+}
+
 export interface SqliteDatabase {
   messaging_channels: ChannelsTable
   messaging_channel_members: ChannelMembersTable
@@ -112,4 +158,8 @@ export interface SqliteDatabase {
   messaging_delivery_attempts: DeliveryAttemptsTable
   messaging_retention_gate: RetentionGateTable
   messaging_inbox: InboxTable
+  messaging_profiles: ProfilesTable
+  messaging_categories: CategoriesTable
+  messaging_preferences: PreferencesTable
+  messaging_tenant_defaults: TenantDefaultsTable
 }

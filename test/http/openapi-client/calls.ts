@@ -91,6 +91,85 @@ ok(
   await memberA.GET(`${base}/memberships`, { params: { query: { infrastructureId: infraA } } }),
 )
 
+// Recipients: a profile the admin creates and the member keeps, a category on the channel,
+// the member's own preference and the tenant's default.
+const memberUser = env('MEMBER_A_USER')
+ok(
+  'upsertProfile',
+  await adminA.PUT(`${base}/profiles/{userId}`, {
+    params: { path: { userId: memberUser } },
+    body: {
+      infrastructureId: infraA,
+      email: 'member@acme.test',
+      properties: { plan: { tier: 'gold', seats: 3 } },
+    },
+  }),
+)
+ok(
+  'updateOwnProfile',
+  await memberA.PUT(`${base}/profile`, { body: { infrastructureId: infraA, locale: 'de-DE' } }),
+)
+const own = ok(
+  'getOwnProfile',
+  await memberA.GET(`${base}/profile`, { params: { query: { infrastructureId: infraA } } }),
+).data!
+if (own.locale !== 'de-DE') throw new Error(`profile locale ${own.locale}`)
+ok(
+  'getProfile',
+  await adminA.GET(`${base}/profiles/{userId}`, {
+    params: { path: { userId: memberUser }, query: { infrastructureId: infraA } },
+  }),
+)
+ok('listProfiles', await adminA.GET(`${base}/profiles`, { params: { query: { infrastructureId: infraA } } }))
+ok(
+  'createCategory',
+  await adminA.POST(`${base}/categories`, {
+    body: {
+      infrastructureId: infraA,
+      key: 'billing',
+      name: 'Billing',
+      channels: { in_app: { channelKey: 'ops' } },
+    },
+  }),
+)
+ok(
+  'updateCategory',
+  await adminA.PUT(`${base}/categories/{categoryKey}`, {
+    params: { path: { categoryKey: 'billing' } },
+    body: { infrastructureId: infraA, description: 'Invoices and receipts' },
+  }),
+)
+ok(
+  'getCategory',
+  await adminA.GET(`${base}/categories/{categoryKey}`, {
+    params: { path: { categoryKey: 'billing' }, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listCategories',
+  await memberA.GET(`${base}/categories`, { params: { query: { infrastructureId: infraA } } }),
+)
+ok(
+  'setTenantDefault',
+  await adminA.PUT(`${base}/preference-defaults`, {
+    body: { infrastructureId: infraA, categoryKey: 'billing', channelType: 'in_app', enabled: true },
+  }),
+)
+ok(
+  'listTenantDefaults',
+  await adminA.GET(`${base}/preference-defaults`, { params: { query: { infrastructureId: infraA } } }),
+)
+ok(
+  'setPreference',
+  await memberA.PUT(`${base}/preferences`, {
+    body: { infrastructureId: infraA, categoryKey: 'billing', channelType: 'in_app', enabled: false },
+  }),
+)
+ok(
+  'getPreferences',
+  await memberA.GET(`${base}/preferences`, { params: { query: { infrastructureId: infraA } } }),
+)
+
 // The outbox: any JSON payload; defaulted fields left out.
 const first = ok(
   'enqueueMessage',
@@ -194,6 +273,13 @@ ok(
   'removeMember',
   await adminA.DELETE(`${base}/channels/{channelId}/members/{userId}`, {
     params: { path: { channelId, userId: env('MEMBER_A_USER') }, query: { infrastructureId: infraA } },
+  }),
+)
+
+ok(
+  'deleteProfile',
+  await adminA.DELETE(`${base}/profiles/{userId}`, {
+    params: { path: { userId: memberUser }, query: { infrastructureId: infraA } },
   }),
 )
 

@@ -1,0 +1,154 @@
+import { type Kysely, sql } from 'kysely'
+import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/errors.js'
+import type { Preference, TenantDefault } from '../../domain/preference.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type {
+  PreferenceKey,
+  PreferenceRepository,
+  TenantDefaultKey,
+} from '../../ports/preference-repository.js'
+import { classify } from './errors.js'
+import { toPreference, toTenantDefault } from './recipient-schema.js'
+import type { MessagingDatabase } from './schema.js'
+
+/** Users' choices and the tenant's defaults. Scope and role are the policies' to decide. */
+export class PostgresPreferenceRepository implements PreferenceRepository {
+  constructor(private readonly db: Kysely<MessagingDatabase>) {}
+
+  async set(scope: TenantScope, p: Preference): Promise<Preference> {
+    try {
+      const row = await this.db
+        .insertInto('messaging_preferences')
+        .values({
+          infrastructure_id: p.infrastructureId,
+          user_id: p.userId,
+          category_key: p.categoryKey,
+          channel_type: p.channelType,
+          enabled: p.enabled,
+          updated_by: p.updatedBy,
+          updated_at: p.updatedAt,
+        })
+        .onConflict((oc) =>
+          oc.columns(['infrastructure_id', 'user_id', 'category_key', 'channel_type']).doUpdateSet({
+            enabled: p.enabled,
+            updated_by: p.updatedBy,
+            updated_at: p.updatedAt,
+          }),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return toPreference(row)
+    } catch (e) {
+      throw classify(e, {
+        missing: { entity: 'category', id: p.categoryKey },
+        refused: () =>
+          scope.canAccessInfrastructure(p.infrastructureId)
+            ? new ForbiddenRoleError("preference.set of another user's", ['infra_admin'], scope.role)
+            : new TenantScopeViolationError(p.infrastructureId),
+      })
+    }
+  }
+
+  async clear(_scope: TenantScope, key: PreferenceKey): Promise<boolean> {
+    const rows = await this.db
+      .deleteFrom('messaging_preferences')
+      .where('infrastructure_id', '=', key.infrastructureId)
+      .where('user_id', '=', key.userId)
+      .where('category_key', '=', key.categoryKey)
+      .where('channel_type', '=', key.channelType)
+      .returning('user_id')
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.length > 0
+  }
+
+  async listForUsers(
+    _scope: TenantScope,
+    infrastructureId: string,
+    userIds: readonly string[],
+    categoryKey?: string,
+  ): Promise<Preference[]> {
+    if (userIds.length === 0) return []
+    let q = this.db
+      .selectFrom('messaging_preferences')
+      .selectAll()
+      .where('infrastructure_id', '=', infrastructureId)
+      .where(sql<boolean>`user_id = any(${[...new Set(userIds)]}::uuid[])`)
+    if (categoryKey !== undefined) q = q.where('category_key', '=', categoryKey)
+    const rows = await q.execute().catch((e) => Promise.reject(classify(e)))
+    return rows.map(toPreference)
+  }
+
+  async setDefault(scope: TenantScope, d: TenantDefault): Promise<TenantDefault> {
+    try {
+      const row = await this.db
+        .insertInto('messaging_tenant_defaults')
+        .values({
+          infrastructure_id: d.infrastructureId,
+          business_id: d.businessId,
+          category_key: d.categoryKey,
+          channel_type: d.channelType,
+          enabled: d.enabled,
+          updated_by: d.updatedBy,
+          updated_at: d.updatedAt,
+        })
+        .onConflict((oc) =>
+          oc.columns(['infrastructure_id', 'business_id', 'category_key', 'channel_type']).doUpdateSet({
+            enabled: d.enabled,
+            updated_by: d.updatedBy,
+            updated_at: d.updatedAt,
+          }),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return toTenantDefault(row)
+    } catch (e) {
+      throw classify(e, {
+        missing: { entity: 'category', id: d.categoryKey },
+        refused: () =>
+          !scope.canAccessInfrastructure(d.infrastructureId)
+            ? new TenantScopeViolationError(d.infrastructureId)
+            : !scope.hasRole('infra_admin')
+              ? new ForbiddenRoleError('preference.set_default', ['infra_admin'], scope.role)
+              : new TenantScopeViolationError(d.infrastructureId, d.businessId),
+      })
+    }
+  }
+
+  async clearDefault(_scope: TenantScope, key: TenantDefaultKey): Promise<boolean> {
+    let q = this.db
+      .deleteFrom('messaging_tenant_defaults')
+      .where('infrastructure_id', '=', key.infrastructureId)
+      .where('category_key', '=', key.categoryKey)
+      .where('channel_type', '=', key.channelType)
+    q =
+      key.businessId === null
+        ? q.where('business_id', 'is', null)
+        : q.where('business_id', '=', key.businessId)
+    const rows = await q
+      .returning('category_key')
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.length > 0
+  }
+
+  async listDefaults(
+    _scope: TenantScope,
+    filter: { infrastructureId: string; businessId?: string | null; categoryKey?: string },
+  ): Promise<TenantDefault[]> {
+    let q = this.db
+      .selectFrom('messaging_tenant_defaults')
+      .selectAll()
+      .where('infrastructure_id', '=', filter.infrastructureId)
+    if (filter.businessId === null) q = q.where('business_id', 'is', null)
+    else if (filter.businessId !== undefined) q = q.where('business_id', '=', filter.businessId)
+    if (filter.categoryKey !== undefined) q = q.where('category_key', '=', filter.categoryKey)
+    const rows = await q
+      .orderBy('category_key')
+      .orderBy('channel_type')
+      .orderBy(sql`business_id nulls first`)
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toTenantDefault)
+  }
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod'
+import { categoryKeySchema } from './category.js'
+import { channelKeySchema, channelTypeNameSchema } from './channel.js'
+import { tenantIdSchema } from './ids.js'
+import { jsonValueSchema } from './inputs.js'
+import {
+  e164PhoneSchema,
+  jsonBytes,
+  localeSchema,
+  MAX_PROFILE_PROPERTIES_BYTES,
+  profileEmailSchema,
+  timeZoneSchema,
+} from './recipient-profile.js'
+
+/**
+ * The input schemas of the recipient calls (profiles, categories, preferences) and of
+ * notify: parsed by the facade, reused by the HTTP surface and its OpenAPI document.
+ */
+/** An infrastructure, business or user id: lower-cased, and never the nil UUID. */
+const uuid = tenantIdSchema
+const name = z.string().trim().min(1).max(200)
+
+const propertiesSchema = z.record(z.string().min(1).max(100), jsonValueSchema).superRefine((v, ctx) => {
+  const bytes = jsonBytes(v)
+  if (bytes > MAX_PROFILE_PROPERTIES_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be at most ${MAX_PROFILE_PROPERTIES_BYTES} bytes of JSON, got ${bytes}`,
+      params: { rule: 'max_bytes' },
+    })
+  }
+})
+
+/**
+ * Creates the profile or changes the fields given (absent: unchanged; null: cleared). An
+ * `infra_admin` may set every field of anyone's; a member only `email`, `phone`, `locale`
+ * and `timeZone` of an existing profile of their own.
+ */
+export const upsertProfileInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Defaults to the calling principal. */
+  userId: uuid.optional(),
+  businessId: uuid.nullable().optional(),
+  email: profileEmailSchema.nullable().optional(),
+  phone: e164PhoneSchema.nullable().optional(),
+  locale: localeSchema.nullable().optional(),
+  timeZone: timeZoneSchema.nullable().optional(),
+  properties: propertiesSchema.optional(),
+})
+export type UpsertProfileInput = z.input<typeof upsertProfileInput>
+
+export const profileRefInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Defaults to the calling principal. */
+  userId: uuid.optional(),
+})
+export type ProfileRefInput = z.input<typeof profileRefInput>
+
+export const deleteProfileInput = z.strictObject({ infrastructureId: uuid, userId: uuid })
+export type DeleteProfileInput = z.input<typeof deleteProfileInput>
+
+export const listProfilesInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Only this business's users; `null`: only the infrastructure's own. */
+  businessId: uuid.nullable().optional(),
+  /** Keyset pagination: profiles after this user id. */
+  after: uuid.optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+})
+export type ListProfilesInput = z.input<typeof listProfilesInput>
+
+const categoryChannelsSchema = z
+  .record(
+    channelTypeNameSchema,
+    z.strictObject({
+      channelKey: channelKeySchema,
+      /** The category's own default for this channel type. */
+      enabled: z.boolean().default(true),
+    }),
+  )
+  .refine((v) => Object.keys(v).length <= 20, {
+    message: 'at most 20 channel types',
+    params: { rule: 'too_big' },
+  })
+
+export const createCategoryInput = z.strictObject({
+  infrastructureId: uuid,
+  key: categoryKeySchema,
+  name,
+  description: z.string().trim().min(1).max(1000).nullable().default(null),
+  critical: z.boolean().default(false),
+  channels: categoryChannelsSchema.default({}),
+})
+export type CreateCategoryInput = z.input<typeof createCategoryInput>
+
+export const updateCategoryInput = z
+  .strictObject({
+    infrastructureId: uuid,
+    categoryKey: categoryKeySchema,
+    name: name.optional(),
+    description: z.string().trim().min(1).max(1000).nullable().optional(),
+    critical: z.boolean().optional(),
+    /** Replaces the whole map. */
+    channels: categoryChannelsSchema.optional(),
+  })
+  .refine(
+    (v) =>
+      v.name !== undefined ||
+      v.description !== undefined ||
+      v.critical !== undefined ||
+      v.channels !== undefined,
+    {
+      message: 'at least one of name, description, critical, channels is required',
+      params: { rule: 'non_empty_patch' },
+      path: ['name'],
+    },
+  )
+export type UpdateCategoryInput = z.input<typeof updateCategoryInput>
+
+export const categoryRefInput = z.strictObject({ infrastructureId: uuid, categoryKey: categoryKeySchema })
+export type CategoryRefInput = z.input<typeof categoryRefInput>
+
+export const listCategoriesInput = z.strictObject({ infrastructureId: uuid })
+export type ListCategoriesInput = z.input<typeof listCategoriesInput>
+
+/** A user's own choice; `enabled: null` takes it back (the tenant's and the category's defaults apply again). */
+export const setPreferenceInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Defaults to the calling principal; another user's needs `infra_admin`. */
+  userId: uuid.optional(),
+  categoryKey: categoryKeySchema,
+  channelType: channelTypeNameSchema,
+  enabled: z.boolean().nullable(),
+})
+export type SetPreferenceInput = z.input<typeof setPreferenceInput>
+
+/** One user's grid: every category x channel type with what resolves and why. */
+export const preferenceGridInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Defaults to the calling principal; another user's needs `infra_admin` or `service`. */
+  userId: uuid.optional(),
+  /** Whose tenant defaults apply; default: the business of the user's profile. */
+  businessId: uuid.nullable().optional(),
+})
+export type PreferenceGridInput = z.input<typeof preferenceGridInput>
+
+/** An admin's default; `enabled: null` takes it back. */
+export const setTenantDefaultInput = z.strictObject({
+  infrastructureId: uuid,
+  /** null: the whole infrastructure's default. */
+  businessId: uuid.nullable().default(null),
+  categoryKey: categoryKeySchema,
+  channelType: channelTypeNameSchema,
+  enabled: z.boolean().nullable(),
+})
+export type SetTenantDefaultInput = z.input<typeof setTenantDefaultInput>
+
+export const listTenantDefaultsInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Only this business's defaults; `null`: only the infrastructure-wide ones. */
+  businessId: uuid.nullable().optional(),
+  categoryKey: categoryKeySchema.optional(),
+})
+export type ListTenantDefaultsInput = z.input<typeof listTenantDefaultsInput>

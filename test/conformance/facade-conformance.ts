@@ -1,0 +1,1095 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createFetchHandler } from '../../src/http/index.js'
+import {
+  createMessaging,
+  isMessagingError,
+  type Messaging,
+  type MessagingStorage,
+  type Principal,
+  ValidationError,
+} from '../../src/index.js'
+import { createSecretBox } from '../../src/secrets/index.js'
+import { ManualClock, principal, tenant, uuid } from '../support/fixtures.js'
+import type { StorageFactory } from './repository-conformance.js'
+
+const WEBHOOK = { url: 'https://hooks.example.com/in', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] }
+const NIL = '00000000-0000-0000-0000-000000000000'
+
+/**
+ * The facade's answers that must not depend on the store: bad input is one typed
+ * ValidationError naming the field and the rule, with nothing written, on memory, SQLite
+ * and PostgreSQL alike. It never branches on a store's name.
+ */
+export function describeFacadeConformance(name: string, factory: StorageFactory): void {
+  describe(`facade conformance: ${name}`, () => {
+    let storage: MessagingStorage
+    let messaging: Messaging
+    let t: ReturnType<typeof tenant>
+    let admin: Principal
+    let worker: Principal
+    let member: Principal
+    let channelId: string
+    beforeAll(async () => {
+      storage = await factory()
+      // Stores that persist keep credentials only sealed: every run seals them alike.
+      messaging = createMessaging({
+        storage,
+        clock: new ManualClock(),
+        secrets: createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' }),
+      })
+    })
+    afterAll(async () => {
+      await storage?.close()
+    })
+    beforeEach(async () => {
+      t = tenant()
+      admin = principal('infra_admin', [[t.infra, null]])
+      worker = principal('service', [[t.infra, null]])
+      member = principal('member', [[t.infra, t.bizA]])
+      const c = await messaging.createChannel(admin, {
+        infrastructureId: t.infra,
+        channelKey: 'ops-alerts',
+        type: 'webhook',
+        config: WEBHOOK,
+      })
+      channelId = c.id
+    })
+
+    /** Everything the store holds for the tenant, read by an all-seeing admin and worker. */
+    async function snapshot() {
+      const infrastructureId = t.infra
+      return {
+        channels: await messaging.listChannels(admin, { infrastructureId }),
+        memberships: await messaging.listMemberships(admin, { infrastructureId }),
+        messages: await messaging.listMessages(worker, { infrastructureId, limit: 1000 }),
+        audit: await messaging.listAudit(admin, { infrastructureId, limit: 1000 }),
+        profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
+        categories: await messaging.listCategories(admin, { infrastructureId }),
+        tenantDefaults: await messaging.listTenantDefaults(admin, { infrastructureId }),
+      }
+    }
+
+    describe('identifiers are canonical: every spelling of an id is the same id', () => {
+      const U = (s: string) => s.toUpperCase()
+
+      it("takes an upper-case spelling of the caller's own tenant and channel id exactly as the lower-case one", async () => {
+        const lower = { infrastructureId: t.infra, channelId }
+        const upper = { infrastructureId: U(t.infra), channelId: U(channelId) }
+        expect(await messaging.getChannel(admin, upper)).toEqual(await messaging.getChannel(admin, lower))
+        expect(await messaging.listChannels(member, { infrastructureId: U(t.infra) })).toEqual(
+          await messaging.listChannels(member, { infrastructureId: t.infra }),
+        )
+        const first = await messaging.enqueue(member, {
+          ...upper,
+          businessId: U(t.bizA),
+          payload: { n: 1 },
+          idempotencyKey: 'spelling',
+        })
+        expect(first.created).toBe(true)
+        expect(first.message).toMatchObject({ infrastructureId: t.infra, businessId: t.bizA, channelId })
+        // The same key in the other spelling is the same message.
+        const again = await messaging.enqueue(member, {
+          ...lower,
+          businessId: t.bizA,
+          payload: { n: 2 },
+          idempotencyKey: 'spelling',
+        })
+        expect(again).toEqual({ created: false, message: first.message })
+        expect(
+          await messaging.getMessage(member, {
+            infrastructureId: U(t.infra),
+            messageId: U(first.message.id),
+          }),
+        ).toEqual(first.message)
+        expect(
+          await messaging.listMessages(worker, { infrastructureId: U(t.infra), channelId: U(channelId) }),
+        ).toEqual(await messaging.listMessages(worker, { infrastructureId: t.infra, channelId }))
+        expect(await messaging.stats(worker, { infrastructureId: U(t.infra) })).toEqual(
+          await messaging.stats(worker, { infrastructureId: t.infra }),
+        )
+        // Nothing was refused: no spelling is an outsider.
+        const audit = await messaging.listAudit(admin, { infrastructureId: t.infra })
+        expect(audit.filter((e) => e.outcome === 'refused')).toEqual([])
+      })
+
+      it('takes a principal whose ids are spelt in upper case as the same principal', async () => {
+        const shouty: Principal = {
+          userId: U(admin.userId),
+          role: 'infra_admin',
+          grants: [{ infrastructureId: U(t.infra), businessId: null }],
+        }
+        const created = await messaging.createChannel(shouty, {
+          infrastructureId: t.infra,
+          channelKey: 'shouty',
+          type: 'in_app',
+        })
+        expect(created.createdBy).toBe(admin.userId)
+        const user = uuid()
+        const m = await messaging.addMember(shouty, {
+          infrastructureId: U(t.infra),
+          channelId: U(created.id),
+          userId: U(user),
+          businessId: U(t.bizA),
+        })
+        expect(m).toMatchObject({ userId: user, businessId: t.bizA, channelId: created.id })
+        const self: Principal = {
+          userId: U(user),
+          role: 'member',
+          grants: [{ infrastructureId: t.infra, businessId: U(t.bizA) }],
+        }
+        expect(
+          await messaging.setOptIn(self, {
+            infrastructureId: t.infra,
+            channelId: created.id,
+            optedIn: false,
+          }),
+        ).toMatchObject({ userId: user, optedIn: false })
+        expect(
+          await messaging.listMemberships(admin, { infrastructureId: t.infra, userId: U(user) }),
+        ).toEqual(await messaging.listMemberships(admin, { infrastructureId: t.infra, userId: user }))
+        const audit = await messaging.listAudit(admin, { infrastructureId: t.infra })
+        expect(audit.filter((e) => e.outcome === 'refused')).toEqual([])
+        expect(new Set(audit.map((e) => e.actorId))).toEqual(new Set([admin.userId, user]))
+      })
+
+      it('answers an upper-case id in a route the same as the lower-case one over HTTP', async () => {
+        const handle = createFetchHandler({ messaging, authenticate: () => admin })
+        const get = async (channel: string, infra: string) => {
+          const r = await handle(
+            new Request(
+              `http://localhost/functions/v1/messaging/channels/${channel}?infrastructureId=${infra}`,
+            ),
+          )
+          return { status: r.status, body: await r.json() }
+        }
+        const lower = await get(channelId, t.infra)
+        expect(lower.status).toBe(200)
+        expect(await get(U(channelId), U(t.infra))).toEqual(lower)
+      })
+    })
+
+    describe('bad input: a typed error naming the field and the rule, and nothing written', () => {
+      type Case = [name: string, call: (m: Messaging) => Promise<unknown>, field: string, rule?: string]
+      const cases = (): Case[] => {
+        const i = t.infra
+        return [
+          [
+            'createChannel: key not a slug',
+            (m) => m.createChannel(admin, { infrastructureId: i, channelKey: 'Bad Key', type: 'in_app' }),
+            'channelKey',
+            'format:regex',
+          ],
+          [
+            'createChannel: infrastructureId not a uuid',
+            (m) => m.createChannel(admin, { infrastructureId: 'nope', channelKey: 'k', type: 'in_app' }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'createChannel: unknown type',
+            (m) => m.createChannel(admin, { infrastructureId: i, channelKey: 'k', type: 'pigeon' }),
+            'type',
+            'unknown_channel_type',
+          ],
+          [
+            'createChannel: webhook url missing',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'webhook',
+                config: { secrets: WEBHOOK.secrets },
+              }),
+            'config.url',
+          ],
+          [
+            'createChannel: webhook url not http(s)',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'webhook',
+                config: { ...WEBHOOK, url: 'ftp://x.example' },
+              }),
+            'config.url',
+          ],
+          [
+            'createChannel: email from not an address',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'email',
+                config: { from: 'nobody' },
+              }),
+            'config.from',
+            'format:email',
+          ],
+          [
+            'createChannel: sms from not E.164',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'sms',
+                config: { from: '0800' },
+              }),
+            'config.from',
+          ],
+          [
+            'createChannel: unknown field',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'in_app',
+                colour: 'red',
+              } as never),
+            '(input)',
+            'unrecognized_keys',
+          ],
+          [
+            'createChannel: maxAttempts 0',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'in_app',
+                maxAttempts: 0,
+              }),
+            'maxAttempts',
+            'too_small',
+          ],
+          [
+            'configureChannel: empty patch',
+            (m) => m.configureChannel(admin, { infrastructureId: i, channelId }),
+            'config',
+            'non_empty_patch',
+          ],
+          [
+            'configureChannel: bad config',
+            (m) =>
+              m.configureChannel(admin, {
+                infrastructureId: i,
+                channelId,
+                config: { url: 'nope', secrets: WEBHOOK.secrets },
+              }),
+            'config.url',
+          ],
+          [
+            'configureChannel: channelId not a uuid',
+            (m) => m.configureChannel(admin, { infrastructureId: i, channelId: '1', enabled: false }),
+            'channelId',
+            'format:uuid',
+          ],
+          [
+            'getChannel: channelId missing',
+            (m) => m.getChannel(admin, { infrastructureId: i } as never),
+            'channelId',
+            'invalid_type',
+          ],
+          [
+            'listChannels: enabled not boolean',
+            (m) => m.listChannels(admin, { infrastructureId: i, enabled: 'yes' } as never),
+            'enabled',
+            'invalid_type',
+          ],
+          [
+            'addMember: userId not a uuid',
+            (m) => m.addMember(admin, { infrastructureId: i, channelId, userId: 'bob' }),
+            'userId',
+            'format:uuid',
+          ],
+          [
+            'removeMember: channelId missing',
+            (m) => m.removeMember(admin, { infrastructureId: i, userId: uuid() } as never),
+            'channelId',
+          ],
+          [
+            'setOptIn: optedIn missing',
+            (m) => m.setOptIn(member, { infrastructureId: i, channelId } as never),
+            'optedIn',
+            'invalid_type',
+          ],
+          [
+            'listMembers: infrastructureId missing',
+            (m) => m.listMembers(admin, { channelId } as never),
+            'infrastructureId',
+          ],
+          [
+            'listMemberships: userId not a uuid',
+            (m) => m.listMemberships(admin, { infrastructureId: i, userId: 'x' }),
+            'userId',
+            'format:uuid',
+          ],
+          [
+            'enqueue: no channel',
+            (m) => m.enqueue(member, { infrastructureId: i, businessId: t.bizA, payload: {} }),
+            'channelId',
+            'exactly_one_channel_ref',
+          ],
+          [
+            'enqueue: both channel refs',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                channelKey: 'ops-alerts',
+                payload: {},
+              }),
+            'channelId',
+            'exactly_one_channel_ref',
+          ],
+          [
+            'enqueue: payload missing',
+            (m) => m.enqueue(member, { infrastructureId: i, businessId: t.bizA, channelId } as never),
+            'payload',
+          ],
+          [
+            'enqueue: payload not JSON',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { f: () => 1 } as never,
+              }),
+            'payload.f',
+          ],
+          [
+            'enqueue: payload with U+0000',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { s: 'a\u0000b' },
+              }),
+            'payload.s',
+          ],
+          [
+            'enqueue: payload with NaN',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { n: Number.NaN },
+              }),
+            'payload.n',
+          ],
+          [
+            'enqueueMany: a bad item among good ones (nothing written)',
+            (m) =>
+              m.enqueueMany(member, [
+                { infrastructureId: i, businessId: t.bizA, channelId, payload: { n: 1 } },
+                { infrastructureId: i, businessId: t.bizA, channelId, payload: { n: 2 }, recipients: [] },
+              ]),
+            'items.1.recipients',
+            'too_small',
+          ],
+          ['enqueueMany: empty batch', (m) => m.enqueueMany(member, []), 'items', 'too_small'],
+          [
+            'enqueueMany: over 1,000 items',
+            (m) =>
+              m.enqueueMany(
+                member,
+                Array.from({ length: 1001 }, () => ({
+                  infrastructureId: i,
+                  businessId: t.bizA,
+                  channelId,
+                  payload: {},
+                })),
+              ),
+            'items',
+            'too_big',
+          ],
+          [
+            'enqueue: empty recipients',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                recipients: [],
+              }),
+            'recipients',
+            'too_small',
+          ],
+          [
+            'enqueue: recipient empty string',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                recipients: ['a', ''],
+              }),
+            'recipients.1',
+            'too_small',
+          ],
+          [
+            'enqueue: idempotency key with spaces',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                idempotencyKey: 'a b',
+              }),
+            'idempotencyKey',
+            'format:regex',
+          ],
+          [
+            'enqueue: availableAt not a date',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                availableAt: 'soon' as never,
+              }),
+            'availableAt',
+            'invalid_type',
+          ],
+          [
+            'enqueue: businessId not a uuid',
+            (m) => m.enqueue(member, { infrastructureId: i, businessId: 'biz', channelId, payload: {} }),
+            'businessId',
+            'format:uuid',
+          ],
+          [
+            'enqueue: payload nested too deep',
+            (m) => {
+              let deep: unknown = 1
+              for (let k = 0; k < 100; k++) deep = [deep]
+              return m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: deep as never,
+              })
+            },
+            `payload${'.0'.repeat(65)}`,
+            'max_depth',
+          ],
+          [
+            'getMessage: messageId not a uuid',
+            (m) => m.getMessage(member, { infrastructureId: i, messageId: '42' }),
+            'messageId',
+            'format:uuid',
+          ],
+          [
+            'listMessages: limit too big',
+            (m) => m.listMessages(worker, { infrastructureId: i, limit: 5000 }),
+            'limit',
+            'too_big',
+          ],
+          [
+            'listMessages: unknown status',
+            (m) => m.listMessages(worker, { infrastructureId: i, status: 'lost' as never }),
+            'status',
+            'invalid_value',
+          ],
+          ['claim: limit 0', (m) => m.claim(worker, { limit: 0 }), 'limit', 'too_small'],
+          ['claim: lease too short', (m) => m.claim(worker, { leaseMs: 5 }), 'leaseMs', 'too_small'],
+          [
+            'ack: unknown outcome',
+            (m) =>
+              m.ack(worker, {
+                infrastructureId: i,
+                messageId: uuid(),
+                leaseToken: uuid(),
+                outcome: 'maybe',
+              } as never),
+            'outcome',
+            'invalid_union',
+          ],
+          [
+            'ack: failed without reason',
+            (m) =>
+              m.ack(worker, {
+                infrastructureId: i,
+                messageId: uuid(),
+                leaseToken: uuid(),
+                outcome: 'failed',
+              } as never),
+            'reason',
+            'invalid_type',
+          ],
+          [
+            'ack: negative retry',
+            (m) =>
+              m.ack(worker, {
+                infrastructureId: i,
+                messageId: uuid(),
+                leaseToken: uuid(),
+                outcome: 'failed',
+                reason: 'x',
+                retryAfterMs: -1,
+              }),
+            'retryAfterMs',
+            'too_small',
+          ],
+          [
+            'listAudit: limit not an integer',
+            (m) => m.listAudit(admin, { infrastructureId: i, limit: 1.5 }),
+            'limit',
+            'invalid_type',
+          ],
+          [
+            'listDeadLetters: channelId not a uuid',
+            (m) => m.listDeadLetters(admin, { infrastructureId: i, channelId: 'x' }),
+            'channelId',
+            'format:uuid',
+          ],
+          [
+            'listAttempts: messageId missing',
+            (m) => m.listAttempts(admin, { infrastructureId: i } as never),
+            'messageId',
+            'invalid_type',
+          ],
+          [
+            'redrive: infrastructureId not a uuid',
+            (m) => m.redrive(admin, { infrastructureId: 'i', messageId: uuid() }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'redriveChannel: channelId missing',
+            (m) => m.redriveChannel(admin, { infrastructureId: i } as never),
+            'channelId',
+            'invalid_type',
+          ],
+          [
+            'stats: infrastructureId not a uuid',
+            (m) => m.stats(admin, { infrastructureId: 'x' }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'prune: olderThan not a date',
+            (m) => m.prune({ olderThan: 'last week' as never }),
+            'olderThan',
+            'invalid_type',
+          ],
+          [
+            'prune: batchSize 0',
+            (m) => m.prune({ olderThan: new Date(), batchSize: 0 }),
+            'batchSize',
+            'too_small',
+          ],
+          [
+            'listInbox: limit too big',
+            (m) => m.listInbox(member, { infrastructureId: i, limit: 1000 }),
+            'limit',
+            'too_big',
+          ],
+          [
+            'countUnread: infrastructureId missing',
+            (m) => m.countUnread(member, {} as never),
+            'infrastructureId',
+            'invalid_type',
+          ],
+          [
+            'markInbox: unknown mark',
+            (m) => m.markInbox(member, { infrastructureId: i, entryIds: 'all', mark: 'burnt' as never }),
+            'mark',
+            'invalid_value',
+          ],
+          [
+            'markInbox: entry id not a uuid',
+            (m) => m.markInbox(member, { infrastructureId: i, entryIds: ['x'], mark: 'read' }),
+            'entryIds.0',
+          ],
+          [
+            'recordRefusal: infrastructureId not a uuid',
+            (m) =>
+              m.recordRefusal(member, {
+                infrastructureId: 'i',
+                action: 'outbox.enqueue',
+                targetType: 'message',
+                errorCode: 'RATE_LIMITED',
+              }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'resealSecrets: infrastructureId missing',
+            (m) => m.resealSecrets(admin, {} as never),
+            'infrastructureId',
+            'invalid_type',
+          ],
+          [
+            'deliveryPort: fleet worker id not a uuid',
+            async (m) => m.deliveryPort({ fleet: true, workerId: 'worker-1' }),
+            'workerId',
+            'format:uuid',
+          ],
+          [
+            'deliveryPort: principal without a valid role',
+            async (m) => m.deliveryPort({ principal: { ...worker, role: 'root' as never } }),
+            'principal.role',
+            'invalid_value',
+          ],
+          [
+            'principal: userId not a uuid',
+            (m) => m.listChannels({ ...admin, userId: 'root' }, { infrastructureId: i }),
+            'principal.userId',
+            'format:uuid',
+          ],
+          [
+            'principal: unknown role',
+            (m) =>
+              m.enqueue({ ...member, role: 'god' as never }, { infrastructureId: i, channelId, payload: {} }),
+            'principal.role',
+            'invalid_value',
+          ],
+          [
+            'principal: grant without infrastructure',
+            (m) => m.claim({ ...worker, grants: [{ businessId: null } as never] }),
+            'principal.grants.0.infrastructureId',
+            'invalid_type',
+          ],
+          // Text every store can hold: U+0000 and lone surrogates anywhere (issue 13, item 5).
+          [
+            'enqueue: payload string with a lone surrogate',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { s: '\ud800x' },
+              }),
+            'payload.s',
+            'well_formed_unicode',
+          ],
+          [
+            'enqueue: payload string with a lone trail surrogate deep in a list',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { list: ['ok', { t: 'x\udc00' }] },
+              }),
+            'payload.list.1.t',
+            'well_formed_unicode',
+          ],
+          [
+            'enqueue: payload key with U+0000',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { 'a\u0000b': 1 },
+              }),
+            'payload.a\ufffdb',
+            'no_nul_character',
+          ],
+          [
+            'enqueue: payload key with a lone surrogate',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: { '\udbff': 1 },
+              }),
+            'payload.\ufffd',
+            'well_formed_unicode',
+          ],
+          [
+            'enqueue: idempotency key with U+0000',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                idempotencyKey: 'k\u0000',
+              }),
+            'idempotencyKey',
+            'no_nul_character',
+          ],
+          [
+            'enqueue: recipient with a lone surrogate',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                recipients: ['\ud83d@example.com'],
+              }),
+            'recipients.0',
+            'well_formed_unicode',
+          ],
+          [
+            'enqueueMany: an item whose payload holds U+0000',
+            (m) =>
+              m.enqueueMany(member, [
+                { infrastructureId: i, businessId: t.bizA, channelId, payload: { n: 1 } },
+                { infrastructureId: i, businessId: t.bizA, channelId, payload: { s: '\u0000' } },
+              ]),
+            'items.1.payload.s',
+            'no_nul_character',
+          ],
+          [
+            'createChannel: name with U+0000',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'in_app',
+                name: 'ops\u0000',
+              }),
+            'name',
+            'no_nul_character',
+          ],
+          [
+            'createChannel: name with a lone surrogate',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'in_app',
+                name: '\udc00ops',
+              }),
+            'name',
+            'well_formed_unicode',
+          ],
+          [
+            'createChannel: config header value with U+0000',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'webhook',
+                config: { ...WEBHOOK, headers: { 'x-tenant': 'a\u0000' } },
+              }),
+            'config.headers.x-tenant',
+            'no_nul_character',
+          ],
+          [
+            'createChannel: config key with a lone surrogate',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'webhook',
+                config: { ...WEBHOOK, '\ud800': 1 },
+              }),
+            'config.\ufffd',
+            'well_formed_unicode',
+          ],
+          [
+            'configureChannel: name with U+0000',
+            (m) => m.configureChannel(admin, { infrastructureId: i, channelId, name: '\u0000' }),
+            'name',
+            'no_nul_character',
+          ],
+          [
+            'configureChannel: config url with U+0000',
+            (m) =>
+              m.configureChannel(admin, {
+                infrastructureId: i,
+                channelId,
+                config: { ...WEBHOOK, url: 'https://hooks.example.com/\u0000' },
+              }),
+            'config.url',
+            'no_nul_character',
+          ],
+          [
+            'ack: reason with a lone surrogate',
+            (m) =>
+              m.ack(worker, {
+                infrastructureId: i,
+                messageId: uuid(),
+                leaseToken: uuid(),
+                outcome: 'failed',
+                reason: 'timeout \ud800',
+              }),
+            'reason',
+            'well_formed_unicode',
+          ],
+          [
+            'listAudit: action with U+0000',
+            (m) => m.listAudit(admin, { infrastructureId: i, action: 'channel.\u0000' }),
+            'action',
+            'no_nul_character',
+          ],
+          [
+            'recordRefusal: a detail with U+0000',
+            (m) =>
+              m.recordRefusal(member, {
+                infrastructureId: i,
+                action: 'outbox.enqueue',
+                targetType: 'message',
+                errorCode: 'RATE_LIMITED',
+                details: { why: '\u0000' },
+              }),
+            'details.why',
+            'no_nul_character',
+          ],
+          [
+            'principal: userId with U+0000',
+            (m) => m.listChannels({ ...admin, userId: `${admin.userId}\u0000` }, { infrastructureId: i }),
+            'principal.userId',
+            'no_nul_character',
+          ],
+          // Instants every store holds alike: 1970 to 9999 (item 5).
+          [
+            'enqueue: availableAt in year 275760',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                availableAt: '+275760-09-13T00:00:00.000Z' as never,
+              }),
+            'availableAt',
+            'timestamp_range',
+          ],
+          [
+            'enqueue: availableAt before 1970',
+            (m) =>
+              m.enqueue(member, {
+                infrastructureId: i,
+                businessId: t.bizA,
+                channelId,
+                payload: {},
+                availableAt: new Date('1969-12-31T23:59:59.999Z'),
+              }),
+            'availableAt',
+            'timestamp_range',
+          ],
+          [
+            'prune: olderThan in year 10000',
+            (m) => m.prune({ olderThan: new Date('+010000-01-01T00:00:00.000Z') }),
+            'olderThan',
+            'timestamp_range',
+          ],
+          // The nil UUID is no tenant, business or user (item 6).
+          [
+            'createChannel: the nil UUID as infrastructure',
+            (m) => m.createChannel(admin, { infrastructureId: NIL, channelKey: 'k', type: 'in_app' }),
+            'infrastructureId',
+            'not_nil_uuid',
+          ],
+          [
+            'enqueue: the nil UUID as business',
+            (m) => m.enqueue(member, { infrastructureId: i, businessId: NIL, channelId, payload: {} }),
+            'businessId',
+            'not_nil_uuid',
+          ],
+          [
+            'addMember: the nil UUID as user',
+            (m) => m.addMember(admin, { infrastructureId: i, channelId, userId: NIL }),
+            'userId',
+            'not_nil_uuid',
+          ],
+          [
+            'listMessages: the nil UUID as business',
+            (m) => m.listMessages(worker, { infrastructureId: i, businessId: NIL }),
+            'businessId',
+            'not_nil_uuid',
+          ],
+          [
+            'upsertProfile: email not an address',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), email: 'ada at example' }),
+            'email',
+            'format:email',
+          ],
+          [
+            'upsertProfile: phone not E.164',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), phone: '0151 1234567' }),
+            'phone',
+            'format:regex',
+          ],
+          [
+            'upsertProfile: locale not BCP 47',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), locale: 'en_US!' }),
+            'locale',
+            'bcp47',
+          ],
+          [
+            'upsertProfile: time zone not IANA',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: uuid(), timeZone: 'GMT+2:00' }),
+            'timeZone',
+            'iana_time_zone',
+          ],
+          [
+            'upsertProfile: properties over 8 KiB',
+            (m) =>
+              m.upsertProfile(admin, {
+                infrastructureId: i,
+                userId: uuid(),
+                properties: { bio: 'x'.repeat(9000) },
+              }),
+            'properties',
+            'max_bytes',
+          ],
+          [
+            'upsertProfile: the nil UUID as user',
+            (m) => m.upsertProfile(admin, { infrastructureId: i, userId: NIL, email: 'a@example.com' }),
+            'userId',
+            'not_nil_uuid',
+          ],
+          [
+            'getProfile: userId not a uuid',
+            (m) => m.getProfile(admin, { infrastructureId: i, userId: 'ada' }),
+            'userId',
+            'format:uuid',
+          ],
+          [
+            'listProfiles: limit over 1000',
+            (m) => m.listProfiles(admin, { infrastructureId: i, limit: 1001 }),
+            'limit',
+            'too_big',
+          ],
+          [
+            'deleteProfile: userId missing',
+            (m) => m.deleteProfile(admin, { infrastructureId: i } as never),
+            'userId',
+            'invalid_type',
+          ],
+          [
+            'createCategory: key not dotted lower-case',
+            (m) => m.createCategory(admin, { infrastructureId: i, key: 'Invoice Paid', name: 'x' }),
+            'key',
+            'format:regex',
+          ],
+          [
+            'createCategory: unknown channel type',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'invoice.paid',
+                name: 'x',
+                channels: { pigeon: { channelKey: 'ops-alerts' } },
+              }),
+            'channels.pigeon',
+            'unknown_channel_type',
+          ],
+          [
+            'createCategory: channel of another type',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'invoice.paid',
+                name: 'x',
+                channels: { email: { channelKey: 'ops-alerts' } },
+              }),
+            'channels.email.channelKey',
+            'channel_type_mismatch',
+          ],
+          [
+            'updateCategory: empty patch',
+            (m) => m.updateCategory(admin, { infrastructureId: i, categoryKey: 'invoice.paid' }),
+            'name',
+            'non_empty_patch',
+          ],
+          [
+            'getCategory: categoryKey empty',
+            (m) => m.getCategory(admin, { infrastructureId: i, categoryKey: '' }),
+            'categoryKey',
+          ],
+          [
+            'listCategories: unknown parameter',
+            (m) => m.listCategories(admin, { infrastructureId: i, all: true } as never),
+            '(input)',
+            'unrecognized_keys',
+          ],
+          [
+            'setPreference: enabled missing',
+            (m) =>
+              m.setPreference(member, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                channelType: 'email',
+              } as never),
+            'enabled',
+            'invalid_type',
+          ],
+          [
+            'getPreferences: businessId not a uuid',
+            (m) => m.getPreferences(member, { infrastructureId: i, businessId: 'acme' }),
+            'businessId',
+            'format:uuid',
+          ],
+          [
+            'setTenantDefault: channelType not an identifier',
+            (m) =>
+              m.setTenantDefault(admin, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                channelType: 'E-Mail',
+                enabled: true,
+              }),
+            'channelType',
+            'format:regex',
+          ],
+          [
+            'listTenantDefaults: infrastructureId not a uuid',
+            (m) => m.listTenantDefaults(admin, { infrastructureId: 'x' }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'principal: the nil UUID as user',
+            (m) => m.listChannels({ ...admin, userId: NIL }, { infrastructureId: i }),
+            'principal.userId',
+            'not_nil_uuid',
+          ],
+          [
+            'principal: a grant of the nil tenant',
+            (m) =>
+              m.createChannel(
+                { ...admin, grants: [{ infrastructureId: NIL, businessId: null }] },
+                { infrastructureId: NIL, channelKey: 'k', type: 'in_app' },
+              ),
+            'principal.grants.0.infrastructureId',
+            'not_nil_uuid',
+          ],
+        ]
+      }
+
+      it('covers every facade call', () => {
+        const calls = Object.getOwnPropertyNames(Object.getPrototypeOf(messaging)).filter(
+          (n) => n !== 'constructor' && n !== 'close',
+        )
+        const covered = new Set(cases().map(([name]) => name.split(':')[0]))
+        expect(calls.filter((c) => !covered.has(c))).toEqual([])
+      })
+
+      it('rejects each bad input with a ValidationError naming field and rule, leaving the store as it was', async () => {
+        const before = await snapshot()
+        for (const [name, call, field, rule] of cases()) {
+          const error = await call(messaging).then(
+            () => null,
+            (e: unknown) => e,
+          )
+          expect(error, name).toBeInstanceOf(ValidationError)
+          expect(isMessagingError(error) && error.code, name).toBe('VALIDATION_FAILED')
+          const v = error as ValidationError
+          expect(
+            v.issues.map((x) => x.path),
+            name,
+          ).toContain(field)
+          if (rule) expect(v.issues.find((x) => x.path === field)?.rule, name).toBe(rule)
+          expect(v.message, name).toContain(field)
+        }
+        expect(await snapshot()).toEqual(before)
+      })
+    })
+  })
+}

@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { describeFacadeConformance } from './facade-conformance.js'
+
+describeFacadeConformance('memory', () => createMemoryStorage())
