@@ -1,4 +1,5 @@
 import { Container, ContainerModule } from 'inversify'
+import { createLiquidTemplateEngine } from './adapters/liquid/liquid-template-engine.js'
 import { createSqliteStorage } from './adapters/sqlite/sqlite-storage.js'
 import { AuditService } from './application/audit-service.js'
 import { CategoryService } from './application/category-service.js'
@@ -11,12 +12,15 @@ import { MembershipService } from './application/membership-service.js'
 import { OutboxService } from './application/outbox-service.js'
 import { PreferenceService } from './application/preference-service.js'
 import { ProfileService } from './application/profile-service.js'
+import { TemplateRenderer } from './application/template-renderer.js'
+import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
 import { ValidationError } from './domain/errors.js'
 import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
+import type { TemplateEngine } from './ports/template-engine.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from './ports/wake-signal.js'
@@ -44,6 +48,8 @@ export const MESSAGING_TYPES = {
   CategoryService: Symbol.for('messaging.CategoryService'),
   PreferenceService: Symbol.for('messaging.PreferenceService'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
+  TemplateEngine: Symbol.for('messaging.TemplateEngine'),
+  TemplateService: Symbol.for('messaging.TemplateService'),
   Messaging: Symbol.for('messaging.Messaging'),
 } as const
 
@@ -68,6 +74,8 @@ export interface MessagingOptions {
    * plaintext, which only the memory store accepts for configs that hold credentials.
    */
   readonly secrets?: SecretBox | ChannelSecrets
+  /** Parses and renders notification templates. Default: the Liquid engine (LiquidJS) with its default bounds. */
+  readonly templateEngine?: TemplateEngine
 }
 
 /**
@@ -129,6 +137,18 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
     service(MESSAGING_TYPES.InboxService, (ctx) => new InboxService(ctx))
+    bind<TemplateEngine>(MESSAGING_TYPES.TemplateEngine).toConstantValue(
+      options.templateEngine ?? createLiquidTemplateEngine(),
+    )
+    bind<TemplateService>(MESSAGING_TYPES.TemplateService)
+      .toDynamicValue(
+        (c) =>
+          new TemplateService(
+            c.get<ServiceContext>(MESSAGING_TYPES.ServiceContext),
+            new TemplateRenderer(c.get<TemplateEngine>(MESSAGING_TYPES.TemplateEngine)),
+          ),
+      )
+      .inSingletonScope()
     service(MESSAGING_TYPES.ProfileService, (ctx) => new ProfileService(ctx))
     service(MESSAGING_TYPES.CategoryService, (ctx) => new CategoryService(ctx))
     service(MESSAGING_TYPES.PreferenceService, (ctx) => new PreferenceService(ctx))
@@ -149,6 +169,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.ProfileService),
             c.get(MESSAGING_TYPES.CategoryService),
             c.get(MESSAGING_TYPES.PreferenceService),
+            c.get(MESSAGING_TYPES.TemplateService),
           ),
       )
       .inSingletonScope()

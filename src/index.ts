@@ -8,8 +8,20 @@ export type { Refusal } from './application/audit-service.js'
 export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
 export type { AckResult, EnqueueResult } from './application/outbox-service.js'
+export type { TemplateChoice } from './application/template-lookup.js'
+export type { RenderOutcome } from './application/template-renderer.js'
+export type {
+  DeliveryRenderRequest,
+  TemplatePreview,
+  TemplateService,
+} from './application/template-service.js'
 export { createMessaging, MESSAGING_TYPES, type MessagingOptions, messagingModule } from './container.js'
-export type { AuditEntry, AuditOutcome, AuditTargetType } from './domain/audit.js'
+export {
+  AUDIT_TARGET_TYPES,
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditTargetType,
+} from './domain/audit.js'
 export type { Category, CategoryChannel } from './domain/category.js'
 export {
   BUILTIN_CHANNEL_TYPES,
@@ -76,6 +88,25 @@ export {
   type TenantDefault,
 } from './domain/preference.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
+export {
+  canonicalLocale,
+  DEFAULT_TEMPLATE_LOCALE,
+  localeFallbacks,
+  type RenderContext,
+  type RenderedTemplate,
+  selectTemplate,
+  TEMPLATE_CHANNEL_TYPES,
+  TEMPLATE_FIELDS,
+  type TemplateChannelType,
+  type TemplateContent,
+  type TemplateField,
+  type TemplateProblem,
+  type TemplateProblemRule,
+  type TemplateSettings,
+  type TemplateVersion,
+} from './domain/template.js'
+export type * from './domain/template-inputs.js'
+export * as templateSchemas from './domain/template-inputs.js'
 export {
   assertRole,
   assertTenantScope,

@@ -9,6 +9,7 @@ import type { MembershipService } from './application/membership-service.js'
 import type { AckResult, EnqueueResult, OutboxService } from './application/outbox-service.js'
 import type { PreferenceService } from './application/preference-service.js'
 import type { ProfileService } from './application/profile-service.js'
+import type { TemplatePreview, TemplateService } from './application/template-service.js'
 import type { AuditEntry } from './domain/audit.js'
 import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
@@ -59,6 +60,17 @@ import type {
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
 import type { RecipientProfile } from './domain/recipient-profile.js'
+import type { TemplateSettings, TemplateVersion } from './domain/template.js'
+import type {
+  CreateTemplateInput,
+  ListTemplatesInput,
+  ListTemplateVersionsInput,
+  PreviewTemplateInput,
+  SetTemplateSettingsInput,
+  TemplateRefInput,
+  TemplateSettingsRefInput,
+  UpdateTemplateInput,
+} from './domain/template-inputs.js'
 import { assertRole, type Principal, TenantScope } from './domain/tenant-scope.js'
 import { parseInput } from './domain/validation.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
@@ -91,6 +103,8 @@ export class Messaging {
     private readonly profiles: ProfileService,
     private readonly categories: CategoryService,
     private readonly preferences: PreferenceService,
+    /** Notification templates: the lookup a notify call makes and the rendering at delivery. */
+    readonly templates: TemplateService,
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
@@ -326,6 +340,63 @@ export class Messaging {
 
   async listTenantDefaults(principal: Principal, input: ListTenantDefaultsInput): Promise<TenantDefault[]> {
     return this.preferences.listDefaults(TenantScope.of(principal), input)
+  }
+
+  /**
+   * The first version of a template for (category, channel type, locale), in Liquid
+   * (`infra_admin`, audited). A field that does not parse is a ValidationError naming
+   * `content.<field>`; a key that has a template already is a ConflictError.
+   */
+  async createTemplate(principal: Principal, input: CreateTemplateInput): Promise<TemplateVersion> {
+    return this.templates.create(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Saves the next version of a template (`infra_admin`, audited); messages enqueued before
+   * keep rendering the version they recorded. With `baseVersion`, a save made meanwhile by
+   * someone else is a ConflictError.
+   */
+  async updateTemplate(principal: Principal, input: UpdateTemplateInput): Promise<TemplateVersion> {
+    return this.templates.update(TenantScope.of(principal), input)
+  }
+
+  /** The current version of a template, or `version`. */
+  async getTemplate(principal: Principal, input: TemplateRefInput): Promise<TemplateVersion> {
+    return this.templates.get(TenantScope.of(principal), input)
+  }
+
+  /** The current version of each template of a tenant, by category, channel type and locale. */
+  async listTemplates(principal: Principal, input: ListTemplatesInput): Promise<TemplateVersion[]> {
+    return this.templates.list(TenantScope.of(principal), input)
+  }
+
+  /** A template's versions, newest first. */
+  async listTemplateVersions(
+    principal: Principal,
+    input: ListTemplateVersionsInput,
+  ): Promise<TemplateVersion[]> {
+    return this.templates.listVersions(TenantScope.of(principal), input)
+  }
+
+  /** Renders a draft with sample data and sends nothing (`infra_admin`). */
+  async previewTemplate(principal: Principal, input: PreviewTemplateInput): Promise<TemplatePreview> {
+    return this.templates.preview(TenantScope.of(principal), input)
+  }
+
+  /** The tenant's template settings (its default locale; `en` until an admin sets one). */
+  async getTemplateSettings(
+    principal: Principal,
+    input: TemplateSettingsRefInput,
+  ): Promise<TemplateSettings> {
+    return this.templates.getSettings(TenantScope.of(principal), input)
+  }
+
+  /** Sets the tenant's default locale, the last fallback of every template lookup (`infra_admin`, audited). */
+  async setTemplateSettings(
+    principal: Principal,
+    input: SetTemplateSettingsInput,
+  ): Promise<TemplateSettings> {
+    return this.templates.setSettings(TenantScope.of(principal), input)
   }
 
   /** Closes the store. */

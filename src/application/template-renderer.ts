@@ -1,4 +1,5 @@
 import { ValidationError, type ValidationIssue } from '../domain/errors.js'
+import { cleanOutsideText, MAX_ERROR_TEXT } from '../domain/outside-text.js'
 import {
   assembleRendered,
   type RenderContext,
@@ -68,17 +69,11 @@ export const asIssue = (p: TemplateProblem): ValidationIssue => ({
   message: p.message,
 })
 
-const MAX_ERROR_TEXT = 1000
-
 /**
  * The text a message that failed to render records as its error: the field, the rule and
- * the engine's words, without control characters or lone surrogates (a template may hold
- * any text, and the error lands in a database column and in logs), at most 1,000 characters.
+ * the engine's words, cleaned like any text from outside (a template may hold any text, and
+ * the error lands in a database column and in logs) and capped like every attempt's error.
  */
 export function templateErrorText(p: TemplateProblem): string {
-  const text = `template content.${p.field} (${p.rule}): ${p.message}`
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, ' ')
-    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
-  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT - 1)}…` : text
+  return cleanOutsideText(`template content.${p.field} (${p.rule}): ${p.message}`, MAX_ERROR_TEXT)
 }

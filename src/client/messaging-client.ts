@@ -1,4 +1,5 @@
 import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
+import type { TemplatePreview } from '../application/template-service.js'
 import type { AuditEntry } from '../domain/audit.js'
 import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
@@ -36,6 +37,17 @@ import type {
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
+import type { TemplateSettings, TemplateVersion } from '../domain/template.js'
+import type {
+  CreateTemplateInput,
+  ListTemplatesInput,
+  ListTemplateVersionsInput,
+  PreviewTemplateInput,
+  SetTemplateSettingsInput,
+  TemplateRefInput,
+  UpdateTemplateInput,
+} from '../domain/template-inputs.js'
+import type { Principal } from '../domain/tenant-scope.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
 
@@ -110,6 +122,8 @@ const revive = {
     updatedAt: new Date(c.updatedAt),
   }),
   tenantDefault: (d: TenantDefault): TenantDefault => ({ ...d, updatedAt: new Date(d.updatedAt) }),
+  template: (t: TemplateVersion): TemplateVersion => ({ ...t, createdAt: new Date(t.createdAt) }),
+  templateSettings: (t: TemplateSettings): TemplateSettings => ({ ...t, updatedAt: dateOrNull(t.updatedAt) }),
   inbox: (e: InboxEntry): InboxEntry => ({
     ...e,
     createdAt: new Date(e.createdAt),
@@ -312,6 +326,11 @@ export class MessagingClient {
     return this.request('POST', '/inbox/mark', { body: this.scoped(input) })
   }
 
+  /** Who the caller is, as the host authenticated it: user id, role and grants. */
+  getSession(): Promise<Principal> {
+    return this.request('GET', '/session', {})
+  }
+
   /**
    * A recipient profile: the caller's own without `userId`, else (admin, worker) that user's.
    */
@@ -390,6 +409,59 @@ export class MessagingClient {
     return d === null ? null : revive.tenantDefault(d)
   }
 
+  /** The current version of each of the tenant's templates, narrowed by category, channel type or locale. */
+  async listTemplates(filter: Scoped<ListTemplatesInput> = {}): Promise<TemplateVersion[]> {
+    const rows = await this.request<TemplateVersion[]>('GET', '/templates', { query: this.scoped(filter) })
+    return rows.map(revive.template)
+  }
+
+  /** The current version of a template, or `version`. */
+  async getTemplate(ref: Scoped<TemplateRefInput>): Promise<TemplateVersion> {
+    const { categoryKey, channelType, locale, ...query } = this.scoped(ref)
+    return revive.template(
+      await this.request('GET', templatePath({ categoryKey, channelType, locale }), { query }),
+    )
+  }
+
+  /** `infra_admin`: version 1 of a template. A field that does not parse is a ValidationError naming `content.<field>`. */
+  async createTemplate(input: Scoped<CreateTemplateInput>): Promise<TemplateVersion> {
+    return revive.template(await this.request('POST', '/templates', { body: this.scoped(input) }))
+  }
+
+  /** `infra_admin`: the next version. With `baseVersion`, a save made meanwhile by someone else is a ConflictError. */
+  async updateTemplate(input: Scoped<UpdateTemplateInput>): Promise<TemplateVersion> {
+    const { categoryKey, channelType, locale, ...body } = this.scoped(input)
+    return revive.template(
+      await this.request('PUT', templatePath({ categoryKey, channelType, locale }), { body }),
+    )
+  }
+
+  /** A template's versions, newest first; `before` (a version number) pages on. */
+  async listTemplateVersions(ref: Scoped<ListTemplateVersionsInput>): Promise<TemplateVersion[]> {
+    const { categoryKey, channelType, locale, ...query } = this.scoped(ref)
+    const path = `${templatePath({ categoryKey, channelType, locale })}/versions`
+    const rows = await this.request<TemplateVersion[]>('GET', path, { query })
+    return rows.map(revive.template)
+  }
+
+  /** `infra_admin`: renders a draft with sample data; sends and stores nothing. */
+  previewTemplate(input: Scoped<PreviewTemplateInput>): Promise<TemplatePreview> {
+    return this.request('POST', '/templates/preview', { body: this.scoped(input) })
+  }
+
+  /** The tenant's default locale (`en` until an admin sets one). */
+  async getTemplateSettings(infrastructureId?: string): Promise<TemplateSettings> {
+    const query = this.scoped({ infrastructureId })
+    return revive.templateSettings(await this.request('GET', '/template-settings', { query }))
+  }
+
+  /** `infra_admin`: the tenant's default locale, the last fallback of every template lookup. */
+  async setTemplateSettings(input: Scoped<SetTemplateSettingsInput>): Promise<TemplateSettings> {
+    return revive.templateSettings(
+      await this.request('PUT', '/template-settings', { body: this.scoped(input) }),
+    )
+  }
+
   /** The handler's OpenAPI 3.1 document. */
   openApiDocument(): Promise<Record<string, unknown>> {
     return this.request('GET', '/openapi.json', {})
@@ -455,6 +527,9 @@ export class MessagingClient {
 }
 
 const enc = (segment: string | undefined) => encodeURIComponent(segment ?? '')
+
+const templatePath = (k: { categoryKey: string; channelType: string; locale: string }) =>
+  `/templates/${enc(k.categoryKey)}/${enc(k.channelType)}/${enc(k.locale)}`
 
 /** See {@link MessagingClient}. */
 export function createMessagingClient(options: MessagingClientOptions): MessagingClient {

@@ -15,15 +15,8 @@ import {
  */
 const uuid = tenantIdSchema
 
-const source = (max: number) =>
-  z
-    .string()
-    .max(max)
-    // PostgreSQL's text cannot hold U+0000; refusing it here keeps every store saying the same thing.
-    .refine((s) => !s.includes('\u0000'), {
-      message: 'must not contain U+0000',
-      params: { rule: 'no_nul_character' },
-    })
+// U+0000 and lone surrogates are refused for every string of every input (parseInput).
+const source = (max: number) => z.string().max(max)
 
 function contentSchema(channelType: TemplateChannelType) {
   const shape: Record<string, z.ZodType> = {}

@@ -187,12 +187,17 @@ export interface RenderContext {
 /** One field that did not parse or render: the field, the rule it broke and the engine's words. */
 export interface TemplateProblem {
   readonly field: string
-  /** `template_syntax`, `template_render`, `template_limit`, `template_output`. */
+  /** `template_syntax`, `template_render`, `template_limit`, `template_output`, `template_missing`. */
   readonly rule: TemplateProblemRule
   readonly message: string
 }
 
-export type TemplateProblemRule = 'template_syntax' | 'template_render' | 'template_limit' | 'template_output'
+export type TemplateProblemRule =
+  | 'template_syntax'
+  | 'template_render'
+  | 'template_limit'
+  | 'template_output'
+  | 'template_missing'
 
 /** A template rendered: the transport's payload, by channel type. */
 export type RenderedTemplate =

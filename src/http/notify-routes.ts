@@ -25,11 +25,13 @@ import {
   updateCategoryInput,
   upsertProfileInput,
 } from '../domain/notify-inputs.js'
+import { parseInput } from '../domain/validation.js'
 import {
   categorySchema,
   preferenceCellSchema,
   preferenceGridSchema,
   profileSchema,
+  sessionSchema,
   tenantDefaultSchema,
 } from './notify-schemas.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
@@ -37,8 +39,27 @@ import { Reply, type RouteContext, type RouteDef } from './router.js'
 const link = (ctx: RouteContext, path: string, infrastructureId: string) =>
   `${ctx.basePath}${path}?infrastructureId=${encodeURIComponent(infrastructureId)}`
 
+const sessionInput = z.strictObject({})
+
 /** Profiles, categories and preferences: appended to ROUTES. */
 export const RECIPIENT_ROUTES: readonly RouteDef[] = [
+  {
+    method: 'GET',
+    path: '/session',
+    operationId: 'getSession',
+    tag: 'recipients',
+    summary: 'Who the caller is: its user id, role and grants, as the host authenticated it',
+    description:
+      "Any authenticated caller, its own principal only: what a console needs to show a user's own settings and an admin's controls.",
+    input: sessionInput,
+    from: 'query',
+    response: sessionSchema,
+    run: async (_m, p, i) => {
+      // No facade call parses this input, so the route does: unknown parameters are refused.
+      parseInput(sessionInput, i)
+      return sessionSchema.parse(p)
+    },
+  },
   {
     method: 'GET',
     path: '/profile',

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Category } from '../domain/category.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
+import { type Principal, ROLES } from '../domain/tenant-scope.js'
 import { shapeOf } from './schemas.js'
 
 /** Response schemas of the recipient routes, each held to its domain type like those in schemas.ts. */
@@ -80,4 +81,10 @@ export const tenantDefaultSchema = shapeOf<TenantDefault>()({
   enabled: z.boolean(),
   updatedBy: uuid,
   updatedAt: dateTime,
+})
+
+export const sessionSchema = shapeOf<Principal>()({
+  userId: uuid,
+  role: z.enum(ROLES),
+  grants: z.array(z.object({ infrastructureId: uuid, businessId: uuid.nullable() })),
 })

@@ -3,6 +3,7 @@ import * as inputs from '../domain/inputs.js'
 import * as notifyResponses from './notify-schemas.js'
 import type { RouteDef } from './router.js'
 import * as responses from './schemas.js'
+import * as templateResponses from './template-schemas.js'
 
 /** What a host may say about its deployment in the document. */
 export interface OpenApiOptions {
@@ -117,7 +118,12 @@ function withoutFields(schema: JsonSchema, fields: readonly string[]): JsonSchem
   if (fields.length === 0) return schema
   const strip = (s: JsonSchema): JsonSchema => {
     const branches = (s.anyOf ?? s.oneOf) as JsonSchema[] | undefined
-    if (branches) return { ...s, [s.anyOf ? 'anyOf' : 'oneOf']: branches.map(strip) }
+    if (branches) {
+      // A union told apart by a field the path now carries (the channel type of a template)
+      // may match a body in more than one branch: `anyOf`, not `oneOf`.
+      const { oneOf: _o, anyOf: _a, ...rest } = s
+      return { ...rest, anyOf: branches.map(strip) }
+    }
     const properties = { ...(s.properties as Record<string, JsonSchema> | undefined) }
     for (const f of fields) delete properties[f]
     const required = ((s.required as string[] | undefined) ?? []).filter((r) => !fields.includes(r))
@@ -195,6 +201,7 @@ export function buildOpenApiDocument(
   const outputNames = new Map<z.ZodType, string>([
     ...named(responses as Record<string, unknown>, 'Schema'),
     ...named(notifyResponses as Record<string, unknown>, 'Schema'),
+    ...named(templateResponses as Record<string, unknown>, 'Schema'),
   ])
   const routeOutputs = routes.map((r) => {
     if (!r.response) return null

@@ -63,6 +63,7 @@ import {
   redriveChannelResultSchema,
   unreadCountSchema,
 } from './schemas.js'
+import { TEMPLATE_ROUTES } from './template-routes.js'
 
 const listChannelTypesInput = z.strictObject({})
 
@@ -430,6 +431,7 @@ export const ROUTES: readonly RouteDef[] = [
     response: markInboxResultSchema,
     run: (m, p, i) => m.markInbox(p, i as MarkInboxInput),
   },
+  ...TEMPLATE_ROUTES,
   // Recipients: profiles, categories, preferences.
   ...RECIPIENT_ROUTES,
 ]

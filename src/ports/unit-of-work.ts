@@ -7,6 +7,7 @@ import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
+import type { TemplateRepository } from './template-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
 /** The repositories bound to one unit of work. */
@@ -17,6 +18,8 @@ export interface Repositories {
   readonly audit: AuditLog
   /** In-app inboxes. Optional while an adapter has not grown the table; the in-app transport needs it. */
   readonly inbox?: InboxRepository
+  /** Notification templates and their versions. */
+  readonly templates: TemplateRepository
   /** Recipient profiles: contact points, locale, time zone. */
   readonly profiles: ProfileRepository
   /** Notification categories. */

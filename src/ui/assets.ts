@@ -118,7 +118,7 @@ export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identiti
 </header>
 <main>
   <messaging-channels class="wide"></messaging-channels>
-  <messaging-preferences></messaging-preferences>
+  <messaging-preferences class="wide"></messaging-preferences>
   <messaging-inbox poll-interval="5000"></messaging-inbox>
   <messaging-health class="wide" poll-interval="10000"></messaging-health>
 </main>

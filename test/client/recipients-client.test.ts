@@ -14,6 +14,11 @@ describe('typed client: profiles, categories and preferences over loopback', () 
     const admin = client('adminA')
     const member = client('memberA')
     const memberId = f.principals.memberA.userId
+    expect(await member.getSession()).toEqual({
+      userId: memberId,
+      role: 'member',
+      grants: [{ infrastructureId: f.infraA, businessId: null }],
+    })
     const created = await admin.upsertProfile({ userId: memberId, email: 'm@example.com', locale: 'pt-br' })
     expect(created).toMatchObject({ userId: memberId, email: 'm@example.com', locale: 'pt-BR' })
     expect(created.createdAt).toBeInstanceOf(Date)

@@ -64,6 +64,8 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
         memberships: await messaging.listMemberships(admin, { infrastructureId }),
         messages: await messaging.listMessages(worker, { infrastructureId, limit: 1000 }),
         audit: await messaging.listAudit(admin, { infrastructureId, limit: 1000 }),
+        templates: await messaging.listTemplates(admin, { infrastructureId }),
+        templateSettings: await messaging.getTemplateSettings(admin, { infrastructureId }),
         profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
         categories: await messaging.listCategories(admin, { infrastructureId }),
         tenantDefaults: await messaging.listTenantDefaults(admin, { infrastructureId }),
@@ -171,6 +173,12 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
 
     describe('bad input: a typed error naming the field and the rule, and nothing written', () => {
       type Case = [name: string, call: (m: Messaging) => Promise<unknown>, field: string, rule?: string]
+      const tplKey = (infrastructureId: string) => ({
+        infrastructureId,
+        categoryKey: 'invoice.paid',
+        channelType: 'sms' as const,
+        locale: 'en',
+      })
       const cases = (): Case[] => {
         const i = t.infra
         return [
@@ -625,6 +633,138 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
             (m) => m.resealSecrets(admin, {} as never),
             'infrastructureId',
             'invalid_type',
+          ],
+          [
+            'createTemplate: locale not a BCP 47 tag',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), locale: 'english please', content: { text: 'x' } }),
+            'locale',
+            'bcp47',
+          ],
+          [
+            'createTemplate: category key not a key',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), categoryKey: 'Invoice Paid', content: { text: 'x' } }),
+            'categoryKey',
+            'format:regex',
+          ],
+          [
+            'createTemplate: unknown channel type',
+            (m) =>
+              m.createTemplate(admin, {
+                ...tplKey(i),
+                channelType: 'pigeon' as never,
+                content: { text: 'x' },
+              }),
+            'channelType',
+          ],
+          [
+            'createTemplate: email without html or text',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), channelType: 'email', content: { subject: 'Hi' } }),
+            'content.html',
+            'html_or_text',
+          ],
+          [
+            'createTemplate: Liquid that does not parse',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'Hi {{ data.name ' } }),
+            'content.text',
+            'template_syntax',
+          ],
+          [
+            'createTemplate: a tag that reads files',
+            (m) =>
+              m.createTemplate(admin, { ...tplKey(i), content: { text: '{% include "/etc/passwd" %}' } }),
+            'content.text',
+            'template_syntax',
+          ],
+          [
+            'createTemplate: unknown content field',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'x', colour: 'red' } as never }),
+            'content',
+            'unrecognized_keys',
+          ],
+          [
+            'createTemplate: U+0000 in a source',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'a\u0000b' } }),
+            'content.text',
+            'no_nul_character',
+          ],
+          [
+            'createTemplate: sms text too long',
+            (m) => m.createTemplate(admin, { ...tplKey(i), content: { text: 'x'.repeat(4001) } }),
+            'content.text',
+            'too_big',
+          ],
+          [
+            'updateTemplate: baseVersion 0',
+            (m) => m.updateTemplate(admin, { ...tplKey(i), baseVersion: 0, content: { text: 'x' } }),
+            'baseVersion',
+            'too_small',
+          ],
+          [
+            'getTemplate: version not a number',
+            (m) => m.getTemplate(admin, { ...tplKey(i), version: 'latest' as never }),
+            'version',
+            'invalid_type',
+          ],
+          [
+            'listTemplates: unknown channel type',
+            (m) => m.listTemplates(admin, { infrastructureId: i, channelType: 'fax' as never }),
+            'channelType',
+            'invalid_value',
+          ],
+          [
+            'listTemplateVersions: limit 0',
+            (m) => m.listTemplateVersions(admin, { ...tplKey(i), limit: 0 }),
+            'limit',
+            'too_small',
+          ],
+          [
+            'previewTemplate: data not an object',
+            (m) =>
+              m.previewTemplate(admin, {
+                infrastructureId: i,
+                channelType: 'sms',
+                content: { text: 'x' },
+                data: [1, 2] as never,
+              }),
+            'data',
+            'invalid_type',
+          ],
+          [
+            'previewTemplate: a variable the sample data lacks',
+            (m) =>
+              m.previewTemplate(admin, {
+                infrastructureId: i,
+                channelType: 'sms',
+                content: { text: 'Code {{ data.code }}' },
+              }),
+            'content.text',
+            'template_render',
+          ],
+          [
+            'previewTemplate: an action URL that is not http(s)',
+            (m) =>
+              m.previewTemplate(admin, {
+                infrastructureId: i,
+                channelType: 'in_app',
+                content: { title: 'x', actionUrl: 'javascript:alert(1)' },
+              }),
+            'content.actionUrl',
+            'template_output',
+          ],
+          [
+            'getTemplateSettings: infrastructureId missing',
+            (m) => m.getTemplateSettings(admin, {} as never),
+            'infrastructureId',
+            'invalid_type',
+          ],
+          [
+            'setTemplateSettings: default locale not a BCP 47 tag',
+            (m) => m.setTemplateSettings(admin, { infrastructureId: i, defaultLocale: '12' }),
+            'defaultLocale',
+            'bcp47',
           ],
           [
             'deliveryPort: fleet worker id not a uuid',

@@ -113,6 +113,7 @@ describe('a client generated from /openapi.json', () => {
     const result = resultOf<{
       statuses: Record<string, number[]>
       inbox: { entries: number; unread: number; marked: number }
+      preview: unknown
     }>(await run(process.execPath, [join(dir, 'dist/calls.js')], { cwd: dir, env, timeoutMs: 60_000 }))
 
     const operations = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>)
@@ -141,6 +142,7 @@ describe('a client generated from /openapi.json', () => {
       expect(documented.get(op), `${op} answered ${codes}`).toEqual(expect.arrayContaining(codes))
     }
     expect(result.inbox).toEqual({ entries: 1, unread: 1, marked: 1 })
+    expect(JSON.stringify(result.preview)).toContain('Invoice INV-7 paid')
   }, 180_000)
 
   it('passes @redocly/cli lint (recommended rules) without an error or a warning', async () => {

@@ -7,6 +7,7 @@ import { describeDeliveryConformance } from '../conformance/delivery-conformance
 import { describeInboxConformance } from '../conformance/inbox-conformance.js'
 import { describeRecipientsConformance } from '../conformance/recipients-conformance.js'
 import { describeRepositoryConformance } from '../conformance/repository-conformance.js'
+import { describeTemplateConformance } from '../conformance/template-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
 import { scopeOf, tenant, uuid } from '../support/fixtures.js'
 import { type RecordedStatement, scopeProblems } from './statement-scope.js'
@@ -14,7 +15,7 @@ import { type RecordedStatement, scopeProblems } from './statement-scope.js'
 /**
  * SQLite has no row-level security: the adapter must scope every statement itself. This
  * file runs the repository conformance suite, the facade's isolation properties, and the
- * delivery and inbox conformance suites over a store that records every statement kysely
+ * delivery, inbox and template conformance suites over a store that records every statement kysely
  * sends (with the scope of the unit of work it ran in), then checks each one.
  */
 // The delivery suite's channels carry credentials: a store on disk keeps them only sealed.
@@ -52,6 +53,7 @@ describeRepositoryConformance('sqlite (every statement recorded)', recordingStor
 describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
 describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
 describeInboxConformance('sqlite (every statement recorded)', recordingStorage)
+describeTemplateConformance('sqlite (every statement recorded)', recordingStorage)
 describeRecipientsConformance('sqlite (every statement recorded)', recordingStorage)
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
@@ -76,6 +78,8 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
       'messaging_audit_log',
       'messaging_delivery_attempts',
       'messaging_inbox',
+      'messaging_templates',
+      'messaging_template_settings',
       'messaging_profiles',
       'messaging_categories',
       'messaging_preferences',

@@ -109,8 +109,11 @@ describe('the template renderer', () => {
       rule: 'template_render',
       message: `bad \u0000 value \ud800 here ${'x'.repeat(3000)}`,
     })
-    expect(text.startsWith('template content.text (template_render): bad   value \ufffd here')).toBe(true)
-    expect(text.length).toBe(1000)
+    expect(text.startsWith('template content.text (template_render): bad \ufffd value \ufffd here')).toBe(
+      true,
+    )
+    expect(text.length).toBe(2000)
+    expect(text.endsWith('...')).toBe(true)
     expect(text).not.toContain('\u0000')
   })
 })

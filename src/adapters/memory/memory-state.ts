@@ -7,6 +7,7 @@ import type { Membership } from '../../domain/membership.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
+import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
 
 /** The tables, keyed as the SQL keys them: every key starts with the infrastructure. */
 export class MemoryState {
@@ -20,6 +21,10 @@ export class MemoryState {
   readonly attempts = new Map<string, DeliveryAttempt[]>()
   /** (infrastructure, message, user) -> entry. */
   readonly inbox = new Map<string, InboxEntry>()
+  /** (infrastructure, id) -> template version. */
+  readonly templates = new Map<string, TemplateVersion>()
+  /** infrastructure -> its template settings. */
+  readonly templateSettings = new Map<string, TemplateSettings>()
   /** (infrastructure, user) -> profile. */
   readonly profiles = new Map<string, RecipientProfile>()
   /** (infrastructure, key) -> category. */

@@ -10,6 +10,7 @@ import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { MemoryPreferenceRepository } from './memory-preference-repository.js'
 import { MemoryProfileRepository } from './memory-profile-repository.js'
 import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
+import { MemoryTemplateRepository } from './memory-template-repository.js'
 
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
@@ -37,6 +38,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
         audit: new MemoryAuditLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
+        templates: new MemoryTemplateRepository(this.state, journal),
         profiles: new MemoryProfileRepository(this.state, journal),
         categories: new MemoryCategoryRepository(this.state, journal),
         preferences: new MemoryPreferenceRepository(this.state, journal),

@@ -14,6 +14,7 @@ import { PostgresMembershipRepository } from './postgres-membership-repository.j
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import type { MessagingDatabase } from './schema.js'
 
 export { claimsOf } from './postgres-enqueue.js'
@@ -115,6 +116,7 @@ const repositories = (db: Kysely<MessagingDatabase>): Repositories => ({
   outbox: new PostgresOutboxRepository(db),
   audit: new PostgresAuditLog(db),
   inbox: new PostgresInboxRepository(db),
+  templates: new PostgresTemplateRepository(db),
   profiles: new PostgresProfileRepository(db),
   categories: new PostgresCategoryRepository(db),
   preferences: new PostgresPreferenceRepository(db),

@@ -368,9 +368,56 @@ BEGIN
 END;
 `
 
+const v5 = /* sql */ `
+-- Notification templates: one row per version of (infrastructure, category key, channel
+-- type, locale); a save appends the next version, nothing changes or removes a row. The
+-- newest version is current; an outbox message records the id of the one it renders.
+CREATE TABLE messaging_templates (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  -- ^[a-z0-9]+([._-][a-z0-9]+)*$ and at most 100 characters, in GLOBs (SQLite has no regex).
+  category_key      TEXT NOT NULL CHECK (
+                      length(category_key) <= 100 AND category_key GLOB '[a-z0-9]*' AND category_key GLOB '*[a-z0-9]'
+                      AND category_key NOT GLOB '*[^a-z0-9._-]*' AND category_key NOT GLOB '*[._-][._-]*'),
+  channel_type      TEXT NOT NULL CHECK (channel_type IN ('email', 'sms', 'in_app', 'webhook')),
+  locale            TEXT NOT NULL CHECK (
+                      length(locale) BETWEEN 2 AND 35 AND locale NOT GLOB '*[^A-Za-z0-9-]*'
+                      AND locale NOT GLOB '-*' AND locale NOT GLOB '*-' AND locale NOT GLOB '*--*'),
+  version           INTEGER NOT NULL CHECK (version >= 1),
+  content           TEXT NOT NULL CHECK (json_valid(content) AND json_type(content) = 'object'),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, id),
+  -- Two saves racing for the next version cannot both land; also the current-version and
+  -- history lookups (a backward scan).
+  UNIQUE (infrastructure_id, category_key, channel_type, locale, version)
+) STRICT;
+
+CREATE TRIGGER messaging_templates_no_update BEFORE UPDATE ON messaging_templates
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_templates is append-only: an edit is a new version');
+END;
+
+CREATE TRIGGER messaging_templates_no_delete BEFORE DELETE ON messaging_templates
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_templates is append-only: an edit is a new version');
+END;
+
+-- The tenant's default locale, the last fallback of every template lookup.
+CREATE TABLE messaging_template_settings (
+  infrastructure_id TEXT NOT NULL,
+  default_locale    TEXT NOT NULL CHECK (
+                      length(default_locale) BETWEEN 2 AND 35 AND default_locale NOT GLOB '*[^A-Za-z0-9-]*'),
+  updated_by        TEXT NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id)
+) STRICT;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
   { version: 3, name: 'inbox', sql: v3 },
   { version: 4, name: 'recipients', sql: v4 },
+  { version: 5, name: 'templates', sql: v5 },
 ]

@@ -22,6 +22,7 @@ import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
+import { SqliteTemplateRepository } from './sqlite-template-repository.js'
 
 export interface SqliteStorageOptions {
   /** A database file (created when missing), or `':memory:'` for a private in-memory database. */
@@ -97,6 +98,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         outbox: new SqliteOutboxRepository(conn, this.ids),
         audit: new SqliteAuditLog(conn),
         inbox: new SqliteInboxRepository(conn),
+        templates: new SqliteTemplateRepository(conn),
         profiles: new SqliteProfileRepository(conn),
         categories: new SqliteCategoryRepository(conn),
         preferences: new SqlitePreferenceRepository(conn),

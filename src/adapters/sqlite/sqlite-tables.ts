@@ -149,6 +149,25 @@ export interface TenantDefaultsTable {
   updated_at: number
 }
 
+export interface TemplatesTable {
+  infrastructure_id: string
+  id: string
+  category_key: string
+  channel_type: string
+  locale: string
+  version: number
+  content: string
+  created_by: string
+  created_at: number
+}
+
+export interface TemplateSettingsTable {
+  infrastructure_id: string
+  default_locale: string
+  updated_by: string
+  updated_at: number
+}
+
 export interface SqliteDatabase {
   messaging_channels: ChannelsTable
   messaging_channel_members: ChannelMembersTable
@@ -162,4 +181,6 @@ export interface SqliteDatabase {
   messaging_categories: CategoriesTable
   messaging_preferences: PreferencesTable
   messaging_tenant_defaults: TenantDefaultsTable
+  messaging_templates: TemplatesTable
+  messaging_template_settings: TemplateSettingsTable
 }

@@ -38,6 +38,8 @@ function ok<R extends { response: Response; error?: unknown }>(operationId: stri
 }
 
 const doc = ok('getOpenApiDocument', await adminA.GET(`${base}/openapi.json`))
+const session = ok('getSession', await memberA.GET(`${base}/session`)).data!
+if (session.userId !== env('MEMBER_A_USER') || session.role !== 'member') throw new Error('another session')
 const types = ok('listChannelTypes', await adminA.GET(`${base}/channel-types`)).data!
 if (!types.some((t) => t.type === 'webhook' && t.secretPaths.includes('secrets')))
   throw new Error('no webhook type')
@@ -168,6 +170,63 @@ ok(
 ok(
   'getPreferences',
   await memberA.GET(`${base}/preferences`, { params: { query: { infrastructureId: infraA } } }),
+)
+
+// Templates: the tenant's default locale, a first version, a preview, the next version.
+ok(
+  'setTemplateSettings',
+  await adminA.PUT(`${base}/template-settings`, { body: { infrastructureId: infraA, defaultLocale: 'en' } }),
+)
+ok(
+  'getTemplateSettings',
+  await adminA.GET(`${base}/template-settings`, { params: { query: { infrastructureId: infraA } } }),
+)
+ok(
+  'createTemplate',
+  await adminA.POST(`${base}/templates`, {
+    body: {
+      infrastructureId: infraA,
+      categoryKey: 'billing',
+      locale: 'en',
+      channelType: 'in_app',
+      content: { title: 'Invoice {{ data.number }} paid' },
+    },
+  }),
+)
+const preview = ok(
+  'previewTemplate',
+  await adminA.POST(`${base}/templates/preview`, {
+    body: {
+      infrastructureId: infraA,
+      channelType: 'in_app',
+      content: { title: 'Invoice {{ data.number }} paid' },
+      data: { number: 'INV-7', lines: [{ sku: 'A', qty: 2 }] },
+    },
+  }),
+).data!
+const templateKey = { categoryKey: 'billing', channelType: 'in_app', locale: 'en' } as const
+ok(
+  'updateTemplate',
+  await adminA.PUT(`${base}/templates/{categoryKey}/{channelType}/{locale}`, {
+    params: { path: templateKey },
+    body: { infrastructureId: infraA, baseVersion: 1, content: { title: 'Paid: {{ data.number }}' } },
+  }),
+)
+ok(
+  'getTemplate',
+  await memberA.GET(`${base}/templates/{categoryKey}/{channelType}/{locale}`, {
+    params: { path: templateKey, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listTemplateVersions',
+  await adminA.GET(`${base}/templates/{categoryKey}/{channelType}/{locale}/versions`, {
+    params: { path: templateKey, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listTemplates',
+  await adminA.GET(`${base}/templates`, { params: { query: { infrastructureId: infraA } } }),
 )
 
 // The outbox: any JSON payload; defaulted fields left out.
@@ -326,6 +385,7 @@ process.stdout.write(
   `RESULT ${JSON.stringify({
     statuses,
     documentTitle: (doc.data as { info?: { title?: string } }).info?.title,
+    preview,
     inbox: { entries: entries.length, unread: unread.unread, marked: marked.changed },
   })}\n`,
 )

@@ -1,0 +1,230 @@
+import { type Kysely, sql } from 'kysely'
+import { ForbiddenRoleError, TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
+import type { TemplateChannelType, TemplateSettings, TemplateVersion } from '../../domain/template.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type {
+  SavedTemplateSettings,
+  TemplateKey,
+  TemplateListFilter,
+  TemplateRepository,
+} from '../../ports/template-repository.js'
+import { classify } from './errors.js'
+import { json, type MessagingDatabase } from './schema.js'
+
+/** Rows of sql/0040_templates.sql as `pg` returns them. */
+interface TemplateRow {
+  infrastructure_id: string
+  id: string
+  category_key: string
+  channel_type: TemplateChannelType
+  locale: string
+  version: number
+  content: Record<string, string>
+  created_by: string
+  created_at: Date
+}
+
+interface TemplateSettingsRow {
+  infrastructure_id: string
+  default_locale: string
+  updated_by: string
+  updated_at: Date
+}
+
+type TemplateTables = {
+  messaging_templates: TemplateRow
+  messaging_template_settings: TemplateSettingsRow
+}
+
+const toTemplate = (r: TemplateRow): TemplateVersion => ({
+  id: r.id,
+  infrastructureId: r.infrastructure_id,
+  categoryKey: r.category_key,
+  channelType: r.channel_type,
+  locale: r.locale,
+  version: r.version,
+  content: r.content,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+})
+
+const toSettings = (r: TemplateSettingsRow): TemplateSettings => ({
+  infrastructureId: r.infrastructure_id,
+  defaultLocale: r.default_locale,
+  updatedBy: r.updated_by,
+  updatedAt: r.updated_at,
+})
+
+const keyText = (k: TemplateKey) => `${k.categoryKey}/${k.channelType}/${k.locale}`
+
+/**
+ * Templates on PostgreSQL. The policies (sql/0040_templates.sql) decide who reads and who
+ * appends; this class maps their answers. Every statement names the infrastructure, so it
+ * walks the unique key's index.
+ */
+export class PostgresTemplateRepository implements TemplateRepository {
+  private readonly db: Kysely<MessagingDatabase & TemplateTables>
+
+  constructor(db: Kysely<MessagingDatabase>) {
+    this.db = db.withTables<TemplateTables>()
+  }
+
+  private refusal(scope: TenantScope, infrastructureId: string, action: string) {
+    return () =>
+      scope.canAccessInfrastructure(infrastructureId)
+        ? new ForbiddenRoleError(action, ['infra_admin'], scope.role)
+        : new TenantScopeViolationError(infrastructureId)
+  }
+
+  /**
+   * The policies' rule, checked before the statement as well so that every store names the
+   * same first broken rule: a tenant's `infra_admin`, writing under its own name.
+   */
+  private assertWriter(scope: TenantScope, infrastructureId: string, action: string, author: string): void {
+    if (!scope.canAccessInfrastructure(infrastructureId))
+      throw new TenantScopeViolationError(infrastructureId)
+    if (!scope.hasRole('infra_admin')) throw new ForbiddenRoleError(action, ['infra_admin'], scope.role)
+    if (author !== scope.userId)
+      throw ValidationError.single(
+        'createdBy',
+        'must_be_caller',
+        'a template is written under its own author',
+      )
+  }
+
+  private ofKey(key: TemplateKey) {
+    return this.db
+      .selectFrom('messaging_templates')
+      .selectAll()
+      .where('infrastructure_id', '=', key.infrastructureId)
+      .where('category_key', '=', key.categoryKey)
+      .where('channel_type', '=', key.channelType)
+      .where('locale', '=', key.locale)
+  }
+
+  async append(scope: TenantScope, t: TemplateVersion): Promise<TemplateVersion> {
+    this.assertWriter(scope, t.infrastructureId, 'template.insert', t.createdBy)
+    try {
+      const row = await this.db
+        .insertInto('messaging_templates')
+        .values({
+          infrastructure_id: t.infrastructureId,
+          id: t.id,
+          category_key: t.categoryKey,
+          channel_type: t.channelType,
+          locale: t.locale,
+          version: t.version,
+          content: sql`${json(t.content)}::jsonb`,
+          created_by: t.createdBy,
+          created_at: t.createdAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return toTemplate(row)
+    } catch (e) {
+      throw classify(e, {
+        conflict: { entity: 'template version', key: `${keyText(t)} v${t.version}` },
+        refused: this.refusal(scope, t.infrastructureId, 'template.insert'),
+      })
+    }
+  }
+
+  async findCurrent(_scope: TenantScope, key: TemplateKey): Promise<TemplateVersion | null> {
+    const row = await this.ofKey(key)
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toTemplate(row) : null
+  }
+
+  async findVersion(_scope: TenantScope, key: TemplateKey, version: number): Promise<TemplateVersion | null> {
+    const row = await this.ofKey(key)
+      .where('version', '=', version)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toTemplate(row) : null
+  }
+
+  async findById(_scope: TenantScope, infrastructureId: string, id: string): Promise<TemplateVersion | null> {
+    const row = await this.db
+      .selectFrom('messaging_templates')
+      .selectAll()
+      .where('infrastructure_id', '=', infrastructureId)
+      .where('id', '=', id)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toTemplate(row) : null
+  }
+
+  async listCurrent(_scope: TenantScope, filter: TemplateListFilter): Promise<TemplateVersion[]> {
+    // DISTINCT ON over the unique key's order: the newest version of each key, one index walk.
+    let q = this.db
+      .selectFrom('messaging_templates')
+      .distinctOn(['category_key', 'channel_type', 'locale'])
+      .selectAll()
+      .where('infrastructure_id', '=', filter.infrastructureId)
+    if (filter.categoryKey !== undefined) q = q.where('category_key', '=', filter.categoryKey)
+    if (filter.channelType !== undefined) q = q.where('channel_type', '=', filter.channelType)
+    if (filter.locale !== undefined) q = q.where('locale', '=', filter.locale)
+    const rows = await q
+      .orderBy('category_key')
+      .orderBy('channel_type')
+      .orderBy('locale')
+      .orderBy('version', 'desc')
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toTemplate)
+  }
+
+  async listVersions(
+    _scope: TenantScope,
+    key: TemplateKey,
+    page: { readonly before?: number; readonly limit: number },
+  ): Promise<TemplateVersion[]> {
+    let q = this.ofKey(key)
+    if (page.before !== undefined) q = q.where('version', '<', page.before)
+    const rows = await q
+      .orderBy('version', 'desc')
+      .limit(page.limit)
+      .execute()
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map(toTemplate)
+  }
+
+  async findSettings(_scope: TenantScope, infrastructureId: string): Promise<TemplateSettings | null> {
+    const row = await this.db
+      .selectFrom('messaging_template_settings')
+      .selectAll()
+      .where('infrastructure_id', '=', infrastructureId)
+      .executeTakeFirst()
+      .catch((e) => Promise.reject(classify(e)))
+    return row ? toSettings(row) : null
+  }
+
+  async saveSettings(scope: TenantScope, s: SavedTemplateSettings): Promise<TemplateSettings> {
+    this.assertWriter(scope, s.infrastructureId, 'template.settings', s.updatedBy)
+    try {
+      const row = await this.db
+        .insertInto('messaging_template_settings')
+        .values({
+          infrastructure_id: s.infrastructureId,
+          default_locale: s.defaultLocale,
+          updated_by: s.updatedBy,
+          updated_at: s.updatedAt,
+        })
+        .onConflict((oc) =>
+          oc.column('infrastructure_id').doUpdateSet((eb) => ({
+            default_locale: eb.ref('excluded.default_locale'),
+            updated_by: eb.ref('excluded.updated_by'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return toSettings(row)
+    } catch (e) {
+      throw classify(e, { refused: this.refusal(scope, s.infrastructureId, 'template.settings') })
+    }
+  }
+}
