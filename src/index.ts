@@ -44,6 +44,7 @@ export {
   type RetryPolicy,
   redactSecrets,
 } from './domain/delivery.js'
+export type { DestinationPolicy } from './domain/destinations.js'
 export {
   ChannelDisabledError,
   ConflictError,

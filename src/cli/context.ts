@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
 import { type Logger, pino } from 'pino'
 import { createMessaging, type MessagingOptions } from '../container.js'
+import type { DestinationPolicy } from '../domain/destinations.js'
 import { ValidationError } from '../domain/errors.js'
 import { type Principal, principalSchema } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
@@ -190,6 +191,21 @@ export async function asFlags<T>(flags: Readonly<Record<string, string>>, fn: ()
     })
     if (named.some((n) => n === null)) throw e
     throw new UsageError(named.join('; '))
+  }
+}
+
+/** A repeatable port option: `--allow-port 8443 --allow-port 9000`. */
+export const ports = (value: string, previous: number[] = []): number[] => {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
+    throw new InvalidArgumentError('must be a port number, 1 to 65535')
+  return [...previous, Number(value)]
+}
+
+/** The destination allow-list of `--allow-range` and `--allow-port`: channels are checked against it on save, deliveries by the SSRF guard. */
+export function destinationsOf(opts: { allowRange?: string[]; allowPort?: number[] }): DestinationPolicy {
+  return {
+    ...(opts.allowRange?.length && { allowedRanges: opts.allowRange }),
+    ...(opts.allowPort?.length && { allowedPorts: opts.allowPort }),
   }
 }
 
