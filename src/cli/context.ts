@@ -9,6 +9,7 @@ import { type Principal, principalSchema } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import type { MessagingStorage } from '../ports/unit-of-work.js'
 import { createSecretBox, secretKeysFromEnv } from '../secrets/secret-box.js'
+import { humanLogLine, terminalOf } from './terminal.js'
 
 /** Where a command writes: the process streams, or a test's buffers. */
 export interface CliIo {
@@ -218,11 +219,18 @@ export const integer =
     return Number(value)
   }
 
-/** A pino logger on stderr (JSON lines; pipe through pino-pretty to read them). */
+/**
+ * A pino logger on stderr. JSON lines for pipes and files (what log shippers read); on a
+ * terminal, readable lines that leave the status line intact (`MESSAGING_LOG_FORMAT=json`
+ * keeps JSON there too).
+ */
 export function createLogger(level: string, io: CliIo): Logger {
+  const terminal = terminalOf(io)
+  const human = io.tty && io.env.MESSAGING_LOG_FORMAT !== 'json'
+  const color = human && io.env.NO_COLOR === undefined
   return pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    { write: (line: string) => io.err(line) },
+    { write: (line: string) => terminal.line(human ? humanLogLine(line, color) : line) },
   )
 }
 
