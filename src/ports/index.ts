@@ -24,6 +24,13 @@ export type {
   TemplateListFilter,
   TemplateRepository,
 } from './template-repository.js'
-export type { DeliveryContext, DeliveryOutcome, HandOff, RelayTransport, Transport } from './transport.js'
+export type {
+  DeliveryChannel,
+  DeliveryContext,
+  DeliveryOutcome,
+  HandOff,
+  RelayTransport,
+  Transport,
+} from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'
