@@ -79,6 +79,8 @@ describe('the command line on PostgreSQL', () => {
       logs += c.toString()
     })
     const exit = new Promise<number | null>((resolve) => worker.on('close', resolve))
+    // Start-up (tsx compiling the sources, on a loaded machine) has a budget of its own.
+    await until(() => logs.includes('"worker started"'), 90_000, 50)
     await until(
       async () =>
         (await messaging!.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
@@ -91,5 +93,5 @@ describe('the command line on PostgreSQL', () => {
     expect(logs).toContain('"fleet":true')
     expect(logs).not.toContain(new URL(db.workerUrl).password)
     expect(await messaging.countUnread(admin, { infrastructureId: infra })).toEqual({ unread: 1 })
-  }, 60_000)
+  }, 150_000)
 })
