@@ -89,6 +89,7 @@ export {
   type TenantDefault,
 } from './domain/preference.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
+export type { SecurityEvent, SecurityRefusal } from './domain/security-log.js'
 export {
   canonicalLocale,
   DEFAULT_TEMPLATE_LOCALE,
