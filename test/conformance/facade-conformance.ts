@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createFetchHandler } from '../../src/http/index.js'
+import { createNodeListener } from '../../src/http/mounts/node.js'
 import {
   createMessaging,
   isMessagingError,
@@ -198,6 +201,60 @@ export function describeFacadeConformance(
         expect(events.length).toBeLessThanOrEqual(2 * keys.size)
         expect(keys.size).toBeLessThanOrEqual(2 * 2 * expected.size)
       })
+
+      it('leaves every table unchanged after 1,000 refused POST /queue over HTTP naming a tenant the caller has no grant on (and the nil UUID), counted in one row per caller and hour', async () => {
+        // A member of its own tenant A, sending to tenant B (this test's tenant) over a real
+        // loopback server; four requests in flight at a time, so counts race in the store.
+        const ownTenant = uuid()
+        const outsider = principal('member', [[ownTenant, null]])
+        const handler = createFetchHandler({ messaging, authenticate: () => outsider })
+        const server = createServer(createNodeListener(handler))
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+        const { port } = server.address() as AddressInfo
+        try {
+          const post = async (infrastructureId: string) => {
+            const res = await fetch(`http://127.0.0.1:${port}/functions/v1/messaging/queue`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ infrastructureId, channelId, payload: { flood: true } }),
+            })
+            return { status: res.status, code: ((await res.json()) as { code: string }).code }
+          }
+          const before = await options.tenantTables(storage)
+          const lanes = 4
+          const answers: Array<{ status: number; code: string }> = []
+          await Promise.all(
+            Array.from({ length: lanes }, async (_, lane) => {
+              for (let k = lane; k < 1000; k += lanes) answers.push(await post(k % 100 === 0 ? NIL : t.infra))
+            }),
+          )
+          expect(answers).toHaveLength(1000)
+          const refused = answers.filter((a) => a.status === 403)
+          expect(refused.every((a) => a.code === 'TENANT_SCOPE_VIOLATION')).toBe(true)
+          // The nil UUID is no tenant: bad input (400), recorded nowhere.
+          expect(answers.filter((a) => a.status === 400 && a.code === 'VALIDATION_FAILED')).toHaveLength(10)
+          expect(refused).toHaveLength(990)
+          expect(await options.tenantTables(storage)).toEqual(before)
+
+          const events = await messaging.listSecurityEvents({ actorId: outsider.userId, limit: 1000 })
+          // One row an hour (two if the run crosses an hour's end), counting every refusal.
+          expect(events.length).toBeGreaterThanOrEqual(1)
+          expect(events.length).toBeLessThanOrEqual(2)
+          expect(events.reduce((n, e) => n + e.refusals, 0)).toBe(990)
+          for (const e of events) {
+            expect(e).toMatchObject({
+              actorId: outsider.userId,
+              actorRole: 'member',
+              action: 'outbox.enqueue',
+              errorCode: 'TENANT_SCOPE_VIOLATION',
+              lastInfrastructureId: t.infra,
+            })
+          }
+        } finally {
+          server.closeAllConnections()
+          await new Promise((resolve) => server.close(resolve))
+        }
+      }, 180_000)
     })
 
     describe('identifiers are canonical: every spelling of an id is the same id', () => {

@@ -458,7 +458,15 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
           "the security log is read with the owner's rights (no app role may read it): pass ownerConnectionString or ownerPool",
         )
       }
-      return listSecurityEvents(ownerDb, filter).catch((e) => Promise.reject(classify(e)))
+      return listSecurityEvents(ownerDb, filter).catch((e: unknown) =>
+        Promise.reject(
+          (e as { code?: unknown }).code === '42501'
+            ? new StorageError(
+                "the security log is read with the tables' owner's rights: this connection's role may not read it",
+              )
+            : classify(e),
+        ),
+      )
     },
     async close() {
       if (closed) return
