@@ -9,7 +9,13 @@ import { refusedRange } from '../../src/domain/destinations.js'
 import { createFetchHandler } from '../../src/http/index.js'
 import { createMessaging, type DestinationPolicy, type Messaging, type Principal } from '../../src/index.js'
 import { principal, tenant } from '../support/fixtures.js'
-import { ctx, type LoopbackServer, startHttpServer, testChannel, testMessage } from '../transports/support.js'
+import {
+  deliverVia,
+  type LoopbackServer,
+  startHttpServer,
+  testChannel,
+  testMessage,
+} from '../transports/support.js'
 
 const SECRETS = ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw']
 
@@ -182,21 +188,24 @@ describe('one classification and one allow-list for save and delivery', () => {
     // A name that resolves to a public address, served (in this test) by the loopback server.
     const resolve: HostResolver = async () => [{ address: '127.0.0.1', family: 4 }]
     const policy = { allowedPorts: [server.port] }
-    const send = (url: string, ssrf: object) =>
-      createWebhookTransport({ allowHttp: true, ssrf: { ...ssrf, resolve } }).send(
-        testMessage(testChannel('webhook', { url, secrets: SECRETS })),
-        testChannel('webhook', { url, secrets: SECRETS }),
-        ctx(testMessage(testChannel('webhook', { url, secrets: SECRETS }))),
+    const send = (url: string, ssrf: object) => {
+      const ch = testChannel('webhook', { url, secrets: SECRETS })
+      return deliverVia(
+        createWebhookTransport({ allowHttp: true, ssrf: { ...ssrf, resolve } }),
+        testMessage(ch),
+        ch,
       )
+    }
     // The loopback address is allowed by range for delivery, the port by the allow-list.
     const open = { ...policy, allowedRanges: ['127.0.0.0/8'] }
     expect(await send(`http://hooks.example.com:${server.port}/in`, open)).toEqual({ status: 'delivered' })
     // Without the port in the list, a public-resolving name may not use it.
     const publicResolve: HostResolver = async () => [{ address: '93.184.215.14', family: 4 }]
-    const refused = await createWebhookTransport({ allowHttp: true, ssrf: { resolve: publicResolve } }).send(
-      testMessage(testChannel('webhook', { url: 'http://hooks.example.com:22/in', secrets: SECRETS })),
-      testChannel('webhook', { url: 'http://hooks.example.com:22/in', secrets: SECRETS }),
-      ctx(testMessage(testChannel('webhook', { url: 'http://hooks.example.com:22/in', secrets: SECRETS }))),
+    const port22 = testChannel('webhook', { url: 'http://hooks.example.com:22/in', secrets: SECRETS })
+    const refused = await deliverVia(
+      createWebhookTransport({ allowHttp: true, ssrf: { resolve: publicResolve } }),
+      testMessage(port22),
+      port22,
     )
     expect(refused).toMatchObject({ status: 'permanent', code: 'PORT_REFUSED' })
     expect(await send(`http://u:p@hooks.example.com:${server.port}/in`, open)).toMatchObject({
