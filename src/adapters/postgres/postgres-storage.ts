@@ -2,10 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
+import type { SecurityEvent } from '../../domain/security-log.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from '../../ports/wake-signal.js'
 import { classify } from './errors.js'
 import { type HostTransaction, hostKysely, isKysely } from './host-transaction.js'
+import { listSecurityEvents } from './postgres-security-log.js'
 import { pruneBatch } from './prune.js'
 import { checkRole } from './role-check.js'
 import type { LoginPool } from './role-routing.js'
@@ -165,6 +168,24 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       throw classify(e)
     }
   }
+  const readSecurityLog = async (filter: SecurityLogFilter): Promise<SecurityEvent[]> => {
+    if (closed) throw new StorageError('postgres storage is closed')
+    if (!ownerDb) {
+      throw new StorageError(
+        "the security log is read with the owner's rights (no app role may read it): pass ownerConnectionString or ownerPool",
+      )
+    }
+    try {
+      return await listSecurityEvents(ownerDb, filter)
+    } catch (e) {
+      // 42501: the given owner connection is in fact an app role, which may not read the log.
+      throw (e as { code?: unknown }).code === '42501'
+        ? new StorageError(
+            "the security log is read with the tables' owner's rights: this connection's role may not read it",
+          )
+        : classify(e)
+    }
+  }
   return {
     name: 'postgres',
     persistent: true,
@@ -180,9 +201,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       unitOfWork: new BoundUnitOfWork(hostKysely(tx)),
       wakeSignal,
       prune,
+      listSecurityEvents: readSecurityLog,
       close: async () => undefined,
     }),
     prune,
+    listSecurityEvents: readSecurityLog,
     async close() {
       if (closed) return
       closed = true

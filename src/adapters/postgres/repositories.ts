@@ -8,6 +8,7 @@ import { PostgresMembershipRepository } from './postgres-membership-repository.j
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresSecurityLog } from './postgres-security-log.js'
 import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import type { MessagingDatabase } from './schema.js'
 import type { SelfContainedStatements } from './unit-session.js'
@@ -21,6 +22,7 @@ export const repositories = (
   members: new PostgresMembershipRepository(db),
   outbox: new PostgresOutboxRepository(db, statements),
   audit: new PostgresAuditLog(db),
+  security: new PostgresSecurityLog(db),
   inbox: new PostgresInboxRepository(db),
   templates: new PostgresTemplateRepository(db),
   profiles: new PostgresProfileRepository(db),
