@@ -248,7 +248,7 @@ describe('operating a SQLite store from the command line', () => {
     const none = await cli('security-log', '--sqlite', file, '--actor', randomUUID())
     expect(none.out).toBe("no refusals outside a caller's scope\n")
     const bad = await cli('security-log', '--sqlite', file, '--since', 'yesterday')
-    expect(bad).toMatchObject({ code: 1, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
+    expect(bad).toMatchObject({ code: 2, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
   })
 
   it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {
