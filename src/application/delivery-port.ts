@@ -1,5 +1,7 @@
+import type { RateLimit } from '../domain/channel.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
+import type { RateBucketKey } from '../ports/rate-bucket-repository.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
 import type { ChannelLookup } from './channel-opener.js'
 import type { ClaimRequest, DeliveryService, LeaseRef, RetainItem } from './delivery-service.js'
@@ -32,6 +34,10 @@ export interface DeliveryPort {
   retain(items: readonly RetainItem[]): Promise<boolean[]>
   /** A held message's channel, opened for delivery (plaintext secrets: for transports only). */
   openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup>
+  /** Takes a token of the channel's rate bucket, shared by every worker: 0 = go, else ms until one is due. */
+  takeToken(channel: RateBucketKey, limit: RateLimit): Promise<number>
+  /** A provider's Retry-After: no worker takes the channel's next token before `afterMs` from the store's now. */
+  deferChannel(channel: RateBucketKey, afterMs: number): Promise<void>
   /** Called when messages may have become due (an enqueue committed); returns the unsubscribe. */
   onWake(listener: () => void): () => void
 }
@@ -50,6 +56,8 @@ export function createDeliveryPort(
     settle: (items) => service.settle(scope, items),
     retain: (items) => service.retain(scope, items),
     openChannel: (infrastructureId, channelId) => service.openChannel(scope, infrastructureId, channelId),
+    takeToken: (channel, limit) => service.takeToken(scope, channel, limit),
+    deferChannel: (channel, afterMs) => service.deferChannel(scope, channel, afterMs),
     onWake: (listener) => wake.subscribe(() => listener()),
   }
 }

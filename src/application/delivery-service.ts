@@ -1,8 +1,10 @@
+import type { RateLimit } from '../domain/channel.js'
 import { NotFoundError } from '../domain/errors.js'
 import { type AckInput, ackInput, type ClaimInput, claimInput } from '../domain/inputs.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
+import type { RateBucketKey } from '../ports/rate-bucket-repository.js'
 import { type ChannelLookup, openChannel } from './channel-opener.js'
 import { audited, type ServiceContext } from './context.js'
 import { type RetainItem, retainHeld } from './retain.js'
@@ -139,6 +141,27 @@ export class DeliveryService {
     )
   }
 
+  /**
+   * Takes one token of the channel's rate bucket, shared by every worker of the store: 0 when
+   * a message may go now, else the milliseconds until a token is due. `service` only.
+   */
+  takeToken(scope: TenantScope, channel: RateBucketKey, limit: RateLimit): Promise<number> {
+    assertRole(scope, 'channel.rate', 'service')
+    assertTenantScope(scope, channel.infrastructureId)
+    return this.ctx.uow.run(scope, (r) => r.rateBuckets.take(scope, channel, limit))
+  }
+
+  /**
+   * A provider's Retry-After for the channel: no worker takes its next token before
+   * `afterMs` (at most MAX_DEFER_MS) from the store's now. `service` only.
+   */
+  deferChannel(scope: TenantScope, channel: RateBucketKey, afterMs: number): Promise<void> {
+    assertRole(scope, 'channel.rate', 'service')
+    assertTenantScope(scope, channel.infrastructureId)
+    const ms = Math.min(Math.max(0, Number.isFinite(afterMs) ? afterMs : 0), MAX_DEFER_MS)
+    return this.ctx.uow.run(scope, (r) => r.rateBuckets.defer(scope, channel, ms))
+  }
+
   /** The channel of a held message, opened for delivery (see ChannelLookup): for transports only. */
   async openChannel(scope: TenantScope, infrastructureId: string, channelId: string): Promise<ChannelLookup> {
     const channel = await this.ctx.uow.run(scope, (r) =>
@@ -147,6 +170,9 @@ export class DeliveryService {
     return openChannel(this.ctx, channel)
   }
 }
+
+/** The longest a provider's Retry-After holds a channel (1 h): "come back next week" does not freeze it. */
+export const MAX_DEFER_MS = 3_600_000
 
 /** A host's ack carries no timing: the attempt is recorded at the moment of the ack, by its caller. */
 function ackReport(scope: TenantScope, now: Date, reason?: string) {

@@ -21,6 +21,7 @@ export type {
 } from './outbox-repository.js'
 export type { PreferenceKey, PreferenceRepository, TenantDefaultKey } from './preference-repository.js'
 export type { ProfilePatch, ProfileRepository } from './profile-repository.js'
+export type { RateBucketKey, RateBucketRepository } from './rate-bucket-repository.js'
 export type { SecurityLog, SecurityLogFilter } from './security-log.js'
 export type { TemplateEngine, TemplateEngineFailure } from './template-engine.js'
 export type {

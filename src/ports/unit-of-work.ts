@@ -7,6 +7,7 @@ import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
+import type { RateBucketRepository } from './rate-bucket-repository.js'
 import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
 import type { TemplateRepository } from './template-repository.js'
 import type { WakeSignal } from './wake-signal.js'
@@ -29,6 +30,8 @@ export interface Repositories {
   readonly categories: CategoryRepository
   /** Users' own choices and the tenant's defaults. */
   readonly preferences: PreferenceRepository
+  /** Per-channel rate buckets shared by every worker of the store. */
+  readonly rateBuckets: RateBucketRepository
 }
 
 /**

@@ -90,8 +90,8 @@ export async function deliverOne(
         error: lookup.reason,
       })
   }
+  const channel = { infrastructureId: held.infrastructureId, channelId: held.channelId }
   if (lookup.rateLimit) {
-    const channel = { infrastructureId: held.infrastructureId, channelId: held.channelId }
     const waitMs = await options.rateLimiter.take(channel, lookup.rateLimit)
     if (waitMs > 0) return release(waitMs, 'rate_limited')
   }
@@ -112,9 +112,27 @@ export async function deliverOne(
         code: 'no_transport',
         error: `no transport registered for channel type ${lookup.channel.type}`,
       }
+  if (lookup.rateLimit && outcome.status === 'retryable' && outcome.retryAfterMs !== undefined)
+    await deferChannel(options.rateLimiter, channel, outcome.retryAfterMs)
   if (outcome.status === 'relayed')
     return { action: 'hand-off', holdMs: outcome.holdMs, reference: outcome.reference ?? null }
   return settleWith(held, startedAt, options, lookup.redact, outcome)
+}
+
+/**
+ * A provider's Retry-After holds the whole channel, for every worker sharing the limiter.
+ * Best effort: when the store cannot take it, this message's own retry still waits for it.
+ */
+async function deferChannel(
+  limiter: RateLimiter,
+  channel: { infrastructureId: string; channelId: string },
+  afterMs: number,
+): Promise<void> {
+  try {
+    await limiter.defer(channel, afterMs)
+  } catch {
+    // The settle that follows must not fail for it: the backoff already floors at Retry-After.
+  }
 }
 
 function settleWith(

@@ -6,6 +6,11 @@ export { WorkerConfigurationError } from './errors.js'
 export type { DeliveryWorkerEvents, ReleaseReason, WorkerLogger } from './events.js'
 export { type HeldLease, LeaseRenewer, type LeaseRenewerOptions } from './lease-renewer.js'
 export type { DeliveryWorkerOptions } from './options.js'
-export { localRateLimiter, type RateLimitedChannel, type RateLimiter } from './rate-limiter.js'
+export {
+  localRateLimiter,
+  type RateLimitedChannel,
+  type RateLimiter,
+  storeRateLimiter,
+} from './rate-limiter.js'
 export { systemTimers, type TimerHandle, type Timers } from './timers.js'
 export { TokenBuckets } from './token-bucket.js'

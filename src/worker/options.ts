@@ -6,7 +6,7 @@ import { randomIds } from '../ports/id-generator.js'
 import type { RelayTransport, Transport } from '../ports/transport.js'
 import { WorkerConfigurationError } from './errors.js'
 import { silentLogger, type WorkerLogger } from './events.js'
-import { localRateLimiter, type RateLimiter } from './rate-limiter.js'
+import { type RateLimiter, storeRateLimiter } from './rate-limiter.js'
 import { systemTimers, type Timers } from './timers.js'
 
 export interface DeliveryWorkerOptions {
@@ -57,7 +57,11 @@ export interface DeliveryWorkerOptions {
    * reused. A change to a channel reaches a running worker within this. Default 2 s.
    */
   readonly channelCacheMs?: number
-  /** Decides when a rate-limited channel's next message may go. Default: a token bucket per channel in this process. */
+  /**
+   * Decides when a rate-limited channel's next message may go. Default: the channel's bucket
+   * in the store, shared by every worker (`storeRateLimiter`); `localRateLimiter` keeps one
+   * per process instead (no round trip, but N workers send N times the rate).
+   */
   readonly rateLimiter?: RateLimiter
   readonly logger?: WorkerLogger
   /** For the jitter; tests pin it. */
@@ -98,8 +102,9 @@ export function resolveOptions(options: DeliveryWorkerOptions): WorkerSettings {
   const concurrency = options.concurrency ?? 10
   const leaseMs = options.leaseMs ?? 30_000
   const timers = options.timers ?? systemTimers
+  const port = options.delivery ?? portOf(options, workerId)
   return {
-    port: options.delivery ?? portOf(options, workerId),
+    port,
     workerId,
     transports: new Map(options.transports.map((t) => [t.channelType.type, t])),
     concurrency,
@@ -115,7 +120,7 @@ export function resolveOptions(options: DeliveryWorkerOptions): WorkerSettings {
     completeDelayMs: options.completeDelayMs ?? 2,
     completeBatchSize: Math.max(1, options.completeBatchSize ?? 100),
     channelCacheMs: options.channelCacheMs ?? 2000,
-    rateLimiter: options.rateLimiter ?? localRateLimiter(timers.now),
+    rateLimiter: options.rateLimiter ?? storeRateLimiter(port),
     logger: options.logger ?? silentLogger,
     random: options.random ?? Math.random,
     timers,

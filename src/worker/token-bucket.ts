@@ -1,26 +1,27 @@
 import type { RateLimit } from '../domain/channel.js'
+import { type BucketState, deferTo, firstTake, takeOne, waitMs } from '../domain/rate-bucket.js'
 
 /**
- * A token bucket per channel, in this worker process. With N workers the channel sees up
- * to N times the rate: size `perSecond` for the fleet divided by its workers.
+ * A token bucket per channel, in this worker process, by the same rules as the stores'
+ * shared buckets. With N workers the channel sees up to N times the rate.
  */
 export class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly buckets = new Map<string, BucketState>()
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Takes a token; returns 0 when one was available, else the milliseconds until one is. */
   take(key: string, limit: RateLimit): number {
-    const capacity = limit.burst ?? Math.max(1, Math.ceil(limit.perSecond))
     const t = this.now()
-    const b = this.buckets.get(key) ?? { tokens: capacity, at: t }
-    b.tokens = Math.min(capacity, b.tokens + ((t - b.at) / 1000) * limit.perSecond)
-    b.at = t
-    this.buckets.set(key, b)
-    if (b.tokens >= 1) {
-      b.tokens -= 1
-      return 0
-    }
-    return Math.ceil(((1 - b.tokens) / limit.perSecond) * 1000)
+    const state = this.buckets.get(key)
+    const next = state ? takeOne(state, limit, t) : firstTake(limit, t)
+    if (!next) return waitMs(state ?? null, limit, t)
+    this.buckets.set(key, next)
+    return 0
+  }
+
+  /** No token before `afterMs` from now (a provider's Retry-After). */
+  defer(key: string, afterMs: number): void {
+    this.buckets.set(key, deferTo(this.buckets.get(key) ?? null, this.now() + afterMs))
   }
 }

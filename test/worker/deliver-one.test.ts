@@ -19,7 +19,7 @@ function setup(send: Transport['send'], over: Partial<DeliverOneOptions> = {}) {
     scope: TenantScope.fleet(uuid()),
     workerId: uuid(),
     transports: new Map([['test', transport]]),
-    rateLimiter: { take: async () => 0 },
+    rateLimiter: { take: async () => 0, defer: async () => {} },
     attemptTimeoutMs: 1000,
     retry: { baseMs: 100, maxMs: 10_000 },
     random: () => 0.5,
@@ -173,6 +173,7 @@ describe('deliver-one: one attempt, one report', () => {
         taken.push(channel.channelId)
         return taken.length > 1 ? 250 : 0
       },
+      defer: async () => {},
     }
     const t = setup(
       async () => {
@@ -189,6 +190,32 @@ describe('deliver-one: one attempt, one report', () => {
     // A channel without a limit never asks.
     await t.run()
     expect(taken).toHaveLength(2)
+  })
+
+  it('holds a rate-limited channel for every worker when the provider sends Retry-After, and a failing hold still settles', async () => {
+    const deferred: { channelId: string; afterMs: number }[] = []
+    let failDefer = false
+    const limiter: RateLimiter = {
+      take: async () => 0,
+      defer: async (channel, afterMs) => {
+        if (failDefer) throw new Error('store unreachable')
+        deferred.push({ channelId: channel.channelId, afterMs })
+      },
+    }
+    const t = setup(
+      answer({ status: 'retryable', code: 'HTTP_429', error: 'slow down', retryAfterMs: 7000 }),
+      {
+        rateLimiter: limiter,
+      },
+    )
+    const limited = t.ready.status === 'ready' ? { ...t.ready, rateLimit: { perSecond: 4 } } : t.ready
+    expect(await t.run(limited)).toMatchObject({ action: 'settle', report: { outcome: 'retryable' } })
+    expect(deferred).toEqual([{ channelId: t.held.channelId, afterMs: 7000 }])
+    // A channel without a limit keeps the Retry-After to the message's own backoff.
+    await t.run()
+    expect(deferred).toHaveLength(1)
+    failDefer = true
+    expect(await t.run(limited)).toMatchObject({ action: 'settle', report: { outcome: 'retryable' } })
   })
 
   it('hands the transport the message id as idempotency key, the attempt number and the worker scope', async () => {

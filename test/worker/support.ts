@@ -3,9 +3,11 @@ import type { ChannelLookup } from '../../src/application/channel-opener.js'
 import type { DeliveryPort } from '../../src/application/delivery-port.js'
 import type { RetainItem } from '../../src/application/retain.js'
 import type { AttemptReport, SettleItem, SettleResult } from '../../src/application/settle.js'
-import type { Channel } from '../../src/domain/channel.js'
+import type { Channel, RateLimit } from '../../src/domain/channel.js'
 import type { ClaimedMessage } from '../../src/domain/outbox-message.js'
 import { TenantScope } from '../../src/domain/tenant-scope.js'
+import type { RateBucketKey } from '../../src/ports/rate-bucket-repository.js'
+import { TokenBuckets } from '../../src/worker/token-bucket.js'
 import { channel, message, uuid } from '../support/fixtures.js'
 
 /** A claimed message of a fresh tenant (or of `infrastructureId`). */
@@ -93,6 +95,16 @@ export class MemoryPortDouble implements DeliveryPort {
   async retain(items: readonly RetainItem[]): Promise<boolean[]> {
     this.retained.push(...items)
     return items.map(() => true)
+  }
+  /** Channels' buckets in this process (the stores' shared buckets pass the conformance suite). */
+  readonly buckets = new TokenBuckets()
+  readonly deferred: { channelId: string; afterMs: number }[] = []
+  async takeToken(channel: RateBucketKey, limit: RateLimit): Promise<number> {
+    return this.buckets.take(`${channel.infrastructureId}/${channel.channelId}`, limit)
+  }
+  async deferChannel(channel: RateBucketKey, afterMs: number): Promise<void> {
+    this.deferred.push({ channelId: channel.channelId, afterMs })
+    this.buckets.defer(`${channel.infrastructureId}/${channel.channelId}`, afterMs)
   }
   async openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup> {
     return this.lookup(infrastructureId, channelId)

@@ -6,6 +6,7 @@ import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
+import type { BucketState } from '../../domain/rate-bucket.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
@@ -36,6 +37,8 @@ export class MemoryState {
   readonly preferences = new Map<string, Preference>()
   /** (infrastructure, business or '', category, channel type) -> default. */
   readonly tenantDefaults = new Map<string, TenantDefault>()
+  /** (infrastructure, channel) -> the channel's rate bucket. */
+  readonly rateBuckets = new Map<string, BucketState>()
 }
 
 export const profileKey = (infrastructureId: string, userId: string) => `${infrastructureId}/${userId}`

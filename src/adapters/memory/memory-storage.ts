@@ -14,6 +14,7 @@ import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { MemoryPreferenceRepository } from './memory-preference-repository.js'
 import { MemoryProfileRepository } from './memory-profile-repository.js'
+import { MemoryRateBucketRepository } from './memory-rate-bucket-repository.js'
 import { listSecurityEvents, MemorySecurityLog } from './memory-security-log.js'
 import { copy, idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
 import { MemoryTemplateRepository } from './memory-template-repository.js'
@@ -56,6 +57,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         profiles: new MemoryProfileRepository(this.state, journal),
         categories: new MemoryCategoryRepository(this.state, journal),
         preferences: new MemoryPreferenceRepository(this.state, journal),
+        rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
       }
       return work(repos)
     })

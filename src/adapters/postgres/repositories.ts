@@ -8,6 +8,7 @@ import { PostgresMembershipRepository } from './postgres-membership-repository.j
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresRateBucketRepository } from './postgres-rate-bucket-repository.js'
 import { PostgresSecurityLog } from './postgres-security-log.js'
 import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import type { MessagingDatabase } from './schema.js'
@@ -28,4 +29,5 @@ export const repositories = (
   profiles: new PostgresProfileRepository(db),
   categories: new PostgresCategoryRepository(db),
   preferences: new PostgresPreferenceRepository(db),
+  rateBuckets: new PostgresRateBucketRepository(db),
 })

@@ -433,6 +433,18 @@ CREATE TABLE messaging_security_log (
 CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
 `
 
+// Per-channel rate buckets shared by every worker on the file (sql/0041): a take is one
+// upsert, so two processes never take the same token.
+const v7 = /* sql */ `
+CREATE TABLE messaging_rate_buckets (
+  infrastructure_id TEXT    NOT NULL,
+  channel_id        TEXT    NOT NULL,
+  tokens            REAL    NOT NULL CHECK (tokens >= 0),
+  refilled_at       INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, channel_id)
+) STRICT;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -440,4 +452,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
   { version: 6, name: 'security_log', sql: v6 },
+  { version: 7, name: 'rate_buckets', sql: v7 },
 ]

@@ -26,6 +26,7 @@ import { migrateSqlite } from './sqlite-migrator.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
+import { SqliteRateBucketRepository } from './sqlite-rate-bucket-repository.js'
 import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 import { SqliteTemplateRepository } from './sqlite-template-repository.js'
@@ -117,6 +118,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         profiles: new SqliteProfileRepository(conn),
         categories: new SqliteCategoryRepository(conn),
         preferences: new SqlitePreferenceRepository(conn),
+        rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
       }),
     )
   }

@@ -184,6 +184,7 @@ export interface SqliteDatabase {
   messaging_templates: TemplatesTable
   messaging_template_settings: TemplateSettingsTable
   messaging_security_log: SecurityLogTable
+  messaging_rate_buckets: RateBucketsTable
 }
 
 export interface SecurityLogTable {
@@ -197,4 +198,12 @@ export interface SecurityLogTable {
   last_at: number
   last_infrastructure_id: string
   last_business_id: string | null
+}
+
+export interface RateBucketsTable {
+  infrastructure_id: string
+  channel_id: string
+  tokens: number
+  /** Epoch ms of the store's clock; in the future while a Retry-After holds the channel. */
+  refilled_at: number
 }
