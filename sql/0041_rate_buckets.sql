@@ -2,11 +2,13 @@
 --
 -- Until now each worker process kept its own token bucket per channel, so N workers sent N
 -- times a channel's `rateLimit`. One row per (infrastructure, channel) now holds the bucket
--- for every worker: `tokens` held at `refilled_at`. A take is one INSERT ... ON CONFLICT DO
--- UPDATE whose update applies only when a token is due, the refill computed from the
--- database's clock (clock_timestamp()), so two workers never take the same token and a
--- worker's own clock plays no part. A provider's Retry-After moves `refilled_at` into the
--- future: no worker takes a token before it.
+-- for every worker: `tokens` counted at `refilled_at`. A take is one INSERT ... ON CONFLICT
+-- DO UPDATE whose update applies only when a token is due, the refill computed from the
+-- database's clock (messaging_now(), 0010: every time in the module is the database's, and
+-- a test database can set it), so two workers never take the same token and a worker's own
+-- clock plays no part. `refilled_at` only moves forward (a take whose transaction started
+-- a moment before the last one's refills nothing), so no token is counted twice. A
+-- provider's Retry-After sets `held_until`: no worker takes a token before it.
 --
 -- Throwaway state, no foreign key: a row of a channel that is gone is never read again.
 CREATE TABLE messaging_rate_buckets (
@@ -14,6 +16,7 @@ CREATE TABLE messaging_rate_buckets (
   channel_id        uuid             NOT NULL,
   tokens            double precision NOT NULL CHECK (tokens >= 0),
   refilled_at       timestamptz      NOT NULL,
+  held_until        timestamptz,
   CONSTRAINT messaging_rate_buckets_pkey PRIMARY KEY (infrastructure_id, channel_id)
 );
 

@@ -6,10 +6,16 @@ import type { RateLimit } from './channel.js'
  * token changes nothing. Times are epoch ms of whichever clock decides (the store's).
  */
 
-/** A bucket's stored state: `tokens` held at `refilledAt` (in the future while a Retry-After holds). */
+/**
+ * A bucket's stored state: `tokens` counted at `refilledAt`, and no token before `heldUntil`
+ * (a provider's Retry-After; null: not held). `refilledAt` only moves forward: a taker whose
+ * clock reading is a little older than the last take's (two transactions racing) refills
+ * nothing rather than failing, so tokens are never counted twice.
+ */
 export interface BucketState {
   readonly tokens: number
   readonly refilledAt: number
+  readonly heldUntil: number | null
 }
 
 /** A bucket holds at most this many tokens: `burst`, else one second's worth (at least 1). */
@@ -19,16 +25,18 @@ export const capacityOf = (limit: RateLimit): number => limit.burst ?? Math.max(
 export const firstTake = (limit: RateLimit, now: number): BucketState => ({
   tokens: capacityOf(limit) - 1,
   refilledAt: now,
+  heldUntil: null,
 })
+
+/** The tokens a bucket holds at `at`. */
+const tokensAt = (state: BucketState, limit: RateLimit, at: number): number =>
+  Math.min(capacityOf(limit), state.tokens + (Math.max(0, at - state.refilledAt) / 1000) * limit.perSecond)
 
 /** The bucket after one take at `now`, or null when no token is due (the state is then left as it is). */
 export function takeOne(state: BucketState, limit: RateLimit, now: number): BucketState | null {
-  if (now < state.refilledAt) return null
-  const tokens = Math.min(
-    capacityOf(limit),
-    state.tokens + ((now - state.refilledAt) / 1000) * limit.perSecond,
-  )
-  return tokens >= 1 ? { tokens: tokens - 1, refilledAt: now } : null
+  if (state.heldUntil !== null && now < state.heldUntil) return null
+  const tokens = tokensAt(state, limit, now)
+  return tokens >= 1 ? { ...state, tokens: tokens - 1, refilledAt: Math.max(now, state.refilledAt) } : null
 }
 
 /**
@@ -39,20 +47,19 @@ export function takeOne(state: BucketState, limit: RateLimit, now: number): Buck
 export function waitMs(state: BucketState | null, limit: RateLimit, now: number): number {
   const perToken = 1000 / limit.perSecond
   if (!state) return Math.ceil(perToken)
-  const blocked = Math.max(0, state.refilledAt - now)
-  const at = Math.max(now, state.refilledAt)
-  const tokens = Math.min(
-    capacityOf(limit),
-    state.tokens + ((at - state.refilledAt) / 1000) * limit.perSecond,
-  )
+  const at = Math.max(now, state.heldUntil ?? now)
+  const tokens = tokensAt(state, limit, at)
   // Rounded to the µs first: a refill computed in floating point (0.7 tokens as 0.69999...)
   // must not turn a 30 ms wait into 31.
-  const ms = Math.round((blocked + Math.max(0, 1 - tokens) * perToken) * 1000) / 1000
+  const ms = Math.round((at - now + Math.max(0, 1 - tokens) * perToken) * 1000) / 1000
   return Math.max(1, Math.ceil(ms))
 }
 
-/** The bucket after a Retry-After of `until`: one token then, unless an earlier defer reaches further. */
+/**
+ * The bucket after a Retry-After of `until`: held until then, with one token at that moment
+ * and refilling from there; an earlier hold that reaches further stays.
+ */
 export function deferTo(state: BucketState | null, until: number): BucketState {
-  if (state && state.refilledAt >= until) return state
-  return { tokens: 1, refilledAt: until }
+  if (state?.heldUntil != null && state.heldUntil >= until) return state
+  return { tokens: 1, refilledAt: Math.max(until, state?.refilledAt ?? until), heldUntil: until }
 }

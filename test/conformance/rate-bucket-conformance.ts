@@ -130,6 +130,19 @@ export function describeRateBucketConformance(name: string, factory: ClockedStor
       expect(await b.take(limit, b.key, fleet)).toBe(1000)
     })
 
+    it('counts no token twice when a take reads an older clock than the last one (transactions racing)', async () => {
+      const b = bucket()
+      const limit = { perSecond: 10, burst: 2 }
+      await clock.set(at(1000))
+      expect(await b.takes(2, limit)).toEqual([0, 0])
+      // An earlier reading refills nothing (the bucket's time only moves forward)...
+      await clock.set(at(900))
+      expect(await b.take(limit)).toBe(100)
+      // ... and the refill from the last take's time is not counted again.
+      await clock.set(at(1100))
+      expect(await b.takes(2, limit)).toEqual([0, 100])
+    })
+
     it('never gives one token twice to concurrent takers', async () => {
       const b = bucket()
       await clock.set(at(0))

@@ -441,6 +441,7 @@ CREATE TABLE messaging_rate_buckets (
   channel_id        TEXT    NOT NULL,
   tokens            REAL    NOT NULL CHECK (tokens >= 0),
   refilled_at       INTEGER NOT NULL,
+  held_until        INTEGER,
   PRIMARY KEY (infrastructure_id, channel_id)
 ) STRICT;
 `

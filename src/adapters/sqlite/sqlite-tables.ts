@@ -204,6 +204,8 @@ export interface RateBucketsTable {
   infrastructure_id: string
   channel_id: string
   tokens: number
-  /** Epoch ms of the store's clock; in the future while a Retry-After holds the channel. */
+  /** Epoch ms of the store's clock: when `tokens` were counted. */
   refilled_at: number
+  /** No token before this (a provider's Retry-After); null: not held. */
+  held_until: number | null
 }
