@@ -38,7 +38,14 @@ describe('the sqlite schema of templates', () => {
     for (const [i, id] of ids.entries()) {
       db.prepare(insertAudit).run(infra, id, actor, 'infra_admin', `channel.step${i}`, 'channel', 'ok', 1000)
     }
-    expect(migrateSqlite(db)).toEqual([templates.version])
+    // Up to the templates' version: later migrations have their own tests.
+    expect(
+      migrateSqlite(
+        db,
+        SQLITE_MIGRATIONS.filter((m) => m.version <= templates.version),
+      ),
+    ).toEqual([templates.version])
+    migrateSqlite(db)
     db.close()
 
     const storage = createSqliteStorage({ path })

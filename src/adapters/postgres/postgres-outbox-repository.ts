@@ -288,6 +288,7 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       attempt_id: a.id,
       attempt: a.attempt,
       worker_id: a.workerId,
+      worker_host: a.workerHost,
       started_at: a.startedAt,
       finished_at: a.finishedAt,
       duration_ms: a.durationMs,
@@ -307,7 +308,8 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
           n int, infrastructure_id uuid, id uuid, lease_token uuid, status text,
           available_at timestamptz, last_error text, settled_at timestamptz, attempt_id uuid,
           attempt int, worker_id uuid, started_at timestamptz, finished_at timestamptz,
-          duration_ms int, outcome text, error_code text, error text, provider_message_id text)
+          duration_ms int, outcome text, error_code text, error text, provider_message_id text,
+          worker_host text)
       ),
       settled AS (
         UPDATE messaging_outbox AS o
@@ -321,10 +323,10 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       recorded AS (
         INSERT INTO messaging_delivery_attempts
           (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
-           duration_ms, outcome, error_code, error, provider_message_id)
+           duration_ms, outcome, error_code, error, provider_message_id, worker_host)
         SELECT i.infrastructure_id, i.id, i.attempt_id, s.business_id, i.attempt, i.worker_id,
                i.started_at, i.finished_at, i.duration_ms, i.outcome, i.error_code, i.error,
-               i.provider_message_id
+               i.provider_message_id, i.worker_host
           FROM settled AS s JOIN input AS i ON i.n = s.n
          ORDER BY i.n
       )
@@ -356,6 +358,7 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
         'error_code',
         'error',
         'provider_message_id',
+        'worker_host',
       ])
       .where('infrastructure_id', '=', infrastructureId)
       .where('message_id', '=', messageId)

@@ -368,6 +368,12 @@ BEGIN
 END;
 `
 
+// The host a delivery worker ran on, with each attempt (PostgreSQL's 0030_attempt_host.sql).
+const v6 = /* sql */ `
+ALTER TABLE messaging_delivery_attempts
+  ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
+`
+
 const v5 = /* sql */ `
 -- Notification templates: one row per version of (infrastructure, category key, channel
 -- type, locale); a save appends the next version, nothing changes or removes a row. The
@@ -420,4 +426,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 3, name: 'inbox', sql: v3 },
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
+  { version: 6, name: 'attempt_host', sql: v6 },
 ]
