@@ -17,6 +17,7 @@ export type {
 } from './outbox-repository.js'
 export type { PreferenceKey, PreferenceRepository, TenantDefaultKey } from './preference-repository.js'
 export type { ProfilePatch, ProfileRepository } from './profile-repository.js'
+export type { SecurityLog, SecurityLogFilter } from './security-log.js'
 export type { TemplateEngine, TemplateEngineFailure } from './template-engine.js'
 export type {
   SavedTemplateSettings,

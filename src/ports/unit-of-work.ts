@@ -7,6 +7,7 @@ import type { MembershipRepository } from './membership-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
+import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
 import type { TemplateRepository } from './template-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
@@ -16,6 +17,8 @@ export interface Repositories {
   readonly members: MembershipRepository
   readonly outbox: OutboxRepository
   readonly audit: AuditLog
+  /** Refusals outside the caller's scope, counted per caller and hour (never in a tenant's trail). */
+  readonly security: SecurityLog
   /** In-app inboxes. Optional while an adapter has not grown the table; the in-app transport needs it. */
   readonly inbox?: InboxRepository
   /** Notification templates and their versions. */
@@ -63,6 +66,11 @@ export interface MessagingStorage {
    * the store owner's rights where the app roles may not delete.
    */
   prune?(options: PruneOptions): Promise<number>
+  /**
+   * The security log, newest refusal first: what operators read. Runs with the store
+   * owner's rights where the app roles may not read it.
+   */
+  listSecurityEvents?(filter: SecurityLogFilter): Promise<SecurityEvent[]>
   close(): Promise<void>
 }
 

@@ -2,7 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
+import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { classify } from './errors.js'
 import { PostgresAuditLog } from './postgres-audit-log.js'
@@ -14,6 +16,7 @@ import { PostgresMembershipRepository } from './postgres-membership-repository.j
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { listSecurityEvents, PostgresSecurityLog } from './postgres-security-log.js'
 import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import type { MessagingDatabase } from './schema.js'
 
@@ -115,6 +118,7 @@ const repositories = (db: Kysely<MessagingDatabase>): Repositories => ({
   members: new PostgresMembershipRepository(db),
   outbox: new PostgresOutboxRepository(db),
   audit: new PostgresAuditLog(db),
+  security: new PostgresSecurityLog(db),
   inbox: new PostgresInboxRepository(db),
   templates: new PostgresTemplateRepository(db),
   profiles: new PostgresProfileRepository(db),
@@ -447,6 +451,23 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       }
       return pruneBatch(ownerDb, pruneOptions.olderThan, pruneOptions.batchSize ?? 1000).catch((e) =>
         Promise.reject(classify(e)),
+      )
+    },
+    async listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]> {
+      if (closed) throw new StorageError('postgres storage is closed')
+      if (!ownerDb) {
+        throw new StorageError(
+          "the security log is read with the owner's rights (no app role may read it): pass ownerConnectionString or ownerPool",
+        )
+      }
+      return listSecurityEvents(ownerDb, filter).catch((e: unknown) =>
+        Promise.reject(
+          (e as { code?: unknown }).code === '42501'
+            ? new StorageError(
+                "the security log is read with the tables' owner's rights: this connection's role may not read it",
+              )
+            : classify(e),
+        ),
       )
     },
     async close() {

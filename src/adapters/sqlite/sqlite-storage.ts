@@ -8,8 +8,10 @@ import {
   sql,
 } from 'kysely'
 import { StorageError } from '../../domain/errors.js'
+import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteCategoryRepository } from './sqlite-category-repository.js'
@@ -21,6 +23,7 @@ import { migrateSqlite } from './sqlite-migrator.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
+import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 import { SqliteTemplateRepository } from './sqlite-template-repository.js'
 
@@ -48,6 +51,9 @@ export interface SqliteStorage extends MessagingStorage {
   journalMode(): string
   /** Retention: removes settled messages older than `olderThan` with their attempts (see MessagingStorage). */
   prune(options: PruneOptions): Promise<number>
+  listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]>
+  /** A copy of every table's rows (rowid order): what a test compares before and after. */
+  dump(): Record<string, unknown[]>
 }
 
 const isMemoryPath = (path: string) => path === ':memory:' || path === ''
@@ -97,6 +103,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         members: new SqliteMembershipRepository(conn),
         outbox: new SqliteOutboxRepository(conn, this.ids),
         audit: new SqliteAuditLog(conn),
+        security: new SqliteSecurityLog(conn),
         inbox: new SqliteInboxRepository(conn),
         templates: new SqliteTemplateRepository(conn),
         profiles: new SqliteProfileRepository(conn),
@@ -217,6 +224,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     unitOfWork: uow,
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
     prune: (options) => uow.exclusive((conn) => prune(conn, options)),
+    listSecurityEvents: (filter) => uow.exclusive((conn) => listSecurityEvents(conn, filter)),
+    dump: () => {
+      const tables = raw
+        .prepare(
+          "select name from sqlite_schema where type = 'table' and name not like 'sqlite_%' order by name",
+        )
+        .pluck()
+        .all() as string[]
+      return Object.fromEntries(
+        tables.map((t) => [t, raw.prepare(`select * from "${t}" order by rowid`).all()]),
+      )
+    },
     close() {
       closing ??= (async () => {
         uow.closed = true

@@ -209,6 +209,64 @@ export function registerOps(program: Command, io: CliIo): void {
       },
     )
 
+  storeOptions(program.command('security-log'))
+    .description(
+      "Refusals outside each caller's scope (a tenant it holds no grant on), counted per caller, action, code and hour, newest first (host rights, no principal; on PostgreSQL the owner's connection)",
+    )
+    .option(
+      '--since <duration|date>',
+      'rows with a refusal at or after: a duration back (24h, 7d) or an ISO date',
+    )
+    .option('--actor <uuid>', "one caller's rows")
+    .option('--limit <n>', 'at most this many rows (1 to 1000)', integer(1), 100)
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: StoreOptions & { since?: string; actor?: string; limit: number; json?: boolean }) => {
+        let since: Date | undefined
+        if (opts.since !== undefined) {
+          const duration = parseDuration(opts.since)
+          since = duration !== null ? new Date(Date.now() - duration) : new Date(opts.since)
+          if (Number.isNaN(since.getTime())) throw new CliError('--since is a duration (24h) or an ISO date')
+        }
+        const store = describeStore(opts, io.env)
+        // No app role may read the log: on PostgreSQL it is read as the tables' owner.
+        const events = await withMessaging(
+          opts,
+          io,
+          (m) =>
+            m.listSecurityEvents({
+              limit: opts.limit,
+              ...(since && { since }),
+              ...(opts.actor !== undefined && { actorId: opts.actor }),
+            }),
+          { allowPrivilegedRole: store.kind === 'postgres' },
+        )
+        if (opts.json) {
+          io.out(`${JSON.stringify(events, null, 2)}\n`)
+          return
+        }
+        if (events.length === 0) {
+          io.out("no refusals outside a caller's scope\n")
+          return
+        }
+        io.out(
+          `${table(
+            ['hour (UTC)', 'caller', 'role', 'action', 'code', 'refusals', 'last at', 'last tenant named'],
+            events.map((e) => [
+              e.windowStart.toISOString().slice(0, 13),
+              e.actorId,
+              e.actorRole,
+              e.action,
+              e.errorCode,
+              e.refusals,
+              e.lastAt.toISOString(),
+              e.lastInfrastructureId,
+            ]),
+          )}\n`,
+        )
+      },
+    )
+
   storeOptions(program.command('prune'))
     .description(
       'Retention: delete processed, failed and dead messages settled before a cut-off (host rights, no principal)',
