@@ -503,6 +503,8 @@ describe('fetch handler: errors are problem documents with stable codes', () => 
     })
     const storage = await f.call('GET', '/boom?kind=storage')
     expect(storage.status).toBe(503)
+    // A store that is down is worth asking again: after the worker's own retry cap.
+    expect(storage.headers.get('retry-after')).toBe('5')
     expect(await storage.text()).not.toContain('hunter2')
     expect(f.errors).toHaveLength(3)
   })

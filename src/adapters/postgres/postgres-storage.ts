@@ -6,7 +6,7 @@ import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
-import { classify } from './errors.js'
+import { classify, sqlState } from './errors.js'
 import { PostgresAuditLog } from './postgres-audit-log.js'
 import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
@@ -172,8 +172,8 @@ async function runInHostTransaction<T>(
 /** A pool the adapter runs units of work on, with what its login may become. */
 interface LoginPool {
   readonly db: Kysely<MessagingDatabase>
-  /** null: not checked (allowPrivilegedRole). */
-  readonly roles: LoginRoles | null
+  /** null: not checked (allowPrivilegedRole). Set once the check has reached the server. */
+  roles: LoginRoles | null
 }
 
 /**
@@ -339,13 +339,16 @@ export async function checkRole(db: Kysely<MessagingDatabase>): Promise<LoginRol
     new StorageError(
       `refusing to run as role "${r.role}": ${why}; row-level security would not protect tenants. ` +
         'Connect as a login role granted messaging_app (allowPrivilegedRole is for migrations only).',
+      { misconfigured: true },
     )
   if (r.superuser) throw refuse('it is a superuser')
   if (r.bypassrls) throw refuse('it has BYPASSRLS')
   if (!r.migrated) throw new StorageError('the messaging tables are missing: apply the sql/ migrations first')
   if (r.owner) throw refuse('it owns the messaging tables')
   if (!r.app_member && !r.worker_member) {
-    throw new StorageError(`role "${r.role}" is not a member of messaging_app (nor messaging_worker)`)
+    throw new StorageError(`role "${r.role}" is not a member of messaging_app (nor messaging_worker)`, {
+      misconfigured: true,
+    })
   }
   // Policies apply to every role whose privileges the login has: with both, the worker's
   // see-everything policies would hold in every tenant's unit of work.
@@ -356,6 +359,31 @@ export async function checkRole(db: Kysely<MessagingDatabase>): Promise<LoginRol
   }
   const mode = (inherit: boolean, member: boolean) => (inherit ? 'inherit' : member ? 'member' : null)
   return { app: mode(r.app, r.app_member), worker: mode(r.worker, r.worker_member) }
+}
+
+/**
+ * Errors of a server that is not there (yet): no route, refused or reset connections, and
+ * a server starting up, shutting down or in recovery (SQLSTATE 57P01-57P03, class 08).
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+])
+
+function isUnreachable(e: unknown): boolean {
+  const code = sqlState(e)
+  if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true
+  // pg's own connection errors carry no code ("Connection terminated unexpectedly").
+  return e instanceof Error && !code && /^Connection terminated/.test(e.message)
 }
 
 /**
@@ -398,19 +426,48 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   }
   const workerDb = poolOf(options.workerConnectionString, options.workerPool, options.poolSize ?? 10)
   const ownerDb = poolOf(options.ownerConnectionString, options.ownerPool, 2)
-  let main: LoginPool
-  let worker: LoginPool | undefined
-  try {
-    main = { db, roles: options.allowPrivilegedRole ? null : await checkRole(db) }
-    if (workerDb) {
-      const roles = await checkRole(workerDb)
+  const main: LoginPool = { db, roles: null }
+  const worker: LoginPool | undefined = workerDb ? { db: workerDb, roles: null } : undefined
+  const checkRoles = async () => {
+    if (!options.allowPrivilegedRole) main.roles = await checkRole(db)
+    if (worker) {
+      const roles = await checkRole(worker.db)
       if (!roles.worker)
-        throw new StorageError("the worker connection's login is not a member of messaging_worker")
-      worker = { db: workerDb, roles }
+        throw new StorageError("the worker connection's login is not a member of messaging_worker", {
+          misconfigured: true,
+        })
+      worker.roles = roles
     }
+  }
+  // A server that cannot be reached yet (down, starting, restarting) is not a reason to
+  // fail: the check runs again before each unit of work until it reaches the server, and
+  // those units fail with StorageError (503, worth a retry) meanwhile. So a worker or a
+  // server started before its database waits for it. A reachable server that refuses the
+  // login's role fails here, at once.
+  let unchecked: Promise<void> | null = null
+  let deferred = false
+  try {
+    await checkRoles()
   } catch (e) {
-    await Promise.all(owned.map((k) => k.destroy()))
-    throw e instanceof StorageError ? e : classify(e)
+    if (!isUnreachable(e)) {
+      await Promise.all(owned.map((k) => k.destroy()))
+      throw e instanceof StorageError ? e : classify(e)
+    }
+    deferred = true
+  }
+  const ready = async () => {
+    if (closed) throw new StorageError('postgres storage is closed')
+    if (!deferred) return
+    unchecked ??= checkRoles().then(
+      () => {
+        deferred = false
+      },
+      (e: unknown) => {
+        unchecked = null
+        throw e instanceof StorageError ? e : classify(e)
+      },
+    )
+    await unchecked
   }
   const listenConfig: pg.ClientConfig | null =
     options.listenConnectionString === false
@@ -432,9 +489,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   return {
     name: 'postgres',
     db,
-    unitOfWork: new PostgresUnitOfWork(main, worker, joined, async () => {
-      if (closed) throw new StorageError('postgres storage is closed')
-    }),
+    unitOfWork: new PostgresUnitOfWork(main, worker, joined, ready),
     ...(wakeSignal && { wakeSignal }),
     withTransaction: (tx, fn) => joined.run(toKysely(tx), fn),
     bind: (tx) => ({
