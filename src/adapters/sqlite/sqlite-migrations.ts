@@ -368,12 +368,6 @@ BEGIN
 END;
 `
 
-// The host a delivery worker ran on, with each attempt (PostgreSQL's 0030_attempt_host.sql).
-const v7 = /* sql */ `
-ALTER TABLE messaging_delivery_attempts
-  ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
-`
-
 const v5 = /* sql */ `
 -- Notification templates: one row per version of (infrastructure, category key, channel
 -- type, locale); a save appends the next version, nothing changes or removes a row. The
@@ -437,6 +431,12 @@ CREATE TABLE messaging_security_log (
   PRIMARY KEY (actor_id, actor_role, window_start, action, error_code)
 ) STRICT;
 CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
+`
+
+// The host a delivery worker ran on, with each attempt (PostgreSQL's 0030_attempt_host.sql).
+const v7 = /* sql */ `
+ALTER TABLE messaging_delivery_attempts
+  ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
 `
 
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
