@@ -9,8 +9,12 @@ export type { InboxRepository } from './inbox-repository.js'
 export type { MembershipRepository } from './membership-repository.js'
 export type {
   ClaimOptions,
+  CompleteCommand,
+  Due,
+  EnqueueCommand,
+  EnqueueOutcome,
   LeaseCommand,
-  OutboxDeliveryRepository,
+  NewOutboxMessage,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
@@ -25,6 +29,13 @@ export type {
   TemplateListFilter,
   TemplateRepository,
 } from './template-repository.js'
-export type { DeliveryContext, DeliveryOutcome, HandOff, RelayTransport, Transport } from './transport.js'
+export type {
+  DeliveryChannel,
+  DeliveryContext,
+  DeliveryOutcome,
+  HandOff,
+  RelayTransport,
+  Transport,
+} from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'

@@ -54,12 +54,12 @@ describe('messaging command line', () => {
     expect(r.out).toContain(option)
   })
 
-  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL, with exit 1 and one line', async () => {
+  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL as usage errors: exit 2 and one line', async () => {
     const unknown = await cli('deliver')
-    expect(unknown.code).toBe(1)
+    expect(unknown.code).toBe(2)
     expect(unknown.err).toContain("unknown command 'deliver'")
     const noTenant = await cli('stats', '--sqlite', ':memory:')
-    expect(noTenant).toMatchObject({ code: 1, out: '' })
+    expect(noTenant).toMatchObject({ code: 2, out: '' })
     expect(noTenant.err).toBe('messaging: give --infra <uuid> (repeatable) or --principal <json>\n')
     const badPrincipal = await cli(
       'stats',
@@ -68,15 +68,15 @@ describe('messaging command line', () => {
       '--principal',
       '{"userId":"x","role":"root","grants":[]}',
     )
-    expect(badPrincipal.code).toBe(1)
+    expect(badPrincipal.code).toBe(2)
     expect(badPrincipal.err).toMatch(/--principal: userId: .*role:/)
     const badNumber = await cli('worker', '--sqlite', ':memory:', '--concurrency', 'many')
-    expect(badNumber.code).toBe(1)
+    expect(badNumber.code).toBe(2)
     expect(badNumber.err).toContain(
       "option '--concurrency <n>' argument 'many' is invalid. must be a whole number, at least 1",
     )
     const migrate = await cli('migrate')
-    expect(migrate).toMatchObject({ code: 1 })
+    expect(migrate).toMatchObject({ code: 2 })
     expect(migrate.err).toContain('migrate needs --database-url or DATABASE_URL')
   })
 
@@ -164,7 +164,7 @@ describe('operating a SQLite store from the command line', () => {
     expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+-`))
 
     expect(await cli('redrive', '--sqlite', file, '--infra', infra)).toMatchObject({
-      code: 1,
+      code: 2,
       err: 'messaging: give exactly one of --message or --channel\n',
     })
     const redriven = await cli('redrive', '--sqlite', file, '--infra', infra, '--channel', 'alerts')
@@ -185,6 +185,8 @@ describe('operating a SQLite store from the command line', () => {
       '--log-level',
       'info',
     ])
+    // Start-up (tsx compiling the sources, on a loaded machine) has a budget of its own.
+    await until(() => worker.err().includes('"worker started"'), 90_000, 50)
     await until(
       async () =>
         (await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
@@ -212,7 +214,7 @@ describe('operating a SQLite store from the command line', () => {
     const pruned = await cli('prune', '--sqlite', file, '--older-than', '0s')
     expect(pruned.out).toMatch(/^pruned 1 message settled before /)
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
-  }, 60_000)
+  }, 150_000)
 
   it("shows the security log: an outsider's refusals counted per caller and hour, none in the tenant's trail", async () => {
     const outsider: Principal = {
@@ -246,14 +248,15 @@ describe('operating a SQLite store from the command line', () => {
     const none = await cli('security-log', '--sqlite', file, '--actor', randomUUID())
     expect(none.out).toBe("no refusals outside a caller's scope\n")
     const bad = await cli('security-log', '--sqlite', file, '--since', 'yesterday')
-    expect(bad).toMatchObject({ code: 1, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
+    expect(bad).toMatchObject({ code: 2, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
   })
 
   it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {
     const tokens = join(dir, 'tokens.json')
     writeFileSync(tokens, JSON.stringify({ tok_admin_0123456789abcdef: admin }))
     const server = spawnCli(['serve', '--sqlite', file, '--port', '0', '--tokens', tokens, '--no-worker'])
-    await until(() => /listening on (\S+)/.test(server.out()), 20_000, 50)
+    // Start-up (tsx compiling the sources, esbuild bundling the page) has a budget of its own.
+    await until(() => /listening on (\S+)/.test(server.out()), 90_000, 50)
     const url = /listening on (\S+)/.exec(server.out())![1]!
     const ok = await fetch(`${url}/channels?infrastructureId=${infra}`, {
       headers: { authorization: 'Bearer tok_admin_0123456789abcdef' },
@@ -274,5 +277,5 @@ describe('operating a SQLite store from the command line', () => {
     expect((await bundle.text()).length).toBeGreaterThan(10_000)
     server.child.kill('SIGTERM')
     expect(await server.exit).toBe(0)
-  }, 30_000)
+  }, 120_000)
 })

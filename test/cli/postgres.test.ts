@@ -79,6 +79,8 @@ describe('the command line on PostgreSQL', () => {
       logs += c.toString()
     })
     const exit = new Promise<number | null>((resolve) => worker.on('close', resolve))
+    // Start-up (tsx compiling the sources, on a loaded machine) has a budget of its own.
+    await until(() => logs.includes('"worker started"'), 90_000, 50)
     await until(
       async () =>
         (await messaging!.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
@@ -109,5 +111,5 @@ describe('the command line on PostgreSQL', () => {
     const asApp = await cli(app, 'security-log')
     expect(asApp.code).toBe(1)
     expect(asApp.err).toContain("the security log is read with the tables' owner's rights")
-  }, 60_000)
+  }, 150_000)
 })

@@ -289,7 +289,7 @@ describe('JetStream delivery worker', () => {
     const t1 = performance.now()
     const workers = [s.consumer(transport, { concurrency: 16 }), s.consumer(transport, { concurrency: 16 })]
     const by = workers.map(() => 0)
-    workers.forEach((w, i) => w.events.on('delivered', () => by[i]!++))
+    for (const [i, w] of workers.entries()) w.events.on('delivered', () => by[i]!++)
     await until(() => transport.delivered.size === 2000 && by[0]! + by[1]! === 2000, 60_000, 20)
     const deliverMs = performance.now() - t1
     expect([...transport.delivered.values()].every((n) => n === 1)).toBe(true)

@@ -1,8 +1,11 @@
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import { createLocalWakeSignal } from '../../ports/wake-signal.js'
+import { cutOff } from '../shared/retention.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
@@ -18,6 +21,12 @@ import { MemoryTemplateRepository } from './memory-template-repository.js'
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
   readonly ids?: IdGenerator
+  /**
+   * The store's own clock: leases, due times, retry delays and retention are resolved
+   * against it, as a database resolves them against its own (default: the system clock).
+   * Tests hand in a clock they move by hand.
+   */
+  readonly clock?: Clock
 }
 
 /**
@@ -30,6 +39,7 @@ class MemoryUnitOfWork implements UnitOfWork {
   constructor(
     private readonly state: MemoryState,
     private readonly ids: IdGenerator,
+    private readonly clock: Clock,
     private readonly isClosed: () => boolean,
   ) {}
 
@@ -38,7 +48,7 @@ class MemoryUnitOfWork implements UnitOfWork {
       const repos: Repositories = {
         channels: new MemoryChannelRepository(this.state, journal),
         members: new MemoryMembershipRepository(this.state, journal),
-        outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
+        outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
         security: new MemorySecurityLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
@@ -87,13 +97,16 @@ export interface MemoryStorage extends MessagingStorage {
 export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryStorage {
   const state = new MemoryState()
   let closed = false
-  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, () => closed)
+  const clock = options.clock ?? systemClock
+  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, clock, () => closed)
   return {
     name: 'memory',
     persistent: false,
     unitOfWork,
-    prune: ({ olderThan, batchSize = 1000 }: PruneOptions) =>
+    wakeSignal: createLocalWakeSignal(),
+    prune: ({ olderThan: given, batchSize = 1000 }: PruneOptions) =>
       unitOfWork.exclusive(async (journal) => {
+        const olderThan = cutOff(given, clock.now())
         let removed = 0
         for (const [key, m] of state.outbox) {
           if (removed >= batchSize) break
