@@ -262,7 +262,8 @@ export function collect(
         return { filled: true, present: true, value: Number.isFinite(n) ? n : text }
       }
       case 'list': {
-        const items = text.split('\n')
+        // Secrets are tokens: any whitespace parts them (a pasted line of several works too).
+        const items = node.secret ? text.split(/\s+/) : text.split('\n')
         return { filled: true, present: true, value: items.map((x) => x.trim()).filter((x) => x !== '') }
       }
       case 'map': {
