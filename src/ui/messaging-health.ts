@@ -39,6 +39,10 @@ const styles = css`
     font-weight: 600;
     overflow-wrap: anywhere;
   }
+  th code.muted {
+    font-weight: 400;
+    font-size: 0.8em;
+  }
   .error-text {
     font-family: var(--messaging-mono-font-family, ui-monospace, monospace);
     font-size: 0.85em;
