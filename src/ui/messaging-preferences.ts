@@ -533,9 +533,10 @@ export class MessagingPreferences extends MessagingElement<PreferencesClient> {
             />
             <label for=${id}>Alerts from ${m.channelName}</label>
             <span class="meta" id=${`${id}-meta`}>
-              ${m.channelType} · <code>${m.channelKey}</code>${m.businessId ? ` · business ${m.businessId}` : ''}${
-                m.channelEnabled ? '' : ' · channel disabled'
-              }
+              ${m.channelType} · <code>${m.channelKey}</code>${
+                // The module knows no business names: an id would say nothing to the reader.
+                m.businessId ? html` · <span title=${m.businessId}>through an organisation</span>` : ''
+              }${m.channelEnabled ? '' : ' · channel disabled'}
             </span>
           </li>`
         })}

@@ -177,6 +177,10 @@ describe('the web components in a real browser against the real handler', () => 
     const toggle = prefs.getByRole('switch', { name: 'Alerts from Ops alerts' })
     await toggle.waitFor()
     expect(await toggle.isChecked()).toBe(false)
+    // The membership through the operator's business reads in words, not as the business's id.
+    const meta = await prefs.locator('ul.subscriptions .meta').textContent()
+    expect(meta).toContain('through an organisation')
+    expect(meta).not.toContain(c.bizA)
     await toggle.focus()
     await page.keyboard.press('Space')
     await prefs.getByRole('status').getByText('Opted in to Ops alerts.').waitFor()
