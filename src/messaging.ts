@@ -15,7 +15,6 @@ import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
 import type { DestinationPolicy } from './domain/destinations.js'
-import { StorageError } from './domain/errors.js'
 import type { InboxEntry } from './domain/inbox.js'
 import type {
   AckInput,
@@ -33,6 +32,7 @@ import type {
   ListInboxInput,
   ListMembershipsInput,
   ListMessagesInput,
+  ListSecurityEventsInput,
   MarkInboxInput,
   MemberRefInput,
   MessageRefInput,
@@ -42,7 +42,7 @@ import type {
   SetOptInInput,
   StatsInput,
 } from './domain/inputs.js'
-import { pruneInput } from './domain/inputs.js'
+import { listSecurityEventsInput, pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
 import type {
   CategoryRefInput,
@@ -61,6 +61,7 @@ import type {
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
 import type { RecipientProfile } from './domain/recipient-profile.js'
+import type { SecurityEvent } from './domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from './domain/template.js'
 import type {
   CreateTemplateInput,
@@ -247,13 +248,27 @@ export class Messaging {
   }
 
   /**
-   * Retention: removes messages settled before `olderThan`. Host code only (it runs with
-   * the store owner's rights); throws StorageError where the store cannot prune.
+   * Retention: removes messages settled before `olderThan`, or longer ago than
+   * `olderThanMs` by the store's clock. Host code only (it runs with the store owner's
+   * rights); on PostgreSQL it throws StorageError without an owner connection.
    */
   async prune(options: PruneInput): Promise<number> {
     const input = parseInput(pruneInput, options)
-    if (!this.storage.prune) throw new StorageError(`the ${this.storage.name} store cannot prune`)
-    return this.storage.prune(input)
+    return this.storage.prune({
+      olderThan: input.olderThan ?? { ageMs: input.olderThanMs! },
+      batchSize: input.batchSize,
+    })
+  }
+
+  /**
+   * The security log: refusals outside each caller's scope (a tenant it holds no grant on),
+   * counted per caller, role, action, error code and hour, newest first. They are never
+   * written into that tenant's audit trail. Host code only, for operators (on PostgreSQL it
+   * reads with the store owner's rights); throws StorageError where the store cannot.
+   */
+  async listSecurityEvents(options: ListSecurityEventsInput = {}): Promise<SecurityEvent[]> {
+    const input = parseInput(listSecurityEventsInput, options)
+    return this.storage.listSecurityEvents(input)
   }
 
   /** The caller's own in-app inbox, newest first. */

@@ -1,7 +1,7 @@
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { Repositories } from '../ports/unit-of-work.js'
-import { deliveryRepository, type ServiceContext } from './context.js'
+import type { ServiceContext } from './context.js'
 import { type AttemptReport, attemptOf, cleanReport } from './settle.js'
 
 /** A failed attempt of a message that stays held: a broker retries it, not the outbox. */
@@ -26,18 +26,16 @@ export async function retainHeld(
   scope: TenantScope,
   items: readonly RetainItem[],
 ): Promise<boolean[]> {
-  const repo = deliveryRepository(r)
-  const out: boolean[] = []
-  for (const { held, report, holdMs } of items) {
-    const leasedUntil = new Date(ctx.clock.now().getTime() + holdMs)
-    const ok = await repo.renew(scope, {
-      infrastructureId: held.infrastructureId,
-      id: held.id,
-      leaseToken: held.leaseToken,
-      leasedUntil,
-    })
-    if (ok) await repo.recordAttempt(scope, attemptOf(ctx, held, cleanReport(report)))
-    out.push(ok)
-  }
-  return out
+  return r.outbox.retainMany(
+    scope,
+    items.map(({ held, report, holdMs }) => ({
+      lease: {
+        infrastructureId: held.infrastructureId,
+        id: held.id,
+        leaseToken: held.leaseToken,
+        leaseMs: holdMs,
+      },
+      attempt: attemptOf(ctx, held, cleanReport(report)),
+    })),
+  )
 }

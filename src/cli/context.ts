@@ -104,7 +104,8 @@ export async function openMessaging(
   const { createPostgresStorage } = await import('../adapters/postgres/index.js')
   const storage: MessagingStorage = await createPostgresStorage({
     connectionString: store.target,
-    ...(allowPrivilegedRole && { allowPrivilegedRole }),
+    // The owner's commands (retention, the security log) run their statements as the owner too.
+    ...(allowPrivilegedRole && { allowPrivilegedRole, ownerConnectionString: store.target }),
   })
   return createMessaging({ ...options, storage })
 }

@@ -9,14 +9,19 @@ export type { InboxRepository } from './inbox-repository.js'
 export type { MembershipRepository } from './membership-repository.js'
 export type {
   ClaimOptions,
+  CompleteCommand,
+  Due,
+  EnqueueCommand,
+  EnqueueOutcome,
   LeaseCommand,
-  OutboxDeliveryRepository,
+  NewOutboxMessage,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from './outbox-repository.js'
 export type { PreferenceKey, PreferenceRepository, TenantDefaultKey } from './preference-repository.js'
 export type { ProfilePatch, ProfileRepository } from './profile-repository.js'
+export type { SecurityLog, SecurityLogFilter } from './security-log.js'
 export type { TemplateEngine, TemplateEngineFailure } from './template-engine.js'
 export type {
   SavedTemplateSettings,

@@ -46,6 +46,7 @@ describe('messaging command line', () => {
     ['redrive', '--channel'],
     ['enqueue', '--idempotency-key'],
     ['prune', '--older-than'],
+    ['security-log', '--since'],
   ])('%s --help describes its options', async (command, option) => {
     const r = await cli(command, '--help')
     expect(r.code).toBe(0)
@@ -214,6 +215,41 @@ describe('operating a SQLite store from the command line', () => {
     expect(pruned.out).toMatch(/^pruned 1 message settled before /)
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
   }, 150_000)
+
+  it("shows the security log: an outsider's refusals counted per caller and hour, none in the tenant's trail", async () => {
+    const outsider: Principal = {
+      userId: randomUUID(),
+      role: 'infra_admin',
+      grants: [{ infrastructureId: randomUUID(), businessId: null }],
+    }
+    const auditBefore = await messaging.listAudit(admin, { infrastructureId: infra, limit: 1000 })
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        messaging.enqueue(outsider, { infrastructureId: infra, channelId, payload: { i } }),
+      ).rejects.toMatchObject({ code: 'TENANT_SCOPE_VIOLATION' })
+    }
+    expect(await messaging.listAudit(admin, { infrastructureId: infra, limit: 1000 })).toEqual(auditBefore)
+    const json = await cli('security-log', '--sqlite', file, '--actor', outsider.userId, '--json')
+    expect(json.code, json.err).toBe(0)
+    expect(JSON.parse(json.out)).toMatchObject([
+      {
+        actorId: outsider.userId,
+        actorRole: 'infra_admin',
+        action: 'outbox.enqueue',
+        errorCode: 'TENANT_SCOPE_VIOLATION',
+        refusals: 3,
+        lastInfrastructureId: infra,
+      },
+    ])
+    const text = await cli('security-log', '--sqlite', file, '--since', '1h')
+    expect(text.out).toMatch(
+      new RegExp(`${outsider.userId}\\s+infra_admin\\s+outbox\\.enqueue\\s+TENANT_SCOPE_VIOLATION\\s+3\\s`),
+    )
+    const none = await cli('security-log', '--sqlite', file, '--actor', randomUUID())
+    expect(none.out).toBe("no refusals outside a caller's scope\n")
+    const bad = await cli('security-log', '--sqlite', file, '--since', 'yesterday')
+    expect(bad).toMatchObject({ code: 2, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
+  })
 
   it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {
     const tokens = join(dir, 'tokens.json')

@@ -1,6 +1,11 @@
+import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import { createLocalWakeSignal } from '../../ports/wake-signal.js'
+import { cutOff } from '../shared/retention.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
@@ -9,12 +14,19 @@ import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { MemoryPreferenceRepository } from './memory-preference-repository.js'
 import { MemoryProfileRepository } from './memory-profile-repository.js'
-import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
+import { listSecurityEvents, MemorySecurityLog } from './memory-security-log.js'
+import { copy, idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
 import { MemoryTemplateRepository } from './memory-template-repository.js'
 
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
   readonly ids?: IdGenerator
+  /**
+   * The store's own clock: leases, due times, retry delays and retention are resolved
+   * against it, as a database resolves them against its own (default: the system clock).
+   * Tests hand in a clock they move by hand.
+   */
+  readonly clock?: Clock
 }
 
 /**
@@ -27,6 +39,7 @@ class MemoryUnitOfWork implements UnitOfWork {
   constructor(
     private readonly state: MemoryState,
     private readonly ids: IdGenerator,
+    private readonly clock: Clock,
     private readonly isClosed: () => boolean,
   ) {}
 
@@ -35,8 +48,9 @@ class MemoryUnitOfWork implements UnitOfWork {
       const repos: Repositories = {
         channels: new MemoryChannelRepository(this.state, journal),
         members: new MemoryMembershipRepository(this.state, journal),
-        outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
+        outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
+        security: new MemorySecurityLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
         templates: new MemoryTemplateRepository(this.state, journal),
         profiles: new MemoryProfileRepository(this.state, journal),
@@ -64,6 +78,14 @@ class MemoryUnitOfWork implements UnitOfWork {
   }
 }
 
+/** Extra capabilities of the memory store, for tests and diagnostics. */
+export interface MemoryStorage extends MessagingStorage {
+  readonly name: 'memory'
+  listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]>
+  /** A copy of every table, as [key, row] pairs in insertion order: what a test compares before and after. */
+  dump(): Record<string, unknown[]>
+}
+
 /**
  * The in-memory store: the reference implementation of every port, for tests and trials.
  * Same unique keys, scope rules, leases and idempotency as the SQL adapters.
@@ -72,16 +94,19 @@ class MemoryUnitOfWork implements UnitOfWork {
  * import { createMemoryStorage } from 'messaging/memory'
  * const messaging = createMessaging({ storage: createMemoryStorage() })
  */
-export function createMemoryStorage(options: MemoryStorageOptions = {}): MessagingStorage {
+export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryStorage {
   const state = new MemoryState()
   let closed = false
-  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, () => closed)
+  const clock = options.clock ?? systemClock
+  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, clock, () => closed)
   return {
     name: 'memory',
     persistent: false,
     unitOfWork,
-    prune: ({ olderThan, batchSize = 1000 }: PruneOptions) =>
+    wakeSignal: createLocalWakeSignal(),
+    prune: ({ olderThan: given, batchSize = 1000 }: PruneOptions) =>
       unitOfWork.exclusive(async (journal) => {
+        const olderThan = cutOff(given, clock.now())
         let removed = 0
         for (const [key, m] of state.outbox) {
           if (removed >= batchSize) break
@@ -99,6 +124,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Messagi
         }
         return removed
       }),
+    listSecurityEvents: (filter) => unitOfWork.exclusive(async () => listSecurityEvents(state, filter)),
+    dump: () =>
+      Object.fromEntries(
+        Object.entries(state).map(([table, rows]) => [
+          table,
+          copy([...(rows instanceof Map ? rows.entries() : (rows as unknown[]).entries())]),
+        ]),
+      ),
     async close() {
       closed = true
     },

@@ -414,10 +414,30 @@ CREATE TABLE messaging_template_settings (
 ) STRICT;
 `
 
+// Refusals outside the caller's scope, counted per caller and hour (sql/0015): never in a
+// tenant's audit trail. Not tenant data, so the key leads with the caller.
+const v6 = /* sql */ `
+CREATE TABLE messaging_security_log (
+  actor_id               TEXT    NOT NULL,
+  actor_role             TEXT    NOT NULL CHECK (actor_role IN ('member', 'infra_admin', 'service')),
+  window_start           INTEGER NOT NULL,
+  action                 TEXT    NOT NULL CHECK (length(action) BETWEEN 1 AND 100),
+  error_code             TEXT    NOT NULL CHECK (length(error_code) BETWEEN 1 AND 100),
+  refusals               INTEGER NOT NULL CHECK (refusals >= 1),
+  first_at               INTEGER NOT NULL,
+  last_at                INTEGER NOT NULL,
+  last_infrastructure_id TEXT    NOT NULL,
+  last_business_id       TEXT,
+  PRIMARY KEY (actor_id, actor_role, window_start, action, error_code)
+) STRICT;
+CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
   { version: 3, name: 'inbox', sql: v3 },
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
+  { version: 6, name: 'security_log', sql: v6 },
 ]

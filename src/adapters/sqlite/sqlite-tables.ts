@@ -183,4 +183,18 @@ export interface SqliteDatabase {
   messaging_tenant_defaults: TenantDefaultsTable
   messaging_templates: TemplatesTable
   messaging_template_settings: TemplateSettingsTable
+  messaging_security_log: SecurityLogTable
+}
+
+export interface SecurityLogTable {
+  actor_id: string
+  actor_role: string
+  window_start: number
+  action: string
+  error_code: string
+  refusals: number
+  first_at: number
+  last_at: number
+  last_infrastructure_id: string
+  last_business_id: string | null
 }

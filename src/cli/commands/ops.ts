@@ -175,6 +175,65 @@ export function registerOps(program: Command, io: CliIo): void {
       },
     )
 
+  storeOptions(program.command('security-log'))
+    .description(
+      "Refusals outside each caller's scope (a tenant it holds no grant on), counted per caller, action, code and hour, newest first (host rights, no principal; on PostgreSQL the owner's connection)",
+    )
+    .option(
+      '--since <duration|date>',
+      'rows with a refusal at or after: a duration back (24h, 7d) or an ISO date',
+    )
+    .option('--actor <uuid>', "one caller's rows")
+    .option('--limit <n>', 'at most this many rows (1 to 1000)', integer(1), 100)
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: StoreOptions & { since?: string; actor?: string; limit: number; json?: boolean }) => {
+        let since: Date | undefined
+        if (opts.since !== undefined) {
+          const duration = parseDuration(opts.since)
+          since = duration !== null ? new Date(Date.now() - duration) : new Date(opts.since)
+          if (Number.isNaN(since.getTime()))
+            throw new UsageError('--since is a duration (24h) or an ISO date')
+        }
+        const store = describeStore(opts, io.env)
+        // No app role may read the log: on PostgreSQL it is read as the tables' owner.
+        const events = await withMessaging(
+          opts,
+          io,
+          (m) =>
+            m.listSecurityEvents({
+              limit: opts.limit,
+              ...(since && { since }),
+              ...(opts.actor !== undefined && { actorId: opts.actor }),
+            }),
+          { allowPrivilegedRole: store.kind === 'postgres' },
+        )
+        if (opts.json) {
+          io.out(`${JSON.stringify(events, null, 2)}\n`)
+          return
+        }
+        if (events.length === 0) {
+          io.out("no refusals outside a caller's scope\n")
+          return
+        }
+        io.out(
+          `${table(
+            ['hour (UTC)', 'caller', 'role', 'action', 'code', 'refusals', 'last at', 'last tenant named'],
+            events.map((e) => [
+              e.windowStart.toISOString().slice(0, 13),
+              e.actorId,
+              e.actorRole,
+              e.action,
+              e.errorCode,
+              e.refusals,
+              e.lastAt.toISOString(),
+              e.lastInfrastructureId,
+            ]),
+          )}\n`,
+        )
+      },
+    )
+
   storeOptions(program.command('prune'))
     .description(
       'Retention: delete processed, failed and dead messages settled before a cut-off (host rights, no principal)',
@@ -182,20 +241,22 @@ export function registerOps(program: Command, io: CliIo): void {
     .requiredOption('--older-than <duration|date>', 'a duration (30d, 12h) or an ISO date')
     .option('--batch-size <n>', 'rows per statement', integer(1), 1000)
     .action(async (opts: StoreOptions & { olderThan: string; batchSize: number }) => {
+      // A duration is an age the store takes back from its own clock (the database's on
+      // PostgreSQL), so a host with a fast clock prunes nothing early; a date is the host's.
       const duration = parseDuration(opts.olderThan)
-      const olderThan = duration !== null ? new Date(Date.now() - duration) : new Date(opts.olderThan)
-      if (Number.isNaN(olderThan.getTime()))
+      const date = duration === null ? new Date(opts.olderThan) : null
+      if (date !== null && Number.isNaN(date.getTime()))
         throw new UsageError('--older-than is a duration (30d) or an ISO date')
+      const cutOff = date !== null ? { olderThan: date } : { olderThanMs: duration! }
       const store = describeStore(opts, io.env)
       // Retention deletes what the application's role may not: on PostgreSQL it runs as the owner.
       const removed = await withMessaging(
         opts,
         io,
-        (m) => m.prune({ olderThan, batchSize: opts.batchSize }),
+        (m) => m.prune({ ...cutOff, batchSize: opts.batchSize }),
         { allowPrivilegedRole: store.kind === 'postgres', existing: true },
       )
-      io.out(
-        `pruned ${removed} message${removed === 1 ? '' : 's'} settled before ${olderThan.toISOString()}\n`,
-      )
+      const when = date !== null ? date.toISOString() : `${opts.olderThan} ago by the store's clock`
+      io.out(`pruned ${removed} message${removed === 1 ? '' : 's'} settled before ${when}\n`)
     })
 }
