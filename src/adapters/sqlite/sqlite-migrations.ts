@@ -433,6 +433,12 @@ CREATE TABLE messaging_security_log (
 CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
 `
 
+// The host a delivery worker ran on, with each attempt (PostgreSQL's 0030_attempt_host.sql).
+const v7 = /* sql */ `
+ALTER TABLE messaging_delivery_attempts
+  ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -440,4 +446,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
   { version: 6, name: 'security_log', sql: v6 },
+  { version: 7, name: 'attempt_host', sql: v7 },
 ]
