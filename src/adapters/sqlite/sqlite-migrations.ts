@@ -433,9 +433,15 @@ CREATE TABLE messaging_security_log (
 CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
 `
 
+// The host a delivery worker ran on, with each attempt (PostgreSQL's 0030_attempt_host.sql).
+const v7 = /* sql */ `
+ALTER TABLE messaging_delivery_attempts
+  ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
+`
+
 // Per-channel rate buckets shared by every worker on the file (sql/0041): a take is one
 // upsert, so two processes never take the same token.
-const v7 = /* sql */ `
+const v8 = /* sql */ `
 CREATE TABLE messaging_rate_buckets (
   infrastructure_id TEXT    NOT NULL,
   channel_id        TEXT    NOT NULL,
@@ -453,5 +459,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
   { version: 6, name: 'security_log', sql: v6 },
-  { version: 7, name: 'rate_buckets', sql: v7 },
+  { version: 7, name: 'attempt_host', sql: v7 },
+  { version: 8, name: 'rate_buckets', sql: v8 },
 ]
