@@ -23,7 +23,7 @@ import { type IdGenerator, randomIds } from './ports/id-generator.js'
 import type { TemplateEngine } from './ports/template-engine.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
-import { createLocalWakeSignal, type WakeSignal } from './ports/wake-signal.js'
+import type { WakeSignal } from './ports/wake-signal.js'
 import { channelSecrets, keylessSecrets } from './secrets/channel-secrets.js'
 import { createSecretBox, type SecretBox, secretKeysFromEnv } from './secrets/secret-box.js'
 
@@ -100,9 +100,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
     bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
     bind<readonly Transport[]>(MESSAGING_TYPES.Transports).toConstantValue(options.transports ?? [])
-    bind<WakeSignal>(MESSAGING_TYPES.WakeSignal).toConstantValue(
-      storage.wakeSignal ?? createLocalWakeSignal(),
-    )
+    bind<WakeSignal>(MESSAGING_TYPES.WakeSignal).toConstantValue(storage.wakeSignal)
     bind<MessagingLimits>(MESSAGING_TYPES.Limits).toConstantValue({ ...DEFAULT_LIMITS, ...options.limits })
     bind<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes)
       .toDynamicValue((c) => {

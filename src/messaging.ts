@@ -14,7 +14,6 @@ import type { AuditEntry } from './domain/audit.js'
 import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
-import { StorageError } from './domain/errors.js'
 import type { InboxEntry } from './domain/inbox.js'
 import type {
   AckInput,
@@ -244,13 +243,16 @@ export class Messaging {
   }
 
   /**
-   * Retention: removes messages settled before `olderThan`. Host code only (it runs with
-   * the store owner's rights); throws StorageError where the store cannot prune.
+   * Retention: removes messages settled before `olderThan`, or longer ago than
+   * `olderThanMs` by the store's clock. Host code only (it runs with the store owner's
+   * rights); on PostgreSQL it throws StorageError without an owner connection.
    */
   async prune(options: PruneInput): Promise<number> {
     const input = parseInput(pruneInput, options)
-    if (!this.storage.prune) throw new StorageError(`the ${this.storage.name} store cannot prune`)
-    return this.storage.prune(input)
+    return this.storage.prune({
+      olderThan: input.olderThan ?? { ageMs: input.olderThanMs! },
+      batchSize: input.batchSize,
+    })
   }
 
   /** The caller's own in-app inbox, newest first. */

@@ -1,13 +1,12 @@
 import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelTypeRegistry } from '../domain/channel.js'
-import { isMessagingError, StorageError } from '../domain/errors.js'
+import { isMessagingError } from '../domain/errors.js'
 import type { JsonValue } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { ChannelSecrets } from '../ports/channel-secrets.js'
 import type { Clock } from '../ports/clock.js'
 import type { IdGenerator } from '../ports/id-generator.js'
-import type { OutboxDeliveryRepository, OutboxRepository } from '../ports/outbox-repository.js'
-import type { Repositories, UnitOfWork } from '../ports/unit-of-work.js'
+import type { UnitOfWork } from '../ports/unit-of-work.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
 
 export interface MessagingLimits {
@@ -86,12 +85,4 @@ export async function audited<T>(
     }
     throw e
   }
-}
-
-/** The outbox with its delivery methods (renew, release, completeMany, attempts, redrive, stats). */
-export function deliveryRepository(r: Repositories): OutboxRepository & OutboxDeliveryRepository {
-  const outbox = r.outbox as OutboxRepository & Partial<OutboxDeliveryRepository>
-  if (typeof outbox.renew !== 'function')
-    throw new StorageError('this storage adapter does not support delivery workers')
-  return outbox as OutboxRepository & OutboxDeliveryRepository
 }

@@ -13,7 +13,7 @@ import {
 import type { OutboxMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
-import { auditEntry, audited, deliveryRepository as delivery, type ServiceContext } from './context.js'
+import { auditEntry, audited, type ServiceContext } from './context.js'
 
 /**
  * What operators do after delivery: read attempts and dead letters, send dead or failed
@@ -43,7 +43,7 @@ export class DeadLetterService {
     return this.ctx.uow.run(scope, async (r) => {
       const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
       if (!m) throw new NotFoundError('message', input.messageId)
-      return delivery(r).listAttempts(scope, input.infrastructureId, input.messageId)
+      return r.outbox.listAttempts(scope, input.infrastructureId, input.messageId)
     })
   }
 
@@ -62,10 +62,9 @@ export class DeadLetterService {
       const m = await this.ctx.uow.run(scope, async (r) => {
         const current = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
         if (!current) throw new NotFoundError('message', input.messageId)
-        const next = await delivery(r).redrive(scope, {
+        const next = await r.outbox.redrive(scope, {
           infrastructureId: input.infrastructureId,
           id: input.messageId,
-          now: this.ctx.clock.now(),
         })
         if (!next) {
           throw new IllegalTransitionError(
@@ -108,14 +107,7 @@ export class DeadLetterService {
           })
           let n = 0
           for (const m of dead) {
-            if (
-              await delivery(r).redrive(scope, {
-                infrastructureId: m.infrastructureId,
-                id: m.id,
-                now: this.ctx.clock.now(),
-              })
-            )
-              n++
+            if (await r.outbox.redrive(scope, { infrastructureId: m.infrastructureId, id: m.id })) n++
           }
           return { seen: dead.length, n }
         })
@@ -135,10 +127,10 @@ export class DeadLetterService {
     const input = parseInput(statsInput, raw)
     if (input.infrastructureId !== undefined) assertTenantScope(scope, input.infrastructureId)
     return this.ctx.uow.run(scope, (r) =>
-      delivery(r).stats(scope, {
-        now: this.ctx.clock.now(),
-        ...(input.infrastructureId !== undefined && { infrastructureId: input.infrastructureId }),
-      }),
+      r.outbox.stats(
+        scope,
+        input.infrastructureId !== undefined ? { infrastructureId: input.infrastructureId } : {},
+      ),
     )
   }
 }

@@ -4,7 +4,7 @@ import type { ClaimedMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import { type ChannelLookup, openChannel } from './channel-opener.js'
-import { audited, deliveryRepository, type ServiceContext } from './context.js'
+import { audited, type ServiceContext } from './context.js'
 import { type AttemptReport, type SettleItem, type SettleResult, settleHeld } from './settle.js'
 
 export type { AttemptReport, SettleItem, SettleResult } from './settle.js'
@@ -39,7 +39,6 @@ export class DeliveryService {
       r.outbox.claim(scope, {
         limit: request.limit,
         leaseMs: request.leaseMs,
-        now: this.ctx.clock.now(),
         ...(request.infrastructureId !== undefined && { infrastructureId: request.infrastructureId }),
         ...(request.excludeInfrastructureIds !== undefined && {
           excludeInfrastructureIds: request.excludeInfrastructureIds,
@@ -104,28 +103,26 @@ export class DeliveryService {
     })
   }
 
-  /** Extends a held lease by `leaseMs` from now; false when the lease was lost. */
+  /** Extends a held lease by `leaseMs` from the store's now; false when the lease was lost. */
   renew(scope: TenantScope, held: LeaseRef, leaseMs: number): Promise<boolean> {
-    const leasedUntil = new Date(this.ctx.clock.now().getTime() + leaseMs)
     return this.ctx.uow.run(scope, (r) =>
-      deliveryRepository(r).renew(scope, {
+      r.outbox.renew(scope, {
         infrastructureId: held.infrastructureId,
         id: held.id,
         leaseToken: held.leaseToken,
-        leasedUntil,
+        leaseMs,
       }),
     )
   }
 
-  /** Hands a held message back uncounted, due after `delayMs`. */
+  /** Hands a held message back uncounted, due `delayMs` after the store's now. */
   release(scope: TenantScope, held: LeaseRef, delayMs = 0): Promise<boolean> {
-    const availableAt = new Date(this.ctx.clock.now().getTime() + delayMs)
     return this.ctx.uow.run(scope, (r) =>
-      deliveryRepository(r).release(scope, {
+      r.outbox.release(scope, {
         infrastructureId: held.infrastructureId,
         id: held.id,
         leaseToken: held.leaseToken,
-        availableAt,
+        delayMs,
       }),
     )
   }

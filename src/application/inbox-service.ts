@@ -1,6 +1,5 @@
 import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
-import { StorageError } from '../domain/errors.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import {
   type InboxRefInput,
@@ -13,14 +12,7 @@ import {
 import type { OutboxMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
-import type { InboxRepository } from '../ports/inbox-repository.js'
-import type { Repositories } from '../ports/unit-of-work.js'
 import type { ServiceContext } from './context.js'
-
-function inboxOf(r: Repositories): InboxRepository {
-  if (!r.inbox) throw new StorageError('this storage adapter has no in-app inbox')
-  return r.inbox
-}
 
 const userIdSchema = z.uuid()
 
@@ -68,7 +60,7 @@ export class InboxService {
         readAt: null,
         archivedAt: null,
       }))
-      const added = entries.length > 0 ? await inboxOf(r).deliver(scope, entries) : 0
+      const added = entries.length > 0 ? await r.inbox.deliver(scope, entries) : 0
       return { ok: true as const, recipients: entries.length, added }
     })
   }
@@ -78,7 +70,7 @@ export class InboxService {
     const input = parseInput(listInboxInput, raw)
     assertTenantScope(scope, input.infrastructureId)
     return this.ctx.uow.run(scope, (r) =>
-      inboxOf(r).list(scope, {
+      r.inbox.list(scope, {
         infrastructureId: input.infrastructureId,
         unreadOnly: input.unreadOnly,
         includeArchived: input.includeArchived,
@@ -91,7 +83,7 @@ export class InboxService {
   async countUnread(scope: TenantScope, raw: InboxRefInput): Promise<{ unread: number }> {
     const input = parseInput(inboxRefInput, raw)
     assertTenantScope(scope, input.infrastructureId)
-    const unread = await this.ctx.uow.run(scope, (r) => inboxOf(r).countUnread(scope, input.infrastructureId))
+    const unread = await this.ctx.uow.run(scope, (r) => r.inbox.countUnread(scope, input.infrastructureId))
     return { unread }
   }
 
@@ -100,7 +92,7 @@ export class InboxService {
     const input = parseInput(markInboxInput, raw)
     assertTenantScope(scope, input.infrastructureId)
     const changed = await this.ctx.uow.run(scope, (r) =>
-      inboxOf(r).mark(scope, {
+      r.inbox.mark(scope, {
         infrastructureId: input.infrastructureId,
         entryIds: input.entryIds,
         mark: input.mark,

@@ -14,7 +14,6 @@ import { type OutboxMessage, payloadBytes } from '../domain/outbox-message.js'
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
-import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 export interface EnqueueResult {
@@ -82,9 +81,9 @@ export class OutboxService {
     return results
   }
 
+  /** The batch as the unit's only call: a store may run such a unit as one statement (PostgreSQL does). */
   private runEnqueue(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueResult[]> {
-    const work = (r: Repositories) => r.outbox.enqueueMany(scope, commands)
-    return this.ctx.uow.runStatement ? this.ctx.uow.runStatement(scope, work) : this.ctx.uow.run(scope, work)
+    return this.ctx.uow.run(scope, (r) => r.outbox.enqueueMany(scope, commands))
   }
 
   private command(scope: TenantScope, input: z.output<typeof enqueueInput>, field: string): EnqueueCommand {
@@ -93,7 +92,6 @@ export class OutboxService {
       throw new PayloadTooLargeError(field, bytes, this.ctx.limits.maxPayloadBytes)
     }
     const id = this.ctx.ids.next()
-    const now = this.ctx.clock.now()
     return {
       message: {
         id,
@@ -103,15 +101,11 @@ export class OutboxService {
         recipients: input.recipients,
         idempotencyKey: input.idempotencyKey,
         createdBy: scope.userId,
-        createdAt: now,
-        status: 'pending',
-        attempts: 0,
-        availableAt: input.availableAt ?? now,
-        leaseToken: null,
-        leasedUntil: null,
-        lastError: null,
-        settledAt: null,
+        createdAt: this.ctx.clock.now(),
       },
+      // A host's availableAt is its intent and stays absolute; without one the message is
+      // due at once by the store's clock, not this process's.
+      due: input.availableAt !== null ? { at: input.availableAt } : { afterMs: 0 },
       channel: input.channelId !== undefined ? { id: input.channelId } : { key: input.channelKey! },
       defaultMaxAttempts: this.ctx.limits.defaultMaxAttempts,
       audit: auditEntry(this.ctx, scope, {

@@ -5,7 +5,7 @@ import { cleanOptionalText, MAX_ERROR_CODE, MAX_ERROR_TEXT, MAX_PROVIDER_ID } fr
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { CompleteCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
-import { auditEntry, deliveryRepository, type ServiceContext } from './context.js'
+import { auditEntry, type ServiceContext } from './context.js'
 
 /** How one attempt ended, as a worker (or a host acking over HTTP) hands it over for recording. */
 export interface AttemptReport {
@@ -13,7 +13,7 @@ export interface AttemptReport {
   readonly errorCode: string | null
   readonly error: string | null
   readonly providerMessageId: string | null
-  /** For retryable outcomes: when to try again (already jittered). */
+  /** For retryable outcomes: how long after the store's now to try again (already jittered). */
   readonly retryAfterMs?: number
   readonly startedAt: Date
   readonly finishedAt: Date
@@ -73,7 +73,7 @@ function commandOf(ctx: ServiceContext, held: ClaimedMessage, report: AttemptRep
       infrastructureId: held.infrastructureId,
       id: held.id,
       leaseToken: held.leaseToken,
-      settlement: settle(held, ackOutcomeOf(report), report.finishedAt),
+      settlement: settle(held, ackOutcomeOf(report)),
     },
     attempt,
   }
@@ -94,7 +94,7 @@ export async function settleHeld(
 ): Promise<SettleResult[]> {
   if (items.length === 0) return []
   const commands = items.map(({ held, report }) => commandOf(ctx, held, cleanReport(report)))
-  const done = await deliveryRepository(r).completeMany(scope, commands)
+  const done = await r.outbox.completeMany(scope, commands)
   const groups = new Map<string, { held: ClaimedMessage; status: DeliveryStatus }[]>()
   for (const [i, { held }] of items.entries()) {
     if (!done[i]) continue

@@ -251,10 +251,21 @@ export type ListDeadLettersInput = z.input<typeof listDeadLettersInput>
 export const statsInput = z.strictObject({ infrastructureId: tenantId.optional() })
 export type StatsInput = z.input<typeof statsInput>
 
-export const pruneInput = z.strictObject({
-  olderThan: timestampSchema,
-  batchSize: z.number().int().min(1).max(100_000).default(1000),
-})
+/**
+ * Retention's cut-off: `olderThan`, a time the host names, or `olderThanMs`, an age the
+ * store takes back from its own clock (PostgreSQL: the database's now). Exactly one.
+ */
+export const pruneInput = z
+  .strictObject({
+    olderThan: timestampSchema.optional(),
+    olderThanMs: z.number().int().min(0).optional(),
+    batchSize: z.number().int().min(1).max(100_000).default(1000),
+  })
+  .refine((v) => (v.olderThan === undefined) !== (v.olderThanMs === undefined), {
+    message: 'exactly one of olderThan or olderThanMs is required',
+    params: { rule: 'exactly_one_cut_off' },
+    path: ['olderThan'],
+  })
 export type PruneInput = z.input<typeof pruneInput>
 
 export const listInboxInput = z.strictObject({

@@ -75,38 +75,31 @@ export type AckOutcome =
       readonly retryAfterMs?: number | undefined
     }
 
-/** The delivery-state change an ack makes to a held message. */
-export interface Settlement {
-  readonly status: 'processed' | 'failed' | 'pending' | 'dead'
-  readonly availableAt: Date
-  readonly lastError: string | null
-  readonly settledAt: Date | null
-}
+/**
+ * The delivery-state change an ack makes to a held message. Times are the store's: a final
+ * status is stamped with the store's now, and a retry falls due `retryAfterMs` after it.
+ */
+export type Settlement =
+  | { readonly status: 'processed'; readonly lastError: null }
+  | { readonly status: 'failed' | 'dead'; readonly lastError: string }
+  | { readonly status: 'pending'; readonly lastError: string; readonly retryAfterMs: number }
 
 /**
  * Decides the next state of a held message. Pure: the repository applies it, fenced
  * by the lease token, so a stale ack changes nothing.
  */
-export function settle(message: OutboxMessage, ack: AckOutcome, now: Date): Settlement {
+export function settle(message: OutboxMessage, ack: AckOutcome): Settlement {
   if (message.status !== 'processing') {
     throw new IllegalTransitionError(message.status, ack.outcome, 'only a claimed message can be acked')
   }
-  if (ack.outcome === 'processed') {
-    return { status: 'processed', availableAt: message.availableAt, lastError: null, settledAt: now }
-  }
-  if (ack.retryAfterMs === undefined) {
-    return { status: 'failed', availableAt: message.availableAt, lastError: ack.reason, settledAt: now }
-  }
-  if (message.attempts >= message.maxAttempts) {
-    return { status: 'dead', availableAt: message.availableAt, lastError: ack.reason, settledAt: now }
-  }
-  return {
-    status: 'pending',
-    availableAt: new Date(now.getTime() + ack.retryAfterMs),
-    lastError: ack.reason,
-    settledAt: null,
-  }
+  if (ack.outcome === 'processed') return { status: 'processed', lastError: null }
+  if (ack.retryAfterMs === undefined) return { status: 'failed', lastError: ack.reason }
+  if (message.attempts >= message.maxAttempts) return { status: 'dead', lastError: ack.reason }
+  return { status: 'pending', lastError: ack.reason, retryAfterMs: Math.max(0, ack.retryAfterMs) }
 }
+
+/** The retry delay of a settlement, null for a final status (the SQL stores' column shape). */
+export const retryDelayOf = (s: Settlement): number | null => (s.status === 'pending' ? s.retryAfterMs : null)
 
 /** Bytes of the payload as stored (UTF-8 JSON). */
 const encoder = new TextEncoder()

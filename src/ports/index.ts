@@ -9,8 +9,12 @@ export type { InboxRepository } from './inbox-repository.js'
 export type { MembershipRepository } from './membership-repository.js'
 export type {
   ClaimOptions,
+  CompleteCommand,
+  Due,
+  EnqueueCommand,
+  EnqueueOutcome,
   LeaseCommand,
-  OutboxDeliveryRepository,
+  NewOutboxMessage,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,

@@ -1,14 +1,29 @@
 import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
-import type { ClaimedMessage, DeliveryStatus, OutboxMessage, Settlement } from '../domain/outbox-message.js'
+import type {
+  ClaimedMessage,
+  DeliveryStatus,
+  JsonValue,
+  OutboxMessage,
+  Settlement,
+} from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
+
+/*
+ * Time in this port: every "when" that a worker's clock would otherwise decide (lease
+ * expiry, retry and release delays, due, redrive, queue ages) is a relative duration that
+ * the store resolves against its own clock: PostgreSQL the database's `now()`, SQLite the
+ * process clock of its one host, memory the clock it was given. A worker whose clock runs
+ * ten minutes fast then takes no lease that is still live and sends nothing early. Only
+ * an absolute time a host gave on purpose (an enqueue's `availableAt`, a prune cut-off)
+ * stays absolute; whether it is due is still the store's clock's call.
+ */
 
 export interface ClaimOptions {
   /** At most this many messages. */
   readonly limit: number
-  /** The lease each claimed message gets, from `now`. */
+  /** The lease each claimed message gets, from the store's now. */
   readonly leaseMs: number
-  readonly now: Date
   /** Restrict the claim to one infrastructure; otherwise every tenant the scope reaches. */
   readonly infrastructureId?: string
   /** Skip these infrastructures (the worker's per-tenant concurrency cap is reached for them). */
@@ -17,17 +32,14 @@ export interface ClaimOptions {
   readonly perTenantLimit?: number
 }
 
+/** A held message, named by the lease that holds it: every lease operation is fenced by the token. */
 export interface LeaseCommand {
   readonly infrastructureId: string
   readonly id: string
   readonly leaseToken: string
 }
 
-export interface SettleCommand {
-  readonly infrastructureId: string
-  readonly id: string
-  /** The token the claim handed out: the fence. */
-  readonly leaseToken: string
+export interface SettleCommand extends LeaseCommand {
   readonly settlement: Settlement
 }
 
@@ -47,10 +59,30 @@ export interface OutboxListFilter {
   readonly limit: number
 }
 
+/** What a caller says of a new message; the store adds the channel's id and attempts and the delivery state. */
+export interface NewOutboxMessage {
+  readonly id: string
+  readonly infrastructureId: string
+  readonly businessId: string | null
+  readonly payload: JsonValue
+  readonly recipients: readonly string[] | null
+  readonly idempotencyKey: string | null
+  readonly createdBy: string
+  /** When the caller asked (a record, never compared with a lease or a due time). */
+  readonly createdAt: Date
+}
+
+/**
+ * When a new message becomes due: at a time the host named (absolute, the host's intent),
+ * or `afterMs` from the store's own now (`{ afterMs: 0 }`: at once).
+ */
+export type Due = { readonly at: Date } | { readonly afterMs: number }
+
 /** One message of `enqueueMany`, its channel named by id or key. */
 export interface EnqueueCommand {
-  /** The new message (pending, unclaimed); its channel id and max attempts come from the channel. */
-  readonly message: Omit<OutboxMessage, 'channelId' | 'maxAttempts'>
+  /** The new message: pending, unclaimed; its channel id and max attempts come from the channel. */
+  readonly message: NewOutboxMessage
+  readonly due: Due
   readonly channel: { readonly id: string } | { readonly key: string }
   /** Max attempts where the channel sets none. */
   readonly defaultMaxAttempts: number
@@ -65,58 +97,50 @@ export interface EnqueueOutcome {
 }
 
 /**
- * The append-only outbox. A message is visible and writable where the scope reaches
- * its (infrastructure, business); delivery state changes need role `service`.
+ * The append-only outbox and its delivery state. A message is visible and writable where
+ * the scope reaches its (infrastructure, business); delivery state changes need role
+ * `service` (redrive: `service` or `infra_admin`). Every lease operation is fenced by the
+ * lease token: once the lease was lost (lapsed and claimed again), it changes nothing.
  */
 export interface OutboxRepository {
   /**
-   * Appends the message, or, when (infrastructureId, businessId, idempotencyKey) is already
-   * taken, returns the first message with `created: false` and writes nothing.
-   * Throws TenantScopeViolationError outside the scope and NotFoundError when the channel
-   * is not in the message's infrastructure.
-   */
-  enqueue(scope: TenantScope, message: OutboxMessage): Promise<{ message: OutboxMessage; created: boolean }>
-  /**
-   * Appends messages in order, all or nothing. Each names its channel by id or key in its own
-   * infrastructure (NotFoundError when absent, ChannelDisabledError when disabled, before
-   * anything is written) and takes that channel's id and max attempts (else
-   * `defaultMaxAttempts`). Idempotent as `enqueue`; a key repeated within the batch answers
-   * with the batch's first message. Each message created appends its `audit` entry (details
-   * gain `channelId`) in the same unit of work. One result per command, in order.
+   * Appends messages in order, all or nothing, and is the one way messages enter the store.
+   * Each message must lie in the scope (TenantScopeViolationError otherwise, before any
+   * channel is looked up), names its channel by id or key in its own infrastructure
+   * (NotFoundError when absent, ChannelDisabledError when disabled, before anything is
+   * written) and takes that channel's id and max attempts (else `defaultMaxAttempts`).
+   * Idempotent: when (infrastructureId, businessId, idempotencyKey) is taken, the result is
+   * the first message with `created: false` and nothing is written; a key repeated within
+   * the batch answers with the batch's first message. Each message created appends its
+   * `audit` entry (details gain `channelId`) in the same unit of work. One result per
+   * command, in order.
    */
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]>
   /** null when absent or outside the scope. */
   findById(scope: TenantScope, infrastructureId: string, id: string): Promise<OutboxMessage | null>
   list(scope: TenantScope, filter: OutboxListFilter): Promise<OutboxMessage[]>
   /**
-   * Leases up to `limit` claimable messages (pending and due, or holding a lapsed lease)
-   * within the scope, oldest `availableAt` first: status `processing`, a fresh lease
-   * token, `leasedUntil = now + leaseMs`, attempts + 1. Two concurrent claims never
-   * return one message while its lease is live. Requires role `service` (else []).
+   * Leases up to `limit` claimable messages (pending and due, or holding a lapsed lease, both
+   * by the store's clock) within the scope, fairly across tenants, each tenant's oldest
+   * `availableAt` first: status `processing`, a fresh lease token, `leasedUntil` = the
+   * store's now + `leaseMs`, attempts + 1. Two concurrent claims never return one message
+   * while its lease is live. Requires role `service` (else []).
    */
   claim(scope: TenantScope, options: ClaimOptions): Promise<ClaimedMessage[]>
   /**
-   * Applies a settlement to a message still held under `leaseToken` (status `processing`).
-   * Fenced: a stale or repeated ack, a foreign scope or a non-service role changes nothing
-   * and returns false.
+   * Applies a settlement to a message still held under `leaseToken` (status `processing`):
+   * a final status is stamped `settledAt` = the store's now; a retry is due `retryAfterMs`
+   * after it. Fenced: a stale or repeated ack, a foreign scope or a non-service role
+   * changes nothing and returns false.
    */
   settle(scope: TenantScope, command: SettleCommand): Promise<boolean>
-}
-
-/**
- * What delivery workers need beyond claim and settle. Every lease operation is fenced by
- * the lease token: once the lease was lost (lapsed and claimed again), it changes nothing.
- */
-export interface OutboxDeliveryRepository {
-  /** Extends a held lease to `leasedUntil`. `service` only; false when the lease is no longer held. */
-  renew(scope: TenantScope, command: LeaseCommand & { readonly leasedUntil: Date }): Promise<boolean>
+  /** Extends a held lease to the store's now + `leaseMs`. `service` only; false when the lease is no longer held. */
+  renew(scope: TenantScope, command: LeaseCommand & { readonly leaseMs: number }): Promise<boolean>
   /**
    * Gives a held message back without counting the attempt (shutdown, rate limit, paused
-   * channel): status `pending`, due at `availableAt`, attempts - 1. `service` only.
+   * channel): status `pending`, due `delayMs` after the store's now, attempts - 1. `service` only.
    */
-  release(scope: TenantScope, command: LeaseCommand & { readonly availableAt: Date }): Promise<boolean>
-  /** Appends the record of one attempt. `service` only, within the scope (else TenantScopeViolationError). */
-  recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void>
+  release(scope: TenantScope, command: LeaseCommand & { readonly delayMs: number }): Promise<boolean>
   /**
    * Settles many held messages and appends the attempt of each one it settled, in one go
    * (one statement on PostgreSQL). Each item is fenced by its own lease token, as `settle`:
@@ -128,17 +152,17 @@ export interface OutboxDeliveryRepository {
   /** The attempts of one message, oldest first; [] outside the scope. */
   listAttempts(scope: TenantScope, infrastructureId: string, messageId: string): Promise<DeliveryAttempt[]>
   /**
-   * Sends a `dead` or `failed` message round again: `pending`, due at `now`, attempts 0,
-   * last error kept. `service` or `infra_admin`; null when absent, outside the scope, or
-   * in another state.
+   * Sends a `dead` or `failed` message round again: `pending`, due at the store's now,
+   * attempts 0, last error kept. `service` or `infra_admin`; null when absent, outside the
+   * scope, or in another state.
    */
   redrive(
     scope: TenantScope,
-    command: { readonly infrastructureId: string; readonly id: string; readonly now: Date },
+    command: { readonly infrastructureId: string; readonly id: string },
   ): Promise<OutboxMessage | null>
-  /** Counts per (infrastructure, channel) within the scope, ordered by infrastructure then channel. */
-  stats(
-    scope: TenantScope,
-    filter: { readonly infrastructureId?: string; readonly now: Date },
-  ): Promise<ChannelStats[]>
+  /**
+   * Counts per (infrastructure, channel) within the scope, ordered by infrastructure then
+   * channel; the oldest due message's age is taken against the store's now.
+   */
+  stats(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<ChannelStats[]>
 }

@@ -16,8 +16,8 @@ export interface Repositories {
   readonly members: MembershipRepository
   readonly outbox: OutboxRepository
   readonly audit: AuditLog
-  /** In-app inboxes. Optional while an adapter has not grown the table; the in-app transport needs it. */
-  readonly inbox?: InboxRepository
+  /** In-app inboxes (written by the in-app transport). */
+  readonly inbox: InboxRepository
   /** Notification templates and their versions. */
   readonly templates: TemplateRepository
   /** Recipient profiles: contact points, locale, time zone. */
@@ -32,16 +32,11 @@ export interface Repositories {
  * Runs work atomically on behalf of one scope: everything it wrote commits together, or,
  * when it throws, nothing does. On PostgreSQL that is one transaction that first sets the
  * scope's claims (so RLS sees them); on SQLite one write transaction; in memory an undo log.
+ * A store may run a unit that is one self-contained statement without a transaction around
+ * it (PostgreSQL's lone enqueue): that is its own business, invisible to the caller.
  */
 export interface UnitOfWork {
   run<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T>
-  /**
-   * For work that makes exactly one repository call that is atomic by itself
-   * (`outbox.enqueueMany`): a store may run it without a transaction around it (PostgreSQL:
-   * one autocommit statement that carries the claims, one round trip). Other calls made
-   * from it may see nothing. Without it, `run`.
-   */
-  runStatement?<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T>
 }
 
 /** A storage adapter: what `createMessaging` needs of a store. */
@@ -51,23 +46,31 @@ export interface MessagingStorage {
   /**
    * Whether the data reaches a disk (or another process). A persistent store keeps channel
    * credentials only sealed; one that does not (memory, SQLite `:memory:`) may hold them
-   * as given. Absent means persistent.
+   * as given.
    */
-  readonly persistent?: boolean
+  readonly persistent: boolean
   readonly unitOfWork: UnitOfWork
-  /** A cross-process wake-up (PostgreSQL LISTEN/NOTIFY); without one the module uses an in-process signal. */
-  readonly wakeSignal?: WakeSignal
   /**
-   * Retention: removes processed, failed and dead messages settled before `olderThan` (with
-   * their attempts), at most `batchSize` per statement, and returns how many went. Runs with
-   * the store owner's rights where the app roles may not delete.
+   * Wakes idle workers when messages become due: across processes where the store can
+   * (PostgreSQL LISTEN/NOTIFY), else within the process.
    */
-  prune?(options: PruneOptions): Promise<number>
+  readonly wakeSignal: WakeSignal
+  /**
+   * Retention: removes processed, failed and dead messages settled before the cut-off (with
+   * their attempts), at most `batchSize` per statement, and returns how many went. Runs with
+   * the store owner's rights where the app roles may not delete (PostgreSQL throws
+   * StorageError when it was given no owner connection).
+   */
+  prune(options: PruneOptions): Promise<number>
   close(): Promise<void>
 }
 
 export interface PruneOptions {
-  readonly olderThan: Date
+  /**
+   * The cut-off: a time the host named, or an age that the store resolves against its own
+   * clock (so a maintenance process with a fast clock prunes nothing early).
+   */
+  readonly olderThan: Date | { readonly ageMs: number }
   /** Rows per statement, so a prune never holds long locks. Default 1000. */
   readonly batchSize?: number
 }

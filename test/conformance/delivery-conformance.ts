@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMessaging, type MessagingStorage, type Principal, TenantScope } from '../../src/index.js'
 import { createDeliveryWorker, type DeliveryWorkerOptions } from '../../src/worker/index.js'
-import { principal, tenant, uuid } from '../support/fixtures.js'
+import { enqueueCommand, principal, tenant, uuid } from '../support/fixtures.js'
 import { type Behaviour, scriptedTransport, testChannelType, until } from '../support/transports.js'
 import type { StorageFactory } from './repository-conformance.js'
 
@@ -466,18 +466,12 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       }
       const producerScope = TenantScope.of(s.producer)
       for (let k = 0; k < 10_000; k += 500) {
-        await unitOfWork.run(producerScope, async (r) => {
-          for (let j = k; j < k + 500; j++) {
-            const at = new Date(now.getTime() - 60_000 + j)
-            await r.outbox.enqueue(producerScope, {
-              ...base,
-              id: uuid(),
-              infrastructureId: backlog.infra,
-              createdAt: at,
-              availableAt: at,
-            })
-          }
+        const batch = Array.from({ length: 500 }, (_, i) => {
+          const at = new Date(now.getTime() - 60_000 + k + i)
+          const m = { ...base, id: uuid(), infrastructureId: backlog.infra, createdAt: at, availableAt: at }
+          return enqueueCommand(producerScope, m)
         })
+        await unitOfWork.run(producerScope, (r) => r.outbox.enqueueMany(producerScope, batch))
       }
       const others = new Set<string>()
       for (let k = 1; k <= 20; k++) for (let j = 0; j < 5; j++) others.add((await s.enqueue(k)).id)

@@ -107,9 +107,13 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
         expect(
           await messaging.listMessages(worker, { infrastructureId: U(t.infra), channelId: U(channelId) }),
         ).toEqual(await messaging.listMessages(worker, { infrastructureId: t.infra, channelId }))
-        expect(await messaging.stats(worker, { infrastructureId: U(t.infra) })).toEqual(
-          await messaging.stats(worker, { infrastructureId: t.infra }),
-        )
+        // The counts alike; the oldest message's age runs on the store's clock between the reads.
+        const counts = async (infrastructureId: string) =>
+          (await messaging.stats(worker, { infrastructureId })).map(({ oldestPendingAgeMs, ...c }) => ({
+            ...c,
+            due: oldestPendingAgeMs !== null,
+          }))
+        expect(await counts(U(t.infra))).toEqual(await counts(t.infra))
         // Nothing was refused: no spelling is an outsider.
         const audit = await messaging.listAudit(admin, { infrastructureId: t.infra })
         expect(audit.filter((e) => e.outcome === 'refused')).toEqual([])

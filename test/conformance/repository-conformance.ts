@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ConflictError,
+  type EnqueueCommand,
   ForbiddenRoleError,
   type MessagingStorage,
   NotFoundError,
@@ -10,27 +11,52 @@ import {
   TenantScopeViolationError,
   ValidationError,
 } from '../../src/index.js'
-import { at, channel, message, scopeOf, T0, tenant, uuid } from '../support/fixtures.js'
+import {
+  at,
+  channel,
+  enqueueCommand,
+  enqueueOne,
+  message,
+  scopeOf,
+  T0,
+  tenant,
+  uuid,
+} from '../support/fixtures.js'
+import type { StoreClock } from '../support/store-clock.js'
 
 /** How a suite gets a store: a fresh one, or one shared by the file (tests use fresh tenant ids). */
 export type StorageFactory = () => Promise<MessagingStorage> | MessagingStorage
+
+/** A store and the clock it resolves its times against, which the suite moves (see store-clock.ts). */
+export type ClockedStorageFactory = () =>
+  | Promise<{ storage: MessagingStorage; clock: StoreClock }>
+  | { storage: MessagingStorage; clock: StoreClock }
 
 /**
  * Every repository behaviour, once, for every storage adapter. It never branches on an
  * adapter's name: a store that passes here keeps the scope, key, lease and idempotency
  * rules the domain relies on.
  */
-export function describeRepositoryConformance(name: string, factory: StorageFactory): void {
+export function describeRepositoryConformance(name: string, factory: ClockedStorageFactory): void {
   describe(`repository conformance: ${name}`, () => {
     let storage: MessagingStorage
+    let clock: StoreClock
     beforeAll(async () => {
-      storage = await factory()
+      ;({ storage, clock } = await factory())
     })
     afterAll(async () => {
       await storage?.close()
     })
     const run = <T>(scope: TenantScope, work: (r: Repositories) => Promise<T>) =>
       storage.unitOfWork.run(scope, work)
+    /** A claim at `now` by the store's clock (the suite sets it first). */
+    const claimAt = async (
+      scope: TenantScope,
+      { now, ...options }: { limit: number; leaseMs: number; now: Date; infrastructureId?: string },
+    ) => {
+      await clock.set(now)
+      return run(scope, (r) => r.outbox.claim(scope, options))
+    }
 
     /** A tenant with one webhook channel, its admin, a worker and a plain member. */
     async function seeded() {
@@ -252,7 +278,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           recipients: ['u1', 'ops@example.com'],
           payload: { text: 'ünïcødé ✓', deep: { a: [1, 2.5, { b: null }] }, empty: {} },
         })
-        expect(await run(member, (r) => r.outbox.enqueue(member, m))).toEqual({ message: m, created: true })
+        expect(await run(member, (r) => enqueueOne(r, member, m))).toEqual({ message: m, created: true })
         expect(await run(member, (r) => r.outbox.findById(member, t.infra, m.id))).toEqual(m)
       })
 
@@ -260,15 +286,15 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const { t, member, ch } = await seeded()
         const first = message(t.infra, ch.id, { idempotencyKey: 'order-42' })
         const again = message(t.infra, ch.id, { idempotencyKey: 'order-42', payload: { other: true } })
-        await run(member, (r) => r.outbox.enqueue(member, first))
-        expect(await run(member, (r) => r.outbox.enqueue(member, again))).toEqual({
+        await run(member, (r) => enqueueOne(r, member, first))
+        expect(await run(member, (r) => enqueueOne(r, member, again))).toEqual({
           message: first,
           created: false,
         })
         expect(await run(member, (r) => r.outbox.findById(member, t.infra, again.id))).toBeNull()
         // Keys are per (infrastructure, business): another business of the tenant has its own.
         const inBiz = message(t.infra, ch.id, { idempotencyKey: 'order-42', businessId: t.bizA })
-        expect(await run(member, (r) => r.outbox.enqueue(member, inBiz))).toMatchObject({ created: true })
+        expect(await run(member, (r) => enqueueOne(r, member, inBiz))).toMatchObject({ created: true })
         const list = await run(member, (r) => r.outbox.list(member, { infrastructureId: t.infra, limit: 10 }))
         expect(list.map((x) => x.id).sort()).toEqual([first.id, inBiz.id].sort())
       })
@@ -277,9 +303,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const { t, member, ch } = await seeded()
         const results = await Promise.all(
           Array.from({ length: 8 }, () =>
-            run(member, (r) =>
-              r.outbox.enqueue(member, message(t.infra, ch.id, { idempotencyKey: 'burst' })),
-            ),
+            run(member, (r) => enqueueOne(r, member, message(t.infra, ch.id, { idempotencyKey: 'burst' }))),
           ),
         )
         expect(results.filter((r) => r.created)).toHaveLength(1)
@@ -290,17 +314,17 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const { t, ch } = await seeded()
         const bizA = scopeOf('member', [[t.infra, t.bizA]])
         await expect(
-          run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id, { businessId: t.bizB }))),
+          run(bizA, (r) => enqueueOne(r, bizA, message(t.infra, ch.id, { businessId: t.bizB }))),
         ).rejects.toBeInstanceOf(TenantScopeViolationError)
-        await expect(
-          run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id))),
-        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        await expect(run(bizA, (r) => enqueueOne(r, bizA, message(t.infra, ch.id)))).rejects.toBeInstanceOf(
+          TenantScopeViolationError,
+        )
         const outsider = scopeOf('member', [[uuid(), null]])
         await expect(
-          run(outsider, (r) => r.outbox.enqueue(outsider, message(t.infra, ch.id))),
+          run(outsider, (r) => enqueueOne(r, outsider, message(t.infra, ch.id))),
         ).rejects.toBeInstanceOf(TenantScopeViolationError)
         await expect(
-          run(bizA, (r) => r.outbox.enqueue(bizA, message(t.infra, ch.id, { businessId: t.bizA }))),
+          run(bizA, (r) => enqueueOne(r, bizA, message(t.infra, ch.id, { businessId: t.bizA }))),
         ).resolves.toMatchObject({ created: true })
       })
 
@@ -309,40 +333,35 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         scope: TenantScope,
         m: OutboxMessage,
         channelRef: { id: string } | { key: string },
-      ) => {
-        const { channelId: _c, maxAttempts: _m, ...rest } = m
+      ): EnqueueCommand => {
+        const c = enqueueCommand(scope, { ...m, createdBy: scope.userId })
         return {
-          message: { ...rest, createdBy: scope.userId },
+          ...c,
           channel: channelRef,
           defaultMaxAttempts: 7,
-          audit: {
-            id: uuid(),
-            infrastructureId: m.infrastructureId,
-            businessId: m.businessId,
-            actorId: scope.userId,
-            actorRole: scope.role,
-            action: 'outbox.enqueue',
-            targetType: 'message' as const,
-            targetId: m.id,
-            outcome: 'ok' as const,
-            errorCode: null,
-            details: { bytes: 1 },
-            at: T0,
-          },
+          audit: { ...c.audit, details: { bytes: 1 }, at: T0 },
         }
       }
-      /** As a facade enqueue runs it: one statement where the store offers that. */
-      const runStatement = <T>(scope: TenantScope, work: (r: Repositories) => Promise<T>) =>
-        storage.unitOfWork.runStatement
-          ? storage.unitOfWork.runStatement(scope, work)
-          : storage.unitOfWork.run(scope, work)
+      /** The message a command creates: pending, unclaimed, due when it said. */
+      const created = (c: EnqueueCommand, channelId: string, maxAttempts: number): OutboxMessage => ({
+        ...c.message,
+        channelId,
+        maxAttempts,
+        status: 'pending',
+        attempts: 0,
+        availableAt: 'at' in c.due ? c.due.at : T0,
+        leaseToken: null,
+        leasedUntil: null,
+        lastError: null,
+        settledAt: null,
+      })
 
       it('enqueues a batch in order, by channel id or key, idempotent within and across batches, one audit entry per message created', async () => {
         const { t, admin, member, ch } = await seeded()
         const capped = channel(t.infra, { maxAttempts: 2 })
         await run(admin, (r) => r.channels.insert(admin, capped))
         const before = message(t.infra, ch.id, { idempotencyKey: 'k-before' })
-        await run(member, (r) => r.outbox.enqueue(member, { ...before, createdBy: member.userId }))
+        await run(member, (r) => enqueueOne(r, member, { ...before, createdBy: member.userId }))
         const ms = [
           message(t.infra, ch.id, { payload: { n: 0 } }),
           message(t.infra, capped.id, { businessId: t.bizA, idempotencyKey: 'k-dup', payload: { n: 1 } }),
@@ -355,10 +374,11 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           command(member, ms[2]!, { id: ch.id }),
           command(member, ms[3]!, { key: capped.channelKey }),
         ]
-        const out = await runStatement(member, (r) => r.outbox.enqueueMany(member, commands))
+        // As a facade enqueue runs it: the batch is the unit's only call.
+        const out = await run(member, (r) => r.outbox.enqueueMany(member, commands))
         expect(out.map((o) => o.created)).toEqual([true, true, false, false])
-        expect(out[0]!.message).toEqual({ ...commands[0]!.message, channelId: ch.id, maxAttempts: 7 })
-        expect(out[1]!.message).toEqual({ ...commands[1]!.message, channelId: capped.id, maxAttempts: 2 })
+        expect(out[0]!.message).toEqual(created(commands[0]!, ch.id, 7))
+        expect(out[1]!.message).toEqual(created(commands[1]!, capped.id, 2))
         expect(out[2]!.message.id).toBe(before.id)
         expect(out[3]!.message).toEqual(out[1]!.message)
         for (const o of out) {
@@ -370,7 +390,8 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const audit = await run(admin, (r) =>
           r.audit.list(admin, { infrastructureId: t.infra, action: 'outbox.enqueue', limit: 10 }),
         )
-        expect(audit.map((a) => a.targetId).sort()).toEqual([ms[0]!.id, ms[1]!.id].sort())
+        // The batch's two created messages, and `before` from its own enqueue.
+        expect(audit.map((a) => a.targetId).sort()).toEqual([before.id, ms[0]!.id, ms[1]!.id].sort())
         expect(audit.find((a) => a.targetId === ms[1]!.id)).toEqual({
           ...commands[1]!.audit,
           details: { channelId: capped.id, bytes: 1 },
@@ -389,9 +410,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           [[good, command(member, message(t.infra, off.id), { id: off.id })], 'CHANNEL_DISABLED'],
         ]
         for (const [batch, code] of batches) {
-          await expect(
-            runStatement(member, (r) => r.outbox.enqueueMany(member, batch)),
-          ).rejects.toMatchObject({
+          await expect(run(member, (r) => r.outbox.enqueueMany(member, batch))).rejects.toMatchObject({
             code,
           })
         }
@@ -411,7 +430,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           [b.t.infra, null],
         ])
         await expect(
-          run(both, (r) => r.outbox.enqueue(both, message(a.t.infra, b.ch.id))),
+          run(both, (r) => enqueueOne(r, both, message(a.t.infra, b.ch.id))),
         ).rejects.toBeInstanceOf(NotFoundError)
         expect(
           await run(both, (r) => r.outbox.list(both, { infrastructureId: a.t.infra, limit: 10 })),
@@ -427,7 +446,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           message(t.infra, ch.id, { businessId: t.bizA, createdAt: at(4) }),
           message(t.infra, ch.id, { businessId: t.bizA, createdAt: at(5) }),
         ]
-        for (const m of msgs) await run(member, (r) => r.outbox.enqueue(member, m))
+        for (const m of msgs) await run(member, (r) => enqueueOne(r, member, m))
         const bizA = scopeOf('member', [[t.infra, t.bizA]])
         const seen = await run(bizA, (r) => r.outbox.list(bizA, { infrastructureId: t.infra, limit: 100 }))
         expect(seen.map((m) => m.id)).toEqual([msgs[0]!.id, msgs[3]!.id, msgs[4]!.id])
@@ -455,15 +474,11 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const m1 = message(t.infra, ch.id, { availableAt: at(-2_000) })
         const m2 = message(t.infra, ch.id, { availableAt: at(-1_000) })
         const m3 = message(t.infra, ch.id, { availableAt: at(0) })
-        for (const m of [late, m3, m1, m2]) await run(member, (r) => r.outbox.enqueue(member, m))
-        expect(
-          await run(member, (r) => r.outbox.claim(member, { limit: 10, leaseMs: 1000, now: T0 })),
-        ).toEqual([])
+        for (const m of [late, m3, m1, m2]) await run(member, (r) => enqueueOne(r, member, m))
+        expect(await claimAt(member, { limit: 10, leaseMs: 1000, now: T0 })).toEqual([])
         const outsider = scopeOf('service', [[uuid(), null]])
-        expect(
-          await run(outsider, (r) => r.outbox.claim(outsider, { limit: 10, leaseMs: 1000, now: T0 })),
-        ).toEqual([])
-        const first = await run(worker, (r) => r.outbox.claim(worker, { limit: 2, leaseMs: 1000, now: T0 }))
+        expect(await claimAt(outsider, { limit: 10, leaseMs: 1000, now: T0 })).toEqual([])
+        const first = await claimAt(worker, { limit: 2, leaseMs: 1000, now: T0 })
         expect(first.map((m) => m.id)).toEqual([m1.id, m2.id])
         for (const c of first) {
           expect(c).toMatchObject({
@@ -475,7 +490,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           expect(c.leaseToken).toMatch(/^[0-9a-f-]{36}$/)
         }
         expect(first[0]!.leaseToken).not.toEqual(first[1]!.leaseToken)
-        const second = await run(worker, (r) => r.outbox.claim(worker, { limit: 10, leaseMs: 1000, now: T0 }))
+        const second = await claimAt(worker, { limit: 10, leaseMs: 1000, now: T0 })
         expect(second.map((m) => m.id)).toEqual([m3.id])
         expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, late.id))).toMatchObject({
           status: 'pending',
@@ -487,21 +502,22 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const other = await seeded()
         const a = message(t.infra, ch.id, { businessId: t.bizA })
         const b = message(t.infra, ch.id, { businessId: t.bizB })
-        await run(member, (r) => r.outbox.enqueue(member, a))
-        await run(member, (r) => r.outbox.enqueue(member, b))
-        await run(other.member, (r) => r.outbox.enqueue(other.member, message(other.t.infra, other.ch.id)))
+        await run(member, (r) => enqueueOne(r, member, a))
+        await run(member, (r) => enqueueOne(r, member, b))
+        await run(other.member, (r) => enqueueOne(r, other.member, message(other.t.infra, other.ch.id)))
         const bizWorker = scopeOf('service', [[t.infra, t.bizA]])
-        const got = await run(bizWorker, (r) =>
-          r.outbox.claim(bizWorker, { limit: 10, leaseMs: 1000, now: T0 }),
-        )
+        const got = await claimAt(bizWorker, { limit: 10, leaseMs: 1000, now: T0 })
         expect(got.map((m) => m.id)).toEqual([a.id])
         const fleet = scopeOf('service', [
           [t.infra, null],
           [other.t.infra, null],
         ])
-        const only = await run(fleet, (r) =>
-          r.outbox.claim(fleet, { limit: 10, leaseMs: 1000, now: T0, infrastructureId: other.t.infra }),
-        )
+        const only = await claimAt(fleet, {
+          limit: 10,
+          leaseMs: 1000,
+          now: T0,
+          infrastructureId: other.t.infra,
+        })
         expect(only.map((m) => m.infrastructureId)).toEqual([other.t.infra])
       })
 
@@ -511,12 +527,10 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         for (let i = 0; i < 30; i++) {
           const m = message(t.infra, ch.id, { availableAt: at(-i) })
           ids.add(m.id)
-          await run(member, (r) => r.outbox.enqueue(member, m))
+          await run(member, (r) => enqueueOne(r, member, m))
         }
         const batches = await Promise.all(
-          Array.from({ length: 6 }, () =>
-            run(worker, (r) => r.outbox.claim(worker, { limit: 7, leaseMs: 60_000, now: T0 })),
-          ),
+          Array.from({ length: 6 }, () => claimAt(worker, { limit: 7, leaseMs: 60_000, now: T0 })),
         )
         const claimed = batches.flat().map((m) => m.id)
         expect(new Set(claimed).size).toBe(claimed.length)
@@ -527,14 +541,10 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
       it('claims a message again once its lease lapses, with a new token, and not before', async () => {
         const { t, worker, member, ch } = await seeded()
         const m = message(t.infra, ch.id)
-        await run(member, (r) => r.outbox.enqueue(member, m))
-        const [first] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
-        expect(
-          await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(999) })),
-        ).toEqual([])
-        const [second] = await run(worker, (r) =>
-          r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(1000) }),
-        )
+        await run(member, (r) => enqueueOne(r, member, m))
+        const [first] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: T0 })
+        expect(await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(999) })).toEqual([])
+        const [second] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(1000) })
         expect(second).toMatchObject({ id: m.id, attempts: 2, leasedUntil: at(2000) })
         expect(second!.leaseToken).not.toEqual(first!.leaseToken)
       })
@@ -543,15 +553,12 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         const { t, worker, member, ch } = await seeded()
         const m = message(t.infra, ch.id)
         const bystander = message(t.infra, ch.id, { availableAt: at(10) })
-        await run(member, (r) => r.outbox.enqueue(member, m))
-        await run(member, (r) => r.outbox.enqueue(member, bystander))
-        const [held] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
-        const done = {
-          status: 'processed' as const,
-          availableAt: held!.availableAt,
-          lastError: null,
-          settledAt: at(5),
-        }
+        await run(member, (r) => enqueueOne(r, member, m))
+        await run(member, (r) => enqueueOne(r, member, bystander))
+        const [held] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: T0 })
+        // Settled 5 ms later by the store's clock: that is the time it stamps.
+        await clock.set(at(5))
+        const done = { status: 'processed' as const, lastError: null }
         const cmd = { infrastructureId: t.infra, id: m.id, leaseToken: held!.leaseToken, settlement: done }
         expect(await run(worker, (r) => r.outbox.settle(worker, { ...cmd, leaseToken: uuid() }))).toBe(false)
         expect(await run(member, (r) => r.outbox.settle(member, cmd))).toBe(false)
@@ -575,12 +582,10 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
       it('refuses the ack of a lease that lapsed and was claimed by another worker', async () => {
         const { t, worker, member, ch } = await seeded()
         const m = message(t.infra, ch.id)
-        await run(member, (r) => r.outbox.enqueue(member, m))
-        const [old] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
-        const [fresh] = await run(worker, (r) =>
-          r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(1500) }),
-        )
-        const done = { status: 'processed' as const, availableAt: T0, lastError: null, settledAt: at(1600) }
+        await run(member, (r) => enqueueOne(r, member, m))
+        const [old] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: T0 })
+        const [fresh] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(1500) })
+        const done = { status: 'processed' as const, lastError: null }
         const base = { infrastructureId: t.infra, id: m.id, settlement: done }
         expect(
           await run(worker, (r) => r.outbox.settle(worker, { ...base, leaseToken: old!.leaseToken })),
@@ -593,14 +598,9 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
       it('returns a retried message to pending, due at its retry time, with its last error kept', async () => {
         const { t, worker, member, ch } = await seeded()
         const m = message(t.infra, ch.id)
-        await run(member, (r) => r.outbox.enqueue(member, m))
-        const [held] = await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: T0 }))
-        const retry = {
-          status: 'pending' as const,
-          availableAt: at(30_000),
-          lastError: 'HTTP 503',
-          settledAt: null,
-        }
+        await run(member, (r) => enqueueOne(r, member, m))
+        const [held] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: T0 })
+        const retry = { status: 'pending' as const, lastError: 'HTTP 503', retryAfterMs: 30_000 }
         expect(
           await run(worker, (r) =>
             r.outbox.settle(worker, {
@@ -618,13 +618,153 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
           availableAt: at(30_000),
           leaseToken: null,
         })
-        expect(
-          await run(worker, (r) => r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(29_999) })),
-        ).toEqual([])
-        const [again] = await run(worker, (r) =>
-          r.outbox.claim(worker, { limit: 1, leaseMs: 1000, now: at(30_000) }),
-        )
+        expect(await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(29_999) })).toEqual([])
+        const [again] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(30_000) })
         expect(again).toMatchObject({ id: m.id, attempts: 2 })
+      })
+
+      it("resolves relative times against the store's clock: due after a delay, a lease renewed and released from its now", async () => {
+        const { t, worker, member, ch } = await seeded()
+        await clock.set(T0)
+        const c = { ...enqueueCommand(member, message(t.infra, ch.id)), due: { afterMs: 5_000 } }
+        const [enqueued] = await run(member, (r) => r.outbox.enqueueMany(member, [c]))
+        const m = enqueued!.message
+        expect(m.availableAt).toEqual(at(5_000))
+        expect(await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(4_999) })).toEqual([])
+        const [held] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(5_000) })
+        expect(held).toMatchObject({ id: m.id, leasedUntil: at(6_000) })
+        // Renewed at 5.5 s for 1 s: held until 6.5 s, so a claim at 6.2 s finds nothing.
+        await clock.set(at(5_500))
+        const lease = { infrastructureId: t.infra, id: m.id, leaseToken: held!.leaseToken }
+        expect(await run(worker, (r) => r.outbox.renew(worker, { ...lease, leaseMs: 1000 }))).toBe(true)
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, m.id))).toMatchObject({
+          leasedUntil: at(6_500),
+        })
+        expect(await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(6_200) })).toEqual([])
+        // Released at 6.2 s for 2 s: pending, its attempt given back, due at 8.2 s.
+        expect(await run(worker, (r) => r.outbox.release(worker, { ...lease, delayMs: 2_000 }))).toBe(true)
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, m.id))).toMatchObject({
+          status: 'pending',
+          attempts: 0,
+          availableAt: at(8_200),
+          leaseToken: null,
+        })
+        expect(await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(8_199) })).toEqual([])
+        expect(await claimAt(worker, { limit: 1, leaseMs: 1000, now: at(8_200) })).toMatchObject([
+          { id: m.id, attempts: 1 },
+        ])
+      })
+
+      it("stamps a final settle, redrives a dead message due at the store's now, and counts queue ages by its clock", async () => {
+        const { t, admin, worker, member, ch } = await seeded()
+        const due = message(t.infra, ch.id, { availableAt: at(-4_000) })
+        const later = message(t.infra, ch.id, { availableAt: at(60_000) })
+        const doomed = message(t.infra, ch.id, { availableAt: at(-10_000) })
+        for (const m of [due, later, doomed]) await run(member, (r) => enqueueOne(r, member, m))
+        const [held] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: T0 })
+        expect(held!.id).toBe(doomed.id)
+        await clock.set(at(1_000))
+        const dead = { status: 'dead' as const, lastError: 'gone' }
+        const lease = { infrastructureId: t.infra, id: doomed.id, leaseToken: held!.leaseToken }
+        expect(await run(worker, (r) => r.outbox.settle(worker, { ...lease, settlement: dead }))).toBe(true)
+        expect(await run(worker, (r) => r.outbox.findById(worker, t.infra, doomed.id))).toMatchObject({
+          status: 'dead',
+          settledAt: at(1_000),
+          availableAt: at(-10_000),
+        })
+        const stats = (scope: TenantScope) =>
+          run(scope, (r) => r.outbox.stats(scope, { infrastructureId: t.infra }))
+        // The oldest due pending message (due at -4 s) is 5 s old at 1 s; the one due at 60 s is not due.
+        expect(await stats(admin)).toEqual([
+          {
+            infrastructureId: t.infra,
+            channelId: ch.id,
+            pending: 2,
+            inFlight: 0,
+            processed: 0,
+            failed: 0,
+            dead: 1,
+            oldestPendingAgeMs: 5_000,
+          },
+        ])
+        await clock.set(at(2_000))
+        expect(
+          await run(admin, (r) => r.outbox.redrive(admin, { infrastructureId: t.infra, id: doomed.id })),
+        ).toMatchObject({
+          status: 'pending',
+          attempts: 0,
+          availableAt: at(2_000),
+          settledAt: null,
+          lastError: 'gone',
+        })
+        expect(await stats(admin)).toMatchObject([{ pending: 3, dead: 0, oldestPendingAgeMs: 6_000 }])
+      })
+
+      it('settles whatever texts a receiver sent: U+0000, lone surrogates and overlong texts are cleaned, never fatal', async () => {
+        const { t, admin, worker, member, ch } = await seeded()
+        const ms = [message(t.infra, ch.id), message(t.infra, ch.id)]
+        for (const m of ms) await run(member, (r) => enqueueOne(r, member, m))
+        const held = await claimAt(worker, { limit: 2, leaseMs: 1000, now: T0 })
+        const hostile = `gz\u0000body \ud800x \udc00 ${'z'.repeat(5_000)}`
+        const attempt = (h: (typeof held)[number]) => ({
+          id: uuid(),
+          infrastructureId: t.infra,
+          messageId: h.id,
+          attempt: 1,
+          workerId: uuid(),
+          startedAt: T0,
+          finishedAt: T0,
+          durationMs: 0,
+          outcome: 'permanent' as const,
+          errorCode: `http_500\u0000${'c'.repeat(200)}`,
+          error: hostile,
+          providerMessageId: `id\u0000${'p'.repeat(600)}`,
+        })
+        const failed = { status: 'failed' as const, lastError: hostile }
+        // One through the batch, one alone: both paths keep the same texts.
+        expect(
+          await run(worker, (r) =>
+            r.outbox.completeMany(worker, [
+              {
+                settle: {
+                  infrastructureId: t.infra,
+                  id: held[0]!.id,
+                  leaseToken: held[0]!.leaseToken,
+                  settlement: failed,
+                },
+                attempt: attempt(held[0]!),
+              },
+            ]),
+          ),
+        ).toEqual([true])
+        expect(
+          await run(worker, (r) =>
+            r.outbox.settle(worker, {
+              infrastructureId: t.infra,
+              id: held[1]!.id,
+              leaseToken: held[1]!.leaseToken,
+              settlement: failed,
+            }),
+          ),
+        ).toBe(true)
+        const clean = (text: string | null) => {
+          expect(text).not.toBeNull()
+          expect(text).not.toContain('\u0000')
+          // No surrogate at all: the hostile text held only lone ones.
+          expect(/[\ud800-\udfff]/.test(text!)).toBe(false)
+        }
+        for (const m of ms) {
+          const stored = await run(admin, (r) => r.outbox.findById(admin, t.infra, m.id))
+          expect(stored).toMatchObject({ status: 'failed', leaseToken: null })
+          clean(stored!.lastError)
+          expect(stored!.lastError!.startsWith('gz\ufffdbody \ufffdx \ufffd zzz')).toBe(true)
+          expect(stored!.lastError!.length).toBe(4_000)
+        }
+        const [a] = await run(admin, (r) => r.outbox.listAttempts(admin, t.infra, held[0]!.id))
+        for (const text of [a!.error, a!.errorCode, a!.providerMessageId]) clean(text)
+        expect([a!.error!.length, a!.errorCode!.length, a!.providerMessageId!.length]).toEqual([
+          4_000, 100, 500,
+        ])
       })
     })
 
@@ -636,7 +776,7 @@ export function describeRepositoryConformance(name: string, factory: StorageFact
         await expect(
           run(admin, async (r) => {
             await r.channels.insert(admin, extra)
-            await r.outbox.enqueue(admin, m)
+            await enqueueOne(r, admin, m)
             await r.channels.update(admin, t.infra, ch.id, { enabled: false, updatedAt: at(1) })
             throw new Error('boom')
           }),

@@ -46,3 +46,15 @@ describe('the domain and ports', () => {
     })
   }
 })
+
+describe('the adapters', () => {
+  it('import no application service: what memory and SQLite share lives beside them (src/adapters/shared)', () => {
+    const offenders = files('src/adapters').flatMap((f) =>
+      imports(readFileSync(f, 'utf8'))
+        .filter((spec) => /\/application\//.test(spec))
+        .map((spec) => `${f}: ${spec}`),
+    )
+    expect(files('src/adapters').length).toBeGreaterThan(10)
+    expect(offenders).toEqual([])
+  })
+})

@@ -16,7 +16,8 @@ describe('the facade', () => {
 
   beforeEach(async () => {
     clock = new ManualClock()
-    messaging = createMessaging({ storage: createMemoryStorage(), clock })
+    // The store resolves leases and retry delays against its own clock: the same one.
+    messaging = createMessaging({ storage: createMemoryStorage({ clock }), clock })
     t = tenant()
     admin = principal('infra_admin', [[t.infra, null]])
     worker = principal('service', [[t.infra, null]])

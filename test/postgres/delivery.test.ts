@@ -10,9 +10,8 @@ import {
 import { StorageError } from '../../src/domain/errors.js'
 import { TenantScope } from '../../src/domain/tenant-scope.js'
 import { createMessaging } from '../../src/index.js'
-import type { OutboxDeliveryRepository } from '../../src/ports/outbox-repository.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
-import { channel, message, principal, scopeOf, tenant, uuid } from '../support/fixtures.js'
+import { channel, enqueueOne, message, principal, scopeOf, tenant, uuid } from '../support/fixtures.js'
 import { createTestDatabase, providedPostgres, type TestDatabase } from '../support/postgres.js'
 import { scriptedTransport, testChannelType, until } from '../support/transports.js'
 
@@ -339,42 +338,45 @@ describe('prune as a non-superuser owner', () => {
         for (let i = 0; i < 5; i++) {
           const m = message(t.infra, ch.id)
           ids.push(m.id)
-          await storage.unitOfWork.run(adminS, (r) => r.outbox.enqueue(adminS, m))
+          await storage.unitOfWork.run(adminS, (r) => enqueueOne(r, adminS, m))
         }
         const now = new Date()
         const held = await storage.unitOfWork.run(service, (r) =>
-          r.outbox.claim(service, { limit: 4, leaseMs: 60_000, now }),
+          r.outbox.claim(service, { limit: 4, leaseMs: 60_000 }),
         )
         for (const h of held.slice(0, 3)) {
-          await storage.unitOfWork.run(service, async (r) => {
-            await r.outbox.settle(service, {
-              infrastructureId: h.infrastructureId,
-              id: h.id,
-              leaseToken: h.leaseToken,
-              settlement: { status: 'processed', availableAt: now, lastError: null, settledAt: now },
-            })
-            const o = r.outbox as unknown as OutboxDeliveryRepository
-            await o.recordAttempt(service, {
-              id: uuid(),
-              infrastructureId: h.infrastructureId,
-              messageId: h.id,
-              attempt: 1,
-              workerId: uuid(),
-              startedAt: now,
-              finishedAt: now,
-              durationMs: 0,
-              outcome: 'delivered',
-              errorCode: null,
-              error: null,
-              providerMessageId: null,
-            })
-          })
+          await storage.unitOfWork.run(service, (r) =>
+            r.outbox.completeMany(service, [
+              {
+                settle: {
+                  infrastructureId: h.infrastructureId,
+                  id: h.id,
+                  leaseToken: h.leaseToken,
+                  settlement: { status: 'processed', lastError: null },
+                },
+                attempt: {
+                  id: uuid(),
+                  infrastructureId: h.infrastructureId,
+                  messageId: h.id,
+                  attempt: 1,
+                  workerId: uuid(),
+                  startedAt: now,
+                  finishedAt: now,
+                  durationMs: 0,
+                  outcome: 'delivered',
+                  errorCode: null,
+                  error: null,
+                  providerMessageId: null,
+                },
+              },
+            ]),
+          )
         }
         const later = new Date(now.getTime() + 1000)
-        expect(await storage.prune!({ olderThan: now, batchSize: 10 })).toBe(0) // not older than the cut
-        expect(await storage.prune!({ olderThan: later, batchSize: 2 })).toBe(2)
-        expect(await storage.prune!({ olderThan: later, batchSize: 2 })).toBe(1)
-        expect(await storage.prune!({ olderThan: later, batchSize: 2 })).toBe(0)
+        expect(await storage.prune({ olderThan: now, batchSize: 10 })).toBe(0) // not older than the cut
+        expect(await storage.prune({ olderThan: later, batchSize: 2 })).toBe(2)
+        expect(await storage.prune({ olderThan: later, batchSize: 2 })).toBe(1)
+        expect(await storage.prune({ olderThan: later, batchSize: 2 })).toBe(0)
         const c = new pg.Client({ connectionString: d.adminUrl })
         await c.connect()
         try {
@@ -388,7 +390,7 @@ describe('prune as a non-superuser owner', () => {
         await storage.close()
       }
       const noOwner = await createPostgresStorage({ connectionString: d.appUrl, poolSize: 1 })
-      await expect(noOwner.prune!({ olderThan: new Date() })).rejects.toThrow(/owner/)
+      await expect(noOwner.prune({ olderThan: new Date() })).rejects.toThrow(/owner/)
       await noOwner.close()
     } finally {
       await d.drop()

@@ -14,8 +14,12 @@ afterAll(async () => {
 describeIsolationProperties(
   'postgres',
   async () => {
-    database = await createTestDatabase('properties')
-    return createPostgresStorage({ connectionString: database.appUrl })
+    // The model moves time: the database's clock (messaging_now()) moves with it.
+    database = await createTestDatabase('properties', { clock: true })
+    return {
+      storage: await createPostgresStorage({ connectionString: database.appUrl }),
+      clock: database.clock,
+    }
   },
   { defaultRuns: 100 },
 )

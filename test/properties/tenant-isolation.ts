@@ -11,13 +11,16 @@ import {
   type Role,
 } from '../../src/index.js'
 import { ManualClock, uuid } from '../support/fixtures.js'
+import type { StoreClock } from '../support/store-clock.js'
 
 /**
  * Model-based tests of tenant isolation: random sequences of calls by random principals
  * against the real facade over a real store, each checked against a model that knows what
  * every principal may see. Runs come from PROPERTY_RUNS (default per adapter).
  */
-export type StorageFactory = () => Promise<MessagingStorage> | MessagingStorage
+export type StorageFactory = () =>
+  | Promise<{ storage: MessagingStorage; clock: StoreClock }>
+  | { storage: MessagingStorage; clock: StoreClock }
 
 const LEASE_MS = 1000
 const MAX_ATTEMPTS = 2
@@ -79,7 +82,10 @@ interface Model {
 
 interface Real {
   messaging: Messaging
+  /** The facade's clock (audit times, creation times, the host's due times). */
   clock: ManualClock
+  /** The store's clock (leases, due, retries), moved with the facade's. */
+  storeClock: StoreClock
 }
 
 const canInfra = (a: (typeof ARCHETYPES)[number], i: number) => a.grants.some(([gi]) => gi === i)
@@ -349,6 +355,7 @@ class Advance implements Cmd {
   async run(m: Model, r: Real) {
     m.now += this.ms
     r.clock.advance(this.ms)
+    await r.storeClock.set(r.clock.now())
   }
   toString() {
     return `Advance(${this.ms})`
@@ -484,8 +491,9 @@ export function describeIsolationProperties(
   const runs = Number(process.env.PROPERTY_RUNS ?? options.defaultRuns)
   describe(`tenant isolation properties: ${name}`, () => {
     let storage: MessagingStorage
+    let storeClock: StoreClock
     beforeAll(async () => {
-      storage = await factory()
+      ;({ storage, clock: storeClock } = await factory())
     })
     afterAll(async () => {
       await storage?.close()
@@ -512,6 +520,7 @@ export function describeIsolationProperties(
               })),
             }))
             const clock = new ManualClock()
+            await storeClock.set(clock.now())
             const messaging = createMessaging({ storage, clock })
             const root: Principal = {
               userId: uuid(),
@@ -536,7 +545,7 @@ export function describeIsolationProperties(
               idem: new Map(),
               tokens: [],
             }
-            return { model, real: { messaging, clock } }
+            return { model, real: { messaging, clock, storeClock } }
           }
           await fc.asyncModelRun(setup, cmds)
         }),

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteStorage, SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/index.js'
-import { at, channel, message, scopeOf, uuid } from '../support/fixtures.js'
+import { at, channel, enqueueOne, message, scopeOf, uuid } from '../support/fixtures.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const child = fileURLToPath(new URL('./child-worker.ts', import.meta.url))
@@ -63,7 +63,7 @@ describe('sqlite: two OS processes on one database file', () => {
     await storage.unitOfWork.run(admin, async (r) => {
       await r.channels.insert(admin, ch)
       for (let i = 0; i < total; i++)
-        await r.outbox.enqueue(admin, message(infra, ch.id, { availableAt: at(i) }))
+        await enqueueOne(r, admin, message(infra, ch.id, { availableAt: at(i) }))
     })
     await storage.close()
 

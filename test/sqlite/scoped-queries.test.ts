@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createSqliteStorage } from '../../src/adapters/sqlite/index.js'
-import type { MessagingStorage, TenantScope } from '../../src/index.js'
+import type { Clock, MessagingStorage, TenantScope } from '../../src/index.js'
 import { TenantScope as Scope } from '../../src/index.js'
 import { describeDeliveryConformance } from '../conformance/delivery-conformance.js'
 import { describeInboxConformance } from '../conformance/inbox-conformance.js'
@@ -10,6 +10,7 @@ import { describeRepositoryConformance } from '../conformance/repository-conform
 import { describeTemplateConformance } from '../conformance/template-conformance.js'
 import { describeIsolationProperties } from '../properties/tenant-isolation.js'
 import { scopeOf, tenant, uuid } from '../support/fixtures.js'
+import { manualStoreClock } from '../support/store-clock.js'
 import { type RecordedStatement, scopeProblems } from './statement-scope.js'
 
 /**
@@ -24,13 +25,16 @@ process.env.MESSAGING_SECRET_KEYS = `k1:${randomBytes(32).toString('base64')}`
 const statements: RecordedStatement[] = []
 let current: TenantScope | null = null
 
-function recordingStorage(): MessagingStorage {
+function recordingStorage(clock?: Clock): MessagingStorage {
   const inner = createSqliteStorage({
     path: ':memory:',
     onQuery: (q) => statements.push({ sql: q.sql, parameters: q.parameters, scope: current }),
+    ...(clock && { clock }),
   })
   return {
     name: inner.name,
+    persistent: inner.persistent,
+    wakeSignal: inner.wakeSignal,
     close: () => inner.close(),
     prune: (options) => inner.prune(options),
     unitOfWork: {
@@ -49,12 +53,18 @@ function recordingStorage(): MessagingStorage {
   }
 }
 
-describeRepositoryConformance('sqlite (every statement recorded)', recordingStorage)
-describeIsolationProperties('sqlite (every statement recorded)', recordingStorage, { defaultRuns: 40 })
-describeDeliveryConformance('sqlite (every statement recorded)', recordingStorage)
-describeInboxConformance('sqlite (every statement recorded)', recordingStorage)
-describeTemplateConformance('sqlite (every statement recorded)', recordingStorage)
-describeRecipientsConformance('sqlite (every statement recorded)', recordingStorage)
+/** The recording store on a clock the suites move. */
+const clockedRecordingStorage = () => {
+  const { clock, control } = manualStoreClock()
+  return { storage: recordingStorage(clock), clock: control }
+}
+
+describeRepositoryConformance('sqlite (every statement recorded)', clockedRecordingStorage)
+describeIsolationProperties('sqlite (every statement recorded)', clockedRecordingStorage, { defaultRuns: 40 })
+describeDeliveryConformance('sqlite (every statement recorded)', () => recordingStorage())
+describeInboxConformance('sqlite (every statement recorded)', () => recordingStorage())
+describeTemplateConformance('sqlite (every statement recorded)', () => recordingStorage())
+describeRecipientsConformance('sqlite (every statement recorded)', () => recordingStorage())
 
 describe('every statement of the sqlite adapter carries the tenant scope', () => {
   it('scopes each statement the five suites ran', () => {

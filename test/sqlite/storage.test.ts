@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteStorage, migrateSqlite, SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/index.js'
 import type { InboxEntry } from '../../src/domain/inbox.js'
 import { StorageError } from '../../src/index.js'
-import { channel, message, scopeOf, uuid } from '../support/fixtures.js'
+import { channel, enqueueOne, message, scopeOf, uuid } from '../support/fixtures.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'messaging-sqlite-storage-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -21,7 +21,7 @@ async function seededFile(name: string) {
   const m = message(infra, ch.id)
   await storage.unitOfWork.run(admin, async (r) => {
     await r.channels.insert(admin, ch)
-    await r.outbox.enqueue(admin, m)
+    await enqueueOne(r, admin, m)
   })
   await storage.close()
   const db = new Database(path)
@@ -150,7 +150,8 @@ describe('sqlite storage', () => {
       db.prepare('update messaging_outbox set attempts = attempts + 1 where id = ?').run(m.id).changes,
     ).toBe(1)
     expect(db.prepare('select count(*) as n from messaging_outbox').get()).toEqual({ n: 1 })
-    expect(db.prepare('select count(*) as n from messaging_audit_log').get()).toEqual({ n: 1 })
+    // The seeded enqueue's own entry and the raw one: both still there.
+    expect(db.prepare('select count(*) as n from messaging_audit_log').get()).toEqual({ n: 2 })
     db.close()
   })
 
@@ -254,7 +255,7 @@ describe('sqlite storage', () => {
     const m = message(infra, ch.id)
     await storage.unitOfWork.run(admin, async (r) => {
       await r.channels.insert(admin, ch)
-      await r.outbox.enqueue(admin, m)
+      await enqueueOne(r, admin, m)
     })
     const entry: InboxEntry = {
       id: uuid(),
@@ -269,7 +270,7 @@ describe('sqlite storage', () => {
       readAt: null,
       archivedAt: null,
     }
-    const deliver = (e: InboxEntry) => storage.unitOfWork.run(worker, (r) => r.inbox!.deliver(worker, [e]))
+    const deliver = (e: InboxEntry) => storage.unitOfWork.run(worker, (r) => r.inbox.deliver(worker, [e]))
     expect(await deliver(entry)).toBe(1)
     expect(await deliver({ ...entry, id: uuid() })).toBe(0)
     for (const wrong of [{ messageId: uuid() }, { channelId: uuid() }, { businessId: uuid() }]) {

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import type { Channel, OutboxMessage, Principal, Role } from '../../src/index.js'
+import type {
+  Channel,
+  EnqueueCommand,
+  EnqueueOutcome,
+  OutboxMessage,
+  Principal,
+  Repositories,
+  Role,
+} from '../../src/index.js'
 import { TenantScope } from '../../src/index.js'
 
 export const uuid = (): string => randomUUID()
@@ -74,4 +82,50 @@ export class ManualClock {
   advance(ms: number) {
     this.t += ms
   }
+}
+
+/**
+ * The `enqueueMany` command that appends `m` as it is (its own channel, due time, max
+ * attempts where the channel sets none), with the audit entry a caller in `scope` writes.
+ */
+export function enqueueCommand(scope: TenantScope, m: OutboxMessage): EnqueueCommand {
+  return {
+    message: {
+      id: m.id,
+      infrastructureId: m.infrastructureId,
+      businessId: m.businessId,
+      payload: m.payload,
+      recipients: m.recipients,
+      idempotencyKey: m.idempotencyKey,
+      createdBy: m.createdBy,
+      createdAt: m.createdAt,
+    },
+    due: { at: m.availableAt },
+    channel: { id: m.channelId },
+    defaultMaxAttempts: m.maxAttempts,
+    audit: {
+      id: uuid(),
+      infrastructureId: m.infrastructureId,
+      businessId: m.businessId,
+      actorId: scope.userId,
+      actorRole: scope.role,
+      action: 'outbox.enqueue',
+      targetType: 'message',
+      targetId: m.id,
+      outcome: 'ok',
+      errorCode: null,
+      details: null,
+      at: m.createdAt,
+    },
+  }
+}
+
+/** Appends one message through the batch port, inside the caller's unit of work. */
+export async function enqueueOne(
+  repos: Repositories,
+  scope: TenantScope,
+  m: OutboxMessage,
+): Promise<EnqueueOutcome> {
+  const [outcome] = await repos.outbox.enqueueMany(scope, [enqueueCommand(scope, m)])
+  return outcome!
 }

@@ -1,6 +1,5 @@
-import { enqueueEach } from '../../application/enqueue-each.js'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
-import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
+import { NotFoundError } from '../../domain/errors.js'
 import {
   assertTransition,
   type ClaimedMessage,
@@ -8,6 +7,7 @@ import {
   type OutboxMessage,
 } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
   ClaimOptions,
@@ -15,11 +15,12 @@ import type {
   EnqueueCommand,
   EnqueueOutcome,
   LeaseCommand,
-  OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
+import { enqueueBatch } from '../shared/enqueue-batch.js'
+import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import {
@@ -38,29 +39,30 @@ const byCreated = (a: OutboxMessage, b: OutboxMessage) =>
 const byAvailable = (a: OutboxMessage, b: OutboxMessage) =>
   a.availableAt.getTime() - b.availableAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
-export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryRepository {
+/** The outbox in memory. Time is the injected clock's: the store's own, as a database's would be. */
+export class MemoryOutboxRepository implements OutboxRepository {
   constructor(
     private readonly state: MemoryState,
     private readonly journal: Journal,
     private readonly ids: IdGenerator,
+    private readonly clock: Clock,
   ) {}
 
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
-    const repos = {
-      channels: new MemoryChannelRepository(this.state, this.journal),
-      outbox: this,
-      audit: new MemoryAuditLog(this.state, this.journal),
-    }
-    return enqueueEach(repos, scope, commands)
+    return enqueueBatch(
+      {
+        now: () => this.clock.now(),
+        channels: new MemoryChannelRepository(this.state, this.journal),
+        audit: new MemoryAuditLog(this.state, this.journal),
+        insert: async (_scope, message) => this.insert(message),
+      },
+      scope,
+      commands,
+    )
   }
 
-  async enqueue(
-    scope: TenantScope,
-    message: OutboxMessage,
-  ): Promise<{ message: OutboxMessage; created: boolean }> {
-    if (!scope.canAccess(message.infrastructureId, message.businessId)) {
-      throw new TenantScopeViolationError(message.infrastructureId, message.businessId)
-    }
+  /** One message, idempotent on its key (the unique index of the SQL stores). */
+  private insert(message: OutboxMessage): EnqueueOutcome {
     if (!this.state.channels.has(channelKey(message.infrastructureId, message.channelId))) {
       throw new NotFoundError('channel', message.channelId)
     }
@@ -102,12 +104,13 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
 
   async claim(scope: TenantScope, options: ClaimOptions): Promise<ClaimedMessage[]> {
     if (!scope.hasRole('service') || options.limit <= 0) return []
+    const now = this.clock.now()
     const excluded = new Set(options.excludeInfrastructureIds ?? [])
     const perTenant = new Map<string, OutboxMessage[]>()
     for (const m of this.state.outbox.values()) {
       if (options.infrastructureId !== undefined && m.infrastructureId !== options.infrastructureId) continue
       if (excluded.has(m.infrastructureId) || !scope.canAccess(m.infrastructureId, m.businessId)) continue
-      if (!isClaimable(m, options.now)) continue
+      if (!isClaimable(m, now)) continue
       const list = perTenant.get(m.infrastructureId)
       if (list) list.push(m)
       else perTenant.set(m.infrastructureId, [m])
@@ -129,7 +132,7 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
       }
       if (!took) break
     }
-    const leasedUntil = new Date(options.now.getTime() + options.leaseMs)
+    const leasedUntil = new Date(now.getTime() + options.leaseMs)
     return due.map((m) => {
       assertTransition(m.status, 'processing')
       const claimed: ClaimedMessage = {
@@ -150,13 +153,15 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
     const m = this.state.outbox.get(key)
     if (!m || !scope.canAccess(m.infrastructureId, m.businessId)) return false
     if (m.status !== 'processing' || m.leaseToken !== cmd.leaseToken) return false
-    assertTransition(m.status, cmd.settlement.status)
+    const s = storableSettlement(cmd.settlement)
+    assertTransition(m.status, s.status)
+    const now = this.clock.now()
     const next: OutboxMessage = {
       ...m,
-      status: cmd.settlement.status,
-      availableAt: cmd.settlement.availableAt,
-      lastError: cmd.settlement.lastError,
-      settledAt: cmd.settlement.settledAt,
+      status: s.status,
+      availableAt: s.status === 'pending' ? new Date(now.getTime() + s.retryAfterMs) : m.availableAt,
+      lastError: s.lastError,
+      settledAt: s.status === 'pending' ? null : now,
       leaseToken: null,
       leasedUntil: null,
     }
@@ -172,17 +177,17 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
     return m.status === 'processing' && m.leaseToken === cmd.leaseToken ? m : null
   }
 
-  async renew(scope: TenantScope, cmd: LeaseCommand & { leasedUntil: Date }): Promise<boolean> {
+  async renew(scope: TenantScope, cmd: LeaseCommand & { leaseMs: number }): Promise<boolean> {
     const m = this.held(scope, cmd)
     if (!m) return false
     this.journal.setIn(this.state.outbox, messageKey(m.infrastructureId, m.id), {
       ...m,
-      leasedUntil: cmd.leasedUntil,
+      leasedUntil: new Date(this.clock.now().getTime() + cmd.leaseMs),
     })
     return true
   }
 
-  async release(scope: TenantScope, cmd: LeaseCommand & { availableAt: Date }): Promise<boolean> {
+  async release(scope: TenantScope, cmd: LeaseCommand & { delayMs: number }): Promise<boolean> {
     const m = this.held(scope, cmd)
     if (!m) return false
     assertTransition(m.status, 'pending')
@@ -190,7 +195,7 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
       ...m,
       status: 'pending',
       attempts: Math.max(0, m.attempts - 1),
-      availableAt: cmd.availableAt,
+      availableAt: new Date(this.clock.now().getTime() + Math.max(0, cmd.delayMs)),
       leaseToken: null,
       leasedUntil: null,
     })
@@ -202,20 +207,17 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
     const done: boolean[] = []
     for (const item of items) {
       const ok = await this.settle(scope, item.settle)
-      if (ok) await this.recordAttempt(scope, item.attempt)
+      if (ok) this.recordAttempt(item.attempt)
       done.push(ok)
     }
     return done
   }
 
-  async recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void> {
+  /** Appends the record of one attempt of a message the settle just matched (so in scope, for `service`). */
+  private recordAttempt(attempt: DeliveryAttempt): void {
     const key = messageKey(attempt.infrastructureId, attempt.messageId)
-    const m = this.state.outbox.get(key)
-    if (!scope.hasRole('service') || !m || !scope.canAccess(m.infrastructureId, m.businessId)) {
-      throw new TenantScopeViolationError(attempt.infrastructureId)
-    }
     const list = this.state.attempts.get(key) ?? []
-    this.journal.setIn(this.state.attempts, key, [...list, copy(attempt)])
+    this.journal.setIn(this.state.attempts, key, [...list, storableAttempt(copy(attempt))])
   }
 
   async listAttempts(
@@ -231,7 +233,7 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
 
   async redrive(
     scope: TenantScope,
-    cmd: { infrastructureId: string; id: string; now: Date },
+    cmd: { infrastructureId: string; id: string },
   ): Promise<OutboxMessage | null> {
     if (!scope.hasRole('service', 'infra_admin')) return null
     const key = messageKey(cmd.infrastructureId, cmd.id)
@@ -243,14 +245,15 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
       ...m,
       status: 'pending',
       attempts: 0,
-      availableAt: cmd.now,
+      availableAt: this.clock.now(),
       settledAt: null,
     }
     this.journal.setIn(this.state.outbox, key, next)
     return copy(next)
   }
 
-  async stats(scope: TenantScope, filter: { infrastructureId?: string; now: Date }): Promise<ChannelStats[]> {
+  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
+    const now = this.clock.now().getTime()
     const rows = new Map<string, { -readonly [K in keyof ChannelStats]: ChannelStats[K] }>()
     for (const m of this.state.outbox.values()) {
       if (filter.infrastructureId !== undefined && m.infrastructureId !== filter.infrastructureId) continue
@@ -272,8 +275,8 @@ export class MemoryOutboxRepository implements OutboxRepository, OutboxDeliveryR
       }
       if (m.status === 'processing') row.inFlight++
       else row[m.status]++
-      if (m.status === 'pending' && m.availableAt.getTime() <= filter.now.getTime()) {
-        const age = filter.now.getTime() - m.availableAt.getTime()
+      if (m.status === 'pending' && m.availableAt.getTime() <= now) {
+        const age = now - m.availableAt.getTime()
         row.oldestPendingAgeMs = Math.max(row.oldestPendingAgeMs ?? 0, age)
       }
     }

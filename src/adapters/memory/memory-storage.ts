@@ -1,6 +1,9 @@
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import { createLocalWakeSignal } from '../../ports/wake-signal.js'
+import { cutOff } from '../shared/retention.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
@@ -15,6 +18,12 @@ import { MemoryTemplateRepository } from './memory-template-repository.js'
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
   readonly ids?: IdGenerator
+  /**
+   * The store's own clock: leases, due times, retry delays and retention are resolved
+   * against it, as a database resolves them against its own (default: the system clock).
+   * Tests hand in a clock they move by hand.
+   */
+  readonly clock?: Clock
 }
 
 /**
@@ -27,6 +36,7 @@ class MemoryUnitOfWork implements UnitOfWork {
   constructor(
     private readonly state: MemoryState,
     private readonly ids: IdGenerator,
+    private readonly clock: Clock,
     private readonly isClosed: () => boolean,
   ) {}
 
@@ -35,7 +45,7 @@ class MemoryUnitOfWork implements UnitOfWork {
       const repos: Repositories = {
         channels: new MemoryChannelRepository(this.state, journal),
         members: new MemoryMembershipRepository(this.state, journal),
-        outbox: new MemoryOutboxRepository(this.state, journal, this.ids),
+        outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
         templates: new MemoryTemplateRepository(this.state, journal),
@@ -75,13 +85,16 @@ class MemoryUnitOfWork implements UnitOfWork {
 export function createMemoryStorage(options: MemoryStorageOptions = {}): MessagingStorage {
   const state = new MemoryState()
   let closed = false
-  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, () => closed)
+  const clock = options.clock ?? systemClock
+  const unitOfWork = new MemoryUnitOfWork(state, options.ids ?? randomIds, clock, () => closed)
   return {
     name: 'memory',
     persistent: false,
     unitOfWork,
-    prune: ({ olderThan, batchSize = 1000 }: PruneOptions) =>
+    wakeSignal: createLocalWakeSignal(),
+    prune: ({ olderThan: given, batchSize = 1000 }: PruneOptions) =>
       unitOfWork.exclusive(async (journal) => {
+        const olderThan = cutOff(given, clock.now())
         let removed = 0
         for (const [key, m] of state.outbox) {
           if (removed >= batchSize) break

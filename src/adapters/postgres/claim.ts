@@ -12,8 +12,8 @@ export interface ClaimQuery {
   readonly limit: number
   /** At most this many messages of one tenant (at most `limit`). */
   readonly perTenantLimit: number
-  readonly now: Date
-  readonly leasedUntil: Date
+  /** The lease, from the database's now. */
+  readonly leaseMs: number
   /**
    * The fleet's round-robin cursor: the last tenant the previous claim served. The skip scan
    * starts after it and wraps around. null: from the start.
@@ -21,11 +21,14 @@ export interface ClaimQuery {
   readonly after?: string | null
 }
 
-/** A row claimable at `now`: pending and due, or held under a lapsed lease. Over `o`. */
-const ready = (now: Date) => sql`
+/**
+ * A row claimable now by the database's clock: pending and due, or held under a lapsed
+ * lease. Over `o`. messaging_now() is STABLE and inlined, so it bounds the index range.
+ */
+const READY = sql`
   o.status IN ('pending', 'processing')
-  AND o.available_at <= ${now}
-  AND (o.status = 'pending' OR o.leased_until <= ${now})`
+  AND o.available_at <= messaging_now()
+  AND (o.status = 'pending' OR o.leased_until <= messaging_now())`
 
 /**
  * The hot path: leases up to `limit` claimable messages in one statement, fairly between
@@ -68,7 +71,7 @@ const ready = (now: Date) => sql`
  * of pending messages (measured in test/postgres/plan.test.ts).
  *
  * A row that was claimed is `processing` with `available_at <= now`; a lapsed lease
- * (`leased_until <= now`) makes it claimable again, so `available_at <= $now` bounds the
+ * (`leased_until <= now`) makes it claimable again, so `available_at <= now` bounds the
  * index range for both kinds. Row-level security adds the caller's scope (and the
  * `service` role, through the UPDATE policy that FOR UPDATE needs as well).
  *
@@ -119,7 +122,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
         FROM candidates AS c
         CROSS JOIN LATERAL (
           SELECT o.available_at, o.id FROM messaging_outbox AS o
-           WHERE o.infrastructure_id = c.infrastructure_id AND ${ready(q.now)}
+           WHERE o.infrastructure_id = c.infrastructure_id AND ${READY}
            ORDER BY o.available_at, o.id
            LIMIT 1
         ) AS h
@@ -133,7 +136,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
         CROSS JOIN LATERAL generate_series(1, (
           SELECT count(*)::int FROM (
             SELECT 1 FROM messaging_outbox AS o
-             WHERE o.infrastructure_id = h.infrastructure_id AND ${ready(q.now)}
+             WHERE o.infrastructure_id = h.infrastructure_id AND ${READY}
              ORDER BY o.available_at, o.id
              LIMIT least(${perTenant}, ${q.limit} - (SELECT count(*) FROM heads) + 1)) AS n
         )) AS g (round)
@@ -151,7 +154,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
         CROSS JOIN LATERAL (
           SELECT o.ctid AS row_id, o.infrastructure_id, o.id
             FROM messaging_outbox AS o
-           WHERE o.infrastructure_id = s.infrastructure_id AND ${ready(q.now)}
+           WHERE o.infrastructure_id = s.infrastructure_id AND ${READY}
            ORDER BY o.available_at, o.id
            LIMIT s.share
              FOR UPDATE SKIP LOCKED
@@ -166,7 +169,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
        SET status = 'processing',
            attempts = o.attempts + 1,
            lease_token = gen_random_uuid(),
-           leased_until = ${q.leasedUntil}
+           leased_until = messaging_now() + ${Math.max(0, Math.round(q.leaseMs))} * interval '1 millisecond'
       FROM picked AS p
      WHERE o.ctid = p.row_id
        AND o.infrastructure_id = p.infrastructure_id

@@ -15,6 +15,8 @@ export interface ErrorContext {
   readonly missing?: { entity: string; id: string }
   /** 42501: refused by a policy or a privilege; the caller decides which domain error fits. */
   readonly refused?: () => Error
+  /** Class 22 and 23514: the input field the value came from, when the statement knows it. */
+  readonly field?: string
 }
 
 /** The SQLSTATE of a driver error, if it has one. */
@@ -45,13 +47,14 @@ export function classify(e: unknown, ctx: ErrorContext = {}): Error {
     case 'MSG01':
       return new IllegalTransitionError('?', '?', 'refused by the database')
   }
-  // Class 22, data exception: a value the database cannot hold. The domain refuses these
-  // first; one that still gets here is the caller's input, and a retry would fail the same
-  // way, so it is a 400, never a 503. The server's text is not passed on (it quotes values).
-  if (state?.startsWith('22')) {
+  // Class 22, data exception: a value the database cannot hold; and a broken CHECK. The
+  // domain refuses these first; one that still gets here is the caller's input, and a retry
+  // would fail the same way, so it is a 400, never a 503. The server's text is not passed
+  // on (it quotes values).
+  if (state?.startsWith('22') || state === '23514') {
     return ValidationError.single(
-      '(input)',
-      'data_exception',
+      ctx.field ?? '(input)',
+      state === '23514' ? 'check_violation' : 'data_exception',
       `a value the store cannot hold (SQLSTATE ${state})`,
     )
   }

@@ -69,12 +69,7 @@ export class PostgresAuditLog implements AuditLog {
       ])
       .where('infrastructure_id', '=', filter.infrastructureId)
     if (filter.action !== undefined) q = q.where('action', '=', filter.action)
-    const rows = await q
-      .orderBy('at', 'desc')
-      .orderBy(sql`seq`, 'desc')
-      .limit(filter.limit)
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('at', 'desc').orderBy(sql`seq`, 'desc').limit(filter.limit).execute()
     return rows.map(toAuditEntry)
   }
 }

@@ -48,7 +48,6 @@ export class PostgresChannelRepository implements ChannelRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where('id', '=', id)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toChannel(row) : null
   }
 
@@ -63,7 +62,6 @@ export class PostgresChannelRepository implements ChannelRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where('channel_key', '=', channelKey)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toChannel(row) : null
   }
 
@@ -78,10 +76,7 @@ export class PostgresChannelRepository implements ChannelRepository {
     if (filter.type !== undefined) q = q.where('type', '=', filter.type)
     if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled)
     // channel_key is COLLATE "C": byte order, the same as the memory adapter's string order.
-    const rows = await q
-      .orderBy('channel_key')
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('channel_key').execute()
     return rows.map(toChannel)
   }
 
@@ -104,7 +99,6 @@ export class PostgresChannelRepository implements ChannelRepository {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     // A row outside the scope, or a role the update policy does not admit, is simply not
     // matched: 0 rows, null, nothing changed.
     return row ? toChannel(row) : null

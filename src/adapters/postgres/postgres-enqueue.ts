@@ -8,6 +8,7 @@ import {
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
+import { claimsOf } from './claims.js'
 import { classify } from './errors.js'
 import type { MessagingDatabase, OutboxRow } from './schema.js'
 import { toMessage } from './schema.js'
@@ -17,19 +18,8 @@ interface EnqueueResultRow {
   outcome: 'created' | 'existing' | 'channel_missing' | 'channel_disabled'
   channel_id: string | null
   max_attempts: number | null
+  available_at: Date | null
   existing: Record<string, unknown> | null
-}
-
-/** The claims JSON the policies read: `{"sub","role","grants":[{"infrastructure_id","business_id"}]}`. */
-export function claimsOf(scope: TenantScope): string {
-  return JSON.stringify({
-    sub: scope.principal.userId,
-    role: scope.principal.role,
-    grants: scope.principal.grants.map((g) => ({
-      infrastructure_id: g.infrastructureId,
-      business_id: g.businessId,
-    })),
-  })
 }
 
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string))
@@ -45,10 +35,13 @@ const fromJson = (j: Record<string, unknown>): OutboxMessage =>
   })
 
 /**
- * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue` (sql/0008_enqueue.sql), which
- * sets the claims, resolves the channels, inserts the messages and their audit entries in
- * one statement. It carries the claims itself, so it is correct inside a unit of work (the
- * same claims again) and alone in autocommit (one round trip: `runStatement`).
+ * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue` (sql/0010_database_clock.sql),
+ * which sets the claims, resolves the channels, inserts the messages (a relative due time
+ * resolved by the database's clock) and their audit entries in one statement. It carries
+ * the claims itself, so it is correct inside a unit of work (the same claims again) and
+ * alone in autocommit (one round trip, when it is all its unit does: see UnitSession).
+ * The rules are those of the other stores (adapters/shared/enqueue-batch.ts), held to
+ * them by the repository conformance suite; the scope is checked here first, as there.
  */
 export async function enqueueManyStatement(
   db: Kysely<MessagingDatabase>,
@@ -56,10 +49,15 @@ export async function enqueueManyStatement(
   commands: readonly EnqueueCommand[],
 ): Promise<EnqueueOutcome[]> {
   if (commands.length === 0) return []
+  for (const { message: m } of commands) {
+    if (!scope.canAccess(m.infrastructureId, m.businessId)) {
+      throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
+    }
+  }
   const claims = claimsOf(scope)
   const call = async (ords: readonly number[]) => {
     const rows = ords.map((ord) => {
-      const { message: m, channel, audit } = commands[ord]!
+      const { message: m, channel, audit, due } = commands[ord]!
       return {
         ord,
         infrastructure_id: m.infrastructureId,
@@ -73,8 +71,10 @@ export async function enqueueManyStatement(
         default_max_attempts: commands[ord]!.defaultMaxAttempts,
         created_by: m.createdBy,
         created_at: m.createdAt,
-        available_at: m.availableAt,
+        available_at: 'at' in due ? due.at : null,
+        available_after_ms: 'at' in due ? null : Math.max(0, Math.round(due.afterMs)),
         audit_id: audit.id,
+        audit_actor_id: audit.actorId,
         audit_actor_role: audit.actorRole,
         audit_action: audit.action,
         audit_details: audit.details,
@@ -113,7 +113,18 @@ export async function enqueueManyStatement(
   for (const r of rows) {
     if (r.outcome !== 'created') continue
     const c = commands[r.ord]!
-    const message: OutboxMessage = { ...c.message, channelId: r.channel_id!, maxAttempts: r.max_attempts! }
+    const message: OutboxMessage = {
+      ...c.message,
+      channelId: r.channel_id!,
+      maxAttempts: r.max_attempts!,
+      status: 'pending',
+      attempts: 0,
+      availableAt: r.available_at!,
+      leaseToken: null,
+      leasedUntil: null,
+      lastError: null,
+      settledAt: null,
+    }
     out[r.ord] = { message, created: true }
     const k = keyOf(c.message)
     if (k !== null) firstOfKey.set(k, message)

@@ -93,12 +93,7 @@ export class PostgresInboxRepository implements InboxRepository {
            WHERE c.infrastructure_id = ${filter.infrastructureId} AND c.id = ${filter.before})`,
       )
     }
-    const rows = await q
-      .orderBy('e.created_at', 'desc')
-      .orderBy('e.id', 'desc')
-      .limit(filter.limit)
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('e.created_at', 'desc').orderBy('e.id', 'desc').limit(filter.limit).execute()
     return rows.map(toInboxEntry)
   }
 
@@ -111,7 +106,6 @@ export class PostgresInboxRepository implements InboxRepository {
       .where('read_at', 'is', null)
       .where('archived_at', 'is', null)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row?.n ?? 0
   }
 
@@ -130,7 +124,7 @@ export class PostgresInboxRepository implements InboxRepository {
       if (cmd.entryIds.length === 0) return 0
       q = q.where('id', 'in', [...cmd.entryIds])
     }
-    const r = await q.executeTakeFirst().catch((e) => Promise.reject(classify(e)))
+    const r = await q.executeTakeFirst()
     return Number(r.numUpdatedRows)
   }
 }

@@ -54,7 +54,6 @@ export class PostgresMembershipRepository implements MembershipRepository {
       .where('user_id', '=', userId)
       .returning('user_id')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.length > 0
   }
 
@@ -67,7 +66,6 @@ export class PostgresMembershipRepository implements MembershipRepository {
       .where('user_id', '=', k.userId)
       .returningAll()
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toMembership(row) : null
   }
 
@@ -79,7 +77,6 @@ export class PostgresMembershipRepository implements MembershipRepository {
       .where('channel_id', '=', k.channelId)
       .where('user_id', '=', k.userId)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toMembership(row) : null
   }
 
@@ -95,7 +92,6 @@ export class PostgresMembershipRepository implements MembershipRepository {
       .where('channel_id', '=', channelId)
       .orderBy('user_id')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.map(toMembership)
   }
 
@@ -109,11 +105,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
       .where('infrastructure_id', '=', filter.infrastructureId)
     if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
     if (filter.channelId !== undefined) q = q.where('channel_id', '=', filter.channelId)
-    const rows = await q
-      .orderBy('channel_key')
-      .orderBy('user_id')
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('channel_key').orderBy('user_id').execute()
     return rows.map(toMembershipView)
   }
 }

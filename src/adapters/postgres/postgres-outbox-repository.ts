@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
-import { NotFoundError, TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
-import type { ClaimedMessage, OutboxMessage } from '../../domain/outbox-message.js'
+import { TenantScopeViolationError } from '../../domain/errors.js'
+import { type ClaimedMessage, type OutboxMessage, retryDelayOf } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   ClaimOptions,
@@ -9,112 +9,42 @@ import type {
   EnqueueCommand,
   EnqueueOutcome,
   LeaseCommand,
-  OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
+import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { advanceFleetCursor, claimBatch, fleetCursor } from './claim.js'
 import { classify } from './errors.js'
 import { enqueueManyStatement } from './postgres-enqueue.js'
-import { json, type MessagingDatabase, type OutboxRow, toAttempt, toMessage } from './schema.js'
+import { json, type MessagingDatabase, toAttempt, toMessage } from './schema.js'
+import type { SelfContainedStatements } from './unit-session.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/** `n` milliseconds after the database's now. */
+const fromNow = (ms: number) =>
+  sql<Date>`messaging_now() + ${Math.max(0, Math.round(ms))} * interval '1 millisecond'`
+
 /**
  * The outbox on PostgreSQL. Scope and role are enforced by the policies (the repository
- * only shapes the statements); a refused write matches no row or raises 42501.
+ * only shapes the statements); a refused write matches no row or raises 42501. Every time
+ * is the database's (messaging_now(), sql/0010): the callers pass durations. Statement
+ * errors are classified once, by the unit of work.
  */
-export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliveryRepository {
-  constructor(private readonly db: Kysely<MessagingDatabase>) {}
+export class PostgresOutboxRepository implements OutboxRepository {
+  constructor(
+    private readonly db: Kysely<MessagingDatabase>,
+    private readonly statements: SelfContainedStatements,
+  ) {}
 
-  /** One statement (`messaging_enqueue`, sql/0008_enqueue.sql): see postgres-enqueue.ts. */
+  /**
+   * One statement (`messaging_enqueue`): see postgres-enqueue.ts. Not `async`: when the
+   * unit's work is this call alone, the promise it returns is the statement's own, which
+   * is how the unit of work knows it may run it in autocommit.
+   */
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
-    return enqueueManyStatement(this.db, scope, commands)
-  }
-
-  async enqueue(
-    _scope: TenantScope,
-    message: OutboxMessage,
-  ): Promise<{ message: OutboxMessage; created: boolean }> {
-    // The insert policy admits only undelivered rows; say so in the domain's terms.
-    if (
-      message.status !== 'pending' ||
-      message.attempts !== 0 ||
-      message.leaseToken !== null ||
-      message.leasedUntil !== null ||
-      message.settledAt !== null
-    ) {
-      throw ValidationError.single('status', 'must_be_pending', 'a new message starts pending, unclaimed')
-    }
-    const refused = () => new TenantScopeViolationError(message.infrastructureId, message.businessId)
-    let inserted: OutboxRow | undefined
-    try {
-      const q = this.db.insertInto('messaging_outbox').values({
-        infrastructure_id: message.infrastructureId,
-        id: message.id,
-        business_id: message.businessId,
-        channel_id: message.channelId,
-        payload: sql`${json(message.payload)}::jsonb`,
-        recipients: message.recipients === null ? null : sql`${json(message.recipients)}::jsonb`,
-        idempotency_key: message.idempotencyKey,
-        max_attempts: message.maxAttempts,
-        created_by: message.createdBy,
-        created_at: message.createdAt,
-        status: message.status,
-        attempts: message.attempts,
-        available_at: message.availableAt,
-        lease_token: null,
-        leased_until: null,
-        last_error: message.lastError,
-        settled_at: null,
-      })
-      // A repeated key inserts nothing and returns no row; a concurrent first insert of the
-      // same key is waited for (unique index), so exactly one enqueue creates the message.
-      inserted = await (message.idempotencyKey === null
-        ? q
-        : q.onConflict((oc) =>
-            oc
-              .columns(['infrastructure_id', 'business_id', 'idempotency_key'])
-              .where('idempotency_key', 'is not', null)
-              .doNothing(),
-          )
-      )
-        .returningAll()
-        .executeTakeFirst()
-    } catch (e) {
-      throw classify(e, {
-        conflict: { entity: 'message', key: message.id },
-        missing: { entity: 'channel', id: message.channelId },
-        refused,
-      })
-    }
-    if (inserted) return { message: toMessage(inserted), created: true }
-
-    // The key was taken. As in the memory adapter, a channel that is not in the message's
-    // infrastructure is reported before the idempotent answer.
-    const [channel, first] = await Promise.all([
-      this.db
-        .selectFrom('messaging_channels')
-        .select('id')
-        .where('infrastructure_id', '=', message.infrastructureId)
-        .where('id', '=', message.channelId)
-        .executeTakeFirst(),
-      this.db
-        .selectFrom('messaging_outbox')
-        .selectAll()
-        .where('infrastructure_id', '=', message.infrastructureId)
-        .where((eb) =>
-          message.businessId === null
-            ? eb('business_id', 'is', null)
-            : eb('business_id', '=', message.businessId),
-        )
-        .where('idempotency_key', '=', message.idempotencyKey)
-        .executeTakeFirst(),
-    ]).catch((e) => Promise.reject(classify(e)))
-    if (!channel) throw new NotFoundError('channel', message.channelId)
-    if (!first) throw classify(new Error('idempotency key taken but its message is not visible'))
-    return { message: toMessage(first), created: false }
+    return this.statements.selfContained((db) => enqueueManyStatement(db, scope, commands))
   }
 
   async findById(_scope: TenantScope, infrastructureId: string, id: string): Promise<OutboxMessage | null> {
@@ -124,7 +54,6 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       .where('infrastructure_id', '=', infrastructureId)
       .where('id', '=', id)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toMessage(row) : null
   }
 
@@ -149,12 +78,7 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
            WHERE a.infrastructure_id = ${filter.infrastructureId} AND a.id = ${after})`,
       )
     }
-    const rows = await q
-      .orderBy('o.created_at')
-      .orderBy('o.id')
-      .limit(filter.limit)
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('o.created_at').orderBy('o.id').limit(filter.limit).execute()
     return rows.map(toMessage)
   }
 
@@ -176,10 +100,9 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       excludeInfrastructureIds: options.excludeInfrastructureIds ?? [],
       limit: options.limit,
       perTenantLimit: options.perTenantLimit ?? options.limit,
-      now: options.now,
-      leasedUntil: new Date(options.now.getTime() + options.leaseMs),
+      leaseMs: options.leaseMs,
       after,
-    }).catch((e) => Promise.reject(classify(e)))
+    })
     if (worker !== null) advanceFleetCursor(worker, after, rows)
     return rows.map((r) => toMessage(r) as ClaimedMessage)
   }
@@ -187,15 +110,17 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
   async settle(_scope: TenantScope, cmd: SettleCommand): Promise<boolean> {
     // A token that is no uuid was never handed out: it fences like a stale one.
     if (!UUID.test(cmd.leaseToken)) return false
+    const s = storableSettlement(cmd.settlement)
+    const retry = retryDelayOf(s)
     // Fenced: only the holder of the current lease matches. A stale or repeated ack, a
     // foreign scope or a role other than service (the update policy) matches no row.
     const rows = await this.db
       .updateTable('messaging_outbox')
       .set({
-        status: cmd.settlement.status,
-        available_at: cmd.settlement.availableAt,
-        last_error: cmd.settlement.lastError,
-        settled_at: cmd.settlement.settledAt,
+        status: s.status,
+        ...(retry !== null && { available_at: fromNow(retry) }),
+        last_error: s.lastError,
+        settled_at: retry === null ? sql<Date>`messaging_now()` : null,
         lease_token: null,
         leased_until: null,
       })
@@ -205,61 +130,39 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       .where('lease_token', '=', cmd.leaseToken)
       .returning('id')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.length > 0
   }
 
-  async renew(_scope: TenantScope, cmd: LeaseCommand & { leasedUntil: Date }): Promise<boolean> {
-    if (!UUID.test(cmd.leaseToken)) return false
-    const r = await this.db
+  /** A held message's fence: still `processing` under this token. */
+  private held(cmd: LeaseCommand) {
+    return this.db
       .updateTable('messaging_outbox')
-      .set({ leased_until: cmd.leasedUntil })
       .where('infrastructure_id', '=', cmd.infrastructureId)
       .where('id', '=', cmd.id)
       .where('status', '=', 'processing')
       .where('lease_token', '=', cmd.leaseToken)
+  }
+
+  async renew(_scope: TenantScope, cmd: LeaseCommand & { leaseMs: number }): Promise<boolean> {
+    if (!UUID.test(cmd.leaseToken)) return false
+    const r = await this.held(cmd)
+      .set({ leased_until: fromNow(cmd.leaseMs) })
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return Number(r.numUpdatedRows) > 0
   }
 
-  async release(_scope: TenantScope, cmd: LeaseCommand & { availableAt: Date }): Promise<boolean> {
+  async release(_scope: TenantScope, cmd: LeaseCommand & { delayMs: number }): Promise<boolean> {
     if (!UUID.test(cmd.leaseToken)) return false
-    const r = await this.db
-      .updateTable('messaging_outbox')
+    const r = await this.held(cmd)
       .set({
         status: 'pending',
         attempts: sql`greatest(attempts - 1, 0)`,
-        available_at: cmd.availableAt,
+        available_at: fromNow(cmd.delayMs),
         lease_token: null,
         leased_until: null,
       })
-      .where('infrastructure_id', '=', cmd.infrastructureId)
-      .where('id', '=', cmd.id)
-      .where('status', '=', 'processing')
-      .where('lease_token', '=', cmd.leaseToken)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return Number(r.numUpdatedRows) > 0
-  }
-
-  async recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void> {
-    const refused = () => new TenantScopeViolationError(attempt.infrastructureId)
-    if (!scope.hasRole('service')) throw refused()
-    // The message's business is copied from the row itself (the policy checks it again): a
-    // message the caller cannot see inserts nothing.
-    const r = await sql`
-      INSERT INTO messaging_delivery_attempts
-        (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
-         duration_ms, outcome, error_code, error, provider_message_id)
-      SELECT o.infrastructure_id, o.id, ${attempt.id}, o.business_id, ${attempt.attempt}, ${attempt.workerId},
-             ${attempt.startedAt}, ${attempt.finishedAt}, ${attempt.durationMs}, ${attempt.outcome},
-             ${attempt.errorCode}, ${attempt.error}, ${attempt.providerMessageId}
-        FROM messaging_outbox AS o
-       WHERE o.infrastructure_id = ${attempt.infrastructureId} AND o.id = ${attempt.messageId}`
-      .execute(this.db)
-      .catch((e) => Promise.reject(classify(e, { refused })))
-    if (Number(r.numAffectedRows ?? 0) === 0) throw refused()
   }
 
   async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {
@@ -276,26 +179,29 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       sent.push({ i, item })
     })
     if (sent.length === 0) return done
-    const input = sent.map(({ i, item: { settle: c, attempt: a } }) => ({
-      n: i,
-      infrastructure_id: c.infrastructureId,
-      id: c.id,
-      lease_token: c.leaseToken,
-      status: c.settlement.status,
-      available_at: c.settlement.availableAt,
-      last_error: c.settlement.lastError,
-      settled_at: c.settlement.settledAt,
-      attempt_id: a.id,
-      attempt: a.attempt,
-      worker_id: a.workerId,
-      started_at: a.startedAt,
-      finished_at: a.finishedAt,
-      duration_ms: a.durationMs,
-      outcome: a.outcome,
-      error_code: a.errorCode,
-      error: a.error,
-      provider_message_id: a.providerMessageId,
-    }))
+    const input = sent.map(({ i, item: { settle: c, attempt } }) => {
+      const s = storableSettlement(c.settlement)
+      const a = storableAttempt(attempt)
+      return {
+        n: i,
+        infrastructure_id: c.infrastructureId,
+        id: c.id,
+        lease_token: c.leaseToken,
+        status: s.status,
+        retry_after_ms: retryDelayOf(s),
+        last_error: s.lastError,
+        attempt_id: a.id,
+        attempt: a.attempt,
+        worker_id: a.workerId,
+        started_at: a.startedAt,
+        finished_at: a.finishedAt,
+        duration_ms: a.durationMs,
+        outcome: a.outcome,
+        error_code: a.errorCode,
+        error: a.error,
+        provider_message_id: a.providerMessageId,
+      }
+    })
     // One statement for the batch (graphile-worker completes a batch the same way): each row
     // is fenced by its own token exactly as in `settle`, and only the rows that were settled
     // get their attempt, with the business copied from the row (the insert policy checks it).
@@ -304,15 +210,19 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
     const { rows } = await sql<{ n: number }>`
       WITH input AS (
         SELECT * FROM jsonb_to_recordset(${json(input)}::jsonb) AS i (
-          n int, infrastructure_id uuid, id uuid, lease_token uuid, status text,
-          available_at timestamptz, last_error text, settled_at timestamptz, attempt_id uuid,
-          attempt int, worker_id uuid, started_at timestamptz, finished_at timestamptz,
-          duration_ms int, outcome text, error_code text, error text, provider_message_id text)
+          n int, infrastructure_id uuid, id uuid, lease_token uuid, status text, retry_after_ms bigint,
+          last_error text, attempt_id uuid, attempt int, worker_id uuid, started_at timestamptz,
+          finished_at timestamptz, duration_ms int, outcome text, error_code text, error text,
+          provider_message_id text)
       ),
       settled AS (
         UPDATE messaging_outbox AS o
-           SET status = i.status, available_at = i.available_at, last_error = i.last_error,
-               settled_at = i.settled_at, lease_token = NULL, leased_until = NULL
+           SET status = i.status,
+               available_at = CASE WHEN i.retry_after_ms IS NULL THEN o.available_at
+                                   ELSE messaging_now() + i.retry_after_ms * interval '1 millisecond' END,
+               last_error = i.last_error,
+               settled_at = CASE WHEN i.retry_after_ms IS NULL THEN messaging_now() END,
+               lease_token = NULL, leased_until = NULL
           FROM input AS i
          WHERE o.infrastructure_id = i.infrastructure_id AND o.id = i.id
            AND o.status = 'processing' AND o.lease_token = i.lease_token
@@ -361,36 +271,31 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       .where('message_id', '=', messageId)
       .orderBy(sql`seq`)
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.map(toAttempt)
   }
 
   async redrive(
     scope: TenantScope,
-    cmd: { infrastructureId: string; id: string; now: Date },
+    cmd: { infrastructureId: string; id: string },
   ): Promise<OutboxMessage | null> {
     if (!scope.hasRole('service', 'infra_admin')) return null
     // Policies: service may change delivery state; infra_admin only failed | dead -> pending
     // with fresh attempts (0006). The last error stays, for the record.
     const row = await this.db
       .updateTable('messaging_outbox')
-      .set({ status: 'pending', attempts: 0, available_at: cmd.now, settled_at: null })
+      .set({ status: 'pending', attempts: 0, available_at: sql<Date>`messaging_now()`, settled_at: null })
       .where('infrastructure_id', '=', cmd.infrastructureId)
       .where('id', '=', cmd.id)
       .where('status', 'in', ['failed', 'dead'])
       .returningAll()
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toMessage(row) : null
   }
 
-  async stats(
-    _scope: TenantScope,
-    filter: { infrastructureId?: string; now: Date },
-  ): Promise<ChannelStats[]> {
+  async stats(_scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
     // An operator's query, not the hot path: it counts the tenant's rows by status (prune
-    // keeps the settled part bounded). The oldest due pending message comes from the
-    // ready index's order.
+    // keeps the settled part bounded). The oldest due pending message's age is the
+    // database's now minus its due time.
     const { rows } = await sql<{
       infrastructure_id: string
       channel_id: string
@@ -399,7 +304,7 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       processed: number
       failed: number
       dead: number
-      oldest: Date | null
+      oldest_pending_age_ms: number | null
     }>`
       SELECT o.infrastructure_id, o.channel_id,
              count(*) FILTER (WHERE o.status = 'pending')::int AS pending,
@@ -407,13 +312,13 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
              count(*) FILTER (WHERE o.status = 'processed')::int AS processed,
              count(*) FILTER (WHERE o.status = 'failed')::int AS failed,
              count(*) FILTER (WHERE o.status = 'dead')::int AS dead,
-             min(o.available_at) FILTER (WHERE o.status = 'pending' AND o.available_at <= ${filter.now}) AS oldest
+             floor(extract(epoch FROM messaging_now() - min(o.available_at)
+                     FILTER (WHERE o.status = 'pending' AND o.available_at <= messaging_now())) * 1000)::float8
+               AS oldest_pending_age_ms
         FROM messaging_outbox AS o
        WHERE ${filter.infrastructureId === undefined ? sql`true` : sql`o.infrastructure_id = ${filter.infrastructureId}`}
        GROUP BY o.infrastructure_id, o.channel_id
-       ORDER BY o.infrastructure_id, o.channel_id`
-      .execute(this.db)
-      .catch((e) => Promise.reject(classify(e)))
+       ORDER BY o.infrastructure_id, o.channel_id`.execute(this.db)
     return rows.map((r) => ({
       infrastructureId: r.infrastructure_id,
       channelId: r.channel_id,
@@ -422,7 +327,7 @@ export class PostgresOutboxRepository implements OutboxRepository, OutboxDeliver
       processed: r.processed,
       failed: r.failed,
       dead: r.dead,
-      oldestPendingAgeMs: r.oldest === null ? null : Math.max(0, filter.now.getTime() - r.oldest.getTime()),
+      oldestPendingAgeMs: r.oldest_pending_age_ms,
     }))
   }
 }

@@ -1,32 +1,21 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
+import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
-import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import type { MessagingStorage, PruneOptions } from '../../ports/unit-of-work.js'
+import { createLocalWakeSignal, type WakeSignal } from '../../ports/wake-signal.js'
 import { classify } from './errors.js'
-import { PostgresAuditLog } from './postgres-audit-log.js'
-import { PostgresCategoryRepository } from './postgres-category-repository.js'
-import { PostgresChannelRepository } from './postgres-channel-repository.js'
-import { claimsOf } from './postgres-enqueue.js'
-import { PostgresInboxRepository } from './postgres-inbox-repository.js'
-import { PostgresMembershipRepository } from './postgres-membership-repository.js'
-import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
-import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
-import { PostgresProfileRepository } from './postgres-profile-repository.js'
-import { PostgresTemplateRepository } from './postgres-template-repository.js'
+import { type HostTransaction, hostKysely, isKysely } from './host-transaction.js'
+import { pruneBatch } from './prune.js'
+import { checkRole } from './role-check.js'
+import type { LoginPool } from './role-routing.js'
 import type { MessagingDatabase } from './schema.js'
-
-export { claimsOf } from './postgres-enqueue.js'
-
+import { BoundUnitOfWork, PostgresUnitOfWork } from './unit-of-work.js'
 import { createPostgresWakeSignal, type PostgresWakeSignal } from './wake-signal.js'
 
-/** A `pg` client the host holds, inside a transaction it began (`pool.connect()` then `BEGIN`). */
-export type HostClient = pg.PoolClient | pg.Client
-
-/** Something the module can run its statements on inside the host's own transaction. */
-// biome-ignore lint/suspicious/noExplicitAny: a transaction over any host database type; the module only touches its own tables
-export type HostTransaction = Transaction<any> | HostClient
+export { claimsOf } from './claims.js'
+export type { HostClient, HostTransaction } from './host-transaction.js'
+export { checkRole, type LoginRoles } from './role-check.js'
 
 type Connection =
   | { readonly connectionString: string; readonly pool?: never; readonly db?: never }
@@ -89,267 +78,6 @@ export interface PostgresStorage extends MessagingStorage {
   withTransaction<T>(tx: HostTransaction, fn: () => Promise<T>): Promise<T>
   /** A storage whose units of work all run inside `tx` (for `createMessaging` per transaction). */
   bind(tx: HostTransaction): MessagingStorage
-}
-
-const isKysely = (x: unknown): x is Kysely<MessagingDatabase> =>
-  typeof x === 'object' && x !== null && typeof (x as { selectFrom?: unknown }).selectFrom === 'function'
-
-/** A kysely instance over one client the host holds; releasing it does nothing (the host releases). */
-function kyselyOverClient(client: HostClient): Kysely<MessagingDatabase> {
-  return new Kysely<MessagingDatabase>({
-    dialect: new PostgresDialect({
-      pool: {
-        connect: async () =>
-          Object.assign(Object.create(null), {
-            query: (...args: unknown[]) => (client.query as (...a: unknown[]) => unknown)(...args),
-            release: () => undefined,
-          }),
-        end: async () => undefined,
-      },
-    }),
-  })
-}
-
-const repositories = (db: Kysely<MessagingDatabase>): Repositories => ({
-  channels: new PostgresChannelRepository(db),
-  members: new PostgresMembershipRepository(db),
-  outbox: new PostgresOutboxRepository(db),
-  audit: new PostgresAuditLog(db),
-  inbox: new PostgresInboxRepository(db),
-  templates: new PostgresTemplateRepository(db),
-  profiles: new PostgresProfileRepository(db),
-  categories: new PostgresCategoryRepository(db),
-  preferences: new PostgresPreferenceRepository(db),
-})
-
-/** A string as an SQL literal, whatever `standard_conforming_strings` says (as pg's escapeLiteral). */
-function quoteLiteral(s: string): string {
-  const quoted = `'${s.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`
-  return s.includes('\\') ? ` E${quoted}` : quoted
-}
-
-const setClaims = (db: Kysely<MessagingDatabase>, claims: string) =>
-  sql`select set_config('messaging.claims', ${claims}, true)`.execute(db)
-
-/** The host's own transaction, joined: the claims are set in a savepoint and put back after. */
-async function runInHostTransaction<T>(
-  db: Kysely<MessagingDatabase>,
-  scope: TenantScope,
-  work: (repos: Repositories) => Promise<T>,
-): Promise<T> {
-  let previous: string | null
-  try {
-    // Rolling back to the savepoint also restores the claims the host had set before.
-    await sql`savepoint messaging_unit_of_work`.execute(db)
-    const r = await sql<{ v: string | null }>`select current_setting('messaging.claims', true) as v`.execute(
-      db,
-    )
-    previous = r.rows[0]?.v ?? null
-    await setClaims(db, claimsOf(scope))
-  } catch (e) {
-    throw classify(e)
-  }
-  let result: T
-  try {
-    result = await work(repositories(db))
-  } catch (e) {
-    await sql`rollback to savepoint messaging_unit_of_work`.execute(db).catch(() => undefined)
-    throw e
-  }
-  try {
-    await sql`release savepoint messaging_unit_of_work`.execute(db)
-    await setClaims(db, previous ?? '')
-  } catch (e) {
-    throw classify(e)
-  }
-  return result
-}
-
-/** A pool the adapter runs units of work on, with what its login may become. */
-interface LoginPool {
-  readonly db: Kysely<MessagingDatabase>
-  /** null: not checked (allowPrivilegedRole). */
-  readonly roles: LoginRoles | null
-}
-
-/**
- * Where a scope's unit of work runs, and the role it switches to there (null: none, the
- * login already has the role's privileges).
- */
-function routeOf(
-  scope: TenantScope,
-  main: LoginPool,
-  worker: LoginPool | undefined,
-): { db: Kysely<MessagingDatabase>; role: 'messaging_app' | 'messaging_worker' | null } {
-  if (scope.isFleet) {
-    const c = worker ?? main
-    if (c.roles === null) return { db: c.db, role: null }
-    if (c.roles.worker === 'inherit') return { db: c.db, role: null }
-    if (c.roles.worker === 'member') return { db: c.db, role: 'messaging_worker' }
-    throw new StorageError(
-      'a fleet worker runs as messaging_worker: pass workerConnectionString or workerPool (a login granted messaging_worker)',
-    )
-  }
-  if (main.roles === null) return { db: main.db, role: null }
-  // The worker's policies see every tenant: a login that holds them serves the fleet only.
-  if (main.roles.worker === 'inherit' || main.roles.app === null) {
-    throw new StorageError(
-      "this connection is the fleet worker's (messaging_worker): it serves TenantScope.fleet only; connect as a messaging_app login for other scopes",
-    )
-  }
-  if (main.roles.app === 'member') return { db: main.db, role: 'messaging_app' }
-  return { db: main.db, role: null }
-}
-
-class PostgresUnitOfWork implements UnitOfWork {
-  constructor(
-    private readonly main: LoginPool,
-    private readonly worker: LoginPool | undefined,
-    private readonly joined: AsyncLocalStorage<Kysely<MessagingDatabase>>,
-    private readonly ready: () => Promise<void>,
-  ) {}
-
-  async run<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
-    const host = this.joined.getStore()
-    if (host) {
-      if (scope.isFleet) throw new StorageError('a fleet worker does not join a host transaction')
-      return runInHostTransaction(host, scope, work)
-    }
-    await this.ready()
-    const { db, role } = routeOf(scope, this.main, this.worker)
-    // One transaction per unit of work; the claims are its first statement, local to it
-    // (set_config(..., true)), so nothing leaks to the next user of a pooled connection.
-    // So is the role switch (SET LOCAL ends with the transaction).
-    let workFailed = false
-    try {
-      return await db.connection().execute(async (conn) => {
-        // BEGIN, the role switch and the claims go in one round trip (a simple-protocol
-        // batch, so the claims are a quoted literal): round trips are what a unit of work
-        // costs on a small server (G1 in BENCHMARKS.md).
-        const opening = [
-          'begin',
-          ...(role ? [`set local role ${role}`] : []),
-          `select set_config('messaging.claims', ${quoteLiteral(claimsOf(scope))}, true)`,
-        ].join('; ')
-        let result: T
-        try {
-          await sql.raw(opening).execute(conn)
-          try {
-            result = await work(repositories(conn))
-          } catch (e) {
-            workFailed = true
-            throw e
-          }
-          await sql.raw('commit').execute(conn)
-        } catch (e) {
-          await sql
-            .raw('rollback')
-            .execute(conn)
-            .catch(() => undefined)
-          throw e
-        }
-        return result
-      })
-    } catch (e) {
-      // The work's own errors pass through untouched; BEGIN, the claims and COMMIT are ours.
-      if (workFailed) throw e
-      throw classify(e)
-    }
-  }
-
-  /**
-   * One autocommit statement that carries its own claims (`messaging_enqueue`): no BEGIN,
-   * no COMMIT, one round trip. Inside a host's transaction, or on a login that must switch
-   * role first, it is an ordinary unit of work.
-   */
-  async runStatement<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
-    if (this.joined.getStore() || scope.isFleet) return this.run(scope, work)
-    await this.ready()
-    const { db, role } = routeOf(scope, this.main, this.worker)
-    if (role !== null) return this.run(scope, work)
-    return work(repositories(db))
-  }
-}
-
-class BoundUnitOfWork implements UnitOfWork {
-  constructor(private readonly db: Kysely<MessagingDatabase>) {}
-  run<T>(scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return runInHostTransaction(this.db, scope, work)
-  }
-}
-
-interface RoleCheckRow {
-  role: string
-  superuser: boolean
-  bypassrls: boolean
-  migrated: boolean
-  owner: boolean
-  app: boolean
-  app_member: boolean
-  worker: boolean
-  worker_member: boolean
-}
-
-/**
- * What a login may be, per app role: `inherit` (it has the role's privileges, and the
- * role's policies apply to it, in every statement), `member` (NOINHERIT: only after
- * `SET ROLE`), or null.
- */
-export interface LoginRoles {
-  readonly app: 'inherit' | 'member' | null
-  readonly worker: 'inherit' | 'member' | null
-}
-
-/**
- * Refuses a connection role for which row-level security would not hold, or that the
- * policies do not know, and says which app roles it holds. Owner-run migrations pass
- * `allowPrivilegedRole`.
- */
-export async function checkRole(db: Kysely<MessagingDatabase>): Promise<LoginRoles> {
-  const member = (role: string, mode: 'USAGE' | 'MEMBER') =>
-    sql.raw(
-      `case when exists (select from pg_roles where rolname = '${role}')
-          then pg_has_role(current_user, '${role}', '${mode}') else false end`,
-    )
-  const { rows } = await sql<RoleCheckRow>`
-    select r.rolname as role,
-           r.rolsuper as superuser,
-           r.rolbypassrls as bypassrls,
-           to_regclass('messaging_outbox') is not null as migrated,
-           coalesce((select bool_or(pg_has_role(current_user, c.relowner, 'USAGE'))
-                       from pg_class c
-                      where c.oid in (to_regclass('messaging_channels'), to_regclass('messaging_channel_members'),
-                                      to_regclass('messaging_outbox'), to_regclass('messaging_audit_log'))),
-                    false) as owner,
-           ${member('messaging_app', 'USAGE')} as app,
-           ${member('messaging_app', 'MEMBER')} as app_member,
-           ${member('messaging_worker', 'USAGE')} as worker,
-           ${member('messaging_worker', 'MEMBER')} as worker_member
-      from pg_roles r
-     where r.rolname = current_user`.execute(db)
-  const r = rows[0]
-  if (!r) throw new StorageError('cannot read the connection role')
-  const refuse = (why: string) =>
-    new StorageError(
-      `refusing to run as role "${r.role}": ${why}; row-level security would not protect tenants. ` +
-        'Connect as a login role granted messaging_app (allowPrivilegedRole is for migrations only).',
-    )
-  if (r.superuser) throw refuse('it is a superuser')
-  if (r.bypassrls) throw refuse('it has BYPASSRLS')
-  if (!r.migrated) throw new StorageError('the messaging tables are missing: apply the sql/ migrations first')
-  if (r.owner) throw refuse('it owns the messaging tables')
-  if (!r.app_member && !r.worker_member) {
-    throw new StorageError(`role "${r.role}" is not a member of messaging_app (nor messaging_worker)`)
-  }
-  // Policies apply to every role whose privileges the login has: with both, the worker's
-  // see-everything policies would hold in every tenant's unit of work.
-  if (r.app && r.worker) {
-    throw refuse(
-      'it inherits both messaging_app and messaging_worker (use two logins, or a NOINHERIT login that the adapter switches with SET LOCAL ROLE)',
-    )
-  }
-  const mode = (inherit: boolean, member: boolean) => (inherit ? 'inherit' : member ? 'member' : null)
-  return { app: mode(r.app, r.app_member), worker: mode(r.worker, r.worker_member) }
 }
 
 /**
@@ -416,98 +144,50 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
           : options.pool
             ? (options.pool as pg.Pool & { options: pg.ClientConfig }).options
             : null
-  const wakeSignal: PostgresWakeSignal | undefined = listenConfig
+  // Without a connection to LISTEN on (only `db` given, or turned off) the signal stays
+  // within the process, and workers elsewhere rely on polling.
+  const crossProcess: PostgresWakeSignal | undefined = listenConfig
     ? createPostgresWakeSignal(listenConfig)
     : undefined
+  const wakeSignal: WakeSignal = crossProcess ?? createLocalWakeSignal()
   const joined = new AsyncLocalStorage<Kysely<MessagingDatabase>>()
   let closed = false
-  const toKysely = (tx: HostTransaction): Kysely<MessagingDatabase> =>
-    isKysely(tx) ? (tx as unknown as Kysely<MessagingDatabase>) : kyselyOverClient(tx as HostClient)
+  const prune = async (pruneOptions: PruneOptions): Promise<number> => {
+    if (closed) throw new StorageError('postgres storage is closed')
+    if (!ownerDb) {
+      throw new StorageError(
+        "prune runs with the owner's rights (the app roles cannot delete): pass ownerConnectionString or ownerPool",
+      )
+    }
+    try {
+      return await pruneBatch(ownerDb, pruneOptions)
+    } catch (e) {
+      throw classify(e)
+    }
+  }
   return {
     name: 'postgres',
+    persistent: true,
     db,
     unitOfWork: new PostgresUnitOfWork(main, worker, joined, async () => {
       if (closed) throw new StorageError('postgres storage is closed')
     }),
-    ...(wakeSignal && { wakeSignal }),
-    withTransaction: (tx, fn) => joined.run(toKysely(tx), fn),
+    wakeSignal,
+    withTransaction: (tx, fn) => joined.run(hostKysely(tx), fn),
     bind: (tx) => ({
       name: 'postgres',
-      unitOfWork: new BoundUnitOfWork(toKysely(tx)),
+      persistent: true,
+      unitOfWork: new BoundUnitOfWork(hostKysely(tx)),
+      wakeSignal,
+      prune,
       close: async () => undefined,
     }),
-    async prune(pruneOptions: PruneOptions): Promise<number> {
-      if (closed) throw new StorageError('postgres storage is closed')
-      if (!ownerDb) {
-        throw new StorageError(
-          "prune runs with the owner's rights (the app roles cannot delete): pass ownerConnectionString or ownerPool",
-        )
-      }
-      return pruneBatch(ownerDb, pruneOptions.olderThan, pruneOptions.batchSize ?? 1000).catch((e) =>
-        Promise.reject(classify(e)),
-      )
-    },
+    prune,
     async close() {
       if (closed) return
       closed = true
-      await wakeSignal?.close()
+      await crossProcess?.close()
       await Promise.all(owned.map((k) => k.destroy()))
     },
   }
-}
-
-/**
- * Retention, as the owner: removes up to `batchSize` settled messages (processed, failed,
- * dead) settled before `olderThan`, with their attempts, in one short statement; returns
- * how many messages went. Call it again until it returns 0.
- *
- * The tenants with settled rows come from a skip scan over messaging_outbox_settled_idx
- * (infrastructure_id, settled_at), and each tenant's oldest settled rows from an index
- * range, so a batch never walks live rows nor what earlier batches removed. Rows are
- * deleted by address. No row lock is taken before the delete: claims never touch settled
- * rows, and a message redriven meanwhile (now pending, at a new address) fails the
- * re-checked conditions and stays. Enqueues and claims never wait for a prune.
- */
-async function pruneBatch(
-  db: Kysely<MessagingDatabase>,
-  olderThan: Date,
-  batchSize: number,
-): Promise<number> {
-  const r = await sql<{ n: number }>`
-    WITH RECURSIVE skip (infrastructure_id) AS (
-      (SELECT o.infrastructure_id FROM messaging_outbox AS o
-        WHERE o.status IN ('processed', 'failed', 'dead')
-        ORDER BY o.infrastructure_id LIMIT 1)
-      UNION ALL
-      SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
-               WHERE o.status IN ('processed', 'failed', 'dead') AND o.infrastructure_id > s.infrastructure_id
-               ORDER BY o.infrastructure_id LIMIT 1)
-        FROM skip AS s
-       WHERE s.infrastructure_id IS NOT NULL
-    ),
-    gone AS (
-      DELETE FROM messaging_outbox AS o
-       WHERE o.ctid = ANY (ARRAY(
-               SELECT d.row_id
-                 FROM skip AS s
-                 CROSS JOIN LATERAL (
-                   SELECT x.ctid AS row_id FROM messaging_outbox AS x
-                    WHERE x.infrastructure_id = s.infrastructure_id
-                      AND x.status IN ('processed', 'failed', 'dead')
-                      AND x.settled_at < ${olderThan}
-                    ORDER BY x.settled_at
-                    LIMIT ${batchSize}) AS d
-                WHERE s.infrastructure_id IS NOT NULL
-                LIMIT ${batchSize}))
-         AND o.status IN ('processed', 'failed', 'dead')
-         AND o.settled_at < ${olderThan}
-      RETURNING o.infrastructure_id, o.id
-    ),
-    gone_attempts AS (
-      DELETE FROM messaging_delivery_attempts AS a
-       USING gone AS g
-       WHERE a.infrastructure_id = g.infrastructure_id AND a.message_id = g.id
-    )
-    SELECT count(*)::int AS n FROM gone`.execute(db)
-  return r.rows[0]?.n ?? 0
 }

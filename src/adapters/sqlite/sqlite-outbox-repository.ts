@@ -1,9 +1,9 @@
 import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely'
-import { enqueueEach } from '../../application/enqueue-each.js'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
   ClaimOptions,
@@ -11,16 +11,17 @@ import type {
   EnqueueCommand,
   EnqueueOutcome,
   LeaseCommand,
-  OutboxDeliveryRepository,
   OutboxListFilter,
   OutboxRepository,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
+import { enqueueBatch } from '../shared/enqueue-batch.js'
+import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
 import { outboxRow, toDeliveryAttempt, toMessage } from './sqlite-rows.js'
-import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
+import { canAccess, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
 const infra = sql.ref('messaging_outbox.infrastructure_id')
@@ -40,29 +41,30 @@ const claimable = (now: number): RawBuilder<SqlBool> =>
  * writer, so the rows a claim selects cannot be leased by anyone else before it updates
  * them, in this process or another (the role SKIP LOCKED plays on PostgreSQL).
  */
-export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryRepository {
+export class SqliteOutboxRepository implements OutboxRepository {
   constructor(
     private readonly db: Kysely<SqliteDatabase>,
     private readonly ids: IdGenerator,
+    /** The process clock of the one host the file lives on (docs/sqlite.md). */
+    private readonly clock: Clock,
   ) {}
 
-  /** Statements cost no round trip here: the batch is the one-message path in a loop, in the unit's transaction. */
+  /** Statements cost no round trip here: the batch is the one-message insert in a loop, in the unit's transaction. */
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
-    const repos = {
-      channels: new SqliteChannelRepository(this.db),
-      outbox: this,
-      audit: new SqliteAuditLog(this.db),
-    }
-    return enqueueEach(repos, scope, commands)
+    return enqueueBatch(
+      {
+        now: () => this.clock.now(),
+        channels: new SqliteChannelRepository(this.db),
+        audit: new SqliteAuditLog(this.db),
+        insert: (s, message) => this.insert(s, message),
+      },
+      scope,
+      commands,
+    )
   }
 
-  async enqueue(
-    scope: TenantScope,
-    message: OutboxMessage,
-  ): Promise<{ message: OutboxMessage; created: boolean }> {
-    if (!scope.canAccess(message.infrastructureId, message.businessId)) {
-      throw new TenantScopeViolationError(message.infrastructureId, message.businessId)
-    }
+  /** One message, idempotent on its key; the scope predicate plays the insert policy's part. */
+  private async insert(scope: TenantScope, message: OutboxMessage): Promise<EnqueueOutcome> {
     if (message.idempotencyKey !== null) {
       // Inside the unit's write transaction nobody else can insert between this read and
       // the insert below, so the unique index is a backstop, not the mechanism.
@@ -74,10 +76,7 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
         .where('idempotency_key', '=', message.idempotencyKey)
         .where(inScope(scope))
         .executeTakeFirst()
-      if (existing) {
-        await this.assertChannel(scope, message)
-        return { message: toMessage(existing), created: false }
-      }
+      if (existing) return { message: toMessage(existing), created: false }
     }
     try {
       const written = await insertChecked(
@@ -93,18 +92,6 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
       throw e
     }
     return { message: structuredClone(message), created: true }
-  }
-
-  /** A repeated key still names a channel of the message's infrastructure (the memory adapter checks it first). */
-  private async assertChannel(scope: TenantScope, message: OutboxMessage): Promise<void> {
-    const found = await this.db
-      .selectFrom('messaging_channels')
-      .select('id')
-      .where('infrastructure_id', '=', message.infrastructureId)
-      .where('id', '=', message.channelId)
-      .where(canAccessInfrastructure(scope, sql.ref('messaging_channels.infrastructure_id')))
-      .executeTakeFirst()
-    if (!found) throw new NotFoundError('channel', message.channelId)
   }
 
   async findById(scope: TenantScope, infrastructureId: string, id: string): Promise<OutboxMessage | null> {
@@ -147,7 +134,7 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
 
   async claim(scope: TenantScope, options: ClaimOptions): Promise<ClaimedMessage[]> {
     if (!scope.hasRole('service') || options.limit <= 0) return []
-    const now = options.now.getTime()
+    const now = this.clock.now().getTime()
     const leasedUntil = now + options.leaseMs
     const perTenant = Math.min(options.limit, options.perTenantLimit ?? options.limit)
     if (perTenant <= 0) return []
@@ -213,14 +200,16 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
 
   async settle(scope: TenantScope, cmd: SettleCommand): Promise<boolean> {
     if (!scope.hasRole('service')) return false
-    assertTransition('processing', cmd.settlement.status)
+    const s = storableSettlement(cmd.settlement)
+    assertTransition('processing', s.status)
+    const now = this.clock.now().getTime()
     const result = await this.db
       .updateTable('messaging_outbox')
       .set({
-        status: cmd.settlement.status,
-        available_at: cmd.settlement.availableAt.getTime(),
-        last_error: cmd.settlement.lastError,
-        settled_at: cmd.settlement.settledAt?.getTime() ?? null,
+        status: s.status,
+        ...(s.status === 'pending' && { available_at: now + s.retryAfterMs }),
+        last_error: s.lastError,
+        settled_at: s.status === 'pending' ? null : now,
         lease_token: null,
         leased_until: null,
       })
@@ -273,22 +262,22 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
       .where(inScope(scope))
   }
 
-  async renew(scope: TenantScope, cmd: LeaseCommand & { leasedUntil: Date }): Promise<boolean> {
+  async renew(scope: TenantScope, cmd: LeaseCommand & { leaseMs: number }): Promise<boolean> {
     if (!scope.hasRole('service')) return false
     const result = await this.heldBy(cmd, scope)
-      .set({ leased_until: cmd.leasedUntil.getTime() })
+      .set({ leased_until: this.clock.now().getTime() + cmd.leaseMs })
       .executeTakeFirst()
     return result.numUpdatedRows > 0n
   }
 
-  async release(scope: TenantScope, cmd: LeaseCommand & { availableAt: Date }): Promise<boolean> {
+  async release(scope: TenantScope, cmd: LeaseCommand & { delayMs: number }): Promise<boolean> {
     if (!scope.hasRole('service')) return false
     const result = await this.heldBy(cmd, scope)
       .set((eb) => ({
         status: 'pending',
         // The attempt did not happen: give back the one the claim counted.
         attempts: sql<number>`max(0, ${eb.ref('attempts')} - 1)`,
-        available_at: cmd.availableAt.getTime(),
+        available_at: this.clock.now().getTime() + Math.max(0, cmd.delayMs),
         lease_token: null,
         leased_until: null,
       }))
@@ -307,7 +296,9 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
     return done
   }
 
-  async recordAttempt(scope: TenantScope, attempt: DeliveryAttempt): Promise<void> {
+  /** Appends one attempt, copied onto the message's own row read under the scope. */
+  private async recordAttempt(scope: TenantScope, given: DeliveryAttempt): Promise<void> {
+    const attempt = storableAttempt(given)
     if (!scope.hasRole('service')) throw new TenantScopeViolationError(attempt.infrastructureId)
     // INSERT ... SELECT from the message's own row, read under the scope: no row in scope,
     // no attempt; the tenant columns come from the message, not from the caller.
@@ -360,12 +351,12 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
 
   async redrive(
     scope: TenantScope,
-    cmd: { infrastructureId: string; id: string; now: Date },
+    cmd: { infrastructureId: string; id: string },
   ): Promise<OutboxMessage | null> {
     if (!scope.hasRole('service', 'infra_admin')) return null
     const row = await this.db
       .updateTable('messaging_outbox')
-      .set({ status: 'pending', attempts: 0, available_at: cmd.now.getTime(), settled_at: null })
+      .set({ status: 'pending', attempts: 0, available_at: this.clock.now().getTime(), settled_at: null })
       .where('infrastructure_id', '=', cmd.infrastructureId)
       .where('id', '=', cmd.id)
       .where('status', 'in', ['dead', 'failed'])
@@ -375,8 +366,8 @@ export class SqliteOutboxRepository implements OutboxRepository, OutboxDeliveryR
     return row ? toMessage(row) : null
   }
 
-  async stats(scope: TenantScope, filter: { infrastructureId?: string; now: Date }): Promise<ChannelStats[]> {
-    const now = filter.now.getTime()
+  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
+    const now = this.clock.now().getTime()
     const count = (status: string) => sql<number>`sum(${sql.ref('status')} = ${status})`
     let q = this.db
       .selectFrom('messaging_outbox')

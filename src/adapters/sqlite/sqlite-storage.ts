@@ -9,8 +9,11 @@ import {
 } from 'kysely'
 import { StorageError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
+import { createLocalWakeSignal } from '../../ports/wake-signal.js'
+import { cutOff } from '../shared/retention.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
@@ -30,6 +33,12 @@ export interface SqliteStorageOptions {
   /** Mints lease tokens. */
   readonly ids?: IdGenerator
   /**
+   * The store's clock: leases, due times, retry delays and retention are resolved against
+   * it. Default: the process clock. Every process sharing the file runs on one host, so it
+   * reads one system clock (docs/sqlite.md); tests hand in a clock they move by hand.
+   */
+  readonly clock?: Clock
+  /**
    * How long a unit of work waits for another process's write lock before failing with a
    * StorageError (SQLite `busy_timeout`). better-sqlite3 is synchronous: the wait blocks
    * this thread, so keep units of work short. Default 5000.
@@ -46,8 +55,6 @@ export interface SqliteStorage extends MessagingStorage {
   readonly name: 'sqlite'
   /** The SQLite journal mode in effect: `wal` for files, `memory` for `:memory:`. */
   journalMode(): string
-  /** Retention: removes settled messages older than `olderThan` with their attempts (see MessagingStorage). */
-  prune(options: PruneOptions): Promise<number>
 }
 
 const isMemoryPath = (path: string) => path === ':memory:' || path === ''
@@ -88,6 +95,7 @@ class SqliteUnitOfWork implements UnitOfWork {
     private readonly db: Kysely<SqliteDatabase>,
     private readonly raw: BetterSqlite3.Database,
     private readonly ids: IdGenerator,
+    private readonly clock: Clock,
   ) {}
 
   run<T>(_scope: TenantScope, work: (repos: Repositories) => Promise<T>): Promise<T> {
@@ -95,7 +103,7 @@ class SqliteUnitOfWork implements UnitOfWork {
       work({
         channels: new SqliteChannelRepository(conn),
         members: new SqliteMembershipRepository(conn),
-        outbox: new SqliteOutboxRepository(conn, this.ids),
+        outbox: new SqliteOutboxRepository(conn, this.ids, this.clock),
         audit: new SqliteAuditLog(conn),
         inbox: new SqliteInboxRepository(conn),
         templates: new SqliteTemplateRepository(conn),
@@ -169,9 +177,10 @@ function cachingStatements(raw: BetterSqlite3.Database, size = 200): KyselySqlit
  * say so). The gate row exists only inside this transaction; the append-only triggers let
  * deletes of settled rows through while it does.
  */
-async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions): Promise<number> {
+async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Date): Promise<number> {
   const limit = Math.max(0, Math.floor(options.batchSize ?? 1000))
-  const settled = sql`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')} from ${sql.table('messaging_outbox')} where ${sql.ref('status')} in ('processed', 'failed', 'dead') and ${sql.ref('settled_at')} < ${options.olderThan.getTime()} order by ${sql.ref('settled_at')}, ${sql.ref('infrastructure_id')}, ${sql.ref('id')} limit ${limit}`
+  const olderThan = cutOff(options.olderThan, now).getTime()
+  const settled = sql`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')} from ${sql.table('messaging_outbox')} where ${sql.ref('status')} in ('processed', 'failed', 'dead') and ${sql.ref('settled_at')} < ${olderThan} order by ${sql.ref('settled_at')}, ${sql.ref('infrastructure_id')}, ${sql.ref('id')} limit ${limit}`
   await sql`insert into ${sql.table('messaging_retention_gate')} (${sql.ref('id')}) values (1) ${RETENTION}`.execute(
     db,
   )
@@ -209,14 +218,16 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       log: (event) => onQuery({ sql: event.query.sql, parameters: event.query.parameters }),
     }),
   })
-  const uow = new SqliteUnitOfWork(db, raw, options.ids ?? randomIds)
+  const clock = options.clock ?? systemClock
+  const uow = new SqliteUnitOfWork(db, raw, options.ids ?? randomIds, clock)
   let closing: Promise<void> | undefined
   return {
     name: 'sqlite',
     persistent: !isMemoryPath(options.path),
     unitOfWork: uow,
+    wakeSignal: createLocalWakeSignal(),
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
-    prune: (options) => uow.exclusive((conn) => prune(conn, options)),
+    prune: (options) => uow.exclusive((conn) => prune(conn, options, clock.now())),
     close() {
       closing ??= (async () => {
         uow.closed = true

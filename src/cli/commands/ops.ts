@@ -216,20 +216,22 @@ export function registerOps(program: Command, io: CliIo): void {
     .requiredOption('--older-than <duration|date>', 'a duration (30d, 12h) or an ISO date')
     .option('--batch-size <n>', 'rows per statement', integer(1), 1000)
     .action(async (opts: StoreOptions & { olderThan: string; batchSize: number }) => {
+      // A duration is an age the store takes back from its own clock (the database's on
+      // PostgreSQL), so a host with a fast clock prunes nothing early; a date is the host's.
       const duration = parseDuration(opts.olderThan)
-      const olderThan = duration !== null ? new Date(Date.now() - duration) : new Date(opts.olderThan)
-      if (Number.isNaN(olderThan.getTime()))
+      const date = duration === null ? new Date(opts.olderThan) : null
+      if (date !== null && Number.isNaN(date.getTime()))
         throw new CliError('--older-than is a duration (30d) or an ISO date')
+      const cutOff = date !== null ? { olderThan: date } : { olderThanMs: duration! }
       const store = describeStore(opts, io.env)
       // Retention deletes what the application's role may not: on PostgreSQL it runs as the owner.
       const removed = await withMessaging(
         opts,
         io,
-        (m) => m.prune({ olderThan, batchSize: opts.batchSize }),
+        (m) => m.prune({ ...cutOff, batchSize: opts.batchSize }),
         { allowPrivilegedRole: store.kind === 'postgres' },
       )
-      io.out(
-        `pruned ${removed} message${removed === 1 ? '' : 's'} settled before ${olderThan.toISOString()}\n`,
-      )
+      const when = date !== null ? date.toISOString() : `${opts.olderThan} ago by the store's clock`
+      io.out(`pruned ${removed} message${removed === 1 ? '' : 's'} settled before ${when}\n`)
     })
 }

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely'
+import type { Repositories } from '../../ports/unit-of-work.js'
+import { PostgresAuditLog } from './postgres-audit-log.js'
+import { PostgresCategoryRepository } from './postgres-category-repository.js'
+import { PostgresChannelRepository } from './postgres-channel-repository.js'
+import { PostgresInboxRepository } from './postgres-inbox-repository.js'
+import { PostgresMembershipRepository } from './postgres-membership-repository.js'
+import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
+import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
+import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresTemplateRepository } from './postgres-template-repository.js'
+import type { MessagingDatabase } from './schema.js'
+import type { SelfContainedStatements } from './unit-session.js'
+
+/** The repositories of one unit of work, over its connection. */
+export const repositories = (
+  db: Kysely<MessagingDatabase>,
+  statements: SelfContainedStatements,
+): Repositories => ({
+  channels: new PostgresChannelRepository(db),
+  members: new PostgresMembershipRepository(db),
+  outbox: new PostgresOutboxRepository(db, statements),
+  audit: new PostgresAuditLog(db),
+  inbox: new PostgresInboxRepository(db),
+  templates: new PostgresTemplateRepository(db),
+  profiles: new PostgresProfileRepository(db),
+  categories: new PostgresCategoryRepository(db),
+  preferences: new PostgresPreferenceRepository(db),
+})

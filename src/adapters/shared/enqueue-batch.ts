@@ -1,0 +1,103 @@
+import type { Channel } from '../../domain/channel.js'
+import { ChannelDisabledError, NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
+import type { OutboxMessage } from '../../domain/outbox-message.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { AuditLog } from '../../ports/audit-log.js'
+import type { ChannelRepository } from '../../ports/channel-repository.js'
+import type { Due, EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
+
+/** What a store lends the enqueue rules: its clock, its channel reads, its audit log and its one-row insert. */
+export interface EnqueueStore {
+  /** The store's own now: a relative due time is resolved against it. */
+  now(): Date
+  readonly channels: Pick<ChannelRepository, 'findById' | 'findByKey'>
+  readonly audit: Pick<AuditLog, 'append'>
+  /**
+   * Appends one resolved message, or, when its idempotency key is taken, returns the first
+   * message with `created: false` and writes nothing. Within the scope (the rules checked it).
+   */
+  insert(scope: TenantScope, message: OutboxMessage): Promise<EnqueueOutcome>
+}
+
+/** The due time of a new message, by the store's clock where it is relative. */
+export const dueAt = (due: Due, now: () => Date): Date =>
+  'at' in due ? due.at : new Date(now().getTime() + Math.max(0, due.afterMs))
+
+/**
+ * `OutboxRepository.enqueueMany`, the rules written once for the stores whose calls cost no
+ * round trip (memory, SQLite); PostgreSQL's `messaging_enqueue` (sql/) keeps the same rules
+ * in one statement, and the repository conformance suite holds all three to them:
+ *
+ * 1. every message lies in the scope (before any channel is looked up, so an outsider
+ *    learns nothing of the tenant's channels);
+ * 2. every channel is found by id or key in the message's own infrastructure, and enabled,
+ *    before the first write;
+ * 3. a message takes its channel's id and max attempts (else the command's default);
+ * 4. a message created appends its audit entry, details gaining `channelId`.
+ *
+ * The caller's unit of work makes it all or nothing.
+ */
+export async function enqueueBatch(
+  store: EnqueueStore,
+  scope: TenantScope,
+  commands: readonly EnqueueCommand[],
+): Promise<EnqueueOutcome[]> {
+  for (const { message: m } of commands) {
+    if (!scope.canAccess(m.infrastructureId, m.businessId)) {
+      throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
+    }
+  }
+  const channels = await resolveChannels(store, scope, commands)
+  const out: EnqueueOutcome[] = []
+  for (const [i, c] of commands.entries()) {
+    const channel = channels[i]!
+    const r = await store.insert(scope, {
+      ...c.message,
+      channelId: channel.id,
+      maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,
+      status: 'pending',
+      attempts: 0,
+      availableAt: dueAt(c.due, () => store.now()),
+      leaseToken: null,
+      leasedUntil: null,
+      lastError: null,
+      settledAt: null,
+    })
+    if (r.created) {
+      await store.audit.append(scope, {
+        ...c.audit,
+        details: { channelId: channel.id, ...(c.audit.details ?? {}) },
+      })
+    }
+    out.push(r)
+  }
+  return out
+}
+
+/** Each command's channel, looked up once per distinct reference; throws before anything is written. */
+async function resolveChannels(
+  store: EnqueueStore,
+  scope: TenantScope,
+  commands: readonly EnqueueCommand[],
+): Promise<Channel[]> {
+  const found = new Map<string, Channel>()
+  const channels: Channel[] = []
+  for (const c of commands) {
+    const infra = c.message.infrastructureId
+    const ref = 'id' in c.channel ? c.channel.id : c.channel.key
+    const cacheKey = `${infra}\u0000${'id' in c.channel ? 'id' : 'key'}\u0000${ref}`
+    let channel = found.get(cacheKey)
+    if (channel === undefined) {
+      const hit =
+        'id' in c.channel
+          ? await store.channels.findById(scope, infra, c.channel.id)
+          : await store.channels.findByKey(scope, infra, c.channel.key)
+      if (!hit) throw new NotFoundError('channel', ref)
+      channel = hit
+      found.set(cacheKey, channel)
+    }
+    if (!channel.enabled) throw new ChannelDisabledError(channel.id)
+    channels.push(channel)
+  }
+  return channels
+}
