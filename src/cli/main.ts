@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { registerDemo } from './commands/demo.js'
+import { registerNotify } from './commands/notify.js'
 import { registerOps } from './commands/ops.js'
 import { registerServe } from './commands/serve.js'
 import { registerWorker } from './commands/worker.js'
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void = ()
   registerWorker(program, io)
   registerServe(program, io)
   registerOps(program, io)
+  registerNotify(program, io)
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })
   return program
 }

@@ -4,6 +4,7 @@ import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
+import type { NotificationRepository } from './notification-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
@@ -26,6 +27,8 @@ export interface Repositories {
   readonly categories: CategoryRepository
   /** Users' own choices and the tenant's defaults. */
   readonly preferences: PreferenceRepository
+  /** Notifications and the recipients they left out. */
+  readonly notifications: NotificationRepository
 }
 
 /**

@@ -21,6 +21,7 @@ import { toStorageError } from './sqlite-errors.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
+import { SqliteNotificationRepository } from './sqlite-notification-repository.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
@@ -110,6 +111,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         profiles: new SqliteProfileRepository(conn),
         categories: new SqliteCategoryRepository(conn),
         preferences: new SqlitePreferenceRepository(conn),
+        notifications: new SqliteNotificationRepository(conn),
       }),
     )
   }

@@ -15,7 +15,7 @@ import {
 } from '../context.js'
 import { ms, parseDuration, table } from '../format.js'
 
-interface ActorOptions extends StoreOptions {
+export interface ActorOptions extends StoreOptions {
   principal?: string
   infra?: string[]
   json?: boolean
@@ -26,13 +26,13 @@ const storeOptions = (c: Command) =>
     .option('--sqlite <file>', 'SQLite database file (default: DATABASE_URL when set, else ./messaging.db)')
     .option('--database-url <url>', 'PostgreSQL connection string (default: DATABASE_URL)')
 
-const actorOptions = (c: Command) =>
+export const actorOptions = (c: Command) =>
   storeOptions(c)
     .option('--infra <uuid>', 'act as a service principal of this infrastructure (repeatable)', collect)
     .option('--principal <json>', 'act as this principal instead (JSON or @file)')
 
 /** Opens the store, runs `fn`, closes the store whatever happened. */
-async function withMessaging<T>(
+export async function withMessaging<T>(
   opts: StoreOptions,
   io: CliIo,
   fn: (m: Messaging) => Promise<T>,
@@ -47,7 +47,7 @@ async function withMessaging<T>(
 }
 
 /** The one infrastructure a command is about: `--infra`, or the principal's only one. */
-function oneInfra(opts: ActorOptions, principal: Principal): string {
+export function oneInfra(opts: ActorOptions, principal: Principal): string {
   if (opts.infra?.length === 1) return opts.infra[0]!
   const ids = [...new Set(principal.grants.map((g) => g.infrastructureId))]
   if (ids.length === 1) return ids[0]!
