@@ -16,6 +16,7 @@ import { ProfileService } from './application/profile-service.js'
 import { TemplateRenderer } from './application/template-renderer.js'
 import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
+import { compileDestinationPolicy, type DestinationPolicy } from './domain/destinations.js'
 import { ValidationError } from './domain/errors.js'
 import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
@@ -76,6 +77,14 @@ export interface MessagingOptions {
    * plaintext, which only the memory store accepts for configs that hold credentials.
    */
   readonly secrets?: SecretBox | ChannelSecrets
+  /**
+   * Where channels may send (webhook and SMS provider URLs): `allowedRanges` lets private
+   * ranges through (any port in them), `allowedPorts` adds ports to 80 and 443. Checked when a
+   * channel is created or configured; give the transports the same object (`ssrf`), or use
+   * `builtinTransports`, which reads `messaging.destinations`. Default: public addresses on
+   * ports 80 and 443 only.
+   */
+  readonly destinations?: DestinationPolicy
   /** Parses and renders notification templates. Default: the Liquid engine (LiquidJS) with its default bounds. */
   readonly templateEngine?: TemplateEngine
 }
@@ -97,6 +106,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         'give storage or sqlitePath, not both',
       )
     }
+    const destinations = compileDestinationPolicy(options.destinations)
     const storage = options.storage ?? defaultStorage(options)
     bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(storage)
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
@@ -124,6 +134,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
         requireSealedSecrets: storage.persistent !== false,
+        destinations,
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>
@@ -172,6 +183,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.PreferenceService),
             c.get(MESSAGING_TYPES.TemplateService),
             c.get(MESSAGING_TYPES.NotifyService),
+            options.destinations ?? {},
           ),
       )
       .inSingletonScope()

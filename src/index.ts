@@ -4,6 +4,11 @@
  * adapter has its own entry (`messaging/memory`, ...) so a host loads only what it uses.
  */
 
+export {
+  createLiquidTemplateEngine,
+  DEFAULT_LIQUID_LIMITS,
+  type LiquidLimits,
+} from './adapters/liquid/liquid-template-engine.js'
 export type { Refusal } from './application/audit-service.js'
 export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
@@ -43,8 +48,8 @@ export {
   DEFAULT_RETRY_POLICY,
   type DeliveryAttempt,
   type RetryPolicy,
-  redactSecrets,
 } from './domain/delivery.js'
+export type { DestinationPolicy } from './domain/destinations.js'
 export {
   ChannelDisabledError,
   ConflictError,
@@ -103,6 +108,7 @@ export {
   type TenantDefault,
 } from './domain/preference.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
+export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
 export {
   canonicalLocale,
   DEFAULT_TEMPLATE_LOCALE,

@@ -15,6 +15,7 @@ import type { AuditEntry } from './domain/audit.js'
 import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
+import type { DestinationPolicy } from './domain/destinations.js'
 import type { InboxEntry } from './domain/inbox.js'
 import type {
   AckInput,
@@ -110,6 +111,8 @@ export class Messaging {
     /** Notification templates: the lookup a notify call makes and the rendering at delivery. */
     readonly templates: TemplateService,
     private readonly notifications: NotifyService,
+    /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
+    readonly destinations: DestinationPolicy = {},
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */

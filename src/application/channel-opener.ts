@@ -40,7 +40,10 @@ const errorCode = (e: unknown) => {
  * Opens a stored channel for delivery: the one place channel secrets are opened. The
  * result holds plaintext credentials: for a transport only, never for a response or a log.
  */
-export function openChannel(ctx: ServiceContext, channel: Channel | null): ChannelLookup {
+export function openChannel(
+  ctx: Pick<ServiceContext, 'channelTypes' | 'secrets'>,
+  channel: Channel | null,
+): ChannelLookup {
   if (!channel) return { status: 'missing' }
   if (!channel.enabled) return { status: 'disabled', channel }
   const { rateLimit, ...stored } = channel.config

@@ -1,11 +1,13 @@
 import {
   type Channel,
   type ChannelView,
+  configValueAt,
   mergeSecrets,
   redactConfig,
   secretValues,
 } from '../domain/channel.js'
-import { NotFoundError, ValidationError } from '../domain/errors.js'
+import { destinationIssue } from '../domain/destinations.js'
+import { NotFoundError, ValidationError, type ValidationIssue } from '../domain/errors.js'
 import {
   type ChannelRefInput,
   type ConfigureChannelInput,
@@ -50,6 +52,22 @@ export class ChannelService {
     return this.ctx.secrets.seal(def, config, owner)
   }
 
+  /**
+   * The URLs a channel's transport will call, against the destination policy: refused on
+   * save as the SSRF guard would refuse them at delivery, so a bad URL is a 400 naming
+   * `config.<path>` now rather than a dead message later.
+   */
+  private checkDestinations(type: string, config: Readonly<Record<string, unknown>>): void {
+    const issues: ValidationIssue[] = []
+    for (const path of this.ctx.channelTypes.get(type).destinationPaths ?? []) {
+      const url = configValueAt(config, path)
+      if (typeof url !== 'string') continue
+      const broken = destinationIssue(url, this.ctx.destinations)
+      if (broken) issues.push({ path: `config.${path}`, ...broken })
+    }
+    if (issues.length > 0) throw new ValidationError(issues)
+  }
+
   /** The stored channel with its secrets opened: for transports only, never for a response. */
   open(channel: Channel): Channel {
     const def = this.ctx.channelTypes.get(channel.type)
@@ -65,6 +83,7 @@ export class ChannelService {
   async create(scope: TenantScope, raw: CreateChannelInput): Promise<ChannelView> {
     const input = parseInput(createChannelInput, raw)
     const config = this.ctx.channelTypes.parseConfig(input.type, input.config)
+    this.checkDestinations(input.type, config)
     const id = this.ctx.ids.next()
     const target = {
       infrastructureId: input.infrastructureId,
@@ -124,6 +143,7 @@ export class ChannelService {
             current.type,
             mergeSecrets(def, input.config, stored),
           )
+          this.checkDestinations(current.type, merged)
           config = this.seal(current.type, merged, owner)
         }
         const next = await r.channels.update(scope, input.infrastructureId, input.channelId, {

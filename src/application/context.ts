@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelTypeRegistry } from '../domain/channel.js'
+import type { CompiledDestinationPolicy } from '../domain/destinations.js'
 import { isMessagingError } from '../domain/errors.js'
 import type { JsonValue } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
@@ -31,6 +32,8 @@ export interface ServiceContext {
   readonly secrets: ChannelSecrets
   /** True for stores that persist: they refuse credentials when no key seals them. */
   readonly requireSealedSecrets: boolean
+  /** Where channels may send: checked when a channel is saved (and by the SSRF guard at delivery). */
+  readonly destinations: CompiledDestinationPolicy
 }
 
 interface AuditTarget {

@@ -2,7 +2,7 @@ import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
 import type { ChannelLookup } from './channel-opener.js'
-import type { ClaimRequest, DeliveryService, LeaseRef } from './delivery-service.js'
+import type { ClaimRequest, DeliveryService, LeaseRef, RetainItem } from './delivery-service.js'
 import type { SettleItem, SettleResult } from './settle.js'
 
 /**
@@ -25,6 +25,11 @@ export interface DeliveryPort {
   release(held: LeaseRef, delayMs: number): Promise<boolean>
   /** Settles held messages, each fenced by its lease, recording and auditing each attempt. */
   settle(items: readonly SettleItem[]): Promise<SettleResult[]>
+  /**
+   * Records failed attempts of held messages that stay held, their leases extended: for a
+   * broker's workers, which retry a message themselves (false: the lease was lost).
+   */
+  retain(items: readonly RetainItem[]): Promise<boolean[]>
   /** A held message's channel, opened for delivery (plaintext secrets: for transports only). */
   openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup>
   /** Called when messages may have become due (an enqueue committed); returns the unsubscribe. */
@@ -43,6 +48,7 @@ export function createDeliveryPort(
     renew: (held, leaseMs) => service.renew(scope, held, leaseMs),
     release: (held, delayMs) => service.release(scope, held, delayMs),
     settle: (items) => service.settle(scope, items),
+    retain: (items) => service.retain(scope, items),
     openChannel: (infrastructureId, channelId) => service.openChannel(scope, infrastructureId, channelId),
     onWake: (listener) => wake.subscribe(() => listener()),
   }

@@ -5,8 +5,10 @@ import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenan
 import { parseInput } from '../domain/validation.js'
 import { type ChannelLookup, openChannel } from './channel-opener.js'
 import { audited, type ServiceContext } from './context.js'
+import { type RetainItem, retainHeld } from './retain.js'
 import { type AttemptReport, type SettleItem, type SettleResult, settleHeld } from './settle.js'
 
+export type { RetainItem } from './retain.js'
 export type { AttemptReport, SettleItem, SettleResult } from './settle.js'
 
 /** What one claim asks for: the facade's `claim` and the worker's claims alike. */
@@ -101,6 +103,16 @@ export class DeliveryService {
         return result!.acked ? result! : { acked: false, status: m.status }
       })
     })
+  }
+
+  /**
+   * Records failed attempts of messages that stay held (a broker's workers retry them), each
+   * fenced by its lease and the lease extended (see `retainHeld`). `service` only.
+   */
+  retain(scope: TenantScope, items: readonly RetainItem[]): Promise<boolean[]> {
+    if (items.length === 0) return Promise.resolve([])
+    assertRole(scope, 'outbox.ack', 'service')
+    return this.ctx.uow.run(scope, (r) => retainHeld(this.ctx, r, scope, items))
   }
 
   /** Extends a held lease by `leaseMs` from the store's now; false when the lease was lost. */

@@ -53,8 +53,9 @@ function ackOutcomeOf(report: AttemptReport): AckOutcome {
     : { outcome: 'failed', reason }
 }
 
-function commandOf(ctx: ServiceContext, held: ClaimedMessage, report: AttemptReport): CompleteCommand {
-  const attempt: DeliveryAttempt = {
+/** The record of one attempt of a held message, as the settle path (and a broker's retry) stores it. */
+export function attemptOf(ctx: ServiceContext, held: ClaimedMessage, report: AttemptReport): DeliveryAttempt {
+  return {
     id: ctx.ids.next(),
     infrastructureId: held.infrastructureId,
     messageId: held.id,
@@ -68,6 +69,10 @@ function commandOf(ctx: ServiceContext, held: ClaimedMessage, report: AttemptRep
     error: report.error,
     providerMessageId: report.providerMessageId,
   }
+}
+
+function commandOf(ctx: ServiceContext, held: ClaimedMessage, report: AttemptReport): CompleteCommand {
+  const attempt = attemptOf(ctx, held, report)
   return {
     settle: {
       infrastructureId: held.infrastructureId,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
 import { type Logger, pino } from 'pino'
 import { createMessaging, type MessagingOptions } from '../container.js'
+import type { DestinationPolicy } from '../domain/destinations.js'
 import { ValidationError } from '../domain/errors.js'
 import { type Principal, principalSchema } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
@@ -112,6 +113,21 @@ export function principalOf(opts: { principal?: string; infra?: string[] }): Pri
 }
 
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+/** A repeatable port option: `--allow-port 8443 --allow-port 9000`. */
+export const ports = (value: string, previous: number[] = []): number[] => {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
+    throw new InvalidArgumentError('must be a port number, 1 to 65535')
+  return [...previous, Number(value)]
+}
+
+/** The destination allow-list of `--allow-range` and `--allow-port`: channels are checked against it on save, deliveries by the SSRF guard. */
+export function destinationsOf(opts: { allowRange?: string[]; allowPort?: number[] }): DestinationPolicy {
+  return {
+    ...(opts.allowRange?.length && { allowedRanges: opts.allowRange }),
+    ...(opts.allowPort?.length && { allowedPorts: opts.allowPort }),
+  }
+}
 
 /** A commander parser of whole numbers not below `min`: `--concurrency abc` is refused before anything runs. */
 export const integer =

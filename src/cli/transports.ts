@@ -9,21 +9,20 @@ import { CliError } from './context.js'
 export interface BuiltinTransportOptions {
   /** Permit `http:` webhook and SMS provider URLs (never for production receivers). */
   readonly allowHttp?: boolean
-  /** CIDR ranges the SSRF guard lets through (`127.0.0.0/8` for loopback receivers). */
-  readonly allowedRanges?: readonly string[]
   /** The host's SMTP relay for email channels that configure none. */
   readonly relay?: SmtpRelay
 }
 
 /**
  * The four built-in transports as the CLI runs them. The worker opens sealed channel
- * secrets before it calls a transport, so none needs a secret box of its own here.
+ * secrets before it calls a transport, so none needs a secret box of its own here. The SSRF
+ * guard reads `messaging.destinations`: the allow-list channels were checked against on save.
  */
 export function builtinTransports(messaging: Messaging, options: BuiltinTransportOptions = {}): Transport[] {
+  const { allowedRanges = [], allowedPorts = [] } = messaging.destinations
   const network = {
     ...(options.allowHttp && { allowHttp: true }),
-    ...(options.allowedRanges &&
-      options.allowedRanges.length > 0 && { ssrf: { allowedRanges: options.allowedRanges } }),
+    ...((allowedRanges.length > 0 || allowedPorts.length > 0) && { ssrf: messaging.destinations }),
   }
   return [
     createInAppTransport({ messaging }),

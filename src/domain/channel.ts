@@ -58,6 +58,12 @@ export interface ChannelTypeDefinition {
   readonly configSchema: z.ZodType<Record<string, unknown>>
   /** Dotted paths into the config that hold credentials (`auth.pass`). */
   readonly secretPaths: readonly string[]
+  /**
+   * Dotted paths of the URLs the type's transport calls (`url`): checked when a channel is
+   * saved against the destination policy (no credentials in them, no refused literal
+   * address, ports 80, 443 or allowed ones), as the SSRF guard checks them at delivery.
+   */
+  readonly destinationPaths?: readonly string[]
 }
 
 // A DNS name, an IPv4 literal, or a bracketed IPv6 literal (as URL.hostname spells it);
@@ -162,8 +168,13 @@ export const webhookConfigSchema = z.strictObject({
 export const BUILTIN_CHANNEL_TYPE_DEFINITIONS: readonly ChannelTypeDefinition[] = [
   { type: 'in_app', configSchema: inAppConfigSchema, secretPaths: [] },
   { type: 'email', configSchema: emailConfigSchema, secretPaths: ['smtp.auth.pass'] },
-  { type: 'sms', configSchema: smsConfigSchema, secretPaths: ['provider.apiKey', 'twilio.authToken'] },
-  { type: 'webhook', configSchema: webhookConfigSchema, secretPaths: ['secrets'] },
+  {
+    type: 'sms',
+    configSchema: smsConfigSchema,
+    secretPaths: ['provider.apiKey', 'twilio.authToken'],
+    destinationPaths: ['provider.url', 'twilio.baseUrl'],
+  },
+  { type: 'webhook', configSchema: webhookConfigSchema, secretPaths: ['secrets'], destinationPaths: ['url'] },
 ]
 
 /** Delivery throttling of one channel: a token bucket of `burst` tokens refilled at `perSecond`. */

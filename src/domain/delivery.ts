@@ -59,10 +59,3 @@ export function backoffMs(
   // The provider knows its own load: its Retry-After wins over maxMs, up to a day.
   return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS))
 }
-
-/** Replaces every occurrence of each secret with `[redacted]`. Short values are left alone to keep texts readable. */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]')
-  return out
-}

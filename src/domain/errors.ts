@@ -154,8 +154,14 @@ export class RateLimitedError extends MessagingError {
 /** The store failed for a reason that is not the caller's (connection lost, unclassified SQLSTATE). */
 export class StorageError extends MessagingError {
   readonly code = 'STORAGE_FAILURE'
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * The store is set up wrong for this call (a login it needs was not given): retrying
+   * cannot help, the message names the setting. A worker refuses to run on such a store.
+   */
+  readonly misconfigured: boolean
+  constructor(message: string, options?: { cause?: unknown; misconfigured?: boolean }) {
     super(message, options)
+    this.misconfigured = options?.misconfigured === true
   }
 }
 

@@ -1,13 +1,9 @@
 import { z } from 'zod'
+import { categoryKeySchema } from './category.js'
 import { tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
-import {
-  categoryKeySchema,
-  localeSchema,
-  TEMPLATE_CHANNEL_TYPES,
-  TEMPLATE_FIELDS,
-  type TemplateChannelType,
-} from './template.js'
+import { localeSchema } from './recipient-profile.js'
+import { TEMPLATE_CHANNEL_TYPES, TEMPLATE_FIELDS, type TemplateChannelType } from './template.js'
 
 /**
  * The input schemas of the template calls: the one boundary where untrusted data is parsed.

@@ -1,5 +1,3 @@
-import { z } from 'zod'
-
 /**
  * Templates of notifications: per infrastructure x category key x channel type x locale, in
  * Liquid. Every save appends a version; the newest is current. A message records the id of
@@ -83,15 +81,6 @@ export interface TemplateSettings {
 /** The default locale of a tenant that never set one. */
 export const DEFAULT_TEMPLATE_LOCALE = 'en'
 
-/** `invoice.paid`, `security.new-login`: lower case, digits, single `.`, `-` or `_` between. */
-export const categoryKeySchema = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, {
-    message: 'must be a lower-case key (a-z, 0-9, single . - or _ between)',
-  })
-
 /**
  * The canonical form of a BCP 47 tag (`en-us` -> `en-US`), or null when it is not one.
  * Canonical tags are what templates are keyed by, so `de-ch` and `de-CH` name one template.
@@ -105,24 +94,6 @@ export function canonicalLocale(tag: string): string | null {
     return null
   }
 }
-
-/** A BCP 47 language tag, read into its canonical form. */
-export const localeSchema = z
-  .string()
-  .min(2)
-  .max(35)
-  .transform((tag, ctx) => {
-    const canonical = canonicalLocale(tag)
-    if (canonical === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be a BCP 47 language tag (en, de-CH, zh-Hant-TW)',
-        params: { rule: 'bcp47' },
-      })
-      return z.NEVER
-    }
-    return canonical
-  })
 
 /**
  * The tags a lookup tries, in order: the recipient's locale, then each shorter prefix of its

@@ -50,6 +50,12 @@ export interface CompleteCommand {
   readonly attempt: DeliveryAttempt
 }
 
+/** A held message that stays held: its lease extended by `leaseMs` from the store's now, its attempt recorded. */
+export interface RetainCommand {
+  readonly lease: LeaseCommand & { readonly leaseMs: number }
+  readonly attempt: DeliveryAttempt
+}
+
 export interface OutboxListFilter {
   readonly infrastructureId: string
   readonly businessId?: string | null
@@ -160,6 +166,12 @@ export interface OutboxRepository {
    * it was settled.
    */
   completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]>
+  /**
+   * For a broker's workers that retry a message themselves: extends each held lease, fenced
+   * as `renew`, and appends the attempt only where that held. The status does not change.
+   * Returns, per item in order, whether the lease was still held. `service` only.
+   */
+  retainMany(scope: TenantScope, items: readonly RetainCommand[]): Promise<boolean[]>
   /** The attempts of one message, oldest first; [] outside the scope. */
   listAttempts(scope: TenantScope, infrastructureId: string, messageId: string): Promise<DeliveryAttempt[]>
   /**

@@ -1,5 +1,6 @@
 import type { Channel, ChannelTypeDefinition } from '../domain/channel.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
+import type { Redactor } from '../domain/redaction.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
 /** What one delivery attempt came to. */
@@ -35,28 +36,51 @@ export interface DeliveryContext {
   readonly signal: AbortSignal
   /** The delivering worker's scope: a transport that writes to the store (in-app) acts with exactly these rights. */
   readonly scope: TenantScope
+  /**
+   * The module's one redactor, loaded with every secret of this channel: a transport runs a
+   * provider's text through it before quoting it in an outcome (the worker does so again).
+   */
+  readonly redact: Redactor
+}
+
+/**
+ * A channel as a transport receives it: its `config` opened (secrets in plaintext) and
+ * parsed by the channel type's schema (defaults filled), without the module's own
+ * `rateLimit`. Opened once, by the module, for this call only: never log it.
+ */
+export type DeliveryChannel<C = Readonly<Record<string, unknown>>> = Omit<Channel, 'config'> & {
+  readonly config: C
 }
 
 /**
  * Carries a message out over one channel type. Returns an outcome rather than throwing;
- * a throw counts as a retryable failure.
+ * a throw counts as a retryable failure. `C` is the output type of the type's config schema.
  *
  * @example
- * const slack: Transport = {
- *   channelType: { type: 'slack', configSchema: z.object({ url: z.url() }), secretPaths: ['url'] },
- *   async send(message, channel) { await fetch(String(channel.config.url), { method: 'POST', body: JSON.stringify(message.payload) }); return { status: 'delivered' } },
+ * const slackSchema = z.object({ url: z.url() })
+ * const slack: Transport<z.output<typeof slackSchema>> = {
+ *   channelType: { type: 'slack', configSchema: slackSchema, secretPaths: ['url'] },
+ *   async send(message, channel) { await fetch(channel.config.url, { method: 'POST', body: JSON.stringify(message.payload) }); return { status: 'delivered' } },
  * }
  */
-export interface Transport {
+export interface Transport<C = Readonly<Record<string, unknown>>> {
   readonly channelType: ChannelTypeDefinition
-  send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome>
+  send(
+    message: OutboxMessage,
+    channel: DeliveryChannel<C>,
+    context: DeliveryContext,
+  ): Promise<DeliveryOutcome>
 }
 
 /**
  * A transport that may hand messages to a broker instead of delivering them (a relay). Every
  * `Transport` is one; a delivery worker takes either.
  */
-export interface RelayTransport {
+export interface RelayTransport<C = Readonly<Record<string, unknown>>> {
   readonly channelType: ChannelTypeDefinition
-  send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome | HandOff>
+  send(
+    message: OutboxMessage,
+    channel: DeliveryChannel<C>,
+    context: DeliveryContext,
+  ): Promise<DeliveryOutcome | HandOff>
 }

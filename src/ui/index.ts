@@ -4,19 +4,21 @@
  * framework. A back-end-only host never loads this entry point.
  *
  * @example
- * import { createUiClient } from 'messaging/ui' // defines the four elements
+ * import { createUiClient } from 'messaging/ui' // defines the five elements
  * const client = createUiClient({ baseUrl: '/functions/v1/messaging', getToken: () => session.token, infrastructureId })
- * for (const el of document.querySelectorAll('messaging-channels, messaging-preferences, messaging-inbox, messaging-health')) el.client = client
+ * for (const el of document.querySelectorAll('messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-templates')) el.client = client
  */
 import { MessagingChannels } from './messaging-channels.js'
 import { MessagingHealth } from './messaging-health.js'
 import { MessagingInbox } from './messaging-inbox.js'
 import { MessagingPreferences } from './messaging-preferences.js'
+import { MessagingTemplates } from './messaging-templates.js'
 
 export { type ChannelsClient, MessagingChannels } from './messaging-channels.js'
 export { type HealthClient, MessagingHealth } from './messaging-health.js'
 export { entryText, type InboxClient, MessagingInbox } from './messaging-inbox.js'
 export { MessagingPreferences, type PreferencesClient } from './messaging-preferences.js'
+export { MessagingTemplates, type TemplatesClient } from './messaging-templates.js'
 export { type FormNode, formOf, type GroupField, type LeafField } from './schema-form.js'
 export { describeError, MessagingElement } from './shared.js'
 export { type ChannelTypeInfo, createUiClient, type JsonSchema, type MessagingUiClient } from './ui-client.js'
@@ -27,10 +29,11 @@ export const MESSAGING_ELEMENTS = {
   'messaging-preferences': MessagingPreferences,
   'messaging-inbox': MessagingInbox,
   'messaging-health': MessagingHealth,
+  'messaging-templates': MessagingTemplates,
 } as const
 
 /**
- * Registers the four elements (done on import when the page has a `customElements`
+ * Registers the five elements (done on import when the page has a `customElements`
  * registry; a tag already taken is left alone).
  */
 export function defineMessagingElements(registry: CustomElementRegistry = customElements): void {
@@ -47,5 +50,6 @@ declare global {
     'messaging-preferences': MessagingPreferences
     'messaging-inbox': MessagingInbox
     'messaging-health': MessagingHealth
+    'messaging-templates': MessagingTemplates
   }
 }

@@ -139,6 +139,8 @@ interface ErrorLike {
   readonly message?: unknown
   readonly required?: unknown
   readonly role?: unknown
+  /** ForbiddenRoleError names the caller's role `actual`. */
+  readonly actual?: unknown
   readonly infrastructureId?: unknown
 }
 
@@ -152,7 +154,7 @@ export function describeError(error: unknown): string {
         '.',
       )
     case 'FORBIDDEN_ROLE':
-      return `Not allowed for your role (${String(e.role ?? 'unknown')}); this needs ${
+      return `Not allowed for your role (${String(e.actual ?? e.role ?? 'unknown')}); this needs ${
         Array.isArray(e.required) ? e.required.join(' or ') : 'another role'
       }.`
     case 'UNAUTHENTICATED':

@@ -580,7 +580,10 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
       const done = await s.enqueue(0)
       await s.worker().drain()
       const waiting = await s.enqueue(0, { do: 'deliver' }, { availableAt: new Date(Date.now() + 3_600_000) })
-      expect(await s.messaging.prune({ olderThan: new Date(Date.now() - 60_000) })).toBe(0)
+      // Other tests of this file share the store and may have settled long enough ago (a busy
+      // machine runs the file for minutes): what this test settled just now is what must stay.
+      await s.messaging.prune({ olderThan: new Date(Date.now() - 60_000) })
+      expect(await s.get(0, done.id)).toMatchObject({ status: 'processed' })
       let removed = 0
       for (let n = -1; n !== 0; removed += n)
         n = await s.messaging.prune({ olderThan: new Date(Date.now() + 1000), batchSize: 500 })

@@ -769,6 +769,57 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
       })
     })
 
+    describe('retaining a held message for a broker', () => {
+      it('extends a held lease from the store clock and records the attempt; a stale token or a non-service role changes nothing', async () => {
+        const { t, admin, worker, member, ch } = await seeded()
+        const m = message(t.infra, ch.id)
+        await run(member, (r) => enqueueOne(r, member, m))
+        const [held] = await claimAt(worker, { limit: 1, leaseMs: 1000, now: T0 })
+        const attempt = {
+          id: uuid(),
+          infrastructureId: t.infra,
+          messageId: held!.id,
+          attempt: 1,
+          workerId: uuid(),
+          startedAt: T0,
+          finishedAt: T0,
+          durationMs: 0,
+          outcome: 'retryable' as const,
+          errorCode: 'nak',
+          error: 'broker retry\u0000',
+          providerMessageId: null,
+        }
+        const lease = (leaseToken: string) => ({
+          infrastructureId: t.infra,
+          id: held!.id,
+          leaseToken,
+          leaseMs: 60_000,
+        })
+        expect(
+          await run(worker, (r) =>
+            r.outbox.retainMany(worker, [
+              { lease: lease(held!.leaseToken), attempt },
+              { lease: lease(uuid()), attempt: { ...attempt, id: uuid() } },
+            ]),
+          ),
+        ).toEqual([true, false])
+        expect(
+          await run(member, (r) =>
+            r.outbox.retainMany(member, [
+              { lease: lease(held!.leaseToken), attempt: { ...attempt, id: uuid() } },
+            ]),
+          ),
+        ).toEqual([false])
+        const stored = await run(admin, (r) => r.outbox.findById(admin, t.infra, m.id))
+        expect(stored).toMatchObject({ status: 'processing', leaseToken: held!.leaseToken })
+        expect(stored!.leasedUntil!.getTime()).toBeGreaterThanOrEqual(T0.getTime() + 60_000)
+        const attempts = await run(admin, (r) => r.outbox.listAttempts(admin, t.infra, m.id))
+        expect(attempts).toHaveLength(1)
+        expect(attempts[0]).toMatchObject({ id: attempt.id, outcome: 'retryable', errorCode: 'nak' })
+        expect(attempts[0]!.error).not.toContain('\u0000')
+      })
+    })
+
     describe('unit of work and audit log', () => {
       it('rolls back every write of a unit of work that throws', async () => {
         const { t, admin, member, ch } = await seeded()

@@ -14,6 +14,7 @@ import { principal, tenant } from '../support/fixtures.js'
 import { type LoopbackServer, type ReceivedRequest, startHttpServer } from '../transports/support.js'
 import type { StorageFactory } from './repository-conformance.js'
 
+/** Receivers and providers listen on loopback: channels are saved and delivered with this allow-list. */
 const LOOPBACK = { allowedRanges: ['127.0.0.0/8'] }
 const SID = `AC${'0123456789abcdef'.repeat(2)}`
 
@@ -106,7 +107,7 @@ export function describeTransportDelivery(name: string, factory: StorageFactory)
 
     it('delivers in-app, webhook, email and SMS messages end to end, and fails the undeliverable for good', async () => {
       const box = createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' })
-      const messaging = createMessaging({ storage, secrets: box })
+      const messaging = createMessaging({ storage, secrets: box, destinations: LOOPBACK })
       const t = tenant()
       const admin = principal('infra_admin', [[t.infra, null]])
       const reader = principal('member', [[t.infra, null]])

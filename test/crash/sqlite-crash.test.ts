@@ -42,6 +42,8 @@ describe('sqlite: a delivery worker killed mid-run', () => {
     const [id, b64] = keys.split(':') as [string, string]
     const messaging = createMessaging({
       storage: createSqliteStorage({ path }),
+      // The receiver listens on loopback: the same allow-list the workers' guard reads.
+      destinations: { allowedRanges: ['127.0.0.0/8'] },
       secrets: createSecretBox({ keys: { [id]: b64 }, activeKeyId: id }),
     })
     const tenants = [uuid(), uuid(), uuid(), uuid()]

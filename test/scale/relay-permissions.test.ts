@@ -1,14 +1,14 @@
 import { AckPolicy, connect, type NatsConnection } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { createMessaging } from '../../src/index.js'
 import {
   consumerPermissions,
   createJetStreamRelay,
   decodeEnvelope,
   ensureRelayStream,
   relayPermissions,
-} from '../../src/adapters/nats/index.js'
-import { createMessaging } from '../../src/index.js'
+} from '../../src/nats/index.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
 import { principal, tenant } from '../support/fixtures.js'
 import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.js'

@@ -1,13 +1,13 @@
 import type { JetStreamManager, NatsConnection } from 'nats'
 import { connect } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMessaging, type MessagingStorage, type Transport } from '../../src/index.js'
 import {
   createJetStreamRelay,
   decodeEnvelope,
   ensureRelayStream,
   type JetStreamRelayOptions,
-} from '../../src/adapters/nats/index.js'
-import { createMessaging, type MessagingStorage, type Transport } from '../../src/index.js'
+} from '../../src/nats/index.js'
 import { createDeliveryWorker, type DeliveryWorkerOptions } from '../../src/worker/index.js'
 import type { StorageFactory } from '../conformance/repository-conformance.js'
 import { principal, tenant } from '../support/fixtures.js'

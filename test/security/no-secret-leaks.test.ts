@@ -20,6 +20,7 @@ import { principal, uuid } from '../support/fixtures.js'
 const dir = mkdtempSync(join(tmpdir(), 'messaging-leaks-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/** Receivers and providers listen on loopback: channels are saved and delivered with this allow-list. */
 const LOOPBACK = { allowedRanges: ['127.0.0.0/8'] }
 
 /**
@@ -65,7 +66,11 @@ describe('credentials never leave the module', () => {
 
     const path = join(dir, 'leaks.db')
     const box = createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' })
-    const messaging = createMessaging({ storage: createSqliteStorage({ path }), secrets: box })
+    const messaging = createMessaging({
+      storage: createSqliteStorage({ path }),
+      secrets: box,
+      destinations: LOOPBACK,
+    })
     const infrastructureId = uuid()
     const admin = principal('infra_admin', [[infrastructureId, null]])
     const service = principal('service', [[infrastructureId, null]])

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -57,6 +57,10 @@ export interface ThrowawayServerOptions {
   readonly settings?: Readonly<Record<string, string>>
   /** Initialise and stop the cluster durably (synced initdb, fast rather than immediate shutdown). */
   readonly durable?: boolean
+  /** Addresses to listen on besides 127.0.0.1 (a test network's gateway). */
+  readonly listen?: readonly string[]
+  /** Lines appended to pg_hba.conf (who may connect from those addresses, and how). */
+  readonly hba?: readonly string[]
 }
 
 export async function startThrowawayServer(options: ThrowawayServerOptions = {}): Promise<ThrowawayServer> {
@@ -93,11 +97,12 @@ export async function startThrowawayServer(options: ThrowawayServerOptions = {})
     'UTF8',
     '--locale=C',
   ])
+  if (options.hba?.length) appendFileSync(join(data, 'pg_hba.conf'), `${options.hba.join('\n')}\n`)
   const port = await freePort()
   const opts = [
     `-p ${port}`,
     `-k ${dir}`,
-    '-c listen_addresses=127.0.0.1',
+    `-c listen_addresses=${['127.0.0.1', ...(options.listen ?? [])].join(',')}`,
     ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`),
   ].join(' ')
   asPg(join(bindir, 'pg_ctl'), [

@@ -3,8 +3,6 @@ import { z } from 'zod'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import {
   createOutboundHttp,
-  createRedactor,
-  loadChannelConfig,
   type OutboundHttpOptions,
   outcomeForError,
   outcomeForStatus,
@@ -13,10 +11,10 @@ import {
   type ChannelTypeDefinition,
   createMessaging,
   REDACTED,
-  TenantScope,
   type Transport,
   ValidationError,
 } from '../../src/index.js'
+import { createDeliveryWorker } from '../../src/worker/index.js'
 import { principal, tenant } from '../support/fixtures.js'
 import { LOOPBACK, type LoopbackServer, startHttpServer } from './support.js'
 
@@ -33,15 +31,16 @@ const chatChannelType: ChannelTypeDefinition = {
   secretPaths: ['token'],
 }
 
-function createChatTransport(options: OutboundHttpOptions = {}): Transport {
+function createChatTransport(
+  options: OutboundHttpOptions = {},
+): Transport<z.output<typeof chatConfigSchema>> {
   const http = createOutboundHttp(options)
   return {
     channelType: chatChannelType,
     async send(message, channel, context) {
-      const loaded = loadChannelConfig(chatChannelType, chatConfigSchema, channel, undefined)
-      if (!loaded.ok) return loaded.outcome
-      const { url, token, room } = loaded.config
-      const redact = createRedactor(loaded.secrets)
+      // The module opened the token and parsed the config with chatConfigSchema before this call.
+      const { url, token, room } = channel.config
+      const { redact } = context
       try {
         const res = await http.post({
           url,
@@ -108,36 +107,35 @@ describe('a custom transport, end to end through the facade', () => {
       channelKey: 'team-chat',
       payload: { text: 'deploy finished' },
     })
-    const [held] = await messaging.claim(service, { limit: 1 })
-    expect(held!.id).toBe(message.id)
-
-    // What a delivery worker does with it: the stored (unredacted) channel, then an ack.
-    const outcome = await chat.send(
-      held!,
-      { ...channel, config },
-      {
-        idempotencyKey: held!.id,
-        attempt: held!.attempts,
-        signal: AbortSignal.timeout(10_000),
-        scope: TenantScope.of(service),
-      },
-    )
-    expect(outcome).toEqual({ status: 'delivered' })
+    // A delivery worker hands the channel over opened and parsed, and settles the outcome.
+    const worker = createDeliveryWorker({ messaging, principal: service, transports: [chat] })
+    const seen: unknown[] = []
+    worker.events.on('delivered', (_m, attempt) => seen.push(attempt.outcome))
+    expect(await worker.drain()).toBe(1)
+    expect(seen).toEqual(['delivered'])
     const req = chatServer.received[chatServer.received.length - 1]!
     expect(req.headers.authorization).toBe(`Bearer ${token}`)
     expect(req.headers['idempotency-key']).toBe(message.id)
     expect(JSON.parse(req.body.toString())).toEqual({ room: 'ops', message: { text: 'deploy finished' } })
-
-    await messaging.ack(service, {
-      infrastructureId: t.infra,
-      messageId: held!.id,
-      leaseToken: held!.leaseToken,
-      outcome: 'processed',
-    })
     expect(
       await messaging.getMessage(admin, { infrastructureId: t.infra, messageId: message.id }),
     ).toMatchObject({
       status: 'processed',
     })
+    // A receiver that quotes the token back finds it redacted in the attempt.
+    chatServer.handle((_r, res) => res.writeHead(400).end(`bad token ${token}`))
+    const { message: refused } = await messaging.enqueue(admin, {
+      infrastructureId: t.infra,
+      channelKey: 'team-chat',
+      payload: { text: 'again' },
+    })
+    await worker.drain()
+    const [attempt] = await messaging.listAttempts(admin, {
+      infrastructureId: t.infra,
+      messageId: refused.id,
+    })
+    expect(attempt).toMatchObject({ outcome: 'permanent', errorCode: 'HTTP_400' })
+    expect(attempt!.error).toContain(REDACTED)
+    expect(attempt!.error).not.toContain(token)
   })
 })

@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createEmailTransport, emailChannelType } from '../../src/adapters/transports/email/index.js'
 import { BUILTIN_CHANNEL_TYPE_DEFINITIONS } from '../../src/domain/channel.js'
-import { createSecretBox, sealConfig } from '../../src/secrets/index.js'
+import { channelSecrets, createSecretBox, sealConfig } from '../../src/secrets/index.js'
 import { type LoopbackSmtp, startSmtpServer } from './smtp-support.js'
-import { ctx, LOOPBACK, testChannel, testMessage } from './support.js'
+import { deliverVia, LOOPBACK, testChannel, testMessage } from './support.js'
 
 const USER = 'mailer'
 const PASS = 'Tr0ub4dor&3-smtp-password'
@@ -44,7 +44,7 @@ describe('email transport against a loopback SMTP server', () => {
       },
     })
     const before = smtp.received.length
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toEqual({ status: 'delivered', providerMessageId: `<${msg.id}@acme.test>` })
     expect(smtp.received.length).toBe(before + 1)
     const mail = lastMail()
@@ -72,7 +72,7 @@ describe('email transport against a loopback SMTP server', () => {
       recipients: ['bob@example.org'],
       payload: { data: { user: { name: '<script>alert(1)</script>' }, plan: 'Pro & Co' } },
     })
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'delivered' })
     const mail = lastMail()
     expect(mail.headers.subject).toBe('Welcome, <script>alert(1)</script>')
     expect(mail.text).toBe('Hello <script>alert(1)</script>, your plan is Pro & Co.')
@@ -87,7 +87,7 @@ describe('email transport against a loopback SMTP server', () => {
       payload: { subject: 'Digest', text: 'Three things happened.' },
     })
     const before = smtp.received.length
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'delivered' })
     expect(smtp.received.length).toBe(before + 1)
     const mail = lastMail()
     expect(mail.rcptTo).toEqual(recipients)
@@ -103,16 +103,16 @@ describe('email transport against a loopback SMTP server', () => {
       recipients: ['ops@example.org'],
       payload: { subject: 'Hosted', text: 'via relay' },
     })
-    expect(await hosted.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(hosted, msg, ch)).toMatchObject({ status: 'delivered' })
     expect(lastMail().text).toBe('via relay')
     // The same transport refuses a channel that names a loopback relay itself.
     const before = smtp.connections
     const own = mailChannel()
     expect(
-      await hosted.send(
+      await deliverVia(
+        hosted,
         testMessage(own, { recipients: ['x@example.org'], payload: { subject: 's', text: 't' } }),
         own,
-        ctx(msg),
       ),
     ).toMatchObject({
       status: 'permanent',
@@ -121,7 +121,7 @@ describe('email transport against a loopback SMTP server', () => {
     expect(smtp.connections).toBe(before)
   })
 
-  it('opens a sealed SMTP password inside the transport only', async () => {
+  it('logs in with a password the module opened from its sealed form, and holds no key of its own', async () => {
     const box = createSecretBox({ keys: { k1: Buffer.alloc(32, 3).toString('base64') }, activeKeyId: 'k1' })
     const plain = mailChannel()
     const ch = {
@@ -132,12 +132,13 @@ describe('email transport against a loopback SMTP server', () => {
       }),
     }
     expect(JSON.stringify(ch.config)).not.toContain(PASS)
-    const sealedTransport = createEmailTransport({ ssrf: LOOPBACK, secretBox: box })
     const msg = testMessage(ch, {
       recipients: ['ada@example.org'],
       payload: { subject: 'Sealed', text: 'ok' },
     })
-    expect(await sealedTransport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch, { secrets: channelSecrets(box) })).toMatchObject({
+      status: 'delivered',
+    })
     expect(smtp.authAttempts[smtp.authAttempts.length - 1]).toEqual({ user: USER, pass: PASS })
   })
 
@@ -151,7 +152,7 @@ describe('email transport against a loopback SMTP server', () => {
     const ch = mailChannel()
     const msg = testMessage(ch, { recipients: ['ada@example.org'], payload: { subject: 's', text: 't' } })
     const before = smtp.received.length
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject(expected)
+    expect(await deliverVia(transport, msg, ch)).toMatchObject(expected)
     expect(smtp.received.length).toBe(before)
   })
 
@@ -162,14 +163,14 @@ describe('email transport against a loopback SMTP server', () => {
       recipients: ['ada@example.org', 'gone@example.org'],
       payload: { subject: 's', text: 't' },
     })
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'delivered' })
     expect(lastMail().rcptTo).toEqual(['ada@example.org'])
   })
 
   it('fails a wrong password permanently without the password in the error', async () => {
     const ch = mailChannel({ smtp: { ...relay(), auth: { user: USER, pass: `${PASS}-wrong` } } })
     const msg = testMessage(ch, { recipients: ['ada@example.org'], payload: { subject: 's', text: 't' } })
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'permanent', code: 'SMTP_535' })
     const text = JSON.stringify(outcome)
     expect(text).not.toContain(PASS)
@@ -194,7 +195,7 @@ describe('email transport against a loopback SMTP server', () => {
     for (const [config, recipients, payload, code] of cases) {
       const ch = mailChannel(config)
       const msg = testMessage(ch, { recipients, payload: payload as never })
-      expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'permanent', code })
+      expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'permanent', code })
     }
     expect(smtp.connections).toBe(before)
   })
@@ -209,7 +210,7 @@ describe('email transport when the server misbehaves', () => {
     const transport = createEmailTransport({ ssrf: LOOPBACK })
     const ch = testChannel('email', { from: 'a@acme.test', smtp: { host: '127.0.0.1', port } })
     const msg = testMessage(ch, { recipients: ['b@example.org'], payload: { subject: 's', text: 't' } })
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'retryable', code: 'ESOCKET' })
     expect(JSON.stringify(outcome)).toContain('ECONNREFUSED')
   })
@@ -229,7 +230,7 @@ describe('email transport when the server misbehaves', () => {
       })
       const msg = testMessage(ch, { recipients: ['b@example.org'], payload: { subject: 's', text: 't' } })
       const started = Date.now()
-      expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'retryable' })
+      expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'retryable' })
       expect(Date.now() - started).toBeLessThan(3_000)
     } finally {
       silent.close()

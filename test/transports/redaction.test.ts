@@ -5,7 +5,14 @@ import { createEmailTransport } from '../../src/adapters/transports/email/index.
 import { createSmsTransport } from '../../src/adapters/transports/sms/index.js'
 import { createWebhookTransport } from '../../src/adapters/transports/webhook/index.js'
 import type { DeliveryOutcome } from '../../src/ports/transport.js'
-import { ctx, LOOPBACK, type LoopbackServer, startHttpServer, testChannel, testMessage } from './support.js'
+import {
+  deliverVia,
+  LOOPBACK,
+  type LoopbackServer,
+  startHttpServer,
+  testChannel,
+  testMessage,
+} from './support.js'
 
 const WEBHOOK_SECRET = `whsec_${Buffer.from('webhook-signing-key-for-redaction!!').toString('base64')}`
 const API_KEY = 'sk_redaction_3c1f0e9d8b7a6f5e4d3c2b1a'
@@ -70,7 +77,7 @@ describe('no secret survives in an outcome, even when a provider echoes it back'
 
     for (const path of ['/retry', '/perm']) {
       const hook = testChannel('webhook', { url: `${echo.url}${path}`, secrets: [WEBHOOK_SECRET] })
-      outcomes.push(await webhook.send(testMessage(hook), hook, ctx(testMessage(hook))))
+      outcomes.push(await deliverVia(webhook, testMessage(hook), hook))
 
       const json = testChannel('sms', {
         from: '+4915112345678',
@@ -80,21 +87,21 @@ describe('no secret survives in an outcome, even when a provider echoes it back'
         recipients: ['+4915199990001', '+4915199990002'],
         payload: { text: 'x' },
       })
-      outcomes.push(await sms.send(jm, json, ctx(jm)))
+      outcomes.push(await deliverVia(sms, jm, json))
 
       const twilio = testChannel('sms', {
         from: '+4915112345678',
         twilio: { accountSid: SID, authToken: TOKEN, baseUrl: `${echo.url}${path}` },
       })
       const tm = testMessage(twilio, { recipients: ['+4915199990001'], payload: { text: 'x' } })
-      outcomes.push(await sms.send(tm, twilio, ctx(tm)))
+      outcomes.push(await deliverVia(sms, tm, twilio))
     }
     const mail = testChannel('email', {
       from: 'a@acme.test',
       smtp: { host: '127.0.0.1', port: smtpPort, auth: { user: 'mailer', pass: SMTP_PASS } },
     })
     const mm = testMessage(mail, { recipients: ['b@example.org'], payload: { subject: 's', text: 't' } })
-    outcomes.push(await email.send(mm, mail, ctx(mm)))
+    outcomes.push(await deliverVia(email, mm, mail))
 
     // Each scenario failed, and the echo did reach the outcome (redacted), so the scan means something.
     expect(outcomes.map((o) => o.status)).toEqual([

@@ -7,9 +7,9 @@ import {
   smsChannelType,
 } from '../../src/adapters/transports/sms/index.js'
 import { BUILTIN_CHANNEL_TYPE_DEFINITIONS } from '../../src/domain/channel.js'
-import { createSecretBox, sealConfig } from '../../src/secrets/index.js'
+import { channelSecrets, createSecretBox, sealConfig } from '../../src/secrets/index.js'
 import {
-  ctx,
+  deliverVia,
   LOOPBACK,
   type LoopbackServer,
   type ReceivedRequest,
@@ -111,7 +111,7 @@ describe('sms transport', () => {
     const ch = jsonChannel()
     const msg = testMessage(ch, { recipients: ['+4915199990001'], payload: { text: 'Your code is 123456' } })
     const before = api.received.length
-    expect(await transport.send(msg, ch, ctx(msg))).toEqual({
+    expect(await deliverVia(transport, msg, ch)).toEqual({
       status: 'delivered',
       providerMessageId: 'msg-0001',
     })
@@ -134,7 +134,7 @@ describe('sms transport', () => {
       payload: { data: { name: 'Ada', code: '987654' } },
     })
     const before = twilioSent.length
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({
       status: 'delivered',
       providerMessageId: expect.stringMatching(/^SM\d{32}$/),
@@ -147,13 +147,13 @@ describe('sms transport', () => {
   it("maps Twilio's error shape: 21211 permanent, 20429 retryable with Retry-After", async () => {
     const ch = twilioChannel()
     const invalid = testMessage(ch, { recipients: ['+14155550000'], payload: { text: 'x' } })
-    expect(await transport.send(invalid, ch, ctx(invalid))).toMatchObject({
+    expect(await deliverVia(transport, invalid, ch)).toMatchObject({
       status: 'permanent',
       code: 'TWILIO_21211',
       error: expect.stringContaining('not a valid phone number'),
     })
     const throttled = testMessage(ch, { recipients: ['+14155550429'], payload: { text: 'x' } })
-    expect(await transport.send(throttled, ch, ctx(throttled))).toMatchObject({
+    expect(await deliverVia(transport, throttled, ch)).toMatchObject({
       status: 'retryable',
       code: 'TWILIO_20429',
       retryAfterMs: 7_000,
@@ -163,7 +163,7 @@ describe('sms transport', () => {
   it('redacts the auth token when a provider echoes credentials', async () => {
     const ch = twilioChannel({ twilio: { accountSid: SID, authToken: `${TOKEN}-old`, baseUrl: api.url } })
     const msg = testMessage(ch, { recipients: ['+14155550123'], payload: { text: 'x' } })
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'permanent', code: 'TWILIO_20003' })
     const text = JSON.stringify(outcome)
     expect(text).toContain('[redacted]')
@@ -182,19 +182,19 @@ describe('sms transport', () => {
       'ada@example.org',
     ]) {
       const msg = testMessage(ch, { recipients: ['+4915199990001', bad], payload: { text: 'x' } })
-      expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({
+      expect(await deliverVia(transport, msg, ch)).toMatchObject({
         status: 'permanent',
         code: 'INVALID_RECIPIENT',
         error: 'recipients.1 is not an E.164 number',
       })
     }
     const none = testMessage(ch, { recipients: null, payload: { text: 'x' } })
-    expect(await transport.send(none, ch, ctx(none))).toMatchObject({
+    expect(await deliverVia(transport, none, ch)).toMatchObject({
       status: 'permanent',
       code: 'NO_RECIPIENTS',
     })
     const empty = testMessage(ch, { recipients: ['+4915199990001'], payload: { other: 1 } })
-    expect(await transport.send(empty, ch, ctx(empty))).toMatchObject({
+    expect(await deliverVia(transport, empty, ch)).toMatchObject({
       status: 'permanent',
       code: 'EMPTY_TEXT',
     })
@@ -204,7 +204,7 @@ describe('sms transport', () => {
   it('sends to each recipient and combines: all delivered, any retryable, else permanent', async () => {
     const ch = jsonChannel()
     const ok = testMessage(ch, { recipients: ['+4915199990001', '+4915199990002'], payload: { text: 'x' } })
-    expect(await transport.send(ok, ch, ctx(ok))).toEqual({
+    expect(await deliverVia(transport, ok, ch)).toEqual({
       status: 'delivered',
       providerMessageId: 'msg-0001,msg-0002',
     })
@@ -213,24 +213,24 @@ describe('sms transport', () => {
       recipients: ['+4915199990001', '+4915199990400', '+4915199990500'],
       payload: { text: 'x' },
     })
-    const retry = await transport.send(mixed, ch, ctx(mixed))
+    const retry = await deliverVia(transport, mixed, ch)
     expect(retry).toMatchObject({ status: 'retryable', code: 'HTTP_503', retryAfterMs: 30_000 })
     if (retry.status === 'retryable')
       expect(retry.error).toMatch(/^1 of 3 sent; recipients\.1: .*recipients\.2: /)
 
     const perm = testMessage(ch, { recipients: ['+4915199990001', '+4915199990400'], payload: { text: 'x' } })
-    expect(await transport.send(perm, ch, ctx(perm))).toMatchObject({ status: 'permanent', code: 'HTTP_422' })
+    expect(await deliverVia(transport, perm, ch)).toMatchObject({ status: 'permanent', code: 'HTTP_422' })
   })
 
   it('refuses a wrong API key permanently without the key in the outcome', async () => {
     const ch = jsonChannel({ provider: { url: `${api.url}/v1/sms`, apiKey: `${API_KEY}-rotated-out` } })
     const msg = testMessage(ch, { recipients: ['+4915199990001'], payload: { text: 'x' } })
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'permanent', code: 'HTTP_401' })
     expect(JSON.stringify(outcome)).not.toContain(API_KEY)
   })
 
-  it('opens sealed credentials inside the transport only', async () => {
+  it('sends with credentials the module opened from their sealed form, and holds no key of its own', async () => {
     const box = createSecretBox({ keys: { k1: Buffer.alloc(32, 9).toString('base64') }, activeKeyId: 'k1' })
     const plain = twilioChannel()
     const ch = {
@@ -241,9 +241,10 @@ describe('sms transport', () => {
       }),
     }
     expect(JSON.stringify(ch.config)).not.toContain(TOKEN)
-    const sealed = createSmsTransport({ allowHttp: true, ssrf: LOOPBACK, secretBox: box })
     const msg = testMessage(ch, { recipients: ['+14155550123'], payload: { text: 'sealed' } })
-    expect(await sealed.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch, { secrets: channelSecrets(box) })).toMatchObject({
+      status: 'delivered',
+    })
     expect(twilioSent[twilioSent.length - 1]).toMatchObject({ body: 'sealed' })
   })
 
@@ -256,9 +257,9 @@ describe('sms transport', () => {
     })
     const ch = testChannel('sms', { from: FROM })
     const msg = testMessage(ch, { recipients: ['+14155550123'], payload: { text: 'from the host' } })
-    expect(await hosted.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(hosted, msg, ch)).toMatchObject({ status: 'delivered' })
     expect(twilioSent[twilioSent.length - 1]).toMatchObject({ body: 'from the host' })
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({
       status: 'permanent',
       code: 'NO_PROVIDER',
     })
@@ -269,9 +270,9 @@ describe('sms transport', () => {
     const guarded = createSmsTransport({ allowHttp: true })
     const ch = jsonChannel()
     const msg = testMessage(ch, { recipients: ['+4915199990001'], payload: { text: 'x' } })
-    expect(await guarded.send(msg, ch, ctx(msg))).toMatchObject({ status: 'permanent', code: 'SSRF_REFUSED' })
+    expect(await deliverVia(guarded, msg, ch)).toMatchObject({ status: 'permanent', code: 'SSRF_REFUSED' })
     const strict = createSmsTransport({ ssrf: LOOPBACK })
-    expect(await strict.send(msg, ch, ctx(msg))).toMatchObject({ status: 'permanent', code: 'INSECURE_URL' })
+    expect(await deliverVia(strict, msg, ch)).toMatchObject({ status: 'permanent', code: 'INSECURE_URL' })
     expect(api.received.length).toBe(before)
   })
 })

@@ -6,7 +6,7 @@ import {
   refusedRange,
   SsrfRefusedError,
 } from '../../src/adapters/transports/webhook/index.js'
-import { ctx, type LoopbackServer, startHttpServer, testChannel, testMessage } from './support.js'
+import { deliverVia, type LoopbackServer, startHttpServer, testChannel, testMessage } from './support.js'
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 
@@ -137,7 +137,7 @@ describe('SSRF guard in the webhook transport, against a loopback receiver', () 
   const send = async (transport: ReturnType<typeof createWebhookTransport>, url: string) => {
     const ch = testChannel('webhook', { url, secrets: [SECRET] })
     const msg = testMessage(ch)
-    return transport.send(msg, ch, ctx(msg))
+    return deliverVia(transport, msg, ch)
   }
 
   it('refuses loopback unless the host allow-lists it', async () => {
@@ -218,7 +218,7 @@ describe('SSRF guard in the webhook transport, against a loopback receiver', () 
     const ch = testChannel('webhook', { url: 'https://stuck.example/x', secrets: [SECRET], timeoutMs: 200 })
     const msg = testMessage(ch)
     const started = Date.now()
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'retryable', code: 'TIMEOUT' })
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'retryable', code: 'TIMEOUT' })
     expect(Date.now() - started).toBeLessThan(2_000)
   })
 

@@ -1,7 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { openChannel } from '../../src/application/channel-opener.js'
+import { ChannelTypeRegistry } from '../../src/domain/channel.js'
+import type { Redactor } from '../../src/domain/redaction.js'
 import { type Channel, type OutboxMessage, TenantScope } from '../../src/index.js'
-import type { DeliveryContext } from '../../src/ports/transport.js'
+import { type ChannelSecrets, plaintextSecrets } from '../../src/ports/channel-secrets.js'
+import type {
+  DeliveryChannel,
+  DeliveryContext,
+  DeliveryOutcome,
+  Transport,
+} from '../../src/ports/transport.js'
 import { channel, message, uuid } from '../support/fixtures.js'
 
 export interface ReceivedRequest {
@@ -72,7 +81,11 @@ export function testMessage(ch: Channel, over: Partial<OutboxMessage> = {}): Out
   return message(ch.infrastructureId, ch.id, over)
 }
 
-export function ctx(msg: OutboxMessage, signal: AbortSignal = new AbortController().signal): DeliveryContext {
+export function ctx(
+  msg: OutboxMessage,
+  signal: AbortSignal = new AbortController().signal,
+  redact: Redactor = (t) => t,
+): DeliveryContext {
   return {
     idempotencyKey: msg.id,
     attempt: 1,
@@ -82,7 +95,38 @@ export function ctx(msg: OutboxMessage, signal: AbortSignal = new AbortControlle
       role: 'service',
       grants: [{ infrastructureId: msg.infrastructureId, businessId: null }],
     }),
+    redact,
   }
+}
+
+/**
+ * A channel as the worker hands it to a transport: opened and parsed by the module's one
+ * opener (secrets through `secrets`, plaintext by default), with its redactor. Throws when
+ * the channel would not be delivered at all (its config does not parse, its secrets do not open).
+ */
+export function opened(
+  transport: Transport<never>,
+  ch: Channel,
+  secrets: ChannelSecrets = plaintextSecrets,
+): { channel: Channel; redact: Redactor } {
+  const channelTypes = new ChannelTypeRegistry([transport.channelType])
+  const lookup = openChannel({ channelTypes, secrets }, ch)
+  if (lookup.status !== 'ready') throw new Error(`channel not deliverable: ${JSON.stringify(lookup)}`)
+  return { channel: lookup.channel, redact: lookup.redact }
+}
+
+/** Sends one message through `transport` as the worker would (see `opened`). */
+export function deliverVia<C>(
+  transport: Transport<C>,
+  msg: OutboxMessage,
+  ch: Channel,
+  options: { signal?: AbortSignal; secrets?: ChannelSecrets; context?: Partial<DeliveryContext> } = {},
+): Promise<DeliveryOutcome> {
+  const { channel: config, redact } = opened(transport as Transport<never>, ch, options.secrets)
+  return transport.send(msg, config as unknown as DeliveryChannel<C>, {
+    ...ctx(msg, options.signal, redact),
+    ...options.context,
+  })
 }
 
 /** Loopback, allowed explicitly: without this the guard refuses every test server. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEmailTransport } from '../../src/adapters/transports/email/index.js'
 import { createWebhookTransport, type HostResolver } from '../../src/adapters/transports/webhook/index.js'
 import { parseMail } from './smtp-support.js'
-import { ctx, LOOPBACK, testChannel, testMessage } from './support.js'
+import { deliverVia, LOOPBACK, testChannel, testMessage } from './support.js'
 import { selfSignedLocalhost } from './tls-support.js'
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
@@ -39,7 +39,7 @@ describe('https webhook: dialled by the checked IP, verified by the host name', 
     const transport = createWebhookTransport({ ssrf: { ...LOOPBACK, resolve }, tls: { ca: cert } })
     const ch = testChannel('webhook', { url: `https://localhost:${port}/tls`, secrets: [SECRET] })
     const msg = testMessage(ch)
-    expect(await transport.send(msg, ch, ctx(msg))).toEqual({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch)).toEqual({ status: 'delivered' })
     const got = bodies[bodies.length - 1]!
     expect(
       new Webhook(SECRET).verify(got.body, {
@@ -55,11 +55,11 @@ describe('https webhook: dialled by the checked IP, verified by the host name', 
     const untrusted = createWebhookTransport({ ssrf: { ...LOOPBACK, resolve } })
     const ch = testChannel('webhook', { url: `https://localhost:${port}/tls`, secrets: [SECRET] })
     const msg = testMessage(ch)
-    expect(await untrusted.send(msg, ch, ctx(msg))).toMatchObject({ status: 'retryable' })
+    expect(await deliverVia(untrusted, msg, ch)).toMatchObject({ status: 'retryable' })
     // By IP the certificate (for localhost only) does not match.
     const byIp = createWebhookTransport({ ssrf: LOOPBACK, tls: { ca: cert } })
     const ipChannel = testChannel('webhook', { url: `https://127.0.0.1:${port}/tls`, secrets: [SECRET] })
-    const outcome = await byIp.send(msg, ipChannel, ctx(msg))
+    const outcome = await deliverVia(byIp, msg, ipChannel)
     expect(outcome).toMatchObject({ status: 'retryable', code: 'ERR_TLS_CERT_ALTNAME_INVALID' })
     expect(bodies.length).toBe(before)
   })
@@ -101,7 +101,7 @@ describe('email over STARTTLS to a channel relay pinned by the guard', () => {
       recipients: ['ada@example.org'],
       payload: { subject: 'Over TLS', text: 'sealed in transit' },
     })
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'delivered' })
     expect(parseMail(raws[raws.length - 1]!).text).toBe('sealed in transit')
   })
 
@@ -113,7 +113,7 @@ describe('email over STARTTLS to a channel relay pinned by the guard', () => {
       smtp: { host: 'localhost', port, requireTls: true },
     })
     const msg = testMessage(ch, { recipients: ['ada@example.org'], payload: { subject: 's', text: 't' } })
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({ status: 'retryable' })
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({ status: 'retryable' })
     expect(raws.length).toBe(before)
   })
 })

@@ -5,9 +5,19 @@ import {
   signWebhook,
   webhookChannelType,
 } from '../../src/adapters/transports/webhook/index.js'
-import { BUILTIN_CHANNEL_TYPE_DEFINITIONS } from '../../src/domain/channel.js'
-import { createSecretBox, sealConfig } from '../../src/secrets/index.js'
-import { ctx, LOOPBACK, type LoopbackServer, startHttpServer, testChannel, testMessage } from './support.js'
+import { openChannel } from '../../src/application/channel-opener.js'
+import { BUILTIN_CHANNEL_TYPE_DEFINITIONS, ChannelTypeRegistry } from '../../src/domain/channel.js'
+import { plaintextSecrets } from '../../src/ports/channel-secrets.js'
+import { channelSecrets, createSecretBox, keylessSecrets, sealConfig } from '../../src/secrets/index.js'
+import {
+  deliverVia,
+  LOOPBACK,
+  type LoopbackServer,
+  opened,
+  startHttpServer,
+  testChannel,
+  testMessage,
+} from './support.js'
 
 // The Standard Webhooks specification's published vector (also in the reference libraries' tests).
 const VECTOR = {
@@ -67,7 +77,7 @@ describe('webhook transport against a loopback receiver', () => {
     const ch = hook('/in', { headers: { 'X-Tenant': 'acme' } })
     const msg = testMessage(ch, { payload: { event: 'invoice.paid', amount: 4200, note: 'ünïcødé ✓' } })
     const before = server.received.length
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toEqual({ status: 'delivered' })
     const req = server.received[before]!
     expect(req.method).toBe('POST')
@@ -87,8 +97,8 @@ describe('webhook transport against a loopback receiver', () => {
     const ch = hook('/rotating', { secrets: [SECRET_B, SECRET_A] })
     const msg = testMessage(ch)
     const before = server.received.length
-    await transport.send(msg, ch, ctx(msg))
-    await transport.send(msg, ch, { ...ctx(msg), attempt: 2 })
+    await deliverVia(transport, msg, ch)
+    await deliverVia(transport, msg, ch, { context: { attempt: 2 } })
     const [one, two] = server.received.slice(before)
     expect(one!.headers['webhook-id']).toBe(msg.id)
     expect(two!.headers['webhook-id']).toBe(msg.id)
@@ -99,10 +109,9 @@ describe('webhook transport against a loopback receiver', () => {
     }
   })
 
-  it('opens sealed signing secrets inside the transport only', async () => {
+  it('signs with secrets the module opened from their sealed form, and holds no key of its own', async () => {
     server.handle((_r, res) => res.writeHead(200).end())
     const box = createSecretBox({ keys: { k1: Buffer.alloc(32, 7).toString('base64') }, activeKeyId: 'k1' })
-    const sealedTransport = createWebhookTransport({ allowHttp: true, ssrf: LOOPBACK, secretBox: box })
     const plain = hook('/sealed')
     const ch = {
       ...plain,
@@ -114,15 +123,18 @@ describe('webhook transport against a loopback receiver', () => {
     expect(JSON.stringify(ch.config)).not.toContain(SECRET_A)
     const msg = testMessage(ch)
     const before = server.received.length
-    expect(await sealedTransport.send(msg, ch, ctx(msg))).toEqual({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch, { secrets: channelSecrets(box) })).toEqual({
+      status: 'delivered',
+    })
     const req = server.received[before]!
     expect(new Webhook(SECRET_A).verify(req.body, headersOf(req.headers))).toEqual(msg.payload)
 
-    // Without the box, or copied onto another channel, the sealed secret is useless and nothing is sent.
-    const noBox = await transport.send(msg, ch, ctx(msg))
-    expect(noBox).toMatchObject({ status: 'permanent', code: 'SECRET_UNAVAILABLE' })
-    const moved = await sealedTransport.send(msg, { ...ch, id: plain.infrastructureId }, ctx(msg))
-    expect(moved).toMatchObject({ status: 'permanent', code: 'SECRET_UNREADABLE' })
+    // Without the key, or copied onto another channel, the sealed secret does not open: the
+    // channel is not handed to the transport at all, and nothing is sent.
+    expect(() => opened(transport, ch, keylessSecrets)).toThrow(/SECRET_UNAVAILABLE.*MESSAGING_SECRET_KEYS/)
+    expect(() => opened(transport, { ...ch, id: plain.infrastructureId }, channelSecrets(box))).toThrow(
+      /SECRET_UNREADABLE/,
+    )
     expect(server.received.length).toBe(before + 1)
   })
 
@@ -142,7 +154,7 @@ describe('webhook transport against a loopback receiver', () => {
     server.handle((_r, res) => res.writeHead(status).end(status === 204 ? undefined : 'detail'))
     const ch = hook(`/status/${status}`)
     const msg = testMessage(ch)
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject(expected)
     expect(outcome).not.toHaveProperty('retryAfterMs')
   })
@@ -154,7 +166,7 @@ describe('webhook transport against a loopback receiver', () => {
     const msg = testMessage(ch)
 
     server.handle((_r, res) => res.writeHead(429, { 'retry-after': '120' }).end('slow down'))
-    expect(await clocked.send(msg, ch, ctx(msg))).toMatchObject({
+    expect(await deliverVia(clocked, msg, ch)).toMatchObject({
       status: 'retryable',
       code: 'HTTP_429',
       retryAfterMs: 120_000,
@@ -162,7 +174,7 @@ describe('webhook transport against a loopback receiver', () => {
 
     const later = new Date(now.getTime() + 90_000).toUTCString()
     server.handle((_r, res) => res.writeHead(503, { 'retry-after': later }).end())
-    expect(await clocked.send(msg, ch, ctx(msg))).toMatchObject({
+    expect(await deliverVia(clocked, msg, ch)).toMatchObject({
       status: 'retryable',
       code: 'HTTP_503',
       retryAfterMs: 90_000,
@@ -176,7 +188,7 @@ describe('webhook transport against a loopback receiver', () => {
         server.handle((_r, res) => res.writeHead(status, { location: `${target.url}/internal` }).end())
         const ch = hook('/moved')
         const msg = testMessage(ch)
-        expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({
+        expect(await deliverVia(transport, msg, ch)).toMatchObject({
           status: 'permanent',
           code: 'REDIRECT_REFUSED',
         })
@@ -192,7 +204,7 @@ describe('webhook transport against a loopback receiver', () => {
     server.handle((_r, res) => res.writeHead(500).end(`bad key ${SECRET_A} (raw ${b64})`))
     const ch = hook('/echo')
     const msg = testMessage(ch)
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome.status).toBe('retryable')
     const text = JSON.stringify(outcome)
     expect(text).toContain('[redacted]')
@@ -204,7 +216,7 @@ describe('webhook transport against a loopback receiver', () => {
     const ch = hook('/plain')
     const msg = testMessage(ch)
     const before = server.received.length
-    expect(await strict.send(msg, ch, ctx(msg))).toMatchObject({ status: 'permanent', code: 'INSECURE_URL' })
+    expect(await deliverVia(strict, msg, ch)).toMatchObject({ status: 'permanent', code: 'INSECURE_URL' })
     expect(server.received.length).toBe(before)
   })
 
@@ -215,7 +227,7 @@ describe('webhook transport against a loopback receiver', () => {
     const ch = hook('/hang', { timeoutMs: 300 })
     const msg = testMessage(ch)
     const started = Date.now()
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'retryable' })
     expect(Date.now() - started).toBeLessThan(3_000)
   })
@@ -233,7 +245,7 @@ describe('webhook transport against a loopback receiver', () => {
     const ch = hook('/drip', { timeoutMs: 400 })
     const msg = testMessage(ch)
     const started = Date.now()
-    const outcome = await transport.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'retryable', code: 'HTTP_503' })
     expect(Date.now() - started).toBeLessThan(3_000)
     await new Promise((r) => setTimeout(r, 50))
@@ -258,7 +270,7 @@ describe('webhook transport against a loopback receiver', () => {
     const ch = hook('/flood', { timeoutMs: 5_000 })
     const msg = testMessage(ch)
     const started = Date.now()
-    const outcome = await capped.send(msg, ch, ctx(msg))
+    const outcome = await deliverVia(capped, msg, ch)
     expect(outcome).toMatchObject({ status: 'retryable', code: 'HTTP_500' })
     expect(Date.now() - started).toBeLessThan(2_000)
     if (outcome.status === 'retryable') expect(outcome.error.length).toBeLessThan(400)
@@ -272,7 +284,7 @@ describe('webhook transport against a loopback receiver', () => {
     await gone.close()
     const ch = testChannel('webhook', { url, secrets: [SECRET_A] })
     const msg = testMessage(ch)
-    expect(await transport.send(msg, ch, ctx(msg))).toMatchObject({
+    expect(await deliverVia(transport, msg, ch)).toMatchObject({
       status: 'retryable',
       code: 'ECONNREFUSED',
     })
@@ -283,7 +295,7 @@ describe('webhook transport against a loopback receiver', () => {
     const slow = hook('/abort')
     const ac = new AbortController()
     setTimeout(() => ac.abort(), 100)
-    expect(await transport.send(msg, slow, ctx(msg, ac.signal))).toMatchObject({
+    expect(await deliverVia(transport, msg, slow, { signal: ac.signal })).toMatchObject({
       status: 'retryable',
       code: 'ABORTED',
     })
@@ -293,14 +305,16 @@ describe('webhook transport against a loopback receiver', () => {
     server.handle((_r, res) => res.writeHead(204).end())
     const ch = hook('/limited', { rateLimit: { perSecond: 5, burst: 10 } })
     const msg = testMessage(ch)
-    expect(await transport.send(msg, ch, ctx(msg))).toEqual({ status: 'delivered' })
+    expect(await deliverVia(transport, msg, ch)).toEqual({ status: 'delivered' })
   })
 
-  it('refuses a config that no longer validates, permanently', async () => {
+  it('is never handed a config that no longer validates: the module fails such a channel for good', async () => {
     const ch = testChannel('webhook', { url: `${server.url}/x`, secrets: ['not-a-whsec'] })
-    const msg = testMessage(ch)
-    const outcome = await transport.send(msg, ch, ctx(msg))
-    expect(outcome).toMatchObject({ status: 'permanent', code: 'INVALID_CONFIG' })
-    expect(JSON.stringify(outcome)).not.toContain('not-a-whsec')
+    const lookup = openChannel(
+      { channelTypes: new ChannelTypeRegistry([transport.channelType]), secrets: plaintextSecrets },
+      ch,
+    )
+    expect(lookup).toMatchObject({ status: 'invalid', reason: expect.stringContaining('config.secrets') })
+    expect(JSON.stringify(lookup)).not.toContain('not-a-whsec')
   })
 })

@@ -114,7 +114,13 @@ describe('the demo assets', () => {
       body: '/* bundle */',
     })
     expect(assets['/']!.body).toContain('<script type="module" src="./messaging-ui.js"></script>')
-    for (const tag of ['messaging-channels', 'messaging-preferences', 'messaging-inbox', 'messaging-health'])
+    for (const tag of [
+      'messaging-channels',
+      'messaging-preferences',
+      'messaging-inbox',
+      'messaging-health',
+      'messaging-templates',
+    ])
       expect(assets['/']!.body).toContain(`<${tag}`)
   })
 

@@ -17,6 +17,7 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { enqueueBatch } from '../shared/enqueue-batch.js'
@@ -200,6 +201,16 @@ export class MemoryOutboxRepository implements OutboxRepository {
       leasedUntil: null,
     })
     return true
+  }
+
+  async retainMany(scope: TenantScope, items: readonly RetainCommand[]): Promise<boolean[]> {
+    const held: boolean[] = []
+    for (const item of items) {
+      const ok = scope.hasRole('service') && (await this.renew(scope, item.lease))
+      if (ok) this.recordAttempt(item.attempt)
+      held.push(ok)
+    }
+    return held
   }
 
   async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {

@@ -58,7 +58,6 @@ export class PostgresCategoryRepository implements CategoryRepository {
       .where('category_key', '=', key)
       .returningAll()
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toCategory(row) : null
   }
 
@@ -69,7 +68,6 @@ export class PostgresCategoryRepository implements CategoryRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where('category_key', '=', key)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toCategory(row) : null
   }
 
@@ -80,7 +78,6 @@ export class PostgresCategoryRepository implements CategoryRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .orderBy('category_key')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.map(toCategory)
   }
 }

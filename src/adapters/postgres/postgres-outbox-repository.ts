@@ -11,6 +11,7 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
@@ -163,6 +164,36 @@ export class PostgresOutboxRepository implements OutboxRepository {
       })
       .executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
+  }
+
+  async retainMany(scope: TenantScope, items: readonly RetainCommand[]): Promise<boolean[]> {
+    const held: boolean[] = []
+    for (const item of items) {
+      const ok = scope.hasRole('service') && (await this.renew(scope, item.lease))
+      if (ok) await this.recordAttempt(item.attempt)
+      held.push(ok)
+    }
+    return held
+  }
+
+  /** Appends one attempt of a message whose lease was just extended under the scope. */
+  private async recordAttempt(given: DeliveryAttempt): Promise<void> {
+    const attempt = storableAttempt(given)
+    const refused = () => new TenantScopeViolationError(attempt.infrastructureId)
+    // The message's business is copied from the row itself (the policy checks it again): a
+    // message the caller cannot see inserts nothing.
+    const r = await sql`
+      INSERT INTO messaging_delivery_attempts
+        (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
+         duration_ms, outcome, error_code, error, provider_message_id)
+      SELECT o.infrastructure_id, o.id, ${attempt.id}, o.business_id, ${attempt.attempt}, ${attempt.workerId},
+             ${attempt.startedAt}, ${attempt.finishedAt}, ${attempt.durationMs}, ${attempt.outcome},
+             ${attempt.errorCode}, ${attempt.error}, ${attempt.providerMessageId}
+        FROM messaging_outbox AS o
+       WHERE o.infrastructure_id = ${attempt.infrastructureId} AND o.id = ${attempt.messageId}`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, { refused })))
+    if (Number(r.numAffectedRows ?? 0) === 0) throw refused()
   }
 
   async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {

@@ -58,7 +58,6 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
       .where('channel_type', '=', key.channelType)
       .returning('user_id')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.length > 0
   }
 
@@ -75,7 +74,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where(sql<boolean>`user_id = any(${[...new Set(userIds)]}::uuid[])`)
     if (categoryKey !== undefined) q = q.where('category_key', '=', categoryKey)
-    const rows = await q.execute().catch((e) => Promise.reject(classify(e)))
+    const rows = await q.execute()
     return rows.map(toPreference)
   }
 
@@ -125,10 +124,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
       key.businessId === null
         ? q.where('business_id', 'is', null)
         : q.where('business_id', '=', key.businessId)
-    const rows = await q
-      .returning('category_key')
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.returning('category_key').execute()
     return rows.length > 0
   }
 
@@ -148,7 +144,6 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
       .orderBy('channel_type')
       .orderBy(sql`business_id nulls first`)
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.map(toTenantDefault)
   }
 }

@@ -96,7 +96,6 @@ export class PostgresProfileRepository implements ProfileRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where('user_id', '=', userId)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toProfile(row) : null
   }
 
@@ -112,7 +111,6 @@ export class PostgresProfileRepository implements ProfileRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where(sql<boolean>`user_id = any(${[...new Set(userIds)]}::uuid[])`)
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.map(toProfile)
   }
 
@@ -127,11 +125,7 @@ export class PostgresProfileRepository implements ProfileRepository {
     if (filter.businessId === null) q = q.where('business_id', 'is', null)
     else if (filter.businessId !== undefined) q = q.where('business_id', '=', filter.businessId)
     if (filter.after !== undefined) q = q.where('user_id', '>', filter.after)
-    const rows = await q
-      .orderBy('user_id')
-      .limit(filter.limit)
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('user_id').limit(filter.limit).execute()
     return rows.map(toProfile)
   }
 
@@ -142,7 +136,6 @@ export class PostgresProfileRepository implements ProfileRepository {
       .where('user_id', '=', userId)
       .returning('user_id')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.length > 0
   }
 }

@@ -130,19 +130,12 @@ export class PostgresTemplateRepository implements TemplateRepository {
   }
 
   async findCurrent(_scope: TenantScope, key: TemplateKey): Promise<TemplateVersion | null> {
-    const row = await this.ofKey(key)
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
+    const row = await this.ofKey(key).orderBy('version', 'desc').limit(1).executeTakeFirst()
     return row ? toTemplate(row) : null
   }
 
   async findVersion(_scope: TenantScope, key: TemplateKey, version: number): Promise<TemplateVersion | null> {
-    const row = await this.ofKey(key)
-      .where('version', '=', version)
-      .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
+    const row = await this.ofKey(key).where('version', '=', version).executeTakeFirst()
     return row ? toTemplate(row) : null
   }
 
@@ -153,7 +146,6 @@ export class PostgresTemplateRepository implements TemplateRepository {
       .where('infrastructure_id', '=', infrastructureId)
       .where('id', '=', id)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toTemplate(row) : null
   }
 
@@ -173,7 +165,6 @@ export class PostgresTemplateRepository implements TemplateRepository {
       .orderBy('locale')
       .orderBy('version', 'desc')
       .execute()
-      .catch((e) => Promise.reject(classify(e)))
     return rows.map(toTemplate)
   }
 
@@ -184,11 +175,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
   ): Promise<TemplateVersion[]> {
     let q = this.ofKey(key)
     if (page.before !== undefined) q = q.where('version', '<', page.before)
-    const rows = await q
-      .orderBy('version', 'desc')
-      .limit(page.limit)
-      .execute()
-      .catch((e) => Promise.reject(classify(e)))
+    const rows = await q.orderBy('version', 'desc').limit(page.limit).execute()
     return rows.map(toTemplate)
   }
 
@@ -198,7 +185,6 @@ export class PostgresTemplateRepository implements TemplateRepository {
       .selectAll()
       .where('infrastructure_id', '=', infrastructureId)
       .executeTakeFirst()
-      .catch((e) => Promise.reject(classify(e)))
     return row ? toSettings(row) : null
   }
 

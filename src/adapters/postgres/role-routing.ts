@@ -29,7 +29,8 @@ export function routeOf(scope: TenantScope, main: LoginPool, worker: LoginPool |
     if (c.roles.worker === 'inherit') return { db: c.db, role: null }
     if (c.roles.worker === 'member') return { db: c.db, role: 'messaging_worker' }
     throw new StorageError(
-      'a fleet worker runs as messaging_worker: pass workerConnectionString or workerPool (a login granted messaging_worker)',
+      'a fleet worker runs as messaging_worker: pass workerConnectionString or workerPool (a login granted messaging_worker) to createPostgresStorage',
+      { misconfigured: true },
     )
   }
   if (main.roles === null) return { db: main.db, role: null }
@@ -37,6 +38,7 @@ export function routeOf(scope: TenantScope, main: LoginPool, worker: LoginPool |
   if (main.roles.worker === 'inherit' || main.roles.app === null) {
     throw new StorageError(
       "this connection is the fleet worker's (messaging_worker): it serves TenantScope.fleet only; connect as a messaging_app login for other scopes",
+      { misconfigured: true },
     )
   }
   if (main.roles.app === 'member') return { db: main.db, role: 'messaging_app' }

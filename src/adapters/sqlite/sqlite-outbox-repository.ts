@@ -13,6 +13,7 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { enqueueBatch } from '../shared/enqueue-batch.js'
@@ -283,6 +284,16 @@ export class SqliteOutboxRepository implements OutboxRepository {
       }))
       .executeTakeFirst()
     return result.numUpdatedRows > 0n
+  }
+
+  async retainMany(scope: TenantScope, items: readonly RetainCommand[]): Promise<boolean[]> {
+    const held: boolean[] = []
+    for (const item of items) {
+      const ok = scope.hasRole('service') && (await this.renew(scope, item.lease))
+      if (ok) await this.recordAttempt(scope, item.attempt)
+      held.push(ok)
+    }
+    return held
   }
 
   async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {

@@ -6,8 +6,10 @@ import {
   collect,
   createLogger,
   describeStore,
+  destinationsOf,
   integer,
   openMessaging,
+  ports,
   redactTarget,
   type StoreOptions,
 } from '../context.js'
@@ -24,6 +26,7 @@ interface ServeOptions extends StoreOptions {
   quota?: string
   allowHttp?: boolean
   allowRange?: string[]
+  allowPort?: number[]
   logLevel: string
 }
 
@@ -50,7 +53,12 @@ export function registerServe(program: Command, io: CliIo): void {
     .option('--no-worker', 'serve HTTP only (run `messaging worker` elsewhere)')
     .option('--quota <burst/perSecond>', 'per-tenant enqueue quota on POST /queue, e.g. 100/10')
     .option('--allow-http', 'permit http:// webhook and SMS provider URLs')
-    .option('--allow-range <cidr>', 'let the SSRF guard through to this range (repeatable)', collect)
+    .option(
+      '--allow-range <cidr>',
+      'let channels reach this private range, any port (checked on save and by the SSRF guard; repeatable)',
+      collect,
+    )
+    .option('--allow-port <n>', 'let channels use this port besides 80 and 443 (repeatable)', ports, [])
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (opts: ServeOptions) => {
       const log = createLogger(opts.logLevel, io)
@@ -62,7 +70,7 @@ export function registerServe(program: Command, io: CliIo): void {
         demo = demoTokens()
         tokens = demo.tokens
       }
-      const messaging = await openMessaging(opts, io.env)
+      const messaging = await openMessaging(opts, io.env, { destinations: destinationsOf(opts) })
       const server = await startServer({
         messaging,
         tokens,
@@ -81,7 +89,6 @@ export function registerServe(program: Command, io: CliIo): void {
             fleet: true,
             transports: builtinTransports(messaging, {
               ...(opts.allowHttp && { allowHttp: true }),
-              ...(opts.allowRange && { allowedRanges: opts.allowRange }),
               ...(relay && { relay }),
             }),
             logger: log,

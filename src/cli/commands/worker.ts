@@ -5,8 +5,10 @@ import {
   collect,
   createLogger,
   describeStore,
+  destinationsOf,
   integer,
   openMessaging,
+  ports,
   principalOf,
   redactTarget,
   type StoreOptions,
@@ -23,6 +25,7 @@ interface WorkerOptions extends StoreOptions {
   graceMs: number
   allowHttp?: boolean
   allowRange?: string[]
+  allowPort?: number[]
   logLevel: string
 }
 
@@ -49,7 +52,12 @@ export function registerWorker(program: Command, io: CliIo): void {
       10_000,
     )
     .option('--allow-http', 'permit http:// webhook and SMS provider URLs')
-    .option('--allow-range <cidr>', 'let the SSRF guard through to this range (repeatable)', collect)
+    .option(
+      '--allow-range <cidr>',
+      'let channels reach this private range, any port (checked on save and by the SSRF guard; repeatable)',
+      collect,
+    )
+    .option('--allow-port <n>', 'let channels use this port besides 80 and 443 (repeatable)', ports, [])
     .option('--log-level <level>', 'pino level', 'info')
     .addHelpText(
       'after',
@@ -59,14 +67,13 @@ export function registerWorker(program: Command, io: CliIo): void {
       const log = createLogger(opts.logLevel, io)
       const store = describeStore(opts, io.env)
       const scoped = opts.principal !== undefined || (opts.infra?.length ?? 0) > 0
-      const messaging = await openMessaging(opts, io.env)
+      const messaging = await openMessaging(opts, io.env, { destinations: destinationsOf(opts) })
       const relay = relayFromUrl(io.env.SMTP_URL)
       const worker = createDeliveryWorker({
         messaging,
         ...(scoped ? { principal: principalOf(opts) } : { fleet: true }),
         transports: builtinTransports(messaging, {
           ...(opts.allowHttp && { allowHttp: true }),
-          ...(opts.allowRange && { allowedRanges: opts.allowRange }),
           ...(relay && { relay }),
         }),
         concurrency: opts.concurrency,

@@ -17,6 +17,9 @@ import { builtinTransports } from '../transports.js'
 import { createProgress } from './progress.js'
 import { startSmsProvider, startSmtpSink, startWebhookReceiver } from './receivers.js'
 
+/** The demo's receivers listen on loopback: channels may point there (on any port), nowhere else private. */
+const LOOPBACK_RECEIVERS = { allowedRanges: ['127.0.0.0/8'] }
+
 export interface DemoOptions {
   /** A SQLite file to use (and keep); default: a fresh file in a temporary directory. */
   readonly db?: string
@@ -102,8 +105,8 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     // Channel credentials (webhook secrets, the SMS key) are sealed at rest with a key of this run.
     const secrets = createSecretBox({ keys: { demo: randomBytes(32) }, activeKeyId: 'demo' })
     const messaging = opts.memory
-      ? createMessaging({ storage: createMemoryStorage(), secrets })
-      : createMessaging({ sqlitePath: sqlitePath!, secrets })
+      ? createMessaging({ storage: createMemoryStorage(), secrets, destinations: LOOPBACK_RECEIVERS })
+      : createMessaging({ sqlitePath: sqlitePath!, secrets, destinations: LOOPBACK_RECEIVERS })
     cleanups.unshift(() => messaging.close())
 
     // Tenants, businesses, people: the host's identities, each with a bearer token.
@@ -353,7 +356,6 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
       principal: worker.principal,
       transports: builtinTransports(messaging, {
         allowHttp: true,
-        allowedRanges: ['127.0.0.0/8'],
         relay: { host: '127.0.0.1', port: smtp.port },
       }),
       concurrency: 16,

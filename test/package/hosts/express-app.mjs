@@ -19,7 +19,11 @@ const storage =
   env.STORE === 'postgres'
     ? await (await import('messaging/postgres')).createPostgresStorage({ connectionString: env.DATABASE_URL })
     : undefined
-const messaging = createMessaging(storage ? { storage, secrets } : { sqlitePath: env.SQLITE_FILE, secrets })
+// The receiver listens on loopback: one allow-list for saving channels and for delivering.
+const destinations = { allowedRanges: ['127.0.0.0/8'] }
+const messaging = createMessaging(
+  storage ? { storage, secrets, destinations } : { sqlitePath: env.SQLITE_FILE, secrets, destinations },
+)
 
 const infrastructureId = randomUUID()
 const grant = [{ infrastructureId, businessId: null }]
@@ -92,7 +96,7 @@ const worker = createDeliveryWorker({
   principal: people.worker,
   transports: [
     createInAppTransport({ messaging }),
-    createWebhookTransport({ allowHttp: true, ssrf: { allowedRanges: ['127.0.0.0/8'] } }),
+    createWebhookTransport({ allowHttp: true, ssrf: destinations }),
   ],
   pollIntervalMs: 50,
 })

@@ -16,7 +16,10 @@ import { createWebhookTransport } from 'messaging/transports/webhook'
 import { createDeliveryWorker } from 'messaging/worker'
 
 const env = process.env
+// The receiver listens on loopback: one allow-list for saving channels and for delivering.
+const destinations = { allowedRanges: ['127.0.0.0/8'] }
 const messaging = createMessaging({
+  destinations,
   ...(env.STORE === 'postgres'
     ? { storage: await createPostgresStorage({ connectionString: env.DATABASE_URL }) }
     : { sqlitePath: env.SQLITE_FILE }),
@@ -90,7 +93,7 @@ const worker = createDeliveryWorker({
   principal: service,
   transports: [
     createInAppTransport({ messaging }),
-    createWebhookTransport({ allowHttp: true, ssrf: { allowedRanges: ['127.0.0.0/8'] } }),
+    createWebhookTransport({ allowHttp: true, ssrf: destinations }),
   ],
   pollIntervalMs: 50,
 })

@@ -20,7 +20,11 @@ if (env.STORE === 'postgres') {
   storage = await createPostgresStorage({ connectionString: env.DATABASE_URL })
 }
 const secrets = createSecretBox({ keys: { primary: randomBytes(32) }, activeKeyId: 'primary' })
-const messaging = createMessaging(storage ? { storage, secrets } : { sqlitePath: env.SQLITE_FILE, secrets })
+// The receiver listens on loopback: one allow-list for saving channels and for delivering.
+const destinations = { allowedRanges: ['127.0.0.0/8'] }
+const messaging = createMessaging(
+  storage ? { storage, secrets, destinations } : { sqlitePath: env.SQLITE_FILE, secrets, destinations },
+)
 
 const infrastructureId = randomUUID()
 const businessId = randomUUID()
@@ -86,7 +90,7 @@ const worker = createDeliveryWorker({
   principal: service,
   transports: [
     createInAppTransport({ messaging }),
-    createWebhookTransport({ allowHttp: true, ssrf: { allowedRanges: ['127.0.0.0/8'] } }),
+    createWebhookTransport({ allowHttp: true, ssrf: destinations }),
   ],
   pollIntervalMs: 50,
 })

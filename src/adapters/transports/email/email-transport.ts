@@ -3,17 +3,14 @@ import nodemailer from 'nodemailer'
 import { z } from 'zod'
 import {
   BUILTIN_CHANNEL_TYPE_DEFINITIONS,
-  type Channel,
   type ChannelTypeDefinition,
-  emailConfigSchema,
+  type emailConfigSchema,
 } from '../../../domain/channel.js'
 import type { OutboxMessage } from '../../../domain/outbox-message.js'
-import type { DeliveryContext, DeliveryOutcome, Transport } from '../../../ports/transport.js'
-import type { SecretBox } from '../../../secrets/index.js'
-import { loadChannelConfig } from '../shared/channel-config.js'
+import { composeRedactors, createRedactor, type Redactor } from '../../../domain/redaction.js'
+import type { DeliveryOutcome, Transport } from '../../../ports/transport.js'
 import { describe, outcomeForError } from '../shared/outcome.js'
-import { createRedactor } from '../shared/redact.js'
-import { createSsrfGuard, type SsrfPolicy } from '../shared/ssrf-guard.js'
+import { createSsrfGuard, type SsrfGuard, type SsrfPolicy } from '../shared/ssrf-guard.js'
 import { renderTemplate, TemplateError } from '../shared/template.js'
 
 /** The built-in email type (the very object the registry holds); `smtp.auth.pass` is sealed at rest. */
@@ -30,9 +27,10 @@ export interface SmtpRelay {
   readonly auth?: { readonly user: string; readonly pass: string }
 }
 
+/** An email channel's config as the transport receives it: opened and parsed. */
+export type EmailConfig = z.output<typeof emailConfigSchema>
+
 export interface EmailTransportOptions {
-  /** Opens a sealed `smtp.auth.pass`; needed when the storage seals it. */
-  readonly secretBox?: SecretBox
   /** Used by channels that configure no `smtp` of their own. */
   readonly relay?: SmtpRelay
   /** For relays a channel configures: private, loopback and metadata addresses are refused unless allowed here. */
@@ -64,7 +62,7 @@ interface Rendered {
 
 function render(
   payload: z.output<typeof emailPayloadSchema>,
-  template: z.output<typeof emailConfigSchema>['template'],
+  template: EmailConfig['template'],
 ): Rendered | DeliveryOutcome {
   const data = payload.data ?? {}
   const own = (s: string | undefined, mode: 'text' | 'html') =>
@@ -91,7 +89,7 @@ function render(
 }
 
 /** SMTP replies: 4xx is a transient refusal, 5xx a permanent one (RFC 5321 §4.2.1). */
-function outcomeForSmtpError(e: unknown, redact: (t: string) => string): DeliveryOutcome {
+function outcomeForSmtpError(e: unknown, redact: Redactor): DeliveryOutcome {
   const err = e as { responseCode?: unknown; code?: unknown; message?: unknown; response?: unknown }
   const text = describe(`${String(err?.message ?? e)}`, redact)
   if (typeof err?.responseCode === 'number') {
@@ -134,27 +132,123 @@ const withDeadline = <T>(
     )
   })
 
+/** Who may see which forms of the relay's credentials: the channel's (already in `redact`) and the host's. */
+function relayRedactor(channel: Redactor, relay: SmtpRelay, hostRelay: SmtpRelay | undefined): Redactor {
+  const extra = hostRelay?.auth ? [hostRelay.auth.pass] : []
+  // AUTH PLAIN and LOGIN send the pair in these forms (base64 of them is covered by the redactor).
+  if (relay.auth)
+    extra.push(`\u0000${relay.auth.user}\u0000${relay.auth.pass}`, `${relay.auth.user}:${relay.auth.pass}`)
+  return extra.length === 0 ? channel : composeRedactors(channel, createRedactor(extra))
+}
+
+function checkRecipients(recipients: readonly string[]): DeliveryOutcome | null {
+  if (recipients.length === 0) {
+    return { status: 'permanent', code: 'NO_RECIPIENTS', error: 'email needs recipient addresses' }
+  }
+  const bad = recipients.findIndex((r) => !emailAddress.safeParse(r).success)
+  if (bad === -1) return null
+  return {
+    status: 'permanent',
+    code: 'INVALID_RECIPIENT',
+    error: `recipients.${bad} is not an email address`,
+  }
+}
+
+function renderPayload(message: OutboxMessage, config: EmailConfig): Rendered | DeliveryOutcome {
+  const payload = emailPayloadSchema.safeParse(message.payload)
+  if (!payload.success) {
+    const where = payload.error.issues.map((i) => `payload.${i.path.join('.')}: ${i.code}`).join('; ')
+    return { status: 'permanent', code: 'INVALID_PAYLOAD', error: where }
+  }
+  return render(payload.data, config.template)
+}
+
+/**
+ * Where to dial: a relay the channel names goes through the SSRF guard, and the checked
+ * address is dialled with the name kept for TLS (SNI and certificate), so nodemailer
+ * resolves nothing itself. The host's own relay is trusted as it is.
+ */
+async function dialTarget(
+  guard: SsrfGuard,
+  relay: SmtpRelay,
+  channelNamesIt: boolean,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ host: string; servername?: string }> {
+  if (!channelNamesIt) return { host: relay.host }
+  const [first] = await withDeadline(guard.check(relay.host), timeoutMs, signal, () => {})
+  return { host: first!.address, servername: relay.host }
+}
+
+interface Mail {
+  readonly message: OutboxMessage
+  readonly config: EmailConfig
+  readonly relay: SmtpRelay
+  readonly target: { host: string; servername?: string }
+  readonly rendered: Rendered
+  readonly timeoutMs: number
+  readonly signal: AbortSignal
+}
+
+/** One SMTP transaction: every recipient at once (more than one in Bcc), a Message-ID stable across attempts. */
+async function sendMail(mail: Mail, options: EmailTransportOptions): Promise<{ messageId?: unknown }> {
+  const { relay, config, rendered, message } = mail
+  const recipients = message.recipients ?? []
+  const transporter = nodemailer.createTransport({
+    host: mail.target.host,
+    port: relay.port,
+    secure: relay.secure ?? false,
+    requireTLS: relay.requireTls ?? false,
+    ...(relay.auth ? { auth: { user: relay.auth.user, pass: relay.auth.pass } } : {}),
+    ...(options.clientName ? { name: options.clientName } : {}),
+    tls: { ...options.tls, ...(mail.target.servername ? { servername: mail.target.servername } : {}) },
+    connectionTimeout: mail.timeoutMs,
+    greetingTimeout: mail.timeoutMs,
+    socketTimeout: mail.timeoutMs,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  })
+  const fromDomain = config.from.slice(config.from.lastIndexOf('@') + 1)
+  try {
+    return await withDeadline(
+      transporter.sendMail({
+        from: config.fromName ? { name: config.fromName, address: config.from } : config.from,
+        ...(recipients.length === 1 ? { to: recipients[0] } : { bcc: [...recipients] }),
+        ...(config.replyTo ? { replyTo: config.replyTo } : {}),
+        subject: rendered.subject,
+        ...(rendered.text !== undefined ? { text: rendered.text } : {}),
+        ...(rendered.html !== undefined ? { html: rendered.html } : {}),
+        messageId: `<${message.id}@${fromDomain}>`,
+      }),
+      mail.timeoutMs,
+      mail.signal,
+      () => transporter.close(),
+    )
+  } finally {
+    transporter.close()
+  }
+}
+
 /**
  * Sends the message over SMTP with nodemailer: one transaction to every recipient (more
  * than one go in Bcc, so they do not see each other). The Message-ID is derived from the
  * outbox message id, the same on every attempt, so a receiving system can drop a retry's
- * duplicate. Recipients must be email addresses.
+ * duplicate. Recipients must be email addresses. The channel's SMTP password arrives
+ * opened (by the module, once).
  *
  * @example
  * const email = createEmailTransport({ relay: { host: 'smtp.internal', port: 587, auth: { user, pass } } })
  * // channel config: { from: 'alerts@acme.test', template: { subject: 'Hi {{name}}', text: 'Hello {{name}}' } }
  * // payload: { data: { name: 'Ada' } }, recipients: ['ada@acme.test']
  */
-export function createEmailTransport(options: EmailTransportOptions = {}): Transport {
+export function createEmailTransport(options: EmailTransportOptions = {}): Transport<EmailConfig> {
   const guard = createSsrfGuard(options.ssrf)
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000
 
   return {
     channelType: emailChannelType,
-    async send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome> {
-      const loaded = loadChannelConfig(emailChannelType, emailConfigSchema, channel, options.secretBox)
-      if (!loaded.ok) return loaded.outcome
-      const { config } = loaded
+    async send(message, channel, context) {
+      const { config } = channel
       const relay: SmtpRelay | undefined = config.smtp ?? options.relay
       if (!relay)
         return {
@@ -162,84 +256,24 @@ export function createEmailTransport(options: EmailTransportOptions = {}): Trans
           code: 'NO_RELAY',
           error: 'channel has no smtp and the transport no relay',
         }
-      const secrets = [...loaded.secrets, ...(options.relay?.auth ? [options.relay.auth.pass] : [])]
-      if (relay.auth)
-        secrets.push(
-          `\u0000${relay.auth.user}\u0000${relay.auth.pass}`,
-          `${relay.auth.user}:${relay.auth.pass}`,
-        )
-      const redact = createRedactor(secrets)
-
-      const recipients = message.recipients ?? []
-      if (recipients.length === 0) {
-        return { status: 'permanent', code: 'NO_RECIPIENTS', error: 'email needs recipient addresses' }
-      }
-      const bad = recipients.findIndex((r) => !emailAddress.safeParse(r).success)
-      if (bad !== -1) {
-        return {
-          status: 'permanent',
-          code: 'INVALID_RECIPIENT',
-          error: `recipients.${bad} is not an email address`,
-        }
-      }
-      const payload = emailPayloadSchema.safeParse(message.payload)
-      if (!payload.success) {
-        const where = payload.error.issues.map((i) => `payload.${i.path.join('.')}: ${i.code}`).join('; ')
-        return { status: 'permanent', code: 'INVALID_PAYLOAD', error: where }
-      }
-      const rendered = render(payload.data, config.template)
+      const redact = relayRedactor(context.redact, relay, options.relay)
+      const refused = checkRecipients(message.recipients ?? [])
+      if (refused) return refused
+      const rendered = renderPayload(message, config)
       if ('status' in rendered) return rendered
-
       const timeoutMs = config.timeoutMs ?? defaultTimeoutMs
-      let host = relay.host
-      let servername: string | undefined
-      if (config.smtp) {
-        // A relay the channel names goes through the guard; we dial the checked address
-        // and keep the name for TLS (SNI and certificate) so nodemailer resolves nothing.
-        try {
-          const [first] = await withDeadline(guard.check(relay.host), timeoutMs, context.signal, () => {})
-          host = first!.address
-          servername = relay.host
-        } catch (e) {
-          return outcomeForError(e, redact)
-        }
-      }
-
-      const transporter = nodemailer.createTransport({
-        host,
-        port: relay.port,
-        secure: relay.secure ?? false,
-        requireTLS: relay.requireTls ?? false,
-        ...(relay.auth ? { auth: { user: relay.auth.user, pass: relay.auth.pass } } : {}),
-        ...(options.clientName ? { name: options.clientName } : {}),
-        tls: { ...options.tls, ...(servername ? { servername } : {}) },
-        connectionTimeout: timeoutMs,
-        greetingTimeout: timeoutMs,
-        socketTimeout: timeoutMs,
-        disableFileAccess: true,
-        disableUrlAccess: true,
-      })
-      const fromDomain = config.from.slice(config.from.lastIndexOf('@') + 1)
+      let target: { host: string; servername?: string }
       try {
-        const info = await withDeadline(
-          transporter.sendMail({
-            from: config.fromName ? { name: config.fromName, address: config.from } : config.from,
-            ...(recipients.length === 1 ? { to: recipients[0] } : { bcc: [...recipients] }),
-            ...(config.replyTo ? { replyTo: config.replyTo } : {}),
-            subject: rendered.subject,
-            ...(rendered.text !== undefined ? { text: rendered.text } : {}),
-            ...(rendered.html !== undefined ? { html: rendered.html } : {}),
-            messageId: `<${message.id}@${fromDomain}>`,
-          }),
-          timeoutMs,
-          context.signal,
-          () => transporter.close(),
-        )
+        target = await dialTarget(guard, relay, config.smtp !== undefined, timeoutMs, context.signal)
+      } catch (e) {
+        return outcomeForError(e, redact)
+      }
+      try {
+        const mail = { message, config, relay, target, rendered, timeoutMs, signal: context.signal }
+        const info = await sendMail(mail, options)
         return { status: 'delivered', providerMessageId: String(info.messageId ?? message.id) }
       } catch (e) {
         return outcomeForSmtpError(e, redact)
-      } finally {
-        transporter.close()
       }
     },
   }

@@ -1,9 +1,16 @@
 /**
  * Building blocks for HTTP transports, the built-in ones and a host's own: the guarded
  * client (SSRF guard, pinned address, timeouts, capped read), the status and error
- * mapping, redaction and `{{var}}` templates.
+ * mapping, the module's redactor (for credentials a transport holds beyond the channel's,
+ * which the context's `redact` already covers) and `{{var}}` templates.
  */
-export { type LoadedConfig, loadChannelConfig } from '../shared/channel-config.js'
+export { composeRedactors, createRedactor, type Redactor } from '../../../domain/redaction.js'
+export type {
+  DeliveryChannel,
+  DeliveryContext,
+  DeliveryOutcome,
+  Transport,
+} from '../../../ports/transport.js'
 export {
   DestinationRefusedError,
   describe as describeProviderText,
@@ -11,7 +18,6 @@ export {
   outcomeForStatus,
   parseRetryAfter,
 } from '../shared/outcome.js'
-export { createRedactor } from '../shared/redact.js'
 export {
   createOutboundHttp,
   type OutboundHttp,

@@ -108,6 +108,9 @@ export function createOutboundHttp(options: OutboundHttpOptions = {}): OutboundH
           `${url.protocol} destination refused: https is required (the host may allow http)`,
         )
       }
+      if (url.username !== '' || url.password !== '') {
+        throw new DestinationRefusedError('USERINFO_URL', 'destination refused: a URL with user:password@')
+      }
       const deadline = AbortSignal.timeout(req.timeoutMs)
       const signal = AbortSignal.any([req.signal, deadline])
       let addresses: readonly ResolvedAddress[]
@@ -116,6 +119,15 @@ export function createOutboundHttp(options: OutboundHttpOptions = {}): OutboundH
         addresses = await untilAborted(guard.check(url.hostname), signal)
       } catch (e) {
         throw classifyAbort(e, deadline, req)
+      }
+      // The port rule of the channel check on save, again here: a channel saved before it
+      // (or written past the module) is refused the same way.
+      const port = url.port !== '' ? Number(url.port) : url.protocol === 'http:' ? 80 : 443
+      if (!guard.portAllowed(port, addresses)) {
+        throw new DestinationRefusedError(
+          'PORT_REFUSED',
+          `destination refused: port ${port} is not 80, 443 or an allowed port`,
+        )
       }
       // One agent per attempt, pinned to the checked addresses; a pooled agent would
       // reuse a socket across re-resolutions. Webhook volume per endpoint is low enough

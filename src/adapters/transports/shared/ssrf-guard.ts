@@ -1,6 +1,12 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import ipaddr from 'ipaddr.js'
+import {
+  compileDestinationPolicy,
+  type DestinationPolicy,
+  refusedRange,
+} from '../../../domain/destinations.js'
+
+export { refusedRange }
 
 export interface ResolvedAddress {
   readonly address: string
@@ -16,12 +22,11 @@ export const systemResolver: HostResolver = async (hostname) => {
   return records.map((r) => ({ address: r.address, family: r.family === 6 ? 6 : 4 }))
 }
 
-export interface SsrfPolicy {
-  /**
-   * CIDR ranges reachable although the guard would refuse them: `['127.0.0.0/8', '::1/128']`
-   * for a loopback test server, `['10.20.0.0/16']` for an internal relay.
-   */
-  readonly allowedRanges?: readonly string[]
+/**
+ * The destination allow-list (`allowedRanges`, `allowedPorts`: the very option the channel
+ * check on save reads, see DestinationPolicy) plus the resolver.
+ */
+export interface SsrfPolicy extends DestinationPolicy {
   readonly resolve?: HostResolver
 }
 
@@ -54,40 +59,6 @@ export class HostResolutionError extends Error {
   }
 }
 
-// Instance metadata services that sit outside the ranges ipaddr.js already flags
-// (169.254.169.254 is link-local, fd00:ec2::254 unique-local, 100.100.100.200 CGNAT).
-const METADATA_ADDRESSES = ['192.0.0.192', '168.63.129.16', 'fd00:ec2::254', 'fd00:ec2::23'].map((a) =>
-  ipaddr.parse(a).toNormalizedString(),
-)
-
-/**
- * The range an address belongs to when the guard refuses it, or null when it is a public
- * unicast address. Only ipaddr.js's `unicast` passes: loopback, private, link-local,
- * CGNAT, multicast, broadcast, unspecified, documentation/reserved, IPv4-mapped,
- * NAT64, 6to4 and Teredo are all refused (the last three can tunnel to a private IPv4).
- */
-export function refusedRange(address: string): string | null {
-  let ip: ipaddr.IPv4 | ipaddr.IPv6
-  try {
-    ip = ipaddr.parse(address)
-  } catch {
-    return 'unparseable'
-  }
-  if (METADATA_ADDRESSES.includes(ip.toNormalizedString())) return 'cloudMetadata'
-  const range = ip.range()
-  return range === 'unicast' ? null : range
-}
-
-function parseRanges(ranges: readonly string[]): [ipaddr.IPv4 | ipaddr.IPv6, number][] {
-  return ranges.map((r) => {
-    try {
-      return ipaddr.parseCIDR(r)
-    } catch {
-      throw new Error(`allowedRanges: ${JSON.stringify(r)} is not a CIDR range`)
-    }
-  })
-}
-
 export interface SsrfGuard {
   /**
    * Resolves `hostname` (or takes an IP literal as it is) and returns every address,
@@ -95,6 +66,8 @@ export interface SsrfGuard {
    * one public and one private record is refused whichever a connect would pick.
    */
   check(hostname: string): Promise<readonly ResolvedAddress[]>
+  /** Port 80, 443 or an allowed port; any port when every address lies in an allowed range. */
+  portAllowed(port: number, addresses: readonly ResolvedAddress[]): boolean
 }
 
 /**
@@ -103,12 +76,13 @@ export interface SsrfGuard {
  * const addresses = await guard.check('hooks.example.com') // connect to these, never re-resolve
  */
 export function createSsrfGuard(policy: SsrfPolicy = {}): SsrfGuard {
-  const allowed = parseRanges(policy.allowedRanges ?? [])
-  const resolve = policy.resolve ?? systemResolver
-  const isAllowListed = (address: string): boolean => {
-    const ip = ipaddr.parse(address)
-    return allowed.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits))
+  let compiled: ReturnType<typeof compileDestinationPolicy>
+  try {
+    compiled = compileDestinationPolicy(policy)
+  } catch (e) {
+    throw new Error(`ssrf policy: ${e instanceof Error ? e.message : String(e)}`)
   }
+  const resolve = policy.resolve ?? systemResolver
 
   return {
     async check(rawHostname) {
@@ -128,12 +102,15 @@ export function createSsrfGuard(policy: SsrfPolicy = {}): SsrfGuard {
         if (addresses.length === 0) throw new HostResolutionError(hostname, 'no A or AAAA record')
       }
       for (const { address } of addresses) {
-        const range = refusedRange(address)
-        if (range !== null && !(range !== 'unparseable' && isAllowListed(address))) {
-          throw new SsrfRefusedError(hostname, address, range)
-        }
+        const range = compiled.refusal(address)
+        if (range !== null) throw new SsrfRefusedError(hostname, address, range)
       }
       return addresses
     },
+    portAllowed: (port, addresses) =>
+      compiled.portAllowed(
+        port,
+        addresses.map((a) => a.address),
+      ),
   }
 }

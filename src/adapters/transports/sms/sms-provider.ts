@@ -1,6 +1,6 @@
+import { createRedactor } from '../../../domain/redaction.js'
 import type { DeliveryOutcome } from '../../../ports/transport.js'
 import { describe, outcomeForError, outcomeForStatus } from '../shared/outcome.js'
-import { createRedactor } from '../shared/redact.js'
 import type { OutboundHttp } from '../shared/safe-http.js'
 
 /** One text to one number. */

@@ -1,15 +1,12 @@
 import { z } from 'zod'
 import {
   BUILTIN_CHANNEL_TYPE_DEFINITIONS,
-  type Channel,
   type ChannelTypeDefinition,
-  smsConfigSchema,
+  type smsConfigSchema,
 } from '../../../domain/channel.js'
 import type { OutboxMessage } from '../../../domain/outbox-message.js'
-import type { DeliveryContext, DeliveryOutcome, Transport } from '../../../ports/transport.js'
-import type { SecretBox } from '../../../secrets/index.js'
-import { loadChannelConfig } from '../shared/channel-config.js'
-import { createRedactor } from '../shared/redact.js'
+import type { Redactor } from '../../../domain/redaction.js'
+import type { DeliveryOutcome, Transport } from '../../../ports/transport.js'
 import { createOutboundHttp, type OutboundHttpOptions } from '../shared/safe-http.js'
 import { renderTemplate, TemplateError } from '../shared/template.js'
 import { createHttpJsonSmsProvider, createTwilioSmsProvider, type SmsProvider } from './sms-provider.js'
@@ -19,9 +16,10 @@ export const smsChannelType: ChannelTypeDefinition = BUILTIN_CHANNEL_TYPE_DEFINI
   (d) => d.type === 'sms',
 )!
 
+/** An sms channel's config as the transport receives it: opened and parsed. */
+export type SmsConfig = z.output<typeof smsConfigSchema>
+
 export interface SmsTransportOptions extends OutboundHttpOptions {
-  /** Opens sealed provider credentials; needed when the storage seals them. */
-  readonly secretBox?: SecretBox
   /** The host's provider, for channels that configure neither `provider` nor `twilio`. */
   readonly provider?: SmsProvider
   /** Per-attempt limit when the channel sets none. Default 10 s. */
@@ -46,65 +44,29 @@ export const smsPayloadSchema = z.looseObject({
  * JSON provider's per-recipient Idempotency-Key lets a provider drop the repeats.
  *
  * @example
- * const sms = createSmsTransport({ secretBox })
+ * const sms = createSmsTransport()
  * // channel config: { from: '+4915112345678', twilio: { accountSid: 'AC…', authToken: '…' } }
  * // payload: { text: 'Your code is {{code}}', data: { code: '123456' } }, recipients: ['+4915199999999']
  */
-export function createSmsTransport(options: SmsTransportOptions = {}): Transport {
+export function createSmsTransport(options: SmsTransportOptions = {}): Transport<SmsConfig> {
   const http = createOutboundHttp(options)
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000
 
   return {
     channelType: smsChannelType,
-    async send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome> {
-      const loaded = loadChannelConfig(smsChannelType, smsConfigSchema, channel, options.secretBox)
-      if (!loaded.ok) return loaded.outcome
-      const { config } = loaded
-      const redact = createRedactor(loaded.secrets)
-
+    async send(message, channel, context) {
+      const { config } = channel
       const provider = config.provider
         ? createHttpJsonSmsProvider(config.provider, http)
         : config.twilio
           ? createTwilioSmsProvider(config.twilio, http)
           : options.provider
       if (!provider) return { status: 'permanent', code: 'NO_PROVIDER', error: 'channel has no SMS provider' }
-
       const recipients = message.recipients ?? []
-      if (recipients.length === 0) {
-        return { status: 'permanent', code: 'NO_RECIPIENTS', error: 'sms needs recipient phone numbers' }
-      }
-      const bad = recipients.findIndex((r) => !e164Schema.safeParse(r).success)
-      if (bad !== -1) {
-        return {
-          status: 'permanent',
-          code: 'INVALID_RECIPIENT',
-          error: `recipients.${bad} is not an E.164 number`,
-        }
-      }
-      const payload = smsPayloadSchema.safeParse(message.payload)
-      if (!payload.success) {
-        const where = payload.error.issues.map((i) => `payload.${i.path.join('.')}: ${i.code}`).join('; ')
-        return { status: 'permanent', code: 'INVALID_PAYLOAD', error: where }
-      }
-      let text: string | undefined
-      try {
-        const { data } = payload.data
-        text =
-          payload.data.text !== undefined
-            ? data
-              ? renderTemplate(payload.data.text, data, 'text')
-              : payload.data.text
-            : config.template !== undefined
-              ? renderTemplate(config.template, data ?? {}, 'text')
-              : undefined
-      } catch (e) {
-        if (e instanceof TemplateError)
-          return { status: 'permanent', code: 'TEMPLATE_ERROR', error: e.message }
-        throw e
-      }
-      if (!text) return { status: 'permanent', code: 'EMPTY_TEXT', error: 'no text in payload or template' }
-      if (text.length > 1600)
-        return { status: 'permanent', code: 'TEXT_TOO_LONG', error: 'text exceeds 1600 characters' }
+      const refused = checkRecipients(recipients)
+      if (refused) return refused
+      const text = textOf(message, config)
+      if (typeof text !== 'string') return text
 
       const outcomes: DeliveryOutcome[] = []
       for (const to of recipients) {
@@ -119,12 +81,49 @@ export function createSmsTransport(options: SmsTransportOptions = {}): Transport
           }),
         )
       }
-      return combine(outcomes, redact)
+      return combine(outcomes, context.redact)
     },
   }
 }
 
-function combine(outcomes: readonly DeliveryOutcome[], redact: (t: string) => string): DeliveryOutcome {
+function checkRecipients(recipients: readonly string[]): DeliveryOutcome | null {
+  if (recipients.length === 0) {
+    return { status: 'permanent', code: 'NO_RECIPIENTS', error: 'sms needs recipient phone numbers' }
+  }
+  const bad = recipients.findIndex((r) => !e164Schema.safeParse(r).success)
+  if (bad === -1) return null
+  return { status: 'permanent', code: 'INVALID_RECIPIENT', error: `recipients.${bad} is not an E.164 number` }
+}
+
+/** The text to send: the payload's own (rendered when it carries data), else the channel's template. */
+function textOf(message: OutboxMessage, config: SmsConfig): string | DeliveryOutcome {
+  const payload = smsPayloadSchema.safeParse(message.payload)
+  if (!payload.success) {
+    const where = payload.error.issues.map((i) => `payload.${i.path.join('.')}: ${i.code}`).join('; ')
+    return { status: 'permanent', code: 'INVALID_PAYLOAD', error: where }
+  }
+  let text: string | undefined
+  try {
+    const { data } = payload.data
+    text =
+      payload.data.text !== undefined
+        ? data
+          ? renderTemplate(payload.data.text, data, 'text')
+          : payload.data.text
+        : config.template !== undefined
+          ? renderTemplate(config.template, data ?? {}, 'text')
+          : undefined
+  } catch (e) {
+    if (e instanceof TemplateError) return { status: 'permanent', code: 'TEMPLATE_ERROR', error: e.message }
+    throw e
+  }
+  if (!text) return { status: 'permanent', code: 'EMPTY_TEXT', error: 'no text in payload or template' }
+  if (text.length > 1600)
+    return { status: 'permanent', code: 'TEXT_TOO_LONG', error: 'text exceeds 1600 characters' }
+  return text
+}
+
+function combine(outcomes: readonly DeliveryOutcome[], redact: Redactor): DeliveryOutcome {
   if (outcomes.length === 1) {
     const only = outcomes[0]!
     return only.status === 'delivered' ? only : { ...only, error: redact(only.error) }

@@ -1,21 +1,18 @@
+import type { z } from 'zod'
 import {
   BUILTIN_CHANNEL_TYPE_DEFINITIONS,
-  type Channel,
   type ChannelTypeDefinition,
-  webhookConfigSchema,
+  type webhookConfigSchema,
 } from '../../../domain/channel.js'
-import type { OutboxMessage } from '../../../domain/outbox-message.js'
-import type { DeliveryContext, DeliveryOutcome, Transport } from '../../../ports/transport.js'
-import type { SecretBox } from '../../../secrets/index.js'
-import { loadChannelConfig } from '../shared/channel-config.js'
+import type { Transport } from '../../../ports/transport.js'
 import { describe, outcomeForError, outcomeForStatus } from '../shared/outcome.js'
-import { createRedactor } from '../shared/redact.js'
 import { createOutboundHttp, type OutboundHttpOptions } from '../shared/safe-http.js'
 import { signWebhook } from './signature.js'
 
+/** A webhook channel's config as the transport receives it: opened and parsed. */
+export type WebhookConfig = z.output<typeof webhookConfigSchema>
+
 export interface WebhookTransportOptions extends OutboundHttpOptions {
-  /** Opens sealed `secrets` in channel configs; needed when the storage seals them. */
-  readonly secretBox?: SecretBox
   /** The signature timestamp's clock. */
   readonly now?: () => Date
   readonly userAgent?: string
@@ -31,22 +28,23 @@ export const webhookChannelType: ChannelTypeDefinition = BUILTIN_CHANNEL_TYPE_DE
  * the message id, stable across attempts, so a receiver deduplicates retries with it;
  * the timestamp and signature are fresh on each attempt.
  *
+ * The channel arrives with its signing secrets opened (by the module, once); error texts
+ * are redacted with the context's redactor before they reach an outcome.
+ *
  * @example
- * const webhook = createWebhookTransport({ secretBox })
+ * const webhook = createWebhookTransport()
  * // channel config: { url: 'https://hooks.example.com/in', secrets: ['whsec_...'] }
  */
-export function createWebhookTransport(options: WebhookTransportOptions = {}): Transport {
+export function createWebhookTransport(options: WebhookTransportOptions = {}): Transport<WebhookConfig> {
   const http = createOutboundHttp(options)
   const now = options.now ?? (() => new Date())
   const userAgent = options.userAgent ?? 'messaging-webhook/1'
 
   return {
     channelType: webhookChannelType,
-    async send(message: OutboxMessage, channel: Channel, context: DeliveryContext): Promise<DeliveryOutcome> {
-      const loaded = loadChannelConfig(webhookChannelType, webhookConfigSchema, channel, options.secretBox)
-      if (!loaded.ok) return loaded.outcome
-      const { config } = loaded
-      const redact = createRedactor(loaded.secrets)
+    async send(message, channel, context) {
+      const { config } = channel
+      const { redact } = context
 
       const body = Buffer.from(JSON.stringify(message.payload))
       const timestamp = Math.floor(now().getTime() / 1000)

@@ -43,6 +43,8 @@ async function settle(messaging: Messaging, people: People, ids: Record<string, 
 async function main(): Promise<void> {
   const messaging = createMessaging({
     storage: await openStorage(),
+    // The receiver listens on loopback: one allow-list for saving channels and for delivering.
+    destinations: { allowedRanges: ['127.0.0.0/8'] },
     secrets: createSecretBox({ keys: { nest: randomBytes(32) }, activeKeyId: 'nest' }),
   })
   const people = new People()
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
     principal: people.service,
     transports: [
       createInAppTransport({ messaging }),
-      createWebhookTransport({ allowHttp: true, ssrf: { allowedRanges: ['127.0.0.0/8'] } }),
+      createWebhookTransport({ allowHttp: true, ssrf: messaging.destinations }),
     ],
     pollIntervalMs: 50,
   })

@@ -1,13 +1,13 @@
 import type { JetStreamClient, PubAck } from 'nats'
-import type { Channel, ChannelTypeDefinition } from '../../domain/channel.js'
-import type { OutboxMessage } from '../../domain/outbox-message.js'
+import type { Channel, ChannelTypeDefinition } from '../domain/channel.js'
+import type { OutboxMessage } from '../domain/outbox-message.js'
 import type {
   DeliveryContext,
   DeliveryOutcome,
   HandOff,
   RelayTransport,
   Transport,
-} from '../../ports/transport.js'
+} from '../ports/transport.js'
 import { encodeEnvelope, type RelaySettle, relaySubject, toEnvelope } from './relay-envelope.js'
 import { DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './relay-stream.js'
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import type { Channel } from '../../domain/channel.js'
-import type { MessageNotification } from '../../domain/notification.js'
-import type { ClaimedMessage, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
+import type { Channel } from '../domain/channel.js'
+import type { MessageNotification } from '../domain/notification.js'
+import type { ClaimedMessage, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
 
 /**
  * What the relay publishes for one message, as JSON: the message as it was claimed, the
