@@ -210,7 +210,7 @@ export class Messaging {
       'principal' in options ? TenantScope.of(options.principal) : TenantScope.fleet(options.workerId)
     // Refused here rather than at the first claim: a worker with the wrong principal never starts.
     assertRole(scope, 'outbox.claim', 'service')
-    return createDeliveryPort(this.delivery, scope, this.wake)
+    return createDeliveryPort(this.delivery, scope, this.wake, this.templates)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */

@@ -2,8 +2,12 @@ import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
 import type { ChannelLookup } from './channel-opener.js'
+import type { RenderStep } from './delivery-render.js'
 import type { ClaimRequest, DeliveryService, LeaseRef, RetainItem } from './delivery-service.js'
 import type { SettleItem, SettleResult } from './settle.js'
+import type { TemplateService } from './template-service.js'
+
+export type { RenderStep } from './delivery-render.js'
 
 /**
  * What a delivery worker may do, and nothing else, bound to one scope (a service
@@ -32,6 +36,12 @@ export interface DeliveryPort {
   retain(items: readonly RetainItem[]): Promise<boolean[]>
   /** A held message's channel, opened for delivery (plaintext secrets: for transports only). */
   openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup>
+  /**
+   * The payload a held message goes out with over a channel of `channelType`: a message of a
+   * notification rendered with the template version it recorded (see `renderHeld`), any other
+   * as written; a render failure is the template's error, which fails the message for good.
+   */
+  render(held: ClaimedMessage, channelType: string): Promise<RenderStep>
   /** Called when messages may have become due (an enqueue committed); returns the unsubscribe. */
   onWake(listener: () => void): () => void
 }
@@ -41,6 +51,7 @@ export function createDeliveryPort(
   service: DeliveryService,
   scope: TenantScope,
   wake: WakeSignal,
+  templates: TemplateService,
 ): DeliveryPort {
   return {
     scope,
@@ -50,6 +61,7 @@ export function createDeliveryPort(
     settle: (items) => service.settle(scope, items),
     retain: (items) => service.retain(scope, items),
     openChannel: (infrastructureId, channelId) => service.openChannel(scope, infrastructureId, channelId),
+    render: (held, channelType) => service.render(scope, templates, held, channelType),
     onWake: (listener) => wake.subscribe(() => listener()),
   }
 }
