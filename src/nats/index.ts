@@ -1,4 +1,9 @@
 export { createJetStreamRelay, type JetStreamRelay, type JetStreamRelayOptions } from './jetstream-relay.js'
+export {
+  createJetStreamDeliveryWorker,
+  type JetStreamDeliveryWorker,
+  type JetStreamDeliveryWorkerOptions,
+} from './jetstream-worker.js'
 export { consumerPermissions, type NatsPermissions, relayPermissions } from './permissions.js'
 export {
   decodeEnvelope,
