@@ -24,4 +24,8 @@ if (!existsSync(entry)) {
   process.exit(1)
 }
 const { main } = await import(entry.href)
-process.exitCode = await main(process.argv.slice(2))
+const code = await main(process.argv.slice(2))
+// A failed command has said why and has nothing left to do: whatever it had opened before
+// failing (a pool's idle socket, a half-started listener) must not keep the process alive.
+if (code !== 0) process.exit(code)
+process.exitCode = code

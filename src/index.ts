@@ -109,6 +109,7 @@ export {
 } from './domain/preference.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
 export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
+export type { SecurityEvent, SecurityRefusal } from './domain/security-log.js'
 export {
   canonicalLocale,
   DEFAULT_TEMPLATE_LOCALE,

@@ -33,6 +33,7 @@ import type {
   ListInboxInput,
   ListMembershipsInput,
   ListMessagesInput,
+  ListSecurityEventsInput,
   MarkInboxInput,
   MemberRefInput,
   MessageRefInput,
@@ -42,7 +43,7 @@ import type {
   SetOptInInput,
   StatsInput,
 } from './domain/inputs.js'
-import { pruneInput } from './domain/inputs.js'
+import { listSecurityEventsInput, pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
 import type { Notification, NotificationStatus } from './domain/notification.js'
 import type {
@@ -65,6 +66,7 @@ import type {
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
 import type { RecipientProfile } from './domain/recipient-profile.js'
+import type { SecurityEvent } from './domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from './domain/template.js'
 import type {
   CreateTemplateInput,
@@ -262,6 +264,17 @@ export class Messaging {
       olderThan: input.olderThan ?? { ageMs: input.olderThanMs! },
       batchSize: input.batchSize,
     })
+  }
+
+  /**
+   * The security log: refusals outside each caller's scope (a tenant it holds no grant on),
+   * counted per caller, role, action, error code and hour, newest first. They are never
+   * written into that tenant's audit trail. Host code only, for operators (on PostgreSQL it
+   * reads with the store owner's rights); throws StorageError where the store cannot.
+   */
+  async listSecurityEvents(options: ListSecurityEventsInput = {}): Promise<SecurityEvent[]> {
+    const input = parseInput(listSecurityEventsInput, options)
+    return this.storage.listSecurityEvents(input)
   }
 
   /** The caller's own in-app inbox, newest first. */

@@ -71,8 +71,35 @@ export function auditEntry(
 const AUDITED_REFUSALS = new Set(['TENANT_SCOPE_VIOLATION', 'FORBIDDEN_ROLE'])
 
 /**
- * Runs a mutating call; when it is refused for scope or role, appends a `refused` audit
- * entry in a unit of work of its own (the refused one rolled back) and rethrows.
+ * Records a refusal where the caller may write: a `refused` entry in the audit trail of an
+ * infrastructure the caller reaches (its own tenant: a member refused an admin's call, a
+ * business grant used on another business); else a count in the module-level security log,
+ * one row per caller, action and code an hour. Never a row in a tenant the caller has no
+ * grant on: an outsider's flood of refused calls leaves every table of that tenant as it was.
+ */
+export function recordRefusal(
+  ctx: ServiceContext,
+  scope: TenantScope,
+  target: AuditTarget,
+  errorCode: string,
+): Promise<void> {
+  if (scope.canAccessInfrastructure(target.infrastructureId)) {
+    return ctx.uow.run(scope, (r) => r.audit.append(scope, auditEntry(ctx, scope, target, errorCode)))
+  }
+  return ctx.uow.run(scope, (r) =>
+    r.security.recordRefusal(scope, {
+      action: target.action,
+      errorCode,
+      infrastructureId: target.infrastructureId,
+      businessId: target.businessId ?? null,
+      at: ctx.clock.now(),
+    }),
+  )
+}
+
+/**
+ * Runs a mutating call; when it is refused for scope or role, records the refusal in a unit
+ * of work of its own (the refused one rolled back; see `recordRefusal`) and rethrows.
  */
 export async function audited<T>(
   ctx: ServiceContext,
@@ -83,9 +110,7 @@ export async function audited<T>(
   try {
     return await call()
   } catch (e) {
-    if (isMessagingError(e) && AUDITED_REFUSALS.has(e.code)) {
-      await ctx.uow.run(scope, (r) => r.audit.append(scope, auditEntry(ctx, scope, target, e.code)))
-    }
+    if (isMessagingError(e) && AUDITED_REFUSALS.has(e.code)) await recordRefusal(ctx, scope, target, e.code)
     throw e
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
 import { type Logger, pino } from 'pino'
 import { createMessaging, type MessagingOptions } from '../container.js'
@@ -8,6 +8,8 @@ import { ValidationError } from '../domain/errors.js'
 import { type Principal, principalSchema } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import type { MessagingStorage } from '../ports/unit-of-work.js'
+import { createSecretBox, secretKeysFromEnv } from '../secrets/secret-box.js'
+import { humanLogLine, terminalOf } from './terminal.js'
 
 /** Where a command writes: the process streams, or a test's buffers. */
 export interface CliIo {
@@ -16,6 +18,8 @@ export interface CliIo {
   /** True when `err` is a terminal (progress redraws in place). */
   readonly tty: boolean
   readonly env: Readonly<Record<string, string | undefined>>
+  /** All of standard input as text (a config with secrets piped in: `--config-file -`). */
+  readonly readStdin?: () => Promise<string>
 }
 
 export const processIo = (): CliIo => ({
@@ -23,6 +27,11 @@ export const processIo = (): CliIo => ({
   err: (t) => process.stderr.write(t),
   tty: process.stderr.isTTY === true,
   env: process.env,
+  readStdin: async () => {
+    const chunks: Buffer[] = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString('utf8')
+  },
 })
 
 /** A command's failure with an exit code and a one-line message (no stack for the operator). */
@@ -32,6 +41,16 @@ export class CliError extends Error {
     readonly exitCode = 1,
   ) {
     super(message)
+  }
+}
+
+/**
+ * The command line itself was wrong (a flag's value, a missing or conflicting flag): exit 2,
+ * as commander's own usage errors, so scripts tell a typo from a failure of the store.
+ */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 2)
   }
 }
 
@@ -54,19 +73,39 @@ export function describeStore(
   return { kind: 'sqlite', target: env.MESSAGING_SQLITE ?? DEFAULT_SQLITE_FILE }
 }
 
-/** Opens the facade on the chosen store (PostgreSQL's driver is loaded only when used). */
+/**
+ * Opens the facade on the chosen store (PostgreSQL's driver is loaded only when used). With
+ * `existing`, a SQLite file must be there already: a command that reads or operates a queue
+ * never creates a database at a mistyped path and reports it empty.
+ */
 export async function openMessaging(
   opts: StoreOptions,
   env: CliIo['env'],
-  extra: Omit<MessagingOptions, 'storage' | 'sqlitePath'> & { allowPrivilegedRole?: boolean } = {},
+  extra: Omit<MessagingOptions, 'storage' | 'sqlitePath'> & {
+    allowPrivilegedRole?: boolean
+    existing?: boolean
+  } = {},
 ): Promise<Messaging> {
   const store = describeStore(opts, env)
-  const { allowPrivilegedRole, ...options } = extra
-  if (store.kind === 'sqlite') return createMessaging({ ...options, sqlitePath: store.target })
+  const { allowPrivilegedRole, existing, ...rest } = extra
+  // The command's environment (a test's, or the process's) holds the sealing keys.
+  const options =
+    rest.secrets === undefined && env.MESSAGING_SECRET_KEYS
+      ? { ...rest, secrets: createSecretBox(secretKeysFromEnv(env)) }
+      : rest
+  if (store.kind === 'sqlite') {
+    if (existing && store.target !== ':memory:' && !existsSync(store.target)) {
+      throw new CliError(
+        `no SQLite database at ${store.target}: this command opens an existing one only (\`messaging channel create\` or \`messaging serve\` starts one)`,
+      )
+    }
+    return createMessaging({ ...options, sqlitePath: store.target })
+  }
   const { createPostgresStorage } = await import('../adapters/postgres/index.js')
   const storage: MessagingStorage = await createPostgresStorage({
     connectionString: store.target,
-    ...(allowPrivilegedRole && { allowPrivilegedRole }),
+    // The owner's commands (retention, the security log) run their statements as the owner too.
+    ...(allowPrivilegedRole && { allowPrivilegedRole, ownerConnectionString: store.target }),
   })
   return createMessaging({ ...options, storage })
 }
@@ -80,39 +119,82 @@ export function redactTarget(target: string): string {
 export const CLI_ACTOR_ID = '00000000-0000-4000-8000-00000000c11e'
 
 /**
- * The principal a command acts as: `--principal` (JSON, or `@file`), else a `service`
- * principal with an infrastructure-wide grant for each `--infra`.
+ * The principal a command acts as: `--principal` (JSON, or `@file`), else a principal of
+ * `role` (a `service` for queue operations, an `infra_admin` for set-up) with an
+ * infrastructure-wide grant for each `--infra`.
  */
-export function principalOf(opts: { principal?: string; infra?: string[] }): Principal {
+export function principalOf(
+  opts: { principal?: string; infra?: string[] },
+  role: Principal['role'] = 'service',
+): Principal {
   if (opts.principal !== undefined) {
-    const text = opts.principal.startsWith('@')
-      ? readFileSync(opts.principal.slice(1), 'utf8')
-      : opts.principal
+    let text = opts.principal
+    if (text.startsWith('@')) {
+      try {
+        text = readFileSync(text.slice(1), 'utf8')
+      } catch (e) {
+        throw new CliError(`--principal: cannot read ${text.slice(1)}: ${(e as Error).message}`)
+      }
+    }
     let raw: unknown
     try {
       raw = JSON.parse(text)
     } catch {
-      throw new CliError(
+      throw new UsageError(
         '--principal must be JSON: {"userId","role","grants":[{"infrastructureId","businessId"}]}',
       )
     }
     const parsed = principalSchema.safeParse(raw)
     if (!parsed.success)
-      throw new CliError(
+      throw new UsageError(
         `--principal: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       )
     return parsed.data
   }
   const infra = opts.infra ?? []
-  if (infra.length === 0) throw new CliError('give --infra <uuid> (repeatable) or --principal <json>')
+  if (infra.length === 0) throw new UsageError('give --infra <uuid> (repeatable) or --principal <json>')
   return {
     userId: CLI_ACTOR_ID,
-    role: 'service',
+    role,
     grants: infra.map((infrastructureId) => ({ infrastructureId, businessId: null })),
   }
 }
 
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** A commander parser of a UUID flag: `--infra not-a-uuid` is refused naming the flag, exit 2. */
+export const uuid = (value: string): string => {
+  if (!UUID.test(value)) throw new InvalidArgumentError('must be a UUID')
+  return value.toLowerCase()
+}
+
+/** `uuid`, repeatable. */
+export const collectUuids = (value: string, previous: string[] = []): string[] => [...previous, uuid(value)]
+
+export const isUuid = (value: string): boolean => UUID.test(value)
+
+/**
+ * Runs `fn`; a validation error of the facade whose fields all came from flags is reported as
+ * a usage error naming the flags (`--channel: must be a lower-case slug`), not the input's
+ * field names.
+ */
+export async function asFlags<T>(flags: Readonly<Record<string, string>>, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e
+    const named = e.issues.map((i) => {
+      // No sealing key configured is the environment's fault, not the flag's.
+      if (i.rule === 'secret_key_required') return null
+      const flag = flags[i.path.split('.')[0] ?? '']
+      return flag === undefined ? null : `${flag}${i.path.includes('.') ? ` (${i.path})` : ''}: ${i.message}`
+    })
+    if (named.some((n) => n === null)) throw e
+    throw new UsageError(named.join('; '))
+  }
+}
 
 /** A repeatable port option: `--allow-port 8443 --allow-port 9000`. */
 export const ports = (value: string, previous: number[] = []): number[] => {
@@ -138,11 +220,18 @@ export const integer =
     return Number(value)
   }
 
-/** A pino logger on stderr (JSON lines; pipe through pino-pretty to read them). */
+/**
+ * A pino logger on stderr. JSON lines for pipes and files (what log shippers read); on a
+ * terminal, readable lines that leave the status line intact (`MESSAGING_LOG_FORMAT=json`
+ * keeps JSON there too).
+ */
 export function createLogger(level: string, io: CliIo): Logger {
+  const terminal = terminalOf(io)
+  const human = io.tty && io.env.MESSAGING_LOG_FORMAT !== 'json'
+  const color = human && io.env.NO_COLOR === undefined
   return pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    { write: (line: string) => io.err(line) },
+    { write: (line: string) => terminal.line(human ? humanLogLine(line, color) : line) },
   )
 }
 

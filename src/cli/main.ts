@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander'
+import { registerChannel } from './commands/channel.js'
 import { registerDemo } from './commands/demo.js'
+import { registerMember } from './commands/member.js'
 import { registerNotify } from './commands/notify.js'
 import { registerOps } from './commands/ops.js'
 import { registerServe } from './commands/serve.js'
 import { registerWorker } from './commands/worker.js'
-import { type CliIo, describeError, processIo } from './context.js'
+import { CliError, type CliIo, describeError, processIo } from './context.js'
 
 /** The `messaging` command line, its commands wired to `io`. */
 export function buildProgram(io: CliIo, setExitCode: (code: number) => void = () => {}): Command {
@@ -20,8 +22,14 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void = ()
   registerWorker(program, io)
   registerServe(program, io)
   registerOps(program, io)
+  registerChannel(program, io)
+  registerMember(program, io)
   registerNotify(program, io)
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })
+  const configure = (c: Command): void => {
+    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })
+    for (const sub of c.commands) configure(sub)
+  }
+  for (const c of program.commands) configure(c)
   return program
 }
 
@@ -40,8 +48,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await program.parseAsync([...argv], { from: 'user' })
     return code
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode
+    // Help and --version exit 0; every other commander error is a usage error.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2
     io.err(`messaging: ${describeError(e)}\n`)
-    return 1
+    return e instanceof CliError ? e.exitCode : 1
   }
 }

@@ -93,6 +93,8 @@ export async function startServer(options: {
   onError?: (error: unknown) => void
   /** Serve the web components' page under `/ui/`, offering these sign-ins in its picker (demo tokens only). */
   ui?: { identities?: UiIdentity[] }
+  /** Told the status of every answer of the API (a store that is back answers below 500 again). */
+  onAnswer?: (status: number) => void
 }): Promise<RunningServer> {
   const handler = createFetchHandler({
     messaging: options.messaging,
@@ -101,7 +103,15 @@ export async function startServer(options: {
     ...(options.enqueueQuota && { enqueueQuota: options.enqueueQuota }),
     ...(options.onError && { onError: options.onError }),
   })
-  let fetch: (request: Request) => Response | Promise<Response> = handler
+  const onAnswer = options.onAnswer
+  const api: (request: Request) => Promise<Response> = onAnswer
+    ? async (request) => {
+        const response = await handler(request)
+        onAnswer(response.status)
+        return response
+      }
+    : async (request) => handler(request)
+  let fetch: (request: Request) => Response | Promise<Response> = api
   let uiPath: string | null = null
   if (options.ui) {
     try {
@@ -111,7 +121,7 @@ export async function startServer(options: {
         ...(options.ui.identities && { identities: options.ui.identities }),
       })
       const ui = createUiAssetHandler(assets, { prefix: '/ui' })
-      fetch = (request) => ui(request) ?? handler(request)
+      fetch = (request) => ui(request) ?? api(request)
       uiPath = '/ui/'
     } catch (e) {
       // The page needs its browser bundle (a build, or esbuild to make one): the API runs without it.

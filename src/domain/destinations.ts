@@ -45,6 +45,14 @@ export function refusedRange(address: string): string | null {
   }
   if (METADATA_ADDRESSES.includes(ip.toNormalizedString())) return 'cloudMetadata'
   const range = ip.range()
+  // ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291 2.5.5.1) passes ipaddr.js as unicast,
+  // yet spells an IPv4 address, ::169.254.169.254 among them: nothing public lives in ::/96.
+  if (
+    range === 'unicast' &&
+    ip.kind() === 'ipv6' &&
+    (ip as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0)
+  )
+    return 'ipv4Compatible'
   return range === 'unicast' ? null : range
 }
 

@@ -251,6 +251,14 @@ export type ListDeadLettersInput = z.input<typeof listDeadLettersInput>
 export const statsInput = z.strictObject({ infrastructureId: tenantId.optional() })
 export type StatsInput = z.input<typeof statsInput>
 
+export const listSecurityEventsInput = z.strictObject({
+  /** Rows whose last refusal is at or after this instant. */
+  since: timestampSchema.optional(),
+  actorId: tenantId.optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+})
+export type ListSecurityEventsInput = z.input<typeof listSecurityEventsInput>
+
 /**
  * Retention's cut-off: `olderThan`, a time the host names, or `olderThanMs`, an age the
  * store takes back from its own clock (PostgreSQL: the database's now). Exactly one.

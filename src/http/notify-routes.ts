@@ -159,6 +159,7 @@ export const RECIPIENT_ROUTES: readonly RouteDef[] = [
     method: 'POST',
     path: '/categories',
     operationId: 'createCategory',
+    status: 201,
     tag: 'recipients',
     summary: 'Create a notification category',
     description:

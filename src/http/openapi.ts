@@ -1,7 +1,5 @@
 import { z } from 'zod'
 import * as inputs from '../domain/inputs.js'
-import * as notifyInputs from '../domain/notify-inputs.js'
-import * as templateInputs from '../domain/template-inputs.js'
 import * as notifyResponses from './notify-schemas.js'
 import type { RouteDef } from './router.js'
 import * as responses from './schemas.js'
@@ -12,7 +10,10 @@ export interface OpenApiOptions {
   readonly title?: string
   readonly version?: string
   readonly description?: string
+  /** Default one relative server, `/`: the origin the document was fetched from (paths carry the base path). */
   readonly servers?: ReadonlyArray<{ readonly url: string; readonly description?: string }>
+  /** Default the module's own, MIT. */
+  readonly license?: { readonly name: string; readonly identifier?: string; readonly url?: string }
   /** Replaces the default `bearerAuth` (HTTP bearer) scheme: the host owns authentication. */
   readonly securitySchemes?: Readonly<Record<string, unknown>>
 }
@@ -74,8 +75,120 @@ function components(entries: Array<[z.ZodType, string]>, io: 'input' | 'output')
 const openApiPath = (basePath: string, path: string) => `${basePath}${path.replace(/:(\w+)/g, '{$1}')}`
 
 /**
+ * Any JSON value. The domain's schema is a refinement of `unknown` that JSON Schema cannot
+ * express; written out here so generated clients accept any JSON payload: a bare type list
+ * makes an object "no properties allowed" in TypeScript generators, and array items that
+ * refer back to this schema make a type that refers to itself (TS2502), so items are left open.
+ */
+const JSON_VALUE: JsonSchema = {
+  description: 'Any JSON value',
+  anyOf: [
+    { type: 'object', additionalProperties: { $ref: `${REF}JsonValue` } },
+    { type: 'array', items: {} },
+    { type: 'string' },
+    { type: 'number' },
+    { type: 'boolean' },
+    { type: 'null' },
+  ],
+}
+
+/**
+ * A route's input as one inline JSON Schema (input side: fields with defaults are optional),
+ * JSON values as `$ref`s to the JsonValue component.
+ */
+function inputSchemaOf(input: z.ZodType): JsonSchema {
+  const registry = z.registry<{ id: string }>()
+  registry.add(inputs.jsonValueSchema, { id: 'JsonValue' })
+  registry.add(input, { id: '__input' })
+  const out = z.toJSONSchema(registry, {
+    io: 'input',
+    unrepresentable: 'any',
+    uri: (id) => `${REF}${id}`,
+    override,
+  }) as { schemas: Record<string, JsonSchema> }
+  const { $schema: _s, $id: _i, $defs: _d, ...schema } = out.schemas.__input!
+  return schema
+}
+
+/**
+ * The body schema of a route with path parameters: the path fills those fields, so the body
+ * leaves them out (each branch of a union alike).
+ */
+function withoutFields(schema: JsonSchema, fields: readonly string[]): JsonSchema {
+  if (fields.length === 0) return schema
+  const strip = (s: JsonSchema): JsonSchema => {
+    const branches = (s.anyOf ?? s.oneOf) as JsonSchema[] | undefined
+    if (branches) {
+      // A union told apart by a field the path now carries (the channel type of a template)
+      // may match a body in more than one branch: `anyOf`, not `oneOf`.
+      const { oneOf: _o, anyOf: _a, ...rest } = s
+      return { ...rest, anyOf: branches.map(strip) }
+    }
+    const properties = { ...(s.properties as Record<string, JsonSchema> | undefined) }
+    for (const f of fields) delete properties[f]
+    const required = ((s.required as string[] | undefined) ?? []).filter((r) => !fields.includes(r))
+    const { required: _r, ...rest } = s
+    return { ...rest, properties, ...(required.length > 0 && { required }) }
+  }
+  return strip(schema)
+}
+
+/** Each problem status a route can answer, and when. */
+function problemResponses(route: RouteDef): Record<string, unknown> {
+  const problem = (description: string, headers?: Record<string, unknown>) => ({
+    description,
+    ...(headers && { headers }),
+    content: { 'application/problem+json': { schema: { $ref: `${REF}Problem` } } },
+  })
+  const retryAfter = {
+    'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } },
+  }
+  return {
+    400: problem('VALIDATION_FAILED: the input broke a rule (`errors` names each field and rule)'),
+    401: problem('UNAUTHENTICATED: no principal for the request', {
+      'WWW-Authenticate': { description: 'The challenge', schema: { type: 'string' } },
+    }),
+    403: problem('TENANT_SCOPE_VIOLATION or FORBIDDEN_ROLE'),
+    404: problem('NOT_FOUND (outside the scope looks the same as absent)'),
+    405: problem('METHOD_NOT_ALLOWED: the path exists with other methods', {
+      Allow: { description: 'The methods of the path', schema: { type: 'string' } },
+    }),
+    409: problem('CONFLICT, ILLEGAL_TRANSITION or CHANNEL_DISABLED'),
+    ...(route.from === 'body' && {
+      413: problem('PAYLOAD_TOO_LARGE: the body or the payload is over its cap'),
+      415: problem('UNSUPPORTED_MEDIA_TYPE: the body is not JSON in UTF-8'),
+    }),
+    ...(route.quota && { 429: problem('RATE_LIMITED: the tenant spent its enqueue quota', retryAfter) }),
+    500: problem('INTERNAL: a fault of the server (its cause is never sent)'),
+    503: problem('STORAGE_FAILURE: the store is unavailable; worth a retry', retryAfter),
+  }
+}
+
+/** The success responses: every status the route answers, `Location` on a 201. */
+function successResponses(route: RouteDef, outputName: string | null): Record<string, unknown> {
+  const statuses = route.statuses ?? [route.status ?? 200]
+  const out: Record<string, unknown> = {}
+  for (const status of statuses) {
+    if (status === 204 || !outputName) {
+      out[status] = { description: 'No content' }
+      continue
+    }
+    out[status] = {
+      description: status === 201 ? 'Created' : 'OK',
+      ...(status === 201 && {
+        headers: { Location: { description: 'The new resource', schema: { type: 'string' } } },
+      }),
+      content: { 'application/json': { schema: { $ref: `${REF}${outputName}` } } },
+    }
+  }
+  return out
+}
+
+/**
  * The OpenAPI 3.1 document of the routes, generated from the same zod schemas the facade
- * parses with, so the document cannot drift from what the handler accepts.
+ * parses with, so the document cannot drift from what the handler accepts. Request bodies
+ * are `components.requestBodies` with their schemas inline, so generators treat fields with
+ * defaults as optional to send.
  *
  * @example
  * const doc = buildOpenApiDocument(ROUTES, '/functions/v1/messaging', { servers: [{ url: 'https://api.example.com' }] })
@@ -85,44 +198,29 @@ export function buildOpenApiDocument(
   basePath: string,
   options: OpenApiOptions = {},
 ): Record<string, unknown> {
-  const inputNames = new Map<z.ZodType, string>([
-    ...named(inputs as Record<string, unknown>),
-    ...named(notifyInputs as Record<string, unknown>),
-    ...named(templateInputs as Record<string, unknown>),
-  ])
   const outputNames = new Map<z.ZodType, string>([
     ...named(responses as Record<string, unknown>, 'Schema'),
     ...named(notifyResponses as Record<string, unknown>, 'Schema'),
     ...named(templateResponses as Record<string, unknown>, 'Schema'),
   ])
-  const nameOf = (map: Map<z.ZodType, string>, schema: z.ZodType, fallback: string) => {
-    const existing = map.get(schema)
+  const routeOutputs = routes.map((r) => {
+    if (!r.response) return null
+    const existing = outputNames.get(r.response)
     if (existing) return existing
-    map.set(schema, fallback)
-    return fallback
-  }
-  const jsonValue = inputs.enqueueInput.shape.payload
-  inputNames.set(jsonValue, 'JsonValue')
-  const routeInputs = routes.map((r) => nameOf(inputNames, r.input, `${pascal(r.operationId)}Input`))
-  const routeOutputs = routes.map((r) =>
-    r.response ? nameOf(outputNames, r.response, `${pascal(r.operationId)}Response`) : null,
-  )
-  const schemas = {
-    ...components([...inputNames.entries()], 'input'),
+    const name = `${pascal(r.operationId)}Response`
+    outputNames.set(r.response, name)
+    return name
+  })
+  const schemas: Record<string, JsonSchema> = {
     ...components([...outputNames.entries()], 'output'),
+    JsonValue: JSON_VALUE,
   }
-
-  const problem = { $ref: '#/components/responses/Problem' }
+  const requestBodies: Record<string, unknown> = {}
   const paths: Record<string, Record<string, unknown>> = {}
   routes.forEach((route, idx) => {
-    const inputName = routeInputs[idx]!
-    const outputName = routeOutputs[idx]
-    const inputSchema = schemas[inputName] as {
-      properties?: Record<string, JsonSchema>
-      required?: string[]
-    }
-    const props = inputSchema.properties ?? {}
-    const required = new Set(inputSchema.required ?? [])
+    const input = inputSchemaOf(route.input)
+    const props = (input.properties ?? {}) as Record<string, JsonSchema>
+    const required = new Set((input.required as string[] | undefined) ?? [])
     const pathParams = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!)
     const parameters: unknown[] = pathParams.map((name) => ({
       name,
@@ -146,23 +244,12 @@ export function buildOpenApiDocument(
         schema: { type: 'string', minLength: 1, maxLength: 200 },
       })
     }
-    const success = route.status ?? 200
-    const ok = outputName
-      ? { description: 'OK', content: { 'application/json': { schema: { $ref: `${REF}${outputName}` } } } }
-      : { description: 'No content' }
-    const responsesOf: Record<string, unknown> = {
-      [String(success)]: ok,
-      ...(route.path === '/queue' || route.path === '/channel'
-        ? { [success === 200 ? '201' : '200']: ok }
-        : {}),
-      400: problem,
-      401: problem,
-      403: problem,
-      404: problem,
-      409: problem,
-      ...(route.from === 'body' && { 413: problem, 415: problem }),
-      ...(route.quota && { 429: problem }),
-      500: problem,
+    const bodyName = pascal(route.operationId)
+    if (route.from === 'body') {
+      requestBodies[bodyName] = {
+        required: true,
+        content: { 'application/json': { schema: withoutFields(input, pathParams) } },
+      }
     }
     paths[openApiPath(basePath, route.path)] ??= {}
     paths[openApiPath(basePath, route.path)]![route.method.toLowerCase()] = {
@@ -171,13 +258,8 @@ export function buildOpenApiDocument(
       ...(route.description !== undefined && { description: route.description }),
       tags: [route.tag],
       ...(parameters.length > 0 && { parameters }),
-      ...(route.from === 'body' && {
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: `${REF}${inputName}` } } },
-        },
-      }),
-      responses: responsesOf,
+      ...(route.from === 'body' && { requestBody: { $ref: `#/components/requestBodies/${bodyName}` } }),
+      responses: { ...successResponses(route, routeOutputs[idx]!), ...problemResponses(route) },
     }
   })
   paths[`${basePath}/openapi.json`] = {
@@ -186,7 +268,16 @@ export function buildOpenApiDocument(
       summary: 'This document',
       tags: ['meta'],
       security: [],
-      responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } } },
+      responses: {
+        200: {
+          description: 'OpenAPI 3.1 document',
+          content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } },
+        },
+        405: {
+          description: 'METHOD_NOT_ALLOWED: the document is read with GET',
+          content: { 'application/problem+json': { schema: { $ref: `${REF}Problem` } } },
+        },
+      },
     },
   }
 
@@ -199,20 +290,18 @@ export function buildOpenApiDocument(
       description:
         options.description ??
         'Tenant-scoped channels, members and an outbox. Errors are RFC 9457 problem documents with a stable `code`.',
+      license: options.license ?? { name: 'MIT', identifier: 'MIT' },
     },
-    ...(options.servers && { servers: options.servers }),
+    servers: options.servers ?? [
+      { url: '/', description: 'The origin this document is served from (paths include the base path)' },
+    ],
     security: [
       Object.fromEntries(Object.keys(options.securitySchemes ?? { bearerAuth: 0 }).map((k) => [k, []])),
     ],
     paths,
     components: {
       schemas,
-      responses: {
-        Problem: {
-          description: 'An RFC 9457 problem document',
-          content: { 'application/problem+json': { schema: { $ref: `${REF}Problem` } } },
-        },
-      },
+      requestBodies,
       securitySchemes: options.securitySchemes ?? { bearerAuth: { type: 'http', scheme: 'bearer' } },
     },
   }

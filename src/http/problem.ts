@@ -142,10 +142,18 @@ export function problemOf(error: unknown, opts: ProblemOptions): ProblemDetails 
   return build('INTERNAL', 'an unexpected error occurred', opts)
 }
 
-/** Response headers a thrown value asks for: `Allow` of a 405, `Retry-After` of a 429. */
+/**
+ * A store that failed (down, restarting) is worth asking again after this many seconds: the
+ * delivery worker's claims back off to 5 s too.
+ */
+export const STORAGE_RETRY_AFTER_SECONDS = 5
+
+/** Response headers a thrown value asks for: `Allow` of a 405, `Retry-After` of a 429 and a 503. */
 export function headersOf(error: unknown): Record<string, string> {
   if (error instanceof HttpProblem) return { ...error.headers }
   if (error instanceof RateLimitedError) return { 'retry-after': String(error.retryAfterSeconds) }
+  if (isMessagingError(error) && error.code === 'STORAGE_FAILURE')
+    return { 'retry-after': String(STORAGE_RETRY_AFTER_SECONDS) }
   return {}
 }
 

@@ -46,6 +46,8 @@ export interface RouteDef {
   readonly quota?: true | 'items'
   /** Success status when `run` returns a plain value; 204 means no body. */
   readonly status?: number
+  /** Every success status the route answers, for the document, when `run` picks one (201 or 200). */
+  readonly statuses?: readonly number[]
   /** Documents the success body; null for 204. */
   readonly response: z.ZodType | null
   readonly run: (

@@ -96,6 +96,7 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'POST',
     path: '/queue',
     operationId: 'enqueueMessage',
+    statuses: [201, 200],
     tag: 'outbox',
     summary: 'Append a message to the outbox',
     description:
@@ -115,6 +116,7 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'POST',
     path: '/queue/batch',
     operationId: 'enqueueMessages',
+    statuses: [201, 200],
     tag: 'outbox',
     summary: 'Append up to 1,000 messages to the outbox, all or nothing',
     description:
@@ -134,6 +136,7 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'POST',
     path: '/channel',
     operationId: 'upsertChannel',
+    statuses: [201, 200],
     tag: 'channels',
     summary: 'Create a channel, or configure one when `channelId` is given',
     description:

@@ -26,6 +26,7 @@ export type {
 } from './outbox-repository.js'
 export type { PreferenceKey, PreferenceRepository, TenantDefaultKey } from './preference-repository.js'
 export type { ProfilePatch, ProfileRepository } from './profile-repository.js'
+export type { SecurityLog, SecurityLogFilter } from './security-log.js'
 export type { TemplateEngine, TemplateEngineFailure } from './template-engine.js'
 export type {
   SavedTemplateSettings,
@@ -33,6 +34,13 @@ export type {
   TemplateListFilter,
   TemplateRepository,
 } from './template-repository.js'
-export type { DeliveryContext, DeliveryOutcome, HandOff, RelayTransport, Transport } from './transport.js'
+export type {
+  DeliveryChannel,
+  DeliveryContext,
+  DeliveryOutcome,
+  HandOff,
+  RelayTransport,
+  Transport,
+} from './transport.js'
 export type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from './unit-of-work.js'
 export { createLocalWakeSignal, type WakeSignal } from './wake-signal.js'

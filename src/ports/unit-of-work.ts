@@ -8,6 +8,7 @@ import type { NotificationRepository } from './notification-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
+import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
 import type { TemplateRepository } from './template-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
@@ -17,6 +18,8 @@ export interface Repositories {
   readonly members: MembershipRepository
   readonly outbox: OutboxRepository
   readonly audit: AuditLog
+  /** Refusals outside the caller's scope, counted per caller and hour (never in a tenant's trail). */
+  readonly security: SecurityLog
   /** In-app inboxes (written by the in-app transport). */
   readonly inbox: InboxRepository
   /** Notification templates and their versions. */
@@ -65,6 +68,11 @@ export interface MessagingStorage {
    * StorageError when it was given no owner connection).
    */
   prune(options: PruneOptions): Promise<number>
+  /**
+   * The security log, newest refusal first: what operators read. Runs with the store
+   * owner's rights where the app roles may not read it.
+   */
+  listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]>
   close(): Promise<void>
 }
 

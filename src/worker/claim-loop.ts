@@ -58,19 +58,44 @@ export interface ClaimLoopOptions {
   /** A claimed message over its tenant's cap (claims raced): hand it back. */
   giveBack(held: ClaimedMessage): Promise<void>
   onClaimed(messages: readonly ClaimedMessage[]): void
-  /** A claim failed (the store unreachable, say): the loop tries again after the poll interval. */
-  onError(error: unknown): void
+  /**
+   * A claim failed (the store unreachable, say): the loop tries again after `retryInMs`.
+   * `failures` counts the failed claims in a row (1: the store has just gone away).
+   */
+  onError(error: unknown, failures: number, retryInMs: number): void
+  /** A claim succeeded after `failures` failed ones in a row: the store is back. */
+  onRecovered?(failures: number): void
+  /** For the backoff's jitter. Default Math.random. */
+  readonly random?: () => number
+}
+
+/**
+ * Failed claims in a row wait from the poll interval, doubling, up to this (or the poll
+ * interval, if longer): a store that is down costs a try every 5 s per worker, and one
+ * that comes back is claimed from within 5 s.
+ */
+export const CLAIM_RETRY_CAP_MS = 5_000
+
+/** The wait after `failures` failed claims in a row: doubling from the poll interval to the cap, jittered down by up to a fifth so a fleet does not retry in step. */
+export function claimRetryDelay(pollIntervalMs: number, failures: number, random: () => number): number {
+  const cap = Math.max(pollIntervalMs, CLAIM_RETRY_CAP_MS)
+  const full = Math.min(cap, pollIntervalMs * 2 ** Math.min(failures - 1, 30))
+  return Math.round(full * (1 - random() / 5))
 }
 
 /**
  * Claims up to the free slots, skipping tenants at their cap, and starts each message;
  * claims again at once while claims come back full, otherwise waits for a wake-up (an
- * enqueue, a delivery ending) or the poll interval. A store that says it is misconfigured
- * ends the loop with a WorkerConfigurationError: retrying could not help.
+ * enqueue, a delivery ending) or the poll interval. A failing claim (the store down) is
+ * tried again with capped backoff, forever: the worker outlives its database. A store that
+ * says it is misconfigured ends the loop with a WorkerConfigurationError: retrying could
+ * not help.
  */
 export class ClaimLoop {
   private readonly returning = new Set<Promise<void>>()
   private wake: (() => void) | null = null
+  /** Failed claims in a row. */
+  private failures = 0
 
   constructor(private readonly options: ClaimLoopOptions) {}
 
@@ -114,16 +139,25 @@ export class ClaimLoop {
   async run(stopping: () => boolean): Promise<void> {
     while (!stopping()) {
       let full = false
+      let waitMs = this.options.pollIntervalMs
       try {
         const { claimed, asked } = await this.claimOnce()
         full = asked > 0 && claimed === asked
+        if (this.failures > 0) this.options.onRecovered?.(this.failures)
+        this.failures = 0
       } catch (e) {
         // Retrying cannot fix a misconfiguration: the loop ends and `run()` rejects with it.
         if (e instanceof WorkerConfigurationError) throw e
-        this.options.onError(e)
+        this.failures++
+        waitMs = claimRetryDelay(
+          this.options.pollIntervalMs,
+          this.failures,
+          this.options.random ?? Math.random,
+        )
+        this.options.onError(e, this.failures, waitMs)
       }
       if (full || stopping()) continue
-      const wait = sleep(this.options.timers, this.options.pollIntervalMs)
+      const wait = sleep(this.options.timers, waitMs)
       this.wake = wait.wake
       await wait.done
       this.wake = null

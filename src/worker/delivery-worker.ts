@@ -148,7 +148,9 @@ class WorkerRuntime {
       start: (held) => this.start(held),
       giveBack: (held) => this.release(held, 0, 'tenant_cap'),
       onClaimed: (messages) => events.emit('claimed', messages),
-      onError: (e) => this.reporter.storeFailed(e, 'claim failed; retrying after the poll interval'),
+      onError: (e, failures, retryInMs) => this.reporter.claimFailed(e, failures, retryInMs),
+      onRecovered: (failures) => this.reporter.claimRecovered(failures),
+      random: settings.random,
     })
   }
 

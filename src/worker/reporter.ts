@@ -13,6 +13,8 @@ const WARN_EVERY_MS = 60_000
  */
 export class Reporter {
   private readonly warned = new Map<string, number>()
+  /** The reason of the failed claims in a row, as last logged (null: claims succeed). */
+  private claimFailure: string | null = null
 
   constructor(
     private readonly events: EventEmitter<DeliveryWorkerEvents>,
@@ -67,6 +69,25 @@ export class Reporter {
   leaseLost(held: ClaimedMessage): void {
     this.events.emit('leaseLost', held)
     this.log.warn(logContext(held), 'lease lost; another worker holds the message now')
+  }
+
+  /**
+   * A claim failed. Every failure is an `error` event; the log says so once per state
+   * change: when the store goes away, and again only if the reason changes (the server
+   * comes up before its database or tables do, say), not once per try.
+   */
+  claimFailed(error: unknown, failures: number, retryInMs: number): void {
+    this.events.emit('error', error)
+    const reason = String(error)
+    if (failures > 1 && reason === this.claimFailure) return
+    this.claimFailure = reason
+    this.log.error({ err: reason, retryInMs }, 'store unavailable; claiming again with capped backoff')
+  }
+
+  /** A claim succeeded after failed ones: the store is back. */
+  claimRecovered(failures: number): void {
+    this.claimFailure = null
+    this.log.info({ failedClaims: failures }, 'store available again; claiming')
   }
 
   /** A store call failed: the lease lapses and the message is claimed again; the worker lives on. */

@@ -46,6 +46,7 @@ describe('messaging command line', () => {
     ['redrive', '--channel'],
     ['enqueue', '--idempotency-key'],
     ['prune', '--older-than'],
+    ['security-log', '--since'],
   ])('%s --help describes its options', async (command, option) => {
     const r = await cli(command, '--help')
     expect(r.code).toBe(0)
@@ -53,12 +54,12 @@ describe('messaging command line', () => {
     expect(r.out).toContain(option)
   })
 
-  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL, with exit 1 and one line', async () => {
+  it('refuses an unknown command, a missing tenant and a migration without PostgreSQL as usage errors: exit 2 and one line', async () => {
     const unknown = await cli('deliver')
-    expect(unknown.code).toBe(1)
+    expect(unknown.code).toBe(2)
     expect(unknown.err).toContain("unknown command 'deliver'")
     const noTenant = await cli('stats', '--sqlite', ':memory:')
-    expect(noTenant).toMatchObject({ code: 1, out: '' })
+    expect(noTenant).toMatchObject({ code: 2, out: '' })
     expect(noTenant.err).toBe('messaging: give --infra <uuid> (repeatable) or --principal <json>\n')
     const badPrincipal = await cli(
       'stats',
@@ -67,15 +68,15 @@ describe('messaging command line', () => {
       '--principal',
       '{"userId":"x","role":"root","grants":[]}',
     )
-    expect(badPrincipal.code).toBe(1)
+    expect(badPrincipal.code).toBe(2)
     expect(badPrincipal.err).toMatch(/--principal: userId: .*role:/)
     const badNumber = await cli('worker', '--sqlite', ':memory:', '--concurrency', 'many')
-    expect(badNumber.code).toBe(1)
+    expect(badNumber.code).toBe(2)
     expect(badNumber.err).toContain(
       "option '--concurrency <n>' argument 'many' is invalid. must be a whole number, at least 1",
     )
     const migrate = await cli('migrate')
-    expect(migrate).toMatchObject({ code: 1 })
+    expect(migrate).toMatchObject({ code: 2 })
     expect(migrate.err).toContain('migrate needs --database-url or DATABASE_URL')
   })
 
@@ -163,7 +164,7 @@ describe('operating a SQLite store from the command line', () => {
     expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+-`))
 
     expect(await cli('redrive', '--sqlite', file, '--infra', infra)).toMatchObject({
-      code: 1,
+      code: 2,
       err: 'messaging: give exactly one of --message or --channel\n',
     })
     const redriven = await cli('redrive', '--sqlite', file, '--infra', infra, '--channel', 'alerts')
@@ -184,6 +185,8 @@ describe('operating a SQLite store from the command line', () => {
       '--log-level',
       'info',
     ])
+    // Start-up (tsx compiling the sources, on a loaded machine) has a budget of its own.
+    await until(() => worker.err().includes('"worker started"'), 90_000, 50)
     await until(
       async () =>
         (await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
@@ -211,13 +214,49 @@ describe('operating a SQLite store from the command line', () => {
     const pruned = await cli('prune', '--sqlite', file, '--older-than', '0s')
     expect(pruned.out).toMatch(/^pruned 1 message settled before /)
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
-  }, 60_000)
+  }, 150_000)
+
+  it("shows the security log: an outsider's refusals counted per caller and hour, none in the tenant's trail", async () => {
+    const outsider: Principal = {
+      userId: randomUUID(),
+      role: 'infra_admin',
+      grants: [{ infrastructureId: randomUUID(), businessId: null }],
+    }
+    const auditBefore = await messaging.listAudit(admin, { infrastructureId: infra, limit: 1000 })
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        messaging.enqueue(outsider, { infrastructureId: infra, channelId, payload: { i } }),
+      ).rejects.toMatchObject({ code: 'TENANT_SCOPE_VIOLATION' })
+    }
+    expect(await messaging.listAudit(admin, { infrastructureId: infra, limit: 1000 })).toEqual(auditBefore)
+    const json = await cli('security-log', '--sqlite', file, '--actor', outsider.userId, '--json')
+    expect(json.code, json.err).toBe(0)
+    expect(JSON.parse(json.out)).toMatchObject([
+      {
+        actorId: outsider.userId,
+        actorRole: 'infra_admin',
+        action: 'outbox.enqueue',
+        errorCode: 'TENANT_SCOPE_VIOLATION',
+        refusals: 3,
+        lastInfrastructureId: infra,
+      },
+    ])
+    const text = await cli('security-log', '--sqlite', file, '--since', '1h')
+    expect(text.out).toMatch(
+      new RegExp(`${outsider.userId}\\s+infra_admin\\s+outbox\\.enqueue\\s+TENANT_SCOPE_VIOLATION\\s+3\\s`),
+    )
+    const none = await cli('security-log', '--sqlite', file, '--actor', randomUUID())
+    expect(none.out).toBe("no refusals outside a caller's scope\n")
+    const bad = await cli('security-log', '--sqlite', file, '--since', 'yesterday')
+    expect(bad).toMatchObject({ code: 2, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
+  })
 
   it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {
     const tokens = join(dir, 'tokens.json')
     writeFileSync(tokens, JSON.stringify({ tok_admin_0123456789abcdef: admin }))
     const server = spawnCli(['serve', '--sqlite', file, '--port', '0', '--tokens', tokens, '--no-worker'])
-    await until(() => /listening on (\S+)/.test(server.out()), 20_000, 50)
+    // Start-up (tsx compiling the sources, esbuild bundling the page) has a budget of its own.
+    await until(() => /listening on (\S+)/.test(server.out()), 90_000, 50)
     const url = /listening on (\S+)/.exec(server.out())![1]!
     const ok = await fetch(`${url}/channels?infrastructureId=${infra}`, {
       headers: { authorization: 'Bearer tok_admin_0123456789abcdef' },
@@ -238,5 +277,5 @@ describe('operating a SQLite store from the command line', () => {
     expect((await bundle.text()).length).toBeGreaterThan(10_000)
     server.child.kill('SIGTERM')
     expect(await server.exit).toBe(0)
-  }, 30_000)
+  }, 120_000)
 })

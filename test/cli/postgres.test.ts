@@ -79,6 +79,8 @@ describe('the command line on PostgreSQL', () => {
       logs += c.toString()
     })
     const exit = new Promise<number | null>((resolve) => worker.on('close', resolve))
+    // Start-up (tsx compiling the sources, on a loaded machine) has a budget of its own.
+    await until(() => logs.includes('"worker started"'), 90_000, 50)
     await until(
       async () =>
         (await messaging!.getMessage(admin, { infrastructureId: infra, messageId: id })).status ===
@@ -91,5 +93,23 @@ describe('the command line on PostgreSQL', () => {
     expect(logs).toContain('"fleet":true')
     expect(logs).not.toContain(new URL(db.workerUrl).password)
     expect(await messaging.countUnread(admin, { infrastructureId: infra })).toEqual({ unread: 1 })
-  }, 60_000)
+
+    // An outsider's refusal is counted in the security log, which only the owner reads.
+    const outsider: Principal = {
+      userId: randomUUID(),
+      role: 'member',
+      grants: [{ infrastructureId: randomUUID(), businessId: null }],
+    }
+    await expect(
+      messaging.enqueue(outsider, { infrastructureId: infra, channelId: channel.id, payload: 1 }),
+    ).rejects.toMatchObject({ code: 'TENANT_SCOPE_VIOLATION' })
+    const log = await cli({ DATABASE_URL: db.ownerUrl }, 'security-log', '--actor', outsider.userId, '--json')
+    expect(log.code, log.err).toBe(0)
+    expect(JSON.parse(log.out)).toMatchObject([
+      { actorId: outsider.userId, action: 'outbox.enqueue', refusals: 1, lastInfrastructureId: infra },
+    ])
+    const asApp = await cli(app, 'security-log')
+    expect(asApp.code).toBe(1)
+    expect(asApp.err).toContain("the security log is read with the tables' owner's rights")
+  }, 150_000)
 })

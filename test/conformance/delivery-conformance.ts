@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createMessaging, type MessagingStorage, type Principal, TenantScope } from '../../src/index.js'
+import {
+  createMessaging,
+  type MessagingStorage,
+  type Principal,
+  TenantScope,
+  type Transport,
+} from '../../src/index.js'
 import { createDeliveryWorker, type DeliveryWorkerOptions } from '../../src/worker/index.js'
 import { enqueueCommand, principal, tenant, uuid } from '../support/fixtures.js'
 import { type Behaviour, scriptedTransport, testChannelType, until } from '../support/transports.js'
@@ -494,12 +500,158 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
 
     it('caps deliveries in flight per tenant', async () => {
       const s = await setup({ tenants: 2 })
-      for (let i = 0; i < 6; i++) await s.enqueue(0, { do: 'slow', ms: 80 })
-      for (let i = 0; i < 2; i++) await s.enqueue(1, { do: 'slow', ms: 80 })
-      const w = s.worker({ concurrency: 6, perTenantConcurrency: 2 })
-      expect(await w.drain()).toBe(8)
-      expect(s.transport.peak.get(s.tenants[0]!.infra)).toBe(2)
-      expect(s.transport.peak.get(s.tenants[1]!.infra)).toBe(2)
+      for (let i = 0; i < 6; i++) await s.enqueue(0, { do: 'gate' })
+      for (let i = 0; i < 2; i++) await s.enqueue(1, { do: 'gate' })
+      const port = s.messaging.deliveryPort({ principal: s.service })
+      let claims = 0
+      const counted = {
+        ...port,
+        claim: (r: Parameters<typeof port.claim>[0]) => {
+          claims++
+          return port.claim(r)
+        },
+      }
+      const w = s.worker({ principal: undefined, delivery: counted, concurrency: 6, perTenantConcurrency: 2 })
+      const stop = new AbortController()
+      const running = w.run(stop.signal)
+      const [a, b] = [s.tenants[0]!.infra, s.tenants[1]!.infra]
+      // The latch holds every delivery in flight: two of each tenant overlap, proven, not timed.
+      await until(() => s.transport.running.get(a) === 2 && s.transport.running.get(b) === 2)
+      // Free slots and due messages of tenant A remain: let the worker claim twice more while
+      // the latch is shut; the cap is an upper bound, so none of them may start.
+      const seen = claims
+      await until(() => claims >= seen + 2)
+      expect(s.transport.running.get(a)).toBe(2)
+      s.transport.openGate()
+      await until(() => s.transport.delivered.size === 8)
+      stop.abort()
+      await running
+      expect(s.transport.peak.get(a)).toBeLessThanOrEqual(2)
+      expect(s.transport.peak.get(b)).toBeLessThanOrEqual(2)
+    })
+
+    it('sends no message of a disabled channel: its claimed messages go back with their attempts unspent, and go out once it is enabled again', async () => {
+      const s = await setup({ maxAttempts: 1 })
+      const ids = [(await s.enqueue(0)).id, (await s.enqueue(0)).id, (await s.enqueue(0)).id]
+      const infrastructureId = s.tenants[0]!.infra
+      const channelId = s.channels[0]!
+      await s.messaging.configureChannel(s.admin, { infrastructureId, channelId, enabled: false })
+      const released: string[] = []
+      const w = s.worker({ pausedChannelDelayMs: 50 })
+      w.events.on('released', (m, reason) => released.push(`${m.id}:${reason}`))
+      // Claimed, looked at, handed back: a drain ends once nothing is due.
+      expect(await w.drain()).toBe(0)
+      // Each at least once (a slow store may see one come due again within the drain).
+      expect(new Set(released)).toEqual(new Set(ids.map((id) => `${id}:channel_paused`)))
+      expect(s.transport.calls).toEqual([])
+      for (const id of ids) {
+        // One attempt allowed, yet not dead: the claim's attempt was given back with the message.
+        expect(await s.get(0, id)).toMatchObject({ status: 'pending', attempts: 0, leaseToken: null })
+        expect(await s.messaging.listAttempts(s.admin, { infrastructureId, messageId: id })).toEqual([])
+      }
+      await s.messaging.configureChannel(s.admin, { infrastructureId, channelId, enabled: true })
+      await until(async () => {
+        await w.drain()
+        return s.transport.delivered.size === 3
+      })
+      for (const id of ids) expect(await s.get(0, id)).toMatchObject({ status: 'processed', attempts: 1 })
+    })
+
+    it('cleans text from outside before any store: NUL, lone surrogates and overlong errors, codes and ids are stored cleaned, each attempt recorded', async () => {
+      const s = await setup({ maxAttempts: 1 })
+      const hostile = `HTTP 500: ${'\u0000'.repeat(20)} broken \ud800 half \udc00 pair ${'x'.repeat(100_000)}`
+      // A provider that answers nothing but hostile text, whatever the outcome.
+      const echo: Transport = {
+        channelType: testChannelType,
+        async send(message) {
+          const b = (message.payload as { behaviour: Behaviour }).behaviour
+          if (b.do === 'deliver') return { status: 'delivered', providerMessageId: hostile }
+          if (b.do === 'retry') return { status: 'retryable', code: hostile, error: hostile }
+          return { status: 'permanent', code: hostile, error: hostile }
+        },
+      }
+      const ms = [
+        await s.enqueue(0, { do: 'retry' }),
+        await s.enqueue(0, { do: 'permanent' }),
+        await s.enqueue(0),
+      ]
+      const w = s.worker({ transports: [echo] })
+      const errors: unknown[] = []
+      w.events.on('error', (e) => errors.push(e))
+      expect(await w.drain()).toBe(3)
+      expect(errors).toEqual([])
+      const infrastructureId = s.tenants[0]!.infra
+      const clean = (text: string | null) => {
+        expect(text).not.toBeNull()
+        expect(text!.includes('\u0000')).toBe(false)
+        // encodeURIComponent throws on a lone surrogate.
+        expect(() => encodeURIComponent(text!)).not.toThrow()
+        expect(text!.length).toBeLessThanOrEqual(2000)
+      }
+      const stored = await Promise.all(ms.map((m) => s.get(0, m.id)))
+      expect(stored.map((m) => [m.status, m.attempts])).toEqual([
+        ['dead', 1],
+        ['failed', 1],
+        ['processed', 1],
+      ])
+      for (const [i, m] of stored.entries()) {
+        const attempts = await s.messaging.listAttempts(s.admin, { infrastructureId, messageId: m.id })
+        expect(attempts).toHaveLength(1)
+        if (i < 2) for (const text of [m.lastError, attempts[0]!.error, attempts[0]!.errorCode]) clean(text)
+        else clean(attempts[0]!.providerMessageId)
+      }
+    })
+
+    it('scrubs every encoded form of a channel secret from stored outcomes and log lines', async () => {
+      const s = await setup({ maxAttempts: 1 })
+      const b64 = (t: string) => Buffer.from(t).toString('base64')
+      const forms = [
+        SECRET,
+        encodeURIComponent(SECRET),
+        JSON.stringify(SECRET),
+        b64(SECRET),
+        Buffer.from(SECRET).toString('base64url'),
+        Buffer.from(SECRET).toString('hex'),
+        `Basic ${b64(`user:${SECRET}`)}`,
+      ].join(' | ')
+      const echo: Transport = {
+        channelType: testChannelType,
+        async send(message, channel) {
+          const token = String(channel.config.token)
+          expect(token).toBe(SECRET)
+          const b = (message.payload as { behaviour: Behaviour }).behaviour
+          if (b.do === 'deliver') return { status: 'delivered', providerMessageId: `id-${forms}` }
+          return { status: b.do === 'retry' ? 'retryable' : 'permanent', code: `E-${SECRET}`, error: forms }
+        },
+      }
+      const lines: string[] = []
+      const log = (level: string) => (obj: object, msg?: string) =>
+        lines.push(`${level} ${msg} ${JSON.stringify(obj)}`)
+      const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
+      const ms = [
+        await s.enqueue(0, { do: 'retry' }),
+        await s.enqueue(0, { do: 'permanent' }),
+        await s.enqueue(0),
+      ]
+      expect(await s.worker({ transports: [echo], logger }).drain()).toBe(3)
+      const infrastructureId = s.tenants[0]!.infra
+      const stored = JSON.stringify([
+        await Promise.all(ms.map((m) => s.get(0, m.id))),
+        await Promise.all(
+          ms.map((m) => s.messaging.listAttempts(s.admin, { infrastructureId, messageId: m.id })),
+        ),
+      ])
+      expect(stored).toContain('[redacted]')
+      expect(lines.join('\n')).toContain('[redacted]')
+      for (const text of [stored, lines.join('\n')]) {
+        expect(text).not.toContain(SECRET)
+        for (const encoded of [
+          b64(SECRET),
+          Buffer.from(SECRET).toString('hex'),
+          b64(`user:${SECRET}`).slice(8, 24),
+        ])
+          expect(text).not.toContain(encoded)
+      }
     })
 
     it("throttles a channel to its rate limit, and holds a disabled channel's messages without spending attempts", async () => {

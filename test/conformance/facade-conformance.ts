@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createFetchHandler } from '../../src/http/index.js'
+import { createNodeListener } from '../../src/http/mounts/node.js'
 import {
   createMessaging,
   isMessagingError,
@@ -16,12 +19,26 @@ import type { StorageFactory } from './repository-conformance.js'
 const WEBHOOK = { url: 'https://hooks.example.com/in', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] }
 const NIL = '00000000-0000-0000-0000-000000000000'
 
+/** What the suite needs of a store beyond the facade: a look at its tables, as the store holds them. */
+export interface FacadeConformanceOptions {
+  /**
+   * Every row of every table that holds tenant data (all of them but the module-level
+   * security log), read past the facade: what a test compares before and after.
+   */
+  readonly tenantTables: (storage: MessagingStorage) => Promise<Record<string, unknown>>
+}
+
 /**
  * The facade's answers that must not depend on the store: bad input is one typed
- * ValidationError naming the field and the rule, with nothing written, on memory, SQLite
- * and PostgreSQL alike. It never branches on a store's name.
+ * ValidationError naming the field and the rule, with nothing written; an outsider's
+ * refusals write nothing into the tenant it named; on memory, SQLite and PostgreSQL alike.
+ * It never branches on a store's name.
  */
-export function describeFacadeConformance(name: string, factory: StorageFactory): void {
+export function describeFacadeConformance(
+  name: string,
+  factory: StorageFactory,
+  options: FacadeConformanceOptions,
+): void {
   describe(`facade conformance: ${name}`, () => {
     let storage: MessagingStorage
     let messaging: Messaging
@@ -72,6 +89,174 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
         notifications: await messaging.listNotifications(admin, { infrastructureId, limit: 200 }),
       }
     }
+
+    describe('refusals write nothing into a tenant the caller has no grant on', () => {
+      it('leaves every table of the tenant unchanged after 1,000 refused requests by an outsider, and counts them per caller, action and hour in the security log', async () => {
+        const { message } = await messaging.enqueue(member, {
+          infrastructureId: t.infra,
+          businessId: t.bizA,
+          channelId,
+          payload: { n: 1 },
+        })
+        await messaging.addMember(admin, { infrastructureId: t.infra, channelId, userId: member.userId })
+        const outsider = principal('infra_admin', [[uuid(), null]])
+        const nobody = principal('service', []) // no grant at all
+        const i = t.infra
+        // [action the refusal is counted under (null: a read, not recorded), the call]
+        const calls: Array<[string | null, (p: Principal) => Promise<unknown>]> = [
+          [
+            'outbox.enqueue',
+            (p) => messaging.enqueue(p, { infrastructureId: i, channelId, payload: { x: 1 } }),
+          ],
+          [
+            'outbox.enqueue',
+            (p) => messaging.enqueueMany(p, [{ infrastructureId: i, channelKey: 'ops-alerts', payload: 2 }]),
+          ],
+          [
+            'channel.create',
+            (p) => messaging.createChannel(p, { infrastructureId: i, channelKey: 'evil', type: 'in_app' }),
+          ],
+          [
+            'channel.configure',
+            (p) => messaging.configureChannel(p, { infrastructureId: i, channelId, enabled: false }),
+          ],
+          ['channel.reseal_secrets', (p) => messaging.resealSecrets(p, { infrastructureId: i })],
+          ['member.add', (p) => messaging.addMember(p, { infrastructureId: i, channelId, userId: uuid() })],
+          [
+            'member.remove',
+            (p) => messaging.removeMember(p, { infrastructureId: i, channelId, userId: member.userId }),
+          ],
+          [
+            'member.opt_out',
+            (p) =>
+              messaging.setOptIn(p, {
+                infrastructureId: i,
+                channelId,
+                userId: member.userId,
+                optedIn: false,
+              }),
+          ],
+          [
+            'outbox.ack',
+            (p) =>
+              messaging.ack(p, {
+                infrastructureId: i,
+                messageId: message.id,
+                leaseToken: uuid(),
+                outcome: 'failed',
+                reason: 'x',
+              }),
+          ],
+          ['outbox.redrive', (p) => messaging.redrive(p, { infrastructureId: i, messageId: message.id })],
+          ['outbox.redrive_channel', (p) => messaging.redriveChannel(p, { infrastructureId: i, channelId })],
+          [null, (p) => messaging.listChannels(p, { infrastructureId: i })],
+          [null, (p) => messaging.listMessages(p, { infrastructureId: i })],
+          [null, (p) => messaging.listAudit(p, { infrastructureId: i })],
+          [
+            null,
+            (p) =>
+              messaging.recordRefusal(p, {
+                infrastructureId: i,
+                action: 'outbox.enqueue',
+                targetType: 'message',
+                errorCode: 'RATE_LIMITED',
+              }),
+          ],
+        ]
+        const before = await options.tenantTables(storage)
+        const expected = new Map<string, number>()
+        for (let k = 0; k < 1000; k++) {
+          const who = k % 2 === 0 ? outsider : nobody
+          const [action, call] = calls[k % calls.length]!
+          const error = await call(who).then(
+            () => null,
+            (e: unknown) => e,
+          )
+          expect(isMessagingError(error) && error.code, `${action} #${k}`).toMatch(
+            /^(TENANT_SCOPE_VIOLATION|FORBIDDEN_ROLE)$/,
+          )
+          if (action)
+            expected.set(`${who.userId} ${action}`, (expected.get(`${who.userId} ${action}`) ?? 0) + 1)
+        }
+        // The nil UUID is no tenant at all: refused as bad input, recorded nowhere.
+        await expect(
+          messaging.createChannel(outsider, { infrastructureId: NIL, channelKey: 'nil', type: 'in_app' }),
+        ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'infrastructureId' })
+        expect(await options.tenantTables(storage)).toEqual(before)
+
+        // Counted, per caller, action and hour: a handful of rows, not a thousand.
+        const events = [
+          ...(await messaging.listSecurityEvents({ actorId: outsider.userId, limit: 1000 })),
+          ...(await messaging.listSecurityEvents({ actorId: nobody.userId, limit: 1000 })),
+        ]
+        const counted = new Map<string, number>()
+        for (const e of events) {
+          expect(e.lastInfrastructureId).toBe(i)
+          expect(e.refusals).toBeGreaterThanOrEqual(1)
+          const key = `${e.actorId} ${e.action}`
+          counted.set(key, (counted.get(key) ?? 0) + e.refusals)
+        }
+        expect(Object.fromEntries(counted)).toEqual(Object.fromEntries(expected))
+        // One row per caller, action and code an hour (a run crosses at most one hour's end).
+        const keys = new Set(events.map((e) => `${e.actorId} ${e.action} ${e.errorCode}`))
+        expect(events.length).toBeLessThanOrEqual(2 * keys.size)
+        expect(keys.size).toBeLessThanOrEqual(2 * 2 * expected.size)
+      })
+
+      it('leaves every table unchanged after 1,000 refused POST /queue over HTTP naming a tenant the caller has no grant on (and the nil UUID), counted in one row per caller and hour', async () => {
+        // A member of its own tenant A, sending to tenant B (this test's tenant) over a real
+        // loopback server; four requests in flight at a time, so counts race in the store.
+        const ownTenant = uuid()
+        const outsider = principal('member', [[ownTenant, null]])
+        const handler = createFetchHandler({ messaging, authenticate: () => outsider })
+        const server = createServer(createNodeListener(handler))
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+        const { port } = server.address() as AddressInfo
+        try {
+          const post = async (infrastructureId: string) => {
+            const res = await fetch(`http://127.0.0.1:${port}/functions/v1/messaging/queue`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ infrastructureId, channelId, payload: { flood: true } }),
+            })
+            return { status: res.status, code: ((await res.json()) as { code: string }).code }
+          }
+          const before = await options.tenantTables(storage)
+          const lanes = 4
+          const answers: Array<{ status: number; code: string }> = []
+          await Promise.all(
+            Array.from({ length: lanes }, async (_, lane) => {
+              for (let k = lane; k < 1000; k += lanes) answers.push(await post(k % 100 === 0 ? NIL : t.infra))
+            }),
+          )
+          expect(answers).toHaveLength(1000)
+          const refused = answers.filter((a) => a.status === 403)
+          expect(refused.every((a) => a.code === 'TENANT_SCOPE_VIOLATION')).toBe(true)
+          // The nil UUID is no tenant: bad input (400), recorded nowhere.
+          expect(answers.filter((a) => a.status === 400 && a.code === 'VALIDATION_FAILED')).toHaveLength(10)
+          expect(refused).toHaveLength(990)
+          expect(await options.tenantTables(storage)).toEqual(before)
+
+          const events = await messaging.listSecurityEvents({ actorId: outsider.userId, limit: 1000 })
+          // One row an hour (two if the run crosses an hour's end), counting every refusal.
+          expect(events.length).toBeGreaterThanOrEqual(1)
+          expect(events.length).toBeLessThanOrEqual(2)
+          expect(events.reduce((n, e) => n + e.refusals, 0)).toBe(990)
+          for (const e of events) {
+            expect(e).toMatchObject({
+              actorId: outsider.userId,
+              actorRole: 'member',
+              action: 'outbox.enqueue',
+              errorCode: 'TENANT_SCOPE_VIOLATION',
+              lastInfrastructureId: t.infra,
+            })
+          }
+        } finally {
+          server.closeAllConnections()
+          await new Promise((resolve) => server.close(resolve))
+        }
+      }, 180_000)
+    })
 
     describe('identifiers are canonical: every spelling of an id is the same id', () => {
       const U = (s: string) => s.toUpperCase()
@@ -782,6 +967,13 @@ export function describeFacadeConformance(name: string, factory: StorageFactory)
             async (m) => m.deliveryPort({ principal: { ...worker, role: 'root' as never } }),
             'principal.role',
             'invalid_value',
+          ],
+          ['listSecurityEvents: limit 0', (m) => m.listSecurityEvents({ limit: 0 }), 'limit', 'too_small'],
+          [
+            'listSecurityEvents: since before 1970',
+            (m) => m.listSecurityEvents({ since: new Date(-1) }),
+            'since',
+            'timestamp_range',
           ],
           [
             'principal: userId not a uuid',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import { SMTPServer } from 'smtp-server'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -191,6 +192,104 @@ export function describeTransportDelivery(name: string, factory: StorageFactory)
       const attempts = await messaging.listAttempts(admin, { infrastructureId: t.infra, messageId: text })
       expect(attempts).toMatchObject([{ outcome: 'delivered' }])
       expect(attempts[0]!.providerMessageId).toMatch(/^SM/)
+    }, 60_000)
+
+    it('settles every message from hostile receivers: a 256 MiB gzip bomb, NUL bytes, lone surrogates and huge texts leave it dead or failed with its one attempt recorded, cleaned', async () => {
+      const box = createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' })
+      const messaging = createMessaging({ storage, secrets: box, destinations: LOOPBACK })
+      const t = tenant()
+      const admin = principal('infra_admin', [[t.infra, null]])
+      const service = principal('service', [[t.infra, null]])
+      // 256 gzip members of 1 MiB of zeros each: a body that inflates to 256 MiB.
+      const member = gzipSync(Buffer.alloc(1024 * 1024), { level: 9 })
+      const bomb = Buffer.concat(Array.from({ length: 256 }, () => member))
+      const hostile = await startHttpServer('127.0.0.1', (req, res) => {
+        if (req.url === '/bomb') return res.writeHead(500, { 'content-encoding': 'gzip' }).end(bomb)
+        if (req.url === '/nul') {
+          // NULs, a lone surrogate's CESU bytes and invalid UTF-8, then 5 MB of text.
+          const junk = Buffer.from([0, 0, 0x41, 0xed, 0xa0, 0x80, 0xff, 0xfe, 0])
+          return res.writeHead(503).end(Buffer.concat([junk, Buffer.alloc(5_000_000, 0x78)]))
+        }
+        // A Twilio-like API whose error message is hostile JSON: escaped NULs and lone surrogates.
+        const message = `bad ${'\\u0000'.repeat(10)} \\ud800 half \\udfff ${'y'.repeat(200_000)}`
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(`{"code":21211,"status":400,"message":"${message}"}`)
+      })
+      const smtpHostile = new SMTPServer({
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        onRcptTo(_address, _session, cb) {
+          cb(
+            Object.assign(new Error(`mailbox \u0000\u0000 refused ${'z'.repeat(3000)}`), {
+              responseCode: 550,
+            }),
+          )
+        },
+      })
+      await new Promise<void>((r) => smtpHostile.listen(0, '127.0.0.1', r))
+      const hostilePort = (smtpHostile.server.address() as { port: number }).port
+      try {
+        const create = (channelKey: string, type: string, config: Record<string, unknown>) =>
+          messaging.createChannel(admin, {
+            infrastructureId: t.infra,
+            channelKey,
+            type,
+            config,
+            maxAttempts: 1,
+          })
+        await create('bomb', 'webhook', { url: `${hostile.url}/bomb`, secrets: [hookSecret] })
+        await create('nul', 'webhook', { url: `${hostile.url}/nul`, secrets: [hookSecret] })
+        await create('texts', 'sms', {
+          from: '+4915112345678',
+          twilio: { accountSid: SID, authToken, baseUrl: hostile.url },
+        })
+        await create('mail', 'email', {
+          from: 'ops@example.com',
+          smtp: { host: '127.0.0.1', port: hostilePort, secure: false },
+        })
+        const send = async (channelKey: string, payload: object, recipients?: string[]) =>
+          (
+            await messaging.enqueue(admin, {
+              infrastructureId: t.infra,
+              channelKey,
+              payload: payload as never,
+              ...(recipients && { recipients }),
+            })
+          ).message.id
+        const expected = new Map([
+          [await send('bomb', { n: 1 }), 'dead'],
+          [await send('nul', { n: 2 }), 'dead'],
+          [await send('texts', { text: 'x' }, ['+4915199999999']), 'failed'],
+          [await send('mail', { subject: 's', text: 't' }, ['ada@example.com']), 'failed'],
+        ])
+        const worker = createDeliveryWorker({
+          messaging,
+          principal: service,
+          transports: [
+            createWebhookTransport({ allowHttp: true, ssrf: LOOPBACK }),
+            createEmailTransport({ ssrf: { ...LOOPBACK, allowedPorts: [hostilePort] } }),
+            createSmsTransport({ allowHttp: true, ssrf: LOOPBACK }),
+          ],
+        })
+        const errors: unknown[] = []
+        worker.events.on('error', (e) => errors.push(e))
+        expect(await worker.drain()).toBe(4)
+        expect(errors).toEqual([])
+        for (const [id, status] of expected) {
+          const m = await messaging.getMessage(admin, { infrastructureId: t.infra, messageId: id })
+          const attempts = await messaging.listAttempts(admin, { infrastructureId: t.infra, messageId: id })
+          expect([m.status, m.attempts, attempts.length], id).toEqual([status, 1, 1])
+          for (const text of [m.lastError, attempts[0]!.error, attempts[0]!.errorCode]) {
+            expect(text).toBeTruthy()
+            expect(text!.includes('\u0000')).toBe(false)
+            expect(() => encodeURIComponent(text!)).not.toThrow()
+            expect(text!.length).toBeLessThanOrEqual(2000)
+          }
+        }
+      } finally {
+        await hostile.close()
+        await new Promise<void>((r) => smtpHostile.close(() => r()))
+      }
     }, 60_000)
   })
 }

@@ -131,7 +131,7 @@ describe('the facade', () => {
     })
   })
 
-  it('records who did what in the audit log, refusals included', async () => {
+  it("records who did what in the audit log, refusals in the tenant included; an outsider's in the security log", async () => {
     const outsider = principal('infra_admin', [[uuid(), null]])
     await expect(
       messaging.enqueue(member, { infrastructureId: t.infra, businessId: t.bizB, channelId, payload: {} }),
@@ -143,13 +143,21 @@ describe('the facade', () => {
       messaging.createChannel(outsider, { infrastructureId: t.infra, channelKey: 'x', type: 'in_app' }),
     ).rejects.toMatchObject({ code: 'TENANT_SCOPE_VIOLATION' })
     const audit = await messaging.listAudit(admin, { infrastructureId: t.infra })
+    // The outsider's refusal is not in this tenant's trail: it is counted in the security log.
     expect(audit.map((e) => [e.action, e.outcome, e.errorCode, e.actorId])).toEqual([
-      ['channel.create', 'refused', 'TENANT_SCOPE_VIOLATION', outsider.userId],
       ['channel.create', 'refused', 'FORBIDDEN_ROLE', member.userId],
       ['outbox.enqueue', 'refused', 'TENANT_SCOPE_VIOLATION', member.userId],
       ['channel.create', 'ok', null, admin.userId],
     ])
     expect(JSON.stringify(audit)).not.toContain(WEBHOOK.secrets[0])
+    expect(await messaging.listSecurityEvents()).toMatchObject([
+      {
+        actorId: outsider.userId,
+        action: 'channel.create',
+        errorCode: 'TENANT_SCOPE_VIOLATION',
+        refusals: 1,
+      },
+    ])
   })
 
   it('lets a member opt itself in, and lists memberships with channel metadata', async () => {

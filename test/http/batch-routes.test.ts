@@ -52,7 +52,7 @@ describe('POST /queue/batch', () => {
     expect(await f.snapshot()).toEqual(before)
   })
 
-  it("403 when an item names another tenant: nothing written, the refusal audited in the tenant's log", async () => {
+  it('403 when an item names another tenant: nothing written in it, the refusal counted in the security log', async () => {
     const f = fixture()
     await f.seed()
     const before = await f.snapshot()
@@ -67,7 +67,7 @@ describe('POST /queue/batch', () => {
     })
     expect(res.status).toBe(403)
     expect(await problem(res)).toMatchObject({ code: 'TENANT_SCOPE_VIOLATION', infrastructureId: f.infraA })
-    expect(await f.snapshot()).toEqual({ ...before, audit: before.audit + 1 })
+    expect(await f.snapshot()).toEqual({ ...before, refusalsElsewhere: before.refusalsElsewhere + 1 })
   })
 
   it('spends one quota token per item, all or nothing: a batch larger than what is left is refused (429)', async () => {

@@ -185,7 +185,7 @@ describe('fetch handler: errors are problem documents with stable codes', () => 
     expect(f.errors).toHaveLength(1)
   })
 
-  it('403 for another tenant and for the wrong role, each refusal audited, nothing else written', async () => {
+  it("403 for another tenant and for the wrong role: a role refusal audited in the tenant's trail, an outsider's counted in the security log, nothing else written", async () => {
     const f = fixture()
     const { channelId } = await f.seed()
     const before = await f.snapshot()
@@ -223,15 +223,27 @@ describe('fetch handler: errors are problem documents with stable codes', () => 
     })
     expect(readOther.status).toBe(403)
     const after = await f.snapshot()
-    expect(after).toEqual({ ...before, audit: before.audit + 3 })
+    expect(after).toEqual({
+      ...before,
+      audit: before.audit + 2,
+      refusalsElsewhere: before.refusalsElsewhere + 1,
+    })
     const refused = await f.messaging.listAudit(f.principals.adminA, { infrastructureId: f.infraA })
-    expect(refused.slice(0, 3).map((a) => [a.action, a.outcome, a.errorCode])).toEqual(
+    expect(refused.slice(0, 2).map((a) => [a.action, a.outcome, a.errorCode])).toEqual(
       expect.arrayContaining([
-        ['outbox.enqueue', 'refused', 'TENANT_SCOPE_VIOLATION'],
         ['channel.create', 'refused', 'FORBIDDEN_ROLE'],
         ['outbox.ack', 'refused', 'FORBIDDEN_ROLE'],
       ]),
     )
+    expect(await f.messaging.listSecurityEvents({ actorId: f.principals.adminB.userId })).toMatchObject([
+      {
+        actorRole: 'infra_admin',
+        action: 'outbox.enqueue',
+        errorCode: 'TENANT_SCOPE_VIOLATION',
+        refusals: 1,
+        lastInfrastructureId: f.infraA,
+      },
+    ])
   })
 
   it('400 with field paths for invalid input, and nothing written', async () => {
@@ -491,6 +503,8 @@ describe('fetch handler: errors are problem documents with stable codes', () => 
     })
     const storage = await f.call('GET', '/boom?kind=storage')
     expect(storage.status).toBe(503)
+    // A store that is down is worth asking again: after the worker's own retry cap.
+    expect(storage.headers.get('retry-after')).toBe('5')
     expect(await storage.text()).not.toContain('hunter2')
     expect(f.errors).toHaveLength(3)
   })

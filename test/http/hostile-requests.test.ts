@@ -3,7 +3,8 @@ import { BASE, type Fixture, fixture } from './support.js'
 
 /**
  * Malformed and hostile requests: each gets the right 4xx with a problem body and writes
- * nothing, except the audit entry of a refused mutating call (scope or role).
+ * nothing, except the record of a refused mutating call: an audit entry inside the caller's
+ * own tenant, a count in the security log for a tenant it has no grant on.
  */
 interface Case {
   readonly name: string
@@ -17,8 +18,10 @@ interface Case {
   readonly headers?: Record<string, string>
   readonly status: number
   readonly code: string
-  /** The refusal writes one audit entry. */
+  /** The refusal writes one audit entry (a refusal inside the caller's own tenant). */
   readonly audited?: boolean
+  /** The refusal is counted in the security log (a tenant the caller has no grant on), never in its trail. */
+  readonly security?: boolean
 }
 
 const U = '00000000-0000-4000-8000-000000000000'
@@ -209,7 +212,7 @@ const otherTenant: Case[] = [
     body: enq({}),
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'create a channel in another tenant',
@@ -219,7 +222,7 @@ const otherTenant: Case[] = [
     body: chan({}),
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'configure a channel of another tenant',
@@ -229,7 +232,7 @@ const otherTenant: Case[] = [
     body: { infrastructureId: '{infra}', channelId: '{channel}', enabled: false },
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'ack in another tenant',
@@ -239,7 +242,7 @@ const otherTenant: Case[] = [
     body: ack({}),
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'add a member in another tenant',
@@ -249,7 +252,7 @@ const otherTenant: Case[] = [
     body: { infrastructureId: '{infra}', userId: U },
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'remove a member in another tenant',
@@ -258,7 +261,7 @@ const otherTenant: Case[] = [
     who: 'adminB',
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'opt in inside another tenant',
@@ -268,7 +271,7 @@ const otherTenant: Case[] = [
     body: { infrastructureId: '{infra}', optedIn: true },
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
-    audited: true,
+    security: true,
   },
   {
     name: 'list channels of another tenant',
@@ -627,6 +630,7 @@ const deliveryAndInbox: Case[] = [
     body: { infrastructureId: '{other}' },
     status: 403,
     code: 'TENANT_SCOPE_VIOLATION',
+    security: true,
   },
   {
     name: 'member redrives a message',
@@ -809,7 +813,11 @@ describe(`${CASES.length} malformed or hostile requests`, () => {
     const p = (await res.json()) as { code: string; status: number; title: string }
     expect(p).toMatchObject({ code: c.code, status: c.status })
     expect(JSON.stringify(p)).not.toMatch(/at .*\.ts:\d+|node_modules/)
-    expect(await f.snapshot()).toEqual({ ...before, audit: before.audit + (c.audited ? 1 : 0) })
+    expect(await f.snapshot()).toEqual({
+      ...before,
+      audit: before.audit + (c.audited ? 1 : 0),
+      refusalsElsewhere: before.refusalsElsewhere + (c.security ? 1 : 0),
+    })
   })
 
   it('answered none of them with a 5xx or an onError report', () => {

@@ -8,7 +8,10 @@ type Doc = {
     string,
     Record<string, { operationId: string; parameters?: Array<{ name: string; in: string }> }>
   >
-  components: { schemas: Record<string, Record<string, unknown>> }
+  components: {
+    schemas: Record<string, Record<string, unknown>>
+    requestBodies: Record<string, { content: { 'application/json': { schema: Record<string, unknown> } } }>
+  }
 }
 
 async function doc(): Promise<Doc> {
@@ -43,9 +46,21 @@ describe('OpenAPI document', () => {
 
   it('takes its request schemas from the domain zod schemas (strictness, enums, paths, headers)', async () => {
     const d = await doc()
-    const enqueue = d.components.schemas.EnqueueInput as { required: string[]; additionalProperties: boolean }
+    const enqueue = d.components.requestBodies.EnqueueMessage!.content['application/json'].schema as {
+      required: string[]
+      additionalProperties: boolean
+      properties: Record<string, unknown>
+    }
     expect(enqueue.required).toEqual(['infrastructureId', 'payload'])
     expect(enqueue.additionalProperties).toBe(false)
+    expect(enqueue.properties.payload).toEqual({ $ref: '#/components/schemas/JsonValue' })
+    // A path parameter is filled by the path: the body does not ask for it.
+    const addMember = d.components.requestBodies.AddMember!.content['application/json'].schema as {
+      required: string[]
+      properties: Record<string, unknown>
+    }
+    expect(Object.keys(addMember.properties)).not.toContain('channelId')
+    expect(addMember.required).toEqual(['infrastructureId', 'userId'])
     const list = d.paths[`${BASE}/messages`]!.get!
     expect(list.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(
       expect.arrayContaining(['query:infrastructureId', 'query:status', 'query:limit']),

@@ -65,7 +65,14 @@ export interface Fixture extends World {
     },
   ): Promise<Response>
   /** Everything tenant A holds, read through the facade as its admin. */
-  snapshot(): Promise<{ channels: number; messages: number; memberships: number; audit: number }>
+  /** Tenant A's rows, and the refusals counted in the security log (outside their callers' scope). */
+  snapshot(): Promise<{
+    channels: number
+    messages: number
+    memberships: number
+    audit: number
+    refusalsElsewhere: number
+  }>
   /** A channel of tenant A (key `ops`, in_app) with the member A as a member. */
   seed(): Promise<{ channelId: string }>
 }
@@ -105,6 +112,10 @@ export function fixture(
     messages: (await messaging.listMessages(admin, { infrastructureId: w.infraA, limit: 1000 })).length,
     memberships: (await messaging.listMemberships(admin, { infrastructureId: w.infraA })).length,
     audit: (await messaging.listAudit(admin, { infrastructureId: w.infraA, limit: 1000 })).length,
+    refusalsElsewhere: (await messaging.listSecurityEvents({ limit: 1000 })).reduce(
+      (n, e) => n + e.refusals,
+      0,
+    ),
   })
   const seed: Fixture['seed'] = async () => {
     const c = await messaging.createChannel(admin, {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -136,6 +136,22 @@ describe('the tarball', () => {
     }
     expect(missing).toEqual([])
   })
+
+  it('maps every subpath for TypeScript without exports support (moduleResolution node10) to the CommonJS types', () => {
+    const manifest = packed.manifest as PackedPackage['manifest'] & {
+      typesVersions: Record<string, Record<string, string[]>>
+      types: string
+    }
+    const subpaths = Object.entries(packed.manifest.exports).filter(
+      ([entry, target]) => entry !== '.' && typeof target !== 'string',
+    )
+    expect(Object.keys(manifest.typesVersions['*']!).sort()).toEqual(subpaths.map(([e]) => e.slice(2)).sort())
+    for (const [entry, target] of subpaths)
+      expect(manifest.typesVersions['*']![entry.slice(2)], entry).toEqual([
+        (target as { require: { types: string } }).require.types,
+      ])
+    expect(manifest.types).toBe('./dist/cjs/index.d.ts')
+  })
 })
 
 describe('every entry resolves from the installed package', () => {
@@ -164,7 +180,7 @@ describe('every entry resolves from the installed package', () => {
     )
   }
 
-  /** Entries that load an optional peer the host installs when it uses them. */
+  /** Entries that load an optional peer on import (the host installs it when it uses them). */
   const PEERS: Record<string, string> = {
     'messaging/postgres': 'pg',
     'messaging/http/nest': '@nestjs/common',
@@ -261,12 +277,134 @@ describe('host apps on the installed package', () => {
 })
 
 describe('the command line from the installed package', () => {
+  const bin = () => join(app, 'node_modules/.bin/messaging')
+
   it('npx messaging demo runs the main job end to end and exits 0', async () => {
-    const bin = join(app, 'node_modules/.bin/messaging')
-    const demo = await run(bin, ['demo'], { cwd: app, timeoutMs: 120_000 })
+    const demo = await run(bin(), ['demo'], { cwd: app, timeoutMs: 120_000 })
     expect(demo.timedOut).toBe(false)
     expect(demo.code, `${demo.stdout}\n${demo.stderr}`).toBe(0)
     expect(demo.stdout).toMatch(/demo: all \d+ checks passed\n/)
     expect(demo.stdout).toContain('Delivery report (per tenant and channel)')
   }, 150_000)
+
+  describe('no error path hangs: each exits with its usage (2) or runtime (1) code', () => {
+    const infra = randomUUID()
+    let busy: Server
+    let busyPort: number
+    let closedPort: number
+    let db: string
+    const listen = async (server: Server) => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+      return (server.address() as AddressInfo).port
+    }
+    beforeAll(async () => {
+      db = join(work, 'cli.db')
+      const created = await run(
+        bin(),
+        ['channel', 'create', '--sqlite', db, '--infra', infra, '--key', 'alerts', '--type', 'in_app'],
+        { cwd: app, timeoutMs: 120_000 },
+      )
+      expect(created.code, created.stderr).toBe(0)
+      busy = createServer()
+      busyPort = await listen(busy)
+      // A port that was free a moment ago with nothing listening: connections are refused.
+      const probe = createServer()
+      closedPort = await listen(probe)
+      await new Promise<void>((resolve) => probe.close(() => resolve()))
+    }, 150_000)
+    afterAll(() => new Promise<void>((resolve) => busy.close(() => resolve())))
+
+    const cases: [label: string, args: () => string[], code: number, message: RegExp][] = [
+      ['an unknown command', () => ['deliver'], 2, /unknown command 'deliver'/],
+      [
+        'a malformed flag value',
+        () => ['stats', '--infra', 'not-a-uuid'],
+        2,
+        /'--infra <uuid>' argument 'not-a-uuid' is invalid/,
+      ],
+      [
+        'a missing required flag',
+        () => ['enqueue', '--infra', infra],
+        2,
+        /required option '--channel <uuid\|key>' not specified/,
+      ],
+      ['migrate without PostgreSQL', () => ['migrate'], 2, /migrate needs --database-url/],
+      [
+        'a SQLite file that does not exist',
+        () => ['stats', '--sqlite', join(work, 'typo.db'), '--infra', infra],
+        1,
+        /no SQLite database at/,
+      ],
+      [
+        'PostgreSQL refusing connections',
+        () => [
+          'stats',
+          '--database-url',
+          `postgres://app:s3cret-pw@127.0.0.1:${closedPort}/app`,
+          '--infra',
+          infra,
+        ],
+        1,
+        /STORAGE_FAILURE|ECONNREFUSED|connect/,
+      ],
+      [
+        'an unknown channel',
+        () => ['enqueue', '--sqlite', db, '--infra', infra, '--channel', 'nope', '--payload', '{}'],
+        1,
+        /NOT_FOUND|no channel/,
+      ],
+      [
+        'a config file that cannot be read',
+        () => [
+          ...['channel', 'create', '--sqlite', db, '--infra', infra, '--key', 'x', '--type', 'in_app'],
+          ...['--config-file', join(work, 'none.json')],
+        ],
+        1,
+        /cannot read/,
+      ],
+      [
+        'a principal file that cannot be read',
+        () => ['stats', '--sqlite', db, '--principal', `@${join(work, 'none.json')}`],
+        1,
+        /cannot read/,
+      ],
+      [
+        'serve with a tokens file that cannot be read',
+        () => ['serve', '--sqlite', db, '--tokens', join(work, 'none.json'), '--port', '0'],
+        1,
+        /cannot read the tokens file/,
+      ],
+      [
+        'serve on a port in use',
+        () => ['serve', '--sqlite', db, '--host', '127.0.0.1', '--port', String(busyPort)],
+        1,
+        /EADDRINUSE|cannot listen/,
+      ],
+      [
+        'the demo on a port in use',
+        () => ['demo', '--memory', '--port', String(busyPort)],
+        1,
+        /EADDRINUSE|cannot listen/,
+      ],
+      [
+        'the demo with a bad scale',
+        () => ['demo', '--scale', 'lots'],
+        2,
+        /'--scale <n>' argument 'lots' is invalid/,
+      ],
+    ]
+
+    it.each(cases)(
+      '%s',
+      async (_label, args, code, message) => {
+        // Start-up gets up to a minute on a loaded machine; after its error, 10 s to exit.
+        const r = await run(bin(), args(), { cwd: app, timeoutMs: 60_000, exitAfterErrorMs: 10_000 })
+        expect(r.timedOut, `still running:\n${r.stdout}\n${r.stderr}`).toBe(false)
+        expect(r.code, r.stderr).toBe(code)
+        expect(r.stderr).toMatch(message)
+        expect(r.stderr).not.toContain('s3cret-pw')
+      },
+      75_000,
+    )
+  })
 })

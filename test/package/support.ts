@@ -98,13 +98,21 @@ export interface Finished {
 
 /**
  * Runs a command to its end, or kills it at `timeoutMs` (reported as `timedOut`, so a hang
- * is a failure with its output, not a stuck suite). The environment is exactly `env` plus
- * PATH and HOME.
+ * is a failure with its output, not a stuck suite). With `exitAfterErrorMs`, once the command
+ * has written to stderr it has that long to exit: start-up on a loaded machine gets the whole
+ * `timeoutMs`, a command that reported its failure gets only the short budget. The
+ * environment is exactly `env` plus PATH and HOME.
  */
 export function run(
   command: string,
   args: readonly string[],
-  options: { cwd: string; env?: Record<string, string>; timeoutMs: number; input?: string },
+  options: {
+    cwd: string
+    env?: Record<string, string>
+    timeoutMs: number
+    input?: string
+    exitAfterErrorMs?: number
+  },
 ): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -115,19 +123,23 @@ export function run(
     let stdout = ''
     let stderr = ''
     let timedOut = false
+    const kill = () => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }
+    let afterError: NodeJS.Timeout | undefined
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString()
     })
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString()
+      if (options.exitAfterErrorMs !== undefined) afterError ??= setTimeout(kill, options.exitAfterErrorMs)
     })
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGKILL')
-    }, options.timeoutMs)
+    const timer = setTimeout(kill, options.timeoutMs)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      clearTimeout(afterError)
       resolve({ code, signal, stdout, stderr, timedOut })
     })
     child.stdin.end(options.input ?? '')

@@ -346,16 +346,50 @@ describe('row-level security, as messaging_app with the claims of tenant A', () 
     })
   })
 
-  it('appends audit records naming the caller, for any infrastructure, and no one else', async () => {
+  it('appends audit records naming the caller, in an infrastructure it reaches only; refusals elsewhere go to the security log', async () => {
     await as(app, claims('member'), async () => {
       const insert = `insert into messaging_audit_log (infrastructure_id, actor_id, id, actor_role, action, target_type, outcome, error_code, at)
-                      values ($1, $2, $3, $4, 'outbox.enqueue', 'message', 'refused', 'TENANT_SCOPE_VIOLATION', now())`
-      // A refusal outside the scope is recorded, under the caller's own name and role...
-      expect(await refusal(app, insert, [B.infra, A.user, uuid(), 'member'])).toBe('no error')
-      // ...but never under someone else's, nor with a role it does not hold.
+                      values ($1, $2, $3, $4, 'outbox.enqueue', 'message', 'refused', 'FORBIDDEN_ROLE', now())`
+      // Under the caller's own name and role, in its own infrastructure...
+      expect(await refusal(app, insert, [A.infra, A.user, uuid(), 'member'])).toBe('no error')
+      // ...never under someone else's, nor with a role it does not hold, nor in a tenant it
+      // has no grant on (an outsider could fill any tenant's trail).
       expect(await refusal(app, insert, [A.infra, B.user, uuid(), 'member'])).toBe('42501')
       expect(await refusal(app, insert, [A.infra, A.user, uuid(), 'infra_admin'])).toBe('42501')
-      expect(await count(app, 'messaging_audit_log')).toBe(0)
+      expect(await refusal(app, insert, [B.infra, A.user, uuid(), 'member'])).toBe('42501')
+      // The security log: the app role counts its own refusals through the function, and
+      // neither reads nor writes the table itself.
+      expect(await refusal(app, 'select count(*) from messaging_security_log', [])).toBe('42501')
+      expect(
+        await refusal(
+          app,
+          `insert into messaging_security_log (actor_id, actor_role, window_start, action, error_code, refusals, first_at, last_at, last_infrastructure_id)
+           values ($1, 'member', now(), 'x', 'y', 1, now(), now(), $2)`,
+          [B.user, B.infra],
+        ),
+      ).toBe('42501')
+    })
+    // Committed, so the owner sees it.
+    await app.query('begin')
+    await app.query("select set_config('messaging.claims', $1, true)", [claims('member')])
+    await app.query(`select messaging_record_refusal('channel.create', 'TENANT_SCOPE_VIOLATION', $1, null)`, [
+      B.infra,
+    ])
+    await app.query('commit')
+    await as(admin, null, async () => {
+      const { rows } = await admin.query(
+        'select actor_id, actor_role, action, error_code, refusals::int, last_infrastructure_id from messaging_security_log',
+      )
+      expect(rows).toEqual([
+        {
+          actor_id: A.user,
+          actor_role: 'member',
+          action: 'channel.create',
+          error_code: 'TENANT_SCOPE_VIOLATION',
+          refusals: 1,
+          last_infrastructure_id: B.infra,
+        },
+      ])
     })
   })
 

@@ -267,6 +267,37 @@ describe('JetStream delivery worker', () => {
     expect(await s.get(t, id!)).toMatchObject({ status: 'pending' })
   })
 
+  it('shares one durable consumer between workers: 2,000 messages of 20 tenants, each delivered once (figures printed)', async () => {
+    const s = await setup(20)
+    const ids = new Map<string, string>()
+    for (const t of s.infras)
+      for (const id of await s.enqueue(
+        t,
+        Array.from({ length: 100 }, (_, i) => ({ i })),
+      ))
+        ids.set(id, t)
+    const t0 = performance.now()
+    expect(await s.relay()).toBe(2000)
+    const relayMs = performance.now() - t0
+    const transport = scriptedTransport()
+    const t1 = performance.now()
+    const workers = [s.consumer(transport, { concurrency: 16 }), s.consumer(transport, { concurrency: 16 })]
+    const by = workers.map(() => 0)
+    for (const [i, w] of workers.entries()) w.events.on('delivered', () => by[i]!++)
+    await until(() => transport.delivered.size === 2000 && by[0]! + by[1]! === 2000, 60_000, 20)
+    const deliverMs = performance.now() - t1
+    expect([...transport.delivered.values()].every((n) => n === 1)).toBe(true)
+    expect([...transport.delivered.keys()].every((id) => ids.has(id))).toBe(true)
+    await until(async () => (await s.left()).stored === 0, 10_000)
+    console.log('broker workers', {
+      messages: 2000,
+      tenants: 20,
+      relayMsgsPerSec: Math.round(2000 / (relayMs / 1000)),
+      brokerDeliveryMsgsPerSec: Math.round(2000 / (deliverMs / 1000)),
+      deliveredPerWorker: by,
+    })
+  }, 120_000)
+
   it('hands the messages of a killed worker to another once the ack wait passes: redelivered and delivered', async () => {
     const s = await setup()
     const [t] = s.infras as [string]

@@ -37,6 +37,7 @@ function recordingStorage(clock?: Clock): MessagingStorage {
     wakeSignal: inner.wakeSignal,
     close: () => inner.close(),
     prune: (options) => inner.prune(options),
+    listSecurityEvents: (filter) => inner.listSecurityEvents(filter),
     unitOfWork: {
       // Units run one at a time, so the scope set inside `work` is the one of every
       // statement logged until it returns.

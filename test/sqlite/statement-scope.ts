@@ -20,6 +20,7 @@ const FLEET_PREDICATE = /(\S+) is not null \/\* fleet scope: every tenant \*\//g
 /** Retention (prune): the store owner's maintenance, outside any unit of work, marked as such. */
 const RETENTION = /\/\* retention: store owner, every tenant \*\/$/
 const ACTOR_CHECK = / where \? = \?$/
+const SECURITY_INSERT = /^insert into "messaging_security_log" \(([^)]*)\) values \(/
 
 const sorted = (xs: readonly unknown[]) => xs.map((x) => JSON.stringify(x)).sort()
 const sameSet = (a: readonly unknown[], b: readonly unknown[]) =>
@@ -53,8 +54,9 @@ const parseJsonParam = (p: unknown): unknown[] | null => {
  * - applies to that table's `infrastructure_id` column, or, for INSERT ... SELECT, to the
  *   inserted row's own infrastructure_id (and business_id) values,
  * - for the outbox, is the business-level predicate, not the infrastructure-level one.
- * The one exception is the audit log's insert, scoped to its caller (`actor_id = user`):
- * the port records refusals outside the scope too.
+ * The one exception is the security log's insert, scoped to its caller (the row's actor is
+ * the unit's user and role): it counts refusals outside the caller's scope, which no
+ * tenant's table ever holds.
  */
 export function scopeProblems(stmt: RecordedStatement): string[] {
   const { sql, parameters, scope } = stmt
@@ -125,6 +127,16 @@ export function scopeProblems(stmt: RecordedStatement): string[] {
     const table = subjectTable(m[1]!, m[1] === '?' ? qs[0] : undefined, 'infrastructure_id')
     if (table === null) problems.push(`infrastructure predicate on ${m[1]}`)
     else cover(table, 'infra')
+  }
+  const security = SECURITY_INSERT.exec(sql)
+  if (security) {
+    const cols = security[1]!.split(',').map((c) => c.trim().replace(/"/g, ''))
+    if (
+      parameters[cols.indexOf('actor_id')] === scope.userId &&
+      parameters[cols.indexOf('actor_role')] === scope.role
+    )
+      cover('messaging_security_log', 'infra')
+    else problems.push('security log insert: the row does not name the caller')
   }
   if (insert?.[1] === 'messaging_audit_log' && ACTOR_CHECK.test(sql)) {
     const n = parameters.length

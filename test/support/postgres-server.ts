@@ -61,6 +61,8 @@ export interface ThrowawayServerOptions {
   readonly listen?: readonly string[]
   /** Lines appended to pg_hba.conf (who may connect from those addresses, and how). */
   readonly hba?: readonly string[]
+  /** The port on 127.0.0.1 (one chosen before the server starts, say). Default: a free one. */
+  readonly port?: number
 }
 
 export async function startThrowawayServer(options: ThrowawayServerOptions = {}): Promise<ThrowawayServer> {
@@ -98,7 +100,7 @@ export async function startThrowawayServer(options: ThrowawayServerOptions = {})
     '--locale=C',
   ])
   if (options.hba?.length) appendFileSync(join(data, 'pg_hba.conf'), `${options.hba.join('\n')}\n`)
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const opts = [
     `-p ${port}`,
     `-k ${dir}`,

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type {
-  Channel,
   ChannelTypeDefinition,
+  DeliveryChannel,
   DeliveryContext,
   DeliveryOutcome,
   OutboxMessage,
@@ -26,6 +26,8 @@ export type Behaviour =
   | { do: 'nonsense' }
   | { do: 'hang' }
   | { do: 'slow'; ms: number }
+  /** Waits until the transport's `gate` opens: holds deliveries in flight for as long as a test needs. */
+  | { do: 'gate' }
 
 export interface Recorded {
   id: string
@@ -38,19 +40,29 @@ export interface Recorded {
 export function scriptedTransport(): Transport & {
   calls: Recorded[]
   delivered: Map<string, number>
+  /** Calls in progress now, per infrastructure. */
+  running: Map<string, number>
   /** The most calls in progress at once, per infrastructure. */
   peak: Map<string, number>
+  /** Lets every `gate` delivery (waiting or to come) through. */
+  openGate(): void
 } {
   const calls: Recorded[] = []
   const running = new Map<string, number>()
   const peak = new Map<string, number>()
   const delivered = new Map<string, number>()
   const seen = new Map<string, number>()
+  let openGate = () => {}
+  const gate = new Promise<void>((resolve) => {
+    openGate = resolve
+  })
   return {
     channelType: testChannelType,
     calls,
     delivered,
+    running,
     peak,
+    openGate: () => openGate(),
     async send(message: OutboxMessage, channel, context): Promise<DeliveryOutcome> {
       const i = message.infrastructureId
       running.set(i, (running.get(i) ?? 0) + 1)
@@ -64,7 +76,7 @@ export function scriptedTransport(): Transport & {
   }
   async function behave(
     message: OutboxMessage,
-    channel: Channel,
+    channel: DeliveryChannel,
     context: DeliveryContext,
   ): Promise<DeliveryOutcome> {
     calls.push({
@@ -103,6 +115,9 @@ export function scriptedTransport(): Transport & {
         return new Promise<DeliveryOutcome>(() => {})
       case 'slow':
         await new Promise((r) => setTimeout(r, b.ms))
+        return ok()
+      case 'gate':
+        await gate
         return ok()
     }
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { ClaimRequest } from '../../src/application/delivery-service.js'
 import { StorageError } from '../../src/domain/errors.js'
 import type { ClaimedMessage } from '../../src/domain/outbox-message.js'
-import { ClaimLoop, DeliverySlots } from '../../src/worker/claim-loop.js'
+import { ClaimLoop, claimRetryDelay, DeliverySlots } from '../../src/worker/claim-loop.js'
 import { WorkerConfigurationError } from '../../src/worker/errors.js'
 import { FakeTimers, settle } from '../support/fake-timers.js'
 import { uuid } from '../support/fixtures.js'
@@ -16,6 +16,8 @@ function loop(opts: { concurrency?: number; perTenant?: number; batchSize?: numb
   const started: ClaimedMessage[] = []
   const givenBack: ClaimedMessage[] = []
   const errors: unknown[] = []
+  const retries: Array<[number, number]> = []
+  const recovered: number[] = []
   let fail: unknown = null
   const l = new ClaimLoop({
     claim: async (request) => {
@@ -33,7 +35,12 @@ function loop(opts: { concurrency?: number; perTenant?: number; batchSize?: numb
       givenBack.push(held)
     },
     onClaimed: () => {},
-    onError: (e) => errors.push(e),
+    onError: (e, failures, retryInMs) => {
+      errors.push(e)
+      retries.push([failures, retryInMs])
+    },
+    onRecovered: (failures) => recovered.push(failures),
+    random: () => 0,
   })
   return {
     l,
@@ -44,6 +51,8 @@ function loop(opts: { concurrency?: number; perTenant?: number; batchSize?: numb
     started,
     givenBack,
     errors,
+    retries,
+    recovered,
     failWith: (e: unknown) => (fail = e),
   }
 }
@@ -112,6 +121,46 @@ describe('the claim loop', () => {
     stopping = true
     t.l.poke()
     await running
+  })
+
+  it('backs off while the store stays down (doubling from the poll interval, capped at 5 s), and says when it is back', async () => {
+    const t = loop()
+    t.failWith(new StorageError('connection refused'))
+    let stopping = false
+    const running = t.l.run(() => stopping)
+    await settle()
+    // Tries at 0, 1 s, 3 s, 7 s, 12 s, 17 s, 22 s: waits of 1, 2, 4, 5, 5, 5 s.
+    for (const at of [999, 2, 1999, 2, 3999, 2, 4999, 2, 4999, 2, 4999, 2]) await t.timers.advance(at)
+    expect(t.retries).toEqual([
+      [1, 1000],
+      [2, 2000],
+      [3, 4000],
+      [4, 5000],
+      [5, 5000],
+      [6, 5000],
+      [7, 5000],
+    ])
+    expect(t.recovered).toEqual([])
+    // The store is back: the next try claims, reports the recovery once, and polls as usual.
+    t.failWith(null)
+    t.queue.push(claimed())
+    await t.timers.advance(5000)
+    expect(t.started).toHaveLength(1)
+    expect(t.recovered).toEqual([7])
+    await t.timers.advance(1000)
+    expect(t.recovered).toEqual([7])
+    expect(t.requests).toHaveLength(9)
+    stopping = true
+    t.l.poke()
+    await running
+  })
+
+  it('jitters the backoff down by at most a fifth, so workers do not retry in step', () => {
+    expect(claimRetryDelay(1000, 1, () => 0)).toBe(1000)
+    expect(claimRetryDelay(1000, 3, () => 0.999)).toBe(3201)
+    expect(claimRetryDelay(1000, 50, () => 0.5)).toBe(4500)
+    // A poll interval longer than the cap is the cap.
+    expect(claimRetryDelay(30_000, 4, () => 0)).toBe(30_000)
   })
 
   it('ends with a WorkerConfigurationError when the store says it is misconfigured', async () => {

@@ -10,6 +10,7 @@ import { claimed, MemoryPortDouble } from './support.js'
 function setup(send: Transport['send']) {
   const timers = new FakeTimers()
   const port = new MemoryPortDouble()
+  const logs: string[] = []
   const worker = createDeliveryWorker({
     delivery: port,
     transports: [{ channelType: testChannelType, send }],
@@ -19,10 +20,17 @@ function setup(send: Transport['send']) {
     pollIntervalMs: 500,
     shutdownGraceMs: 2000,
     attemptTimeoutMs: 60_000,
+    random: () => 0,
+    logger: {
+      debug: () => {},
+      info: (_o, msg) => logs.push(`info ${msg}`),
+      warn: (_o, msg) => logs.push(`warn ${msg}`),
+      error: (_o, msg) => logs.push(`error ${msg}`),
+    },
   })
   const errors: unknown[] = []
   worker.events.on('error', (e) => errors.push(e))
-  return { timers, port, worker, errors }
+  return { timers, port, worker, errors, logs }
 }
 
 const waitFor = (timers: FakeTimers, ms: number) =>
@@ -99,18 +107,23 @@ describe('the delivery worker, wired', () => {
     expect(t.errors).toEqual([])
   })
 
-  it('keeps claiming through a store that is down, reporting each failed claim', async () => {
+  it('keeps claiming through a store that is down with capped backoff, an error event per failed claim, a log line per state change', async () => {
     const t = setup(() => waitFor(t.timers, 1))
     t.port.claimError = new StorageError('connection refused')
     const stop = new AbortController()
     const running = t.worker.run(stop.signal)
-    await t.timers.advance(1000)
+    // Tries at 0, 0.5 s and 1.5 s (waits of 500 and 1000 ms: doubling from the poll interval).
+    await t.timers.advance(1500)
     expect(t.errors.length).toBe(3)
     t.port.claimError = null
     t.port.queue.push(claimed())
-    await t.timers.advance(500)
+    await t.timers.advance(2000)
     await t.timers.advance(1)
     expect(t.port.settled).toHaveLength(1)
+    expect(t.logs).toEqual([
+      'error store unavailable; claiming again with capped backoff',
+      'info store available again; claiming',
+    ])
     stop.abort()
     await running
   })

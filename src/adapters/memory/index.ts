@@ -1,1 +1,1 @@
-export { createMemoryStorage, type MemoryStorageOptions } from './memory-storage.js'
+export { createMemoryStorage, type MemoryStorage, type MemoryStorageOptions } from './memory-storage.js'

@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../../domain/audit.js'
-import { ValidationError } from '../../domain/errors.js'
+import { TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { AuditLog } from '../../ports/audit-log.js'
 import { copy, type Journal, type MemoryState } from './memory-state.js'
@@ -13,6 +13,10 @@ export class MemoryAuditLog implements AuditLog {
   async append(scope: TenantScope, entry: AuditEntry): Promise<void> {
     if (entry.actorId !== scope.userId) {
       throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
+    }
+    // Only into a tenant the caller reaches: a refusal elsewhere goes to the security log.
+    if (!scope.canAccessInfrastructure(entry.infrastructureId)) {
+      throw new TenantScopeViolationError(entry.infrastructureId)
     }
     this.journal.push(this.state.audit, copy(entry))
   }

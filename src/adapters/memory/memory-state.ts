@@ -8,6 +8,7 @@ import type { Notification, NotificationSkip } from '../../domain/notification.j
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
+import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
 
 /** The tables, keyed as the SQL keys them: every key starts with the infrastructure. */
@@ -18,6 +19,8 @@ export class MemoryState {
   /** (infrastructure, business, idempotency key) -> outbox key: the unique index. */
   readonly idempotency = new Map<string, string>()
   readonly audit: AuditEntry[] = []
+  /** (actor, role, hour, action, error code) -> the count of refusals outside the actor's scope. */
+  readonly security = new Map<string, SecurityEvent>()
   /** outbox key -> its attempts, oldest first. */
   readonly attempts = new Map<string, DeliveryAttempt[]>()
   /** (infrastructure, message, user) -> entry. */

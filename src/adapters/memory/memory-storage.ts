@@ -1,6 +1,8 @@
+import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
 import { cutOff } from '../shared/retention.js'
@@ -13,7 +15,8 @@ import { MemoryNotificationRepository } from './memory-notification-repository.j
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { MemoryPreferenceRepository } from './memory-preference-repository.js'
 import { MemoryProfileRepository } from './memory-profile-repository.js'
-import { idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
+import { listSecurityEvents, MemorySecurityLog } from './memory-security-log.js'
+import { copy, idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
 import { MemoryTemplateRepository } from './memory-template-repository.js'
 
 export interface MemoryStorageOptions {
@@ -48,6 +51,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         members: new MemoryMembershipRepository(this.state, journal),
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
+        security: new MemorySecurityLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
         templates: new MemoryTemplateRepository(this.state, journal),
         profiles: new MemoryProfileRepository(this.state, journal),
@@ -76,6 +80,14 @@ class MemoryUnitOfWork implements UnitOfWork {
   }
 }
 
+/** Extra capabilities of the memory store, for tests and diagnostics. */
+export interface MemoryStorage extends MessagingStorage {
+  readonly name: 'memory'
+  listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]>
+  /** A copy of every table, as [key, row] pairs in insertion order: what a test compares before and after. */
+  dump(): Record<string, unknown[]>
+}
+
 /**
  * The in-memory store: the reference implementation of every port, for tests and trials.
  * Same unique keys, scope rules, leases and idempotency as the SQL adapters.
@@ -84,7 +96,7 @@ class MemoryUnitOfWork implements UnitOfWork {
  * import { createMemoryStorage } from 'messaging/memory'
  * const messaging = createMessaging({ storage: createMemoryStorage() })
  */
-export function createMemoryStorage(options: MemoryStorageOptions = {}): MessagingStorage {
+export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryStorage {
   const state = new MemoryState()
   let closed = false
   const clock = options.clock ?? systemClock
@@ -114,6 +126,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Messagi
         }
         return removed
       }),
+    listSecurityEvents: (filter) => unitOfWork.exclusive(async () => listSecurityEvents(state, filter)),
+    dump: () =>
+      Object.fromEntries(
+        Object.entries(state).map(([table, rows]) => [
+          table,
+          copy([...(rows instanceof Map ? rows.entries() : (rows as unknown[]).entries())]),
+        ]),
+      ),
     async close() {
       closed = true
     },

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { AuditEntry } from '../../domain/audit.js'
-import { ValidationError } from '../../domain/errors.js'
+import { TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { AuditLog } from '../../ports/audit-log.js'
 import { classify } from './errors.js'
@@ -17,6 +17,11 @@ export class PostgresAuditLog implements AuditLog {
     }
     if (entry.actorRole !== scope.role) {
       throw ValidationError.single('actorRole', 'must_be_caller', "an audit entry names its caller's role")
+    }
+    // Only into a tenant the caller reaches (the insert policy's rule since sql/0015): a
+    // refusal elsewhere goes to the security log.
+    if (!scope.canAccessInfrastructure(entry.infrastructureId)) {
+      throw new TenantScopeViolationError(entry.infrastructureId)
     }
     // No RETURNING: the appender may not be allowed to read what it wrote.
     await this.db

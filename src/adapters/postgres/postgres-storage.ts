@@ -2,10 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
+import type { SecurityEvent } from '../../domain/security-log.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from '../../ports/wake-signal.js'
-import { classify } from './errors.js'
+import { classify, sqlState } from './errors.js'
 import { type HostTransaction, hostKysely, isKysely } from './host-transaction.js'
+import { listSecurityEvents } from './postgres-security-log.js'
 import { pruneBatch } from './prune.js'
 import { checkRole } from './role-check.js'
 import type { LoginPool } from './role-routing.js'
@@ -81,6 +84,31 @@ export interface PostgresStorage extends MessagingStorage {
 }
 
 /**
+ * Errors of a server that is not there (yet): no route, refused or reset connections, and
+ * a server starting up, shutting down or in recovery (SQLSTATE 57P01-57P03, class 08).
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+])
+
+function isUnreachable(e: unknown): boolean {
+  const code = sqlState(e)
+  if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true
+  // pg's own connection errors carry no code ("Connection terminated unexpectedly").
+  return e instanceof Error && !code && /^Connection terminated/.test(e.message)
+}
+
+/**
  * The PostgreSQL store: kysely + pg, row-level security on every table, one transaction
  * per unit of work that first sets the scope's claims. Checks its connection role before
  * the first unit of work (see `allowPrivilegedRole`).
@@ -120,19 +148,48 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   }
   const workerDb = poolOf(options.workerConnectionString, options.workerPool, options.poolSize ?? 10)
   const ownerDb = poolOf(options.ownerConnectionString, options.ownerPool, 2)
-  let main: LoginPool
-  let worker: LoginPool | undefined
-  try {
-    main = { db, roles: options.allowPrivilegedRole ? null : await checkRole(db) }
-    if (workerDb) {
-      const roles = await checkRole(workerDb)
+  const main: LoginPool = { db, roles: null }
+  const worker: LoginPool | undefined = workerDb ? { db: workerDb, roles: null } : undefined
+  const checkRoles = async () => {
+    if (!options.allowPrivilegedRole) main.roles = await checkRole(db)
+    if (worker) {
+      const roles = await checkRole(worker.db)
       if (!roles.worker)
-        throw new StorageError("the worker connection's login is not a member of messaging_worker")
-      worker = { db: workerDb, roles }
+        throw new StorageError("the worker connection's login is not a member of messaging_worker", {
+          misconfigured: true,
+        })
+      worker.roles = roles
     }
+  }
+  // A server that cannot be reached yet (down, starting, restarting) is not a reason to
+  // fail: the check runs again before each unit of work until it reaches the server, and
+  // those units fail with StorageError (503, worth a retry) meanwhile. So a worker or a
+  // server started before its database waits for it. A reachable server that refuses the
+  // login's role fails here, at once.
+  let unchecked: Promise<void> | null = null
+  let deferred = false
+  try {
+    await checkRoles()
   } catch (e) {
-    await Promise.all(owned.map((k) => k.destroy()))
-    throw e instanceof StorageError ? e : classify(e)
+    if (!isUnreachable(e)) {
+      await Promise.all(owned.map((k) => k.destroy()))
+      throw e instanceof StorageError ? e : classify(e)
+    }
+    deferred = true
+  }
+  const ready = async () => {
+    if (closed) throw new StorageError('postgres storage is closed')
+    if (!deferred) return
+    unchecked ??= checkRoles().then(
+      () => {
+        deferred = false
+      },
+      (e: unknown) => {
+        unchecked = null
+        throw e instanceof StorageError ? e : classify(e)
+      },
+    )
+    await unchecked
   }
   const listenConfig: pg.ClientConfig | null =
     options.listenConnectionString === false
@@ -165,13 +222,29 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       throw classify(e)
     }
   }
+  const readSecurityLog = async (filter: SecurityLogFilter): Promise<SecurityEvent[]> => {
+    if (closed) throw new StorageError('postgres storage is closed')
+    if (!ownerDb) {
+      throw new StorageError(
+        "the security log is read with the owner's rights (no app role may read it): pass ownerConnectionString or ownerPool",
+      )
+    }
+    try {
+      return await listSecurityEvents(ownerDb, filter)
+    } catch (e) {
+      // 42501: the given owner connection is in fact an app role, which may not read the log.
+      throw (e as { code?: unknown }).code === '42501'
+        ? new StorageError(
+            "the security log is read with the tables' owner's rights: this connection's role may not read it",
+          )
+        : classify(e)
+    }
+  }
   return {
     name: 'postgres',
     persistent: true,
     db,
-    unitOfWork: new PostgresUnitOfWork(main, worker, joined, async () => {
-      if (closed) throw new StorageError('postgres storage is closed')
-    }),
+    unitOfWork: new PostgresUnitOfWork(main, worker, joined, ready),
     wakeSignal,
     withTransaction: (tx, fn) => joined.run(hostKysely(tx), fn),
     bind: (tx) => ({
@@ -180,9 +253,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       unitOfWork: new BoundUnitOfWork(hostKysely(tx)),
       wakeSignal,
       prune,
+      listSecurityEvents: readSecurityLog,
       close: async () => undefined,
     }),
     prune,
+    listSecurityEvents: readSecurityLog,
     async close() {
       if (closed) return
       closed = true

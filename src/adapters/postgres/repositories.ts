@@ -9,6 +9,7 @@ import { PostgresNotificationRepository } from './postgres-notification-reposito
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresSecurityLog } from './postgres-security-log.js'
 import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import type { MessagingDatabase } from './schema.js'
 import type { SelfContainedStatements } from './unit-session.js'
@@ -22,6 +23,7 @@ export const repositories = (
   members: new PostgresMembershipRepository(db),
   outbox: new PostgresOutboxRepository(db, statements),
   audit: new PostgresAuditLog(db),
+  security: new PostgresSecurityLog(db),
   inbox: new PostgresInboxRepository(db),
   templates: new PostgresTemplateRepository(db),
   profiles: new PostgresProfileRepository(db),

@@ -57,13 +57,16 @@ export async function checkRole(db: Kysely<MessagingDatabase>): Promise<LoginRol
     new StorageError(
       `refusing to run as role "${r.role}": ${why}; row-level security would not protect tenants. ` +
         'Connect as a login role granted messaging_app (allowPrivilegedRole is for migrations only).',
+      { misconfigured: true },
     )
   if (r.superuser) throw refuse('it is a superuser')
   if (r.bypassrls) throw refuse('it has BYPASSRLS')
   if (!r.migrated) throw new StorageError('the messaging tables are missing: apply the sql/ migrations first')
   if (r.owner) throw refuse('it owns the messaging tables')
   if (!r.app_member && !r.worker_member) {
-    throw new StorageError(`role "${r.role}" is not a member of messaging_app (nor messaging_worker)`)
+    throw new StorageError(`role "${r.role}" is not a member of messaging_app (nor messaging_worker)`, {
+      misconfigured: true,
+    })
   }
   // Policies apply to every role whose privileges the login has: with both, the worker's
   // see-everything policies would hold in every tenant's unit of work.

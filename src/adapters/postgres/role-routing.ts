@@ -8,7 +8,8 @@ import type { MessagingDatabase } from './schema.js'
 export interface LoginPool {
   readonly db: Kysely<MessagingDatabase>
   /** null: not checked (allowPrivilegedRole). */
-  readonly roles: LoginRoles | null
+  /** null: not checked (allowPrivilegedRole). Set once the check has reached the server. */
+  roles: LoginRoles | null
 }
 
 /** Where a scope's unit of work runs, and the role it switches to there (null: none needed). */

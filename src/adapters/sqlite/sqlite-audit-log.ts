@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { AuditEntry } from '../../domain/audit.js'
-import { ValidationError } from '../../domain/errors.js'
+import { TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { AuditLog } from '../../ports/audit-log.js'
 import { auditRow, toAuditEntry } from './sqlite-rows.js'
@@ -8,9 +8,10 @@ import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
 /**
- * The append-only audit trail (triggers refuse UPDATE and DELETE). Appends are scoped to
- * the caller, not the tenant: a refusal outside the scope is recorded too, so the insert's
- * check is `actor_id = <the scope's user>`. Reads are scoped to the infrastructure.
+ * The append-only audit trail (triggers refuse UPDATE and DELETE). An append names its
+ * caller and lands only in an infrastructure the caller reaches (as PostgreSQL's insert
+ * policy); a refusal outside the scope goes to the security log. Reads are scoped to the
+ * infrastructure.
  */
 export class SqliteAuditLog implements AuditLog {
   constructor(private readonly db: Kysely<SqliteDatabase>) {}
@@ -19,11 +20,18 @@ export class SqliteAuditLog implements AuditLog {
     if (entry.actorId !== scope.userId) {
       throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
     }
+    // Only into a tenant the caller reaches: a refusal elsewhere goes to the security log.
+    if (!scope.canAccessInfrastructure(entry.infrastructureId)) {
+      throw new TenantScopeViolationError(entry.infrastructureId)
+    }
     const written = await insertChecked(
       this.db,
       'messaging_audit_log',
       auditRow(entry),
-      sql`${entry.actorId} = ${scope.userId}`,
+      // The fleet worker reaches every tenant: its check is the caller's alone.
+      scope.isFleet
+        ? sql`${entry.actorId} = ${scope.userId}`
+        : sql`${entry.actorId} = ${scope.userId} and ${canAccessInfrastructure(scope, sql.val(entry.infrastructureId))}`,
     )
     if (written === 0) {
       throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')

@@ -414,7 +414,26 @@ CREATE TABLE messaging_template_settings (
 ) STRICT;
 `
 
+// Refusals outside the caller's scope, counted per caller and hour (sql/0015): never in a
+// tenant's audit trail. Not tenant data, so the key leads with the caller.
 const v6 = /* sql */ `
+CREATE TABLE messaging_security_log (
+  actor_id               TEXT    NOT NULL,
+  actor_role             TEXT    NOT NULL CHECK (actor_role IN ('member', 'infra_admin', 'service')),
+  window_start           INTEGER NOT NULL,
+  action                 TEXT    NOT NULL CHECK (length(action) BETWEEN 1 AND 100),
+  error_code             TEXT    NOT NULL CHECK (length(error_code) BETWEEN 1 AND 100),
+  refusals               INTEGER NOT NULL CHECK (refusals >= 1),
+  first_at               INTEGER NOT NULL,
+  last_at                INTEGER NOT NULL,
+  last_infrastructure_id TEXT    NOT NULL,
+  last_business_id       TEXT,
+  PRIMARY KEY (actor_id, actor_role, window_start, action, error_code)
+) STRICT;
+CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
+`
+
+const v7 = /* sql */ `
 -- Notifications (the PostgreSQL schema's sql/0021): one row per notify call, one skip row
 -- per recipient and channel type it left out, and the outbox's columns that say whose
 -- message it is and of which notification.
@@ -509,5 +528,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 3, name: 'inbox', sql: v3 },
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
-  { version: 6, name: 'notifications', sql: v6 },
+  { version: 6, name: 'security_log', sql: v6 },
+  { version: 7, name: 'notifications', sql: v7 },
 ]

@@ -8,9 +8,11 @@ import {
   sql,
 } from 'kysely'
 import { StorageError } from '../../domain/errors.js'
+import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
 import { cutOff } from '../shared/retention.js'
@@ -25,6 +27,7 @@ import { SqliteNotificationRepository } from './sqlite-notification-repository.j
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
+import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 import { SqliteTemplateRepository } from './sqlite-template-repository.js'
 
@@ -56,6 +59,9 @@ export interface SqliteStorage extends MessagingStorage {
   readonly name: 'sqlite'
   /** The SQLite journal mode in effect: `wal` for files, `memory` for `:memory:`. */
   journalMode(): string
+  listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]>
+  /** A copy of every table's rows (rowid order): what a test compares before and after. */
+  dump(): Record<string, unknown[]>
 }
 
 const isMemoryPath = (path: string) => path === ':memory:' || path === ''
@@ -106,6 +112,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         members: new SqliteMembershipRepository(conn),
         outbox: new SqliteOutboxRepository(conn, this.ids, this.clock),
         audit: new SqliteAuditLog(conn),
+        security: new SqliteSecurityLog(conn),
         inbox: new SqliteInboxRepository(conn),
         templates: new SqliteTemplateRepository(conn),
         profiles: new SqliteProfileRepository(conn),
@@ -230,6 +237,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     wakeSignal: createLocalWakeSignal(),
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
     prune: (options) => uow.exclusive((conn) => prune(conn, options, clock.now())),
+    listSecurityEvents: (filter) => uow.exclusive((conn) => listSecurityEvents(conn, filter)),
+    dump: () => {
+      const tables = raw
+        .prepare(
+          "select name from sqlite_schema where type = 'table' and name not like 'sqlite_%' order by name",
+        )
+        .pluck()
+        .all() as string[]
+      return Object.fromEntries(
+        tables.map((t) => [t, raw.prepare(`select * from "${t}" order by rowid`).all()]),
+      )
+    },
     close() {
       closing ??= (async () => {
         uow.closed = true

@@ -215,4 +215,18 @@ export interface SqliteDatabase {
   messaging_template_settings: TemplateSettingsTable
   messaging_notifications: NotificationsTable
   messaging_notification_skips: NotificationSkipsTable
+  messaging_security_log: SecurityLogTable
+}
+
+export interface SecurityLogTable {
+  actor_id: string
+  actor_role: string
+  window_start: number
+  action: string
+  error_code: string
+  refusals: number
+  first_at: number
+  last_at: number
+  last_infrastructure_id: string
+  last_business_id: string | null
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import type { NotifyInput } from '../../domain/notify-inputs.js'
 import { CliError, type CliIo, collect, principalOf } from '../context.js'
 import { parseDuration, table } from '../format.js'
-import { type ActorOptions, actorOptions, oneInfra, withMessaging } from './ops.js'
+import { type ActorOptions, actorOptions, oneInfra, withMessaging } from './shared.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

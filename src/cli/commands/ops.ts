@@ -1,71 +1,28 @@
 import type { Command } from 'commander'
-import type { Principal } from '../../domain/tenant-scope.js'
-import type { Messaging } from '../../messaging.js'
 import {
-  CliError,
+  asFlags,
   type CliIo,
   collect,
   createLogger,
   describeStore,
   integer,
-  openMessaging,
+  isUuid,
   principalOf,
   redactTarget,
   type StoreOptions,
+  UsageError,
+  uuid,
 } from '../context.js'
 import { ms, parseDuration, table } from '../format.js'
-
-export interface ActorOptions extends StoreOptions {
-  principal?: string
-  infra?: string[]
-  json?: boolean
-}
-
-const storeOptions = (c: Command) =>
-  c
-    .option('--sqlite <file>', 'SQLite database file (default: DATABASE_URL when set, else ./messaging.db)')
-    .option('--database-url <url>', 'PostgreSQL connection string (default: DATABASE_URL)')
-
-export const actorOptions = (c: Command) =>
-  storeOptions(c)
-    .option('--infra <uuid>', 'act as a service principal of this infrastructure (repeatable)', collect)
-    .option('--principal <json>', 'act as this principal instead (JSON or @file)')
-
-/** Opens the store, runs `fn`, closes the store whatever happened. */
-export async function withMessaging<T>(
-  opts: StoreOptions,
-  io: CliIo,
-  fn: (m: Messaging) => Promise<T>,
-  extra: { allowPrivilegedRole?: boolean } = {},
-): Promise<T> {
-  const messaging = await openMessaging(opts, io.env, extra)
-  try {
-    return await fn(messaging)
-  } finally {
-    await messaging.close()
-  }
-}
-
-/** The one infrastructure a command is about: `--infra`, or the principal's only one. */
-export function oneInfra(opts: ActorOptions, principal: Principal): string {
-  if (opts.infra?.length === 1) return opts.infra[0]!
-  const ids = [...new Set(principal.grants.map((g) => g.infrastructureId))]
-  if (ids.length === 1) return ids[0]!
-  throw new CliError('name the infrastructure with --infra <uuid>')
-}
-
-async function channelIdOf(
-  m: Messaging,
-  p: Principal,
-  infrastructureId: string,
-  ref: string,
-): Promise<string> {
-  if (/^[0-9a-f-]{36}$/i.test(ref)) return ref
-  const channels = await m.listChannels(p, { infrastructureId })
-  const hit = channels.find((c) => c.channelKey === ref)
-  if (!hit) throw new CliError(`no channel ${ref} in infrastructure ${infrastructureId}`)
-  return hit.id
-}
+import {
+  type ActorOptions,
+  actorOptions,
+  channelIdOf,
+  channelRef,
+  oneInfra,
+  storeOptions,
+  withMessaging,
+} from './shared.js'
 
 export function registerOps(program: Command, io: CliIo): void {
   program
@@ -75,7 +32,7 @@ export function registerOps(program: Command, io: CliIo): void {
     .action(async (opts: { databaseUrl?: string }) => {
       const url = opts.databaseUrl ?? io.env.DATABASE_URL
       if (!url)
-        throw new CliError('migrate needs --database-url or DATABASE_URL (SQLite migrates itself on open)')
+        throw new UsageError('migrate needs --database-url or DATABASE_URL (SQLite migrates itself on open)')
       const log = createLogger('info', io)
       const { migrate } = await import('../../adapters/postgres/index.js')
       const { applied } = await migrate({ connectionString: url })
@@ -134,11 +91,11 @@ export function registerOps(program: Command, io: CliIo): void {
     .description(
       'Send dead (or failed) messages round again: one message, or every dead message of a channel',
     )
-    .option('--message <uuid>', 'one dead or failed message')
-    .option('--channel <uuid|key>', 'every dead message of this channel')
+    .option('--message <uuid>', 'one dead or failed message', uuid)
+    .option('--channel <uuid|key>', 'every dead message of this channel', channelRef)
     .action(async (opts: ActorOptions & { message?: string; channel?: string }) => {
       if ((opts.message === undefined) === (opts.channel === undefined))
-        throw new CliError('give exactly one of --message or --channel')
+        throw new UsageError('give exactly one of --message or --channel')
       const principal = principalOf(opts)
       const infrastructureId = oneInfra(opts, principal)
       await withMessaging(opts, io, async (m) => {
@@ -155,9 +112,9 @@ export function registerOps(program: Command, io: CliIo): void {
 
   actorOptions(program.command('enqueue'))
     .description('Append one message to the outbox')
-    .requiredOption('--channel <uuid|key>', 'the channel')
+    .requiredOption('--channel <uuid|key>', 'the channel', channelRef)
     .requiredOption('--payload <json>', 'the payload, any JSON value')
-    .option('--business <uuid>', 'the business inside the infrastructure')
+    .option('--business <uuid>', 'the business inside the infrastructure', uuid)
     .option(
       '--recipient <address>',
       'a recipient (repeatable): user id, email address or E.164 number',
@@ -183,29 +140,97 @@ export function registerOps(program: Command, io: CliIo): void {
         try {
           payload = JSON.parse(opts.payload)
         } catch {
-          throw new CliError('--payload must be JSON')
+          throw new UsageError('--payload must be JSON')
         }
         const delay = opts.delay === undefined ? 0 : parseDuration(opts.delay)
-        if (delay === null) throw new CliError('--delay is a duration: 30s, 5m, 1h')
+        if (delay === null) throw new UsageError('--delay is a duration: 30s, 5m, 1h')
         await withMessaging(opts, io, async (m) => {
-          const channel = /^[0-9a-f-]{36}$/i.test(opts.channel)
-            ? { channelId: opts.channel }
-            : { channelKey: opts.channel }
-          const { message, created } = await m.enqueue(principal, {
-            infrastructureId,
-            ...channel,
-            payload: payload as never,
-            ...(opts.business && { businessId: opts.business }),
-            ...(opts.recipient && { recipients: opts.recipient }),
-            ...(opts.idempotencyKey && { idempotencyKey: opts.idempotencyKey }),
-            ...(delay > 0 && { availableAt: new Date(Date.now() + delay) }),
-          })
+          const channel = isUuid(opts.channel) ? { channelId: opts.channel } : { channelKey: opts.channel }
+          const flags = {
+            channelId: '--channel',
+            channelKey: '--channel',
+            payload: '--payload',
+            businessId: '--business',
+            recipients: '--recipient',
+            idempotencyKey: '--idempotency-key',
+            availableAt: '--delay',
+          }
+          const { message, created } = await asFlags(flags, () =>
+            m.enqueue(principal, {
+              infrastructureId,
+              ...channel,
+              payload: payload as never,
+              ...(opts.business && { businessId: opts.business }),
+              ...(opts.recipient && { recipients: opts.recipient }),
+              ...(opts.idempotencyKey && { idempotencyKey: opts.idempotencyKey }),
+              ...(delay > 0 && { availableAt: new Date(Date.now() + delay) }),
+            }),
+          )
           io.out(
             opts.json
               ? `${JSON.stringify({ id: message.id, created, status: message.status })}\n`
               : `${created ? 'enqueued' : 'already enqueued (idempotency key)'} ${message.id}\n`,
           )
         })
+      },
+    )
+
+  storeOptions(program.command('security-log'))
+    .description(
+      "Refusals outside each caller's scope (a tenant it holds no grant on), counted per caller, action, code and hour, newest first (host rights, no principal; on PostgreSQL the owner's connection)",
+    )
+    .option(
+      '--since <duration|date>',
+      'rows with a refusal at or after: a duration back (24h, 7d) or an ISO date',
+    )
+    .option('--actor <uuid>', "one caller's rows")
+    .option('--limit <n>', 'at most this many rows (1 to 1000)', integer(1), 100)
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: StoreOptions & { since?: string; actor?: string; limit: number; json?: boolean }) => {
+        let since: Date | undefined
+        if (opts.since !== undefined) {
+          const duration = parseDuration(opts.since)
+          since = duration !== null ? new Date(Date.now() - duration) : new Date(opts.since)
+          if (Number.isNaN(since.getTime()))
+            throw new UsageError('--since is a duration (24h) or an ISO date')
+        }
+        const store = describeStore(opts, io.env)
+        // No app role may read the log: on PostgreSQL it is read as the tables' owner.
+        const events = await withMessaging(
+          opts,
+          io,
+          (m) =>
+            m.listSecurityEvents({
+              limit: opts.limit,
+              ...(since && { since }),
+              ...(opts.actor !== undefined && { actorId: opts.actor }),
+            }),
+          { allowPrivilegedRole: store.kind === 'postgres' },
+        )
+        if (opts.json) {
+          io.out(`${JSON.stringify(events, null, 2)}\n`)
+          return
+        }
+        if (events.length === 0) {
+          io.out("no refusals outside a caller's scope\n")
+          return
+        }
+        io.out(
+          `${table(
+            ['hour (UTC)', 'caller', 'role', 'action', 'code', 'refusals', 'last at', 'last tenant named'],
+            events.map((e) => [
+              e.windowStart.toISOString().slice(0, 13),
+              e.actorId,
+              e.actorRole,
+              e.action,
+              e.errorCode,
+              e.refusals,
+              e.lastAt.toISOString(),
+              e.lastInfrastructureId,
+            ]),
+          )}\n`,
+        )
       },
     )
 
@@ -221,7 +246,7 @@ export function registerOps(program: Command, io: CliIo): void {
       const duration = parseDuration(opts.olderThan)
       const date = duration === null ? new Date(opts.olderThan) : null
       if (date !== null && Number.isNaN(date.getTime()))
-        throw new CliError('--older-than is a duration (30d) or an ISO date')
+        throw new UsageError('--older-than is a duration (30d) or an ISO date')
       const cutOff = date !== null ? { olderThan: date } : { olderThanMs: duration! }
       const store = describeStore(opts, io.env)
       // Retention deletes what the application's role may not: on PostgreSQL it runs as the owner.
@@ -229,7 +254,7 @@ export function registerOps(program: Command, io: CliIo): void {
         opts,
         io,
         (m) => m.prune({ ...cutOff, batchSize: opts.batchSize }),
-        { allowPrivilegedRole: store.kind === 'postgres' },
+        { allowPrivilegedRole: store.kind === 'postgres', existing: true },
       )
       const when = date !== null ? date.toISOString() : `${opts.olderThan} ago by the store's clock`
       io.out(`pruned ${removed} message${removed === 1 ? '' : 's'} settled before ${when}\n`)

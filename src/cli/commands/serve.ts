@@ -15,6 +15,7 @@ import {
 } from '../context.js'
 import { demoTokens, identitiesOf, readTokensFile, startServer, type TokenMap } from '../server.js'
 import { shutdownSignal } from '../signals.js'
+import { storeStateLog } from '../store-state.js'
 import { builtinTransports, relayFromUrl } from '../transports.js'
 
 interface ServeOptions extends StoreOptions {
@@ -70,7 +71,10 @@ export function registerServe(program: Command, io: CliIo): void {
         demo = demoTokens()
         tokens = demo.tokens
       }
+      // A PostgreSQL server that is down does not stop the start: requests answer 503 with
+      // Retry-After and the worker retries with capped backoff until it is back.
       const messaging = await openMessaging(opts, io.env, { destinations: destinationsOf(opts) })
+      const storeState = storeStateLog(log)
       const server = await startServer({
         messaging,
         tokens,
@@ -78,7 +82,8 @@ export function registerServe(program: Command, io: CliIo): void {
         port: opts.port,
         ...(opts.basePath !== undefined && { basePath: opts.basePath }),
         ...(opts.quota && { enqueueQuota: parseQuota(opts.quota) }),
-        onError: (e) => log.error({ err: e }, 'request failed'),
+        onError: (e) => storeState.failed(e),
+        onAnswer: (status) => storeState.answered(status),
         // Demo tokens are offered in the page's picker; real ones never are.
         ui: demo ? { identities: identitiesOf(demo.tokens) } : {},
       })

@@ -1,4 +1,5 @@
 import type { CliIo } from '../context.js'
+import { terminalOf } from '../terminal.js'
 
 export interface ProgressState {
   readonly settled: number
@@ -10,11 +11,13 @@ export interface ProgressState {
 }
 
 /**
- * A one-line progress display on stderr: redrawn in place on a terminal, otherwise a line
- * at most once a second (logs and CI output stay readable).
+ * A one-line progress display on stderr: the terminal's status line, redrawn in place (log
+ * lines print above it), otherwise a line at most once a second (logs and CI output stay
+ * readable).
  */
 export function createProgress(io: CliIo, startedAt = performance.now(), width = 28) {
   const started = startedAt
+  const terminal = terminalOf(io)
   let lastLine = ''
   let lastPrinted = 0
   const render = (s: ProgressState) => {
@@ -29,15 +32,15 @@ export function createProgress(io: CliIo, startedAt = performance.now(), width =
       const line = render(s)
       if (line === lastLine) return
       lastLine = line
-      if (io.tty) io.err(`\r\x1b[2K${line}`)
+      if (io.tty) terminal.status(line)
       else if (Date.now() - lastPrinted >= 1000) {
         lastPrinted = Date.now()
-        io.err(`${line}\n`)
+        terminal.line(line)
       }
     },
     done(s: ProgressState): void {
-      const line = render(s)
-      io.err(io.tty ? `\r\x1b[2K${line}\n` : `${line}\n`)
+      terminal.status(null)
+      terminal.line(render(s))
       lastLine = ''
     },
   }

@@ -1,0 +1,391 @@
+// A client generated from the served /openapi.json by openapi-typescript, called through
+// openapi-fetch. This program is compiled with tsc in strict mode against the generated
+// types: a document that makes a valid call fail to type-check fails the test at compile
+// time; one whose answers differ from it fails at run time.
+//
+// Tenant A: channels, members, the outbox (claim, ack, dead letters, redrive). Tenant B: an
+// in-app alert the server's worker delivers, read and marked in the member's inbox.
+import createClient from 'openapi-fetch'
+import type { paths } from './schema.js'
+
+/** A setting the test passes in the environment. */
+function env(name: string): string {
+  const value = process.env[name]
+  if (value === undefined) throw new Error(`${name} is not set`)
+  return value
+}
+const base = '/functions/v1/messaging'
+const as = (token: string) =>
+  createClient<paths>({ baseUrl: env('ORIGIN'), headers: { authorization: `Bearer ${token}` } })
+const adminA = as(env('ADMIN_A'))
+const memberA = as(env('MEMBER_A'))
+const serviceA = as(env('SERVICE_A'))
+const adminB = as(env('ADMIN_B'))
+const memberB = as(env('MEMBER_B'))
+const infraA = env('INFRA_A')
+const infraB = env('INFRA_B')
+
+const statuses: Record<string, number[]> = {}
+
+/** Keeps the status of each call per operation; an error answer stops the program. */
+function ok<R extends { response: Response; error?: unknown }>(operationId: string, r: R): R {
+  const seen = statuses[operationId] ?? []
+  seen.push(r.response.status)
+  statuses[operationId] = seen
+  if (r.error !== undefined)
+    throw new Error(`${operationId}: ${r.response.status} ${JSON.stringify(r.error)}`)
+  return r
+}
+
+const doc = ok('getOpenApiDocument', await adminA.GET(`${base}/openapi.json`))
+const session = ok('getSession', await memberA.GET(`${base}/session`)).data!
+if (session.userId !== env('MEMBER_A_USER') || session.role !== 'member') throw new Error('another session')
+const types = ok('listChannelTypes', await adminA.GET(`${base}/channel-types`)).data!
+if (!types.some((t) => t.type === 'webhook' && t.secretPaths.includes('secrets')))
+  throw new Error('no webhook type')
+
+// Channels: created (201) and configured (200) through the one upsert route.
+const created = ok(
+  'upsertChannel',
+  await adminA.POST(`${base}/channel`, {
+    body: { infrastructureId: infraA, channelKey: 'ops', type: 'in_app', maxAttempts: 1 },
+  }),
+).data!
+ok(
+  'upsertChannel',
+  await adminA.POST(`${base}/channel`, {
+    body: { infrastructureId: infraA, channelId: created.id, name: 'Operations' },
+  }),
+)
+const channelId: string = created.id
+ok('listChannels', await adminA.GET(`${base}/channels`, { params: { query: { infrastructureId: infraA } } }))
+const one = ok(
+  'getChannel',
+  await adminA.GET(`${base}/channels/{channelId}`, {
+    params: { path: { channelId }, query: { infrastructureId: infraA } },
+  }),
+).data!
+if (one.name !== 'Operations') throw new Error(`configure lost: ${one.name}`)
+
+// Members: the path names the channel; the body does not repeat it.
+ok(
+  'addMember',
+  await adminA.POST(`${base}/channels/{channelId}/members`, {
+    params: { path: { channelId } },
+    body: { infrastructureId: infraA, userId: env('MEMBER_A_USER') },
+  }),
+)
+ok(
+  'listChannelMembers',
+  await adminA.GET(`${base}/channels/{channelId}/members`, {
+    params: { path: { channelId }, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'setOptIn',
+  await memberA.PUT(`${base}/channels/{channelId}/opt-in`, {
+    params: { path: { channelId } },
+    body: { infrastructureId: infraA, optedIn: false },
+  }),
+)
+ok(
+  'listMemberships',
+  await memberA.GET(`${base}/memberships`, { params: { query: { infrastructureId: infraA } } }),
+)
+
+// Recipients: a profile the admin creates and the member keeps, a category on the channel,
+// the member's own preference and the tenant's default.
+const memberUser = env('MEMBER_A_USER')
+ok(
+  'upsertProfile',
+  await adminA.PUT(`${base}/profiles/{userId}`, {
+    params: { path: { userId: memberUser } },
+    body: {
+      infrastructureId: infraA,
+      email: 'member@acme.test',
+      properties: { plan: { tier: 'gold', seats: 3 } },
+    },
+  }),
+)
+ok(
+  'updateOwnProfile',
+  await memberA.PUT(`${base}/profile`, { body: { infrastructureId: infraA, locale: 'de-DE' } }),
+)
+const own = ok(
+  'getOwnProfile',
+  await memberA.GET(`${base}/profile`, { params: { query: { infrastructureId: infraA } } }),
+).data!
+if (own.locale !== 'de-DE') throw new Error(`profile locale ${own.locale}`)
+ok(
+  'getProfile',
+  await adminA.GET(`${base}/profiles/{userId}`, {
+    params: { path: { userId: memberUser }, query: { infrastructureId: infraA } },
+  }),
+)
+ok('listProfiles', await adminA.GET(`${base}/profiles`, { params: { query: { infrastructureId: infraA } } }))
+ok(
+  'createCategory',
+  await adminA.POST(`${base}/categories`, {
+    body: {
+      infrastructureId: infraA,
+      key: 'billing',
+      name: 'Billing',
+      channels: { in_app: { channelKey: 'ops' } },
+    },
+  }),
+)
+ok(
+  'updateCategory',
+  await adminA.PUT(`${base}/categories/{categoryKey}`, {
+    params: { path: { categoryKey: 'billing' } },
+    body: { infrastructureId: infraA, description: 'Invoices and receipts' },
+  }),
+)
+ok(
+  'getCategory',
+  await adminA.GET(`${base}/categories/{categoryKey}`, {
+    params: { path: { categoryKey: 'billing' }, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listCategories',
+  await memberA.GET(`${base}/categories`, { params: { query: { infrastructureId: infraA } } }),
+)
+ok(
+  'setTenantDefault',
+  await adminA.PUT(`${base}/preference-defaults`, {
+    body: { infrastructureId: infraA, categoryKey: 'billing', channelType: 'in_app', enabled: true },
+  }),
+)
+ok(
+  'listTenantDefaults',
+  await adminA.GET(`${base}/preference-defaults`, { params: { query: { infrastructureId: infraA } } }),
+)
+ok(
+  'setPreference',
+  await memberA.PUT(`${base}/preferences`, {
+    body: { infrastructureId: infraA, categoryKey: 'billing', channelType: 'in_app', enabled: false },
+  }),
+)
+ok(
+  'getPreferences',
+  await memberA.GET(`${base}/preferences`, { params: { query: { infrastructureId: infraA } } }),
+)
+
+// Templates: the tenant's default locale, a first version, a preview, the next version.
+ok(
+  'setTemplateSettings',
+  await adminA.PUT(`${base}/template-settings`, { body: { infrastructureId: infraA, defaultLocale: 'en' } }),
+)
+ok(
+  'getTemplateSettings',
+  await adminA.GET(`${base}/template-settings`, { params: { query: { infrastructureId: infraA } } }),
+)
+ok(
+  'createTemplate',
+  await adminA.POST(`${base}/templates`, {
+    body: {
+      infrastructureId: infraA,
+      categoryKey: 'billing',
+      locale: 'en',
+      channelType: 'in_app',
+      content: { title: 'Invoice {{ data.number }} paid' },
+    },
+  }),
+)
+const preview = ok(
+  'previewTemplate',
+  await adminA.POST(`${base}/templates/preview`, {
+    body: {
+      infrastructureId: infraA,
+      channelType: 'in_app',
+      content: { title: 'Invoice {{ data.number }} paid' },
+      data: { number: 'INV-7', lines: [{ sku: 'A', qty: 2 }] },
+    },
+  }),
+).data!
+const templateKey = { categoryKey: 'billing', channelType: 'in_app', locale: 'en' } as const
+ok(
+  'updateTemplate',
+  await adminA.PUT(`${base}/templates/{categoryKey}/{channelType}/{locale}`, {
+    params: { path: templateKey },
+    body: { infrastructureId: infraA, baseVersion: 1, content: { title: 'Paid: {{ data.number }}' } },
+  }),
+)
+ok(
+  'getTemplate',
+  await memberA.GET(`${base}/templates/{categoryKey}/{channelType}/{locale}`, {
+    params: { path: templateKey, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listTemplateVersions',
+  await adminA.GET(`${base}/templates/{categoryKey}/{channelType}/{locale}/versions`, {
+    params: { path: templateKey, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listTemplates',
+  await adminA.GET(`${base}/templates`, { params: { query: { infrastructureId: infraA } } }),
+)
+
+// The outbox: any JSON payload; defaulted fields left out.
+const first = ok(
+  'enqueueMessage',
+  await memberA.POST(`${base}/queue`, {
+    params: { header: { 'Idempotency-Key': 'disk-91' } },
+    body: {
+      infrastructureId: infraA,
+      channelKey: 'ops',
+      payload: { title: 'disk 91%', host: { name: 'db-2', tags: ['prod', 1, true, null] } },
+    },
+  }),
+).data!
+const batch = ok(
+  'enqueueMessages',
+  await memberA.POST(`${base}/queue/batch`, {
+    body: {
+      items: [
+        { infrastructureId: infraA, channelId, payload: 'a plain string' },
+        { infrastructureId: infraA, channelKey: 'ops', payload: [1, 2, 3], idempotencyKey: 'batch-2' },
+      ],
+    },
+  }),
+).data!
+if (batch.length !== 2 || !batch.every((r) => r.created)) throw new Error('batch not created')
+ok(
+  'listMessages',
+  await adminA.GET(`${base}/messages`, {
+    params: { query: { infrastructureId: infraA, status: 'pending' } },
+  }),
+)
+ok(
+  'getMessage',
+  await adminA.GET(`${base}/messages/{messageId}`, {
+    params: { path: { messageId: first.message.id }, query: { infrastructureId: infraA } },
+  }),
+)
+
+// Delivery by hand: claim, one processed, one failed (dead: the channel allows one attempt).
+const claimed = ok(
+  'claimMessages',
+  await serviceA.POST(`${base}/claim`, { body: { infrastructureId: infraA } }),
+).data!
+if (claimed.length !== 3) throw new Error(`claimed ${claimed.length}`)
+const [done, dead] = claimed as [(typeof claimed)[number], (typeof claimed)[number]]
+ok(
+  'ackMessage',
+  await serviceA.POST(`${base}/ack`, {
+    body: {
+      infrastructureId: infraA,
+      messageId: done.id,
+      leaseToken: done.leaseToken!,
+      outcome: 'processed',
+    },
+  }),
+)
+ok(
+  'ackMessage',
+  await serviceA.POST(`${base}/ack`, {
+    body: {
+      infrastructureId: infraA,
+      messageId: dead.id,
+      leaseToken: dead.leaseToken!,
+      outcome: 'failed',
+      reason: 'relay down',
+      retryAfterMs: 0,
+    },
+  }),
+)
+const letters = ok(
+  'listDeadLetters',
+  await adminA.GET(`${base}/dead-letters`, { params: { query: { infrastructureId: infraA } } }),
+).data!
+if (letters.length !== 1) throw new Error(`dead letters: ${letters.length}`)
+ok(
+  'listAttempts',
+  await adminA.GET(`${base}/messages/{messageId}/attempts`, {
+    params: { path: { messageId: dead.id }, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'redriveMessage',
+  await adminA.POST(`${base}/messages/{messageId}/redrive`, {
+    params: { path: { messageId: dead.id } },
+    body: { infrastructureId: infraA },
+  }),
+)
+ok(
+  'redriveChannel',
+  await adminA.POST(`${base}/channels/{channelId}/redrive`, {
+    params: { path: { channelId } },
+    body: { infrastructureId: infraA },
+  }),
+)
+ok(
+  'resealSecrets',
+  await adminA.POST(`${base}/channels/reseal-secrets`, { body: { infrastructureId: infraA } }),
+)
+ok('stats', await serviceA.GET(`${base}/stats`, { params: { query: {} } }))
+ok('listAudit', await adminA.GET(`${base}/audit`, { params: { query: { infrastructureId: infraA } } }))
+ok(
+  'removeMember',
+  await adminA.DELETE(`${base}/channels/{channelId}/members/{userId}`, {
+    params: { path: { channelId, userId: env('MEMBER_A_USER') }, query: { infrastructureId: infraA } },
+  }),
+)
+
+ok(
+  'deleteProfile',
+  await adminA.DELETE(`${base}/profiles/{userId}`, {
+    params: { path: { userId: memberUser }, query: { infrastructureId: infraA } },
+  }),
+)
+
+// Tenant B's inbox: an alert enqueued, delivered by the server's worker, read and marked.
+const alerts = ok(
+  'upsertChannel',
+  await adminB.POST(`${base}/channel`, {
+    body: { infrastructureId: infraB, channelKey: 'alerts', type: 'in_app' },
+  }),
+).data!
+ok(
+  'addMember',
+  await adminB.POST(`${base}/channels/{channelId}/members`, {
+    params: { path: { channelId: alerts.id } },
+    body: { infrastructureId: infraB, userId: env('MEMBER_B_USER') },
+  }),
+)
+ok(
+  'enqueueMessage',
+  await adminB.POST(`${base}/queue`, {
+    body: { infrastructureId: infraB, channelId: alerts.id, payload: { title: 'Welcome' } },
+  }),
+)
+let entries: { id: string }[] = []
+for (let tries = 0; entries.length === 0 && tries < 600; tries++) {
+  entries = ok(
+    'listInbox',
+    await memberB.GET(`${base}/inbox`, { params: { query: { infrastructureId: infraB } } }),
+  ).data!
+  if (entries.length === 0) await new Promise((r) => setTimeout(r, 50))
+}
+const unread = ok(
+  'countUnread',
+  await memberB.GET(`${base}/inbox/unread-count`, { params: { query: { infrastructureId: infraB } } }),
+).data!
+const marked = ok(
+  'markInbox',
+  await memberB.POST(`${base}/inbox/mark`, {
+    body: { infrastructureId: infraB, entryIds: entries.map((e) => e.id), mark: 'read' },
+  }),
+).data!
+
+process.stdout.write(
+  `RESULT ${JSON.stringify({
+    statuses,
+    documentTitle: (doc.data as { info?: { title?: string } }).info?.title,
+    preview,
+    inbox: { entries: entries.length, unread: unread.unread, marked: marked.changed },
+  })}\n`,
+)
