@@ -89,7 +89,8 @@ export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identiti
   #session-form input { width: 19rem; max-width: 100%; }
   #session-form button { font: inherit; padding: 0.25rem 0.9rem; border-radius: 4px; border: 0; background: #f5a623; color: #13294b; font-weight: 600; cursor: pointer; }
   #signed-in { font-size: 0.85rem; opacity: 0.85; margin: 0.4rem 0 0; }
-  main { display: grid; grid-template-columns: repeat(auto-fit, minmax(28rem, 1fr)); gap: 1rem; padding: 1rem 1.25rem; }
+  main { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(28rem, 100%), 1fr)); gap: 1rem; padding: 1rem 1.25rem; }
+  @media (max-width: 30rem) { main { padding: 0.75rem 0.5rem; } header { padding: 0.75rem; } }
   main > .wide { grid-column: 1 / -1; }
   /* The theme: the components read these custom properties through their shadow roots. */
   messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-templates {

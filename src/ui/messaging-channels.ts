@@ -4,28 +4,33 @@ import type { ChannelView as Channel } from '../domain/channel.js'
 import {
   collect,
   type FormHost,
+  type FormNode,
   type FormValues,
   fieldOfIssue,
   formOf,
   type GroupField,
   idOf,
   type LeafField,
+  missingOf,
   pathsOf,
   renderLeaf,
   renderNode,
+  requiredSentence,
   type SecretState,
+  secretInputStyles,
   valuesOf,
 } from './schema-form.js'
-import { baseStyles, describeError, MessagingElement } from './shared.js'
+import { baseStyles, describeError, MessagingElement, plainIssue, type SessionClient } from './shared.js'
 import type { ChannelTypeInfo } from './ui-client.js'
 
 /** What `<messaging-channels>` calls. `createUiClient` gives one. */
 export type ChannelsClient = Pick<
   MessagingClient,
   'listMessagingChannels' | 'createChannel' | 'configureChannel'
-> & {
-  listChannelTypes(): Promise<ChannelTypeInfo[]>
-}
+> &
+  SessionClient & {
+    listChannelTypes(): Promise<ChannelTypeInfo[]>
+  }
 
 const formStyles = css`
   form {
@@ -102,6 +107,38 @@ const formStyles = css`
   tr[aria-current='true'] td {
     background: var(--messaging-selected-background, #eef5ff);
   }
+  :host {
+    container-type: inline-size;
+  }
+  /* Below 34rem (a 390 px phone) the table's rows become cards, each cell labelled by its
+     column, so nothing scrolls sideways. */
+  @container (max-width: 34rem) {
+    thead {
+      position: absolute;
+      width: 1px;
+      height: 1px;
+      overflow: hidden;
+      clip: rect(0 0 0 0);
+    }
+    table,
+    tbody,
+    tr,
+    td {
+      display: block;
+    }
+    tr {
+      border-bottom: 1px solid var(--messaging-border-color, #d0d7de);
+      padding: 0.4rem 0;
+    }
+    td {
+      border: 0;
+      padding: 0.15rem 0.25rem;
+    }
+    td[data-label]::before {
+      content: attr(data-label) ': ';
+      color: var(--messaging-muted, #57606a);
+    }
+  }
 `
 
 const FIXED_PATHS = ['type', 'channelKey', 'name', 'enabled', 'maxAttempts'] as const
@@ -119,7 +156,7 @@ const FIXED_PATHS = ['type', 'channelKey', 'name', 'enabled', 'maxAttempts'] as 
  * Events: `messaging-channel-saved` (detail: the channel), `messaging-error` (detail: the error).
  */
 export class MessagingChannels extends MessagingElement<ChannelsClient> implements FormHost {
-  static override styles = [baseStyles, formStyles]
+  static override styles = [baseStyles, formStyles, secretInputStyles]
   static override properties: PropertyDeclarations = {
     channels: { state: true },
     types: { state: true },
@@ -141,6 +178,7 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
   values: FormValues = new Map()
   secrets: SecretState = new Map()
   secretKeys = new Map<string, readonly string[]>()
+  revealed = new Set<string>()
   errors = new Map<string, string>()
   private form: GroupField | null = null
 
@@ -158,18 +196,41 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
     return this.saving
   }
 
+  /** Creating and configuring need `infra_admin`: nobody else is offered what would be refused. */
+  protected get canConfigure(): boolean {
+    return this.roleIs('infra_admin')
+  }
+
+  protected override resetForIdentity(): void {
+    this.editing = null
+    this.channels = []
+    this.errors = new Map()
+    this.revealed = new Set()
+    this.form = null
+  }
+
   override async reload(): Promise<void> {
     const client = this.client
     if (!client) return
+    const identity = this.identity
     this.loading = true
     this.error = null
     const [channels, types] = await Promise.all([
       this.guard(() => client.listMessagingChannels(this.scope)),
       this.types.length > 0 ? Promise.resolve(this.types) : this.guard(() => client.listChannelTypes()),
+      this.loadRole(client),
     ])
+    if (identity !== this.identity) return
     this.channels = channels ?? []
     this.types = types ?? []
     this.loading = false
+  }
+
+  onReveal(path: string, shown: boolean): void {
+    this.revealed = new Set(this.revealed)
+    if (shown) this.revealed.add(path)
+    else this.revealed.delete(path)
+    this.formRevision++
   }
 
   onInput(path: string, value: string | boolean): void {
@@ -197,6 +258,7 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
     for (const [k, v] of fresh.values) this.values.set(k, v)
     this.secrets = fresh.secrets
     this.secretKeys = new Map()
+    this.revealed = new Set()
   }
 
   /** Opens the form for a new channel. */
@@ -227,6 +289,7 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
     const state = this.form ? valuesOf(this.form, channel.config) : { values: new Map(), secrets: new Map() }
     this.values = state.values
     this.secrets = state.secrets
+    this.revealed = new Set()
     // Reads name the keys a secret is sealed under (useful while rotating); never its value.
     this.secretKeys = new Map((channel.secrets ?? []).map((s) => [`config.${s.path}`, s.keyIds]))
     this.values.set('name', channel.name)
@@ -263,13 +326,19 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
     const editing = this.editing
     if (!client || !editing || this.saving) return
     const original = editing === 'new' ? null : editing.config
-    const { value: config, errors } = this.form
+    const { value: config, errors: unreadable } = this.form
       ? collect(this.form, this.values, this.secrets, original)
       : { value: {}, errors: new Map<string, string>() }
-    this.errors = errors
+    const missing = this.missingFields(editing === 'new')
+    this.errors = new Map([...missing, ...unreadable])
     this.error = null
     this.status = ''
-    if (errors.size > 0) {
+    if (this.errors.size > 0) {
+      // Every empty required field at once, named in the banner, each flagged beside itself.
+      if (missing.size > 0) {
+        const names = [...missing.keys()].map((p) => this.labelOf(p))
+        this.error = `Fill in the required field${names.length === 1 ? '' : 's'}: ${listOf(names)}.`
+      }
       this.afterErrors()
       return
     }
@@ -279,6 +348,7 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
       attempts === '' ? null : Number.isFinite(Number(attempts)) ? Number(attempts) : attempts
     const name = text('name')
     this.saving = true
+    const identity = this.identity
     try {
       const saved =
         editing === 'new'
@@ -300,6 +370,8 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
               maxAttempts: maxAttempts as number | null,
             })
       this.saving = false
+      // Signed in as someone else meanwhile: this answer is not theirs to see.
+      if (identity !== this.identity) return
       await this.reload()
       this.status =
         editing === 'new' ? `Channel ${saved.channelKey} created.` : `Channel ${saved.channelKey} saved.`
@@ -309,29 +381,61 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
       this.startEdit(saved, true)
     } catch (err) {
       this.saving = false
+      if (identity !== this.identity) return
       const issues = (err as { code?: unknown; issues?: unknown }).code === 'VALIDATION_FAILED'
-      if (issues) this.showIssues((err as { issues: { path: string; message: string }[] }).issues)
+      if (issues)
+        this.showIssues((err as { issues: { path: string; rule?: string; message: string }[] }).issues)
       else this.error = describeError(err)
       this.dispatchEvent(new CustomEvent('messaging-error', { detail: err, bubbles: true, composed: true }))
       if (issues) this.afterErrors()
     }
   }
 
-  /** Puts each issue beside its field; issues no field owns go to the banner. */
-  private showIssues(issues: readonly { path: string; message: string }[]) {
+  /** The fixed fields and the config form's required inputs that are empty. */
+  private missingFields(creating: boolean): Map<string, string> {
+    const missing = new Map<string, string>()
+    const empty = (k: string) => String(this.values.get(k) ?? '').trim() === ''
+    if (creating && empty('type')) missing.set('type', requiredSentence({ kind: 'enum', label: 'Type' }))
+    if (creating && empty('channelKey'))
+      missing.set('channelKey', requiredSentence({ kind: 'text', label: 'Channel key' }))
+    if (this.form) for (const [k, v] of missingOf(this.form, this.values, this.secrets)) missing.set(k, v)
+    return missing
+  }
+
+  /** The label a person sees for a field path. */
+  private labelOf(path: string): string {
+    const fixed: Record<string, string> = {
+      type: 'Type',
+      channelKey: 'Channel key',
+      name: 'Name',
+      enabled: 'Enabled',
+      maxAttempts: 'Max attempts',
+    }
+    if (fixed[path]) return fixed[path]
+    const find = (node: FormNode): string | undefined =>
+      node.path === path
+        ? node.label
+        : node.node === 'group'
+          ? node.children.map(find).find((x) => x !== undefined)
+          : undefined
+    return (this.form && find(this.form)) ?? path
+  }
+
+  /** Puts each issue beside its field, in plain words; issues no field owns go to the banner. */
+  private showIssues(issues: readonly { path: string; rule?: string; message: string }[]) {
     const known = new Set<string>(FIXED_PATHS)
     if (this.form) pathsOf(this.form, known)
     const errors = new Map<string, string>()
     const loose: string[] = []
     for (const i of issues) {
       const field = fieldOfIssue(known, i.path)
-      if (field === null) loose.push(`${i.path}: ${i.message}`)
+      if (field === null) loose.push(`${i.path}: ${plainIssue(i)}`)
       else {
-        const suffix = field === i.path ? '' : ` (${i.path.slice(field.length + 1)})`
-        errors.set(
-          field,
-          errors.has(field) ? `${errors.get(field)}; ${i.message}${suffix}` : `${i.message}${suffix}`,
-        )
+        const sub = field === i.path ? '' : i.path.slice(field.length + 1)
+        // `config.secrets.1`: the second value of Secrets.
+        const where = /^\d+$/.test(sub) ? `Value ${Number(sub) + 1}: ` : sub ? `${sub}: ` : ''
+        const sentence = `${where}${plainIssue(i, field === i.path ? this.labelOf(field) : undefined)}`
+        errors.set(field, errors.has(field) ? `${errors.get(field)} ${sentence}` : sentence)
       }
     }
     this.errors = errors
@@ -410,12 +514,23 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
       ${this.error ? html`<div class="alert" role="alert" tabindex="-1">${this.error}</div>` : nothing}
       <p class="status" role="status">${this.status}</p>
       <div class="toolbar">
-        <button id="new-channel" type="button" @click=${this.startCreate} ?disabled=${this.types.length === 0}>
-          New channel
-        </button>
+        ${
+          this.canConfigure
+            ? html`<button id="new-channel" type="button" @click=${this.startCreate} ?disabled=${this.types.length === 0}>
+              New channel
+            </button>`
+            : nothing
+        }
         <button type="button" class="secondary" @click=${() => this.reload()}>Refresh</button>
         ${this.loading ? html`<span class="muted">Loading…</span>` : nothing}
       </div>
+      ${
+        this.sessionRole !== null && !this.canConfigure
+          ? html`<p class="muted" id="channels-readonly">
+            Channels are created and configured by an infrastructure administrator.
+          </p>`
+          : nothing
+      }
       <table>
         <thead>
           <tr>
@@ -423,32 +538,36 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
             <th scope="col">Name</th>
             <th scope="col">Type</th>
             <th scope="col">Enabled</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
+            ${this.canConfigure ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : nothing}
           </tr>
         </thead>
         <tbody>
           ${
             this.channels.length === 0
               ? html`<tr>
-                <td colspan="5" class="muted">No channels.</td>
+                <td colspan=${this.canConfigure ? 5 : 4} class="muted">No channels.</td>
               </tr>`
               : this.channels.map(
                   (c) =>
                     html`<tr data-channel=${c.id} aria-current=${c.id === current ? 'true' : 'false'}>
-                      <td><code>${c.channelKey}</code></td>
-                      <td>${c.name}</td>
-                      <td>${c.type}</td>
-                      <td>${c.enabled ? 'yes' : 'no'}</td>
-                      <td>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label=${`Configure ${c.channelKey}`}
-                          @click=${() => this.startEdit(c)}
-                        >
-                          Configure
-                        </button>
-                      </td>
+                      <td data-label="Key"><code>${c.channelKey}</code></td>
+                      <td data-label="Name">${c.name}</td>
+                      <td data-label="Type">${c.type}</td>
+                      <td data-label="Enabled">${c.enabled ? 'yes' : 'no'}</td>
+                      ${
+                        this.canConfigure
+                          ? html`<td>
+                            <button
+                              type="button"
+                              class="secondary"
+                              aria-label=${`Configure ${c.channelKey}`}
+                              @click=${() => this.startEdit(c)}
+                            >
+                              Configure
+                            </button>
+                          </td>`
+                          : nothing
+                      }
                     </tr>`,
                 )
           }
@@ -457,4 +576,9 @@ export class MessagingChannels extends MessagingElement<ChannelsClient> implemen
       ${this.renderForm()}
     </section>`
   }
+}
+
+/** `A`, `A and B`, `A, B and C`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
 }

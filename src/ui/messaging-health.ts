@@ -2,6 +2,7 @@ import { css, html, nothing, type PropertyDeclarations, type TemplateResult } fr
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats } from '../domain/delivery.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
+import { entryText } from './messaging-inbox.js'
 import {
   baseStyles,
   describeError,
@@ -9,10 +10,11 @@ import {
   formatTime,
   MessagingElement,
   PollController,
+  type SessionClient,
 } from './shared.js'
 
 /** What `<messaging-health>` calls (the typed client's delivery methods). */
-export interface HealthClient {
+export interface HealthClient extends SessionClient {
   stats(filter?: { infrastructureId?: string }): Promise<ChannelStats[]>
   listDeadLetters(filter?: {
     infrastructureId?: string
@@ -32,6 +34,15 @@ const styles = css`
     color: var(--messaging-danger, #b42318);
     font-weight: 600;
   }
+  .subject {
+    display: block;
+    font-weight: 600;
+    overflow-wrap: anywhere;
+  }
+  th code.muted {
+    font-weight: 400;
+    font-size: 0.8em;
+  }
   .error-text {
     font-family: var(--messaging-mono-font-family, ui-monospace, monospace);
     font-size: 0.85em;
@@ -40,9 +51,52 @@ const styles = css`
   .table-wrap {
     overflow-x: auto;
   }
+  :host {
+    container-type: inline-size;
+  }
+  /* Below 40rem (a 390 px phone) each row becomes a card, each cell labelled by its column,
+     so nothing scrolls sideways. */
+  @container (max-width: 40rem) {
+    thead {
+      position: absolute;
+      width: 1px;
+      height: 1px;
+      overflow: hidden;
+      clip: rect(0 0 0 0);
+    }
+    table,
+    tbody,
+    tr,
+    th,
+    td {
+      display: block;
+    }
+    tr {
+      border-bottom: 1px solid var(--messaging-border-color, #d0d7de);
+      padding: 0.4rem 0;
+    }
+    th,
+    td,
+    td.num {
+      border: 0;
+      padding: 0.15rem 0.25rem;
+      text-align: left;
+    }
+    [data-label]::before {
+      content: attr(data-label) ': ';
+      color: var(--messaging-muted, #57606a);
+      font-weight: 400;
+    }
+  }
 `
 
 const short = (id: string) => id.slice(0, 8)
+
+/** What a person calls a message: its subject or text (as in the inbox), shortened. */
+function subjectOf(payload: unknown): string {
+  const { title } = entryText(payload)
+  return title.length > 60 ? `${title.slice(0, 59)}…` : title
+}
 
 /**
  * `<messaging-health>`: queue health per tenant and channel (pending, in flight, delivered,
@@ -90,10 +144,22 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     () => this.reload(),
   )
 
+  protected override resetForIdentity(): void {
+    this.stats = []
+    this.dead = []
+    this.channelNames = new Map()
+  }
+
+  /** Redrive needs `infra_admin` or `service`: nobody else is offered what would be refused. */
+  protected get canRedrive(): boolean {
+    return this.roleIs('infra_admin', 'service')
+  }
+
   override async reload(): Promise<void> {
     const client = this.client
     if (!client) return
     this.loading = true
+    if (this.sessionRole === null) void this.loadRole(client)
     const result = await this.guard(async () => {
       const stats = await client.stats(this.scope)
       const tenants = [...new Set(stats.filter((s) => s.dead > 0).map((s) => s.infrastructureId))]
@@ -114,7 +180,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
       this.error = null
       this.stats = result.stats
       this.dead = result.dead
-      this.channelNames = new Map(result.channels.map((c) => [c.id, c.channelKey]))
+      this.channelNames = new Map(result.channels.map((c) => [c.id, c.name || c.channelKey]))
     }
     this.loading = false
   }
@@ -126,14 +192,22 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
   private async redrive(run: () => Promise<string>, key: string, detail: Record<string, unknown>) {
     this.busy = key
     this.status = ''
+    const identity = this.identity
     try {
-      this.status = await run()
-      this.dispatchEvent(new CustomEvent('messaging-redriven', { detail, bubbles: true, composed: true }))
+      const said = await run()
+      if (identity === this.identity) {
+        this.status = said
+        this.dispatchEvent(new CustomEvent('messaging-redriven', { detail, bubbles: true, composed: true }))
+      }
     } catch (e) {
-      this.error = describeError(e)
-      this.dispatchEvent(new CustomEvent('messaging-error', { detail: e, bubbles: true, composed: true }))
+      if (identity === this.identity) {
+        this.error = describeError(e)
+        this.dispatchEvent(new CustomEvent('messaging-error', { detail: e, bubbles: true, composed: true }))
+      }
     }
     this.busy = null
+    // Signed in as someone else meanwhile: the reload for them is already under way.
+    if (identity !== this.identity) return
     await this.reload()
     await this.updateComplete
     this.shadowRoot?.querySelector<HTMLElement>('#dead-title')?.focus()
@@ -194,24 +268,30 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
               <th scope="col" class="num">Failed</th>
               <th scope="col" class="num">Dead</th>
               <th scope="col" class="num">Oldest pending</th>
-              <th scope="col"><span class="visually-hidden">Actions</span></th>
+              ${this.canRedrive ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : nothing}
             </tr>
           </thead>
           <tbody>
             ${
               this.stats.length === 0
-                ? html`<tr><td colspan=${multiTenant ? 9 : 8} class="muted">No messages yet.</td></tr>`
+                ? html`<tr><td colspan=${(multiTenant ? 8 : 7) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
                 : this.stats.map(
                     (s) => html`<tr data-channel=${s.channelId}>
-                      ${multiTenant ? html`<td><code>${short(s.infrastructureId)}</code></td>` : nothing}
-                      <th scope="row"><code>${this.channelLabel(s.channelId)}</code></th>
-                      <td class="num">${s.pending}</td>
-                      <td class="num">${s.inFlight}</td>
-                      <td class="num">${s.processed}</td>
-                      <td class="num">${s.failed}</td>
-                      <td class=${s.dead > 0 ? 'num dead' : 'num'}>${s.dead}</td>
-                      <td class="num">${formatAge(s.oldestPendingAgeMs)}</td>
-                      <td>
+                      ${
+                        multiTenant
+                          ? html`<td data-label="Tenant"><code title=${s.infrastructureId}>${short(s.infrastructureId)}</code></td>`
+                          : nothing
+                      }
+                      <th scope="row">${this.channelLabel(s.channelId)}</th>
+                      <td class="num" data-label="Pending">${s.pending}</td>
+                      <td class="num" data-label="In flight">${s.inFlight}</td>
+                      <td class="num" data-label="Delivered">${s.processed}</td>
+                      <td class="num" data-label="Failed">${s.failed}</td>
+                      <td class=${s.dead > 0 ? 'num dead' : 'num'} data-label="Dead">${s.dead}</td>
+                      <td class="num" data-label="Oldest pending">${formatAge(s.oldestPendingAgeMs)}</td>
+                      ${
+                        this.canRedrive
+                          ? html`<td>
                         ${
                           s.dead > 0
                             ? html`<button
@@ -225,7 +305,9 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                             </button>`
                             : nothing
                         }
-                      </td>
+                      </td>`
+                          : nothing
+                      }
                     </tr>`,
                   )
             }
@@ -246,18 +328,23 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                   <th scope="col" class="num">Attempts</th>
                   <th scope="col">Last error</th>
                   <th scope="col">Queued</th>
-                  <th scope="col"><span class="visually-hidden">Actions</span></th>
+                  ${this.canRedrive ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : nothing}
                 </tr>
               </thead>
               <tbody>
                 ${this.dead.map(
                   (m) => html`<tr data-message=${m.id}>
-                    <th scope="row"><code title=${m.id}>${short(m.id)}</code></th>
-                    <td><code>${this.channelLabel(m.channelId)}</code></td>
-                    <td class="num">${m.attempts}</td>
-                    <td class="error-text">${m.lastError ?? '-'}</td>
-                    <td>${formatTime(m.createdAt)}</td>
-                    <td>
+                    <th scope="row">
+                      <span class="subject">${subjectOf(m.payload)}</span>
+                      <code class="muted" title=${m.id}>${short(m.id)}</code>
+                    </th>
+                    <td data-label="Channel">${this.channelLabel(m.channelId)}</td>
+                    <td class="num" data-label="Attempts">${m.attempts}</td>
+                    <td class="error-text" data-label="Last error">${m.lastError ?? '-'}</td>
+                    <td data-label="Queued">${formatTime(m.createdAt)}</td>
+                    ${
+                      this.canRedrive
+                        ? html`<td>
                       <button
                         type="button"
                         aria-label=${`Redrive message ${short(m.id)}`}
@@ -266,7 +353,9 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                       >
                         Redrive
                       </button>
-                    </td>
+                    </td>`
+                        : nothing
+                    }
                   </tr>`,
                 )}
               </tbody>

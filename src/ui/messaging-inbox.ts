@@ -52,6 +52,11 @@ const styles = css`
     border-left: 3px solid var(--messaging-accent, #0b5cad);
     padding-left: 0.5rem;
   }
+  .title,
+  .body {
+    overflow-wrap: anywhere;
+    min-width: 0;
+  }
   .body {
     grid-column: 1;
     white-space: pre-wrap;
@@ -128,6 +133,11 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
     true,
   )
 
+  protected override resetForIdentity(): void {
+    this.entries = []
+    this.unread = null
+  }
+
   override async reload(): Promise<void> {
     const client = this.client
     if (!client) return
@@ -157,10 +167,14 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
     const client = this.client
     if (!client) return
     this.status = ''
+    const identity = this.identity
+    const title = entryIds === 'all' ? '' : this.labelOf(entryIds[0] ?? '')
     try {
       const { changed } = await client.markInbox({ ...this.scope, entryIds, mark: 'read' })
-      this.status = entryIds === 'all' ? `Marked ${changed} read.` : 'Marked read.'
+      if (identity !== this.identity) return
+      this.status = entryIds === 'all' ? `Marked ${changed} read.` : `Marked ${title} read.`
     } catch (e) {
+      if (identity !== this.identity) return
       this.error = describeError(e)
       this.dispatchEvent(new CustomEvent('messaging-error', { detail: e, bubbles: true, composed: true }))
     }
@@ -171,6 +185,25 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
       ? focusAfter
       : this.shadowRoot?.querySelector<HTMLElement>('#inbox-title')
     )?.focus()
+  }
+
+  /**
+   * How an entry is named to a person: its title in quotes, and its time when another entry
+   * shown has the same title, so every Mark read button has a name of its own.
+   */
+  private labelOf(entryId: string): string {
+    const e = this.entries.find((x) => x.id === entryId)
+    if (!e) return 'the message'
+    const { title } = entryText(e.payload)
+    const short = title.length > 80 ? `${title.slice(0, 79)}…` : title
+    const twins = this.entries.filter((x) => entryText(x.payload).title === title)
+    if (twins.length === 1) return `"${short}"`
+    const when = formatTime(e.createdAt)
+    // Sent within the same second: the place among them (newest first) tells them apart.
+    const sameTime = twins.filter((x) => formatTime(x.createdAt) === when)
+    return sameTime.length === 1
+      ? `"${short}" of ${when}`
+      : `"${short}" of ${when} (${sameTime.indexOf(e) + 1} of ${sameTime.length})`
   }
 
   protected override render(): TemplateResult {
@@ -212,7 +245,7 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
                       ><button
                         type="button"
                         class="secondary"
-                        aria-describedby=${`t-${e.id}`}
+                        aria-label=${`Mark ${this.labelOf(e.id)} read`}
                         @click=${() => this.mark([e.id], this.shadowRoot?.getElementById(`t-${e.id}`) ?? null)}
                       >
                         Mark read

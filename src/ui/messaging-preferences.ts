@@ -198,6 +198,20 @@ export class MessagingPreferences extends MessagingElement<PreferencesClient> {
     this.status = ''
   }
 
+  protected override identityKeys(): readonly PropertyKey[] {
+    return ['client', 'infrastructureId', 'userId']
+  }
+
+  protected override resetForIdentity(): void {
+    this.session = null
+    this.grid = null
+    this.memberships = []
+    this.categories = []
+    this.channels = []
+    this.defaults = []
+    this.draft = null
+  }
+
   protected override updated(changed: Map<PropertyKey, unknown>): void {
     super.updated(changed)
     if (changed.has('userId') && !changed.has('client') && this.client) void this.reload()
@@ -307,7 +321,8 @@ export class MessagingPreferences extends MessagingElement<PreferencesClient> {
           ...(this.userId && { userId: m.userId }),
           optedIn,
         }),
-      (s) => `${s.optedIn ? 'Opted in to' : 'Opted out of'} ${m.channelName} alerts.`,
+      // The channel's name often says "alerts" itself ("Ops alerts"): the sentence does not repeat it.
+      (s) => `${s.optedIn ? 'Opted in to' : 'Opted out of'} ${m.channelName}.`,
     )
     if (saved) {
       this.memberships = this.memberships.map((x) =>
@@ -518,9 +533,10 @@ export class MessagingPreferences extends MessagingElement<PreferencesClient> {
             />
             <label for=${id}>Alerts from ${m.channelName}</label>
             <span class="meta" id=${`${id}-meta`}>
-              ${m.channelType} · <code>${m.channelKey}</code>${m.businessId ? ` · business ${m.businessId}` : ''}${
-                m.channelEnabled ? '' : ' · channel disabled'
-              }
+              ${m.channelType} · <code>${m.channelKey}</code>${
+                // The module knows no business names: an id would say nothing to the reader.
+                m.businessId ? html` · <span title=${m.businessId}>through an organisation</span>` : ''
+              }${m.channelEnabled ? '' : ' · channel disabled'}
             </span>
           </li>`
         })}

@@ -8,7 +8,7 @@ import {
   type TemplateSettings,
   type TemplateVersion,
 } from '../domain/template.js'
-import { baseStyles, describeError, formatTime, MessagingElement } from './shared.js'
+import { baseStyles, describeError, formatTime, MessagingElement, type SessionClient } from './shared.js'
 import { previewStyles, renderPreview } from './template-preview.js'
 
 /** What `<messaging-templates>` calls. `createUiClient` gives one. */
@@ -22,7 +22,8 @@ export type TemplatesClient = Pick<
   | 'getTemplateSettings'
   | 'setTemplateSettings'
 > &
-  Partial<Pick<MessagingClient, 'listCategories'>>
+  Partial<Pick<MessagingClient, 'listCategories'>> &
+  SessionClient
 
 const TYPE_LABELS: Record<TemplateChannelType, string> = {
   email: 'Email',
@@ -246,6 +247,7 @@ export class MessagingTemplates extends MessagingElement<TemplatesClient> {
     if (!client) return
     this.loading = true
     this.error = null
+    if (this.sessionRole === null) void this.loadRole(client)
     const [templates, settings, categories] = await Promise.all([
       this.guard(() => client.listTemplates(this.scope)),
       this.guard(() => client.getTemplateSettings(this.scope.infrastructureId)),
@@ -259,6 +261,23 @@ export class MessagingTemplates extends MessagingElement<TemplatesClient> {
       ...new Set([...categories.map((c) => c.key), ...this.templates.map((t) => t.categoryKey)]),
     ].sort()
     this.loading = false
+  }
+
+  /** Writing templates and settings needs `infra_admin`: nobody else is offered what would be refused. */
+  protected get canEdit(): boolean {
+    return this.roleIs('infra_admin')
+  }
+
+  protected override resetForIdentity(): void {
+    clearTimeout(this.previewTimer)
+    this.previewSeq++
+    this.templates = []
+    this.settings = null
+    this.editing = null
+    this.errors = new Map()
+    this.preview = null
+    this.previewError = null
+    this.versions = []
   }
 
   private get shown(): TemplateVersion[] {
@@ -689,6 +708,11 @@ export class MessagingTemplates extends MessagingElement<TemplatesClient> {
   }
 
   private renderSettings(): TemplateResult {
+    if (!this.canEdit)
+      return html`<p class="muted">
+        Default locale <strong>${this.settings?.defaultLocale ?? 'en'}</strong>; templates are written by an
+        infrastructure administrator.
+      </p>`
     const error = this.errors.get('defaultLocale')
     return html`<form class="settings" novalidate @submit=${this.saveSettings} aria-label="Template settings">
       <div class="field">
@@ -732,7 +756,11 @@ export class MessagingTemplates extends MessagingElement<TemplatesClient> {
       <p class="status" role="status">${this.status}</p>
       ${this.renderSettings()}
       <div class="toolbar">
-        <button id="new-template" type="button" @click=${this.startCreate}>New template</button>
+        ${
+          this.canEdit
+            ? html`<button id="new-template" type="button" @click=${this.startCreate}>New template</button>`
+            : nothing
+        }
         <button type="button" class="secondary" @click=${() => this.reload()}>Refresh</button>
         ${this.loading ? html`<span class="muted">Loading…</span>` : nothing}
       </div>
@@ -756,14 +784,18 @@ export class MessagingTemplates extends MessagingElement<TemplatesClient> {
                 : shown.map(
                     (t) => html`<tr data-template=${t.id} aria-current=${same(t) ? 'true' : 'false'}>
                       <td>
-                        <button
-                          type="button"
-                          class="link"
-                          aria-label=${`Edit ${t.categoryKey} ${TYPE_LABELS[t.channelType]} ${t.locale}`}
-                          @click=${() => this.startEdit(t)}
-                        >
-                          <code>${t.categoryKey}</code>
-                        </button>
+                        ${
+                          this.canEdit
+                            ? html`<button
+                              type="button"
+                              class="link"
+                              aria-label=${`Edit ${t.categoryKey} ${TYPE_LABELS[t.channelType]} ${t.locale}`}
+                              @click=${() => this.startEdit(t)}
+                            >
+                              <code>${t.categoryKey}</code>
+                            </button>`
+                            : html`<code>${t.categoryKey}</code>`
+                        }
                       </td>
                       <td>${TYPE_LABELS[t.channelType]}</td>
                       <td>${t.locale}</td>

@@ -1,4 +1,4 @@
-import { html, nothing, type TemplateResult } from 'lit'
+import { css, html, nothing, type TemplateResult } from 'lit'
 import type { JsonSchema } from './ui-client.js'
 
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
@@ -262,6 +262,7 @@ export function collect(
         return { filled: true, present: true, value: Number.isFinite(n) ? n : text }
       }
       case 'list': {
+        // Secrets are tokens: any whitespace parts them (a pasted line of several works too).
         const items = node.secret ? text.split(/\s+/) : text.split('\n')
         return { filled: true, present: true, value: items.map((x) => x.trim()).filter((x) => x !== '') }
       }
@@ -307,6 +308,58 @@ export function collect(
   return { value, errors }
 }
 
+/**
+ * The required inputs left empty, each with a sentence: what the server would refuse for
+ * want of a value, found all at once before sending. A required field with a default is not
+ * missing (the default applies), a stored secret kept is not, and the fields of an optional
+ * group count only once something in the group is filled.
+ */
+export function missingOf(form: GroupField, values: FormValues, secrets: SecretState): Map<string, string> {
+  const missing = new Map<string, string>()
+  const empty = (node: LeafField) =>
+    node.kind !== 'boolean' &&
+    !(node.secret && secrets.get(node.path) === 'kept') &&
+    String(values.get(node.path) ?? '').trim() === ''
+  const filled = (node: FormNode): boolean =>
+    node.node === 'group'
+      ? node.children.some(filled)
+      : node.kind === 'boolean'
+        ? values.get(node.path) === true
+        : !empty(node)
+  const walk = (node: FormNode) => {
+    if (node.node === 'group') {
+      if (node.required || filled(node)) for (const c of node.children) walk(c)
+      return
+    }
+    if (node.required && node.defaultValue === undefined && empty(node))
+      missing.set(node.path, requiredSentence(node))
+  }
+  walk(form)
+  return missing
+}
+
+/** `Enter a value for Url.`, `Choose a value for Type.` */
+export function requiredSentence(node: Pick<LeafField, 'kind' | 'label'>): string {
+  return node.kind === 'enum' ? `Choose a value for ${node.label}.` : `Enter a value for ${node.label}.`
+}
+
+/** The masked multi-line secret input and its Show toggle. */
+export const secretInputStyles = css`
+  .secret-input {
+    display: flex;
+    gap: 0.5rem;
+    align-items: start;
+  }
+  .secret-input textarea {
+    flex: 1 1 auto;
+    min-width: 0;
+    font-family: var(--messaging-mono-font-family, ui-monospace, monospace);
+  }
+  textarea.masked {
+    -webkit-text-security: disc;
+  }
+`
+
 /** The field (or group) an issue path belongs to: the longest known prefix, else null. */
 export function fieldOfIssue(knownPaths: ReadonlySet<string>, issuePath: string): string | null {
   const parts = issuePath.split('.')
@@ -334,8 +387,11 @@ export interface FormHost {
   /** The ids of the keys each stored secret is sealed under (from the read's `secrets`), by form path. */
   readonly secretKeys?: ReadonlyMap<string, readonly string[]>
   readonly disabled: boolean
+  /** Multi-line secrets whose typed text is shown (masked otherwise). */
+  readonly revealed?: ReadonlySet<string>
   onInput(path: string, value: string | boolean): void
   onSecret(path: string, state: 'kept' | 'replace'): void
+  onReveal?(path: string, shown: boolean): void
 }
 
 function errorOf(host: FormHost, path: string): TemplateResult | typeof nothing {
@@ -360,10 +416,12 @@ export function renderLeaf(host: FormHost, node: LeafField): TemplateResult {
   const onText = (e: Event) => host.onInput(node.path, (e.target as HTMLInputElement).value)
 
   if (node.secret && host.secrets.get(node.path) === 'kept') {
+    // A list of secrets names one key per value: each key once ("key ui", not "key ui, ui").
+    const keys = [...new Set(host.secretKeys?.get(node.path) ?? [])]
     return html`<div class="field secret" data-path=${node.path}>
       <span class="label" id=${idOf('l', node.path)}>${node.label}${req}</span>
       <span class="secret-set" id=${id}
-        >Set${host.secretKeys?.get(node.path)?.length ? ` · key ${host.secretKeys.get(node.path)!.join(', ')}` : ''}</span
+        >Set${keys.length > 0 ? ` · key${keys.length === 1 ? '' : 's'} ${keys.join(', ')}` : ''}</span
       >
       <button
         type="button"
@@ -406,6 +464,37 @@ export function renderLeaf(host: FormHost, node: LeafField): TemplateResult {
       ${node.required ? nothing : html`<option value="">(none)</option>`}
       ${(node.enumValues ?? []).map((v) => html`<option value=${v} ?selected=${v === value}>${v}</option>`)}
     </select>`
+  } else if (node.secret && (node.kind === 'list' || node.kind === 'map' || node.kind === 'json')) {
+    // Several values, one per line: a textarea masked like a password input, with a toggle
+    // that shows what is being typed now (a stored secret is never read back, so never shown).
+    const shown = host.revealed?.has(node.path) === true
+    control = html`<span class="secret-input">
+      <textarea
+        id=${id}
+        rows="3"
+        class=${shown ? 'secret-text' : 'secret-text masked'}
+        autocomplete="off"
+        autocapitalize="off"
+        spellcheck="false"
+        .value=${String(value ?? '')}
+        ?disabled=${host.disabled}
+        ?required=${node.required}
+        aria-invalid=${invalid}
+        aria-describedby=${described}
+        @input=${onText}
+      ></textarea>
+      <button
+        type="button"
+        class="secondary"
+        aria-pressed=${shown ? 'true' : 'false'}
+        aria-controls=${id}
+        aria-label=${`Show ${node.label}`}
+        ?disabled=${host.disabled}
+        @click=${() => host.onReveal?.(node.path, !shown)}
+      >
+        Show
+      </button>
+    </span>`
   } else if (node.secret) {
     control = html`<input
       type="password"

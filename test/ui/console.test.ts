@@ -52,14 +52,14 @@ describe('the web components in a real browser against the real handler', () => 
     await channels.getByLabel('Channel key').fill('deploy-hooks')
     await channels.getByLabel('Name').fill('Deploy hooks')
     await channels.getByLabel('Url').fill('https://hooks.example.com/deploy')
-    await channels.getByLabel('Secrets').fill(SECRET)
+    await channels.getByRole('textbox', { name: 'Secrets', exact: true }).fill(SECRET)
     await channels.getByRole('button', { name: 'Create channel' }).click()
 
     await channels.getByRole('status').getByText('Channel deploy-hooks created.').waitFor()
     const secretField = channels.locator('[data-path="config.secrets"]')
     expect(await secretField.locator('.secret-set').textContent()).toBe('Set · key ui')
     await secretField.getByRole('button', { name: 'Replace' }).waitFor()
-    expect(await secretField.locator('input').count()).toBe(0)
+    expect(await secretField.locator('input, textarea').count()).toBe(0)
     expect(await channels.getByRole('row', { name: /deploy-hooks/ }).textContent()).toContain('webhook')
     expect(await allMarkup(page)).not.toContain(SECRET)
 
@@ -70,9 +70,9 @@ describe('the web components in a real browser against the real handler', () => 
       config: { secrets: ['[redacted]'] },
     })
 
-    // Replace offers a new write-only input; keeping the current one goes back to "Set".
+    // Replace offers a new write-only input (masked, one value per line); keeping the current one goes back to "Set".
     await secretField.getByRole('button', { name: 'Replace' }).click()
-    expect(await secretField.locator('input[type="password"]').count()).toBe(1)
+    expect(await secretField.locator('textarea.masked').inputValue()).toBe('')
     await secretField.getByRole('button', { name: 'Keep current' }).click()
     await secretField.locator('.secret-set').waitFor()
     await shot(page, 'admin-creates-webhook')
@@ -131,7 +131,7 @@ describe('the web components in a real browser against the real handler', () => 
     await channels.getByLabel('Type').selectOption('webhook')
     await channels.getByLabel('Channel key').fill('broken-hook')
     await channels.getByLabel('Url').fill('not a url')
-    await channels.getByLabel('Secrets').fill(SECRET)
+    await channels.getByRole('textbox', { name: 'Secrets', exact: true }).fill(SECRET)
     const response = page.waitForResponse(
       (r) => r.url().endsWith('/channel') && r.request().method() === 'POST',
     )
@@ -177,9 +177,13 @@ describe('the web components in a real browser against the real handler', () => 
     const toggle = prefs.getByRole('switch', { name: 'Alerts from Ops alerts' })
     await toggle.waitFor()
     expect(await toggle.isChecked()).toBe(false)
+    // The membership through the operator's business reads in words, not as the business's id.
+    const meta = await prefs.locator('ul.subscriptions .meta').textContent()
+    expect(meta).toContain('through an organisation')
+    expect(meta).not.toContain(c.bizA)
     await toggle.focus()
     await page.keyboard.press('Space')
-    await prefs.getByRole('status').getByText('Opted in to Ops alerts alerts.').waitFor()
+    await prefs.getByRole('status').getByText('Opted in to Ops alerts.').waitFor()
     expect(await toggle.isChecked()).toBe(true)
     const [m] = await c.messaging.listMemberships(operator, {
       infrastructureId: c.infraA,
@@ -223,13 +227,13 @@ describe('the web components in a real browser against the real handler', () => 
     const inbox = page.locator('messaging-inbox')
     const count = inbox.locator('#unread-count')
     await expect.poll(() => count.textContent()).toBe('2 unread')
-    await inbox.getByRole('button', { name: 'Mark read' }).first().click()
+    await inbox.getByRole('button', { name: 'Mark "New region" read' }).click()
     await expect.poll(() => count.textContent()).toBe('1 unread')
     expect((await c.messaging.countUnread(user, { infrastructureId: c.infraA })).unread).toBe(1)
-    // The read entry lost its button; the other (older) one keeps it.
-    const buttons = inbox.getByRole('button', { name: 'Mark read' })
+    // The read entry lost its button; the other (older) one keeps it, named for its entry.
+    const buttons = inbox.getByRole('button', { name: /^Mark ".* read$/ })
     expect(await buttons.count()).toBe(1)
-    expect(await buttons.getAttribute('aria-describedby')).toBeTruthy()
+    expect(await buttons.getAttribute('aria-label')).toBe('Mark "Maintenance tonight" read')
 
     await inbox.evaluate((el) => el.setAttribute('poll-interval', '200'))
     await send('Incident resolved', 'All systems normal.')
@@ -290,17 +294,13 @@ describe('the web components in a real browser against the real handler', () => 
     await shot(page, 'dead-letter-redriven')
   })
 
-  it("a member's session cannot see or change another tenant's channels: refused, and the component says so", async () => {
+  it("sessions cannot see or change another tenant's channels: refused, and the component says so", async () => {
     await c.messaging.createChannel(c.principals.adminB, {
       infrastructureId: c.infraB,
       channelKey: 'b-private',
       type: 'in_app',
     })
     const { page } = await c.signIn('memberA', { infrastructureId: c.infraB })
-    const statuses: number[] = []
-    page.on('response', (r) => {
-      if (r.url().includes('/functions/v1/messaging/channel')) statuses.push(r.status())
-    })
     const channels = page.locator('messaging-channels')
     const alert = channels.getByRole('alert')
     await alert.waitFor()
@@ -308,7 +308,25 @@ describe('the web components in a real browser against the real handler', () => 
       `Access refused: this session has no access to tenant ${c.infraB}.`,
     )
     expect(await channels.getByText('b-private').count()).toBe(0)
+    // A member is not offered what only an administrator may do.
+    expect(await channels.getByRole('button', { name: 'New channel' }).count()).toBe(0)
+    await page.close()
 
+    // An administrator of tenant A is offered New channel; saving it into tenant B is refused.
+    const admin = await c.signIn('adminA', { infrastructureId: c.infraB })
+    const adminChannels = admin.page.locator('messaging-channels')
+    await adminChannels.getByRole('alert').waitFor()
+    await createRefused(admin.page, adminChannels)
+  })
+
+  async function createRefused(page: Page, channels: ReturnType<Page['locator']>) {
+    const statuses: number[] = []
+    // The writes this page makes from here on (its reads may still be answering).
+    page.on('response', (r) => {
+      if (r.url().includes('/functions/v1/messaging/channel') && r.request().method() !== 'GET')
+        statuses.push(r.status())
+    })
+    const alert = channels.getByRole('alert')
     // The element reports each failure as an event, besides the banner.
     await page.evaluate(() => {
       const w = window as unknown as { failures: string[] }
@@ -333,9 +351,9 @@ describe('the web components in a real browser against the real handler', () => 
     expect(await alert.textContent()).toContain(
       `Access refused: this session has no access to tenant ${c.infraB}.`,
     )
-    expect(statuses.every((s) => s === 403)).toBe(true)
+    expect(statuses).toEqual([403])
     const b = await c.messaging.listChannels(c.principals.adminB, { infrastructureId: c.infraB })
     expect(b.map((x) => x.channelKey)).toEqual(['b-private'])
     await shot(page, 'other-tenant-refused')
-  })
+  }
 })

@@ -158,7 +158,7 @@ describe('<messaging-preferences>: the grid of categories x channel types, in a 
     const prefs = page.locator('messaging-preferences')
     const sub = prefs.getByRole('switch', { name: 'Alerts from Alerts' })
     await sub.click()
-    await prefs.getByRole('status').getByText('Opted out of Alerts alerts.').waitFor()
+    await prefs.getByRole('status').getByText('Opted out of Alerts.').waitFor()
     await expect
       .poll(() => hintOf(prefs, 'Invoice paid by In-app').textContent())
       .toBe('Off · you left the alerts channel')
@@ -167,7 +167,7 @@ describe('<messaging-preferences>: the grid of categories x channel types, in a 
       source: 'channel',
     })
     await sub.click()
-    await prefs.getByRole('status').getByText('Opted in to Alerts alerts.').waitFor()
+    await prefs.getByRole('status').getByText('Opted in to Alerts.').waitFor()
   })
 
   it('an admin creates a critical category and sets a default for everyone', async () => {

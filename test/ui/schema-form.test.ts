@@ -9,10 +9,12 @@ import {
   formOf,
   type GroupField,
   type LeafField,
+  missingOf,
   pathsOf,
   REDACTED,
   valuesOf,
 } from '../../src/ui/schema-form.js'
+import { plainIssue } from '../../src/ui/shared.js'
 import { createUiClient } from '../../src/ui/ui-client.js'
 
 const formOfType = (type: string): GroupField => {
@@ -102,6 +104,71 @@ describe('forms generated from channel config schemas', () => {
     expect(fieldOfIssue(known, 'config.secrets.1')).toBe('config.secrets')
     expect(fieldOfIssue(known, 'config.url')).toBe('config.url')
     expect(fieldOfIssue(known, 'channelKey')).toBeNull()
+  })
+})
+
+describe('what a person reads about a field', () => {
+  it('flags every empty required field at once, not one with a default, nor an optional group left empty', () => {
+    const webhook = formOfType('webhook')
+    const { values, secrets } = valuesOf(webhook, null)
+    expect(Object.fromEntries(missingOf(webhook, values, secrets))).toEqual({
+      'config.url': 'Enter a value for Url.',
+      'config.secrets': 'Enter a value for Secrets.',
+    })
+    values.set('config.url', 'https://hooks.example.com/x')
+    expect([...missingOf(webhook, values, secrets).keys()]).toEqual(['config.secrets'])
+    // A stored secret kept is not missing.
+    secrets.set('config.secrets', 'kept')
+    expect(missingOf(webhook, values, secrets).size).toBe(0)
+
+    const nested = formOf(
+      z.toJSONSchema(
+        z.object({
+          from: z.string().min(1),
+          auth: z.object({ user: z.string().min(1), pass: z.string().min(1) }).optional(),
+          retries: z.number().default(3),
+        }),
+        { io: 'input' },
+      ),
+      ['auth.pass'],
+    )
+    const state = valuesOf(nested, null)
+    expect([...missingOf(nested, state.values, state.secrets).keys()]).toEqual(['config.from'])
+    // Once something of the optional group is filled, the rest of it is required.
+    state.values.set('config.auth.user', 'mailer')
+    expect([...missingOf(nested, state.values, state.secrets).keys()]).toEqual([
+      'config.from',
+      'config.auth.pass',
+    ])
+  })
+
+  it("says the server's rules in plain sentences", () => {
+    const say = (rule: string, message: string, label?: string) =>
+      plainIssue({ path: 'x', rule, message }, label)
+    expect(say('too_small', 'Too small: expected string to have >=1 characters', 'Channel key')).toBe(
+      'Enter a value for Channel key.',
+    )
+    expect(say('too_small', 'Too small: expected string to have >=1 characters')).toBe(
+      'Required: enter a value.',
+    )
+    expect(say('invalid_type', 'Invalid input: expected string, received undefined', 'Url')).toBe(
+      'Enter a value for Url.',
+    )
+    expect(say('too_big', 'Too big: expected string to have <=80 characters')).toBe(
+      'Enter at most 80 characters.',
+    )
+    expect(say('too_small', 'Too small: expected number to be >=1')).toBe('Enter at least 1.')
+    expect(say('too_big', 'Too big: expected array to have <=10 items')).toBe('Enter at most 10 values.')
+    expect(say('format:url', 'Invalid URL')).toBe('Enter a full URL, starting with https:// or http://.')
+    expect(say('format:email', 'Invalid email address')).toBe('Enter an e-mail address (name@example.com).')
+    expect(say('invalid_value', 'Invalid option: expected one of "none"|"here"|"all"')).toBe(
+      'Choose one of the values offered.',
+    )
+    // The module's own sentences are kept, as sentences.
+    expect(say('format:regex', 'must be a lower-case slug')).toBe('Must be a lower-case slug.')
+    expect(say('destination', 'Loopback addresses are not allowed.')).toBe(
+      'Loopback addresses are not allowed.',
+    )
   })
 })
 

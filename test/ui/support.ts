@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
@@ -15,6 +16,34 @@ import { BASE, bearerAuth, type World, world } from '../http/support.js'
 export const CHROMIUM = '/usr/bin/chromium'
 export const SCREENSHOTS = join(import.meta.dirname, '__screenshots__')
 const UI_PREFIX = '/ui'
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/**
+ * axe-core's WCAG 2.1 A/AA violations inside one element (shadow roots included), run in the
+ * page, with the impact of each.
+ */
+export async function axeViolations(
+  page: Page,
+  selector: string,
+): Promise<Array<{ id: string; impact: string | null; nodes: string[] }>> {
+  // Evaluated over the DevTools protocol, which the page's script CSP does not govern.
+  await page.evaluate(axeSource)
+  return page.evaluate(async (sel) => {
+    const axe = (window as unknown as { axe: { run: (ctx: unknown, o: unknown) => Promise<unknown> } }).axe
+    const r = (await axe.run(
+      { include: [[sel]] },
+      { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } },
+    )) as {
+      violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: unknown }> }>
+    }
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      nodes: v.nodes.map((n) => JSON.stringify(n.target)),
+    }))
+  }, selector)
+}
 
 /**
  * A host's custom channel type (a chat webhook) whose transport records the config it is

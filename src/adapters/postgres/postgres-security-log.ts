@@ -2,7 +2,6 @@ import { type Kysely, sql } from 'kysely'
 import type { SecurityEvent, SecurityRefusal } from '../../domain/security-log.js'
 import type { Role, TenantScope } from '../../domain/tenant-scope.js'
 import type { SecurityLog, SecurityLogFilter } from '../../ports/security-log.js'
-import { classify } from './errors.js'
 import type { MessagingDatabase } from './schema.js'
 
 /**
@@ -14,9 +13,10 @@ export class PostgresSecurityLog implements SecurityLog {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
 
   async recordRefusal(_scope: TenantScope, r: SecurityRefusal): Promise<void> {
-    await sql`select messaging_record_refusal(${r.action}, ${r.errorCode}, ${r.infrastructureId}::uuid, ${r.businessId}::uuid)`
-      .execute(this.db)
-      .catch((e) => Promise.reject(classify(e)))
+    // Errors are classified once, at the unit of work's boundary.
+    await sql`select messaging_record_refusal(${r.action}, ${r.errorCode}, ${r.infrastructureId}::uuid, ${r.businessId}::uuid)`.execute(
+      this.db,
+    )
   }
 }
 
