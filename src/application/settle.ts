@@ -7,6 +7,9 @@ import type { CompleteCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, type ServiceContext } from './context.js'
 
+/** A host name is at most 253 characters (RFC 1035); a configured name is cut there. */
+const MAX_WORKER_HOST = 253
+
 /** How one attempt ended, as a worker (or a host acking over HTTP) hands it over for recording. */
 export interface AttemptReport {
   readonly outcome: 'delivered' | 'retryable' | 'permanent'
@@ -18,6 +21,8 @@ export interface AttemptReport {
   readonly startedAt: Date
   readonly finishedAt: Date
   readonly workerId: string
+  /** The host the worker runs on, recorded with the attempt. */
+  readonly workerHost?: string | null
 }
 
 /** One held message to settle, with the report of the attempt that ends its lease. */
@@ -61,6 +66,7 @@ export function attemptOf(ctx: ServiceContext, held: ClaimedMessage, report: Att
     messageId: held.id,
     attempt: held.attempts,
     workerId: report.workerId,
+    workerHost: cleanOptionalText(report.workerHost ?? null, MAX_WORKER_HOST),
     startedAt: report.startedAt,
     finishedAt: report.finishedAt,
     durationMs: Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()),

@@ -6,6 +6,8 @@ export interface DeliveryAttempt {
   /** 1 for the first attempt. */
   readonly attempt: number
   readonly workerId: string
+  /** The host the worker ran on (its `workerHost`; by default the machine's host name); null for an ack over HTTP. */
+  readonly workerHost: string | null
   readonly startedAt: Date
   readonly finishedAt: Date
   readonly durationMs: number

@@ -119,6 +119,10 @@ export const deliveryAttemptSchema = shapeOf<DeliveryAttempt>()({
   messageId: uuid,
   attempt: z.number().int().describe('1 for the first attempt.'),
   workerId: uuid,
+  workerHost: z
+    .string()
+    .nullable()
+    .describe("The host the worker ran on (by default its machine's host name); null for an ack over HTTP."),
   startedAt: dateTime,
   finishedAt: dateTime,
   durationMs: z.number().int(),

@@ -46,6 +46,8 @@ export interface JetStreamDeliveryWorkerOptions
 /** What `createJetStreamDeliveryWorker` gives: run it, stop it, listen to it (the database worker's events). */
 export interface JetStreamDeliveryWorker {
   readonly workerId: string
+  /** The host it names in its attempts. */
+  readonly workerHost: string
   readonly events: EventEmitter<DeliveryWorkerEvents>
   /** Pulls and delivers until `signal` aborts or `stop()` is called, then shuts down cleanly. */
   run(signal?: AbortSignal): Promise<void>
@@ -77,6 +79,7 @@ export function createJetStreamDeliveryWorker(
   let running: Promise<void> | null = null
   const worker: JetStreamDeliveryWorker = {
     workerId: settings.workerId,
+    workerHost: settings.workerHost,
     events,
     run(signal) {
       if (running) return running

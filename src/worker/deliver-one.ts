@@ -16,6 +16,8 @@ export interface DeliverOneOptions {
   readonly scope: TenantScope
   /** Names the worker in attempt records. */
   readonly workerId: string
+  /** Names the worker's host in attempt records. */
+  readonly workerHost?: string
   /** By channel type. */
   readonly transports: ReadonlyMap<string, Transport | RelayTransport>
   readonly rateLimiter: RateLimiter
@@ -153,6 +155,7 @@ function settleWith(
     startedAt: new Date(startedAt),
     finishedAt: new Date(options.timers.now()),
     workerId: options.workerId,
+    ...(options.workerHost !== undefined && { workerHost: options.workerHost }),
     ...(outcome.status === 'retryable' && {
       retryAfterMs: backoffMs(held.attempts, options.retry, options.random, outcome.retryAfterMs),
     }),

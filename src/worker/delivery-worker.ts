@@ -15,6 +15,8 @@ export type { DeliveryWorkerOptions } from './options.js'
 
 export interface DeliveryWorker {
   readonly workerId: string
+  /** The host it names in its attempts (and so in its events' attempt reports). */
+  readonly workerHost: string
   readonly events: EventEmitter<DeliveryWorkerEvents>
   /**
    * Runs until `signal` aborts or `stop()` is called, then shuts down cleanly. Rejects with a
@@ -71,6 +73,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   const worker: DeliveryWorker = {
     workerId: settings.workerId,
+    workerHost: settings.workerHost,
     events,
     run(signal) {
       if (running) return running

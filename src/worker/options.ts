@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import type { DeliveryPort } from '../application/delivery-port.js'
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/delivery.js'
 import type { Principal } from '../domain/tenant-scope.js'
@@ -20,6 +21,8 @@ export interface DeliveryWorkerOptions {
   readonly fleet?: boolean
   /** A UUID naming this worker in attempt records. Default: random. */
   readonly workerId?: string
+  /** The host this worker runs on, recorded with each of its attempts. Default: `os.hostname()`. */
+  readonly workerHost?: string
   /** One per channel type; a relay (`messaging/nats`) stands in for the types it relays. */
   readonly transports: readonly (Transport | RelayTransport)[]
   /** Deliveries in flight at once. Default 10. */
@@ -70,6 +73,7 @@ export interface DeliveryWorkerOptions {
 export interface WorkerSettings {
   readonly port: DeliveryPort
   readonly workerId: string
+  readonly workerHost: string
   readonly transports: ReadonlyMap<string, Transport | RelayTransport>
   readonly concurrency: number
   readonly batchSize: number
@@ -101,6 +105,7 @@ export function resolveOptions(options: DeliveryWorkerOptions): WorkerSettings {
   return {
     port: options.delivery ?? portOf(options, workerId),
     workerId,
+    workerHost: options.workerHost ?? hostname(),
     transports: new Map(options.transports.map((t) => [t.channelType.type, t])),
     concurrency,
     batchSize: Math.min(options.batchSize ?? concurrency, concurrency),

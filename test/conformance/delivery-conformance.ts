@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createMessaging,
@@ -107,6 +108,43 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
           oldestPendingAgeMs: null,
         },
       ])
+    })
+
+    it('names the worker and its host in every attempt and in the events that report one; a host ack names none', async () => {
+      const s = await setup()
+      const m = await s.enqueue(0, { do: 'retry', times: 1 })
+      const w = s.worker({ workerHost: 'worker-7.eu-west.example' })
+      expect(w.workerHost).toBe('worker-7.eu-west.example')
+      const reported: (string | null | undefined)[] = []
+      w.events.on('retried', (_m, a) => reported.push(a.workerHost))
+      w.events.on('delivered', (_m, a) => reported.push(a.workerHost))
+      await until(async () => {
+        await w.drain()
+        return (await s.get(0, m.id)).status === 'processed'
+      })
+      const ref = { infrastructureId: m.infrastructureId, messageId: m.id }
+      expect(await s.messaging.listAttempts(s.admin, ref)).toMatchObject([
+        { attempt: 1, outcome: 'retryable', workerId: w.workerId, workerHost: 'worker-7.eu-west.example' },
+        { attempt: 2, outcome: 'delivered', workerId: w.workerId, workerHost: 'worker-7.eu-west.example' },
+      ])
+      expect(reported).toEqual(['worker-7.eu-west.example', 'worker-7.eu-west.example'])
+      // By default the machine's own host name.
+      expect(s.worker().workerHost).toBe(hostname())
+      // A host's ack over the facade (or HTTP) has no worker host.
+      const other = await s.enqueue(0)
+      const [held] = await s.messaging.claim(s.service, { infrastructureId: s.tenants[0]!.infra })
+      await s.messaging.ack(s.service, {
+        infrastructureId: other.infrastructureId,
+        messageId: other.id,
+        leaseToken: held!.leaseToken,
+        outcome: 'processed',
+      })
+      expect(
+        await s.messaging.listAttempts(s.admin, {
+          infrastructureId: other.infrastructureId,
+          messageId: other.id,
+        }),
+      ).toMatchObject([{ outcome: 'delivered', workerHost: null }])
     })
 
     it('coalesces completions and channel lookups, and still reports every message on its own', async () => {

@@ -360,6 +360,7 @@ describe('prune as a non-superuser owner', () => {
                   messageId: h.id,
                   attempt: 1,
                   workerId: uuid(),
+                  workerHost: null,
                   startedAt: now,
                   finishedAt: now,
                   durationMs: 0,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect, type JetStreamManager, type NatsConnection } from 'nats'
@@ -176,7 +176,13 @@ describe('JetStream delivery worker', () => {
     ] as const) {
       expect(await s.get(t, id)).toMatchObject({ status: 'processed', lastError: null })
       expect(await s.attempts(t, id)).toMatchObject([
-        { attempt: 1, outcome: 'delivered', workerId: worker.workerId, providerMessageId: `p-${id}` },
+        {
+          attempt: 1,
+          outcome: 'delivered',
+          workerId: worker.workerId,
+          workerHost: hostname(),
+          providerMessageId: `p-${id}`,
+        },
       ])
     }
     // A permanent failure fails it at once, through the same settle path.

@@ -226,8 +226,8 @@ describe('many hosts, one database', () => {
 
     // Attempts: who settled what, from the database (settled in the ack's transaction).
     const attempts = (
-      await admin.query<{ message_id: string; worker_id: string; outcome: string }>(
-        'select message_id, worker_id, outcome from messaging_delivery_attempts',
+      await admin.query<{ message_id: string; worker_id: string; worker_host: string; outcome: string }>(
+        'select message_id, worker_id, worker_host, outcome from messaging_delivery_attempts',
       )
     ).rows
     const deliveredBy = new Map<string, string[]>()
@@ -275,6 +275,9 @@ describe('many hosts, one database', () => {
     console.log('many hosts', figures)
 
     expect(bad).toBe(0)
+    // Each attempt names the host of the worker that made it.
+    const hostOf = new Map<string, string>(workerIds.map((id, i) => [id, network.hosts[i]!.name]))
+    expect(attempts.every((a) => a.worker_host === hostOf.get(a.worker_id))).toBe(true)
     // None lost, nothing else delivered.
     expect(received.size).toBe(MESSAGES)
     expect([...received.keys()].every((id) => ids.has(id))).toBe(true)

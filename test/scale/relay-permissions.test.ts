@@ -4,6 +4,7 @@ import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createMessaging } from '../../src/index.js'
 import {
   consumerPermissions,
+  createJetStreamDeliveryWorker,
   createJetStreamRelay,
   decodeEnvelope,
   ensureRelayStream,
@@ -12,7 +13,7 @@ import {
 import { createDeliveryWorker } from '../../src/worker/index.js'
 import { principal, tenant } from '../support/fixtures.js'
 import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.js'
-import { testChannelType } from '../support/transports.js'
+import { scriptedTransport, testChannelType, until } from '../support/transports.js'
 
 /**
  * Issue 20 item 2: per-tenant subject permissions. The server configuration is made from the
@@ -148,6 +149,67 @@ describe('per-tenant subject permissions', () => {
       m.ack()
     }
     expect(gotB.sort()).toEqual([...ofB].sort())
+  })
+
+  it("runs the module's JetStream delivery worker as a tenant's user: its messages delivered and settled, none of another's", async () => {
+    const messaging = createMessaging({ storage: createMemoryStorage(), channelTypes: [testChannelType] })
+    const both: Array<[string, null]> = [
+      [A, null],
+      [B, null],
+    ]
+    const admin = principal('infra_admin', both)
+    for (const t of [A, B])
+      await messaging.createChannel(admin, {
+        infrastructureId: t,
+        channelKey: 'alerts',
+        type: 'test',
+        config: {},
+      })
+    const queued = async (t: string, n: number) =>
+      (
+        await messaging.enqueueMany(
+          admin,
+          Array.from({ length: n }, (_, i) => ({
+            infrastructureId: t,
+            channelKey: 'alerts',
+            payload: { i },
+          })),
+        )
+      ).map((r) => r.message.id)
+    const ofA = await queued(A, 3)
+    const ofB = await queued(B, 2)
+    const relayConn = await as('relay', '_INBOX_relay')
+    const relay = createJetStreamRelay({ jetstream: relayConn.jetstream(), settle: 'delivered' })
+    const relaying = createDeliveryWorker({
+      messaging,
+      principal: principal('service', both),
+      transports: [relay.transport(testChannelType)],
+      pollIntervalMs: 20,
+    })
+    expect(await relaying.drain()).toBe(5)
+
+    // Tenant A's consumer, made and pulled by A's own user, delivering with A's service principal.
+    const transport = scriptedTransport()
+    const worker = createJetStreamDeliveryWorker({
+      messaging,
+      principal: principal('service', [[A, null]]),
+      connection: await as(`tenant-${A}`, `_INBOX_${A}`),
+      durable: `tenant-${A}`,
+      infrastructureId: A,
+      transports: [transport],
+    })
+    const running = worker.run()
+    const status = (t: string, id: string) =>
+      messaging.getMessage(admin, { infrastructureId: t, messageId: id }).then((m) => m.status)
+    await until(
+      async () => (await Promise.all(ofA.map((id) => status(A, id)))).every((s) => s === 'processed'),
+      15_000,
+    )
+    await worker.stop()
+    await running
+    expect([...transport.delivered.keys()].sort()).toEqual([...ofA].sort())
+    // B's messages are still held for B's consumer.
+    for (const id of ofB) expect(await status(B, id)).toBe('processing')
   })
 
   it("refuses a tenant every way into another tenant's subjects", async () => {

@@ -86,6 +86,7 @@ export interface AttemptRow {
   business_id: string | null
   attempt: number
   worker_id: string
+  worker_host: string | null
   started_at: Date
   finished_at: Date
   duration_ms: number
@@ -203,6 +204,7 @@ export const toAttempt = (r: AttemptRow): DeliveryAttempt => ({
   messageId: r.message_id,
   attempt: r.attempt,
   workerId: r.worker_id,
+  workerHost: r.worker_host,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
   durationMs: r.duration_ms,

@@ -5,7 +5,14 @@ import type { Settlement } from '../../domain/outbox-message.js'
  * Column caps of the attempt and outbox texts (sql/0006, SQLite v2): a longer value would
  * break the CHECK and, with it, the settle that carries it.
  */
-export const TEXT_CAPS = { error: 4000, errorCode: 100, providerMessageId: 500, lastError: 4000 } as const
+export const TEXT_CAPS = {
+  error: 4000,
+  errorCode: 100,
+  providerMessageId: 500,
+  lastError: 4000,
+  // sql/0030, SQLite v7: the longest host name (RFC 1035).
+  workerHost: 253,
+} as const
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what a store cannot keep
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
@@ -39,4 +46,5 @@ export const storableAttempt = (a: DeliveryAttempt): DeliveryAttempt => ({
   errorCode: orNull(a.errorCode, TEXT_CAPS.errorCode),
   error: orNull(a.error, TEXT_CAPS.error),
   providerMessageId: orNull(a.providerMessageId, TEXT_CAPS.providerMessageId),
+  workerHost: orNull(a.workerHost ?? null, TEXT_CAPS.workerHost),
 })

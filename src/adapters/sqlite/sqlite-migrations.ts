@@ -433,7 +433,13 @@ CREATE TABLE messaging_security_log (
 CREATE INDEX messaging_security_log_last_at_idx ON messaging_security_log (last_at);
 `
 
+// The host a delivery worker ran on, with each attempt (PostgreSQL's 0030_attempt_host.sql).
 const v7 = /* sql */ `
+ALTER TABLE messaging_delivery_attempts
+  ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
+`
+
+const v8 = /* sql */ `
 -- Notifications (the PostgreSQL schema's sql/0021): one row per notify call, one skip row
 -- per recipient and channel type it left out, and the outbox's columns that say whose
 -- message it is and of which notification.
@@ -529,5 +535,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 4, name: 'recipients', sql: v4 },
   { version: 5, name: 'templates', sql: v5 },
   { version: 6, name: 'security_log', sql: v6 },
-  { version: 7, name: 'notifications', sql: v7 },
+  { version: 7, name: 'attempt_host', sql: v7 },
+  { version: 8, name: 'notifications', sql: v8 },
 ]

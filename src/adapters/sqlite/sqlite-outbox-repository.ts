@@ -321,6 +321,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
       ['business_id', o('business_id')],
       ['attempt', sql.val(attempt.attempt)],
       ['worker_id', sql.val(attempt.workerId)],
+      ['worker_host', sql.val(attempt.workerHost)],
       ['started_at', sql.val(attempt.startedAt.getTime())],
       ['finished_at', sql.val(attempt.finishedAt.getTime())],
       ['duration_ms', sql.val(attempt.durationMs)],

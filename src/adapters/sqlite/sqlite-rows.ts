@@ -189,6 +189,7 @@ export function toDeliveryAttempt(r: Selectable<DeliveryAttemptsTable>): Deliver
     messageId: r.message_id,
     attempt: r.attempt,
     workerId: r.worker_id,
+    workerHost: r.worker_host,
     startedAt: date(r.started_at),
     finishedAt: date(r.finished_at),
     durationMs: r.duration_ms,

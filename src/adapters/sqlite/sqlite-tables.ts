@@ -80,6 +80,7 @@ export interface DeliveryAttemptsTable {
   business_id: string | null
   attempt: number
   worker_id: string
+  worker_host: string | null
   started_at: number
   finished_at: number
   duration_ms: number

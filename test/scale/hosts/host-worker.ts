@@ -5,7 +5,7 @@
  *   host-worker.ts <databaseUrl> <workerId> <host>
  *
  * A fleet worker over PostgreSQL with the real webhook transport (the test subnet allowed
- * explicitly, SUBNET), naming its host in its attempts and in the User-Agent the receivers
+ * explicitly, SUBNET), naming its host in its attempts (`workerHost`) and in the User-Agent the receivers
  * log. Prints `ready` once connected, starts on `go` from standard input (so start-up is not
  * on the test's clock), prints `lost <id>` for each lease it loses, runs until SIGTERM.
  * Secrets come from MESSAGING_SECRET_KEYS.
@@ -29,6 +29,7 @@ const worker = createDeliveryWorker({
   messaging,
   fleet: true,
   workerId,
+  workerHost: host,
   transports: [
     createWebhookTransport({
       allowHttp: true,
