@@ -46,7 +46,7 @@ const logLines = (child: Child) =>
     .err()
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg: string; err?: string; failedClaims?: number })
+    .map((l) => JSON.parse(l) as { msg: string; err?: string; failedClaims?: number; workerId?: string })
 
 let server: ThrowawayServer | undefined
 const children: Child[] = []
@@ -82,10 +82,19 @@ describe('the worker and the server outlive their database', () => {
       StorageError,
     )
 
-    // A fleet worker (the messaging_worker login), and the HTTP server with its own worker
-    // (a NOINHERIT login of both roles), each given its own start-up budget.
+    // A fleet worker (the messaging_worker login), the one that delivers, and the HTTP
+    // server (the app's login), each given its own start-up budget.
     const worker = spawnCli(['worker', '--database-url', url('fleet'), '--poll-ms', '100'])
-    const serve = spawnCli(['serve', '--database-url', url('dual'), '--port', '0', '--tokens', tokens])
+    const serve = spawnCli([
+      'serve',
+      '--database-url',
+      url('app'),
+      '--port',
+      '0',
+      '--tokens',
+      tokens,
+      '--no-worker',
+    ])
     children.push(worker, serve)
     await until(
       () => logLines(worker).some((l) => l.msg === 'store unavailable; claiming again with capped backoff'),
@@ -126,7 +135,6 @@ describe('the worker and the server outlive their database', () => {
       // Each login with its roles in one statement: no login exists without its grant.
       await setup.query('create role app login in role messaging_app')
       await setup.query('create role fleet login in role messaging_worker')
-      await setup.query('create role dual login noinherit in role messaging_app, messaging_worker')
     } finally {
       await setup.end()
     }
@@ -168,6 +176,15 @@ describe('the worker and the server outlive their database', () => {
       100,
     )
     expect(await messaging.countUnread(admin, { infrastructureId: infra })).toEqual({ unread: ids.length })
+    // By the worker process started before the database, each at its first attempt.
+    const workerId = logLines(worker).find((l) => l.msg === 'worker started')?.workerId
+    for (const id of ids) {
+      const attempts = await messaging.listAttempts(admin, { infrastructureId: infra, messageId: id })
+      expect(attempts.map((a) => [a.workerId, a.outcome])).toEqual([[workerId, 'delivered']])
+    }
+
+    // The worker process says it is back once its next try (at most 5 s after the last) claims.
+    await until(() => logLines(worker).some((l) => l.msg === 'store available again; claiming'), 30_000, 50)
 
     // Only SIGTERM ends them, cleanly.
     worker.process.kill('SIGTERM')
@@ -182,7 +199,6 @@ describe('the worker and the server outlive their database', () => {
     const requests = 'store unavailable; answering 503 with Retry-After until it is back'
     for (const [child, msg] of [
       [worker, claims],
-      [serve, claims],
       [serve, requests],
     ] as const) {
       const down = logLines(child).filter((l) => l.msg === msg)

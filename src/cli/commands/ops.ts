@@ -92,7 +92,11 @@ export function registerOps(program: Command, io: CliIo): void {
       'Send dead (or failed) messages round again: one message, or every dead message of a channel',
     )
     .option('--message <uuid>', 'one dead or failed message', uuid)
-    .option('--channel <uuid|key>', 'every dead message of this channel', channelRef)
+    .option(
+      '--channel <uuid|key>',
+      'every dead message of this channel (failed ones are not moved: give each with --message)',
+      channelRef,
+    )
     .action(async (opts: ActorOptions & { message?: string; channel?: string }) => {
       if ((opts.message === undefined) === (opts.channel === undefined))
         throw new UsageError('give exactly one of --message or --channel')
@@ -106,6 +110,16 @@ export function registerOps(program: Command, io: CliIo): void {
           const channelId = await channelIdOf(m, principal, infrastructureId, opts.channel!)
           const { redriven } = await m.redriveChannel(principal, { infrastructureId, channelId })
           io.out(`redriven ${redriven} dead message${redriven === 1 ? '' : 's'} of channel ${opts.channel}\n`)
+          // A channel redrive moves dead messages only (their attempts ran out); failed ones
+          // failed for good (a permanent error, a channel's secrets that did not open on an
+          // older worker ...) and are redriven one by one, on purpose: say so, with the count.
+          const failed = (await m.stats(principal, { infrastructureId }))
+            .filter((x) => x.channelId === channelId)
+            .reduce((n, x) => n + x.failed, 0)
+          if (failed > 0)
+            io.out(
+              `${failed} failed message${failed === 1 ? '' : 's'} of channel ${opts.channel} not moved: a channel redrive moves dead messages only; redrive a failed one with --message <uuid> (list them: GET /messages?status=failed)\n`,
+            )
         }
       })
     })

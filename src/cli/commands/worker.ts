@@ -82,6 +82,13 @@ export function registerWorker(program: Command, io: CliIo): void {
         shutdownGraceMs: opts.graceMs,
         logger: log,
       })
+      // Without keys nothing sealed opens: say so once at start (and per channel as its
+      // messages are held), rather than let an operator find untouched messages later.
+      if (!io.env.MESSAGING_SECRET_KEYS)
+        log.warn(
+          { setting: 'MESSAGING_SECRET_KEYS' },
+          'MESSAGING_SECRET_KEYS is not set: messages of channels with sealed credentials (webhook secrets, SMTP passwords, SMS keys) are held, no attempt spent, until a worker with the key takes them',
+        )
       const shutdown = shutdownSignal((name) => log.info({ signal: name }, 'shutting down'))
       log.info(
         { workerId: worker.workerId, store: store.kind, target: redactTarget(store.target), fleet: !scoped },

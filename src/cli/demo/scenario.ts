@@ -7,7 +7,7 @@ import { createMessagingClient, type MessagingClient } from '../../client/index.
 import { createMessaging } from '../../container.js'
 import type { EnqueueInput } from '../../domain/inputs.js'
 import type { Principal } from '../../domain/tenant-scope.js'
-import { createSecretBox } from '../../secrets/index.js'
+import { createSecretBox, secretKeysFromEnv } from '../../secrets/index.js'
 import { createDeliveryWorker } from '../../worker/index.js'
 import { type CliIo, createLogger } from '../context.js'
 import { ms, table } from '../format.js'
@@ -103,8 +103,22 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
   const sqlitePath = opts.db ?? (tempDir ? join(tempDir, 'demo.db') : null)
 
   try {
-    // Channel credentials (webhook secrets, the SMS key) are sealed at rest with a key of this run.
-    const secrets = createSecretBox({ keys: { demo: randomBytes(32) }, activeKeyId: 'demo' })
+    // Channel credentials (webhook secrets, the SMS key) are sealed at rest: with the
+    // operator's MESSAGING_SECRET_KEYS when a kept database is asked for and they are set,
+    // else with a key of this run, printed at the end when the database is kept (a worker
+    // run on the kept file later needs it to open them).
+    const kept = opts.db !== undefined || opts.keep === true
+    const runKey = randomBytes(32).toString('base64')
+    const secrets =
+      kept && io.env.MESSAGING_SECRET_KEYS
+        ? createSecretBox(secretKeysFromEnv(io.env))
+        : createSecretBox({ keys: { demo: runKey }, activeKeyId: 'demo' })
+    if (kept && sqlitePath && !io.env.MESSAGING_SECRET_KEYS)
+      cleanups.push(() =>
+        io.out(
+          `channel credentials in ${sqlitePath} are sealed with this run's key; to run a worker on it:\n  MESSAGING_SECRET_KEYS=demo:${runKey} messaging worker --sqlite ${sqlitePath}\n`,
+        ),
+      )
     const messaging = opts.memory
       ? createMessaging({ storage: createMemoryStorage(), secrets, destinations: LOOPBACK_RECEIVERS })
       : createMessaging({ sqlitePath: sqlitePath!, secrets, destinations: LOOPBACK_RECEIVERS })
