@@ -135,37 +135,50 @@ export function httpEnqueuer(url: string, sockets: number) {
   return {
     enqueue(token: string, infrastructureId: string, t: number, s: number): Promise<void> {
       const body = JSON.stringify({ infrastructureId, channelKey: 'bench', payload: payloadOf(t, s) })
-      return new Promise((resolve, reject) => {
-        const req = request(
-          target,
-          {
-            method: 'POST',
-            agent,
-            headers: {
-              authorization: `Bearer ${token}`,
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-            },
-          },
-          (res) => {
-            let text = ''
-            res.setEncoding('utf8')
-            res.on('data', (c) => {
-              text += c
-            })
-            res.on('end', () =>
-              res.statusCode === 201
-                ? resolve()
-                : reject(new Error(`POST /queue: ${res.statusCode} ${text.slice(0, 300)}`)),
-            )
-          },
-        )
-        req.on('error', reject)
-        req.end(body)
-      })
+      return post(body, token, true)
     },
     close() {
       agent.destroy()
     },
+  }
+  /**
+   * One POST. A kept-alive socket that sat idle about as long as the server's keep-alive
+   * timeout (5 s) can be closed by the server just as a request goes out on it: the slices
+   * of other lanes run meanwhile, so that request is sent again once, on a fresh socket
+   * (the server never read it, so nothing was enqueued twice).
+   */
+  function post(body: string, token: string, retry: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        target,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (c) => {
+            text += c
+          })
+          res.on('end', () =>
+            res.statusCode === 201
+              ? resolve()
+              : reject(new Error(`POST /queue: ${res.statusCode} ${text.slice(0, 300)}`)),
+          )
+        },
+      )
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (retry && req.reusedSocket && e.code === 'ECONNRESET')
+          post(body, token, false).then(resolve, reject)
+        else reject(e)
+      })
+      req.end(body)
+    })
   }
 }
