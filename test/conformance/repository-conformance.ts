@@ -721,7 +721,6 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
           errorCode: `http_500\u0000${'c'.repeat(200)}`,
           error: hostile,
           providerMessageId: `id\u0000${'p'.repeat(600)}`,
-          workerHost: null,
         })
         const failed = { status: 'failed' as const, lastError: hostile }
         // One through the batch, one alone: both paths keep the same texts.
@@ -791,7 +790,6 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
           errorCode: 'nak',
           error: 'broker retry\u0000',
           providerMessageId: null,
-          workerHost: null,
         }
         const lease = (leaseToken: string) => ({
           infrastructureId: t.infra,
