@@ -9,6 +9,7 @@ import { DeadLetterService } from './application/dead-letter-service.js'
 import { DeliveryService } from './application/delivery-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
+import { NotifyService } from './application/notify-service.js'
 import { OutboxService } from './application/outbox-service.js'
 import { PreferenceService } from './application/preference-service.js'
 import { ProfileService } from './application/profile-service.js'
@@ -48,6 +49,7 @@ export const MESSAGING_TYPES = {
   ProfileService: Symbol.for('messaging.ProfileService'),
   CategoryService: Symbol.for('messaging.CategoryService'),
   PreferenceService: Symbol.for('messaging.PreferenceService'),
+  NotifyService: Symbol.for('messaging.NotifyService'),
   ChannelSecrets: Symbol.for('messaging.ChannelSecrets'),
   TemplateEngine: Symbol.for('messaging.TemplateEngine'),
   TemplateService: Symbol.for('messaging.TemplateService'),
@@ -161,6 +163,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.ProfileService, (ctx) => new ProfileService(ctx))
     service(MESSAGING_TYPES.CategoryService, (ctx) => new CategoryService(ctx))
     service(MESSAGING_TYPES.PreferenceService, (ctx) => new PreferenceService(ctx))
+    service(MESSAGING_TYPES.NotifyService, (ctx) => new NotifyService(ctx))
     bind<Messaging>(MESSAGING_TYPES.Messaging)
       .toDynamicValue(
         (c) =>
@@ -179,6 +182,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.CategoryService),
             c.get(MESSAGING_TYPES.PreferenceService),
             c.get(MESSAGING_TYPES.TemplateService),
+            c.get(MESSAGING_TYPES.NotifyService),
             options.destinations ?? {},
           ),
       )

@@ -12,6 +12,7 @@ export {
 export type { Refusal } from './application/audit-service.js'
 export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
+export type { NotifyResult } from './application/notify-service.js'
 export type { AckResult, EnqueueResult } from './application/outbox-service.js'
 export type { TemplateChoice } from './application/template-lookup.js'
 export type { RenderOutcome } from './application/template-renderer.js'
@@ -69,6 +70,20 @@ export {
 export type * from './domain/inputs.js'
 export * as schemas from './domain/inputs.js'
 export type { Membership, MembershipView } from './domain/membership.js'
+export {
+  ANY_CHANNEL_TYPE,
+  DELIVERY_STATES as NOTIFICATION_DELIVERY_STATES,
+  type DeliveryCounts,
+  type DeliveryState,
+  type MessageNotification,
+  type Notification,
+  type NotificationDelivery,
+  type NotificationSkip,
+  type NotificationStatus,
+  type NotifyTarget,
+  SKIP_REASONS,
+  type SkipReason,
+} from './domain/notification.js'
 export type * from './domain/notify-inputs.js'
 export {
   type AckOutcome,

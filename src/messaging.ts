@@ -6,6 +6,7 @@ import { createDeliveryPort, type DeliveryPort } from './application/delivery-po
 import type { DeliveryService } from './application/delivery-service.js'
 import type { InboxService } from './application/inbox-service.js'
 import type { MembershipService } from './application/membership-service.js'
+import type { NotifyResult, NotifyService } from './application/notify-service.js'
 import type { AckResult, EnqueueResult, OutboxService } from './application/outbox-service.js'
 import type { PreferenceService } from './application/preference-service.js'
 import type { ProfileService } from './application/profile-service.js'
@@ -44,13 +45,17 @@ import type {
 } from './domain/inputs.js'
 import { listSecurityEventsInput, pruneInput } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
+import type { Notification, NotificationStatus } from './domain/notification.js'
 import type {
   CategoryRefInput,
   CreateCategoryInput,
   DeleteProfileInput,
   ListCategoriesInput,
+  ListNotificationsInput,
   ListProfilesInput,
   ListTenantDefaultsInput,
+  NotificationRefInput,
+  NotifyInput,
   PreferenceGridInput,
   ProfileRefInput,
   SetPreferenceInput,
@@ -107,6 +112,7 @@ export class Messaging {
     private readonly preferences: PreferenceService,
     /** Notification templates: the lookup a notify call makes and the rendering at delivery. */
     readonly templates: TemplateService,
+    private readonly notifications: NotifyService,
     /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
     readonly destinations: DestinationPolicy = {},
   ) {}
@@ -206,7 +212,7 @@ export class Messaging {
       'principal' in options ? TenantScope.of(options.principal) : TenantScope.fleet(options.workerId)
     // Refused here rather than at the first claim: a worker with the wrong principal never starts.
     assertRole(scope, 'outbox.claim', 'service')
-    return createDeliveryPort(this.delivery, scope, this.wake)
+    return createDeliveryPort(this.delivery, scope, this.wake, this.templates)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */
@@ -415,6 +421,39 @@ export class Messaging {
     input: SetTemplateSettingsInput,
   ): Promise<TemplateSettings> {
     return this.templates.setSettings(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Notifies people of one event (`infra_admin` or `service`). In one unit of work: the
+   * recipients within the caller's scope (users by id, or a channel's opted-in members), each
+   * one's channel types by preference, the tenant's channel for each type from the category,
+   * the address from the profile; one notification, one outbox message per recipient and
+   * channel, and one skip per recipient and channel type left out (`opted_out`, `no_address`,
+   * `no_channel`, `unknown_recipient`). Idempotent on `idempotencyKey`. On PostgreSQL it joins
+   * the host's transaction (`storage.withTransaction`) like an enqueue.
+   *
+   * @example
+   * const { notification } = await messaging.notify(service, {
+   *   infrastructureId, category: 'invoice.paid', to: { users: [ada, grace] },
+   *   data: { invoice: 'INV-1042', amount: '€120.00' }, idempotencyKey: 'invoice-1042-paid',
+   * })
+   */
+  async notify(principal: Principal, input: NotifyInput): Promise<NotifyResult> {
+    return this.notifications.notify(TenantScope.of(principal), input)
+  }
+
+  /**
+   * A notification with each recipient x channel: state (`pending`, `delivered`, `failed`,
+   * `dead`, `skipped` with its reason), attempts and last error (secrets redacted); counts per
+   * state; deliveries paged in (user, channel type) order (`infra_admin` or `service`).
+   */
+  async getNotification(principal: Principal, input: NotificationRefInput): Promise<NotificationStatus> {
+    return this.notifications.status(TenantScope.of(principal), input)
+  }
+
+  /** Notifications newest first, by business, category, recipient and time (`infra_admin` or `service`). */
+  async listNotifications(principal: Principal, input: ListNotificationsInput): Promise<Notification[]> {
+    return this.notifications.list(TenantScope.of(principal), input)
   }
 
   /** Closes the store. */

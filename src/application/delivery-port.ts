@@ -4,8 +4,12 @@ import type { TenantScope } from '../domain/tenant-scope.js'
 import type { RateBucketKey } from '../ports/rate-bucket-repository.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
 import type { ChannelLookup } from './channel-opener.js'
+import type { RenderStep } from './delivery-render.js'
 import type { ClaimRequest, DeliveryService, LeaseRef, RetainItem } from './delivery-service.js'
 import type { SettleItem, SettleResult } from './settle.js'
+import type { TemplateService } from './template-service.js'
+
+export type { RenderStep } from './delivery-render.js'
 
 /**
  * What a delivery worker may do, and nothing else, bound to one scope (a service
@@ -38,6 +42,12 @@ export interface DeliveryPort {
   takeToken(channel: RateBucketKey, limit: RateLimit): Promise<number>
   /** A provider's Retry-After: no worker takes the channel's next token before `afterMs` from the store's now. */
   deferChannel(channel: RateBucketKey, afterMs: number): Promise<void>
+  /**
+   * The payload a held message goes out with over a channel of `channelType`: a message of a
+   * notification rendered with the template version it recorded (see `renderHeld`), any other
+   * as written; a render failure is the template's error, which fails the message for good.
+   */
+  render(held: ClaimedMessage, channelType: string): Promise<RenderStep>
   /** Called when messages may have become due (an enqueue committed); returns the unsubscribe. */
   onWake(listener: () => void): () => void
 }
@@ -47,6 +57,7 @@ export function createDeliveryPort(
   service: DeliveryService,
   scope: TenantScope,
   wake: WakeSignal,
+  templates: TemplateService,
 ): DeliveryPort {
   return {
     scope,
@@ -58,6 +69,7 @@ export function createDeliveryPort(
     openChannel: (infrastructureId, channelId) => service.openChannel(scope, infrastructureId, channelId),
     takeToken: (channel, limit) => service.takeToken(scope, channel, limit),
     deferChannel: (channel, afterMs) => service.deferChannel(scope, channel, afterMs),
+    render: (held, channelType) => service.render(scope, templates, held, channelType),
     onWake: (listener) => wake.subscribe(() => listener()),
   }
 }

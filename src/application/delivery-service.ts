@@ -7,8 +7,10 @@ import { parseInput } from '../domain/validation.js'
 import type { RateBucketKey } from '../ports/rate-bucket-repository.js'
 import { type ChannelLookup, openChannel } from './channel-opener.js'
 import { audited, type ServiceContext } from './context.js'
+import { type RenderStep, renderHeld } from './delivery-render.js'
 import { type RetainItem, retainHeld } from './retain.js'
 import { type AttemptReport, type SettleItem, type SettleResult, settleHeld } from './settle.js'
+import type { TemplateService } from './template-service.js'
 
 export type { RetainItem } from './retain.js'
 export type { AttemptReport, SettleItem, SettleResult } from './settle.js'
@@ -168,6 +170,16 @@ export class DeliveryService {
       r.channels.findById(scope, infrastructureId, channelId),
     )
     return openChannel(this.ctx, channel)
+  }
+
+  /** The payload a held message goes out with over `channelType` (see `renderHeld`). */
+  render(
+    scope: TenantScope,
+    templates: TemplateService,
+    held: ClaimedMessage,
+    channelType: string,
+  ): Promise<RenderStep> {
+    return renderHeld(this.ctx, templates, scope, held, channelType)
   }
 }
 

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerChannel } from './commands/channel.js'
 import { registerDemo } from './commands/demo.js'
 import { registerMember } from './commands/member.js'
+import { registerNotify } from './commands/notify.js'
 import { registerOps } from './commands/ops.js'
 import { registerServe } from './commands/serve.js'
 import { registerWorker } from './commands/worker.js'
@@ -23,6 +24,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void = ()
   registerOps(program, io)
   registerChannel(program, io)
   registerMember(program, io)
+  registerNotify(program, io)
   const configure = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })
     for (const sub of c.commands) configure(sub)

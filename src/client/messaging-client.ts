@@ -1,3 +1,4 @@
+import type { NotifyResult } from '../application/notify-service.js'
 import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
 import type { TemplatePreview } from '../application/template-service.js'
 import type { AuditEntry } from '../domain/audit.js'
@@ -24,10 +25,14 @@ import type {
   StatsInput,
 } from '../domain/inputs.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
+import type { Notification, NotificationStatus } from '../domain/notification.js'
 import type {
   CreateCategoryInput,
+  ListNotificationsInput,
   ListProfilesInput,
   ListTenantDefaultsInput,
+  NotificationRefInput,
+  NotifyInput,
   PreferenceGridInput,
   SetPreferenceInput,
   SetTenantDefaultInput,
@@ -124,6 +129,11 @@ const revive = {
   tenantDefault: (d: TenantDefault): TenantDefault => ({ ...d, updatedAt: new Date(d.updatedAt) }),
   template: (t: TemplateVersion): TemplateVersion => ({ ...t, createdAt: new Date(t.createdAt) }),
   templateSettings: (t: TemplateSettings): TemplateSettings => ({ ...t, updatedAt: dateOrNull(t.updatedAt) }),
+  notification: (n: Notification): Notification => ({
+    ...n,
+    createdAt: new Date(n.createdAt),
+    availableAt: dateOrNull(n.availableAt),
+  }),
   inbox: (e: InboxEntry): InboxEntry => ({
     ...e,
     createdAt: new Date(e.createdAt),
@@ -460,6 +470,47 @@ export class MessagingClient {
     return revive.templateSettings(
       await this.request('PUT', '/template-settings', { body: this.scoped(input) }),
     )
+  }
+
+  /**
+   * Notifies people of one event (`infra_admin` or `service`): one message per recipient and
+   * channel their preferences allow, the rest recorded as skipped with the reason. With an
+   * idempotency key (field or option), a retry returns the first notification and `created: false`.
+   */
+  async notify(input: Scoped<NotifyInput>, options: { idempotencyKey?: string } = {}): Promise<NotifyResult> {
+    const headers = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : undefined
+    const r = await this.request<NotifyResult>('POST', '/notify', {
+      body: this.scoped(input),
+      ...(headers && { headers }),
+    })
+    return { ...r, notification: revive.notification(r.notification) }
+  }
+
+  /** A notification, its counts per state, and a page of its deliveries per recipient and channel. */
+  async getNotification(
+    notificationId: string,
+    filter: Omit<Scoped<NotificationRefInput>, 'notificationId'> = {},
+  ): Promise<NotificationStatus> {
+    const r = await this.request<NotificationStatus>('GET', `/notifications/${enc(notificationId)}`, {
+      query: this.scoped(filter),
+    })
+    return {
+      ...r,
+      notification: revive.notification(r.notification),
+      deliveries: r.deliveries.map((d) => ({ ...d, settledAt: dateOrNull(d.settledAt) })),
+    }
+  }
+
+  /** Notifications newest first, by category, recipient, business and time. */
+  async listNotifications(filter: Scoped<ListNotificationsInput> = {}): Promise<Notification[]> {
+    const { since, until, ...rest } = this.scoped(filter)
+    const query: Query = {
+      ...rest,
+      ...(since !== undefined && { since: new Date(since as string | number | Date).toISOString() }),
+      ...(until !== undefined && { until: new Date(until as string | number | Date).toISOString() }),
+    }
+    const rows = await this.request<Notification[]>('GET', '/notifications', { query })
+    return rows.map(revive.notification)
   }
 
   /** The handler's OpenAPI 3.1 document. */

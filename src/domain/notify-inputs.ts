@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { categoryKeySchema } from './category.js'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
-import { tenantIdSchema } from './ids.js'
+import { entityIdSchema, tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
+import { DELIVERY_STATES } from './notification.js'
 import {
   e164PhoneSchema,
   jsonBytes,
@@ -11,6 +12,7 @@ import {
   profileEmailSchema,
   timeZoneSchema,
 } from './recipient-profile.js'
+import { timestampSchema } from './timestamps.js'
 
 /**
  * The input schemas of the recipient calls (profiles, categories, preferences) and of
@@ -162,3 +164,72 @@ export const listTenantDefaultsInput = z.strictObject({
   categoryKey: categoryKeySchema.optional(),
 })
 export type ListTenantDefaultsInput = z.input<typeof listTenantDefaultsInput>
+
+/** Users one notify may name: the fan-out figure's 10,000 recipients. */
+export const MAX_NOTIFY_USERS = 10_000
+
+/**
+ * Who a notify reaches: users by id (each must have a profile the caller may see in the
+ * notification's tenant), or the opted-in members of a channel (a topic), by key or id.
+ */
+export const notifyTargetInput = z.union([
+  z.strictObject({ users: z.array(uuid).min(1).max(MAX_NOTIFY_USERS) }),
+  z.strictObject({ channelKey: channelKeySchema }),
+  z.strictObject({ channelId: entityIdSchema }),
+])
+
+/**
+ * One event to people: the category decides which channel serves each channel type, each
+ * recipient's preferences which types they get, and their profile the address.
+ */
+export const notifyInput = z.strictObject({
+  infrastructureId: uuid,
+  businessId: uuid.nullable().default(null),
+  /** The category's key: `invoice.paid`. */
+  category: categoryKeySchema,
+  to: notifyTargetInput,
+  /** Every message's payload, and what templates render: at most the module's payload limit. */
+  data: z.record(z.string().min(1).max(200), jsonValueSchema).default({}),
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x21-\x7e]+$/, { message: 'must be printable ASCII without spaces' })
+    .nullable()
+    .default(null),
+  availableAt: timestampSchema.nullable().default(null),
+})
+export type NotifyInput = z.input<typeof notifyInput>
+
+export const notificationRefInput = z.strictObject({
+  infrastructureId: uuid,
+  notificationId: entityIdSchema,
+  /** Only deliveries in this state. */
+  state: z.enum(DELIVERY_STATES).optional(),
+  /** Only this user's deliveries. */
+  userId: uuid.optional(),
+  /** Keyset pagination of the deliveries: after this `userId/channelType`. */
+  after: z
+    .string()
+    .regex(/^[0-9a-fA-F-]{36}\/(\*|[a-z][a-z0-9_]{0,39})$/, { message: 'must be <userId>/<channelType>' })
+    .optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+})
+export type NotificationRefInput = z.input<typeof notificationRefInput>
+
+export const listNotificationsInput = z.strictObject({
+  infrastructureId: uuid,
+  /** Only this business's; `null`: only the infrastructure's own. */
+  businessId: uuid.nullable().optional(),
+  categoryKey: categoryKeySchema.optional(),
+  /** Only notifications this user was a recipient of (messages or skips). */
+  userId: uuid.optional(),
+  /** Created at or after. */
+  since: timestampSchema.optional(),
+  /** Created before. */
+  until: timestampSchema.optional(),
+  /** Keyset pagination, newest first: notifications older than this one. */
+  before: entityIdSchema.optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+})
+export type ListNotificationsInput = z.input<typeof listNotificationsInput>

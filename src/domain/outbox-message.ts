@@ -1,4 +1,5 @@
 import { IllegalTransitionError } from './errors.js'
+import type { MessageNotification } from './notification.js'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
@@ -23,6 +24,11 @@ export interface OutboxMessage {
   readonly maxAttempts: number
   readonly createdBy: string
   readonly createdAt: Date
+  /**
+   * Set on the messages a notify wrote, null on a plain enqueue: the notification, the
+   * recipient user, the category and the template version to render (see docs/notify.md).
+   */
+  readonly notification: MessageNotification | null
   // delivery state
   readonly status: DeliveryStatus
   readonly attempts: number

@@ -7,11 +7,17 @@ import {
   type DeleteProfileInput,
   deleteProfileInput,
   type ListCategoriesInput,
+  type ListNotificationsInput,
   type ListProfilesInput,
   type ListTenantDefaultsInput,
   listCategoriesInput,
+  listNotificationsInput,
   listProfilesInput,
   listTenantDefaultsInput,
+  type NotificationRefInput,
+  type NotifyInput,
+  notificationRefInput,
+  notifyInput,
   type PreferenceGridInput,
   type ProfileRefInput,
   preferenceGridInput,
@@ -28,6 +34,9 @@ import {
 import { parseInput } from '../domain/validation.js'
 import {
   categorySchema,
+  notificationSchema,
+  notificationStatusSchema,
+  notifyResultSchema,
   preferenceCellSchema,
   preferenceGridSchema,
   profileSchema,
@@ -238,5 +247,54 @@ export const RECIPIENT_ROUTES: readonly RouteDef[] = [
     from: 'body',
     response: tenantDefaultSchema.nullable(),
     run: async (m, p, i) => (await m.setTenantDefault(p, i as SetTenantDefaultInput)) ?? new Reply(200, null),
+  },
+]
+
+/** Notify and the notifications' status: appended to ROUTES. */
+export const NOTIFY_ROUTES: readonly RouteDef[] = [
+  {
+    method: 'POST',
+    path: '/notify',
+    operationId: 'notify',
+    tag: 'notify',
+    summary: 'Notify people of one event: one message per recipient and channel their preferences allow',
+    description:
+      "`infra_admin` or `service`. `to` names users (each with a profile the caller may see in the notification's tenant) or a channel whose opted-in members are the recipients. The category names the tenant's channel per channel type; each recipient's preferences decide the types, the profile the address; recipients left out are recorded with the reason. All in one unit of work. An `Idempotency-Key` header or body field makes retries safe: a repeated key answers 200 with the first notification; a new one answers 201. Spends one enqueue-quota token.",
+    input: notifyInput,
+    from: 'body',
+    headers: { 'idempotency-key': 'idempotencyKey' },
+    quota: true,
+    response: notifyResultSchema,
+    run: async (m, p, i, ctx) => {
+      const r = await m.notify(p, i as NotifyInput)
+      const location = link(ctx, `/notifications/${r.notification.id}`, r.notification.infrastructureId)
+      return new Reply(r.created ? 201 : 200, r, r.created ? { location } : {})
+    },
+  },
+  {
+    method: 'GET',
+    path: '/notifications',
+    operationId: 'listNotifications',
+    tag: 'notify',
+    summary: "A tenant's notifications, newest first",
+    description:
+      "`infra_admin` or `service`. Narrow by `categoryKey`, `userId` (a recipient, delivered or skipped), `since`/`until` and `businessId` (`null`: the infrastructure's own); `before` (a notification id) pages on.",
+    input: listNotificationsInput,
+    from: 'query',
+    response: z.array(notificationSchema),
+    run: (m, p, i) => m.listNotifications(p, i as ListNotificationsInput),
+  },
+  {
+    method: 'GET',
+    path: '/notifications/:notificationId',
+    operationId: 'getNotification',
+    tag: 'notify',
+    summary: 'A notification and where each recipient x channel stands',
+    description:
+      '`infra_admin` or `service`. `counts` per state; `deliveries` in (user, channel type) order with state (`pending`, `delivered`, `failed`, `dead`, `skipped` with its reason), attempts and last error (secrets redacted). `state` and `userId` narrow, `after` (`<userId>/<channelType>`) pages on.',
+    input: notificationRefInput,
+    from: 'query',
+    response: notificationStatusSchema,
+    run: (m, p, i) => m.getNotification(p, i as NotificationRefInput),
   },
 ]

@@ -1,5 +1,13 @@
 import { z } from 'zod'
+import type { NotifyResult } from '../application/notify-service.js'
 import type { Category } from '../domain/category.js'
+import {
+  DELIVERY_STATES,
+  type Notification,
+  type NotificationDelivery,
+  type NotificationStatus,
+  SKIP_REASONS,
+} from '../domain/notification.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import { type Principal, ROLES } from '../domain/tenant-scope.js'
@@ -87,4 +95,55 @@ export const sessionSchema = shapeOf<Principal>()({
   userId: uuid,
   role: z.enum(ROLES),
   grants: z.array(z.object({ infrastructureId: uuid, businessId: uuid.nullable() })),
+})
+
+export const notificationSchema = shapeOf<Notification>()({
+  id: uuid,
+  infrastructureId: uuid,
+  businessId: uuid.nullable(),
+  categoryKey: z.string(),
+  target: z
+    .union([
+      z.object({ kind: z.literal('users'), count: z.number().int() }),
+      z.object({ kind: z.literal('channel'), channelId: uuid, channelKey: z.string() }),
+    ])
+    .describe('Who it was addressed to: how many users, or the channel whose members it reached.'),
+  data: z.record(z.string(), z.unknown()),
+  idempotencyKey: z.string().nullable(),
+  createdBy: uuid,
+  createdAt: dateTime,
+  availableAt: dateTime.nullable(),
+  recipientCount: z.number().int(),
+  messageCount: z.number().int(),
+  skippedCount: z.number().int(),
+})
+
+export const notifyResultSchema = shapeOf<NotifyResult>()({
+  notification: notificationSchema,
+  created: z
+    .boolean()
+    .describe('false: the idempotency key was seen before; `notification` is the first one.'),
+})
+
+export const notificationDeliverySchema = shapeOf<NotificationDelivery>()({
+  userId: uuid,
+  channelType: z.string().describe('`*` for a skip that concerns every channel type.'),
+  channelId: uuid.nullable(),
+  messageId: uuid.nullable(),
+  state: z.enum(DELIVERY_STATES),
+  reason: z.enum(SKIP_REASONS).nullable(),
+  attempts: z.number().int(),
+  lastError: z.string().nullable().describe('Secrets redacted.'),
+  settledAt: dateTime.nullable(),
+})
+
+export const notificationStatusSchema = shapeOf<NotificationStatus>()({
+  notification: notificationSchema,
+  counts: z.object(
+    Object.fromEntries(DELIVERY_STATES.map((s) => [s, z.number().int()])) as Record<
+      (typeof DELIVERY_STATES)[number],
+      z.ZodNumber
+    >,
+  ),
+  deliveries: z.array(notificationDeliverySchema),
 })

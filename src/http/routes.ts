@@ -46,7 +46,7 @@ import {
   statsInput,
 } from '../domain/inputs.js'
 import { parseInput } from '../domain/validation.js'
-import { RECIPIENT_ROUTES } from './notify-routes.js'
+import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
   ackResultSchema,
@@ -434,4 +434,6 @@ export const ROUTES: readonly RouteDef[] = [
   ...TEMPLATE_ROUTES,
   // Recipients: profiles, categories, preferences.
   ...RECIPIENT_ROUTES,
+  // Notify, and the notifications' status.
+  ...NOTIFY_ROUTES,
 ]

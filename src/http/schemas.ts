@@ -80,6 +80,12 @@ export const outboxMessageSchema = shapeOf<OutboxMessage>()({
   leasedUntil: dateTime.nullable(),
   lastError: z.string().nullable(),
   settledAt: dateTime.nullable(),
+  notification: z
+    .object({ id: uuid, userId: uuid, categoryKey: z.string(), templateId: uuid.nullable() })
+    .nullable()
+    .describe(
+      "A notify's message: its notification, the recipient user, the category and the template version it renders; null on a plain enqueue.",
+    ),
 })
 
 export const enqueueResultSchema = shapeOf<EnqueueResult>()({

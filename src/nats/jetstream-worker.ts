@@ -120,7 +120,11 @@ class BrokerRuntime {
         ttlMs: settings.channelCacheMs,
         timers,
       }),
-      deliverOptions: { ...settings, scope: port.scope },
+      deliverOptions: {
+        ...settings,
+        scope: port.scope,
+        render: (held, channelType) => port.render(held, channelType),
+      },
       batcher: new CompletionBatcher({
         settle: (items) => port.settle(items),
         delayMs: settings.completeDelayMs,

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
+import type { MessageNotification } from '../domain/notification.js'
 import type { ClaimedMessage, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
 
 /**
@@ -18,6 +19,8 @@ export interface RelayEnvelope {
   readonly payload: JsonValue
   readonly recipients: readonly string[] | null
   readonly idempotencyKey: string | null
+  /** A notify's message: its notification, recipient, category and template version (null on a plain enqueue). */
+  readonly notification: MessageNotification | null
   readonly maxAttempts: number
   readonly createdBy: string
   readonly createdAt: string
@@ -58,6 +61,15 @@ export const relayEnvelopeSchema = z.strictObject({
   payload: jsonValue,
   recipients: z.array(z.string()).nullable(),
   idempotencyKey: z.string().nullable(),
+  notification: z
+    .strictObject({
+      id: uuid,
+      userId: uuid,
+      categoryKey: z.string().min(1).max(100),
+      templateId: uuid.nullable(),
+    })
+    .nullable()
+    .default(null),
   maxAttempts: z.number().int().min(1),
   createdBy: z.string(),
   createdAt: z.iso.datetime(),
@@ -90,6 +102,7 @@ export function toEnvelope(
     payload: message.payload,
     recipients: message.recipients,
     idempotencyKey: message.idempotencyKey,
+    notification: message.notification,
     maxAttempts: message.maxAttempts,
     createdBy: message.createdBy,
     createdAt: message.createdAt.toISOString(),
@@ -134,6 +147,7 @@ export function heldFromEnvelope(
     payload: envelope.payload,
     recipients: envelope.recipients,
     idempotencyKey: envelope.idempotencyKey,
+    notification: envelope.notification,
     maxAttempts: envelope.maxAttempts,
     createdBy: envelope.createdBy,
     createdAt: new Date(envelope.createdAt),

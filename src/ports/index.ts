@@ -8,6 +8,11 @@ export { type IdGenerator, randomIds } from './id-generator.js'
 export type { InboxRepository } from './inbox-repository.js'
 export type { MembershipRepository } from './membership-repository.js'
 export type {
+  DeliveryFilter,
+  NotificationListFilter,
+  NotificationRepository,
+} from './notification-repository.js'
+export type {
   ClaimOptions,
   CompleteCommand,
   Due,

@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../domain/audit.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type { MessageNotification } from '../domain/notification.js'
 import type {
   ClaimedMessage,
   DeliveryStatus,
@@ -76,6 +77,12 @@ export interface NewOutboxMessage {
   readonly createdBy: string
   /** When the caller asked (a record, never compared with a lease or a due time). */
   readonly createdAt: Date
+  /**
+   * The notification this message is one delivery of (notify's messages only; absent or
+   * null on a plain enqueue). Such a message carries no idempotency key of its own (the
+   * notification's key covers its fan-out) and is written by `infra_admin` or `service` only.
+   */
+  readonly notification?: MessageNotification | null
 }
 
 /**
@@ -92,8 +99,11 @@ export interface EnqueueCommand {
   readonly channel: { readonly id: string } | { readonly key: string }
   /** Max attempts where the channel sets none. */
   readonly defaultMaxAttempts: number
-  /** Appended when the message is created. */
-  readonly audit: AuditEntry
+  /**
+   * Appended when the message is created; null: none of its own (a notify appends one entry
+   * for the notification, not one per message of its fan-out).
+   */
+  readonly audit: AuditEntry | null
 }
 
 export interface EnqueueOutcome {
@@ -118,8 +128,9 @@ export interface OutboxRepository {
    * Idempotent: when (infrastructureId, businessId, idempotencyKey) is taken, the result is
    * the first message with `created: false` and nothing is written; a key repeated within
    * the batch answers with the batch's first message. Each message created appends its
-   * `audit` entry (details gain `channelId`) in the same unit of work. One result per
-   * command, in order.
+   * `audit` entry, if it has one (details gain `channelId`), in the same unit of work. A
+   * message of a notification with an idempotency key is a ValidationError, one written by
+   * a member a ForbiddenRoleError. One result per command, in order.
    */
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]>
   /** null when absent or outside the scope. */

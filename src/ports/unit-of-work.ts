@@ -4,6 +4,7 @@ import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
+import type { NotificationRepository } from './notification-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
@@ -32,6 +33,8 @@ export interface Repositories {
   readonly preferences: PreferenceRepository
   /** Per-channel rate buckets shared by every worker of the store. */
   readonly rateBuckets: RateBucketRepository
+  /** Notifications and the recipients they left out. */
+  readonly notifications: NotificationRepository
 }
 
 /**

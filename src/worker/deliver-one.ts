@@ -1,4 +1,5 @@
 import type { ChannelLookup } from '../application/channel-opener.js'
+import type { RenderStep } from '../application/delivery-render.js'
 import { type AttemptReport, cleanReport } from '../application/settle.js'
 import { backoffMs, type RetryPolicy } from '../domain/delivery.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
@@ -28,6 +29,11 @@ export interface DeliverOneOptions {
   /** A paused channel's message (disabled, or its secrets do not open) is looked at again after this. */
   readonly pausedChannelDelayMs: number
   readonly timers: Timers
+  /**
+   * The payload a message goes out with over its channel's type (the port's `render`: a
+   * notification's message rendered with its template); absent: every message as written.
+   */
+  readonly render?: (held: ClaimedMessage, channelType: string) => Promise<RenderStep>
 }
 
 /**
@@ -97,11 +103,24 @@ export async function deliverOne(
     const waitMs = await options.rateLimiter.take(channel, lookup.rateLimit)
     if (waitMs > 0) return release(waitMs, 'rate_limited')
   }
+  let message = held
+  if (options.render && held.notification?.templateId) {
+    // A template that does not render fails its message for good: a retry renders the same.
+    const rendered = await options.render(held, lookup.channel.type)
+    if (!rendered.ok) {
+      return settleWith(held, startedAt, options, lookup.redact, {
+        status: 'permanent',
+        code: 'template_error',
+        error: rendered.error,
+      })
+    }
+    message = { ...held, payload: rendered.payload }
+  }
   const transport = options.transports.get(lookup.channel.type)
   const outcome: DeliveryOutcome | HandOff = transport
     ? await callTransport({
         transport,
-        held,
+        held: message,
         channel: lookup.channel,
         scope: options.scope,
         redact: lookup.redact,

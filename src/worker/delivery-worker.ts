@@ -136,7 +136,11 @@ class WorkerRuntime {
       ttlMs: settings.channelCacheMs,
       timers,
     })
-    this.deliverOptions = { ...settings, scope: port.scope }
+    this.deliverOptions = {
+      ...settings,
+      scope: port.scope,
+      render: (held, channelType) => port.render(held, channelType),
+    }
     this.loop = new ClaimLoop({
       claim: (request) => port.claim(request),
       slots: this.slots,

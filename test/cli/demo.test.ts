@@ -61,7 +61,21 @@ describe('the main job: npm start', () => {
       /webhooks arrived once each, every signature verified \(Standard Webhooks\): 63 verified, 0 forged/,
     )
     expect(stdout).not.toContain('FAIL')
-    expect(stdout).toMatch(/demo: all 9 checks passed\n/)
+    // One event to people: a notify by preference, profile and locale, reported per recipient and channel.
+    expect(stdout).toContain('Notify: invoice.paid to four people (per recipient and channel)')
+    for (const row of [
+      /Ada\s+en-US\s+email\s+delivered\s+Payment received for invoice INV-20931\n/,
+      /Ada\s+en-US\s+sms\s+delivered\s+Acme: payment of EUR 1,250.00 for INV-20931 received\.\n/,
+      /Bruno\s+de-DE\s+email\s+delivered\s+Zahlung für Rechnung INV-20931 erhalten\n/,
+      /Bruno\s+de-DE\s+in_app\s+delivered\s+Rechnung INV-20931 bezahlt\n/,
+      /Chen\s+en-GB\s+in_app\s+delivered\s+Invoice INV-20931 paid\n/,
+      /Chen\s+en-GB\s+sms\s+skipped\s+no_address\n/,
+      /Dora\s+de\s+email\s+skipped\s+opted_out\n/,
+      /Dora\s+de\s+sms\s+delivered\s+Acme: Zahlung von EUR 1,250.00 für INV-20931 erhalten\.\n/,
+    ])
+      expect(stdout).toMatch(row)
+    expect(stdout).toMatch(/ok {3}notify: one message per recipient and channel .*: 10 delivered, 2 skipped/)
+    expect(stdout).toMatch(/demo: all 11 checks passed\n/)
     // The live progress went to stderr, the report to stdout.
     expect(stderr).toMatch(/delivering \[#+\]\s+129\/129 settled/)
     // No credential of the run leaks into the output.

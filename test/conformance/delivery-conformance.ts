@@ -507,6 +507,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         leasedUntil: null,
         lastError: null,
         settledAt: null,
+        notification: null,
       }
       const producerScope = TenantScope.of(s.producer)
       for (let k = 0; k < 10_000; k += 500) {

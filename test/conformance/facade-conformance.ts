@@ -86,6 +86,7 @@ export function describeFacadeConformance(
         profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
         categories: await messaging.listCategories(admin, { infrastructureId }),
         tenantDefaults: await messaging.listTenantDefaults(admin, { infrastructureId }),
+        notifications: await messaging.listNotifications(admin, { infrastructureId, limit: 200 }),
       }
     }
 
@@ -1379,6 +1380,64 @@ export function describeFacadeConformance(
             (m) => m.listTenantDefaults(admin, { infrastructureId: 'x' }),
             'infrastructureId',
             'format:uuid',
+          ],
+          [
+            'notify: neither users nor a channel',
+            (m) => m.notify(worker, { infrastructureId: i, category: 'invoice.paid', to: {} as never }),
+            'to',
+            'invalid_union',
+          ],
+          [
+            'notify: more than 10,000 users',
+            (m) =>
+              m.notify(worker, {
+                infrastructureId: i,
+                category: 'invoice.paid',
+                to: { users: Array.from({ length: 10_001 }, () => uuid()) },
+              }),
+            'to',
+          ],
+          [
+            'notify: category not a key',
+            (m) =>
+              m.notify(worker, { infrastructureId: i, category: 'Invoice Paid', to: { users: [uuid()] } }),
+            'category',
+            'format:regex',
+          ],
+          [
+            'notify: data not an object',
+            (m) =>
+              m.notify(worker, {
+                infrastructureId: i,
+                category: 'invoice.paid',
+                to: { users: [uuid()] },
+                data: [1] as never,
+              }),
+            'data',
+            'invalid_type',
+          ],
+          [
+            'notify: idempotency key with a space',
+            (m) =>
+              m.notify(worker, {
+                infrastructureId: i,
+                category: 'invoice.paid',
+                to: { users: [uuid()] },
+                idempotencyKey: 'a b',
+              }),
+            'idempotencyKey',
+            'format:regex',
+          ],
+          [
+            'getNotification: after not user/type',
+            (m) => m.getNotification(admin, { infrastructureId: i, notificationId: uuid(), after: 'nope' }),
+            'after',
+            'format:regex',
+          ],
+          [
+            'listNotifications: since not a time',
+            (m) => m.listNotifications(admin, { infrastructureId: i, since: 'yesterday' as never }),
+            'since',
           ],
           [
             'principal: the nil UUID as user',

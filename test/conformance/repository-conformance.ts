@@ -345,6 +345,7 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
       /** The message a command creates: pending, unclaimed, due when it said. */
       const created = (c: EnqueueCommand, channelId: string, maxAttempts: number): OutboxMessage => ({
         ...c.message,
+        notification: c.message.notification ?? null,
         channelId,
         maxAttempts,
         status: 'pending',

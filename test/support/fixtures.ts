@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type {
+  AuditEntry,
   Channel,
   EnqueueCommand,
   EnqueueOutcome,
@@ -71,6 +72,7 @@ export function message(
     leasedUntil: null,
     lastError: null,
     settledAt: null,
+    notification: null,
     ...over,
   }
 }
@@ -88,7 +90,10 @@ export class ManualClock {
  * The `enqueueMany` command that appends `m` as it is (its own channel, due time, max
  * attempts where the channel sets none), with the audit entry a caller in `scope` writes.
  */
-export function enqueueCommand(scope: TenantScope, m: OutboxMessage): EnqueueCommand {
+export function enqueueCommand(
+  scope: TenantScope,
+  m: OutboxMessage,
+): EnqueueCommand & { readonly audit: AuditEntry } {
   return {
     message: {
       id: m.id,
@@ -99,6 +104,7 @@ export function enqueueCommand(scope: TenantScope, m: OutboxMessage): EnqueueCom
       idempotencyKey: m.idempotencyKey,
       createdBy: m.createdBy,
       createdAt: m.createdAt,
+      notification: m.notification,
     },
     due: { at: m.availableAt },
     channel: { id: m.channelId },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { ChannelLookup } from '../../src/application/channel-opener.js'
-import type { DeliveryPort } from '../../src/application/delivery-port.js'
+import type { DeliveryPort, RenderStep } from '../../src/application/delivery-port.js'
 import type { RetainItem } from '../../src/application/retain.js'
 import type { AttemptReport, SettleItem, SettleResult } from '../../src/application/settle.js'
 import type { Channel, RateLimit } from '../../src/domain/channel.js'
@@ -108,6 +108,10 @@ export class MemoryPortDouble implements DeliveryPort {
   }
   async openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup> {
     return this.lookup(infrastructureId, channelId)
+  }
+  /** Messages of this double carry no notification: they go out as written. */
+  async render(held: ClaimedMessage): Promise<RenderStep> {
+    return { ok: true, payload: held.payload }
   }
   onWake(listener: () => void): () => void {
     this.listeners.add(listener)

@@ -4,6 +4,7 @@ import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
+import type { Notification, NotificationSkip } from '../../domain/notification.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
 import type { BucketState } from '../../domain/rate-bucket.js'
@@ -39,6 +40,12 @@ export class MemoryState {
   readonly tenantDefaults = new Map<string, TenantDefault>()
   /** (infrastructure, channel) -> the channel's rate bucket. */
   readonly rateBuckets = new Map<string, BucketState>()
+  /** (infrastructure, id) -> notification. */
+  readonly notifications = new Map<string, Notification>()
+  /** (infrastructure, business, idempotency key) -> notification key: the unique index. */
+  readonly notificationKeys = new Map<string, string>()
+  /** (infrastructure, notification, user, channel type) -> skip. */
+  readonly notificationSkips = new Map<string, NotificationSkip>()
 }
 
 export const profileKey = (infrastructureId: string, userId: string) => `${infrastructureId}/${userId}`

@@ -11,6 +11,7 @@ import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
+import { MemoryNotificationRepository } from './memory-notification-repository.js'
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { MemoryPreferenceRepository } from './memory-preference-repository.js'
 import { MemoryProfileRepository } from './memory-profile-repository.js'
@@ -58,6 +59,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         categories: new MemoryCategoryRepository(this.state, journal),
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
+        notifications: new MemoryNotificationRepository(this.state, journal),
       }
       return work(repos)
     })

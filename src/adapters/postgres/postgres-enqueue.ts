@@ -8,6 +8,7 @@ import {
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
+import { checkCommands } from '../shared/enqueue-batch.js'
 import { claimsOf } from './claims.js'
 import { classify } from './errors.js'
 import type { MessagingDatabase, OutboxRow } from './schema.js'
@@ -35,7 +36,7 @@ const fromJson = (j: Record<string, unknown>): OutboxMessage =>
   })
 
 /**
- * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue` (sql/0010_database_clock.sql),
+ * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue` (sql/0010_database_clock.sql, the notification columns from sql/0021),
  * which sets the claims, resolves the channels, inserts the messages (a relative due time
  * resolved by the database's clock) and their audit entries in one statement. It carries
  * the claims itself, so it is correct inside a unit of work (the same claims again) and
@@ -49,11 +50,7 @@ export async function enqueueManyStatement(
   commands: readonly EnqueueCommand[],
 ): Promise<EnqueueOutcome[]> {
   if (commands.length === 0) return []
-  for (const { message: m } of commands) {
-    if (!scope.canAccess(m.infrastructureId, m.businessId)) {
-      throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
-    }
-  }
+  checkCommands(scope, commands)
   const claims = claimsOf(scope)
   const call = async (ords: readonly number[]) => {
     const rows = ords.map((ord) => {
@@ -73,12 +70,17 @@ export async function enqueueManyStatement(
         created_at: m.createdAt,
         available_at: 'at' in due ? due.at : null,
         available_after_ms: 'at' in due ? null : Math.max(0, Math.round(due.afterMs)),
-        audit_id: audit.id,
-        audit_actor_id: audit.actorId,
-        audit_actor_role: audit.actorRole,
-        audit_action: audit.action,
-        audit_details: audit.details,
-        audit_at: audit.at,
+        notification_id: m.notification?.id ?? null,
+        recipient_user_id: m.notification?.userId ?? null,
+        category_key: m.notification?.categoryKey ?? null,
+        template_id: m.notification?.templateId ?? null,
+        // A null audit_id: the message has no entry of its own (a notification's fan-out).
+        audit_id: audit?.id ?? null,
+        audit_actor_id: audit?.actorId ?? null,
+        audit_actor_role: audit?.actorRole ?? null,
+        audit_action: audit?.action ?? null,
+        audit_details: audit?.details ?? null,
+        audit_at: audit?.at ?? null,
       }
     })
     try {
@@ -115,6 +117,7 @@ export async function enqueueManyStatement(
     const c = commands[r.ord]!
     const message: OutboxMessage = {
       ...c.message,
+      notification: c.message.notification ?? null,
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,
       status: 'pending',

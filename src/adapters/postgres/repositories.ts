@@ -5,6 +5,7 @@ import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
+import { PostgresNotificationRepository } from './postgres-notification-repository.js'
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
@@ -30,4 +31,5 @@ export const repositories = (
   categories: new PostgresCategoryRepository(db),
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
+  notifications: new PostgresNotificationRepository(db),
 })

@@ -58,6 +58,10 @@ export interface OutboxRow {
   leased_until: Date | null
   last_error: string | null
   settled_at: Date | null
+  notification_id: string | null
+  recipient_user_id: string | null
+  category_key: string | null
+  template_id: string | null
 }
 
 export interface AuditRow {
@@ -168,6 +172,15 @@ export const toMessage = (r: OutboxRow): OutboxMessage => ({
   leasedUntil: r.leased_until,
   lastError: r.last_error,
   settledAt: r.settled_at,
+  notification:
+    r.notification_id === null
+      ? null
+      : {
+          id: r.notification_id,
+          userId: r.recipient_user_id!,
+          categoryKey: r.category_key!,
+          templateId: r.template_id,
+        },
 })
 
 export const toAuditEntry = (r: AuditRow): AuditEntry => ({

@@ -1,5 +1,11 @@
 import type { Channel } from '../../domain/channel.js'
-import { ChannelDisabledError, NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
+import {
+  ChannelDisabledError,
+  ForbiddenRoleError,
+  NotFoundError,
+  TenantScopeViolationError,
+  ValidationError,
+} from '../../domain/errors.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { AuditLog } from '../../ports/audit-log.js'
@@ -33,7 +39,9 @@ export const dueAt = (due: Due, now: () => Date): Date =>
  * 2. every channel is found by id or key in the message's own infrastructure, and enabled,
  *    before the first write;
  * 3. a message takes its channel's id and max attempts (else the command's default);
- * 4. a message created appends its audit entry, details gaining `channelId`.
+ * 4. a message created appends its audit entry (if it has one), details gaining `channelId`;
+ * 5. a message of a notification carries no idempotency key of its own and is written by an
+ *    `infra_admin` or `service` only (it holds a recipient's address).
  *
  * The caller's unit of work makes it all or nothing.
  */
@@ -42,17 +50,14 @@ export async function enqueueBatch(
   scope: TenantScope,
   commands: readonly EnqueueCommand[],
 ): Promise<EnqueueOutcome[]> {
-  for (const { message: m } of commands) {
-    if (!scope.canAccess(m.infrastructureId, m.businessId)) {
-      throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
-    }
-  }
+  checkCommands(scope, commands)
   const channels = await resolveChannels(store, scope, commands)
   const out: EnqueueOutcome[] = []
   for (const [i, c] of commands.entries()) {
     const channel = channels[i]!
     const r = await store.insert(scope, {
       ...c.message,
+      notification: c.message.notification ?? null,
       channelId: channel.id,
       maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,
       status: 'pending',
@@ -63,7 +68,7 @@ export async function enqueueBatch(
       lastError: null,
       settledAt: null,
     })
-    if (r.created) {
+    if (r.created && c.audit !== null) {
       await store.audit.append(scope, {
         ...c.audit,
         details: { channelId: channel.id, ...(c.audit.details ?? {}) },
@@ -72,6 +77,31 @@ export async function enqueueBatch(
     out.push(r)
   }
   return out
+}
+
+/** Rules 1 and 5, before any channel is looked up: every store checks them the same way. */
+export function checkCommands(scope: TenantScope, commands: readonly EnqueueCommand[]): void {
+  for (const [i, { message: m }] of commands.entries()) {
+    if (!scope.canAccess(m.infrastructureId, m.businessId)) {
+      throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
+    }
+    if (m.notification) {
+      if (m.idempotencyKey !== null) {
+        throw ValidationError.single(
+          `items.${i}.idempotencyKey`,
+          'notification_message_key',
+          "a notification's message has no idempotency key of its own",
+        )
+      }
+      if (!scope.hasRole('infra_admin', 'service')) {
+        throw new ForbiddenRoleError(
+          'outbox.enqueue of a notification message',
+          ['infra_admin', 'service'],
+          scope.role,
+        )
+      }
+    }
+  }
 }
 
 /** Each command's channel, looked up once per distinct reference; throws before anything is written. */

@@ -439,9 +439,98 @@ ALTER TABLE messaging_delivery_attempts
   ADD COLUMN worker_host TEXT CHECK (worker_host IS NULL OR length(worker_host) <= 253);
 `
 
+const v8 = /* sql */ `
+-- Notifications (the PostgreSQL schema's sql/0021): one row per notify call, one skip row
+-- per recipient and channel type it left out, and the outbox's columns that say whose
+-- message it is and of which notification.
+CREATE TABLE messaging_notifications (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  category_key      TEXT NOT NULL,
+  target            TEXT NOT NULL CHECK (json_valid(target) AND json_type(target) = 'object'),
+  data              TEXT NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object'),
+  idempotency_key   TEXT CHECK (idempotency_key IS NULL OR length(idempotency_key) BETWEEN 1 AND 255),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  available_at      INTEGER,
+  recipient_count   INTEGER NOT NULL CHECK (recipient_count >= 0),
+  message_count     INTEGER NOT NULL CHECK (message_count >= 0),
+  skipped_count     INTEGER NOT NULL CHECK (skipped_count >= 0),
+  PRIMARY KEY (infrastructure_id, id),
+  FOREIGN KEY (infrastructure_id, category_key) REFERENCES messaging_categories (infrastructure_id, category_key)
+) STRICT;
+CREATE UNIQUE INDEX messaging_notifications_idempotency_key
+  ON messaging_notifications (infrastructure_id, coalesce(business_id, ''), idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX messaging_notifications_created_idx ON messaging_notifications (infrastructure_id, created_at, id);
+CREATE INDEX messaging_notifications_category_idx
+  ON messaging_notifications (infrastructure_id, category_key, created_at, id);
+
+CREATE TRIGGER messaging_notifications_no_update BEFORE UPDATE ON messaging_notifications
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_notifications is append-only');
+END;
+CREATE TRIGGER messaging_notifications_no_delete BEFORE DELETE ON messaging_notifications
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_notifications is append-only');
+END;
+
+CREATE TABLE messaging_notification_skips (
+  infrastructure_id TEXT NOT NULL,
+  notification_id   TEXT NOT NULL,
+  user_id           TEXT NOT NULL,
+  channel_type      TEXT NOT NULL CHECK (channel_type = '*' OR (
+                      length(channel_type) <= 40 AND channel_type GLOB '[a-z]*' AND channel_type NOT GLOB '*[^a-z0-9_]*')),
+  business_id       TEXT,
+  reason            TEXT NOT NULL CHECK (reason IN ('opted_out', 'no_address', 'no_channel', 'unknown_recipient')),
+  created_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, notification_id, user_id, channel_type),
+  FOREIGN KEY (infrastructure_id, notification_id) REFERENCES messaging_notifications (infrastructure_id, id)
+) STRICT;
+CREATE INDEX messaging_notification_skips_user_idx
+  ON messaging_notification_skips (infrastructure_id, user_id, created_at);
+
+CREATE TRIGGER messaging_notification_skips_no_update BEFORE UPDATE ON messaging_notification_skips
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_notification_skips is append-only');
+END;
+CREATE TRIGGER messaging_notification_skips_no_delete BEFORE DELETE ON messaging_notification_skips
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_notification_skips is append-only');
+END;
+
+ALTER TABLE messaging_outbox ADD COLUMN notification_id TEXT;
+ALTER TABLE messaging_outbox ADD COLUMN recipient_user_id TEXT;
+ALTER TABLE messaging_outbox ADD COLUMN category_key TEXT;
+ALTER TABLE messaging_outbox ADD COLUMN template_id TEXT;
+
+-- The CHECK of the PostgreSQL schema (SQLite adds no table constraint to an existing table).
+CREATE TRIGGER messaging_outbox_notification_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.notification_id IS NULL) = (NEW.recipient_user_id IS NULL)
+      AND (NEW.notification_id IS NULL) = (NEW.category_key IS NULL)
+      AND (NEW.template_id IS NULL OR NEW.notification_id IS NOT NULL))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: a notification message names its notification, recipient and category');
+END;
+
+CREATE TRIGGER messaging_outbox_notification_immutable
+BEFORE UPDATE OF notification_id, recipient_user_id, category_key, template_id ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE INDEX messaging_outbox_notification_idx
+  ON messaging_outbox (infrastructure_id, notification_id, recipient_user_id)
+  WHERE notification_id IS NOT NULL;
+CREATE INDEX messaging_outbox_recipient_idx
+  ON messaging_outbox (infrastructure_id, recipient_user_id, created_at)
+  WHERE notification_id IS NOT NULL;
+`
+
 // Per-channel rate buckets shared by every worker on the file (sql/0041): a take is one
 // upsert, so two processes never take the same token.
-const v8 = /* sql */ `
+const v9 = /* sql */ `
 CREATE TABLE messaging_rate_buckets (
   infrastructure_id TEXT    NOT NULL,
   channel_id        TEXT    NOT NULL,
@@ -460,5 +549,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 5, name: 'templates', sql: v5 },
   { version: 6, name: 'security_log', sql: v6 },
   { version: 7, name: 'attempt_host', sql: v7 },
-  { version: 8, name: 'rate_buckets', sql: v8 },
+  { version: 8, name: 'notifications', sql: v8 },
+  { version: 9, name: 'rate_buckets', sql: v9 },
 ]

@@ -110,6 +110,10 @@ export function outboxRow(m: OutboxMessage): OutboxTable {
     leased_until: msOrNull(m.leasedUntil),
     last_error: m.lastError,
     settled_at: msOrNull(m.settledAt),
+    notification_id: m.notification?.id ?? null,
+    recipient_user_id: m.notification?.userId ?? null,
+    category_key: m.notification?.categoryKey ?? null,
+    template_id: m.notification?.templateId ?? null,
   }
 }
 
@@ -132,6 +136,15 @@ export function toMessage(r: Selectable<OutboxTable>): OutboxMessage {
     leasedUntil: dateOrNull(r.leased_until),
     lastError: r.last_error,
     settledAt: dateOrNull(r.settled_at),
+    notification:
+      r.notification_id === null
+        ? null
+        : {
+            id: r.notification_id,
+            userId: r.recipient_user_id!,
+            categoryKey: r.category_key!,
+            templateId: r.template_id,
+          },
   }
 }
 

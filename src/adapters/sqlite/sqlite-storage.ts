@@ -23,6 +23,7 @@ import { toStorageError } from './sqlite-errors.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
+import { SqliteNotificationRepository } from './sqlite-notification-repository.js'
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
@@ -119,6 +120,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         categories: new SqliteCategoryRepository(conn),
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
+        notifications: new SqliteNotificationRepository(conn),
       }),
     )
   }

@@ -52,6 +52,10 @@ export interface OutboxTable {
   leased_until: number | null
   last_error: string | null
   settled_at: number | null
+  notification_id: string | null
+  recipient_user_id: string | null
+  category_key: string | null
+  template_id: string | null
 }
 
 export interface AuditLogTable {
@@ -169,6 +173,32 @@ export interface TemplateSettingsTable {
   updated_at: number
 }
 
+export interface NotificationsTable {
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  category_key: string
+  target: string
+  data: string
+  idempotency_key: string | null
+  created_by: string
+  created_at: number
+  available_at: number | null
+  recipient_count: number
+  message_count: number
+  skipped_count: number
+}
+
+export interface NotificationSkipsTable {
+  infrastructure_id: string
+  notification_id: string
+  user_id: string
+  channel_type: string
+  business_id: string | null
+  reason: string
+  created_at: number
+}
+
 export interface SqliteDatabase {
   messaging_channels: ChannelsTable
   messaging_channel_members: ChannelMembersTable
@@ -184,6 +214,8 @@ export interface SqliteDatabase {
   messaging_tenant_defaults: TenantDefaultsTable
   messaging_templates: TemplatesTable
   messaging_template_settings: TemplateSettingsTable
+  messaging_notifications: NotificationsTable
+  messaging_notification_skips: NotificationSkipsTable
   messaging_security_log: SecurityLogTable
   messaging_rate_buckets: RateBucketsTable
 }

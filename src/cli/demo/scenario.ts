@@ -14,6 +14,7 @@ import { ms, table } from '../format.js'
 import { identitiesOf, startServer } from '../server.js'
 import { shutdownSignal } from '../signals.js'
 import { builtinTransports } from '../transports.js'
+import { runNotifyDemo } from './notify-scenario.js'
 import { createProgress } from './progress.js'
 import { startSmsProvider, startSmtpSink, startWebhookReceiver } from './receivers.js'
 
@@ -602,6 +603,18 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
       `1 + ${redrivenRest} redriven`,
     )
 
+    // One event to people: a notify by preference, profile and locale (notify-scenario.ts).
+    const notified = await runNotifyDemo({
+      infrastructureId: acme.infrastructureId,
+      admin: acmeAdmin,
+      client: (t) => client(t, acme.infrastructureId),
+      issue,
+      smtp,
+      sms,
+      timeoutMs: opts.timeoutMs,
+    })
+    checks.push(...notified.checks)
+
     const tEnd = performance.now()
     // Throughput of the burst: from the worker's start to the last of its messages settling.
     const burst = settledAt.filter((at) => at <= tDelivered)
@@ -625,6 +638,8 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     io.out(
       `${deadRows.length ? table(['tenant', 'channel', 'message', 'attempts', 'last error'], deadRows) : '(none)'}\n`,
     )
+    io.out('\nNotify: invoice.paid to four people (per recipient and channel)\n')
+    io.out(`${table(['recipient', 'locale', 'channel', 'state', 'received or reason'], notified.rows)}\n`)
     io.out('\nTimings\n')
     io.out(
       `${table(

@@ -1,0 +1,68 @@
+import type { ClaimedMessage, JsonValue } from '../domain/outbox-message.js'
+import type { RecipientProfile } from '../domain/recipient-profile.js'
+import type { TenantScope } from '../domain/tenant-scope.js'
+import type { ServiceContext } from './context.js'
+import { templateErrorText } from './template-renderer.js'
+import type { TemplateService } from './template-service.js'
+
+/**
+ * What a held message goes out with: its payload (rendered, for a message of a notification
+ * that recorded a template version), or the template's error, which fails it for good.
+ */
+export type RenderStep =
+  | { readonly ok: true; readonly payload: JsonValue }
+  | { readonly ok: false; readonly error: string }
+
+/** The recipient a template sees when its profile is gone: every field present, so a strict template fails by name. */
+const noProfile = (userId: string) => ({
+  userId,
+  businessId: null,
+  email: null,
+  phone: null,
+  locale: null,
+  timeZone: null,
+  properties: {},
+})
+
+const recipientOf = (p: RecipientProfile) => ({
+  userId: p.userId,
+  businessId: p.businessId,
+  email: p.email,
+  phone: p.phone,
+  locale: p.locale,
+  timeZone: p.timeZone,
+  properties: p.properties,
+})
+
+/**
+ * Renders a held message of a notification with the template version it recorded at enqueue
+ * (picked then for its category, channel type and its recipient's locale, with the fallback
+ * to the language and the tenant's default), its recipient's profile as it is now and its
+ * payload as `data`. A plain enqueue, or a notification message without a template, goes
+ * out as it was written (a webhook then carries the notification's `data`).
+ */
+export async function renderHeld(
+  ctx: Pick<ServiceContext, 'uow'>,
+  templates: TemplateService,
+  scope: TenantScope,
+  held: ClaimedMessage,
+  channelType: string,
+): Promise<RenderStep> {
+  const n = held.notification
+  if (!n?.templateId) return { ok: true, payload: held.payload }
+  const profile = await ctx.uow.run(scope, (r) => r.profiles.find(scope, held.infrastructureId, n.userId))
+  const data =
+    typeof held.payload === 'object' && held.payload !== null && !Array.isArray(held.payload)
+      ? held.payload
+      : {}
+  const outcome = await templates.renderForDelivery(scope, {
+    infrastructureId: held.infrastructureId,
+    businessId: held.businessId,
+    templateId: n.templateId,
+    channelType,
+    data,
+    recipient: profile ? recipientOf(profile) : noProfile(n.userId),
+  })
+  if (!outcome.ok) return { ok: false, error: templateErrorText(outcome.problem) }
+  return { ok: true, payload: outcome.rendered.payload as unknown as JsonValue }
+}

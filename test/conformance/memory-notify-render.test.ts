@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { describeNotifyRenderConformance } from './notify-render-conformance.js'
+
+describeNotifyRenderConformance('memory', () => createMemoryStorage())

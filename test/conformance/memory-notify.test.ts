@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { describeNotifyConformance } from './notify-conformance.js'
+
+describeNotifyConformance('memory', () => createMemoryStorage())

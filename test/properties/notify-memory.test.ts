@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../src/adapters/memory/index.js'
+import { describeNotifyProperties } from './notify-preferences.js'
+
+describeNotifyProperties('memory', () => createMemoryStorage(), { defaultRuns: 60 })
