@@ -5,6 +5,7 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { RateBucketKey, RateBucketRepository } from '../../ports/rate-bucket-repository.js'
 import { assertBucketScope } from '../shared/bucket-scope.js'
+import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
 /**
@@ -23,15 +24,19 @@ export class SqliteRateBucketRepository implements RateBucketRepository {
     const now = this.clock.now().getTime()
     const cap = capacityOf(limit)
     const avail = sql`min(${cap}, tokens + max(0, excluded.refilled_at - refilled_at) / 1000.0 * ${limit.perSecond})`
-    const { rows } = await sql<{ tokens: number }>`
-      insert into messaging_rate_buckets (infrastructure_id, channel_id, tokens, refilled_at)
-      values (${key.infrastructureId}, ${key.channelId}, ${cap - 1}, ${now})
-      on conflict (infrastructure_id, channel_id) do update
+    // INSERT ... SELECT ... WHERE scope: the row's tenant checked in the statement itself, as
+    // every other statement of the adapter is (the part a policy plays on PostgreSQL).
+    const taken = await insertChecked(
+      this.db,
+      'messaging_rate_buckets',
+      { ...keyColumns(key), tokens: cap - 1, refilled_at: now },
+      canAccessInfrastructure(scope, sql.val(key.infrastructureId)),
+      sql` on conflict (infrastructure_id, channel_id) do update
         set tokens = ${avail} - 1, refilled_at = max(refilled_at, excluded.refilled_at)
-        where (held_until is null or held_until <= excluded.refilled_at) and ${avail} >= 1
-      returning tokens`.execute(this.db)
-    if (rows.length > 0) return 0
-    const state = await this.row(key)
+        where (held_until is null or held_until <= excluded.refilled_at) and ${avail} >= 1`,
+    )
+    if (taken > 0) return 0
+    const state = await this.row(scope, key)
     return waitMs(state, limit, now)
   }
 
@@ -41,23 +46,23 @@ export class SqliteRateBucketRepository implements RateBucketRepository {
     const next = deferTo(null, until)
     // Every right-hand side reads the row as it was: a hold that reaches further stays whole.
     const extends_ = sql`(held_until is null or held_until < excluded.held_until)`
-    await this.db
-      .insertInto('messaging_rate_buckets')
-      .values({ ...keyColumns(key), tokens: next.tokens, refilled_at: next.refilledAt, held_until: until })
-      .onConflict((oc) =>
-        oc.columns(['infrastructure_id', 'channel_id']).doUpdateSet({
-          tokens: sql`case when ${extends_} then excluded.tokens else tokens end`,
-          refilled_at: sql`case when ${extends_} then max(refilled_at, excluded.refilled_at) else refilled_at end`,
-          held_until: sql`case when ${extends_} then excluded.held_until else held_until end`,
-        }),
-      )
-      .execute()
+    await insertChecked(
+      this.db,
+      'messaging_rate_buckets',
+      { ...keyColumns(key), tokens: next.tokens, refilled_at: next.refilledAt, held_until: until },
+      canAccessInfrastructure(scope, sql.val(key.infrastructureId)),
+      sql` on conflict (infrastructure_id, channel_id) do update set
+        tokens = case when ${extends_} then excluded.tokens else tokens end,
+        refilled_at = case when ${extends_} then max(refilled_at, excluded.refilled_at) else refilled_at end,
+        held_until = case when ${extends_} then excluded.held_until else held_until end`,
+    )
   }
 
-  private async row(key: RateBucketKey) {
+  private async row(scope: TenantScope, key: RateBucketKey) {
     const r = await this.db
       .selectFrom('messaging_rate_buckets')
       .select(['tokens', 'refilled_at', 'held_until'])
+      .where(canAccessInfrastructure(scope, sql.ref('messaging_rate_buckets.infrastructure_id')))
       .where('infrastructure_id', '=', key.infrastructureId)
       .where('channel_id', '=', key.channelId)
       .executeTakeFirst()
