@@ -265,6 +265,7 @@ export const NOTIFY_ROUTES: readonly RouteDef[] = [
     headers: { 'idempotency-key': 'idempotencyKey' },
     quota: true,
     response: notifyResultSchema,
+    statuses: [201, 200],
     run: async (m, p, i, ctx) => {
       const r = await m.notify(p, i as NotifyInput)
       const location = link(ctx, `/notifications/${r.notification.id}`, r.notification.infrastructureId)

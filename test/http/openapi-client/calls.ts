@@ -172,6 +172,31 @@ ok(
   await memberA.GET(`${base}/preferences`, { params: { query: { infrastructureId: infraA } } }),
 )
 
+// A notify of one event to a user, where each recipient x channel stands, the tenant's list.
+const notified = ok(
+  'notify',
+  await adminA.POST(`${base}/notify`, {
+    body: {
+      infrastructureId: infraA,
+      category: 'billing',
+      to: { users: [memberUser] },
+      data: { number: 'INV-7' },
+    },
+  }),
+).data!
+ok(
+  'getNotification',
+  await adminA.GET(`${base}/notifications/{notificationId}`, {
+    params: { path: { notificationId: notified.notification.id }, query: { infrastructureId: infraA } },
+  }),
+)
+ok(
+  'listNotifications',
+  await adminA.GET(`${base}/notifications`, {
+    params: { query: { infrastructureId: infraA, categoryKey: 'billing' } },
+  }),
+)
+
 // Templates: the tenant's default locale, a first version, a preview, the next version.
 ok(
   'setTemplateSettings',
