@@ -4,7 +4,7 @@ import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { MembershipRepository } from '../../ports/membership-repository.js'
 import { classify } from './errors.js'
-import { type MessagingDatabase, toMembership, toMembershipView } from './schema.js'
+import { type MessagingDatabase, memberRow, toMembership, toMembershipView } from './schema.js'
 
 type Key = { infrastructureId: string; channelId: string; userId: string }
 
@@ -15,16 +15,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
     try {
       const row = await this.db
         .insertInto('messaging_channel_members')
-        .values({
-          infrastructure_id: m.infrastructureId,
-          channel_id: m.channelId,
-          user_id: m.userId,
-          business_id: m.businessId,
-          opted_in: m.optedIn,
-          added_by: m.addedBy,
-          created_at: m.createdAt,
-          updated_at: m.updatedAt,
-        })
+        .values(memberRow(m))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toMembership(row)

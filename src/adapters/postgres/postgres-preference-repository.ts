@@ -8,8 +8,13 @@ import type {
   TenantDefaultKey,
 } from '../../ports/preference-repository.js'
 import { classify } from './errors.js'
-import { toPreference, toTenantDefault } from './recipient-schema.js'
-import type { MessagingDatabase } from './schema.js'
+import {
+  type MessagingDatabase,
+  preferenceRow,
+  tenantDefaultRow,
+  toPreference,
+  toTenantDefault,
+} from './schema.js'
 
 /** Users' choices and the tenant's defaults. Scope and role are the policies' to decide. */
 export class PostgresPreferenceRepository implements PreferenceRepository {
@@ -19,15 +24,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
     try {
       const row = await this.db
         .insertInto('messaging_preferences')
-        .values({
-          infrastructure_id: p.infrastructureId,
-          user_id: p.userId,
-          category_key: p.categoryKey,
-          channel_type: p.channelType,
-          enabled: p.enabled,
-          updated_by: p.updatedBy,
-          updated_at: p.updatedAt,
-        })
+        .values(preferenceRow(p))
         .onConflict((oc) =>
           oc.columns(['infrastructure_id', 'user_id', 'category_key', 'channel_type']).doUpdateSet({
             enabled: p.enabled,
@@ -82,15 +79,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
     try {
       const row = await this.db
         .insertInto('messaging_tenant_defaults')
-        .values({
-          infrastructure_id: d.infrastructureId,
-          business_id: d.businessId,
-          category_key: d.categoryKey,
-          channel_type: d.channelType,
-          enabled: d.enabled,
-          updated_by: d.updatedBy,
-          updated_at: d.updatedAt,
-        })
+        .values(tenantDefaultRow(d))
         .onConflict((oc) =>
           oc.columns(['infrastructure_id', 'business_id', 'category_key', 'channel_type']).doUpdateSet({
             enabled: d.enabled,

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import { ForbiddenRoleError, TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TemplateChannelType, TemplateSettings, TemplateVersion } from '../../domain/template.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
@@ -9,7 +9,7 @@ import type {
   TemplateRepository,
 } from '../../ports/template-repository.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase } from './schema.js'
+import { type MessagingDatabase, settingsRow, templateRow } from './schema.js'
 
 /** Rows of sql/0040_templates.sql as `pg` returns them. */
 interface TemplateRow {
@@ -107,17 +107,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
     try {
       const row = await this.db
         .insertInto('messaging_templates')
-        .values({
-          infrastructure_id: t.infrastructureId,
-          id: t.id,
-          category_key: t.categoryKey,
-          channel_type: t.channelType,
-          locale: t.locale,
-          version: t.version,
-          content: sql`${json(t.content)}::jsonb`,
-          created_by: t.createdBy,
-          created_at: t.createdAt,
-        })
+        .values(templateRow(t))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toTemplate(row)
@@ -193,12 +183,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
     try {
       const row = await this.db
         .insertInto('messaging_template_settings')
-        .values({
-          infrastructure_id: s.infrastructureId,
-          default_locale: s.defaultLocale,
-          updated_by: s.updatedBy,
-          updated_at: s.updatedAt,
-        })
+        .values(settingsRow(s))
         .onConflict((oc) =>
           oc.column('infrastructure_id').doUpdateSet((eb) => ({
             default_locale: eb.ref('excluded.default_locale'),

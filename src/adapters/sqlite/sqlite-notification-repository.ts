@@ -7,17 +7,16 @@ import {
   type Notification,
   type NotificationDelivery,
   type NotificationSkip,
-  type NotifyTarget,
-  type SkipReason,
 } from '../../domain/notification.js'
-import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   DeliveryFilter,
   NotificationListFilter,
   NotificationRepository,
 } from '../../ports/notification-repository.js'
+import type { DeliveryRow } from '../shared/rows/notification-rows.js'
 import { isUniqueViolation } from './sqlite-errors.js'
+import { notificationRow, type SqliteKinds, skipRow, toDelivery, toNotification } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { NotificationsTable, SqliteDatabase } from './sqlite-tables.js'
 
@@ -32,34 +31,6 @@ const skips = {
 const outbox = {
   infra: sql.ref('messaging_outbox.infrastructure_id'),
   biz: sql.ref('messaging_outbox.business_id'),
-}
-
-const toNotification = (r: NotificationsTable): Notification => ({
-  id: r.id,
-  infrastructureId: r.infrastructure_id,
-  businessId: r.business_id,
-  categoryKey: r.category_key,
-  target: JSON.parse(r.target) as NotifyTarget,
-  data: JSON.parse(r.data) as { [key: string]: JsonValue },
-  idempotencyKey: r.idempotency_key,
-  createdBy: r.created_by,
-  createdAt: new Date(r.created_at),
-  availableAt: r.available_at === null ? null : new Date(r.available_at),
-  recipientCount: r.recipient_count,
-  messageCount: r.message_count,
-  skippedCount: r.skipped_count,
-})
-
-interface DeliveryRow {
-  user_id: string
-  channel_type: string
-  channel_id: string | null
-  message_id: string | null
-  state: DeliveryState
-  reason: SkipReason | null
-  attempts: number
-  last_error: string | null
-  settled_at: number | null
 }
 
 /** Notifications and skips: sql/0021's policies, written into each statement. */
@@ -89,21 +60,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
       await insertChecked(
         this.db,
         'messaging_notifications',
-        {
-          infrastructure_id: x.infrastructureId,
-          id: x.id,
-          business_id: x.businessId,
-          category_key: x.categoryKey,
-          target: JSON.stringify(x.target),
-          data: JSON.stringify(x.data),
-          idempotency_key: x.idempotencyKey,
-          created_by: x.createdBy,
-          created_at: x.createdAt.getTime(),
-          available_at: x.availableAt?.getTime() ?? null,
-          recipient_count: x.recipientCount,
-          message_count: x.messageCount,
-          skipped_count: x.skippedCount,
-        },
+        notificationRow(x),
         canAccess(scope, sql.val(x.infrastructureId), sql.val(x.businessId)),
       )
     } catch (e) {
@@ -146,15 +103,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
       const written = await insertChecked(
         this.db,
         'messaging_notification_skips',
-        {
-          infrastructure_id: x.infrastructureId,
-          notification_id: x.notificationId,
-          user_id: x.userId,
-          channel_type: x.channelType,
-          business_id: x.businessId,
-          reason: x.reason,
-          created_at: x.createdAt.getTime(),
-        },
+        skipRow(x),
         canAccess(scope, sql.val(x.infrastructureId), sql.val(x.businessId)),
       )
       if (written === 0) throw new TenantScopeViolationError(x.infrastructureId, x.businessId)
@@ -216,21 +165,12 @@ export class SqliteNotificationRepository implements NotificationRepository {
     if (f.userId !== undefined) conditions.push(sql`d.user_id = ${f.userId}`)
     if (f.after !== undefined)
       conditions.push(sql`(d.user_id, d.channel_type) > (${f.after.userId}, ${f.after.channelType})`)
-    const r =
-      await sql<DeliveryRow>`select * from (${this.union(scope, f.infrastructureId, f.notificationId)}) as d where ${sql.join(conditions, sql` and `)} order by d.user_id, d.channel_type limit ${f.limit}`.execute(
-        this.db,
-      )
-    return r.rows.map((x) => ({
-      userId: x.user_id,
-      channelType: x.channel_type,
-      channelId: x.channel_id,
-      messageId: x.message_id,
-      state: x.state,
-      reason: x.reason,
-      attempts: x.attempts,
-      lastError: x.last_error,
-      settledAt: x.settled_at === null ? null : new Date(x.settled_at),
-    }))
+    const r = await sql<
+      DeliveryRow<SqliteKinds>
+    >`select * from (${this.union(scope, f.infrastructureId, f.notificationId)}) as d where ${sql.join(conditions, sql` and `)} order by d.user_id, d.channel_type limit ${f.limit}`.execute(
+      this.db,
+    )
+    return r.rows.map(toDelivery)
   }
 
   async counts(

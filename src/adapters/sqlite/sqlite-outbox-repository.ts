@@ -21,7 +21,7 @@ import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
-import { outboxRow, toDeliveryAttempt, toMessage } from './sqlite-rows.js'
+import { outboxRow, toAttempt, toMessage } from './sqlite-rows.js'
 import { canAccess, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
@@ -358,7 +358,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
       // Oldest first: append order (rowid only grows; rows leave only with their message).
       .orderBy(sql`rowid`)
       .execute()
-    return rows.map(toDeliveryAttempt)
+    return rows.map(toAttempt)
   }
 
   async redrive(

@@ -9,7 +9,7 @@ import type {
   TenantDefaultKey,
 } from '../../ports/preference-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
-import { preferenceRow, tenantDefaultRow, toPreference, toTenantDefault } from './sqlite-recipient-rows.js'
+import { preferenceRow, tenantDefaultRow, toPreference, toTenantDefault } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
