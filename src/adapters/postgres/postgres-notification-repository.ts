@@ -17,6 +17,7 @@ import type {
   NotificationListFilter,
   NotificationRepository,
 } from '../../ports/notification-repository.js'
+import { notificationFilter } from '../shared/rows/keys.js'
 import { classify } from './errors.js'
 import { json, type MessagingDatabase } from './schema.js'
 
@@ -158,10 +159,7 @@ export class PostgresNotificationRepository implements NotificationRepository {
   }
 
   async list(scope: TenantScope, f: NotificationListFilter): Promise<Notification[]> {
-    const where = [sql`n.infrastructure_id = ${f.infrastructureId}`]
-    if (f.businessId === null) where.push(sql`n.business_id IS NULL`)
-    else if (f.businessId !== undefined) where.push(sql`n.business_id = ${f.businessId}`)
-    if (f.categoryKey !== undefined) where.push(sql`n.category_key = ${f.categoryKey}`)
+    const where = [notificationFilter(f)]
     if (f.since !== undefined) where.push(sql`n.created_at >= ${f.since}`)
     if (f.until !== undefined) where.push(sql`n.created_at < ${f.until}`)
     if (f.before !== undefined) {

@@ -7,6 +7,7 @@ import type {
   PreferenceRepository,
   TenantDefaultKey,
 } from '../../ports/preference-repository.js'
+import { preferenceKey, tenantDefaultFilter, tenantDefaultKey } from '../shared/rows/keys.js'
 import { classify } from './errors.js'
 import {
   type MessagingDatabase,
@@ -49,10 +50,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
   async clear(_scope: TenantScope, key: PreferenceKey): Promise<boolean> {
     const rows = await this.db
       .deleteFrom('messaging_preferences')
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('user_id', '=', key.userId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
+      .where(preferenceKey(key))
       .returning('user_id')
       .execute()
     return rows.length > 0
@@ -104,15 +102,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
   }
 
   async clearDefault(_scope: TenantScope, key: TenantDefaultKey): Promise<boolean> {
-    let q = this.db
-      .deleteFrom('messaging_tenant_defaults')
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
-    q =
-      key.businessId === null
-        ? q.where('business_id', 'is', null)
-        : q.where('business_id', '=', key.businessId)
+    const q = this.db.deleteFrom('messaging_tenant_defaults').where(tenantDefaultKey(key))
     const rows = await q.returning('category_key').execute()
     return rows.length > 0
   }
@@ -121,13 +111,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
     _scope: TenantScope,
     filter: { infrastructureId: string; businessId?: string | null; categoryKey?: string },
   ): Promise<TenantDefault[]> {
-    let q = this.db
-      .selectFrom('messaging_tenant_defaults')
-      .selectAll()
-      .where('infrastructure_id', '=', filter.infrastructureId)
-    if (filter.businessId === null) q = q.where('business_id', 'is', null)
-    else if (filter.businessId !== undefined) q = q.where('business_id', '=', filter.businessId)
-    if (filter.categoryKey !== undefined) q = q.where('category_key', '=', filter.categoryKey)
+    const q = this.db.selectFrom('messaging_tenant_defaults').selectAll().where(tenantDefaultFilter(filter))
     const rows = await q
       .orderBy('category_key')
       .orderBy('channel_type')

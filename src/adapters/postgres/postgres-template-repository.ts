@@ -8,6 +8,7 @@ import type {
   TemplateListFilter,
   TemplateRepository,
 } from '../../ports/template-repository.js'
+import { templateKey } from '../shared/rows/keys.js'
 import { classify } from './errors.js'
 import { type MessagingDatabase, settingsRow, templateRow } from './schema.js'
 
@@ -93,13 +94,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
   }
 
   private ofKey(key: TemplateKey) {
-    return this.db
-      .selectFrom('messaging_templates')
-      .selectAll()
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
-      .where('locale', '=', key.locale)
+    return this.db.selectFrom('messaging_templates').selectAll().where(templateKey(key))
   }
 
   async append(scope: TenantScope, t: TemplateVersion): Promise<TemplateVersion> {

@@ -14,6 +14,7 @@ import type {
   NotificationListFilter,
   NotificationRepository,
 } from '../../ports/notification-repository.js'
+import { notificationFilter } from '../shared/rows/keys.js'
 import type { DeliveryRow } from '../shared/rows/notification-rows.js'
 import { isUniqueViolation } from './sqlite-errors.js'
 import { notificationRow, type SqliteKinds, skipRow, toDelivery, toNotification } from './sqlite-rows.js'
@@ -125,13 +126,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
 
   async list(scope: TenantScope, f: NotificationListFilter): Promise<Notification[]> {
     if (!this.readable(scope)) return []
-    let q = this.db
-      .selectFrom('messaging_notifications')
-      .selectAll()
-      .where('infrastructure_id', '=', f.infrastructureId)
-    if (f.businessId === null) q = q.where('business_id', 'is', null)
-    else if (f.businessId !== undefined) q = q.where('business_id', '=', f.businessId)
-    if (f.categoryKey !== undefined) q = q.where('category_key', '=', f.categoryKey)
+    let q = this.db.selectFrom('messaging_notifications').selectAll().where(notificationFilter(f))
     if (f.since !== undefined) q = q.where('created_at', '>=', f.since.getTime())
     if (f.until !== undefined) q = q.where('created_at', '<', f.until.getTime())
     if (f.before !== undefined) {

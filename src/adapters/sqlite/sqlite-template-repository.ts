@@ -13,6 +13,7 @@ import type {
   TemplateListFilter,
   TemplateRepository,
 } from '../../ports/template-repository.js'
+import { templateKey } from '../shared/rows/keys.js'
 import { isUniqueViolation } from './sqlite-errors.js'
 import { settingsRow, templateRow, toSettings, toTemplate } from './sqlite-rows.js'
 import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
@@ -44,10 +45,7 @@ export class SqliteTemplateRepository implements TemplateRepository {
     return this.db
       .selectFrom('messaging_templates')
       .selectAll()
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
-      .where('locale', '=', key.locale)
+      .where(templateKey(key))
       .where(canAccessInfrastructure(scope, templates))
   }
 
