@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { ForbiddenRoleError, TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
-import type { TemplateChannelType, TemplateSettings, TemplateVersion } from '../../domain/template.js'
+import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   SavedTemplateSettings,
@@ -9,52 +9,22 @@ import type {
   TemplateRepository,
 } from '../../ports/template-repository.js'
 import { templateKey } from '../shared/rows/keys.js'
+import type { TemplateRow, TemplateSettingsRow } from '../shared/rows/notification-rows.js'
 import { classify } from './errors.js'
-import { type MessagingDatabase, settingsRow, templateRow } from './schema.js'
+import {
+  type MessagingDatabase,
+  type PostgresKinds,
+  settingsRow,
+  templateRow,
+  toSettings,
+  toTemplate,
+} from './schema.js'
 
-/** Rows of sql/0040_templates.sql as `pg` returns them. */
-interface TemplateRow {
-  infrastructure_id: string
-  id: string
-  category_key: string
-  channel_type: TemplateChannelType
-  locale: string
-  version: number
-  content: Record<string, string>
-  created_by: string
-  created_at: Date
-}
-
-interface TemplateSettingsRow {
-  infrastructure_id: string
-  default_locale: string
-  updated_by: string
-  updated_at: Date
-}
-
+/** The template tables (sql/0040_templates.sql), kept beside the core schema as they came later. */
 type TemplateTables = {
-  messaging_templates: TemplateRow
-  messaging_template_settings: TemplateSettingsRow
+  messaging_templates: TemplateRow<PostgresKinds>
+  messaging_template_settings: TemplateSettingsRow<PostgresKinds>
 }
-
-const toTemplate = (r: TemplateRow): TemplateVersion => ({
-  id: r.id,
-  infrastructureId: r.infrastructure_id,
-  categoryKey: r.category_key,
-  channelType: r.channel_type,
-  locale: r.locale,
-  version: r.version,
-  content: r.content,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-})
-
-const toSettings = (r: TemplateSettingsRow): TemplateSettings => ({
-  infrastructureId: r.infrastructure_id,
-  defaultLocale: r.default_locale,
-  updatedBy: r.updated_by,
-  updatedAt: r.updated_at,
-})
 
 const keyText = (k: TemplateKey) => `${k.categoryKey}/${k.channelType}/${k.locale}`
 

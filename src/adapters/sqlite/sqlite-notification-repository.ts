@@ -1,12 +1,11 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely'
 import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/errors.js'
-import {
-  DELIVERY_STATES,
-  type DeliveryCounts,
-  type DeliveryState,
-  type Notification,
-  type NotificationDelivery,
-  type NotificationSkip,
+import type {
+  DeliveryCounts,
+  DeliveryState,
+  Notification,
+  NotificationDelivery,
+  NotificationSkip,
 } from '../../domain/notification.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
@@ -15,7 +14,7 @@ import type {
   NotificationRepository,
 } from '../../ports/notification-repository.js'
 import { notificationFilter } from '../shared/rows/keys.js'
-import type { DeliveryRow } from '../shared/rows/notification-rows.js'
+import { type DeliveryRow, deliveryCounts, deliveryState } from '../shared/rows/notification-rows.js'
 import { isUniqueViolation } from './sqlite-errors.js'
 import { notificationRow, type SqliteKinds, skipRow, toDelivery, toNotification } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
@@ -150,7 +149,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
 
   /** The union of a notification's messages and skips, in (user, channel type) order. */
   private union(scope: TenantScope, infrastructureId: string, notificationId: string) {
-    return sql`select ${sql.ref('messaging_outbox.recipient_user_id')} as user_id, ${sql.ref('messaging_channels.type')} as channel_type, ${sql.ref('messaging_outbox.channel_id')} as channel_id, ${sql.ref('messaging_outbox.id')} as message_id, case ${sql.ref('messaging_outbox.status')} when 'processed' then 'delivered' when 'processing' then 'pending' else ${sql.ref('messaging_outbox.status')} end as state, null as reason, ${sql.ref('messaging_outbox.attempts')} as attempts, ${sql.ref('messaging_outbox.last_error')} as last_error, ${sql.ref('messaging_outbox.settled_at')} as settled_at from ${sql.table('messaging_outbox')} join ${sql.table('messaging_channels')} on ${sql.ref('messaging_channels.infrastructure_id')} = ${sql.ref('messaging_outbox.infrastructure_id')} and ${sql.ref('messaging_channels.id')} = ${sql.ref('messaging_outbox.channel_id')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_outbox.notification_id')} = ${notificationId} and ${canAccess(scope, outbox.infra, outbox.biz)} and ${canAccessInfrastructure(scope, sql.ref('messaging_channels.infrastructure_id'))} union all select ${sql.ref('messaging_notification_skips.user_id')}, ${sql.ref('messaging_notification_skips.channel_type')}, null, null, 'skipped', ${sql.ref('messaging_notification_skips.reason')}, 0, null, null from ${sql.table('messaging_notification_skips')} where ${sql.ref('messaging_notification_skips.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_notification_skips.notification_id')} = ${notificationId} and ${canAccess(scope, skips.infra, skips.biz)}`
+    return sql`select ${sql.ref('messaging_outbox.recipient_user_id')} as user_id, ${sql.ref('messaging_channels.type')} as channel_type, ${sql.ref('messaging_outbox.channel_id')} as channel_id, ${sql.ref('messaging_outbox.id')} as message_id, ${deliveryState(sql.ref('messaging_outbox.status'))} as state, null as reason, ${sql.ref('messaging_outbox.attempts')} as attempts, ${sql.ref('messaging_outbox.last_error')} as last_error, ${sql.ref('messaging_outbox.settled_at')} as settled_at from ${sql.table('messaging_outbox')} join ${sql.table('messaging_channels')} on ${sql.ref('messaging_channels.infrastructure_id')} = ${sql.ref('messaging_outbox.infrastructure_id')} and ${sql.ref('messaging_channels.id')} = ${sql.ref('messaging_outbox.channel_id')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_outbox.notification_id')} = ${notificationId} and ${canAccess(scope, outbox.infra, outbox.biz)} and ${canAccessInfrastructure(scope, sql.ref('messaging_channels.infrastructure_id'))} union all select ${sql.ref('messaging_notification_skips.user_id')}, ${sql.ref('messaging_notification_skips.channel_type')}, null, null, 'skipped', ${sql.ref('messaging_notification_skips.reason')}, 0, null, null from ${sql.table('messaging_notification_skips')} where ${sql.ref('messaging_notification_skips.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_notification_skips.notification_id')} = ${notificationId} and ${canAccess(scope, skips.infra, skips.biz)}`
   }
 
   async deliveries(scope: TenantScope, f: DeliveryFilter): Promise<NotificationDelivery[]> {
@@ -173,15 +172,13 @@ export class SqliteNotificationRepository implements NotificationRepository {
     infrastructureId: string,
     notificationId: string,
   ): Promise<DeliveryCounts> {
-    const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>
-    if (!this.readable(scope)) return counts
+    if (!this.readable(scope)) return deliveryCounts([])
     const r = await sql<{
       state: DeliveryState
       n: number
     }>`select d.state as state, count(*) as n from (${this.union(scope, infrastructureId, notificationId)}) as d group by d.state`.execute(
       this.db,
     )
-    for (const row of r.rows) counts[row.state] = Number(row.n)
-    return counts
+    return deliveryCounts(r.rows)
   }
 }

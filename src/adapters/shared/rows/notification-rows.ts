@@ -1,10 +1,13 @@
-import type {
-  DeliveryState,
-  Notification,
-  NotificationDelivery,
-  NotificationSkip,
-  NotifyTarget,
-  SkipReason,
+import { type RawBuilder, sql } from 'kysely'
+import {
+  DELIVERY_STATES,
+  type DeliveryCounts,
+  type DeliveryState,
+  type Notification,
+  type NotificationDelivery,
+  type NotificationSkip,
+  type NotifyTarget,
+  type SkipReason,
 } from '../../../domain/notification.js'
 import type { JsonValue } from '../../../domain/outbox-message.js'
 import type { TemplateChannelType, TemplateSettings, TemplateVersion } from '../../../domain/template.js'
@@ -160,3 +163,19 @@ export const notificationRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     updatedAt: c.time(r.updated_at),
   }),
 })
+
+/**
+ * A message's delivery state from its outbox status, in SQL (both stores' deliveries
+ * relation): a message being sent is still pending to the reader, a processed one delivered.
+ */
+export const deliveryState = (status: RawBuilder<unknown>) =>
+  sql<DeliveryState>`case ${status} when 'processed' then 'delivered' when 'processing' then 'pending' else ${status} end`
+
+/** A notification's counts by delivery state from grouped rows; a state with no row counts 0. */
+export function deliveryCounts(
+  rows: readonly { state: DeliveryState; n: number | string }[],
+): DeliveryCounts {
+  const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>
+  for (const row of rows) counts[row.state] = Number(row.n)
+  return counts
+}
