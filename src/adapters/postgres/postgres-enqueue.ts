@@ -74,6 +74,11 @@ export async function enqueueManyStatement(
         recipient_user_id: m.notification?.userId ?? null,
         category_key: m.notification?.categoryKey ?? null,
         template_id: m.notification?.templateId ?? null,
+        // Absent when no span was recording: the function reads a missing key as null (sql/0060).
+        ...(m.traceContext && {
+          traceparent: m.traceContext.traceparent,
+          tracestate: m.traceContext.tracestate,
+        }),
         // A null audit_id: the message has no entry of its own (a notification's fan-out).
         audit_id: audit?.id ?? null,
         audit_actor_id: audit?.actorId ?? null,
@@ -118,6 +123,7 @@ export async function enqueueManyStatement(
     const message: OutboxMessage = {
       ...c.message,
       notification: c.message.notification ?? null,
+      traceContext: c.message.traceContext ?? null,
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,
       status: 'pending',
