@@ -7,6 +7,7 @@ import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, type OutboxMessage } from '../domain/outbox-message.js'
 import { ROLES } from '../domain/tenant-scope.js'
+import type { CancelResult } from '../ports/outbox-repository.js'
 
 /**
  * Zod schemas of what the handler returns, for the OpenAPI document. Each is declared
@@ -88,6 +89,15 @@ export const outboxMessageSchema = shapeOf<OutboxMessage>()({
     ),
 })
 
+export const cancelResultSchema = shapeOf<CancelResult>()({
+  cancelled: z.array(outboxMessageSchema).describe('Cancelled by this call.'),
+  kept: z
+    .array(outboxMessageSchema)
+    .describe(
+      'Named and left as they were: held by a worker under a live lease (its delivery settles them), settled, or cancelled before.',
+    ),
+})
+
 export const enqueueResultSchema = shapeOf<EnqueueResult>()({
   message: outboxMessageSchema,
   created: z.boolean().describe('false: the idempotency key was seen before and `message` is the first one.'),
@@ -140,6 +150,7 @@ export const channelStatsSchema = shapeOf<ChannelStats>()({
   processed: z.number().int(),
   failed: z.number().int(),
   dead: z.number().int(),
+  cancelled: z.number().int().describe('Cancelled before delivery (until retention prunes them).'),
   oldestPendingAgeMs: z
     .number()
     .nullable()

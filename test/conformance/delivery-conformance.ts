@@ -105,6 +105,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
           processed: 25,
           failed: 0,
           dead: 0,
+          cancelled: 0,
           oldestPendingAgeMs: null,
         },
       ])

@@ -685,6 +685,7 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
             processed: 0,
             failed: 0,
             dead: 1,
+            cancelled: 0,
             oldestPendingAgeMs: 5_000,
           },
         ])
