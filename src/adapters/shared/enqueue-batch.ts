@@ -32,7 +32,7 @@ export const dueAt = (due: Due, now: () => Date): Date =>
 
 /**
  * `OutboxRepository.enqueueMany`, the rules written once for the stores whose calls cost no
- * round trip (memory, SQLite); PostgreSQL's `messaging_enqueue` (sql/) keeps the same rules
+ * round trip (memory, SQLite); PostgreSQL's `messaging_enqueue_arrays` (sql/) keeps the same rules
  * in one statement, and the repository conformance suite holds all three to them:
  *
  * 1. every message lies in the scope (before any channel is looked up, so an outsider
