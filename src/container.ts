@@ -13,6 +13,7 @@ import { NotifyService } from './application/notify-service.js'
 import { OutboxService } from './application/outbox-service.js'
 import { PreferenceService } from './application/preference-service.js'
 import { ProfileService } from './application/profile-service.js'
+import { ScheduleService } from './application/schedule-service.js'
 import { TemplateRenderer } from './application/template-renderer.js'
 import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
@@ -44,6 +45,7 @@ export const MESSAGING_TYPES = {
   AuditService: Symbol.for('messaging.AuditService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
   DeadLetterService: Symbol.for('messaging.DeadLetterService'),
+  ScheduleService: Symbol.for('messaging.ScheduleService'),
   InboxService: Symbol.for('messaging.InboxService'),
   WakeSignal: Symbol.for('messaging.WakeSignal'),
   ProfileService: Symbol.for('messaging.ProfileService'),
@@ -147,6 +149,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
+    service(MESSAGING_TYPES.ScheduleService, (ctx) => new ScheduleService(ctx))
     service(MESSAGING_TYPES.InboxService, (ctx) => new InboxService(ctx))
     bind<TemplateEngine>(MESSAGING_TYPES.TemplateEngine).toConstantValue(
       options.templateEngine ?? createLiquidTemplateEngine(),
@@ -183,6 +186,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.PreferenceService),
             c.get(MESSAGING_TYPES.TemplateService),
             c.get(MESSAGING_TYPES.NotifyService),
+            c.get(MESSAGING_TYPES.ScheduleService),
             options.destinations ?? {},
           ),
       )

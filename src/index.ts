@@ -92,6 +92,7 @@ export {
   canTransition,
   DELIVERY_STATUSES,
   type DeliveryStatus,
+  isCancellable,
   isClaimable,
   type JsonValue,
   type OutboxMessage,

@@ -10,6 +10,7 @@ import type { NotifyResult, NotifyService } from './application/notify-service.j
 import type { AckResult, EnqueueResult, OutboxService } from './application/outbox-service.js'
 import type { PreferenceService } from './application/preference-service.js'
 import type { ProfileService } from './application/profile-service.js'
+import type { ScheduleService } from './application/schedule-service.js'
 import type { TemplatePreview, TemplateService } from './application/template-service.js'
 import type { AuditEntry } from './domain/audit.js'
 import type { Category } from './domain/category.js'
@@ -20,6 +21,7 @@ import type { InboxEntry } from './domain/inbox.js'
 import type {
   AckInput,
   AddMemberInput,
+  CancelInput,
   ChannelRefInput,
   ClaimInput,
   ConfigureChannelInput,
@@ -39,6 +41,7 @@ import type {
   MessageRefInput,
   PruneInput,
   RedriveChannelInput,
+  RescheduleInput,
   ResealSecretsInput,
   SetOptInInput,
   StatsInput,
@@ -80,6 +83,7 @@ import type {
 } from './domain/template-inputs.js'
 import { assertRole, type Principal, TenantScope } from './domain/tenant-scope.js'
 import { parseInput } from './domain/validation.js'
+import type { CancelResult } from './ports/outbox-repository.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import type { WakeSignal } from './ports/wake-signal.js'
 
@@ -113,6 +117,8 @@ export class Messaging {
     /** Notification templates: the lookup a notify call makes and the rendering at delivery. */
     readonly templates: TemplateService,
     private readonly notifications: NotifyService,
+    /** Cancel and reschedule. */
+    private readonly schedule: ScheduleService,
     /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
     readonly destinations: DestinationPolicy = {},
   ) {}
@@ -246,6 +252,27 @@ export class Messaging {
   /** Redrives every dead message of one channel. */
   async redriveChannel(principal: Principal, input: RedriveChannelInput): Promise<{ redriven: number }> {
     return this.deadLetters.redriveChannel(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Cancels one message, every message of a notification, or what an idempotency key
+   * produced (`infra_admin` or `service`; audited). Each named message nobody holds becomes
+   * `cancelled`; one a worker holds under a live lease is returned in `kept` and its
+   * delivery settles it, so a message is never both sent and cancelled.
+   *
+   * @example
+   * const { cancelled, kept } = await messaging.cancel(admin, { infrastructureId, notificationId })
+   */
+  async cancel(principal: Principal, input: CancelInput): Promise<CancelResult> {
+    return this.schedule.cancel(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Moves a pending message's due time (`infra_admin` or `service`; audited). Any other
+   * state is refused with ILLEGAL_TRANSITION naming it.
+   */
+  async reschedule(principal: Principal, input: RescheduleInput): Promise<OutboxMessage> {
+    return this.schedule.reschedule(TenantScope.of(principal), input)
   }
 
   /** Queue health per tenant and channel within the principal's grants. */

@@ -30,6 +30,8 @@ export interface ChannelStats {
   readonly processed: number
   readonly failed: number
   readonly dead: number
+  /** Cancelled before delivery (and not yet pruned). */
+  readonly cancelled: number
   /** Age of the oldest due pending message; null when none is due. */
   readonly oldestPendingAgeMs: number | null
 }

@@ -189,6 +189,38 @@ export type EnqueueManyInput = z.input<typeof enqueueManyInput>
 export const messageRefInput = z.strictObject({ infrastructureId: tenantId, messageId: uuid })
 export type MessageRefInput = z.input<typeof messageRefInput>
 
+/**
+ * What a cancel names: one message, every message of a notification, or what an
+ * idempotency key produced in (infrastructure, business) — the message of a plain enqueue
+ * and the messages of a notify that carried the key. Exactly one of the three.
+ */
+export const cancelInput = z
+  .strictObject({
+    infrastructureId: tenantId,
+    messageId: uuid.optional(),
+    notificationId: uuid.optional(),
+    idempotencyKey: z.string().min(1).max(255).optional(),
+    /** The business the idempotency key was used in (null: the infrastructure itself). */
+    businessId: tenantId.nullable().default(null),
+  })
+  .refine(
+    (v) => [v.messageId, v.notificationId, v.idempotencyKey].filter((x) => x !== undefined).length === 1,
+    {
+      message: 'exactly one of messageId, notificationId or idempotencyKey is required',
+      params: { rule: 'exactly_one_cancel_target' },
+      path: ['messageId'],
+    },
+  )
+export type CancelInput = z.input<typeof cancelInput>
+
+/** A pending message's new due time (absolute: the host's intent; the store's clock decides when it is due). */
+export const rescheduleInput = z.strictObject({
+  infrastructureId: tenantId,
+  messageId: uuid,
+  availableAt: timestampSchema,
+})
+export type RescheduleInput = z.input<typeof rescheduleInput>
+
 export const listMessagesInput = z.strictObject({
   infrastructureId: tenantId,
   businessId: tenantId.nullable().optional(),

@@ -64,7 +64,7 @@ export interface MessageNotification {
 }
 
 /** Per recipient x channel type: where a notification stands. */
-export const DELIVERY_STATES = ['pending', 'delivered', 'failed', 'dead', 'skipped'] as const
+export const DELIVERY_STATES = ['pending', 'delivered', 'failed', 'dead', 'skipped', 'cancelled'] as const
 export type DeliveryState = (typeof DELIVERY_STATES)[number]
 
 export interface NotificationDelivery {

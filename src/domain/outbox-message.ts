@@ -1,13 +1,22 @@
 import { IllegalTransitionError } from './errors.js'
 import type { MessageNotification } from './notification.js'
+import type { TraceContext } from './trace-context.js'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
-export const DELIVERY_STATUSES = ['pending', 'processing', 'processed', 'failed', 'dead'] as const
+export const DELIVERY_STATUSES = [
+  'pending',
+  'processing',
+  'processed',
+  'failed',
+  'dead',
+  'cancelled',
+] as const
 /**
  * `pending -> processing -> processed | failed`; a retryable failure goes back to
  * `pending`; a message out of attempts is `dead`. `processed` and `failed` are final;
- * `dead` (and `failed`) leave only by an explicit redrive.
+ * `dead` (and `failed`) leave only by an explicit redrive. A cancel moves a `pending`
+ * message (or one whose holder's lease lapsed) to `cancelled`, which is final.
  */
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 
@@ -29,6 +38,8 @@ export interface OutboxMessage {
    * recipient user, the category and the template version to render (see docs/notify.md).
    */
   readonly notification: MessageNotification | null
+  /** The trace the enqueue ran in (docs/live.md); null when no span was recording. */
+  readonly traceContext: TraceContext | null
   // delivery state
   readonly status: DeliveryStatus
   readonly attempts: number
@@ -47,12 +58,14 @@ export interface ClaimedMessage extends OutboxMessage {
 }
 
 const TRANSITIONS: Readonly<Record<DeliveryStatus, readonly DeliveryStatus[]>> = {
-  pending: ['processing'],
-  // processing -> processing: a lapsed lease claimed again by another worker.
-  processing: ['processed', 'failed', 'pending', 'dead', 'processing'],
+  pending: ['processing', 'cancelled'],
+  // processing -> processing: a lapsed lease claimed again by another worker;
+  // processing -> cancelled: only once the lease lapsed (`isCancellable`).
+  processing: ['processed', 'failed', 'pending', 'dead', 'processing', 'cancelled'],
   processed: [],
   failed: ['pending'],
   dead: ['pending'],
+  cancelled: [],
 }
 
 export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean {
@@ -69,6 +82,17 @@ export function isClaimable(m: OutboxMessage, now: Date): boolean {
   if (m.status === 'pending') return m.availableAt.getTime() <= now.getTime()
   if (m.status === 'processing') return m.leasedUntil !== null && m.leasedUntil.getTime() <= now.getTime()
   return false
+}
+
+/**
+ * A cancel takes a message nobody holds: pending (due or scheduled), or held under a lease
+ * that lapsed (its holder is gone; should it come back, its ack is fenced by the token). A
+ * message held under a live lease is left to its worker: its settlement wins, so a message
+ * is never both sent and cancelled.
+ */
+export function isCancellable(m: OutboxMessage, now: Date): boolean {
+  if (m.status === 'pending') return true
+  return m.status === 'processing' && m.leasedUntil !== null && m.leasedUntil.getTime() <= now.getTime()
 }
 
 /** What an ack asks for. */

@@ -7,6 +7,7 @@ import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, type OutboxMessage } from '../domain/outbox-message.js'
 import { ROLES } from '../domain/tenant-scope.js'
+import type { CancelResult } from '../ports/outbox-repository.js'
 
 /**
  * Zod schemas of what the handler returns, for the OpenAPI document. Each is declared
@@ -86,6 +87,21 @@ export const outboxMessageSchema = shapeOf<OutboxMessage>()({
     .describe(
       "A notify's message: its notification, the recipient user, the category and the template version it renders; null on a plain enqueue.",
     ),
+  traceContext: z
+    .object({ traceparent: z.string(), tracestate: z.string().nullable() })
+    .nullable()
+    .describe(
+      'The W3C trace context of the span the enqueue ran in (its delivery joins that trace); null when no OpenTelemetry SDK was recording.',
+    ),
+})
+
+export const cancelResultSchema = shapeOf<CancelResult>()({
+  cancelled: z.array(outboxMessageSchema).describe('Cancelled by this call.'),
+  kept: z
+    .array(outboxMessageSchema)
+    .describe(
+      'Named and left as they were: held by a worker under a live lease (its delivery settles them), settled, or cancelled before.',
+    ),
 })
 
 export const enqueueResultSchema = shapeOf<EnqueueResult>()({
@@ -140,6 +156,7 @@ export const channelStatsSchema = shapeOf<ChannelStats>()({
   processed: z.number().int(),
   failed: z.number().int(),
   dead: z.number().int(),
+  cancelled: z.number().int().describe('Cancelled before delivery (until retention prunes them).'),
   oldestPendingAgeMs: z
     .number()
     .nullable()

@@ -9,6 +9,7 @@ import type {
   Settlement,
 } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
+import type { TraceContext } from '../domain/trace-context.js'
 
 /*
  * Time in this port: every "when" that a worker's clock would otherwise decide (lease
@@ -83,6 +84,8 @@ export interface NewOutboxMessage {
    * notification's key covers its fan-out) and is written by `infra_admin` or `service` only.
    */
   readonly notification?: MessageNotification | null
+  /** The W3C trace context of the enqueuing span (absent or null: none was recording). */
+  readonly traceContext?: TraceContext | null
 }
 
 /**
@@ -104,6 +107,37 @@ export interface EnqueueCommand {
    * for the notification, not one per message of its fan-out).
    */
   readonly audit: AuditEntry | null
+}
+
+/**
+ * Which messages of one infrastructure a cancel names: one message, every message of a
+ * notification, or the message a plain enqueue's idempotency key produced (the key of a
+ * notify is the notification's: name the notification).
+ */
+export type CancelTarget =
+  | { readonly messageId: string }
+  | { readonly notificationId: string }
+  | { readonly businessId: string | null; readonly idempotencyKey: string }
+
+export interface CancelCommand {
+  readonly infrastructureId: string
+  readonly target: CancelTarget
+}
+
+export interface CancelResult {
+  /** Moved to `cancelled` by this call, stamped `settledAt` = the store's now; in (createdAt, id) order. */
+  readonly cancelled: OutboxMessage[]
+  /**
+   * Named, in the scope, and left as they were: held under a live lease (the worker's
+   * settlement decides), settled, or cancelled before. In (createdAt, id) order.
+   */
+  readonly kept: OutboxMessage[]
+}
+
+export interface RescheduleCommand {
+  readonly infrastructureId: string
+  readonly id: string
+  readonly due: Due
 }
 
 export interface EnqueueOutcome {
@@ -183,6 +217,20 @@ export interface OutboxRepository {
     scope: TenantScope,
     command: { readonly infrastructureId: string; readonly id: string },
   ): Promise<OutboxMessage | null>
+  /**
+   * Cancels the messages `target` names within the scope, in one unit: each one nobody
+   * holds (`isCancellable`: pending, due or scheduled, or held under a lapsed lease) becomes
+   * `cancelled` with its lease cleared, so a holder that comes back is refused by its fence;
+   * one held under a live lease is left to its worker. `service` or `infra_admin` (else
+   * nothing is named). A claim racing the cancel either takes the message first (it is then
+   * held and kept) or does not see it at all.
+   */
+  cancel(scope: TenantScope, command: CancelCommand): Promise<CancelResult>
+  /**
+   * Moves the due time of a pending message (nobody holds it): `availableAt` as `due` says.
+   * `service` or `infra_admin`; null when absent, outside the scope, or in another state.
+   */
+  reschedule(scope: TenantScope, command: RescheduleCommand): Promise<OutboxMessage | null>
   /**
    * Counts per (infrastructure, channel) within the scope, ordered by infrastructure then
    * channel; the oldest due message's age is taken against the store's now.

@@ -760,6 +760,23 @@ export function describeFacadeConformance(
             'format:uuid',
           ],
           [
+            'cancel: no target named',
+            (m) => m.cancel(admin, { infrastructureId: i }),
+            'messageId',
+            'exactly_one_cancel_target',
+          ],
+          [
+            'cancel: idempotencyKey empty',
+            (m) => m.cancel(admin, { infrastructureId: i, idempotencyKey: '' }),
+            'idempotencyKey',
+            'too_small',
+          ],
+          [
+            'reschedule: availableAt missing',
+            (m) => m.reschedule(admin, { infrastructureId: i, messageId: uuid() } as never),
+            'availableAt',
+          ],
+          [
             'redriveChannel: channelId missing',
             (m) => m.redriveChannel(admin, { infrastructureId: i } as never),
             'channelId',

@@ -203,7 +203,7 @@ export function describeNotifyConformance(name: string, factory: StorageFactory)
         })
       }
       const st = await status(messaging, s.admin, s.i, n.id)
-      expect(st.counts).toEqual({ pending: 7, delivered: 0, failed: 0, dead: 0, skipped: 2 })
+      expect(st.counts).toEqual({ pending: 7, delivered: 0, failed: 0, dead: 0, skipped: 2, cancelled: 0 })
       expect(row(st.deliveries, s.bob.userId, 'sms')).toMatchObject({
         state: 'skipped',
         reason: 'no_address',
@@ -429,7 +429,7 @@ export function describeNotifyConformance(name: string, factory: StorageFactory)
       await worker.stop()
       const st = await status(messaging, s.admin, s.i, n.id)
       // Bob has no phone: his SMS was skipped; Ada's was refused by the provider.
-      expect(st.counts).toEqual({ pending: 0, delivered: 4, failed: 1, dead: 0, skipped: 1 })
+      expect(st.counts).toEqual({ pending: 0, delivered: 4, failed: 1, dead: 0, skipped: 1, cancelled: 0 })
       const failed = row(st.deliveries, s.ada.userId, 'sms')!
       expect(failed).toMatchObject({ state: 'failed', attempts: 1 })
       expect(failed.lastError).toContain('provider refused +4915112345678')

@@ -6,6 +6,7 @@ import {
   DELIVERY_STATUSES,
   type DeliveryStatus,
   IllegalTransitionError,
+  isCancellable,
   isClaimable,
 } from '../../src/index.js'
 import { at, message, T0, uuid } from '../support/fixtures.js'
@@ -19,6 +20,9 @@ const LEGAL: Array<[DeliveryStatus, DeliveryStatus]> = [
   ['processing', 'processing'],
   ['failed', 'pending'],
   ['dead', 'pending'],
+  // A cancel: of a pending message, or of one whose holder's lease lapsed.
+  ['pending', 'cancelled'],
+  ['processing', 'cancelled'],
 ]
 
 describe('the delivery state machine', () => {
@@ -31,6 +35,17 @@ describe('the delivery state machine', () => {
         else expect(() => assertTransition(from, to)).toThrow(IllegalTransitionError)
       }
     }
+  })
+
+  it('cancels only what nobody holds: pending (due or scheduled), or held under a lapsed lease', () => {
+    const now = at(10_000)
+    const of = (over: Parameters<typeof message>[2]) => isCancellable(message(uuid(), uuid(), over), now)
+    expect(of({ status: 'pending', availableAt: at(0) })).toBe(true)
+    expect(of({ status: 'pending', availableAt: at(99_000) })).toBe(true)
+    expect(of({ status: 'processing', leaseToken: uuid(), leasedUntil: at(9_999) })).toBe(true)
+    expect(of({ status: 'processing', leaseToken: uuid(), leasedUntil: at(10_001) })).toBe(false)
+    for (const status of ['processed', 'failed', 'dead', 'cancelled'] as const)
+      expect(of({ status })).toBe(false)
   })
 
   it('settles a held message: processed, failed for good, retried, or dead when out of attempts', () => {

@@ -113,6 +113,7 @@ describe('delivery routes: dead letters, attempts, redrive, stats', () => {
         processed: 1,
         failed: 0,
         dead: 3,
+        cancelled: 0,
         oldestPendingAgeMs: null,
       },
     ])

@@ -154,7 +154,14 @@ describe('notify on PostgreSQL', () => {
       notificationId: n.id,
       limit: 10,
     })
-    expect(status.counts).toEqual({ pending: 20_000, delivered: 0, failed: 0, dead: 0, skipped: 0 })
+    expect(status.counts).toEqual({
+      pending: 20_000,
+      delivered: 0,
+      failed: 0,
+      dead: 0,
+      skipped: 0,
+      cancelled: 0,
+    })
     expect(status.deliveries).toHaveLength(10)
   })
 })

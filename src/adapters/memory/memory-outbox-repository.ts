@@ -3,6 +3,7 @@ import { NotFoundError } from '../../domain/errors.js'
 import {
   assertTransition,
   type ClaimedMessage,
+  isCancellable,
   isClaimable,
   type OutboxMessage,
 } from '../../domain/outbox-message.js'
@@ -10,6 +11,9 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
+  CancelCommand,
+  CancelResult,
+  CancelTarget,
   ClaimOptions,
   CompleteCommand,
   EnqueueCommand,
@@ -17,6 +21,7 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  RescheduleCommand,
   RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
@@ -39,6 +44,13 @@ const byCreated = (a: OutboxMessage, b: OutboxMessage) =>
 /** (availableAt, id): the order of claims. */
 const byAvailable = (a: OutboxMessage, b: OutboxMessage) =>
   a.availableAt.getTime() - b.availableAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/** Whether `m` is one of the messages `target` names (its infrastructure already matched). */
+function named(m: OutboxMessage, target: CancelTarget): boolean {
+  if ('messageId' in target) return m.id === target.messageId
+  if ('notificationId' in target) return m.notification?.id === target.notificationId
+  return m.idempotencyKey === target.idempotencyKey && m.businessId === target.businessId
+}
 
 /** The outbox in memory. Time is the injected clock's: the store's own, as a database's would be. */
 export class MemoryOutboxRepository implements OutboxRepository {
@@ -263,6 +275,49 @@ export class MemoryOutboxRepository implements OutboxRepository {
     return copy(next)
   }
 
+  async cancel(scope: TenantScope, cmd: CancelCommand): Promise<CancelResult> {
+    if (!scope.hasRole('service', 'infra_admin')) return { cancelled: [], kept: [] }
+    const now = this.clock.now()
+    const result: { cancelled: OutboxMessage[]; kept: OutboxMessage[] } = { cancelled: [], kept: [] }
+    const messages = [...this.state.outbox.values()]
+      .filter(
+        (m) =>
+          m.infrastructureId === cmd.infrastructureId &&
+          scope.canAccess(m.infrastructureId, m.businessId) &&
+          named(m, cmd.target),
+      )
+      .sort(byCreated)
+    for (const m of messages) {
+      if (!isCancellable(m, now)) {
+        result.kept.push(copy(m))
+        continue
+      }
+      assertTransition(m.status, 'cancelled')
+      const next: OutboxMessage = {
+        ...m,
+        status: 'cancelled',
+        leaseToken: null,
+        leasedUntil: null,
+        settledAt: now,
+      }
+      this.journal.setIn(this.state.outbox, messageKey(m.infrastructureId, m.id), next)
+      result.cancelled.push(copy(next))
+    }
+    return result
+  }
+
+  async reschedule(scope: TenantScope, cmd: RescheduleCommand): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service', 'infra_admin')) return null
+    const key = messageKey(cmd.infrastructureId, cmd.id)
+    const m = this.state.outbox.get(key)
+    if (!m || !scope.canAccess(m.infrastructureId, m.businessId) || m.status !== 'pending') return null
+    const now = this.clock.now().getTime()
+    const availableAt = 'at' in cmd.due ? cmd.due.at : new Date(now + Math.max(0, cmd.due.afterMs))
+    const next: OutboxMessage = { ...m, availableAt: new Date(availableAt.getTime()) }
+    this.journal.setIn(this.state.outbox, key, next)
+    return copy(next)
+  }
+
   async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
     const now = this.clock.now().getTime()
     const rows = new Map<string, { -readonly [K in keyof ChannelStats]: ChannelStats[K] }>()
@@ -280,6 +335,7 @@ export class MemoryOutboxRepository implements OutboxRepository {
           processed: 0,
           failed: 0,
           dead: 0,
+          cancelled: 0,
           oldestPendingAgeMs: null,
         }
         rows.set(k, row)

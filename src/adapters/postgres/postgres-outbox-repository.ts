@@ -4,6 +4,9 @@ import { TenantScopeViolationError } from '../../domain/errors.js'
 import { type ClaimedMessage, type OutboxMessage, retryDelayOf } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
+  CancelCommand,
+  CancelResult,
+  CancelTarget,
   ClaimOptions,
   CompleteCommand,
   EnqueueCommand,
@@ -11,6 +14,7 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  RescheduleCommand,
   RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
@@ -20,7 +24,7 @@ import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { advanceFleetCursor, claimBatch, fleetCursor } from './claim.js'
 import { classify } from './errors.js'
 import { enqueueManyStatement } from './postgres-enqueue.js'
-import { json, type MessagingDatabase, toAttempt, toMessage } from './schema.js'
+import { json, type MessagingDatabase, type OutboxRow, toAttempt, toMessage } from './schema.js'
 import type { SelfContainedStatements } from './unit-session.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -28,6 +32,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** `n` milliseconds after the database's now. */
 const fromNow = (ms: number) =>
   sql<Date>`messaging_now() + ${Math.max(0, Math.round(ms))} * interval '1 millisecond'`
+
+/** The rows of `infrastructureId` that `target` names, as a condition over `o`. */
+const namedBy = (infrastructureId: string, target: CancelTarget) =>
+  sql<boolean>`o.infrastructure_id = ${infrastructureId} AND ${
+    'messageId' in target
+      ? sql`o.id = ${target.messageId}`
+      : 'notificationId' in target
+        ? sql`o.notification_id = ${target.notificationId}`
+        : sql`o.idempotency_key = ${target.idempotencyKey}
+              AND o.business_id IS NOT DISTINCT FROM ${target.businessId}::uuid`
+  }`
 
 /**
  * The outbox on PostgreSQL. Scope and role are enforced by the policies (the repository
@@ -42,7 +57,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
   ) {}
 
   /**
-   * One statement (`messaging_enqueue`): see postgres-enqueue.ts. Not `async`: when the
+   * One statement (`messaging_enqueue_arrays`): see postgres-enqueue.ts. Not `async`: when the
    * unit's work is this call alone, the promise it returns is the statement's own, which
    * is how the unit of work knows it may run it in autocommit.
    */
@@ -318,6 +333,47 @@ export class PostgresOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
+  async cancel(scope: TenantScope, cmd: CancelCommand): Promise<CancelResult> {
+    if (!scope.hasRole('service', 'infra_admin')) return { cancelled: [], kept: [] }
+    // A malformed id names no row (the column is a uuid: compared as text it would raise).
+    const ids = 'messageId' in cmd.target ? [cmd.target.messageId] : []
+    if ('notificationId' in cmd.target) ids.push(cmd.target.notificationId)
+    if (!UUID.test(cmd.infrastructureId) || ids.some((id) => !UUID.test(id)))
+      return { cancelled: [], kept: [] }
+    const named = namedBy(cmd.infrastructureId, cmd.target)
+    // One row at a time is decided under its row lock: a claim that locked a row first makes
+    // this statement wait and re-check it, now held under a live lease, so it is kept; a
+    // claim that comes after finds it cancelled. Policies: service may change delivery
+    // state; infra_admin only what 0050 admits (the same rows, left cancelled).
+    const done = await sql<OutboxRow>`
+      UPDATE messaging_outbox AS o
+         SET status = 'cancelled', lease_token = NULL, leased_until = NULL, settled_at = messaging_now()
+       WHERE ${named}
+         AND (o.status = 'pending' OR (o.status = 'processing' AND o.leased_until <= messaging_now()))
+      RETURNING o.*`.execute(this.db)
+    const cancelledIds = new Set(done.rows.map((r) => r.id))
+    const all = await sql<OutboxRow>`
+      SELECT o.* FROM messaging_outbox AS o WHERE ${named} ORDER BY o.created_at, o.id`.execute(this.db)
+    const result: { cancelled: OutboxMessage[]; kept: OutboxMessage[] } = { cancelled: [], kept: [] }
+    for (const row of all.rows)
+      (cancelledIds.has(row.id) ? result.cancelled : result.kept).push(toMessage(row))
+    return result
+  }
+
+  async reschedule(scope: TenantScope, cmd: RescheduleCommand): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service', 'infra_admin')) return null
+    if (!UUID.test(cmd.infrastructureId) || !UUID.test(cmd.id)) return null
+    const row = await this.db
+      .updateTable('messaging_outbox')
+      .set({ available_at: 'at' in cmd.due ? cmd.due.at : fromNow(cmd.due.afterMs) })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst()
+    return row ? toMessage(row) : null
+  }
+
   async stats(_scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
     // An operator's query, not the hot path: it counts the tenant's rows by status (prune
     // keeps the settled part bounded). The oldest due pending message's age is the
@@ -329,6 +385,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
              count(*) FILTER (WHERE o.status = 'processed')::int AS processed,
              count(*) FILTER (WHERE o.status = 'failed')::int AS failed,
              count(*) FILTER (WHERE o.status = 'dead')::int AS dead,
+             count(*) FILTER (WHERE o.status = 'cancelled')::int AS cancelled,
              floor(extract(epoch FROM messaging_now() - min(o.available_at)
                      FILTER (WHERE o.status = 'pending' AND o.available_at <= messaging_now())) * 1000)::float8
                AS oldest_pending_age_ms

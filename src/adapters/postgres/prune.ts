@@ -4,7 +4,7 @@ import type { MessagingDatabase } from './schema.js'
 
 /**
  * Retention, as the owner: removes up to `batchSize` settled messages (processed, failed,
- * dead) settled before the cut-off, with their attempts, in one short statement; returns
+ * dead, cancelled) settled before the cut-off, with their attempts, in one short statement; returns
  * how many messages went. Call it again until it returns 0. A cut-off given as an age is
  * taken back from the database's now, like every other time the store compares.
  *
@@ -24,11 +24,11 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
   const r = await sql<{ n: number }>`
     WITH RECURSIVE skip (infrastructure_id) AS (
       (SELECT o.infrastructure_id FROM messaging_outbox AS o
-        WHERE o.status IN ('processed', 'failed', 'dead')
+        WHERE o.status IN ('processed', 'failed', 'dead', 'cancelled')
         ORDER BY o.infrastructure_id LIMIT 1)
       UNION ALL
       SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
-               WHERE o.status IN ('processed', 'failed', 'dead') AND o.infrastructure_id > s.infrastructure_id
+               WHERE o.status IN ('processed', 'failed', 'dead', 'cancelled') AND o.infrastructure_id > s.infrastructure_id
                ORDER BY o.infrastructure_id LIMIT 1)
         FROM skip AS s
        WHERE s.infrastructure_id IS NOT NULL
@@ -41,13 +41,13 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
                  CROSS JOIN LATERAL (
                    SELECT x.ctid AS row_id FROM messaging_outbox AS x
                     WHERE x.infrastructure_id = s.infrastructure_id
-                      AND x.status IN ('processed', 'failed', 'dead')
+                      AND x.status IN ('processed', 'failed', 'dead', 'cancelled')
                       AND x.settled_at < ${cutOff}
                     ORDER BY x.settled_at
                     LIMIT ${batchSize}) AS d
                 WHERE s.infrastructure_id IS NOT NULL
                 LIMIT ${batchSize}))
-         AND o.status IN ('processed', 'failed', 'dead')
+         AND o.status IN ('processed', 'failed', 'dead', 'cancelled')
          AND o.settled_at < ${cutOff}
       RETURNING o.infrastructure_id, o.id
     ),

@@ -541,6 +541,136 @@ CREATE TABLE messaging_rate_buckets (
 ) STRICT;
 `
 
+// Cancel (sql/0050): 'cancelled' joins the status check, the state machine and retention.
+// SQLite cannot change a column's CHECK in place, so the outbox is rebuilt: its rows wait
+// in a temporary copy while the table is created again under the wider check, with every
+// index and trigger it had (v1, v2, v8). Foreign keys are deferred to the commit, where
+// every delivery attempt finds its message again.
+const v10 = /* sql */ `
+PRAGMA defer_foreign_keys = ON;
+
+CREATE TEMP TABLE messaging_outbox_v10 AS SELECT * FROM messaging_outbox;
+DROP TABLE messaging_outbox;
+
+CREATE TABLE messaging_outbox (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  channel_id        TEXT NOT NULL,
+  payload           TEXT NOT NULL CHECK (json_valid(payload)),
+  recipients        TEXT CHECK (recipients IS NULL OR (json_valid(recipients) AND json_type(recipients) = 'array')),
+  idempotency_key   TEXT CHECK (idempotency_key IS NULL OR length(idempotency_key) BETWEEN 1 AND 255),
+  max_attempts      INTEGER NOT NULL CHECK (max_attempts >= 1),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'processing', 'processed', 'failed', 'dead', 'cancelled')),
+  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  available_at      INTEGER NOT NULL,
+  lease_token       TEXT,
+  leased_until      INTEGER,
+  last_error        TEXT,
+  settled_at        INTEGER,
+  notification_id   TEXT,
+  recipient_user_id TEXT,
+  category_key      TEXT,
+  template_id       TEXT,
+  PRIMARY KEY (infrastructure_id, id),
+  FOREIGN KEY (infrastructure_id, channel_id) REFERENCES messaging_channels (infrastructure_id, id),
+  -- A processing row, and only one, holds a lease.
+  CHECK ((status = 'processing') = (lease_token IS NOT NULL) AND (lease_token IS NULL) = (leased_until IS NULL))
+) STRICT;
+
+INSERT INTO messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, lease_token,
+  leased_until, last_error, settled_at, notification_id, recipient_user_id, category_key, template_id)
+SELECT infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, lease_token,
+  leased_until, last_error, settled_at, notification_id, recipient_user_id, category_key, template_id
+  FROM temp.messaging_outbox_v10;
+DROP TABLE temp.messaging_outbox_v10;
+
+CREATE UNIQUE INDEX messaging_outbox_idempotency_key
+  ON messaging_outbox (infrastructure_id, coalesce(business_id, ''), idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX messaging_outbox_created_idx
+  ON messaging_outbox (infrastructure_id, created_at, id);
+CREATE INDEX messaging_outbox_ready_idx
+  ON messaging_outbox (infrastructure_id, available_at, id)
+  WHERE status IN ('pending', 'processing');
+CREATE INDEX messaging_outbox_channel_idx
+  ON messaging_outbox (infrastructure_id, channel_id, created_at, id);
+CREATE INDEX messaging_outbox_notification_idx
+  ON messaging_outbox (infrastructure_id, notification_id, recipient_user_id)
+  WHERE notification_id IS NOT NULL;
+CREATE INDEX messaging_outbox_recipient_idx
+  ON messaging_outbox (infrastructure_id, recipient_user_id, created_at)
+  WHERE notification_id IS NOT NULL;
+
+-- The state machine, with the cancel edges: pending -> cancelled, and processing ->
+-- cancelled (the adapter takes it only once the lease lapsed). cancelled is final.
+CREATE TRIGGER messaging_outbox_guard_transition
+BEFORE UPDATE OF status ON messaging_outbox
+WHEN NEW.status IS NOT OLD.status AND NOT (
+     (OLD.status = 'pending' AND NEW.status IN ('processing', 'cancelled'))
+  OR (OLD.status = 'processing' AND NEW.status IN ('processed', 'failed', 'pending', 'dead', 'cancelled'))
+  OR (OLD.status IN ('failed', 'dead') AND NEW.status = 'pending'))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: illegal status transition');
+END;
+
+CREATE TRIGGER messaging_outbox_immutable
+BEFORE UPDATE OF infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE TRIGGER messaging_outbox_no_delete BEFORE DELETE ON messaging_outbox
+WHEN NOT (OLD.status IN ('processed', 'failed', 'dead', 'cancelled') AND EXISTS (SELECT 1 FROM messaging_retention_gate))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox is append-only: only retention removes settled messages');
+END;
+
+CREATE TRIGGER messaging_outbox_notification_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.notification_id IS NULL) = (NEW.recipient_user_id IS NULL)
+      AND (NEW.notification_id IS NULL) = (NEW.category_key IS NULL)
+      AND (NEW.template_id IS NULL OR NEW.notification_id IS NOT NULL))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: a notification message names its notification, recipient and category');
+END;
+
+CREATE TRIGGER messaging_outbox_notification_immutable
+BEFORE UPDATE OF notification_id, recipient_user_id, category_key, template_id ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+`
+
+// The W3C trace context of the enqueue, stored with its message (sql/0060): null when no
+// span was recording. The CHECKs of the PostgreSQL schema, as triggers (SQLite adds no table
+// constraint to an existing table), and immutable like the rest of the message.
+const v11 = /* sql */ `
+ALTER TABLE messaging_outbox ADD COLUMN traceparent TEXT;
+ALTER TABLE messaging_outbox ADD COLUMN tracestate TEXT;
+
+CREATE TRIGGER messaging_outbox_trace_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.traceparent IS NULL
+           OR (length(NEW.traceparent) <= 128
+               AND NEW.traceparent GLOB '[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]*'))
+      AND (NEW.tracestate IS NULL OR length(NEW.tracestate) <= 512)
+      AND (NEW.tracestate IS NULL OR NEW.traceparent IS NOT NULL))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: traceparent and tracestate follow the W3C trace context');
+END;
+
+CREATE TRIGGER messaging_outbox_trace_immutable
+BEFORE UPDATE OF traceparent, tracestate ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -551,4 +681,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 7, name: 'attempt_host', sql: v7 },
   { version: 8, name: 'notifications', sql: v8 },
   { version: 9, name: 'rate_buckets', sql: v9 },
+  { version: 10, name: 'cancel', sql: v10 },
+  { version: 11, name: 'trace_context', sql: v11 },
 ]

@@ -6,6 +6,9 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
 import type {
+  CancelCommand,
+  CancelResult,
+  CancelTarget,
   ClaimOptions,
   CompleteCommand,
   EnqueueCommand,
@@ -13,6 +16,7 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  RescheduleCommand,
   RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
@@ -37,6 +41,20 @@ const OPEN = sql<SqlBool>`${sql.ref('messaging_outbox.status')} in ('pending', '
 /** Pending and due, or holding a lease that lapsed: `isClaimable` of the domain, as SQL. */
 const claimable = (now: number): RawBuilder<SqlBool> =>
   sql<SqlBool>`((${sql.ref('status')} = 'pending' and ${sql.ref('available_at')} <= ${now}) or (${sql.ref('status')} = 'processing' and ${sql.ref('leased_until')} <= ${now}))`
+
+/** The rows of `infrastructureId` that `target` names. */
+const namedBy = (infrastructureId: string, target: CancelTarget): RawBuilder<SqlBool> =>
+  sql<SqlBool>`${infra} = ${infrastructureId} and ${
+    'messageId' in target
+      ? sql`${sql.ref('messaging_outbox.id')} = ${target.messageId}`
+      : 'notificationId' in target
+        ? sql`${sql.ref('messaging_outbox.notification_id')} = ${target.notificationId}`
+        : sql`${sql.ref('messaging_outbox.idempotency_key')} = ${target.idempotencyKey} and coalesce(${business}, '') = ${target.businessId ?? ''}`
+  }`
+
+/** Nobody holds it: pending, or held under a lease that lapsed (`isCancellable`). */
+const cancellable = (now: number): RawBuilder<SqlBool> =>
+  sql<SqlBool>`(${sql.ref('status')} = 'pending' or (${sql.ref('status')} = 'processing' and ${sql.ref('leased_until')} <= ${now}))`
 
 /**
  * The outbox. Every statement carries `tenant_can_access(infrastructure_id, business_id)`;
@@ -376,6 +394,50 @@ export class SqliteOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
+  async cancel(scope: TenantScope, cmd: CancelCommand): Promise<CancelResult> {
+    if (!scope.hasRole('service', 'infra_admin')) return { cancelled: [], kept: [] }
+    const now = this.clock.now().getTime()
+    const named = namedBy(cmd.infrastructureId, cmd.target)
+    // The unit is one write transaction: no claim can lease a row between this update and
+    // the read below, in this process or another.
+    const done = await this.db
+      .updateTable('messaging_outbox')
+      .set({ status: 'cancelled', lease_token: null, leased_until: null, settled_at: now })
+      .where(named)
+      .where(cancellable(now))
+      .where(inScope(scope))
+      .returning('id')
+      .execute()
+    const cancelledIds = new Set(done.map((r) => r.id))
+    const rows = await this.db
+      .selectFrom('messaging_outbox')
+      .selectAll()
+      .where(named)
+      .where(inScope(scope))
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute()
+    const result: { cancelled: OutboxMessage[]; kept: OutboxMessage[] } = { cancelled: [], kept: [] }
+    for (const row of rows) (cancelledIds.has(row.id) ? result.cancelled : result.kept).push(toMessage(row))
+    return result
+  }
+
+  async reschedule(scope: TenantScope, cmd: RescheduleCommand): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service', 'infra_admin')) return null
+    const availableAt =
+      'at' in cmd.due ? cmd.due.at.getTime() : this.clock.now().getTime() + Math.max(0, cmd.due.afterMs)
+    const row = await this.db
+      .updateTable('messaging_outbox')
+      .set({ available_at: availableAt })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', '=', 'pending')
+      .where(inScope(scope))
+      .returningAll()
+      .executeTakeFirst()
+    return row ? toMessage(row) : null
+  }
+
   async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
     const now = this.clock.now().getTime()
     const count = (status: string) => sql<number>`sum(${sql.ref('status')} = ${status})`
@@ -387,6 +449,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
       .select(count('processed').as('processed'))
       .select(count('failed').as('failed'))
       .select(count('dead').as('dead'))
+      .select(count('cancelled').as('cancelled'))
       .select(
         sql<
           number | null

@@ -183,7 +183,7 @@ function cachingStatements(raw: BetterSqlite3.Database, size = 200): KyselySqlit
 
 /**
  * Retention, with the store owner's rights: removes settled messages (processed, failed,
- * dead) settled before `olderThan`, their attempts first, at most `batchSize`. Every tenant:
+ * dead, cancelled) settled before `olderThan`, their attempts first, at most `batchSize`. Every tenant:
  * this is maintenance, not a tenant's call, so its statements carry no tenant scope (they
  * say so). The gate row exists only inside this transaction; the append-only triggers let
  * deletes of settled rows through while it does.
@@ -191,7 +191,7 @@ function cachingStatements(raw: BetterSqlite3.Database, size = 200): KyselySqlit
 async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Date): Promise<number> {
   const limit = Math.max(0, Math.floor(options.batchSize ?? 1000))
   const olderThan = cutOff(options.olderThan, now).getTime()
-  const settled = sql`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')} from ${sql.table('messaging_outbox')} where ${sql.ref('status')} in ('processed', 'failed', 'dead') and ${sql.ref('settled_at')} < ${olderThan} order by ${sql.ref('settled_at')}, ${sql.ref('infrastructure_id')}, ${sql.ref('id')} limit ${limit}`
+  const settled = sql`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')} from ${sql.table('messaging_outbox')} where ${sql.ref('status')} in ('processed', 'failed', 'dead', 'cancelled') and ${sql.ref('settled_at')} < ${olderThan} order by ${sql.ref('settled_at')}, ${sql.ref('infrastructure_id')}, ${sql.ref('id')} limit ${limit}`
   await sql`insert into ${sql.table('messaging_retention_gate')} (${sql.ref('id')}) values (1) ${RETENTION}`.execute(
     db,
   )

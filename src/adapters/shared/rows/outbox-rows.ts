@@ -28,6 +28,9 @@ export interface OutboxRow<K extends ColumnKinds, M extends Mode = 'read'> {
   recipient_user_id: string | null
   category_key: string | null
   template_id: string | null
+  /** The W3C trace context of the enqueue (sql/0060, SQLite v11); null when none was recording. */
+  traceparent: string | null
+  tracestate: string | null
 }
 
 /** messaging_audit_log. */
@@ -88,6 +91,7 @@ export interface StatsRow {
   processed: number
   failed: number
   dead: number
+  cancelled: number
   oldest_pending_age_ms: number | null
 }
 
@@ -99,6 +103,7 @@ export const toChannelStats = (r: StatsRow): ChannelStats => ({
   processed: Number(r.processed),
   failed: Number(r.failed),
   dead: Number(r.dead),
+  cancelled: Number(r.cancelled),
   oldestPendingAgeMs: r.oldest_pending_age_ms === null ? null : Number(r.oldest_pending_age_ms),
 })
 
@@ -126,6 +131,8 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     recipient_user_id: m.notification?.userId ?? null,
     category_key: m.notification?.categoryKey ?? null,
     template_id: m.notification?.templateId ?? null,
+    traceparent: m.traceContext?.traceparent ?? null,
+    tracestate: m.traceContext?.tracestate ?? null,
   }),
   toMessage: (r: OutboxRow<K>): OutboxMessage => ({
     id: r.id,
@@ -154,6 +161,7 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
             categoryKey: r.category_key!,
             templateId: r.template_id,
           },
+    traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
   }),
   auditRow: (e: AuditEntry): AuditRow<K, 'write'> => ({
     infrastructure_id: e.infrastructureId,
