@@ -102,6 +102,7 @@ export class OutboxService {
         idempotencyKey: input.idempotencyKey,
         createdBy: scope.userId,
         createdAt: this.ctx.clock.now(),
+        priority: input.priority,
       },
       // A host's availableAt is its intent and stays absolute; without one the message is
       // due at once by the store's clock, not this process's.

@@ -1,7 +1,13 @@
 import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
 import type { MessageNotification } from '../domain/notification.js'
-import type { ClaimedMessage, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
+import {
+  type ClaimedMessage,
+  type JsonValue,
+  MESSAGE_PRIORITIES,
+  type MessagePriority,
+  type OutboxMessage,
+} from '../domain/outbox-message.js'
 
 /**
  * What the relay publishes for one message, as JSON: the message as it was claimed, the
@@ -21,6 +27,8 @@ export interface RelayEnvelope {
   readonly idempotencyKey: string | null
   /** A notify's message: its notification, recipient, category and template version (null on a plain enqueue). */
   readonly notification: MessageNotification | null
+  /** Its priority in the outbox (an envelope from before priorities reads as `normal`). */
+  readonly priority: MessagePriority
   readonly maxAttempts: number
   readonly createdBy: string
   readonly createdAt: string
@@ -70,6 +78,7 @@ export const relayEnvelopeSchema = z.strictObject({
     })
     .nullable()
     .default(null),
+  priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
   maxAttempts: z.number().int().min(1),
   createdBy: z.string(),
   createdAt: z.iso.datetime(),
@@ -103,6 +112,7 @@ export function toEnvelope(
     recipients: message.recipients,
     idempotencyKey: message.idempotencyKey,
     notification: message.notification,
+    priority: message.priority,
     maxAttempts: message.maxAttempts,
     createdBy: message.createdBy,
     createdAt: message.createdAt.toISOString(),
@@ -148,6 +158,7 @@ export function heldFromEnvelope(
     recipients: envelope.recipients,
     idempotencyKey: envelope.idempotencyKey,
     notification: envelope.notification,
+    priority: envelope.priority,
     maxAttempts: envelope.maxAttempts,
     createdBy: envelope.createdBy,
     createdAt: new Date(envelope.createdAt),

@@ -509,6 +509,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         lastError: null,
         settledAt: null,
         notification: null,
+        priority: 'normal' as const,
       }
       const producerScope = TenantScope.of(s.producer)
       for (let k = 0; k < 10_000; k += 500) {

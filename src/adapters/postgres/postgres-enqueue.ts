@@ -5,7 +5,7 @@ import {
   StorageError,
   TenantScopeViolationError,
 } from '../../domain/errors.js'
-import type { OutboxMessage } from '../../domain/outbox-message.js'
+import { type OutboxMessage, priorityRank } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
 import { checkCommands } from '../shared/enqueue-batch.js'
@@ -74,6 +74,7 @@ export async function enqueueManyStatement(
         recipient_user_id: m.notification?.userId ?? null,
         category_key: m.notification?.categoryKey ?? null,
         template_id: m.notification?.templateId ?? null,
+        priority: priorityRank(m.priority ?? 'normal'),
         // A null audit_id: the message has no entry of its own (a notification's fan-out).
         audit_id: audit?.id ?? null,
         audit_actor_id: audit?.actorId ?? null,
@@ -118,6 +119,7 @@ export async function enqueueManyStatement(
     const message: OutboxMessage = {
       ...c.message,
       notification: c.message.notification ?? null,
+      priority: c.message.priority ?? 'normal',
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,
       status: 'pending',

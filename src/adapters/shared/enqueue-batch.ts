@@ -58,6 +58,7 @@ export async function enqueueBatch(
     const r = await store.insert(scope, {
       ...c.message,
       notification: c.message.notification ?? null,
+      priority: c.message.priority ?? 'normal',
       channelId: channel.id,
       maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,
       status: 'pending',
