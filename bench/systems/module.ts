@@ -185,7 +185,7 @@ export async function openModule(
     databases: [database],
     enqueue,
     async enqueueBatch(t, seqs) {
-      // One facade call, one statement (messaging_enqueue) for the whole batch.
+      // One facade call, one statement (messaging_enqueue_arrays) for the whole batch.
       await messaging.enqueueMany(
         producers[t]!,
         seqs.map((s) => ({

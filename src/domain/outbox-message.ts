@@ -1,5 +1,6 @@
 import { IllegalTransitionError } from './errors.js'
 import type { MessageNotification } from './notification.js'
+import type { TraceContext } from './trace-context.js'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
@@ -51,6 +52,8 @@ export interface OutboxMessage {
   readonly notification: MessageNotification | null
   /** Its place in its tenant's queue. */
   readonly priority: MessagePriority
+  /** The trace the enqueue ran in (docs/live.md); null when no span was recording. */
+  readonly traceContext: TraceContext | null
   // delivery state
   readonly status: DeliveryStatus
   readonly attempts: number

@@ -8,6 +8,7 @@ import {
   type MessagePriority,
   type OutboxMessage,
 } from '../domain/outbox-message.js'
+import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, type TraceContext } from '../domain/trace-context.js'
 
 /**
  * What the relay publishes for one message, as JSON: the message as it was claimed, the
@@ -29,6 +30,8 @@ export interface RelayEnvelope {
   readonly notification: MessageNotification | null
   /** Its priority in the outbox (an envelope from before priorities reads as `normal`). */
   readonly priority: MessagePriority
+  /** The enqueue's W3C trace context, so the broker's worker joins its trace (null: none). */
+  readonly traceContext: TraceContext | null
   readonly maxAttempts: number
   readonly createdBy: string
   readonly createdAt: string
@@ -79,6 +82,13 @@ export const relayEnvelopeSchema = z.strictObject({
     .nullable()
     .default(null),
   priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
+  traceContext: z
+    .strictObject({
+      traceparent: z.string().min(1).max(MAX_TRACEPARENT_LENGTH),
+      tracestate: z.string().max(MAX_TRACESTATE_LENGTH).nullable(),
+    })
+    .nullable()
+    .default(null),
   maxAttempts: z.number().int().min(1),
   createdBy: z.string(),
   createdAt: z.iso.datetime(),
@@ -113,6 +123,7 @@ export function toEnvelope(
     idempotencyKey: message.idempotencyKey,
     notification: message.notification,
     priority: message.priority,
+    traceContext: message.traceContext,
     maxAttempts: message.maxAttempts,
     createdBy: message.createdBy,
     createdAt: message.createdAt.toISOString(),
@@ -159,6 +170,7 @@ export function heldFromEnvelope(
     idempotencyKey: envelope.idempotencyKey,
     notification: envelope.notification,
     priority: envelope.priority,
+    traceContext: envelope.traceContext,
     maxAttempts: envelope.maxAttempts,
     createdBy: envelope.createdBy,
     createdAt: new Date(envelope.createdAt),

@@ -10,6 +10,7 @@ import type {
   Settlement,
 } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
+import type { TraceContext } from '../domain/trace-context.js'
 
 /*
  * Time in this port: every "when" that a worker's clock would otherwise decide (lease
@@ -86,6 +87,8 @@ export interface NewOutboxMessage {
   readonly notification?: MessageNotification | null
   /** Its place in its tenant's queue; absent: `normal`. */
   readonly priority?: MessagePriority
+  /** The W3C trace context of the enqueuing span (absent or null: none was recording). */
+  readonly traceContext?: TraceContext | null
 }
 
 /**

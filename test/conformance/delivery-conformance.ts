@@ -510,6 +510,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         settledAt: null,
         notification: null,
         priority: 'normal' as const,
+        traceContext: null,
       }
       const producerScope = TenantScope.of(s.producer)
       for (let k = 0; k < 10_000; k += 500) {

@@ -74,6 +74,7 @@ export function message(
     settledAt: null,
     notification: null,
     priority: 'normal',
+    traceContext: null,
     ...over,
   }
 }
@@ -106,6 +107,7 @@ export function enqueueCommand(
       createdBy: m.createdBy,
       createdAt: m.createdAt,
       notification: m.notification,
+      traceContext: m.traceContext,
     },
     due: { at: m.availableAt },
     channel: { id: m.channelId },

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import { CompiledQuery, type Kysely } from 'kysely'
 import {
   ChannelDisabledError,
   NotFoundError,
@@ -11,6 +11,7 @@ import type { EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-reposito
 import { checkCommands } from '../shared/enqueue-batch.js'
 import { claimsOf } from './claims.js'
 import { classify } from './errors.js'
+import { namedStatement } from './named-statements.js'
 import type { MessagingDatabase, OutboxRow } from './schema.js'
 import { toMessage } from './schema.js'
 
@@ -36,7 +37,76 @@ const fromJson = (j: Record<string, unknown>): OutboxMessage =>
   })
 
 /**
- * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue` (sql/0010_database_clock.sql, the notification columns from sql/0021),
+ * The enqueue, one typed array per column (sql/0045_enqueue_arrays.sql, the trace context
+ * from sql/0060, the priorities from sql/0070), run as a named prepared statement: parsed and planned once per
+ * connection, not on every call. $25 and $26 (traceparent, tracestate) are null, not arrays
+ * of nulls, when no message of the call was traced (no OpenTelemetry SDK in the host); $27
+ * (priorities) is null when every message of the call is `normal`.
+ */
+const ENQUEUE = namedStatement(
+  'messaging_enqueue_arrays_2',
+  `select ord, outcome, channel_id, max_attempts, available_at, existing from messaging_enqueue_arrays(
+    $1, $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[],
+    $10::int[], $11::uuid[], $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::uuid[], $16::uuid[],
+    $17::text[], $18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::text[], $23::jsonb[], $24::timestamptz[],
+    $25::text[], $26::text[], $27::smallint[])`,
+)
+
+/** A JSON value as node-postgres sends an element of a jsonb[] (an array element would otherwise become a sub-array). */
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v))
+
+/** The columns of the messages at `ords`, in that order, one array each, as ENQUEUE takes them. */
+function arraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]): unknown[] {
+  const cols: unknown[][] = Array.from({ length: 23 }, () => new Array(ords.length))
+  ords.forEach((ord, i) => {
+    const { message: m, channel, audit, due, defaultMaxAttempts } = commands[ord]!
+    const row = [
+      m.infrastructureId,
+      m.id,
+      m.businessId,
+      'id' in channel ? channel.id : null,
+      'key' in channel ? channel.key : null,
+      JSON.stringify(m.payload ?? null),
+      json(m.recipients),
+      m.idempotencyKey,
+      defaultMaxAttempts,
+      m.createdBy,
+      m.createdAt,
+      'at' in due ? due.at : null,
+      'at' in due ? null : Math.max(0, Math.round(due.afterMs)),
+      m.notification?.id ?? null,
+      m.notification?.userId ?? null,
+      m.notification?.categoryKey ?? null,
+      m.notification?.templateId ?? null,
+      // A null audit id: the message has no entry of its own (a notification's fan-out).
+      audit?.id ?? null,
+      audit?.actorId ?? null,
+      audit?.actorRole ?? null,
+      audit?.action ?? null,
+      json(audit?.details),
+      audit?.at ?? null,
+    ]
+    for (let c = 0; c < row.length; c++) cols[c]![i] = row[c]
+  })
+  return [...cols, ...traceArraysOf(commands, ords), priorityArrayOf(commands, ords)]
+}
+
+/** The priorities (ranks) when a message of the call is not `normal`, else null: the column's default. */
+function priorityArrayOf(commands: readonly EnqueueCommand[], ords: readonly number[]): number[] | null {
+  if (ords.every((ord) => (commands[ord]!.message.priority ?? 'normal') === 'normal')) return null
+  return ords.map((ord) => priorityRank(commands[ord]!.message.priority ?? 'normal'))
+}
+
+/** The trace context columns: two arrays when a message of the call carries one, else two nulls. */
+function traceArraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]): [unknown, unknown] {
+  if (!ords.some((ord) => commands[ord]!.message.traceContext)) return [null, null]
+  const parents = ords.map((ord) => commands[ord]!.message.traceContext?.traceparent ?? null)
+  const states = ords.map((ord) => commands[ord]!.message.traceContext?.tracestate ?? null)
+  return [parents, states]
+}
+
+/**
+ * `enqueueMany` on PostgreSQL: one call of `messaging_enqueue_arrays` (sql/0045_enqueue_arrays.sql),
  * which sets the claims, resolves the channels, inserts the messages (a relative due time
  * resolved by the database's clock) and their audit entries in one statement. It carries
  * the claims itself, so it is correct inside a unit of work (the same claims again) and
@@ -53,43 +123,11 @@ export async function enqueueManyStatement(
   checkCommands(scope, commands)
   const claims = claimsOf(scope)
   const call = async (ords: readonly number[]) => {
-    const rows = ords.map((ord) => {
-      const { message: m, channel, audit, due } = commands[ord]!
-      return {
-        ord,
-        infrastructure_id: m.infrastructureId,
-        id: m.id,
-        business_id: m.businessId,
-        channel_id: 'id' in channel ? channel.id : null,
-        channel_key: 'key' in channel ? channel.key : null,
-        payload: m.payload,
-        recipients: m.recipients,
-        idempotency_key: m.idempotencyKey,
-        default_max_attempts: commands[ord]!.defaultMaxAttempts,
-        created_by: m.createdBy,
-        created_at: m.createdAt,
-        available_at: 'at' in due ? due.at : null,
-        available_after_ms: 'at' in due ? null : Math.max(0, Math.round(due.afterMs)),
-        notification_id: m.notification?.id ?? null,
-        recipient_user_id: m.notification?.userId ?? null,
-        category_key: m.notification?.categoryKey ?? null,
-        template_id: m.notification?.templateId ?? null,
-        priority: priorityRank(m.priority ?? 'normal'),
-        // A null audit_id: the message has no entry of its own (a notification's fan-out).
-        audit_id: audit?.id ?? null,
-        audit_actor_id: audit?.actorId ?? null,
-        audit_actor_role: audit?.actorRole ?? null,
-        audit_action: audit?.action ?? null,
-        audit_details: audit?.details ?? null,
-        audit_at: audit?.at ?? null,
-      }
-    })
+    const params = arraysOf(commands, ords)
     try {
-      const r =
-        await sql<EnqueueResultRow>`select * from messaging_enqueue(${claims}, ${JSON.stringify(rows)}::jsonb)`.execute(
-          db,
-        )
-      return r.rows
+      const r = await db.executeQuery<EnqueueResultRow>(CompiledQuery.raw(ENQUEUE, [claims, ...params]))
+      // The function numbers the messages of this call from 0; `ords` maps them back.
+      return r.rows.map((row) => ({ ...row, ord: ords[row.ord]! }))
     } catch (e) {
       const first = commands[ords[0]!]!.message
       throw classify(e, {
@@ -120,6 +158,7 @@ export async function enqueueManyStatement(
       ...c.message,
       notification: c.message.notification ?? null,
       priority: c.message.priority ?? 'normal',
+      traceContext: c.message.traceContext ?? null,
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,
       status: 'pending',

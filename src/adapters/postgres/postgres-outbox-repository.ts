@@ -55,7 +55,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
   ) {}
 
   /**
-   * One statement (`messaging_enqueue`): see postgres-enqueue.ts. Not `async`: when the
+   * One statement (`messaging_enqueue_arrays`): see postgres-enqueue.ts. Not `async`: when the
    * unit's work is this call alone, the promise it returns is the statement's own, which
    * is how the unit of work knows it may run it in autocommit.
    */

@@ -8,6 +8,7 @@ import type { MessagingStorage, PruneOptions } from '../../ports/unit-of-work.js
 import { createLocalWakeSignal, type WakeSignal } from '../../ports/wake-signal.js'
 import { classify, sqlState } from './errors.js'
 import { type HostTransaction, hostKysely, isKysely } from './host-transaction.js'
+import { namingPool } from './named-statements.js'
 import { listSecurityEvents } from './postgres-security-log.js'
 import { pruneBatch } from './prune.js'
 import { checkRole } from './role-check.js'
@@ -124,12 +125,17 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   // Everything the adapter opened itself, closed by close(); a host's pools stay the host's.
   const owned: Kysely<MessagingDatabase>[] = []
   const kyselyOf = (pool: pg.Pool, own: boolean) => {
-    const k = new Kysely<MessagingDatabase>({ dialect: new PostgresDialect({ pool }) })
+    const k = new Kysely<MessagingDatabase>({ dialect: new PostgresDialect({ pool: namingPool(pool) }) })
     if (own) {
       // An idle connection the server drops (restart, terminated backend) is an 'error'
       // event on the pool; unhandled, it would end the host's process. The pool has already
       // discarded the client, and the next checkout opens a new one.
       pool.on('error', () => undefined)
+      // A connection the server drops while checked out (a unit of work in progress when
+      // PostgreSQL is killed) is an 'error' event on the client itself: the pool listens
+      // only to idle clients. The unit's query rejects all the same and the pool discards the
+      // client on release (it is no longer queryable); unheard, the event ends the process.
+      pool.on('connect', (client) => client.on('error', () => undefined))
       owned.push(k)
     }
     return k

@@ -69,6 +69,8 @@ export interface OutboxRow {
   template_id: string | null
   /** 0 high, 1 normal, 2 low (`priorityRank`). */
   priority: number
+  traceparent: string | null
+  tracestate: string | null
 }
 
 export interface AuditRow {
@@ -189,6 +191,7 @@ export const toMessage = (r: OutboxRow): OutboxMessage => ({
           categoryKey: r.category_key!,
           templateId: r.template_id,
         },
+  traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
 })
 
 export const toAuditEntry = (r: AuditRow): AuditEntry => ({

@@ -63,7 +63,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     pending.catch((e) => {
       failed.by = e
     })
-    // A lone enqueue sets its own claims (messaging_enqueue): one autocommit round trip.
+    // A lone enqueue sets its own claims (messaging_enqueue_arrays): one autocommit round trip.
     // A login that must switch role first needs a transaction for SET LOCAL.
     if (role === null && session.isLoneStatement(pending)) {
       session.runAlone()

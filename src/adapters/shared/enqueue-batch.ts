@@ -8,6 +8,7 @@ import {
 } from '../../domain/errors.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import { storableTraceContext } from '../../domain/trace-context.js'
 import type { AuditLog } from '../../ports/audit-log.js'
 import type { ChannelRepository } from '../../ports/channel-repository.js'
 import type { Due, EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
@@ -31,7 +32,7 @@ export const dueAt = (due: Due, now: () => Date): Date =>
 
 /**
  * `OutboxRepository.enqueueMany`, the rules written once for the stores whose calls cost no
- * round trip (memory, SQLite); PostgreSQL's `messaging_enqueue` (sql/) keeps the same rules
+ * round trip (memory, SQLite); PostgreSQL's `messaging_enqueue_arrays` (sql/) keeps the same rules
  * in one statement, and the repository conformance suite holds all three to them:
  *
  * 1. every message lies in the scope (before any channel is looked up, so an outsider
@@ -59,6 +60,7 @@ export async function enqueueBatch(
       ...c.message,
       notification: c.message.notification ?? null,
       priority: c.message.priority ?? 'normal',
+      traceContext: c.message.traceContext ?? null,
       channelId: channel.id,
       maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,
       status: 'pending',
@@ -80,11 +82,18 @@ export async function enqueueBatch(
   return out
 }
 
-/** Rules 1 and 5, before any channel is looked up: every store checks them the same way. */
+/** Rules 1 and 5 and the trace context's shape, before any channel is looked up: every store checks them the same way. */
 export function checkCommands(scope: TenantScope, commands: readonly EnqueueCommand[]): void {
   for (const [i, { message: m }] of commands.entries()) {
     if (!scope.canAccess(m.infrastructureId, m.businessId)) {
       throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
+    }
+    if (m.traceContext && storableTraceContext(m.traceContext) === null) {
+      throw ValidationError.single(
+        `items.${i}.traceContext`,
+        'trace_context',
+        'a W3C traceparent (version-traceid-parentid-flags) and a tracestate of at most 512 characters',
+      )
     }
     if (m.notification) {
       if (m.idempotencyKey !== null) {

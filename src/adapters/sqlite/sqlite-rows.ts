@@ -121,6 +121,8 @@ export function outboxRow(m: OutboxMessage): OutboxTable {
     category_key: m.notification?.categoryKey ?? null,
     template_id: m.notification?.templateId ?? null,
     priority: priorityRank(m.priority),
+    traceparent: m.traceContext?.traceparent ?? null,
+    tracestate: m.traceContext?.tracestate ?? null,
   }
 }
 
@@ -153,6 +155,7 @@ export function toMessage(r: Selectable<OutboxTable>): OutboxMessage {
             categoryKey: r.category_key!,
             templateId: r.template_id,
           },
+    traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
   }
 }
 

@@ -58,6 +58,8 @@ export interface OutboxTable {
   template_id: string | null
   /** 0 high, 1 normal, 2 low (`priorityRank`). */
   priority: number
+  traceparent: string | null
+  tracestate: string | null
 }
 
 export interface AuditLogTable {
