@@ -1,7 +1,13 @@
 import type { AuditEntry } from '../../../domain/audit.js'
 import type { ChannelStats, DeliveryAttempt } from '../../../domain/delivery.js'
 import type { InboxEntry } from '../../../domain/inbox.js'
-import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../../domain/outbox-message.js'
+import {
+  type DeliveryStatus,
+  type JsonValue,
+  type OutboxMessage,
+  priorityOfRank,
+  priorityRank,
+} from '../../../domain/outbox-message.js'
 import type { Role } from '../../../domain/tenant-scope.js'
 import { type ColumnKinds, type Columns, type Json, type Mode, timeOrNull, toTimeOrNull } from './columns.js'
 
@@ -31,6 +37,8 @@ export interface OutboxRow<K extends ColumnKinds, M extends Mode = 'read'> {
   /** The W3C trace context of the enqueue (sql/0060, SQLite v11); null when none was recording. */
   traceparent: string | null
   tracestate: string | null
+  /** 0 high, 1 normal, 2 low (`priorityRank`; sql/0070, SQLite v12). */
+  priority: number
 }
 
 /** messaging_audit_log. */
@@ -133,6 +141,7 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     template_id: m.notification?.templateId ?? null,
     traceparent: m.traceContext?.traceparent ?? null,
     tracestate: m.traceContext?.tracestate ?? null,
+    priority: priorityRank(m.priority),
   }),
   toMessage: (r: OutboxRow<K>): OutboxMessage => ({
     id: r.id,
@@ -162,6 +171,7 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
             templateId: r.template_id,
           },
     traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
+    priority: priorityOfRank(r.priority),
   }),
   auditRow: (e: AuditEntry): AuditRow<K, 'write'> => ({
     infrastructure_id: e.infrastructureId,
