@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api'
 import type { Category } from '../domain/category.js'
 import type { Channel } from '../domain/channel.js'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
@@ -23,6 +24,7 @@ import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenan
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
+import { traceContextOf } from '../telemetry/tracing.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 import { loadTemplateChoice } from './template-lookup.js'
 
@@ -132,6 +134,9 @@ export class NotifyService {
     })
     // A concurrent notify took the key first: its fan-out is the one.
     if (!inserted.created) return inserted
+    // The notify's own span, when the host traces it: each delivery joins that trace.
+    const active = trace.getActiveSpan()
+    const traceContext = active ? traceContextOf(active) : null
     const commands: EnqueueCommand[] = plan.messages.map((m) => ({
       message: {
         id: this.ctx.ids.next(),
@@ -143,6 +148,7 @@ export class NotifyService {
         createdBy: scope.userId,
         createdAt: now,
         notification: { id, userId: m.userId, categoryKey: category.key, templateId: m.templateId },
+        traceContext,
       },
       due: input.availableAt ? { at: input.availableAt } : { afterMs: 0 },
       channel: { id: m.channel.id },

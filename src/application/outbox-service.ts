@@ -1,3 +1,4 @@
+import { type Span, SpanKind } from '@opentelemetry/api'
 import type { z } from 'zod'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
@@ -14,6 +15,7 @@ import { type OutboxMessage, payloadBytes } from '../domain/outbox-message.js'
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
+import { inSpan, SYSTEM, traceContextOf, tracer } from '../telemetry/tracing.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 export interface EnqueueResult {
@@ -39,19 +41,50 @@ const auditTarget = (c: {
   targetId: c.message.id,
 })
 
+const ENQUEUE_SPAN = {
+  kind: SpanKind.PRODUCER,
+  attributes: { 'messaging.system': SYSTEM, 'messaging.operation.type': 'send' },
+}
+
+/** What the enqueue span says of its batch once written (only when an SDK records it). */
+function spanResult(span: Span, results: readonly EnqueueResult[]): void {
+  if (!span.isRecording()) return
+  const first = results[0]?.message
+  span.setAttributes({
+    'messaging.batch.message_count': results.length,
+    'messaging.message.created_count': results.filter((r) => r.created).length,
+    ...(first && {
+      'messaging.infrastructure_id': first.infrastructureId,
+      'messaging.destination.name': first.channelId,
+      ...(results.length === 1 && { 'messaging.message.id': first.id }),
+    }),
+  })
+}
+
 /** The outbox: append and read. Claiming and settling are the DeliveryService's. */
 export class OutboxService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async enqueue(scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
+  /**
+   * Runs in a producer span (`messaging enqueue`) whose W3C trace context is stored with each
+   * message it writes, so that its delivery, in whatever process, joins the trace.
+   */
+  enqueue(scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
+    return tracer.startActiveSpan('messaging enqueue', ENQUEUE_SPAN, (span) =>
+      inSpan(span, () => this.enqueueIn(span, scope, raw)),
+    )
+  }
+
+  private async enqueueIn(span: Span, scope: TenantScope, raw: EnqueueInput): Promise<EnqueueResult> {
     const input = parseInput(enqueueInput, raw)
-    const command = this.command(scope, input, 'payload')
+    const command = this.command(scope, input, 'payload', span)
     const target = auditTarget(command)
     const [result] = await audited(this.ctx, scope, target, async () => {
       assertTenantScope(scope, input.infrastructureId, input.businessId)
       return this.runEnqueue(scope, [command])
     })
     if (result!.created) this.ctx.wake?.notify(result!.message.infrastructureId)
+    spanResult(span, [result!])
     return result!
   }
 
@@ -60,9 +93,19 @@ export class OutboxService {
    * bad one is a ValidationError naming `items.<i>.<field>`), every tenant checked, every
    * channel resolved, then the messages go in with one audit entry each. Results in order.
    */
-  async enqueueMany(scope: TenantScope, raw: EnqueueManyInput): Promise<EnqueueResult[]> {
+  enqueueMany(scope: TenantScope, raw: EnqueueManyInput): Promise<EnqueueResult[]> {
+    return tracer.startActiveSpan('messaging enqueue', ENQUEUE_SPAN, (span) =>
+      inSpan(span, () => this.enqueueManyIn(span, scope, raw)),
+    )
+  }
+
+  private async enqueueManyIn(
+    span: Span,
+    scope: TenantScope,
+    raw: EnqueueManyInput,
+  ): Promise<EnqueueResult[]> {
     const inputs = parseInput(enqueueManyInput, raw, 'items')
-    const commands = inputs.map((input, i) => this.command(scope, input, `items.${i}.payload`))
+    const commands = inputs.map((input, i) => this.command(scope, input, `items.${i}.payload`, span))
     for (const [i, input] of inputs.entries()) {
       if (!scope.canAccess(input.infrastructureId, input.businessId)) {
         await audited(this.ctx, scope, auditTarget(commands[i]!), async () =>
@@ -78,6 +121,7 @@ export class OutboxService {
         this.ctx.wake?.notify(r.message.infrastructureId)
       }
     }
+    spanResult(span, results)
     return results
   }
 
@@ -86,7 +130,12 @@ export class OutboxService {
     return this.ctx.uow.run(scope, (r) => r.outbox.enqueueMany(scope, commands))
   }
 
-  private command(scope: TenantScope, input: z.output<typeof enqueueInput>, field: string): EnqueueCommand {
+  private command(
+    scope: TenantScope,
+    input: z.output<typeof enqueueInput>,
+    field: string,
+    span: Span,
+  ): EnqueueCommand {
     const bytes = payloadBytes(input.payload)
     if (bytes > this.ctx.limits.maxPayloadBytes) {
       throw new PayloadTooLargeError(field, bytes, this.ctx.limits.maxPayloadBytes)
@@ -102,6 +151,8 @@ export class OutboxService {
         idempotencyKey: input.idempotencyKey,
         createdBy: scope.userId,
         createdAt: this.ctx.clock.now(),
+        // null under the no-op tracer (no SDK): the store writes nothing for it.
+        traceContext: traceContextOf(span),
       },
       // A host's availableAt is its intent and stays absolute; without one the message is
       // due at once by the store's clock, not this process's.

@@ -1,5 +1,6 @@
 import { IllegalTransitionError } from './errors.js'
 import type { MessageNotification } from './notification.js'
+import type { TraceContext } from './trace-context.js'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
@@ -37,6 +38,8 @@ export interface OutboxMessage {
    * recipient user, the category and the template version to render (see docs/notify.md).
    */
   readonly notification: MessageNotification | null
+  /** The trace the enqueue ran in (docs/live.md); null when no span was recording. */
+  readonly traceContext: TraceContext | null
   // delivery state
   readonly status: DeliveryStatus
   readonly attempts: number

@@ -87,6 +87,12 @@ export const outboxMessageSchema = shapeOf<OutboxMessage>()({
     .describe(
       "A notify's message: its notification, the recipient user, the category and the template version it renders; null on a plain enqueue.",
     ),
+  traceContext: z
+    .object({ traceparent: z.string(), tracestate: z.string().nullable() })
+    .nullable()
+    .describe(
+      'The W3C trace context of the span the enqueue ran in (its delivery joins that trace); null when no OpenTelemetry SDK was recording.',
+    ),
 })
 
 export const cancelResultSchema = shapeOf<CancelResult>()({

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
 import type { MessageNotification } from '../domain/notification.js'
 import type { ClaimedMessage, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
+import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, type TraceContext } from '../domain/trace-context.js'
 
 /**
  * What the relay publishes for one message, as JSON: the message as it was claimed, the
@@ -21,6 +22,8 @@ export interface RelayEnvelope {
   readonly idempotencyKey: string | null
   /** A notify's message: its notification, recipient, category and template version (null on a plain enqueue). */
   readonly notification: MessageNotification | null
+  /** The enqueue's W3C trace context, so the broker's worker joins its trace (null: none). */
+  readonly traceContext: TraceContext | null
   readonly maxAttempts: number
   readonly createdBy: string
   readonly createdAt: string
@@ -70,6 +73,13 @@ export const relayEnvelopeSchema = z.strictObject({
     })
     .nullable()
     .default(null),
+  traceContext: z
+    .strictObject({
+      traceparent: z.string().min(1).max(MAX_TRACEPARENT_LENGTH),
+      tracestate: z.string().max(MAX_TRACESTATE_LENGTH).nullable(),
+    })
+    .nullable()
+    .default(null),
   maxAttempts: z.number().int().min(1),
   createdBy: z.string(),
   createdAt: z.iso.datetime(),
@@ -103,6 +113,7 @@ export function toEnvelope(
     recipients: message.recipients,
     idempotencyKey: message.idempotencyKey,
     notification: message.notification,
+    traceContext: message.traceContext,
     maxAttempts: message.maxAttempts,
     createdBy: message.createdBy,
     createdAt: message.createdAt.toISOString(),
@@ -148,6 +159,7 @@ export function heldFromEnvelope(
     recipients: envelope.recipients,
     idempotencyKey: envelope.idempotencyKey,
     notification: envelope.notification,
+    traceContext: envelope.traceContext,
     maxAttempts: envelope.maxAttempts,
     createdBy: envelope.createdBy,
     createdAt: new Date(envelope.createdAt),

@@ -9,6 +9,7 @@ import type {
   Settlement,
 } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
+import type { TraceContext } from '../domain/trace-context.js'
 
 /*
  * Time in this port: every "when" that a worker's clock would otherwise decide (lease
@@ -83,6 +84,8 @@ export interface NewOutboxMessage {
    * notification's key covers its fan-out) and is written by `infra_admin` or `service` only.
    */
   readonly notification?: MessageNotification | null
+  /** The W3C trace context of the enqueuing span (absent or null: none was recording). */
+  readonly traceContext?: TraceContext | null
 }
 
 /**

@@ -509,6 +509,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         lastError: null,
         settledAt: null,
         notification: null,
+        traceContext: null,
       }
       const producerScope = TenantScope.of(s.producer)
       for (let k = 0; k < 10_000; k += 500) {

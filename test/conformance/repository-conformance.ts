@@ -282,6 +282,53 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
         expect(await run(member, (r) => r.outbox.findById(member, t.infra, m.id))).toEqual(m)
       })
 
+      it('stores the trace context of an enqueue with its message and hands it to the claim', async () => {
+        const { t, worker, member, ch } = await seeded()
+        const traced = message(t.infra, ch.id, {
+          availableAt: at(-1_000),
+          traceContext: {
+            traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+            tracestate: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+          },
+        })
+        const parentOnly = message(t.infra, ch.id, {
+          availableAt: at(-500),
+          traceContext: {
+            traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00',
+            tracestate: null,
+          },
+        })
+        const untraced = message(t.infra, ch.id, { availableAt: at(0) })
+        for (const m of [traced, parentOnly, untraced]) {
+          expect(await run(member, (r) => enqueueOne(r, member, m))).toEqual({ message: m, created: true })
+          expect(await run(member, (r) => r.outbox.findById(member, t.infra, m.id))).toEqual(m)
+        }
+        const claimed = await claimAt(worker, { limit: 3, leaseMs: 1000, now: T0 })
+        expect(claimed.map((c) => c.traceContext)).toEqual([
+          traced.traceContext,
+          parentOnly.traceContext,
+          null,
+        ])
+      })
+
+      it('refuses a malformed trace context and writes nothing', async () => {
+        const { t, member, ch } = await seeded()
+        for (const traceContext of [
+          { traceparent: 'not-a-traceparent', tracestate: null },
+          {
+            traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+            tracestate: 'x'.repeat(513),
+          },
+        ]) {
+          const m = message(t.infra, ch.id, { traceContext })
+          await expect(run(member, (r) => enqueueOne(r, member, m))).rejects.toMatchObject({
+            code: 'VALIDATION_FAILED',
+            field: 'items.0.traceContext',
+          })
+          expect(await run(member, (r) => r.outbox.findById(member, t.infra, m.id))).toBeNull()
+        }
+      })
+
       it('returns the first message for a repeated idempotency key and writes nothing else', async () => {
         const { t, member, ch } = await seeded()
         const first = message(t.infra, ch.id, { idempotencyKey: 'order-42' })
@@ -346,6 +393,7 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
       const created = (c: EnqueueCommand, channelId: string, maxAttempts: number): OutboxMessage => ({
         ...c.message,
         notification: c.message.notification ?? null,
+        traceContext: c.message.traceContext ?? null,
         channelId,
         maxAttempts,
         status: 'pending',

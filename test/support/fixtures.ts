@@ -73,6 +73,7 @@ export function message(
     lastError: null,
     settledAt: null,
     notification: null,
+    traceContext: null,
     ...over,
   }
 }
@@ -105,6 +106,7 @@ export function enqueueCommand(
       createdBy: m.createdBy,
       createdAt: m.createdAt,
       notification: m.notification,
+      traceContext: m.traceContext,
     },
     due: { at: m.availableAt },
     channel: { id: m.channelId },

@@ -13,6 +13,10 @@ export interface ThrowawayServer {
   /** Superuser URL. */
   readonly url: string
   readonly bindir: string
+  /** Kills the server as a crash would (`pg_ctl stop -m immediate`), keeping its data for `restart`. */
+  crash(): void
+  /** Starts the crashed server again on the same port and data; it recovers from its WAL. */
+  restart(): void
   stop(): void
 }
 
@@ -107,27 +111,46 @@ export async function startThrowawayServer(options: ThrowawayServerOptions = {})
     `-c listen_addresses=${['127.0.0.1', ...(options.listen ?? [])].join(',')}`,
     ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`),
   ].join(' ')
-  asPg(join(bindir, 'pg_ctl'), [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'server.log'),
-    '-w',
-    '-t',
-    '60',
-    '-o',
-    opts,
-    'start',
-  ])
+  const start = () =>
+    asPg(join(bindir, 'pg_ctl'), [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      opts,
+      'start',
+    ])
+  start()
+  let running = true
   let stopped = false
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     bindir,
+    crash() {
+      asPg(join(bindir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'])
+      running = false
+    },
+    restart() {
+      start()
+      running = true
+    },
     stop() {
       if (stopped) return
       stopped = true
       try {
-        asPg(join(bindir, 'pg_ctl'), ['-D', data, '-m', options.durable ? 'fast' : 'immediate', '-w', 'stop'])
+        if (running)
+          asPg(join(bindir, 'pg_ctl'), [
+            '-D',
+            data,
+            '-m',
+            options.durable ? 'fast' : 'immediate',
+            '-w',
+            'stop',
+          ])
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }

@@ -37,22 +37,25 @@ const fromJson = (j: Record<string, unknown>): OutboxMessage =>
   })
 
 /**
- * The enqueue, one typed array per column (sql/0045_enqueue_arrays.sql), run as a named
- * prepared statement: parsed and planned once per connection, not on every call.
+ * The enqueue, one typed array per column (sql/0045_enqueue_arrays.sql, the trace context
+ * from sql/0060), run as a named prepared statement: parsed and planned once per
+ * connection, not on every call. $25 and $26 (traceparent, tracestate) are null, not arrays
+ * of nulls, when no message of the call was traced (no OpenTelemetry SDK in the host).
  */
 const ENQUEUE = namedStatement(
   'messaging_enqueue_arrays_1',
   `select ord, outcome, channel_id, max_attempts, available_at, existing from messaging_enqueue_arrays(
     $1, $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[],
     $10::int[], $11::uuid[], $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::uuid[], $16::uuid[],
-    $17::text[], $18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::text[], $23::jsonb[], $24::timestamptz[])`,
+    $17::text[], $18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::text[], $23::jsonb[], $24::timestamptz[],
+    $25::text[], $26::text[])`,
 )
 
 /** A JSON value as node-postgres sends an element of a jsonb[] (an array element would otherwise become a sub-array). */
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v))
 
 /** The columns of the messages at `ords`, in that order, one array each, as ENQUEUE takes them. */
-function arraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]): unknown[][] {
+function arraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]): unknown[] {
   const cols: unknown[][] = Array.from({ length: 23 }, () => new Array(ords.length))
   ords.forEach((ord, i) => {
     const { message: m, channel, audit, due, defaultMaxAttempts } = commands[ord]!
@@ -84,7 +87,15 @@ function arraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]):
     ]
     for (let c = 0; c < row.length; c++) cols[c]![i] = row[c]
   })
-  return cols
+  return [...cols, ...traceArraysOf(commands, ords)]
+}
+
+/** The trace context columns: two arrays when a message of the call carries one, else two nulls. */
+function traceArraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]): [unknown, unknown] {
+  if (!ords.some((ord) => commands[ord]!.message.traceContext)) return [null, null]
+  const parents = ords.map((ord) => commands[ord]!.message.traceContext?.traceparent ?? null)
+  const states = ords.map((ord) => commands[ord]!.message.traceContext?.tracestate ?? null)
+  return [parents, states]
 }
 
 /**
@@ -139,6 +150,7 @@ export async function enqueueManyStatement(
     const message: OutboxMessage = {
       ...c.message,
       notification: c.message.notification ?? null,
+      traceContext: c.message.traceContext ?? null,
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,
       status: 'pending',

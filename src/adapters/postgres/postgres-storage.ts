@@ -131,6 +131,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       // event on the pool; unhandled, it would end the host's process. The pool has already
       // discarded the client, and the next checkout opens a new one.
       pool.on('error', () => undefined)
+      // A connection the server drops while checked out (a unit of work in progress when
+      // PostgreSQL is killed) is an 'error' event on the client itself: the pool listens
+      // only to idle clients. The unit's query rejects all the same and the pool discards the
+      // client on release (it is no longer queryable); unheard, the event ends the process.
+      pool.on('connect', (client) => client.on('error', () => undefined))
       owned.push(k)
     }
     return k

@@ -62,6 +62,8 @@ export interface OutboxRow {
   recipient_user_id: string | null
   category_key: string | null
   template_id: string | null
+  traceparent: string | null
+  tracestate: string | null
 }
 
 export interface AuditRow {
@@ -181,6 +183,7 @@ export const toMessage = (r: OutboxRow): OutboxMessage => ({
           categoryKey: r.category_key!,
           templateId: r.template_id,
         },
+  traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
 })
 
 export const toAuditEntry = (r: AuditRow): AuditEntry => ({

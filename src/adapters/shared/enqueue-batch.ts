@@ -8,6 +8,7 @@ import {
 } from '../../domain/errors.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
+import { storableTraceContext } from '../../domain/trace-context.js'
 import type { AuditLog } from '../../ports/audit-log.js'
 import type { ChannelRepository } from '../../ports/channel-repository.js'
 import type { Due, EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
@@ -58,6 +59,7 @@ export async function enqueueBatch(
     const r = await store.insert(scope, {
       ...c.message,
       notification: c.message.notification ?? null,
+      traceContext: c.message.traceContext ?? null,
       channelId: channel.id,
       maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,
       status: 'pending',
@@ -79,11 +81,18 @@ export async function enqueueBatch(
   return out
 }
 
-/** Rules 1 and 5, before any channel is looked up: every store checks them the same way. */
+/** Rules 1 and 5 and the trace context's shape, before any channel is looked up: every store checks them the same way. */
 export function checkCommands(scope: TenantScope, commands: readonly EnqueueCommand[]): void {
   for (const [i, { message: m }] of commands.entries()) {
     if (!scope.canAccess(m.infrastructureId, m.businessId)) {
       throw new TenantScopeViolationError(m.infrastructureId, m.businessId)
+    }
+    if (m.traceContext && storableTraceContext(m.traceContext) === null) {
+      throw ValidationError.single(
+        `items.${i}.traceContext`,
+        'trace_context',
+        'a W3C traceparent (version-traceid-parentid-flags) and a tracestate of at most 512 characters',
+      )
     }
     if (m.notification) {
       if (m.idempotencyKey !== null) {

@@ -647,6 +647,30 @@ BEGIN
 END;
 `
 
+// The W3C trace context of the enqueue, stored with its message (sql/0060): null when no
+// span was recording. The CHECKs of the PostgreSQL schema, as triggers (SQLite adds no table
+// constraint to an existing table), and immutable like the rest of the message.
+const v11 = /* sql */ `
+ALTER TABLE messaging_outbox ADD COLUMN traceparent TEXT;
+ALTER TABLE messaging_outbox ADD COLUMN tracestate TEXT;
+
+CREATE TRIGGER messaging_outbox_trace_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.traceparent IS NULL
+           OR (length(NEW.traceparent) <= 128
+               AND NEW.traceparent GLOB '[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]*'))
+      AND (NEW.tracestate IS NULL OR length(NEW.tracestate) <= 512)
+      AND (NEW.tracestate IS NULL OR NEW.traceparent IS NOT NULL))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: traceparent and tracestate follow the W3C trace context');
+END;
+
+CREATE TRIGGER messaging_outbox_trace_immutable
+BEFORE UPDATE OF traceparent, tracestate ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -658,4 +682,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 8, name: 'notifications', sql: v8 },
   { version: 9, name: 'rate_buckets', sql: v9 },
   { version: 10, name: 'cancel', sql: v10 },
+  { version: 11, name: 'trace_context', sql: v11 },
 ]

@@ -114,6 +114,8 @@ export function outboxRow(m: OutboxMessage): OutboxTable {
     recipient_user_id: m.notification?.userId ?? null,
     category_key: m.notification?.categoryKey ?? null,
     template_id: m.notification?.templateId ?? null,
+    traceparent: m.traceContext?.traceparent ?? null,
+    tracestate: m.traceContext?.tracestate ?? null,
   }
 }
 
@@ -145,6 +147,7 @@ export function toMessage(r: Selectable<OutboxTable>): OutboxMessage {
             categoryKey: r.category_key!,
             templateId: r.template_id,
           },
+    traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
   }
 }
 

@@ -56,6 +56,8 @@ export interface OutboxTable {
   recipient_user_id: string | null
   category_key: string | null
   template_id: string | null
+  traceparent: string | null
+  tracestate: string | null
 }
 
 export interface AuditLogTable {
