@@ -139,6 +139,8 @@ export {
   type Role,
   TenantScope,
 } from './domain/tenant-scope.js'
+export type { TraceContext } from './domain/trace-context.js'
 export { Messaging } from './messaging.js'
 export type * from './ports/index.js'
 export { createLocalWakeSignal, randomIds, systemClock } from './ports/index.js'
+export { observeQueueMetrics, type QueueMetricsOptions } from './telemetry/queue-metrics.js'

@@ -220,6 +220,12 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     const reply = result instanceof Reply ? result : new Reply(def.status ?? 200, result)
     if (reply.status === 204)
       return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })
+    if (def.produces !== undefined) {
+      return new Response(String(reply.body), {
+        status: reply.status,
+        headers: { ...JSON_HEADERS, 'content-type': def.produces, ...reply.headers },
+      })
+    }
     return new Response(JSON.stringify(reply.body), {
       status: reply.status,
       headers: { ...JSON_HEADERS, ...reply.headers },

@@ -178,7 +178,7 @@ function successResponses(route: RouteDef, outputName: string | null): Record<st
       ...(status === 201 && {
         headers: { Location: { description: 'The new resource', schema: { type: 'string' } } },
       }),
-      content: { 'application/json': { schema: { $ref: `${REF}${outputName}` } } },
+      content: { [route.produces ?? 'application/json']: { schema: { $ref: `${REF}${outputName}` } } },
     }
   }
   return out

@@ -50,6 +50,11 @@ export interface RouteDef {
   readonly statuses?: readonly number[]
   /** Documents the success body; null for 204. */
   readonly response: z.ZodType | null
+  /**
+   * The success body's media type when it is not JSON (`GET /metrics`: Prometheus text);
+   * `run` then returns the body as a string, sent as it is.
+   */
+  readonly produces?: string
   readonly run: (
     messaging: Messaging,
     principal: Principal,

@@ -45,7 +45,10 @@ import {
   setOptInInput,
   statsInput,
 } from '../domain/inputs.js'
+import { assertRole, TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus.js'
+import { tenantQueues } from '../telemetry/queue-series.js'
 import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
@@ -393,6 +396,23 @@ export const ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(channelStatsSchema),
     run: (m, p, i) => m.stats(p, i as StatsInput),
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    operationId: 'metrics',
+    tag: 'delivery',
+    summary: 'Queue metrics in the Prometheus text format',
+    description:
+      "The queue as Prometheus gauges (text exposition format 0.0.4): messages by tenant and state, the oldest due pending message's age and the dead letters per tenant, within the caller's grants (a tenant-scoped service or admin principal sees its own tenants' series only). For `service` and `infra_admin` principals; a member is refused (403). At most 100 tenants get series of their own (the largest backlogs); the rest are summed under `infrastructure_id=\"_other\"`.",
+    input: z.strictObject({}),
+    from: 'query',
+    response: z.string().describe('Prometheus text exposition format, version 0.0.4.'),
+    produces: PROMETHEUS_CONTENT_TYPE,
+    run: async (m, p) => {
+      assertRole(TenantScope.of(p), 'metrics', 'service', 'infra_admin')
+      return prometheusText(tenantQueues(await m.stats(p)))
+    },
   },
   // The caller's own in-app inbox.
   {

@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events'
+import type { Span } from '@opentelemetry/api'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
+import { DeliveryTelemetry } from '../telemetry/delivery-telemetry.js'
+import { failSpan } from '../telemetry/tracing.js'
 import { ChannelCache } from './channel-cache.js'
 import { ClaimLoop, DeliverySlots } from './claim-loop.js'
 import { CompletionBatcher } from './completion-batcher.js'
@@ -105,6 +108,7 @@ class WorkerRuntime {
   private readonly batcher: CompletionBatcher
   private readonly channels: ChannelCache
   private readonly deliverOptions: DeliverOneOptions
+  private readonly telemetry = new DeliveryTelemetry()
 
   constructor(
     private readonly settings: WorkerSettings,
@@ -142,7 +146,7 @@ class WorkerRuntime {
       render: (held, channelType) => port.render(held, channelType),
     }
     this.loop = new ClaimLoop({
-      claim: (request) => port.claim(request),
+      claim: (request) => this.telemetry.claim(() => port.claim(request)),
       slots: this.slots,
       batchSize: settings.batchSize,
       leaseMs: settings.leaseMs,
@@ -170,20 +174,43 @@ class WorkerRuntime {
     this.inFlight.set(held.id, { abort, done })
   }
 
-  private async deliver(held: ClaimedMessage, lease: HeldLease, signal: AbortSignal): Promise<void> {
+  /** One attempt, in its `messaging deliver` span (a child of the enqueue's, when it was traced). */
+  private deliver(held: ClaimedMessage, lease: HeldLease, signal: AbortSignal): Promise<void> {
+    return this.telemetry.deliver(held, (span) => this.attempt(held, lease, signal, span))
+  }
+
+  private async attempt(
+    held: ClaimedMessage,
+    lease: HeldLease,
+    signal: AbortSignal,
+    span: Span,
+  ): Promise<void> {
+    const { telemetry } = this
     try {
       const lookup = await this.channels.lookup(held.infrastructureId, held.channelId)
       const step = await deliverOne(held, lookup, signal, this.deliverOptions)
-      if (signal.reason instanceof ShutdownAbort) return this.release(held, 0, 'shutdown')
+      if (signal.reason instanceof ShutdownAbort) {
+        return telemetry.settle(span, 'release', () => this.release(held, 0, 'shutdown'))
+      }
       if (lease.lost) return
-      if (step.action === 'release') return this.release(held, step.delayMs, step.reason, step.detail)
+      if (step.action === 'release') {
+        return telemetry.settle(span, 'release', () =>
+          this.release(held, step.delayMs, step.reason, step.detail),
+        )
+      }
       this.renewer.settling(held.id)
-      if (step.action === 'hand-off') return this.handOff(held, step.holdMs, step.reference)
-      const result = await this.batcher.submit({ held, report: step.report })
+      if (step.action === 'hand-off') {
+        return telemetry.settle(span, 'hand-off', () => this.handOff(held, step.holdMs, step.reference))
+      }
+      const result = await telemetry.settle(span, 'settle', () =>
+        this.batcher.submit({ held, report: step.report }),
+      )
       this.reporter.settled(held, step.report, result)
+      telemetry.settled(span, held, step.report, result)
     } catch (e) {
       // The settle (or the lookup) failed: the lease is dropped (see start) and lapses, the
       // message comes back, and its next attempt is recorded when that one settles.
+      failSpan(span, e)
       this.reporter.storeFailed(e, 'delivery bookkeeping failed', held)
     }
   }

@@ -352,6 +352,11 @@ ok(
   await adminA.POST(`${base}/channels/reseal-secrets`, { body: { infrastructureId: infraA } }),
 )
 ok('stats', await serviceA.GET(`${base}/stats`, { params: { query: {} } }))
+{
+  const metrics = ok('metrics', await serviceA.GET(`${base}/metrics`, { parseAs: 'text' }))
+  if (!String(metrics.data).includes('# TYPE messaging_queue_messages gauge'))
+    throw new Error(`metrics: not the Prometheus text: ${String(metrics.data).slice(0, 200)}`)
+}
 ok('listAudit', await adminA.GET(`${base}/audit`, { params: { query: { infrastructureId: infraA } } }))
 ok(
   'removeMember',
