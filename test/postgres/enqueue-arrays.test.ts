@@ -222,7 +222,7 @@ describe('the PostgreSQL enqueue (typed arrays, named prepared statement)', () =
       await app.query('rollback')
     }
     expect(await rowsOf(t.infra)).toMatchObject({ outbox: 0 })
-    // The generic plan is the function's own setting (sql/0070), on its current argument list.
+    // The generic plan is the function's own setting (sql/0071), on its current argument list.
     const forms = await owner.query(
       "select proconfig from pg_proc where proname = 'messaging_enqueue_arrays' and pg_function_is_visible(oid)",
     )
