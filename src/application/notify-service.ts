@@ -148,6 +148,7 @@ export class NotifyService {
         createdBy: scope.userId,
         createdAt: now,
         notification: { id, userId: m.userId, categoryKey: category.key, templateId: m.templateId },
+        priority: input.priority,
         traceContext,
       },
       due: input.availableAt ? { at: input.availableAt } : { afterMs: 0 },

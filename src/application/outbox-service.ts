@@ -151,6 +151,7 @@ export class OutboxService {
         idempotencyKey: input.idempotencyKey,
         createdBy: scope.userId,
         createdAt: this.ctx.clock.now(),
+        priority: input.priority,
         // null under the no-op tracer (no SDK): the store writes nothing for it.
         traceContext: traceContextOf(span),
       },

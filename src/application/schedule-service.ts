@@ -40,8 +40,12 @@ export class ScheduleService {
           result.cancelled.push(...part.cancelled)
           result.kept.push(...part.kept)
         }
-        if (result.cancelled.length + result.kept.length === 0) {
-          throw new NotFoundError('message', input.messageId ?? input.notificationId ?? input.idempotencyKey!)
+        // A notification that exists may have no message at all (every recipient skipped):
+        // nothing to cancel, and nothing missing.
+        if (result.cancelled.length + result.kept.length === 0 && input.notificationId === undefined) {
+          throw input.messageId !== undefined
+            ? new NotFoundError('message', input.messageId)
+            : new NotFoundError('idempotency key', input.idempotencyKey!)
         }
         const via = {
           ...(input.notificationId !== undefined && { notificationId: input.notificationId }),

@@ -9,6 +9,7 @@
  */
 export { errorFromProblem, MessagingHttpError } from './errors.js'
 export {
+  type CancelResult,
   type ChannelTypeInfo,
   createMessagingClient,
   type JsonSchema,

@@ -91,6 +91,17 @@ type Query = Record<string, string | number | boolean | null | undefined>
 
 const dateOrNull = (v: unknown): Date | null => (typeof v === 'string' ? new Date(v) : null)
 
+/** What a cancel did: the messages it cancelled, and those it named and left as they were. */
+export interface CancelResult {
+  readonly cancelled: OutboxMessage[]
+  readonly kept: OutboxMessage[]
+}
+
+const reviveCancel = (r: CancelResult): CancelResult => ({
+  cancelled: r.cancelled.map(revive.message),
+  kept: r.kept.map(revive.message),
+})
+
 /** JSON carries dates as strings; the client hands back the domain's types, Dates included. */
 const revive = {
   channel: (c: Channel): Channel => ({
@@ -299,6 +310,40 @@ export class MessagingClient {
   async redriveMessage(messageId: string, infrastructureId?: string): Promise<OutboxMessage> {
     const body = this.scoped({ infrastructureId })
     return revive.message(await this.request('POST', `/messages/${enc(messageId)}/redrive`, { body }))
+  }
+
+  /**
+   * `infra_admin` or `service`: cancels one message, if nobody holds it. One a worker holds
+   * under a live lease comes back in `kept`; its delivery settles it.
+   */
+  async cancelMessage(messageId: string, infrastructureId?: string): Promise<CancelResult> {
+    const body = this.scoped({ infrastructureId })
+    return reviveCancel(await this.request('POST', `/messages/${enc(messageId)}/cancel`, { body }))
+  }
+
+  /** `infra_admin` or `service`: cancels every message of a notification that nobody holds. */
+  async cancelNotification(notificationId: string, infrastructureId?: string): Promise<CancelResult> {
+    const body = this.scoped({ infrastructureId })
+    return reviveCancel(await this.request('POST', `/notifications/${enc(notificationId)}/cancel`, { body }))
+  }
+
+  /** `infra_admin` or `service`: cancels what an idempotency key produced (a plain enqueue's message, a notify's fan-out). */
+  async cancelByIdempotencyKey(
+    idempotencyKey: string,
+    options: { businessId?: string | null; infrastructureId?: string } = {},
+  ): Promise<CancelResult> {
+    const body = this.scoped({ idempotencyKey, ...options })
+    return reviveCancel(await this.request('POST', '/messages/cancel', { body }))
+  }
+
+  /** `infra_admin` or `service`: moves a pending message's due time; any other state is ILLEGAL_TRANSITION. */
+  async rescheduleMessage(
+    messageId: string,
+    availableAt: Date,
+    infrastructureId?: string,
+  ): Promise<OutboxMessage> {
+    const body = this.scoped({ infrastructureId, availableAt: availableAt.toISOString() })
+    return revive.message(await this.request('POST', `/messages/${enc(messageId)}/reschedule`, { body }))
   }
 
   /** `infra_admin` or `service`: every dead message of the channel goes round again. */

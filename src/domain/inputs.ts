@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
 import { canonicalIdText, entityIdSchema, tenantIdSchema } from './ids.js'
-import { DELIVERY_STATUSES, type JsonValue } from './outbox-message.js'
+import { DELIVERY_STATUSES, type JsonValue, MESSAGE_PRIORITIES } from './outbox-message.js'
 import { textRule } from './text.js'
 import { timestampSchema } from './timestamps.js'
 
@@ -172,6 +172,8 @@ export const enqueueInput = z
       .nullable()
       .default(null),
     availableAt: timestampSchema.nullable().default(null),
+    /** Its place in its tenant's queue: `high` goes ahead of the tenant's `normal` and `low`. */
+    priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
   })
   .refine((v) => (v.channelId === undefined) !== (v.channelKey === undefined), {
     message: 'exactly one of channelId or channelKey is required',

@@ -4,6 +4,7 @@ import { channelKeySchema, channelTypeNameSchema } from './channel.js'
 import { entityIdSchema, tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
 import { DELIVERY_STATES } from './notification.js'
+import { MESSAGE_PRIORITIES } from './outbox-message.js'
 import {
   e164PhoneSchema,
   jsonBytes,
@@ -198,6 +199,8 @@ export const notifyInput = z.strictObject({
     .nullable()
     .default(null),
   availableAt: timestampSchema.nullable().default(null),
+  /** Every message's place in the tenant's queue: `high` goes ahead of the tenant's `normal` and `low`. */
+  priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
 })
 export type NotifyInput = z.input<typeof notifyInput>
 

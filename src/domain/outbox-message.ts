@@ -20,6 +20,18 @@ export const DELIVERY_STATUSES = [
  */
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 
+/**
+ * Within one tenant's queue a claim takes higher priorities first (then the oldest due);
+ * between tenants the round robin stays fair whatever their priorities: a tenant's `high`
+ * goes ahead of its own `normal` and `low`, never ahead of another tenant's turn.
+ */
+export const MESSAGE_PRIORITIES = ['high', 'normal', 'low'] as const
+export type MessagePriority = (typeof MESSAGE_PRIORITIES)[number]
+
+/** The stored rank of a priority: claims take the lowest rank first (0 high, 1 normal, 2 low). */
+export const priorityRank = (p: MessagePriority): number => MESSAGE_PRIORITIES.indexOf(p)
+export const priorityOfRank = (rank: number): MessagePriority => MESSAGE_PRIORITIES[rank] ?? 'normal'
+
 /** A queued message. Everything but the delivery-state fields is immutable after enqueue. */
 export interface OutboxMessage {
   readonly id: string
@@ -38,6 +50,8 @@ export interface OutboxMessage {
    * recipient user, the category and the template version to render (see docs/notify.md).
    */
   readonly notification: MessageNotification | null
+  /** Its place in its tenant's queue. */
+  readonly priority: MessagePriority
   /** The trace the enqueue ran in (docs/live.md); null when no span was recording. */
   readonly traceContext: TraceContext | null
   // delivery state

@@ -5,7 +5,7 @@ import type { ChannelView } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
-import { DELIVERY_STATUSES, type OutboxMessage } from '../domain/outbox-message.js'
+import { DELIVERY_STATUSES, MESSAGE_PRIORITIES, type OutboxMessage } from '../domain/outbox-message.js'
 import { ROLES } from '../domain/tenant-scope.js'
 import type { CancelResult } from '../ports/outbox-repository.js'
 
@@ -81,6 +81,11 @@ export const outboxMessageSchema = shapeOf<OutboxMessage>()({
   leasedUntil: dateTime.nullable(),
   lastError: z.string().nullable(),
   settledAt: dateTime.nullable(),
+  priority: z
+    .enum(MESSAGE_PRIORITIES)
+    .describe(
+      "Its place in its tenant's queue: higher first within the tenant; tenants take turns whatever their priorities.",
+    ),
   notification: z
     .object({ id: uuid, userId: uuid, categoryKey: z.string(), templateId: uuid.nullable() })
     .nullable()

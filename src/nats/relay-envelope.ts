@@ -1,7 +1,13 @@
 import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
 import type { MessageNotification } from '../domain/notification.js'
-import type { ClaimedMessage, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
+import {
+  type ClaimedMessage,
+  type JsonValue,
+  MESSAGE_PRIORITIES,
+  type MessagePriority,
+  type OutboxMessage,
+} from '../domain/outbox-message.js'
 import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, type TraceContext } from '../domain/trace-context.js'
 
 /**
@@ -22,6 +28,8 @@ export interface RelayEnvelope {
   readonly idempotencyKey: string | null
   /** A notify's message: its notification, recipient, category and template version (null on a plain enqueue). */
   readonly notification: MessageNotification | null
+  /** Its priority in the outbox (an envelope from before priorities reads as `normal`). */
+  readonly priority: MessagePriority
   /** The enqueue's W3C trace context, so the broker's worker joins its trace (null: none). */
   readonly traceContext: TraceContext | null
   readonly maxAttempts: number
@@ -73,6 +81,7 @@ export const relayEnvelopeSchema = z.strictObject({
     })
     .nullable()
     .default(null),
+  priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
   traceContext: z
     .strictObject({
       traceparent: z.string().min(1).max(MAX_TRACEPARENT_LENGTH),
@@ -113,6 +122,7 @@ export function toEnvelope(
     recipients: message.recipients,
     idempotencyKey: message.idempotencyKey,
     notification: message.notification,
+    priority: message.priority,
     traceContext: message.traceContext,
     maxAttempts: message.maxAttempts,
     createdBy: message.createdBy,
@@ -159,6 +169,7 @@ export function heldFromEnvelope(
     recipients: envelope.recipients,
     idempotencyKey: envelope.idempotencyKey,
     notification: envelope.notification,
+    priority: envelope.priority,
     traceContext: envelope.traceContext,
     maxAttempts: envelope.maxAttempts,
     createdBy: envelope.createdBy,

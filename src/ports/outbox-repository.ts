@@ -5,6 +5,7 @@ import type {
   ClaimedMessage,
   DeliveryStatus,
   JsonValue,
+  MessagePriority,
   OutboxMessage,
   Settlement,
 } from '../domain/outbox-message.js'
@@ -84,6 +85,8 @@ export interface NewOutboxMessage {
    * notification's key covers its fan-out) and is written by `infra_admin` or `service` only.
    */
   readonly notification?: MessageNotification | null
+  /** Its place in its tenant's queue; absent: `normal`. */
+  readonly priority?: MessagePriority
   /** The W3C trace context of the enqueuing span (absent or null: none was recording). */
   readonly traceContext?: TraceContext | null
 }
@@ -172,8 +175,9 @@ export interface OutboxRepository {
   list(scope: TenantScope, filter: OutboxListFilter): Promise<OutboxMessage[]>
   /**
    * Leases up to `limit` claimable messages (pending and due, or holding a lapsed lease, both
-   * by the store's clock) within the scope, fairly across tenants, each tenant's oldest
-   * `availableAt` first: status `processing`, a fresh lease token, `leasedUntil` = the
+   * by the store's clock) within the scope, fairly across tenants, each tenant's highest
+   * priority first and within it the oldest `availableAt` (tenants take turns whatever
+   * their priorities): status `processing`, a fresh lease token, `leasedUntil` = the
    * store's now + `leaseMs`, attempts + 1. Two concurrent claims never return one message
    * while its lease is live. Requires role `service` (else []).
    */

@@ -44,6 +44,8 @@ describe('messaging command line', () => {
     ['migrate', '--database-url'],
     ['stats', '--infra'],
     ['redrive', '--channel'],
+    ['cancel', '--idempotency-key'],
+    ['reschedule', '--delay'],
     ['enqueue', '--idempotency-key'],
     ['prune', '--older-than'],
     ['security-log', '--since'],
@@ -161,7 +163,7 @@ describe('operating a SQLite store from the command line', () => {
       expect.objectContaining({ channelId, dead: 1, pending: 0, processed: 0 }),
     ])
     const table = await cli('stats', '--sqlite', file, '--infra', infra)
-    expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+-`))
+    expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+0\\s+-`))
 
     expect(await cli('redrive', '--sqlite', file, '--infra', infra)).toMatchObject({
       code: 2,
@@ -215,6 +217,46 @@ describe('operating a SQLite store from the command line', () => {
     expect(pruned.out).toMatch(/^pruned 1 message settled before /)
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
   }, 150_000)
+
+  it('enqueues with a priority, reschedules and cancels a scheduled message, and says what a cancel left', async () => {
+    const at = ['--sqlite', file, '--infra', infra]
+    const enq = await cli(
+      'enqueue',
+      ...at,
+      '--channel',
+      'alerts',
+      '--payload',
+      '{}',
+      '--delay',
+      '1h',
+      '--priority',
+      'high',
+      '--json',
+    )
+    expect(enq.code, enq.err).toBe(0)
+    const { id } = JSON.parse(enq.out) as { id: string }
+    expect(await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).toMatchObject({
+      priority: 'high',
+      status: 'pending',
+    })
+    const bad = await cli('enqueue', ...at, '--channel', 'alerts', '--payload', '{}', '--priority', 'urgent')
+    expect(bad.code).toBe(2)
+    expect(bad.err).toContain('--priority')
+    const moved = await cli('reschedule', ...at, '--message', id, '--at', '2030-01-01T00:00:00Z')
+    expect(moved).toMatchObject({ code: 0, out: `rescheduled ${id} (due 2030-01-01T00:00:00.000Z)\n` })
+    expect(await cli('cancel', ...at, '--message', id)).toMatchObject({ code: 0, out: `cancelled ${id}\n` })
+    const again = await cli('cancel', ...at, '--message', id, '--json')
+    expect(JSON.parse(again.out)).toEqual({ cancelled: [], kept: [{ id, status: 'cancelled' }] })
+    const late = await cli('reschedule', ...at, '--message', id, '--delay', '0s')
+    expect(late.code).toBe(1)
+    expect(late.err).toContain('ILLEGAL_TRANSITION')
+    expect(await cli('cancel', ...at)).toMatchObject({
+      code: 2,
+      err: 'messaging: give exactly one of --message, --notification or --idempotency-key\n',
+    })
+    const stats = await cli('stats', ...at, '--json')
+    expect(JSON.parse(stats.out)).toEqual([expect.objectContaining({ channelId, cancelled: 1 })])
+  })
 
   it("shows the security log: an outsider's refusals counted per caller and hour, none in the tenant's trail", async () => {
     const outsider: Principal = {

@@ -509,6 +509,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         lastError: null,
         settledAt: null,
         notification: null,
+        priority: 'normal' as const,
         traceContext: null,
       }
       const producerScope = TenantScope.of(s.producer)

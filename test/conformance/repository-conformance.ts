@@ -393,6 +393,7 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
       const created = (c: EnqueueCommand, channelId: string, maxAttempts: number): OutboxMessage => ({
         ...c.message,
         notification: c.message.notification ?? null,
+        priority: c.message.priority ?? 'normal',
         traceContext: c.message.traceContext ?? null,
         channelId,
         maxAttempts,

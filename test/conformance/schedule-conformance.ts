@@ -46,7 +46,12 @@ export function describeScheduleConformance(name: string, factory: StorageFactor
       })
       const enqueue = (
         behaviour: Behaviour = { do: 'deliver' },
-        extra: { availableAt?: Date; idempotencyKey?: string; businessId?: string } = {},
+        extra: {
+          availableAt?: Date
+          idempotencyKey?: string
+          businessId?: string
+          priority?: 'high' | 'normal' | 'low'
+        } = {},
       ) =>
         messaging
           .enqueue(producer, { infrastructureId: i, channelId: channel.id, payload: { behaviour }, ...extra })
@@ -326,6 +331,101 @@ export function describeScheduleConformance(name: string, factory: StorageFactor
       await expect(
         messaging.reschedule(s.admin, { infrastructureId: s.i, messageId: uuid(), availableAt: new Date() }),
       ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    })
+    it("claims a tenant's higher priorities first, then its oldest; enqueue and notify take a priority", async () => {
+      const s = await setup()
+      const past = (ms: number) => new Date(Date.now() - 60_000 + ms)
+      // Enqueued oldest first, in the reverse of the claim order.
+      const low = await s.enqueue({ do: 'deliver' }, { priority: 'low', availableAt: past(0) })
+      const normalOld = await s.enqueue({ do: 'deliver' }, { availableAt: past(1) })
+      const normalNew = await s.enqueue({ do: 'deliver' }, { priority: 'normal', availableAt: past(2) })
+      const high = await s.enqueue({ do: 'deliver' }, { priority: 'high', availableAt: past(3) })
+      // A scheduled high one is not due: it waits, whatever its priority.
+      const later = await s.enqueue(
+        { do: 'deliver' },
+        { priority: 'high', availableAt: new Date(Date.now() + HOUR) },
+      )
+      expect([low, normalOld, high, later].map((m) => m.priority)).toEqual(['low', 'normal', 'high', 'high'])
+      expect(await s.get(high.id)).toMatchObject({ priority: 'high' })
+      const port = messaging.deliveryPort({ principal: s.service })
+      const order: string[] = []
+      for (let n = 0; n < 5; n++)
+        order.push(...(await port.claim({ limit: 1, leaseMs: 30_000 })).map((m) => m.id))
+      expect(order).toEqual([high.id, normalOld.id, normalNew.id, low.id])
+      // One claim of many hands them out in the same order.
+      const t = await setup()
+      const a = await t.enqueue({ do: 'deliver' }, { priority: 'low', availableAt: past(0) })
+      const b = await t.enqueue({ do: 'deliver' }, { priority: 'high', availableAt: past(1) })
+      const c = await t.enqueue({ do: 'deliver' }, { availableAt: past(2) })
+      const batch = await messaging
+        .deliveryPort({ principal: t.service })
+        .claim({ limit: 10, leaseMs: 30_000 })
+      expect(batch.map((m) => m.id)).toEqual([b.id, c.id, a.id])
+      await expect(
+        messaging.enqueue(s.producer, {
+          infrastructureId: s.i,
+          channelId: s.channel.id,
+          payload: {},
+          priority: 'urgent' as never,
+        }),
+      ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'priority' })
+    })
+
+    it("keeps tenants fair whatever their priorities: one tenant's many high messages never hold back another's low one", async () => {
+      const a = await setup()
+      const b = await setup()
+      const both = principal('service', [
+        [a.i, null],
+        [b.i, null],
+      ])
+      const past = (ms: number) => new Date(Date.now() - 60_000 + ms)
+      const batch = Array.from({ length: 200 }, (_, k) => ({
+        infrastructureId: a.i,
+        channelId: a.channel.id,
+        payload: { k },
+        priority: 'high' as const,
+        availableAt: past(k),
+      }))
+      await messaging.enqueueMany(a.admin, batch)
+      // B's one message is low and younger than all of A's.
+      const lone = await b.enqueue({ do: 'deliver' }, { priority: 'low', availableAt: past(500) })
+      const port = messaging.deliveryPort({ principal: both })
+      // The first fair round takes one of each tenant: B's low message is in it.
+      const first = await port.claim({ limit: 2, leaseMs: 30_000 })
+      expect(first.map((m) => m.infrastructureId).sort()).toEqual([a.i, b.i].sort())
+      expect(first.find((m) => m.infrastructureId === b.i)!.id).toBe(lone.id)
+      expect(first.find((m) => m.infrastructureId === a.i)!.priority).toBe('high')
+    })
+
+    it('carries the priority of a notify to every message of its fan-out', async () => {
+      const s = await setup()
+      await messaging.createChannel(s.admin, { infrastructureId: s.i, channelKey: 'alerts', type: 'in_app' })
+      await messaging.createCategory(s.admin, {
+        infrastructureId: s.i,
+        key: 'security.alert',
+        name: 'Security alert',
+        channels: { in_app: { channelKey: 'alerts' } },
+      })
+      const people = [principal('member', [[s.i, null]]), principal('member', [[s.i, null]])]
+      for (const p of people)
+        await messaging.upsertProfile(s.admin, { infrastructureId: s.i, userId: p.userId, locale: 'en' })
+      const plain = await s.enqueue({ do: 'deliver' }, { availableAt: new Date(Date.now() - 60_000) })
+      const { notification: n } = await messaging.notify(s.service, {
+        infrastructureId: s.i,
+        category: 'security.alert',
+        to: { users: people.map((p) => p.userId) },
+        priority: 'high',
+      })
+      const msgs = await messaging.listMessages(s.admin, { infrastructureId: s.i })
+      const mine = msgs.filter((m) => m.notification?.id === n.id)
+      expect(mine.map((m) => m.priority)).toEqual(['high', 'high'])
+      // A normal plain message enqueued earlier still goes after them.
+      expect(
+        (await messaging.deliveryPort({ principal: s.service }).claim({ limit: 2, leaseMs: 30_000 })).map(
+          (m) => m.notification?.id,
+        ),
+      ).toEqual([n.id, n.id])
+      expect(await s.get(plain.id)).toMatchObject({ status: 'pending', priority: 'normal' })
     })
   })
 }

@@ -122,7 +122,7 @@ describe('a client generated from /openapi.json', () => {
     expect(Object.keys(result.statuses).sort()).toEqual(operations)
     expect(result.statuses).toMatchObject({
       upsertChannel: [201, 200, 201],
-      enqueueMessage: [201, 201],
+      enqueueMessage: [201, 201, 201, 201],
       enqueueMessages: [201],
       addMember: [201, 201],
       removeMember: [204],

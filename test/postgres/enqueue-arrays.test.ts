@@ -218,7 +218,7 @@ describe('the PostgreSQL enqueue (typed arrays, named prepared statement)', () =
       .select(['name' as never, 'statement' as never])
       .execute()
     const prepared = (rows as unknown as { name: string; statement: string }[]).filter(
-      (r) => r.name === 'messaging_enqueue_arrays_1',
+      (r) => r.name === 'messaging_enqueue_arrays_2',
     )
     expect(prepared).toHaveLength(1)
     expect(prepared[0]!.statement).toMatch(/from messaging_enqueue_arrays\(/)

@@ -73,6 +73,7 @@ export function message(
     lastError: null,
     settledAt: null,
     notification: null,
+    priority: 'normal',
     traceContext: null,
     ...over,
   }

@@ -6,6 +6,7 @@ import {
   isCancellable,
   isClaimable,
   type OutboxMessage,
+  priorityRank,
 } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
@@ -41,9 +42,12 @@ import {
 /** (createdAt, id): the order of listing pages. */
 const byCreated = (a: OutboxMessage, b: OutboxMessage) =>
   a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-/** (availableAt, id): the order of claims. */
+/** (availableAt, id): the order of tenants' heads. */
 const byAvailable = (a: OutboxMessage, b: OutboxMessage) =>
   a.availableAt.getTime() - b.availableAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+/** (priority, availableAt, id): the order within a tenant's queue. */
+const byClaimOrder = (a: OutboxMessage, b: OutboxMessage) =>
+  priorityRank(a.priority) - priorityRank(b.priority) || byAvailable(a, b)
 
 /** Whether `m` is one of the messages `target` names (its infrastructure already matched). */
 function named(m: OutboxMessage, target: CancelTarget): boolean {
@@ -129,9 +133,10 @@ export class MemoryOutboxRepository implements OutboxRepository {
       else perTenant.set(m.infrastructureId, [m])
     }
     // Fair between tenants: round robin over the tenants with due messages, each tenant's
-    // oldest first, tenants ordered by their oldest; a backlog in one never starves the rest.
+    // highest priority then oldest first, tenants ordered by their heads' due times; a
+    // backlog in one, of whatever priority, never starves the rest.
     const queues = [...perTenant.values()]
-      .map((q) => q.sort(byAvailable))
+      .map((q) => q.sort(byClaimOrder))
       .sort((a, b) => byAvailable(a[0]!, b[0]!))
     const due: OutboxMessage[] = []
     for (let round = 0; due.length < options.limit; round++) {

@@ -35,11 +35,11 @@ const READY = sql`
  * tenants, at a cost that does not grow with the backlog.
  *
  * Fair means what the memory adapter does: a round robin over the tenants with claimable
- * messages, each tenant's oldest first, tenants in the order of their oldest claimable
+ * messages, each tenant's highest priority then oldest first (sql/0051), tenants in the order of their head's due time
  * message, at most `perTenantLimit` of one tenant. A backlog of 100,000 in one tenant
  * then takes one slot per round like every other tenant.
  *
- * Steps, all walking `messaging_outbox_ready_idx (infrastructure_id, available_at, id)
+ * Steps, all walking `messaging_outbox_ready_idx (infrastructure_id, priority, available_at, id)
  * WHERE status IN ('pending', 'processing')` (settled rows, the bulk of a long-lived
  * table, are not in it):
  *
@@ -47,7 +47,7 @@ const READY = sql`
  *    index's leading column (a recursive CTE: one index probe per tenant with open rows,
  *    never a walk over one tenant's rows) that starts after the cursor `after` (the last
  *    tenant the previous claim served) and wraps around to the start;
- * 2. heads: per candidate, its oldest claimable row (an index range, LIMIT 1); for a scope,
+ * 2. heads: per candidate, its first claimable row (an index range, LIMIT 1); for a scope,
  *    the `limit` tenants with the oldest heads go on (a tenant further down could not get a
  *    slot: round one alone fills the claim); for the fleet, the next `limit` tenants with a
  *    due head after the cursor, and the skip scan stops there. Probing every tenant with
@@ -123,7 +123,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
         CROSS JOIN LATERAL (
           SELECT o.available_at, o.id FROM messaging_outbox AS o
            WHERE o.infrastructure_id = c.infrastructure_id AND ${READY}
-           ORDER BY o.available_at, o.id
+           ORDER BY o.priority, o.available_at, o.id
            LIMIT 1
         ) AS h
        WHERE NOT (c.infrastructure_id = ANY (${[...q.excludeInfrastructureIds]}::uuid[]))
@@ -137,7 +137,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
           SELECT count(*)::int FROM (
             SELECT 1 FROM messaging_outbox AS o
              WHERE o.infrastructure_id = h.infrastructure_id AND ${READY}
-             ORDER BY o.available_at, o.id
+             ORDER BY o.priority, o.available_at, o.id
              LIMIT least(${perTenant}, ${q.limit} - (SELECT count(*) FROM heads) + 1)) AS n
         )) AS g (round)
     ),
@@ -155,7 +155,7 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
           SELECT o.ctid AS row_id, o.infrastructure_id, o.id
             FROM messaging_outbox AS o
            WHERE o.infrastructure_id = s.infrastructure_id AND ${READY}
-           ORDER BY o.available_at, o.id
+           ORDER BY o.priority, o.available_at, o.id
            LIMIT s.share
              FOR UPDATE SKIP LOCKED
         ) AS c
@@ -201,16 +201,17 @@ export function advanceFleetCursor(workerId: string, after: string | null, rows:
 
 const byAvailable = (a: OutboxRow, b: OutboxRow) =>
   a.available_at.getTime() - b.available_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+const byClaimOrder = (a: OutboxRow, b: OutboxRow) => a.priority - b.priority || byAvailable(a, b)
 
-/** Each tenant's rows oldest first, tenants by their oldest, interleaved round by round. */
+/** Each tenant's rows in claim order, tenants by their heads' due times, interleaved round by round. */
 function roundRobin(rows: OutboxRow[]): OutboxRow[] {
   const perTenant = new Map<string, OutboxRow[]>()
-  for (const row of [...rows].sort(byAvailable)) {
+  for (const row of [...rows].sort(byClaimOrder)) {
     const list = perTenant.get(row.infrastructure_id)
     if (list) list.push(row)
     else perTenant.set(row.infrastructure_id, [row])
   }
-  const queues = [...perTenant.values()]
+  const queues = [...perTenant.values()].sort((a, b) => byAvailable(a[0]!, b[0]!))
   const out: OutboxRow[] = []
   for (let round = 0; out.length < rows.length; round++)
     for (const q of queues) if (round < q.length) out.push(q[round]!)

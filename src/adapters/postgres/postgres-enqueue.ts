@@ -5,7 +5,7 @@ import {
   StorageError,
   TenantScopeViolationError,
 } from '../../domain/errors.js'
-import type { OutboxMessage } from '../../domain/outbox-message.js'
+import { type OutboxMessage, priorityRank } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { EnqueueCommand, EnqueueOutcome } from '../../ports/outbox-repository.js'
 import { checkCommands } from '../shared/enqueue-batch.js'
@@ -38,17 +38,18 @@ const fromJson = (j: Record<string, unknown>): OutboxMessage =>
 
 /**
  * The enqueue, one typed array per column (sql/0045_enqueue_arrays.sql, the trace context
- * from sql/0060), run as a named prepared statement: parsed and planned once per
+ * from sql/0060, the priorities from sql/0070), run as a named prepared statement: parsed and planned once per
  * connection, not on every call. $25 and $26 (traceparent, tracestate) are null, not arrays
- * of nulls, when no message of the call was traced (no OpenTelemetry SDK in the host).
+ * of nulls, when no message of the call was traced (no OpenTelemetry SDK in the host); $27
+ * (priorities) is null when every message of the call is `normal`.
  */
 const ENQUEUE = namedStatement(
-  'messaging_enqueue_arrays_1',
+  'messaging_enqueue_arrays_2',
   `select ord, outcome, channel_id, max_attempts, available_at, existing from messaging_enqueue_arrays(
     $1, $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[],
     $10::int[], $11::uuid[], $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::uuid[], $16::uuid[],
     $17::text[], $18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::text[], $23::jsonb[], $24::timestamptz[],
-    $25::text[], $26::text[])`,
+    $25::text[], $26::text[], $27::smallint[])`,
 )
 
 /** A JSON value as node-postgres sends an element of a jsonb[] (an array element would otherwise become a sub-array). */
@@ -87,7 +88,13 @@ function arraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]):
     ]
     for (let c = 0; c < row.length; c++) cols[c]![i] = row[c]
   })
-  return [...cols, ...traceArraysOf(commands, ords)]
+  return [...cols, ...traceArraysOf(commands, ords), priorityArrayOf(commands, ords)]
+}
+
+/** The priorities (ranks) when a message of the call is not `normal`, else null: the column's default. */
+function priorityArrayOf(commands: readonly EnqueueCommand[], ords: readonly number[]): number[] | null {
+  if (ords.every((ord) => (commands[ord]!.message.priority ?? 'normal') === 'normal')) return null
+  return ords.map((ord) => priorityRank(commands[ord]!.message.priority ?? 'normal'))
 }
 
 /** The trace context columns: two arrays when a message of the call carries one, else two nulls. */
@@ -150,6 +157,7 @@ export async function enqueueManyStatement(
     const message: OutboxMessage = {
       ...c.message,
       notification: c.message.notification ?? null,
+      priority: c.message.priority ?? 'normal',
       traceContext: c.message.traceContext ?? null,
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,

@@ -3,7 +3,12 @@ import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership, MembershipView } from '../../domain/membership.js'
-import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
+import {
+  type DeliveryStatus,
+  type JsonValue,
+  type OutboxMessage,
+  priorityOfRank,
+} from '../../domain/outbox-message.js'
 import type { Role } from '../../domain/tenant-scope.js'
 import type { RecipientTables } from './recipient-schema.js'
 
@@ -62,6 +67,8 @@ export interface OutboxRow {
   recipient_user_id: string | null
   category_key: string | null
   template_id: string | null
+  /** 0 high, 1 normal, 2 low (`priorityRank`). */
+  priority: number
   traceparent: string | null
   tracestate: string | null
 }
@@ -174,6 +181,7 @@ export const toMessage = (r: OutboxRow): OutboxMessage => ({
   leasedUntil: r.leased_until,
   lastError: r.last_error,
   settledAt: r.settled_at,
+  priority: priorityOfRank(r.priority),
   notification:
     r.notification_id === null
       ? null

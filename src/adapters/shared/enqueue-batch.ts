@@ -59,6 +59,7 @@ export async function enqueueBatch(
     const r = await store.insert(scope, {
       ...c.message,
       notification: c.message.notification ?? null,
+      priority: c.message.priority ?? 'normal',
       traceContext: c.message.traceContext ?? null,
       channelId: channel.id,
       maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,

@@ -671,6 +671,25 @@ BEGIN
 END;
 `
 
+// Priorities (sql/0051): a rank per message (0 high, 1 normal, 2 low), and the claim's index
+// in the claim's order within a tenant: rank, then due time.
+const v12 = /* sql */ `
+ALTER TABLE messaging_outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1 CHECK (priority IN (0, 1, 2));
+
+DROP INDEX messaging_outbox_ready_idx;
+CREATE INDEX messaging_outbox_ready_idx
+  ON messaging_outbox (infrastructure_id, priority, available_at, id)
+  WHERE status IN ('pending', 'processing');
+
+DROP TRIGGER messaging_outbox_immutable;
+CREATE TRIGGER messaging_outbox_immutable
+BEFORE UPDATE OF infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at, priority ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -683,4 +702,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 9, name: 'rate_buckets', sql: v9 },
   { version: 10, name: 'cancel', sql: v10 },
   { version: 11, name: 'trace_context', sql: v11 },
+  { version: 12, name: 'priorities', sql: v12 },
 ]

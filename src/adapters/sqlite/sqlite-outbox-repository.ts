@@ -158,7 +158,8 @@ export class SqliteOutboxRepository implements OutboxRepository {
     const perTenant = Math.min(options.limit, options.perTenantLimit ?? options.limit)
     if (perTenant <= 0) return []
     // Fair between tenants, as the memory adapter: round robin over the tenants with due
-    // messages, tenants ordered by their oldest due message, each tenant's oldest first; a
+    // messages, tenants ordered by their heads' due times, each tenant's highest priority
+    // then oldest first; a
     // backlog in one tenant never starves the others. Only the `limit` tenants with the
     // oldest heads can contribute. So: the head of each candidate tenant (one probe of the
     // open-rows index each), then the first `perTenant` due rows of the chosen tenants (an
@@ -176,6 +177,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
           .where(OPEN)
           .where(claimable(now))
           .where(inScope(scope))
+          .orderBy('priority')
           .orderBy('available_at')
           .orderBy('id')
           .limit(perTenant)
@@ -253,7 +255,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
     now: number,
   ): Promise<Array<{ infrastructure_id: string; head_at: number; head_id: string }>> {
     const head = (column: 'available_at' | 'id') =>
-      sql`(select ${sql.ref(column)} from ${sql.table('messaging_outbox')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${sql.ref('candidates.value')} and ${OPEN} and ${claimable(now)} and ${inScope(scope)} order by ${sql.ref('available_at')}, ${sql.ref('id')} limit 1)`
+      sql`(select ${sql.ref(column)} from ${sql.table('messaging_outbox')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${sql.ref('candidates.value')} and ${OPEN} and ${claimable(now)} and ${inScope(scope)} order by ${sql.ref('priority')}, ${sql.ref('available_at')}, ${sql.ref('id')} limit 1)`
     const excluded = JSON.stringify(options.excludeInfrastructureIds ?? [])
     const onlyOne = options.infrastructureId
     const candidates =

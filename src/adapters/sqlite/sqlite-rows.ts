@@ -4,7 +4,13 @@ import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership, MembershipView } from '../../domain/membership.js'
-import type { DeliveryStatus, JsonValue, OutboxMessage } from '../../domain/outbox-message.js'
+import {
+  type DeliveryStatus,
+  type JsonValue,
+  type OutboxMessage,
+  priorityOfRank,
+  priorityRank,
+} from '../../domain/outbox-message.js'
 import type { Role } from '../../domain/tenant-scope.js'
 import type {
   AuditLogTable,
@@ -114,6 +120,7 @@ export function outboxRow(m: OutboxMessage): OutboxTable {
     recipient_user_id: m.notification?.userId ?? null,
     category_key: m.notification?.categoryKey ?? null,
     template_id: m.notification?.templateId ?? null,
+    priority: priorityRank(m.priority),
     traceparent: m.traceContext?.traceparent ?? null,
     tracestate: m.traceContext?.tracestate ?? null,
   }
@@ -138,6 +145,7 @@ export function toMessage(r: Selectable<OutboxTable>): OutboxMessage {
     leasedUntil: dateOrNull(r.leased_until),
     lastError: r.last_error,
     settledAt: dateOrNull(r.settled_at),
+    priority: priorityOfRank(r.priority),
     notification:
       r.notification_id === null
         ? null

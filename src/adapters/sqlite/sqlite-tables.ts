@@ -56,6 +56,8 @@ export interface OutboxTable {
   recipient_user_id: string | null
   category_key: string | null
   template_id: string | null
+  /** 0 high, 1 normal, 2 low (`priorityRank`). */
+  priority: number
   traceparent: string | null
   tracestate: string | null
 }

@@ -42,7 +42,7 @@ export function registerOps(program: Command, io: CliIo): void {
 
   actorOptions(program.command('stats'))
     .description(
-      'Queue health per tenant and channel: pending, in flight, processed, failed, dead, oldest pending age',
+      'Queue health per tenant and channel: pending, in flight, processed, failed, dead, cancelled, oldest pending age',
     )
     .option('--json', 'print JSON')
     .action(async (opts: ActorOptions) => {
@@ -70,6 +70,7 @@ export function registerOps(program: Command, io: CliIo): void {
               'processed',
               'failed',
               'dead',
+              'cancelled',
               'oldest pending',
             ],
             stats.map((s) => [
@@ -80,6 +81,7 @@ export function registerOps(program: Command, io: CliIo): void {
               s.processed,
               s.failed,
               s.dead,
+              s.cancelled,
               s.oldestPendingAgeMs === null ? '-' : ms(s.oldestPendingAgeMs),
             ]),
           )}\n`,
@@ -124,6 +126,86 @@ export function registerOps(program: Command, io: CliIo): void {
       })
     })
 
+  actorOptions(program.command('cancel'))
+    .description(
+      'Cancel messages nobody holds yet: one message, a notification, or what an idempotency key produced (a message a worker holds is left to it)',
+    )
+    .option('--message <uuid>', 'one message', uuid)
+    .option('--notification <uuid>', 'every message of a notification', uuid)
+    .option('--idempotency-key <key>', 'what this key produced (with --business when it was used in one)')
+    .option('--business <uuid>', 'the business the idempotency key was used in', uuid)
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        opts: ActorOptions & {
+          message?: string
+          notification?: string
+          idempotencyKey?: string
+          business?: string
+        },
+      ) => {
+        if (
+          [opts.message, opts.notification, opts.idempotencyKey].filter((x) => x !== undefined).length !== 1
+        )
+          throw new UsageError('give exactly one of --message, --notification or --idempotency-key')
+        const principal = principalOf(opts)
+        const infrastructureId = oneInfra(opts, principal)
+        await withMessaging(opts, io, async (m) => {
+          const flags = {
+            messageId: '--message',
+            notificationId: '--notification',
+            idempotencyKey: '--idempotency-key',
+            businessId: '--business',
+          }
+          const r = await asFlags(flags, () =>
+            m.cancel(principal, {
+              infrastructureId,
+              ...(opts.message !== undefined && { messageId: opts.message }),
+              ...(opts.notification !== undefined && { notificationId: opts.notification }),
+              ...(opts.idempotencyKey !== undefined && { idempotencyKey: opts.idempotencyKey }),
+              ...(opts.business !== undefined && { businessId: opts.business }),
+            }),
+          )
+          if (opts.json) {
+            const brief = (x: { id: string; status: string }) => ({ id: x.id, status: x.status })
+            io.out(`${JSON.stringify({ cancelled: r.cancelled.map(brief), kept: r.kept.map(brief) })}\n`)
+            return
+          }
+          for (const x of r.cancelled) io.out(`cancelled ${x.id}\n`)
+          // Kept: held by a worker right now (its delivery settles it), or settled before.
+          for (const x of r.kept) io.out(`kept ${x.id} (${x.status})\n`)
+        })
+      },
+    )
+
+  actorOptions(program.command('reschedule'))
+    .description("Move a pending message's due time")
+    .requiredOption('--message <uuid>', 'the pending message', uuid)
+    .option('--delay <duration>', 'due this long from now: 30s, 5m, 1h (0s: at once)')
+    .option('--at <date>', 'due at this ISO date')
+    .action(async (opts: ActorOptions & { message: string; delay?: string; at?: string }) => {
+      if ((opts.delay === undefined) === (opts.at === undefined))
+        throw new UsageError('give exactly one of --delay or --at')
+      let availableAt: Date
+      if (opts.delay !== undefined) {
+        const delay = parseDuration(opts.delay)
+        if (delay === null) throw new UsageError('--delay is a duration: 30s, 5m, 1h')
+        availableAt = new Date(Date.now() + delay)
+      } else {
+        availableAt = new Date(opts.at!)
+        if (Number.isNaN(availableAt.getTime()))
+          throw new UsageError('--at is an ISO date: 2026-12-24T18:00:00Z')
+      }
+      const principal = principalOf(opts)
+      const infrastructureId = oneInfra(opts, principal)
+      await withMessaging(opts, io, async (m) => {
+        const msg = await asFlags({ messageId: '--message', availableAt: '--at' }, () =>
+          m.reschedule(principal, { infrastructureId, messageId: opts.message, availableAt }),
+        )
+        io.out(`rescheduled ${msg.id} (due ${msg.availableAt.toISOString()})\n`)
+      })
+    })
+
   actorOptions(program.command('enqueue'))
     .description('Append one message to the outbox')
     .requiredOption('--channel <uuid|key>', 'the channel', channelRef)
@@ -136,10 +218,12 @@ export function registerOps(program: Command, io: CliIo): void {
     )
     .option('--idempotency-key <key>', 'a repeat returns the first message')
     .option('--delay <duration>', 'due after this long: 30s, 5m, 1h')
+    .option('--priority <priority>', "high, normal or low: its place in the tenant's queue")
     .option('--json', 'print JSON')
     .action(
       async (
         opts: ActorOptions & {
+          priority?: string
           channel: string
           payload: string
           business?: string
@@ -168,6 +252,7 @@ export function registerOps(program: Command, io: CliIo): void {
             recipients: '--recipient',
             idempotencyKey: '--idempotency-key',
             availableAt: '--delay',
+            priority: '--priority',
           }
           const { message, created } = await asFlags(flags, () =>
             m.enqueue(principal, {
@@ -178,6 +263,7 @@ export function registerOps(program: Command, io: CliIo): void {
               ...(opts.recipient && { recipients: opts.recipient }),
               ...(opts.idempotencyKey && { idempotencyKey: opts.idempotencyKey }),
               ...(delay > 0 && { availableAt: new Date(Date.now() + delay) }),
+              ...(opts.priority !== undefined && { priority: opts.priority as never }),
             }),
           )
           io.out(

@@ -197,6 +197,68 @@ ok(
   }),
 )
 
+// Between enqueue and send: a scheduled message moved and cancelled, a key's message
+// cancelled, a notification's fan-out cancelled (or kept, where a worker holds it).
+const nextYear = new Date(Date.now() + 365 * 86_400_000).toISOString()
+const scheduled = ok(
+  'enqueueMessage',
+  await adminA.POST(`${base}/queue`, {
+    body: {
+      infrastructureId: infraA,
+      channelKey: 'ops',
+      payload: { later: true },
+      availableAt: nextYear,
+      priority: 'low',
+    },
+  }),
+).data!
+const moved = ok(
+  'rescheduleMessage',
+  await adminA.POST(`${base}/messages/{messageId}/reschedule`, {
+    params: { path: { messageId: scheduled.message.id } },
+    body: {
+      infrastructureId: infraA,
+      availableAt: new Date(Date.now() + 2 * 365 * 86_400_000).toISOString(),
+    },
+  }),
+).data!
+if (moved.status !== 'pending' || moved.priority !== 'low')
+  throw new Error(`rescheduled: ${JSON.stringify(moved)}`)
+const gone = ok(
+  'cancelMessage',
+  await adminA.POST(`${base}/messages/{messageId}/cancel`, {
+    params: { path: { messageId: scheduled.message.id } },
+    body: { infrastructureId: infraA },
+  }),
+).data!
+if (gone.cancelled[0]?.status !== 'cancelled') throw new Error(`cancelled: ${JSON.stringify(gone)}`)
+ok(
+  'enqueueMessage',
+  await adminA.POST(`${base}/queue`, {
+    body: {
+      infrastructureId: infraA,
+      channelKey: 'ops',
+      payload: {},
+      availableAt: nextYear,
+      idempotencyKey: 'later-1',
+    },
+  }),
+)
+const byKey = ok(
+  'cancelByIdempotencyKey',
+  await adminA.POST(`${base}/messages/cancel`, {
+    body: { infrastructureId: infraA, idempotencyKey: 'later-1' },
+  }),
+).data!
+if (byKey.cancelled.length !== 1) throw new Error(`cancelled by key: ${JSON.stringify(byKey)}`)
+ok(
+  'cancelNotification',
+  await adminA.POST(`${base}/notifications/{notificationId}/cancel`, {
+    params: { path: { notificationId: notified.notification.id } },
+    body: { infrastructureId: infraA },
+  }),
+)
+
 // Templates: the tenant's default locale, a first version, a preview, the next version.
 ok(
   'setTemplateSettings',
