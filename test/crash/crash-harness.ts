@@ -61,6 +61,8 @@ export interface WorkerProcess {
   /** Lets the worker start delivering. */
   go(): void
   readonly exited: Promise<number | null>
+  /** The messages whose lease this worker reported lost ("lost <id>" lines). */
+  readonly lost: ReadonlySet<string>
 }
 
 export function startWorker(
@@ -80,14 +82,16 @@ export function startWorker(
   })
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
   let out = ''
+  const lost = new Set<string>()
   const ready = new Promise<void>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
       if (out.includes('ready\n')) resolve()
+      for (const m of out.matchAll(/^lost (\S+)$/gm)) lost.add(m[1]!)
     })
     void exited.then((code) => reject(new Error(`worker ${name} exited ${code} before ready: ${err}`)))
   })
-  return { name, proc, ready, go: () => proc.stdin!.write('go\n'), exited }
+  return { name, proc, ready, go: () => proc.stdin!.write('go\n'), exited, lost }
 }
 
 /**
@@ -113,6 +117,7 @@ export function tally(receiver: Receiver, ids: readonly string[], killed: string
   let duplicates = 0
   let duplicatesFirstByKilled = 0
   let missing = 0
+  const duplicateIds: string[] = []
   for (const id of ids) {
     const by = receiver.deliveries.get(id)
     if (!by) {
@@ -121,6 +126,7 @@ export function tally(receiver: Receiver, ids: readonly string[], killed: string
     }
     if (by.length > 1) {
       duplicates += by.length - 1
+      duplicateIds.push(id)
       if (by[0] === killed) duplicatesFirstByKilled += by.length - 1
     }
   }
@@ -131,6 +137,7 @@ export function tally(receiver: Receiver, ids: readonly string[], killed: string
     missing,
     duplicates,
     duplicatesFirstByKilled,
+    duplicateIds,
     byKilled,
   }
 }

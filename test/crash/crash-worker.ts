@@ -45,6 +45,9 @@ const worker = createDeliveryWorker({
   pollIntervalMs: 50,
   shutdownGraceMs: 5_000,
 })
+// A lease that lapsed under this worker (renewal refused, or its ack fenced out): the test
+// tells these duplicates, which a slow machine causes, from those of the kill.
+worker.events.on('leaseLost', (m) => process.stdout.write(`lost ${m.id}\n`))
 const stop = new AbortController()
 process.once('SIGTERM', () => stop.abort())
 process.stdout.write('ready\n')

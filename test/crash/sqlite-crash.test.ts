@@ -101,15 +101,20 @@ describe('sqlite: a delivery worker killed mid-run', () => {
     console.log(
       `sqlite crash: ${t.messages} messages, ${t.received} deliveries, killed w1 after ${killedAt} (it delivered ${t.byKilled}), ` +
         `missing ${t.missing}, duplicates ${t.duplicates} (${t.duplicatesFirstByKilled} first sent by the killed worker), ` +
+        `leases reported lost ${workers.map((w) => `${w.name} ${w.lost.size}`).join(', ')}, ` +
         `processed ${stats.reduce((n, s) => n + s.processed, 0)}`,
     )
     expect(codes).toEqual([0, 0])
     expect(t.missing).toBe(0)
     expect(stats.reduce((n, s) => n + s.processed, 0)).toBe(MESSAGES)
     expect(stats.reduce((n, s) => n + s.pending + s.inFlight + s.dead + s.failed, 0)).toBe(0)
-    // At least once, and no more duplicates than the killed worker could hold in flight.
-    expect(t.duplicates).toBe(t.duplicatesFirstByKilled)
-    expect(t.duplicates).toBeLessThanOrEqual(CONCURRENCY)
+    // At least once. A duplicate is a message the killed worker held at the kill, or one whose
+    // lease some worker reported lost while it lived (a loaded machine delays a renewal past
+    // the lease: at-least-once, not the kill). At the kill it held at most CONCURRENCY.
+    const lostAnywhere = new Set(workers.flatMap((w) => [...w.lost]))
+    const heldAtKill = t.duplicateIds.filter((id) => !lostAnywhere.has(id))
+    for (const id of heldAtKill) expect(receiver.deliveries.get(id)![0], id).toBe(victim.name)
+    expect(heldAtKill.length).toBeLessThanOrEqual(CONCURRENCY)
     await messaging.close()
     await receiver.close()
     // A stalled run fails within 30 s (see until); this only bounds a hang.
