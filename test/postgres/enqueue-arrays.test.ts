@@ -207,6 +207,29 @@ describe('the PostgreSQL enqueue (typed arrays, named prepared statement)', () =
     }
   })
 
+  it("leaves the caller's plan cache mode as it was, inside the caller's transaction", async () => {
+    const { t, member, channel } = await seeded()
+    const ok = { infra: t.infra, business: t.bizA, channel: channel.id }
+    await app.query('begin')
+    try {
+      for (const batch of [[ok], [ok, ok]]) {
+        const r = await callDirect(claimsOfPrincipal(member), batch)
+        expect(r.rows.map((x) => x.outcome)).toEqual(batch.map(() => 'created'))
+        const mode = await app.query("select current_setting('plan_cache_mode') as mode")
+        expect(mode.rows[0].mode).toBe('auto')
+      }
+    } finally {
+      await app.query('rollback')
+    }
+    expect(await rowsOf(t.infra)).toMatchObject({ outbox: 0 })
+    // The generic plan is the function's own setting (sql/0071), on its current argument list.
+    const forms = await owner.query(
+      "select proconfig from pg_proc where proname = 'messaging_enqueue_arrays' and pg_function_is_visible(oid)",
+    )
+    expect(forms.rows).toHaveLength(1)
+    expect(forms.rows[0].proconfig).toContain('plan_cache_mode=force_generic_plan')
+  })
+
   it('runs the enqueue as a statement prepared once per connection', async () => {
     const { t, member } = await seeded()
     const one = { infrastructureId: t.infra, businessId: t.bizA, channelKey: 'orders', payload: { n: 1 } }
