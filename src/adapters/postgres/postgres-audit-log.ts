@@ -4,7 +4,7 @@ import { TenantScopeViolationError, ValidationError } from '../../domain/errors.
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { AuditLog } from '../../ports/audit-log.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase, toAuditEntry } from './schema.js'
+import { auditRow, type MessagingDatabase, toAuditEntry } from './schema.js'
 
 export class PostgresAuditLog implements AuditLog {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
@@ -26,20 +26,7 @@ export class PostgresAuditLog implements AuditLog {
     // No RETURNING: the appender may not be allowed to read what it wrote.
     await this.db
       .insertInto('messaging_audit_log')
-      .values({
-        infrastructure_id: entry.infrastructureId,
-        actor_id: entry.actorId,
-        id: entry.id,
-        business_id: entry.businessId,
-        actor_role: entry.actorRole,
-        action: entry.action,
-        target_type: entry.targetType,
-        target_id: entry.targetId,
-        outcome: entry.outcome,
-        error_code: entry.errorCode,
-        details: entry.details === null ? null : sql`${json(entry.details)}::jsonb`,
-        at: entry.at,
-      })
+      .values(auditRow(entry))
       .execute()
       .catch((e) =>
         Promise.reject(

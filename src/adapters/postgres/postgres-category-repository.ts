@@ -4,8 +4,8 @@ import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/erro
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { CategoryPatch, CategoryRepository } from '../../ports/category-repository.js'
 import { classify } from './errors.js'
-import { type CategoryRow, toCategory } from './recipient-schema.js'
-import { json, type MessagingDatabase } from './schema.js'
+import type { CategoryRow } from './recipient-schema.js'
+import { categoryRow, json, type MessagingDatabase, toCategory } from './schema.js'
 
 /** Notification categories. Scope and role are the policies' to decide. */
 export class PostgresCategoryRepository implements CategoryRepository {
@@ -15,17 +15,7 @@ export class PostgresCategoryRepository implements CategoryRepository {
     try {
       const row = await this.db
         .insertInto('messaging_categories')
-        .values({
-          infrastructure_id: c.infrastructureId,
-          category_key: c.key,
-          name: c.name,
-          description: c.description,
-          critical: c.critical,
-          channels: sql`${json(c.channels)}::jsonb`,
-          created_by: c.createdBy,
-          created_at: c.createdAt,
-          updated_at: c.updatedAt,
-        })
+        .values(categoryRow(c))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toCategory(row)

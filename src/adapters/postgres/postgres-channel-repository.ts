@@ -4,7 +4,7 @@ import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/erro
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { ChannelPatch, ChannelRepository } from '../../ports/channel-repository.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase, toChannel } from './schema.js'
+import { channelRow, json, type MessagingDatabase, toChannel } from './schema.js'
 
 /** Channels. Scope and role are the policies' to decide; this class only maps their answers. */
 export class PostgresChannelRepository implements ChannelRepository {
@@ -14,19 +14,7 @@ export class PostgresChannelRepository implements ChannelRepository {
     try {
       const row = await this.db
         .insertInto('messaging_channels')
-        .values({
-          infrastructure_id: channel.infrastructureId,
-          id: channel.id,
-          channel_key: channel.channelKey,
-          type: channel.type,
-          name: channel.name,
-          config: sql`${json(channel.config)}::jsonb`,
-          enabled: channel.enabled,
-          max_attempts: channel.maxAttempts,
-          created_by: channel.createdBy,
-          created_at: channel.createdAt,
-          updated_at: channel.updatedAt,
-        })
+        .values(channelRow(channel))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toChannel(row)

@@ -4,7 +4,7 @@ import type { InboxEntry, InboxMark } from '../../domain/inbox.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { InboxRepository } from '../../ports/inbox-repository.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase, toInboxEntry } from './schema.js'
+import { inboxRow, type MessagingDatabase, toInboxEntry } from './schema.js'
 
 const MARK_COLUMN = { seen: 'seen_at', read: 'read_at', archived: 'archived_at' } as const
 
@@ -37,21 +37,7 @@ export class PostgresInboxRepository implements InboxRepository {
       // id is fresh, so the only key that can conflict is (infrastructure, message, user).
       const r = await this.db
         .insertInto('messaging_inbox')
-        .values(
-          chunk.map((e) => ({
-            infrastructure_id: e.infrastructureId,
-            id: e.id,
-            business_id: e.businessId,
-            user_id: e.userId,
-            channel_id: e.channelId,
-            message_id: e.messageId,
-            payload: sql`${json(e.payload)}::jsonb`,
-            created_at: e.createdAt,
-            seen_at: e.seenAt,
-            read_at: e.readAt,
-            archived_at: e.archivedAt,
-          })),
-        )
+        .values(chunk.map((e) => inboxRow(e)))
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst()
         .catch((e) =>

@@ -3,8 +3,9 @@ import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/erro
 import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { MembershipRepository } from '../../ports/membership-repository.js'
+import { memberKey, membershipViewFilter } from '../shared/rows/keys.js'
 import { classify } from './errors.js'
-import { type MessagingDatabase, toMembership, toMembershipView } from './schema.js'
+import { type MessagingDatabase, memberRow, toMembership, toMembershipView } from './schema.js'
 
 type Key = { infrastructureId: string; channelId: string; userId: string }
 
@@ -15,16 +16,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
     try {
       const row = await this.db
         .insertInto('messaging_channel_members')
-        .values({
-          infrastructure_id: m.infrastructureId,
-          channel_id: m.channelId,
-          user_id: m.userId,
-          business_id: m.businessId,
-          opted_in: m.optedIn,
-          added_by: m.addedBy,
-          created_at: m.createdAt,
-          updated_at: m.updatedAt,
-        })
+        .values(memberRow(m))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toMembership(row)
@@ -49,9 +41,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
   ): Promise<boolean> {
     const rows = await this.db
       .deleteFrom('messaging_channel_members')
-      .where('infrastructure_id', '=', infrastructureId)
-      .where('channel_id', '=', channelId)
-      .where('user_id', '=', userId)
+      .where(memberKey({ infrastructureId, channelId, userId }))
       .returning('user_id')
       .execute()
     return rows.length > 0
@@ -61,9 +51,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
     const row = await this.db
       .updateTable('messaging_channel_members')
       .set({ opted_in: optedIn, updated_at: updatedAt })
-      .where('infrastructure_id', '=', k.infrastructureId)
-      .where('channel_id', '=', k.channelId)
-      .where('user_id', '=', k.userId)
+      .where(memberKey(k))
       .returningAll()
       .executeTakeFirst()
     return row ? toMembership(row) : null
@@ -73,9 +61,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
     const row = await this.db
       .selectFrom('messaging_channel_members')
       .selectAll()
-      .where('infrastructure_id', '=', k.infrastructureId)
-      .where('channel_id', '=', k.channelId)
-      .where('user_id', '=', k.userId)
+      .where(memberKey(k))
       .executeTakeFirst()
     return row ? toMembership(row) : null
   }
@@ -88,8 +74,7 @@ export class PostgresMembershipRepository implements MembershipRepository {
     const rows = await this.db
       .selectFrom('messaging_channel_members')
       .selectAll()
-      .where('infrastructure_id', '=', infrastructureId)
-      .where('channel_id', '=', channelId)
+      .where(memberKey({ infrastructureId, channelId }))
       .orderBy('user_id')
       .execute()
     return rows.map(toMembership)
@@ -99,12 +84,10 @@ export class PostgresMembershipRepository implements MembershipRepository {
     _scope: TenantScope,
     filter: { infrastructureId: string; userId?: string; channelId?: string },
   ): Promise<MembershipView[]> {
-    let q = this.db
+    const q = this.db
       .selectFrom('messaging_channel_memberships')
       .selectAll()
-      .where('infrastructure_id', '=', filter.infrastructureId)
-    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
-    if (filter.channelId !== undefined) q = q.where('channel_id', '=', filter.channelId)
+      .where(membershipViewFilter(filter))
     const rows = await q.orderBy('channel_key').orderBy('user_id').execute()
     return rows.map(toMembershipView)
   }

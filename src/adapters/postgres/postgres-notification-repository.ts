@@ -1,73 +1,34 @@
 import { type Kysely, sql } from 'kysely'
 import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/errors.js'
-import {
-  DELIVERY_STATES,
-  type DeliveryCounts,
-  type DeliveryState,
-  type Notification,
-  type NotificationDelivery,
-  type NotificationSkip,
-  type NotifyTarget,
-  type SkipReason,
+import type {
+  DeliveryCounts,
+  DeliveryState,
+  Notification,
+  NotificationDelivery,
+  NotificationSkip,
 } from '../../domain/notification.js'
-import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   DeliveryFilter,
   NotificationListFilter,
   NotificationRepository,
 } from '../../ports/notification-repository.js'
+import { notificationFilter } from '../shared/rows/keys.js'
+import {
+  type DeliveryRow,
+  deliveryCounts,
+  deliveryState,
+  type NotificationRow as SharedNotificationRow,
+} from '../shared/rows/notification-rows.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase } from './schema.js'
+import { json, type MessagingDatabase, type PostgresKinds, toDelivery, toNotification } from './schema.js'
 
-interface NotificationRow {
-  infrastructure_id: string
-  id: string
-  business_id: string | null
-  category_key: string
-  target: NotifyTarget
-  data: { [key: string]: JsonValue }
-  idempotency_key: string | null
-  created_by: string
-  created_at: Date
-  available_at: Date | null
-  recipient_count: number
-  message_count: number
-  skipped_count: number
-}
-
-const toNotification = (r: NotificationRow): Notification => ({
-  id: r.id,
-  infrastructureId: r.infrastructure_id,
-  businessId: r.business_id,
-  categoryKey: r.category_key,
-  target: r.target,
-  data: r.data,
-  idempotencyKey: r.idempotency_key,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-  availableAt: r.available_at,
-  recipientCount: r.recipient_count,
-  messageCount: r.message_count,
-  skippedCount: r.skipped_count,
-})
-
-interface DeliveryRow {
-  user_id: string
-  channel_type: string
-  channel_id: string | null
-  message_id: string | null
-  state: DeliveryState
-  reason: SkipReason | null
-  attempts: number
-  last_error: string | null
-  settled_at: Date | null
-}
+type NotificationRow = SharedNotificationRow<PostgresKinds>
 
 /** A notification's messages and skips as one relation (sql/0021's indexes: one range each). */
 const deliveriesOf = (infrastructureId: string, notificationId: string) => sql`
   SELECT o.recipient_user_id::text AS user_id, c.type COLLATE "C" AS channel_type, o.channel_id, o.id AS message_id,
-         CASE o.status WHEN 'processed' THEN 'delivered' WHEN 'processing' THEN 'pending' ELSE o.status END AS state,
+         ${deliveryState(sql.ref('o.status'))} AS state,
          NULL::text AS reason, o.attempts, o.last_error, o.settled_at
     FROM messaging_outbox AS o
     JOIN messaging_channels AS c ON c.infrastructure_id = o.infrastructure_id AND c.id = o.channel_id
@@ -158,10 +119,7 @@ export class PostgresNotificationRepository implements NotificationRepository {
   }
 
   async list(scope: TenantScope, f: NotificationListFilter): Promise<Notification[]> {
-    const where = [sql`n.infrastructure_id = ${f.infrastructureId}`]
-    if (f.businessId === null) where.push(sql`n.business_id IS NULL`)
-    else if (f.businessId !== undefined) where.push(sql`n.business_id = ${f.businessId}`)
-    if (f.categoryKey !== undefined) where.push(sql`n.category_key = ${f.categoryKey}`)
+    const where = [notificationFilter(f)]
     if (f.since !== undefined) where.push(sql`n.created_at >= ${f.since}`)
     if (f.until !== undefined) where.push(sql`n.created_at < ${f.until}`)
     if (f.before !== undefined) {
@@ -196,23 +154,13 @@ export class PostgresNotificationRepository implements NotificationRepository {
         sql`(d.user_id COLLATE "C", d.channel_type) > (${f.after.userId}::text COLLATE "C", ${f.after.channelType}::text)`,
       )
     }
-    const r = await sql<DeliveryRow>`
+    const r = await sql<DeliveryRow<PostgresKinds>>`
       SELECT * FROM (${deliveriesOf(f.infrastructureId, f.notificationId)}) AS d
        WHERE ${sql.join(where, sql` AND `)}
        ORDER BY d.user_id COLLATE "C", d.channel_type LIMIT ${f.limit}`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e)))
-    return r.rows.map((x) => ({
-      userId: x.user_id,
-      channelType: x.channel_type,
-      channelId: x.channel_id,
-      messageId: x.message_id,
-      state: x.state,
-      reason: x.reason,
-      attempts: x.attempts,
-      lastError: x.last_error,
-      settledAt: x.settled_at,
-    }))
+    return r.rows.map(toDelivery)
   }
 
   async counts(
@@ -220,12 +168,10 @@ export class PostgresNotificationRepository implements NotificationRepository {
     infrastructureId: string,
     notificationId: string,
   ): Promise<DeliveryCounts> {
-    const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>
     const r = await sql<{ state: DeliveryState; n: number }>`
       SELECT d.state, count(*)::int AS n FROM (${deliveriesOf(infrastructureId, notificationId)}) AS d GROUP BY d.state`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e)))
-    for (const row of r.rows) counts[row.state] = row.n
-    return counts
+    return deliveryCounts(r.rows)
   }
 }

@@ -18,6 +18,8 @@ import type {
   RetainCommand,
   SettleCommand,
 } from '../../ports/outbox-repository.js'
+import { outboxFilter } from '../shared/rows/keys.js'
+import { type StatsRow, toChannelStats } from '../shared/rows/outbox-rows.js'
 import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { advanceFleetCursor, claimBatch, fleetCursor } from './claim.js'
 import { classify } from './errors.js'
@@ -74,16 +76,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
   }
 
   async list(_scope: TenantScope, filter: OutboxListFilter): Promise<OutboxMessage[]> {
-    let q = this.db
-      .selectFrom('messaging_outbox as o')
-      .selectAll('o')
-      .where('o.infrastructure_id', '=', filter.infrastructureId)
-    if (filter.businessId !== undefined) {
-      const b = filter.businessId
-      q = q.where((eb) => (b === null ? eb('o.business_id', 'is', null) : eb('o.business_id', '=', b)))
-    }
-    if (filter.channelId !== undefined) q = q.where('o.channel_id', '=', filter.channelId)
-    if (filter.status !== undefined) q = q.where('o.status', '=', filter.status)
+    let q = this.db.selectFrom('messaging_outbox as o').selectAll('o').where(outboxFilter(filter))
     if (filter.after !== undefined) {
       // Keyset: rows after the cursor in (created_at, id) order. A cursor the caller cannot
       // see yields no row, so the comparison is null and the page is empty.
@@ -385,17 +378,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
     // An operator's query, not the hot path: it counts the tenant's rows by status (prune
     // keeps the settled part bounded). The oldest due pending message's age is the
     // database's now minus its due time.
-    const { rows } = await sql<{
-      infrastructure_id: string
-      channel_id: string
-      pending: number
-      in_flight: number
-      processed: number
-      failed: number
-      dead: number
-      cancelled: number
-      oldest_pending_age_ms: number | null
-    }>`
+    const { rows } = await sql<StatsRow>`
       SELECT o.infrastructure_id, o.channel_id,
              count(*) FILTER (WHERE o.status = 'pending')::int AS pending,
              count(*) FILTER (WHERE o.status = 'processing')::int AS in_flight,
@@ -410,16 +393,6 @@ export class PostgresOutboxRepository implements OutboxRepository {
        WHERE ${filter.infrastructureId === undefined ? sql`true` : sql`o.infrastructure_id = ${filter.infrastructureId}`}
        GROUP BY o.infrastructure_id, o.channel_id
        ORDER BY o.infrastructure_id, o.channel_id`.execute(this.db)
-    return rows.map((r) => ({
-      infrastructureId: r.infrastructure_id,
-      channelId: r.channel_id,
-      pending: r.pending,
-      inFlight: r.in_flight,
-      processed: r.processed,
-      failed: r.failed,
-      dead: r.dead,
-      cancelled: r.cancelled,
-      oldestPendingAgeMs: r.oldest_pending_age_ms,
-    }))
+    return rows.map(toChannelStats)
   }
 }

@@ -7,9 +7,15 @@ import type {
   PreferenceRepository,
   TenantDefaultKey,
 } from '../../ports/preference-repository.js'
+import { preferenceKey, tenantDefaultFilter, tenantDefaultKey } from '../shared/rows/keys.js'
 import { classify } from './errors.js'
-import { toPreference, toTenantDefault } from './recipient-schema.js'
-import type { MessagingDatabase } from './schema.js'
+import {
+  type MessagingDatabase,
+  preferenceRow,
+  tenantDefaultRow,
+  toPreference,
+  toTenantDefault,
+} from './schema.js'
 
 /** Users' choices and the tenant's defaults. Scope and role are the policies' to decide. */
 export class PostgresPreferenceRepository implements PreferenceRepository {
@@ -19,15 +25,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
     try {
       const row = await this.db
         .insertInto('messaging_preferences')
-        .values({
-          infrastructure_id: p.infrastructureId,
-          user_id: p.userId,
-          category_key: p.categoryKey,
-          channel_type: p.channelType,
-          enabled: p.enabled,
-          updated_by: p.updatedBy,
-          updated_at: p.updatedAt,
-        })
+        .values(preferenceRow(p))
         .onConflict((oc) =>
           oc.columns(['infrastructure_id', 'user_id', 'category_key', 'channel_type']).doUpdateSet({
             enabled: p.enabled,
@@ -52,10 +50,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
   async clear(_scope: TenantScope, key: PreferenceKey): Promise<boolean> {
     const rows = await this.db
       .deleteFrom('messaging_preferences')
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('user_id', '=', key.userId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
+      .where(preferenceKey(key))
       .returning('user_id')
       .execute()
     return rows.length > 0
@@ -82,15 +77,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
     try {
       const row = await this.db
         .insertInto('messaging_tenant_defaults')
-        .values({
-          infrastructure_id: d.infrastructureId,
-          business_id: d.businessId,
-          category_key: d.categoryKey,
-          channel_type: d.channelType,
-          enabled: d.enabled,
-          updated_by: d.updatedBy,
-          updated_at: d.updatedAt,
-        })
+        .values(tenantDefaultRow(d))
         .onConflict((oc) =>
           oc.columns(['infrastructure_id', 'business_id', 'category_key', 'channel_type']).doUpdateSet({
             enabled: d.enabled,
@@ -115,15 +102,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
   }
 
   async clearDefault(_scope: TenantScope, key: TenantDefaultKey): Promise<boolean> {
-    let q = this.db
-      .deleteFrom('messaging_tenant_defaults')
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
-    q =
-      key.businessId === null
-        ? q.where('business_id', 'is', null)
-        : q.where('business_id', '=', key.businessId)
+    const q = this.db.deleteFrom('messaging_tenant_defaults').where(tenantDefaultKey(key))
     const rows = await q.returning('category_key').execute()
     return rows.length > 0
   }
@@ -132,13 +111,7 @@ export class PostgresPreferenceRepository implements PreferenceRepository {
     _scope: TenantScope,
     filter: { infrastructureId: string; businessId?: string | null; categoryKey?: string },
   ): Promise<TenantDefault[]> {
-    let q = this.db
-      .selectFrom('messaging_tenant_defaults')
-      .selectAll()
-      .where('infrastructure_id', '=', filter.infrastructureId)
-    if (filter.businessId === null) q = q.where('business_id', 'is', null)
-    else if (filter.businessId !== undefined) q = q.where('business_id', '=', filter.businessId)
-    if (filter.categoryKey !== undefined) q = q.where('category_key', '=', filter.categoryKey)
+    const q = this.db.selectFrom('messaging_tenant_defaults').selectAll().where(tenantDefaultFilter(filter))
     const rows = await q
       .orderBy('category_key')
       .orderBy('channel_type')

@@ -4,8 +4,8 @@ import type { RecipientProfile } from '../../domain/recipient-profile.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { ProfilePatch, ProfileRepository } from '../../ports/profile-repository.js'
 import { classify } from './errors.js'
-import { type ProfileRow, toProfile } from './recipient-schema.js'
-import { json, type MessagingDatabase } from './schema.js'
+import type { ProfileRow } from './recipient-schema.js'
+import { json, type MessagingDatabase, profileRow, toProfile } from './schema.js'
 
 /** Recipient profiles. The policies of sql/0020 decide who sees and changes what; this maps their answers. */
 export class PostgresProfileRepository implements ProfileRepository {
@@ -15,19 +15,7 @@ export class PostgresProfileRepository implements ProfileRepository {
     try {
       const row = await this.db
         .insertInto('messaging_profiles')
-        .values({
-          infrastructure_id: p.infrastructureId,
-          user_id: p.userId,
-          business_id: p.businessId,
-          email: p.email,
-          phone: p.phone,
-          locale: p.locale,
-          time_zone: p.timeZone,
-          properties: sql`${json(p.properties)}::jsonb`,
-          created_at: p.createdAt,
-          updated_at: p.updatedAt,
-          updated_by: p.updatedBy,
-        })
+        .values(profileRow(p))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toProfile(row)

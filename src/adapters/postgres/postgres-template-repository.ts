@@ -1,6 +1,6 @@
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import { ForbiddenRoleError, TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
-import type { TemplateChannelType, TemplateSettings, TemplateVersion } from '../../domain/template.js'
+import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   SavedTemplateSettings,
@@ -8,52 +8,23 @@ import type {
   TemplateListFilter,
   TemplateRepository,
 } from '../../ports/template-repository.js'
+import { templateKey } from '../shared/rows/keys.js'
+import type { TemplateRow, TemplateSettingsRow } from '../shared/rows/notification-rows.js'
 import { classify } from './errors.js'
-import { json, type MessagingDatabase } from './schema.js'
+import {
+  type MessagingDatabase,
+  type PostgresKinds,
+  settingsRow,
+  templateRow,
+  toSettings,
+  toTemplate,
+} from './schema.js'
 
-/** Rows of sql/0040_templates.sql as `pg` returns them. */
-interface TemplateRow {
-  infrastructure_id: string
-  id: string
-  category_key: string
-  channel_type: TemplateChannelType
-  locale: string
-  version: number
-  content: Record<string, string>
-  created_by: string
-  created_at: Date
-}
-
-interface TemplateSettingsRow {
-  infrastructure_id: string
-  default_locale: string
-  updated_by: string
-  updated_at: Date
-}
-
+/** The template tables (sql/0040_templates.sql), kept beside the core schema as they came later. */
 type TemplateTables = {
-  messaging_templates: TemplateRow
-  messaging_template_settings: TemplateSettingsRow
+  messaging_templates: TemplateRow<PostgresKinds>
+  messaging_template_settings: TemplateSettingsRow<PostgresKinds>
 }
-
-const toTemplate = (r: TemplateRow): TemplateVersion => ({
-  id: r.id,
-  infrastructureId: r.infrastructure_id,
-  categoryKey: r.category_key,
-  channelType: r.channel_type,
-  locale: r.locale,
-  version: r.version,
-  content: r.content,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-})
-
-const toSettings = (r: TemplateSettingsRow): TemplateSettings => ({
-  infrastructureId: r.infrastructure_id,
-  defaultLocale: r.default_locale,
-  updatedBy: r.updated_by,
-  updatedAt: r.updated_at,
-})
 
 const keyText = (k: TemplateKey) => `${k.categoryKey}/${k.channelType}/${k.locale}`
 
@@ -93,13 +64,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
   }
 
   private ofKey(key: TemplateKey) {
-    return this.db
-      .selectFrom('messaging_templates')
-      .selectAll()
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
-      .where('locale', '=', key.locale)
+    return this.db.selectFrom('messaging_templates').selectAll().where(templateKey(key))
   }
 
   async append(scope: TenantScope, t: TemplateVersion): Promise<TemplateVersion> {
@@ -107,17 +72,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
     try {
       const row = await this.db
         .insertInto('messaging_templates')
-        .values({
-          infrastructure_id: t.infrastructureId,
-          id: t.id,
-          category_key: t.categoryKey,
-          channel_type: t.channelType,
-          locale: t.locale,
-          version: t.version,
-          content: sql`${json(t.content)}::jsonb`,
-          created_by: t.createdBy,
-          created_at: t.createdAt,
-        })
+        .values(templateRow(t))
         .returningAll()
         .executeTakeFirstOrThrow()
       return toTemplate(row)
@@ -193,12 +148,7 @@ export class PostgresTemplateRepository implements TemplateRepository {
     try {
       const row = await this.db
         .insertInto('messaging_template_settings')
-        .values({
-          infrastructure_id: s.infrastructureId,
-          default_locale: s.defaultLocale,
-          updated_by: s.updatedBy,
-          updated_at: s.updatedAt,
-        })
+        .values(settingsRow(s))
         .onConflict((oc) =>
           oc.column('infrastructure_id').doUpdateSet((eb) => ({
             default_locale: eb.ref('excluded.default_locale'),

@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenRoleError, TenantScopeViolationError } from '..
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { CategoryPatch, CategoryRepository } from '../../ports/category-repository.js'
 import { isUniqueViolation } from './sqlite-errors.js'
-import { categoryRow, toCategory } from './sqlite-recipient-rows.js'
+import { categoryRow, toCategory } from './sqlite-rows.js'
 import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { CategoriesTable, SqliteDatabase } from './sqlite-tables.js'
 

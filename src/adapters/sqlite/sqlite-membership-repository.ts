@@ -8,6 +8,7 @@ import {
 import type { Membership, MembershipView } from '../../domain/membership.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { MembershipRepository } from '../../ports/membership-repository.js'
+import { memberKey, membershipViewFilter } from '../shared/rows/keys.js'
 import { isForeignKeyViolation, isUniqueViolation } from './sqlite-errors.js'
 import { memberRow, toMembership, toMembershipView } from './sqlite-rows.js'
 import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
@@ -53,9 +54,7 @@ export class SqliteMembershipRepository implements MembershipRepository {
     if (!scope.hasRole('infra_admin')) return false
     const result = await this.db
       .deleteFrom('messaging_channel_members')
-      .where('infrastructure_id', '=', infrastructureId)
-      .where('channel_id', '=', channelId)
-      .where('user_id', '=', userId)
+      .where(memberKey({ infrastructureId, channelId, userId }))
       .where(canAccessInfrastructure(scope, members))
       .executeTakeFirst()
     return result.numDeletedRows > 0n
@@ -65,9 +64,7 @@ export class SqliteMembershipRepository implements MembershipRepository {
     let q = this.db
       .updateTable('messaging_channel_members')
       .set({ opted_in: optedIn ? 1 : 0, updated_at: updatedAt.getTime() })
-      .where('infrastructure_id', '=', k.infrastructureId)
-      .where('channel_id', '=', k.channelId)
-      .where('user_id', '=', k.userId)
+      .where(memberKey(k))
       .where(canAccessInfrastructure(scope, members))
     // Only the member itself, or an infra_admin, changes the opt-in.
     if (!scope.hasRole('infra_admin')) q = q.where('user_id', '=', scope.userId)
@@ -79,9 +76,7 @@ export class SqliteMembershipRepository implements MembershipRepository {
     const row = await this.db
       .selectFrom('messaging_channel_members')
       .selectAll()
-      .where('infrastructure_id', '=', k.infrastructureId)
-      .where('channel_id', '=', k.channelId)
-      .where('user_id', '=', k.userId)
+      .where(memberKey(k))
       .where(canAccessInfrastructure(scope, members))
       .executeTakeFirst()
     return row ? toMembership(row) : null
@@ -95,8 +90,7 @@ export class SqliteMembershipRepository implements MembershipRepository {
     const rows = await this.db
       .selectFrom('messaging_channel_members')
       .selectAll()
-      .where('infrastructure_id', '=', infrastructureId)
-      .where('channel_id', '=', channelId)
+      .where(memberKey({ infrastructureId, channelId }))
       .where(canAccessInfrastructure(scope, members))
       .orderBy('user_id')
       .execute()
@@ -107,13 +101,11 @@ export class SqliteMembershipRepository implements MembershipRepository {
     scope: TenantScope,
     filter: { infrastructureId: string; userId?: string; channelId?: string },
   ): Promise<MembershipView[]> {
-    let q = this.db
+    const q = this.db
       .selectFrom('messaging_channel_memberships')
       .selectAll()
-      .where('infrastructure_id', '=', filter.infrastructureId)
+      .where(membershipViewFilter(filter))
       .where(canAccessInfrastructure(scope, view))
-    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
-    if (filter.channelId !== undefined) q = q.where('channel_id', '=', filter.channelId)
     const rows = await q.orderBy('channel_key').orderBy('user_id').execute()
     return rows.map(toMembershipView)
   }

@@ -1,23 +1,22 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely'
 import { ForbiddenRoleError, TenantScopeViolationError } from '../../domain/errors.js'
-import {
-  DELIVERY_STATES,
-  type DeliveryCounts,
-  type DeliveryState,
-  type Notification,
-  type NotificationDelivery,
-  type NotificationSkip,
-  type NotifyTarget,
-  type SkipReason,
+import type {
+  DeliveryCounts,
+  DeliveryState,
+  Notification,
+  NotificationDelivery,
+  NotificationSkip,
 } from '../../domain/notification.js'
-import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   DeliveryFilter,
   NotificationListFilter,
   NotificationRepository,
 } from '../../ports/notification-repository.js'
+import { notificationFilter } from '../shared/rows/keys.js'
+import { type DeliveryRow, deliveryCounts, deliveryState } from '../shared/rows/notification-rows.js'
 import { isUniqueViolation } from './sqlite-errors.js'
+import { notificationRow, type SqliteKinds, skipRow, toDelivery, toNotification } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { NotificationsTable, SqliteDatabase } from './sqlite-tables.js'
 
@@ -32,34 +31,6 @@ const skips = {
 const outbox = {
   infra: sql.ref('messaging_outbox.infrastructure_id'),
   biz: sql.ref('messaging_outbox.business_id'),
-}
-
-const toNotification = (r: NotificationsTable): Notification => ({
-  id: r.id,
-  infrastructureId: r.infrastructure_id,
-  businessId: r.business_id,
-  categoryKey: r.category_key,
-  target: JSON.parse(r.target) as NotifyTarget,
-  data: JSON.parse(r.data) as { [key: string]: JsonValue },
-  idempotencyKey: r.idempotency_key,
-  createdBy: r.created_by,
-  createdAt: new Date(r.created_at),
-  availableAt: r.available_at === null ? null : new Date(r.available_at),
-  recipientCount: r.recipient_count,
-  messageCount: r.message_count,
-  skippedCount: r.skipped_count,
-})
-
-interface DeliveryRow {
-  user_id: string
-  channel_type: string
-  channel_id: string | null
-  message_id: string | null
-  state: DeliveryState
-  reason: SkipReason | null
-  attempts: number
-  last_error: string | null
-  settled_at: number | null
 }
 
 /** Notifications and skips: sql/0021's policies, written into each statement. */
@@ -89,21 +60,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
       await insertChecked(
         this.db,
         'messaging_notifications',
-        {
-          infrastructure_id: x.infrastructureId,
-          id: x.id,
-          business_id: x.businessId,
-          category_key: x.categoryKey,
-          target: JSON.stringify(x.target),
-          data: JSON.stringify(x.data),
-          idempotency_key: x.idempotencyKey,
-          created_by: x.createdBy,
-          created_at: x.createdAt.getTime(),
-          available_at: x.availableAt?.getTime() ?? null,
-          recipient_count: x.recipientCount,
-          message_count: x.messageCount,
-          skipped_count: x.skippedCount,
-        },
+        notificationRow(x),
         canAccess(scope, sql.val(x.infrastructureId), sql.val(x.businessId)),
       )
     } catch (e) {
@@ -146,15 +103,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
       const written = await insertChecked(
         this.db,
         'messaging_notification_skips',
-        {
-          infrastructure_id: x.infrastructureId,
-          notification_id: x.notificationId,
-          user_id: x.userId,
-          channel_type: x.channelType,
-          business_id: x.businessId,
-          reason: x.reason,
-          created_at: x.createdAt.getTime(),
-        },
+        skipRow(x),
         canAccess(scope, sql.val(x.infrastructureId), sql.val(x.businessId)),
       )
       if (written === 0) throw new TenantScopeViolationError(x.infrastructureId, x.businessId)
@@ -176,13 +125,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
 
   async list(scope: TenantScope, f: NotificationListFilter): Promise<Notification[]> {
     if (!this.readable(scope)) return []
-    let q = this.db
-      .selectFrom('messaging_notifications')
-      .selectAll()
-      .where('infrastructure_id', '=', f.infrastructureId)
-    if (f.businessId === null) q = q.where('business_id', 'is', null)
-    else if (f.businessId !== undefined) q = q.where('business_id', '=', f.businessId)
-    if (f.categoryKey !== undefined) q = q.where('category_key', '=', f.categoryKey)
+    let q = this.db.selectFrom('messaging_notifications').selectAll().where(notificationFilter(f))
     if (f.since !== undefined) q = q.where('created_at', '>=', f.since.getTime())
     if (f.until !== undefined) q = q.where('created_at', '<', f.until.getTime())
     if (f.before !== undefined) {
@@ -206,7 +149,7 @@ export class SqliteNotificationRepository implements NotificationRepository {
 
   /** The union of a notification's messages and skips, in (user, channel type) order. */
   private union(scope: TenantScope, infrastructureId: string, notificationId: string) {
-    return sql`select ${sql.ref('messaging_outbox.recipient_user_id')} as user_id, ${sql.ref('messaging_channels.type')} as channel_type, ${sql.ref('messaging_outbox.channel_id')} as channel_id, ${sql.ref('messaging_outbox.id')} as message_id, case ${sql.ref('messaging_outbox.status')} when 'processed' then 'delivered' when 'processing' then 'pending' else ${sql.ref('messaging_outbox.status')} end as state, null as reason, ${sql.ref('messaging_outbox.attempts')} as attempts, ${sql.ref('messaging_outbox.last_error')} as last_error, ${sql.ref('messaging_outbox.settled_at')} as settled_at from ${sql.table('messaging_outbox')} join ${sql.table('messaging_channels')} on ${sql.ref('messaging_channels.infrastructure_id')} = ${sql.ref('messaging_outbox.infrastructure_id')} and ${sql.ref('messaging_channels.id')} = ${sql.ref('messaging_outbox.channel_id')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_outbox.notification_id')} = ${notificationId} and ${canAccess(scope, outbox.infra, outbox.biz)} and ${canAccessInfrastructure(scope, sql.ref('messaging_channels.infrastructure_id'))} union all select ${sql.ref('messaging_notification_skips.user_id')}, ${sql.ref('messaging_notification_skips.channel_type')}, null, null, 'skipped', ${sql.ref('messaging_notification_skips.reason')}, 0, null, null from ${sql.table('messaging_notification_skips')} where ${sql.ref('messaging_notification_skips.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_notification_skips.notification_id')} = ${notificationId} and ${canAccess(scope, skips.infra, skips.biz)}`
+    return sql`select ${sql.ref('messaging_outbox.recipient_user_id')} as user_id, ${sql.ref('messaging_channels.type')} as channel_type, ${sql.ref('messaging_outbox.channel_id')} as channel_id, ${sql.ref('messaging_outbox.id')} as message_id, ${deliveryState(sql.ref('messaging_outbox.status'))} as state, null as reason, ${sql.ref('messaging_outbox.attempts')} as attempts, ${sql.ref('messaging_outbox.last_error')} as last_error, ${sql.ref('messaging_outbox.settled_at')} as settled_at from ${sql.table('messaging_outbox')} join ${sql.table('messaging_channels')} on ${sql.ref('messaging_channels.infrastructure_id')} = ${sql.ref('messaging_outbox.infrastructure_id')} and ${sql.ref('messaging_channels.id')} = ${sql.ref('messaging_outbox.channel_id')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_outbox.notification_id')} = ${notificationId} and ${canAccess(scope, outbox.infra, outbox.biz)} and ${canAccessInfrastructure(scope, sql.ref('messaging_channels.infrastructure_id'))} union all select ${sql.ref('messaging_notification_skips.user_id')}, ${sql.ref('messaging_notification_skips.channel_type')}, null, null, 'skipped', ${sql.ref('messaging_notification_skips.reason')}, 0, null, null from ${sql.table('messaging_notification_skips')} where ${sql.ref('messaging_notification_skips.infrastructure_id')} = ${infrastructureId} and ${sql.ref('messaging_notification_skips.notification_id')} = ${notificationId} and ${canAccess(scope, skips.infra, skips.biz)}`
   }
 
   async deliveries(scope: TenantScope, f: DeliveryFilter): Promise<NotificationDelivery[]> {
@@ -216,21 +159,12 @@ export class SqliteNotificationRepository implements NotificationRepository {
     if (f.userId !== undefined) conditions.push(sql`d.user_id = ${f.userId}`)
     if (f.after !== undefined)
       conditions.push(sql`(d.user_id, d.channel_type) > (${f.after.userId}, ${f.after.channelType})`)
-    const r =
-      await sql<DeliveryRow>`select * from (${this.union(scope, f.infrastructureId, f.notificationId)}) as d where ${sql.join(conditions, sql` and `)} order by d.user_id, d.channel_type limit ${f.limit}`.execute(
-        this.db,
-      )
-    return r.rows.map((x) => ({
-      userId: x.user_id,
-      channelType: x.channel_type,
-      channelId: x.channel_id,
-      messageId: x.message_id,
-      state: x.state,
-      reason: x.reason,
-      attempts: x.attempts,
-      lastError: x.last_error,
-      settledAt: x.settled_at === null ? null : new Date(x.settled_at),
-    }))
+    const r = await sql<
+      DeliveryRow<SqliteKinds>
+    >`select * from (${this.union(scope, f.infrastructureId, f.notificationId)}) as d where ${sql.join(conditions, sql` and `)} order by d.user_id, d.channel_type limit ${f.limit}`.execute(
+      this.db,
+    )
+    return r.rows.map(toDelivery)
   }
 
   async counts(
@@ -238,15 +172,13 @@ export class SqliteNotificationRepository implements NotificationRepository {
     infrastructureId: string,
     notificationId: string,
   ): Promise<DeliveryCounts> {
-    const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>
-    if (!this.readable(scope)) return counts
+    if (!this.readable(scope)) return deliveryCounts([])
     const r = await sql<{
       state: DeliveryState
       n: number
     }>`select d.state as state, count(*) as n from (${this.union(scope, infrastructureId, notificationId)}) as d group by d.state`.execute(
       this.db,
     )
-    for (const row of r.rows) counts[row.state] = Number(row.n)
-    return counts
+    return deliveryCounts(r.rows)
   }
 }

@@ -21,11 +21,13 @@ import type {
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { enqueueBatch } from '../shared/enqueue-batch.js'
+import { outboxFilter } from '../shared/rows/keys.js'
+import { toChannelStats } from '../shared/rows/outbox-rows.js'
 import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
-import { outboxRow, toDeliveryAttempt, toMessage } from './sqlite-rows.js'
+import { outboxRow, toAttempt, toMessage } from './sqlite-rows.js'
 import { canAccess, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
@@ -128,12 +130,8 @@ export class SqliteOutboxRepository implements OutboxRepository {
     let q = this.db
       .selectFrom('messaging_outbox')
       .selectAll()
-      .where('infrastructure_id', '=', filter.infrastructureId)
+      .where(outboxFilter(filter))
       .where(inScope(scope))
-    if (filter.businessId === null) q = q.where('business_id', 'is', null)
-    else if (filter.businessId !== undefined) q = q.where('business_id', '=', filter.businessId)
-    if (filter.channelId !== undefined) q = q.where('channel_id', '=', filter.channelId)
-    if (filter.status !== undefined) q = q.where('status', '=', filter.status)
     if (filter.after !== undefined) {
       // Keyset: after a message the scope can see; an unknown or foreign one yields null,
       // and a comparison with null matches nothing.
@@ -378,7 +376,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
       // Oldest first: append order (rowid only grows; rows leave only with their message).
       .orderBy(sql`rowid`)
       .execute()
-    return rows.map(toDeliveryAttempt)
+    return rows.map(toAttempt)
   }
 
   async redrive(
@@ -468,16 +466,6 @@ export class SqliteOutboxRepository implements OutboxRepository {
       .orderBy('infrastructure_id')
       .orderBy('channel_id')
       .execute()
-    return rows.map((r) => ({
-      infrastructureId: r.infrastructure_id,
-      channelId: r.channel_id,
-      pending: r.pending,
-      inFlight: r.in_flight,
-      processed: r.processed,
-      failed: r.failed,
-      dead: r.dead,
-      cancelled: r.cancelled,
-      oldestPendingAgeMs: r.oldest_pending_age_ms,
-    }))
+    return rows.map(toChannelStats)
   }
 }

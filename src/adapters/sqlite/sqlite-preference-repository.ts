@@ -8,8 +8,9 @@ import type {
   PreferenceRepository,
   TenantDefaultKey,
 } from '../../ports/preference-repository.js'
+import { preferenceKey, tenantDefaultFilter, tenantDefaultKey } from '../shared/rows/keys.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
-import { preferenceRow, tenantDefaultRow, toPreference, toTenantDefault } from './sqlite-recipient-rows.js'
+import { preferenceRow, tenantDefaultRow, toPreference, toTenantDefault } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
@@ -47,10 +48,7 @@ export class SqlitePreferenceRepository implements PreferenceRepository {
     if (!recipientAccess.changePreference(scope, key.infrastructureId, key.userId)) return false
     let q = this.db
       .deleteFrom('messaging_preferences')
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('user_id', '=', key.userId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
+      .where(preferenceKey(key))
       .where(canAccessInfrastructure(scope, prefInfra))
     if (scope.hasRole('member')) q = q.where('user_id', '=', scope.userId)
     const result = await q.executeTakeFirst()
@@ -101,16 +99,10 @@ export class SqlitePreferenceRepository implements PreferenceRepository {
 
   async clearDefault(scope: TenantScope, key: TenantDefaultKey): Promise<boolean> {
     if (!scope.hasRole('infra_admin')) return false
-    let q = this.db
+    const q = this.db
       .deleteFrom('messaging_tenant_defaults')
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
+      .where(tenantDefaultKey(key))
       .where(canAccess(scope, defaultsInfra, defaultsBusiness))
-    q =
-      key.businessId === null
-        ? q.where('business_id', 'is', null)
-        : q.where('business_id', '=', key.businessId)
     const result = await q.executeTakeFirst()
     return Number(result.numDeletedRows) > 0
   }
@@ -119,14 +111,11 @@ export class SqlitePreferenceRepository implements PreferenceRepository {
     scope: TenantScope,
     filter: { infrastructureId: string; businessId?: string | null; categoryKey?: string },
   ): Promise<TenantDefault[]> {
-    let q = this.db
+    const q = this.db
       .selectFrom('messaging_tenant_defaults')
       .selectAll()
-      .where('infrastructure_id', '=', filter.infrastructureId)
+      .where(tenantDefaultFilter(filter))
       .where(canAccessInfrastructure(scope, defaultsInfra))
-    if (filter.businessId === null) q = q.where('business_id', 'is', null)
-    else if (filter.businessId !== undefined) q = q.where('business_id', '=', filter.businessId)
-    if (filter.categoryKey !== undefined) q = q.where('category_key', '=', filter.categoryKey)
     const rows = await q
       .orderBy('category_key')
       .orderBy('channel_type')

@@ -5,7 +5,7 @@ import type { RecipientProfile } from '../../domain/recipient-profile.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { ProfilePatch, ProfileRepository } from '../../ports/profile-repository.js'
 import { isUniqueViolation } from './sqlite-errors.js'
-import { profileRow, toProfile } from './sqlite-recipient-rows.js'
+import { profileRow, toProfile } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { ProfilesTable, SqliteDatabase } from './sqlite-tables.js'
 

@@ -1,11 +1,11 @@
-import { type Kysely, type Selectable, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import {
   ConflictError,
   ForbiddenRoleError,
   TenantScopeViolationError,
   ValidationError,
 } from '../../domain/errors.js'
-import type { TemplateChannelType, TemplateSettings, TemplateVersion } from '../../domain/template.js'
+import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
   SavedTemplateSettings,
@@ -13,31 +13,14 @@ import type {
   TemplateListFilter,
   TemplateRepository,
 } from '../../ports/template-repository.js'
+import { templateKey } from '../shared/rows/keys.js'
 import { isUniqueViolation } from './sqlite-errors.js'
+import { settingsRow, templateRow, toSettings, toTemplate } from './sqlite-rows.js'
 import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
-import type { SqliteDatabase, TemplateSettingsTable, TemplatesTable } from './sqlite-tables.js'
+import type { SqliteDatabase } from './sqlite-tables.js'
 
 const templates = sql.ref('messaging_templates.infrastructure_id')
 const settings = sql.ref('messaging_template_settings.infrastructure_id')
-
-const toTemplate = (r: Selectable<TemplatesTable>): TemplateVersion => ({
-  id: r.id,
-  infrastructureId: r.infrastructure_id,
-  categoryKey: r.category_key,
-  channelType: r.channel_type as TemplateChannelType,
-  locale: r.locale,
-  version: r.version,
-  content: JSON.parse(r.content) as Record<string, string>,
-  createdBy: r.created_by,
-  createdAt: new Date(r.created_at),
-})
-
-const toSettings = (r: Selectable<TemplateSettingsTable>): TemplateSettings => ({
-  infrastructureId: r.infrastructure_id,
-  defaultLocale: r.default_locale,
-  updatedBy: r.updated_by,
-  updatedAt: new Date(r.updated_at),
-})
 
 const keyText = (k: TemplateKey) => `${k.categoryKey}/${k.channelType}/${k.locale}`
 
@@ -62,10 +45,7 @@ export class SqliteTemplateRepository implements TemplateRepository {
     return this.db
       .selectFrom('messaging_templates')
       .selectAll()
-      .where('infrastructure_id', '=', key.infrastructureId)
-      .where('category_key', '=', key.categoryKey)
-      .where('channel_type', '=', key.channelType)
-      .where('locale', '=', key.locale)
+      .where(templateKey(key))
       .where(canAccessInfrastructure(scope, templates))
   }
 
@@ -75,17 +55,7 @@ export class SqliteTemplateRepository implements TemplateRepository {
       const written = await insertChecked(
         this.db,
         'messaging_templates',
-        {
-          infrastructure_id: t.infrastructureId,
-          id: t.id,
-          category_key: t.categoryKey,
-          channel_type: t.channelType,
-          locale: t.locale,
-          version: t.version,
-          content: JSON.stringify(t.content),
-          created_by: t.createdBy,
-          created_at: t.createdAt.getTime(),
-        } satisfies TemplatesTable,
+        templateRow(t),
         canAccessInfrastructure(scope, sql.val(t.infrastructureId)),
       )
       if (written === 0) throw new TenantScopeViolationError(t.infrastructureId)
@@ -178,12 +148,7 @@ export class SqliteTemplateRepository implements TemplateRepository {
     const written = await insertChecked(
       this.db,
       'messaging_template_settings',
-      {
-        infrastructure_id: s.infrastructureId,
-        default_locale: s.defaultLocale,
-        updated_by: s.updatedBy,
-        updated_at: s.updatedAt.getTime(),
-      } satisfies TemplateSettingsTable,
+      settingsRow(s),
       canAccessInfrastructure(scope, sql.val(s.infrastructureId)),
       sql` on conflict (${sql.ref('infrastructure_id')}) do update set ${sql.ref('default_locale')} = excluded.${sql.ref('default_locale')}, ${sql.ref('updated_by')} = excluded.${sql.ref('updated_by')}, ${sql.ref('updated_at')} = excluded.${sql.ref('updated_at')}`,
     )
