@@ -267,6 +267,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
               <th scope="col" class="num">Delivered</th>
               <th scope="col" class="num">Failed</th>
               <th scope="col" class="num">Dead</th>
+              <th scope="col" class="num">Cancelled</th>
               <th scope="col" class="num">Oldest pending</th>
               ${this.canRedrive ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : nothing}
             </tr>
@@ -274,7 +275,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
           <tbody>
             ${
               this.stats.length === 0
-                ? html`<tr><td colspan=${(multiTenant ? 8 : 7) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
+                ? html`<tr><td colspan=${(multiTenant ? 9 : 8) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
                 : this.stats.map(
                     (s) => html`<tr data-channel=${s.channelId}>
                       ${
@@ -288,6 +289,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                       <td class="num" data-label="Delivered">${s.processed}</td>
                       <td class="num" data-label="Failed">${s.failed}</td>
                       <td class=${s.dead > 0 ? 'num dead' : 'num'} data-label="Dead">${s.dead}</td>
+                      <td class="num cancelled" data-label="Cancelled">${s.cancelled}</td>
                       <td class="num" data-label="Oldest pending">${formatAge(s.oldestPendingAgeMs)}</td>
                       ${
                         this.canRedrive

@@ -242,7 +242,7 @@ describe('the web components in a real browser against the real handler', () => 
     await shot(page, 'user-reads-inbox')
   })
 
-  it('an administrator sees the dead letter with its last error and redrives it', async () => {
+  it('an administrator sees the dead letter with its last error and redrives it, and the cancelled count', async () => {
     const admin = c.principals.adminA
     const ch = await c.messaging.createChannel(admin, {
       infrastructureId: c.infraA,
@@ -271,6 +271,15 @@ describe('the web components in a real browser against the real handler', () => 
       (await c.messaging.getMessage(admin, { infrastructureId: c.infraA, messageId: message.id })).status,
     ).toBe('dead')
 
+    // A scheduled one cancelled before it went out: the health view counts it.
+    const later = await c.messaging.enqueue(admin, {
+      infrastructureId: c.infraA,
+      channelId: ch.id,
+      payload: { invoice: 'INV-8' },
+      availableAt: new Date(Date.now() + 3_600_000),
+    })
+    await c.messaging.cancel(admin, { infrastructureId: c.infraA, messageId: later.message.id })
+
     const { page } = await c.signIn('adminA')
     const health = page.locator('messaging-health')
     const row = health.locator(`tr[data-message="${message.id}"]`)
@@ -279,6 +288,7 @@ describe('the web components in a real browser against the real handler', () => 
     const statsRow = health.locator(`tr[data-channel="${ch.id}"]`)
     expect(await statsRow.locator('th').textContent()).toBe('billing-hooks')
     expect(await statsRow.locator('td.dead').textContent()).toBe('1')
+    expect(await statsRow.locator('td.cancelled').textContent()).toBe('1')
     await shot(page, 'dead-letter-before-redrive')
 
     await row.getByRole('button', { name: `Redrive message ${message.id.slice(0, 8)}` }).click()

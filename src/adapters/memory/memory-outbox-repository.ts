@@ -6,7 +6,6 @@ import {
   isCancellable,
   isClaimable,
   type OutboxMessage,
-  priorityRank,
 } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
@@ -46,8 +45,9 @@ const byCreated = (a: OutboxMessage, b: OutboxMessage) =>
 const byAvailable = (a: OutboxMessage, b: OutboxMessage) =>
   a.availableAt.getTime() - b.availableAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 /** (priority, availableAt, id): the order within a tenant's queue. */
+const RANK: Readonly<Record<OutboxMessage['priority'], number>> = { high: 0, normal: 1, low: 2 }
 const byClaimOrder = (a: OutboxMessage, b: OutboxMessage) =>
-  priorityRank(a.priority) - priorityRank(b.priority) || byAvailable(a, b)
+  RANK[a.priority] - RANK[b.priority] || byAvailable(a, b)
 
 /** Whether `m` is one of the messages `target` names (its infrastructure already matched). */
 function named(m: OutboxMessage, target: CancelTarget): boolean {
