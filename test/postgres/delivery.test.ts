@@ -183,8 +183,26 @@ describe('attempt records and redrive', () => {
       expect(
         await refusal(app, `update messaging_outbox set status = 'pending', attempts = 0, settled_at = null`),
       ).toBe('ok 1')
-      // Once pending, the message is out of the admin's reach again.
-      expect(await refusal(app, `update messaging_outbox set available_at = now()`)).toBe('ok 0')
+      // Once pending, only its due time may change (a reschedule), and nothing else of it:
+      // each edit is checked with both sides of it, whichever policies admit the row.
+      expect(await refusal(app, `update messaging_outbox set available_at = now()`)).toBe('ok 1')
+      expect(await refusal(app, `update messaging_outbox set attempts = 5`)).toBe('42501')
+      expect(await refusal(app, `update messaging_outbox set max_attempts = 99`)).toBe('42501')
+      expect(await refusal(app, `update messaging_outbox set payload = '{"x":1}'`)).toBe('42501')
+      // A cancel leaves it cancelled, unleased and settled, and changes nothing else.
+      expect(
+        await refusal(
+          app,
+          `update messaging_outbox set status = 'cancelled', settled_at = now(), payload = '{"x":1}'`,
+        ),
+      ).toBe('42501')
+      expect(await refusal(app, `update messaging_outbox set status = 'cancelled', settled_at = now()`)).toBe(
+        'ok 1',
+      )
+      // A cancelled message stays cancelled: no redrive, no reschedule.
+      expect(
+        await refusal(app, `update messaging_outbox set status = 'pending', attempts = 0, settled_at = null`),
+      ).not.toBe('ok 1')
     })
     await as(app, claims('member', A.infra), async () => {
       expect(
