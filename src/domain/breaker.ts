@@ -122,3 +122,18 @@ export function recordResult(
     transition: 'opened',
   }
 }
+
+/** The channel a breaker belongs to. */
+export interface BreakerKey {
+  readonly infrastructureId: string
+  readonly channelId: string
+}
+
+/** A breaker that is not closed, as operators see it (the console's health view). */
+export interface BreakerView extends BreakerKey {
+  readonly status: 'open' | 'half_open'
+  readonly failures: number
+  readonly openedAt: Date | null
+  /** When the next probe may go (open) or the probe out now is given up on (half open). */
+  readonly retryAt: Date | null
+}

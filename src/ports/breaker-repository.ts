@@ -1,26 +1,13 @@
-import type { BreakerState } from '../domain/breaker.js'
+import type { BreakerKey, BreakerState, BreakerView } from '../domain/breaker.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
-/** The channel a breaker belongs to. */
-export interface BreakerKey {
-  readonly infrastructureId: string
-  readonly channelId: string
-}
+export type { BreakerKey, BreakerView } from '../domain/breaker.js'
 
 /** A breaker as read, with the store's now (epoch ms) that its times are compared against. */
 export interface BreakerReading {
   /** Null: no breaker was ever written for the channel (closed). */
   readonly state: BreakerState | null
   readonly now: number
-}
-
-/** A breaker that is not closed, as operators see it (the console's health view). */
-export interface BreakerView extends BreakerKey {
-  readonly status: 'open' | 'half_open'
-  readonly failures: number
-  readonly openedAt: Date | null
-  /** When the next probe may go (open) or the probe out now is given up on (half open). */
-  readonly retryAt: Date | null
 }
 
 /**
