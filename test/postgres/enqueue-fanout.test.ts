@@ -229,5 +229,8 @@ describe("a notify's fan-out on PostgreSQL (messaging_enqueue_fanout)", () => {
     expect(isFanOut([command(), command({ notification: null })])).toBe(false)
     expect(isFanOut([command(), command({ recipients: ['a@example.com', 'b@example.com'] })])).toBe(false)
     expect(isFanOut([command(), command({ priority: 'low' })])).toBe(false)
+    // A field the fan-out does not write (one added later) sends the batch the general way.
+    expect(isFanOut([command(), command({ colour: 'red' } as never)])).toBe(false)
+    expect(isFanOut([command(), command({ colour: null } as never)])).toBe(true)
   })
 })

@@ -28,6 +28,27 @@ const sameDue = (a: EnqueueCommand['due'], b: EnqueueCommand['due']): boolean =>
   'at' in a ? 'at' in b && a.at.getTime() === b.at.getTime() : 'afterMs' in b && a.afterMs === b.afterMs
 
 /**
+ * The message fields `messaging_enqueue_fanout` writes. A message with any other field set
+ * (one added to NewOutboxMessage later) is not taken for a fan-out, so nothing of it is lost.
+ */
+const FAN_OUT_FIELDS = new Set([
+  'id',
+  'infrastructureId',
+  'businessId',
+  'payload',
+  'recipients',
+  'idempotencyKey',
+  'createdBy',
+  'createdAt',
+  'notification',
+  'priority',
+  'traceContext',
+])
+
+const onlyFanOutFields = (m: object): boolean =>
+  Object.entries(m).every(([k, v]) => v === null || v === undefined || FAN_OUT_FIELDS.has(k))
+
+/**
  * Whether `commands` are one notification's fan-out: every message of one notification,
  * tenant, author, instant, due time, priority and trace context, sharing one payload (the
  * same value: notify passes its `data` to every message), its channel named by id, one
@@ -47,6 +68,7 @@ export function isFanOut(commands: readonly EnqueueCommand[]): boolean {
       n.categoryKey === f.notification!.categoryKey &&
       audit === null &&
       'id' in channel &&
+      onlyFanOutFields(m) &&
       m.idempotencyKey === null &&
       m.recipients?.length === 1 &&
       m.payload === f.payload &&
