@@ -1,6 +1,7 @@
 import {
   type Channel,
   type ChannelView,
+  concretePaths,
   configValueAt,
   mergeSecrets,
   redactConfig,
@@ -59,7 +60,8 @@ export class ChannelService {
    */
   private checkDestinations(type: string, config: Readonly<Record<string, unknown>>): void {
     const issues: ValidationIssue[] = []
-    for (const path of this.ctx.channelTypes.get(type).destinationPaths ?? []) {
+    const paths = this.ctx.channelTypes.get(type).destinationPaths ?? []
+    for (const path of paths.flatMap((p) => concretePaths(config, p))) {
       const url = configValueAt(config, path)
       if (typeof url !== 'string') continue
       const broken = destinationIssue(url, this.ctx.destinations)

@@ -9,6 +9,8 @@ import { auditEntry, type ServiceContext } from './context.js'
 
 /** A host name is at most 253 characters (RFC 1035); a configured name is cut there. */
 const MAX_WORKER_HOST = 253
+/** A provider's name (sql/0057): a slug of 64, or `smtp:<host>:<port>` with a host of 253. */
+const MAX_PROVIDER_NAME = 300
 
 /** How one attempt ended, as a worker (or a host acking over HTTP) hands it over for recording. */
 export interface AttemptReport {
@@ -16,6 +18,8 @@ export interface AttemptReport {
   readonly errorCode: string | null
   readonly error: string | null
   readonly providerMessageId: string | null
+  /** Which of the channel's providers the attempt went out through (an SMTP relay, an SMS provider). */
+  readonly provider?: string | null
   /** For retryable outcomes: how long after the store's now to try again (already jittered). */
   readonly retryAfterMs?: number
   readonly startedAt: Date
@@ -47,6 +51,7 @@ export function cleanReport(report: AttemptReport): AttemptReport {
     errorCode: cleanOptionalText(report.errorCode, MAX_ERROR_CODE),
     error: cleanOptionalText(report.error, MAX_ERROR_TEXT),
     providerMessageId: cleanOptionalText(report.providerMessageId, MAX_PROVIDER_ID),
+    provider: cleanOptionalText(report.provider ?? null, MAX_PROVIDER_NAME),
   }
 }
 
@@ -74,6 +79,7 @@ export function attemptOf(ctx: ServiceContext, held: ClaimedMessage, report: Att
     errorCode: report.errorCode,
     error: report.error,
     providerMessageId: report.providerMessageId,
+    provider: report.provider ?? null,
   }
 }
 

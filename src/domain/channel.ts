@@ -86,25 +86,47 @@ const emailTemplateSchema = z.strictObject({
   html: z.string().max(500_000).optional(),
 })
 
+/** A name for one provider of a channel, recorded with each attempt that used it. */
+const providerName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/, {
+    message: 'must be a lower-case slug (a-z, 0-9, single - _ or .)',
+  })
+
+/** An SMTP relay of a channel. */
+const smtpRelaySchema = z.strictObject({
+  /** Names the relay in attempt records; default `smtp:<host>:<port>`. */
+  name: providerName.optional(),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535),
+  /** TLS from the first byte (port 465); otherwise STARTTLS when offered. */
+  secure: z.boolean().default(false),
+  /** Refuse to send unless STARTTLS succeeds. */
+  requireTls: z.boolean().default(false),
+  auth: z.strictObject({ user: z.string().min(1).max(255), pass: z.string().min(1).max(1024) }).optional(),
+})
+
+/**
+ * At most 3 fallbacks: a delivery that finds its first relay down tries the next in the same
+ * attempt, and four relays are already four connection timeouts inside one attempt's limit.
+ */
+const MAX_FALLBACKS = 3
+
 export const emailConfigSchema = z.strictObject({
   from: z.email().max(320),
   /** Display name shown with `from`. */
   fromName: z.string().min(1).max(100).optional(),
   replyTo: z.email().max(320).optional(),
   /** The channel's own relay; without it the transport's host-configured relay is used. */
-  smtp: z
-    .strictObject({
-      host: z.string().min(1).max(255),
-      port: z.number().int().min(1).max(65535),
-      /** TLS from the first byte (port 465); otherwise STARTTLS when offered. */
-      secure: z.boolean().default(false),
-      /** Refuse to send unless STARTTLS succeeds. */
-      requireTls: z.boolean().default(false),
-      auth: z
-        .strictObject({ user: z.string().min(1).max(255), pass: z.string().min(1).max(1024) })
-        .optional(),
-    })
-    .optional(),
+  smtp: smtpRelaySchema.optional(),
+  /**
+   * Relays tried in order, in the same attempt, when the one before fails to take the message
+   * (unreachable, refused the login, answered 4xx); a refusal of the message itself (a 5xx
+   * for its recipient or content) is final.
+   */
+  fallbacks: z.array(smtpRelaySchema).min(1).max(MAX_FALLBACKS).optional(),
   template: emailTemplateSchema.optional(),
   timeoutMs,
 })
@@ -112,25 +134,43 @@ export const emailConfigSchema = z.strictObject({
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'must be an E.164 number' })
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/)
 
+/** A generic JSON SMS API: POST `{ from, to, text }` with the key in a header. */
+const smsHttpProviderSchema = z.strictObject({
+  /** Names the provider in attempt records; default `provider:<url host>`. */
+  name: providerName.optional(),
+  url: httpUrl,
+  apiKey: z.string().min(1).max(1024),
+  apiKeyHeader: headerName.default('x-api-key'),
+})
+
+/** Twilio's Messages API (form-encoded POST, basic auth). */
+const twilioSchema = z.strictObject({
+  /** Names the provider in attempt records; default `twilio`. */
+  name: providerName.optional(),
+  accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { message: 'must be an AC… account SID' }),
+  authToken: z.string().min(1).max(1024),
+  baseUrl: httpUrl.default('https://api.twilio.com'),
+})
+
+/** One fallback SMS provider: exactly one of the two kinds. */
+const smsFallbackSchema = z
+  .strictObject({ provider: smsHttpProviderSchema.optional(), twilio: twilioSchema.optional() })
+  .refine((c) => Boolean(c.provider) !== Boolean(c.twilio), {
+    message: 'set exactly one of provider or twilio',
+    path: ['provider'],
+  })
+
 export const smsConfigSchema = z
   .strictObject({
     from: e164,
-    /** A generic JSON SMS API: POST `{ from, to, text }` with the key in a header. */
-    provider: z
-      .strictObject({
-        url: httpUrl,
-        apiKey: z.string().min(1).max(1024),
-        apiKeyHeader: headerName.default('x-api-key'),
-      })
-      .optional(),
-    /** Twilio's Messages API (form-encoded POST, basic auth). */
-    twilio: z
-      .strictObject({
-        accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { message: 'must be an AC… account SID' }),
-        authToken: z.string().min(1).max(1024),
-        baseUrl: httpUrl.default('https://api.twilio.com'),
-      })
-      .optional(),
+    provider: smsHttpProviderSchema.optional(),
+    twilio: twilioSchema.optional(),
+    /**
+     * Providers tried in order, for the same recipient in the same attempt, when the one
+     * before fails to take the message (unreachable, 5xx, 429, refused credentials); a
+     * refusal of the message itself (an invalid number) is final.
+     */
+    fallbacks: z.array(smsFallbackSchema).min(1).max(MAX_FALLBACKS).optional(),
     /** `{{var}}` template of the text, used when the payload has no `text`. */
     template: z.string().min(1).max(1600).optional(),
     timeoutMs,
@@ -167,12 +207,26 @@ export const webhookConfigSchema = z.strictObject({
 
 export const BUILTIN_CHANNEL_TYPE_DEFINITIONS: readonly ChannelTypeDefinition[] = [
   { type: 'in_app', configSchema: inAppConfigSchema, secretPaths: [] },
-  { type: 'email', configSchema: emailConfigSchema, secretPaths: ['smtp.auth.pass'] },
+  {
+    type: 'email',
+    configSchema: emailConfigSchema,
+    secretPaths: ['smtp.auth.pass', 'fallbacks.*.auth.pass'],
+  },
   {
     type: 'sms',
     configSchema: smsConfigSchema,
-    secretPaths: ['provider.apiKey', 'twilio.authToken'],
-    destinationPaths: ['provider.url', 'twilio.baseUrl'],
+    secretPaths: [
+      'provider.apiKey',
+      'twilio.authToken',
+      'fallbacks.*.provider.apiKey',
+      'fallbacks.*.twilio.authToken',
+    ],
+    destinationPaths: [
+      'provider.url',
+      'twilio.baseUrl',
+      'fallbacks.*.provider.url',
+      'fallbacks.*.twilio.baseUrl',
+    ],
   },
   { type: 'webhook', configSchema: webhookConfigSchema, secretPaths: ['secrets'], destinationPaths: ['url'] },
 ]
@@ -271,27 +325,81 @@ export class ChannelTypeRegistry {
   }
 }
 
-/** The value at a dotted secret path of a config (`smtp.auth.pass`), or undefined. */
+/**
+ * The leaf paths a dotted path names in `obj`: itself, or for a path with `*` segments (every
+ * entry of a list: `fallbacks.*.auth.pass`) one concrete path per entry that holds the leaf,
+ * in list order (`fallbacks.0.auth.pass`, `fallbacks.2.auth.pass`).
+ */
+export function concretePaths(obj: Readonly<Record<string, unknown>>, path: string): string[] {
+  if (!path.includes('*')) return [path]
+  const out: string[] = []
+  const walk = (cur: unknown, parts: readonly string[], done: readonly string[]) => {
+    if (parts.length === 0) return void out.push(done.join('.'))
+    if (typeof cur !== 'object' || cur === null) return
+    const [part, ...rest] = parts as [string, ...string[]]
+    if (part === '*') {
+      if (!Array.isArray(cur)) return
+      cur.forEach((entry, i) => walk(entry, rest, [...done, String(i)]))
+      return
+    }
+    if (Array.isArray(cur) || !(part in cur)) return
+    walk((cur as Record<string, unknown>)[part], rest, [...done, part])
+  }
+  walk(obj, path.split('.'), [])
+  return out
+}
+
+/** One step down a config: a key of an object, or an index of a list. */
+function child(cur: unknown, part: string): unknown {
+  if (typeof cur !== 'object' || cur === null) return undefined
+  if (Array.isArray(cur)) return /^\d+$/.test(part) ? cur[Number(part)] : undefined
+  return (cur as Record<string, unknown>)[part]
+}
+
+/**
+ * The value at a dotted secret path of a config (`smtp.auth.pass`), or undefined. A path with
+ * `*` segments gives the list of the values it names (see concretePaths), undefined when none.
+ */
 export function configValueAt(obj: Readonly<Record<string, unknown>>, path: string): unknown {
+  if (path.includes('*')) {
+    const values = concretePaths(obj, path).map((p) => configValueAt(obj, p))
+    return values.length === 0 ? undefined : values.flat()
+  }
   let cur: unknown = obj
   for (const part of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined
-    cur = (cur as Record<string, unknown>)[part]
+    cur = child(cur, part)
+    if (cur === undefined) return undefined
   }
   return cur
 }
 
-/** Replaces the value at a dotted path where one exists; a missing path is left alone. */
+/**
+ * Replaces the value at a dotted path where one exists; a missing path is left alone. For a
+ * path with `*` segments, `value` is a list given out in the order configValueAt read them.
+ */
 export function setConfigValueAt(obj: Record<string, unknown>, path: string, value: unknown): void {
+  if (path.includes('*')) {
+    const values = Array.isArray(value) ? value : []
+    let k = 0
+    for (const p of concretePaths(obj, path)) {
+      const v = configValueAt(obj, p)
+      // A leaf that is itself a list took as many values as it holds.
+      const n = Array.isArray(v) ? v.length : 1
+      setConfigValueAt(obj, p, Array.isArray(v) ? values.slice(k, k + n) : values[k])
+      k += n
+    }
+    return
+  }
   const parts = path.split('.')
-  let cur: Record<string, unknown> = obj
+  let cur: unknown = obj
   for (const part of parts.slice(0, -1)) {
-    const next = cur[part]
-    if (typeof next !== 'object' || next === null) return
-    cur = next as Record<string, unknown>
+    cur = child(cur, part)
+    if (typeof cur !== 'object' || cur === null) return
   }
   const last = parts[parts.length - 1]!
-  if (last in cur) cur[last] = value
+  if (Array.isArray(cur)) {
+    if (/^\d+$/.test(last) && Number(last) < cur.length) cur[Number(last)] = value
+  } else if (last in (cur as Record<string, unknown>)) (cur as Record<string, unknown>)[last] = value
 }
 
 const redactValue = (v: unknown): unknown => (Array.isArray(v) ? v.map(() => REDACTED) : REDACTED)
@@ -319,7 +427,8 @@ export function mergeSecrets(
   previous: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   const merged = structuredClone(next)
-  for (const path of def.secretPaths) {
+  // Entry by entry for a path into a list (`fallbacks.*.auth.pass`): each keeps its own.
+  for (const path of def.secretPaths.flatMap((p) => concretePaths(merged, p))) {
     const v = configValueAt(merged, path)
     const old = configValueAt(previous, path)
     const isMarker = v === REDACTED || (Array.isArray(v) && v.length > 0 && v.every((x) => x === REDACTED))

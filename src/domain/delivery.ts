@@ -17,6 +17,13 @@ export interface DeliveryAttempt {
   /** The error text with every known secret redacted. */
   readonly error: string | null
   readonly providerMessageId: string | null
+  /**
+   * Which of the channel's providers the attempt went out through: an email channel's SMTP
+   * relay or an SMS channel's provider (its `name`, or `smtp:<host>:<port>`, `provider:<host>`,
+   * `twilio`), the last one tried when all failed; null for a single-endpoint type (webhook,
+   * in-app) and attempts recorded before it was kept. Always present in reads.
+   */
+  readonly provider?: string | null
 }
 
 /** Queue health of one channel of one tenant. */

@@ -152,6 +152,12 @@ export const deliveryAttemptSchema = shapeOf<DeliveryAttempt>()({
   errorCode: z.string().nullable().describe('A short machine-readable cause: `HTTP_503`, `TIMEOUT`, ...'),
   error: z.string().nullable().describe('The error text with every known secret redacted.'),
   providerMessageId: z.string().nullable(),
+  provider: z
+    .string()
+    .nullable()
+    .describe(
+      "Which of the channel's providers the attempt went out through (an SMTP relay, an SMS provider; the last tried when all failed); null for single-endpoint types.",
+    ),
 })
 
 export const channelStatsSchema = shapeOf<ChannelStats>()({

@@ -5,14 +5,26 @@ import type { TenantScope } from '../domain/tenant-scope.js'
 
 /** What one delivery attempt came to. */
 export type DeliveryOutcome =
-  | { readonly status: 'delivered'; readonly providerMessageId?: string }
+  | { readonly status: 'delivered'; readonly providerMessageId?: string; readonly provider?: string }
   | {
       readonly status: 'retryable'
       readonly error: string
       readonly code?: string
       readonly retryAfterMs?: number
+      readonly provider?: string
     }
-  | { readonly status: 'permanent'; readonly error: string; readonly code?: string }
+  | {
+      readonly status: 'permanent'
+      readonly error: string
+      readonly code?: string
+      readonly provider?: string
+    }
+
+/*
+ * `provider` names which of a channel's providers the attempt went out through (an email
+ * channel's SMTP relay, an SMS channel's provider, the last one tried when all failed); it
+ * is recorded with the attempt. Transports with a single endpoint leave it out.
+ */
 
 /**
  * What a relay answers instead of an outcome: the message was handed to a broker whose own

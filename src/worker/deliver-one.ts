@@ -184,6 +184,7 @@ function settleWith(
     errorCode: delivered ? null : redact(outcome.code ?? outcome.status),
     error: delivered ? null : redact(outcome.error),
     providerMessageId: delivered && outcome.providerMessageId ? redact(outcome.providerMessageId) : null,
+    ...(outcome.provider !== undefined && { provider: redact(outcome.provider) }),
     startedAt: new Date(startedAt),
     finishedAt: new Date(options.timers.now()),
     workerId: options.workerId,

@@ -8,15 +8,17 @@ import type { Timers } from './timers.js'
 
 // Lengths are not checked here: an overlong provider id or error is cut when the attempt is
 // stored, a delivered message must not become a retry because its provider's id is long.
+const provider = z.string().optional()
 const outcomeSchema = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('delivered'), providerMessageId: z.string().optional() }),
+  z.object({ status: z.literal('delivered'), providerMessageId: z.string().optional(), provider }),
   z.object({
     status: z.literal('retryable'),
     error: z.string(),
     code: z.string().optional(),
     retryAfterMs: z.number().nonnegative().optional(),
+    provider,
   }),
-  z.object({ status: z.literal('permanent'), error: z.string(), code: z.string().optional() }),
+  z.object({ status: z.literal('permanent'), error: z.string(), code: z.string().optional(), provider }),
   z.object({
     status: z.literal('relayed'),
     holdMs: z.number().int().positive(),

@@ -76,6 +76,12 @@ export function describeTransportDelivery(name: string, factory: StorageFactory)
       })
       smtp = new SMTPServer({
         disabledCommands: ['STARTTLS'],
+        // A mailbox that does not exist: the receiver refuses the message itself.
+        onRcptTo(address, _s, cb) {
+          if (address.address.startsWith('nobody@'))
+            return cb(Object.assign(new Error('550 5.1.1 no such mailbox'), { responseCode: 550 }))
+          cb()
+        },
         onAuth(auth, _s, cb) {
           if (auth.password !== smtpPass) return cb(new Error('535 bad credentials'))
           cb(null, { user: auth.username })
@@ -192,6 +198,137 @@ export function describeTransportDelivery(name: string, factory: StorageFactory)
       const attempts = await messaging.listAttempts(admin, { infrastructureId: t.infra, messageId: text })
       expect(attempts).toMatchObject([{ outcome: 'delivered' }])
       expect(attempts[0]!.providerMessageId).toMatch(/^SM/)
+    }, 60_000)
+
+    it('falls back to the next relay or SMS provider in the same attempt and records which one it used; a refusal of the message itself is final', async () => {
+      const box = createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' })
+      const messaging = createMessaging({ storage, secrets: box, destinations: LOOPBACK })
+      const t = tenant()
+      const admin = principal('infra_admin', [[t.infra, null]])
+      const service = principal('service', [[t.infra, null]])
+      const down = await startHttpServer('127.0.0.1', (_req, res) => res.writeHead(503).end('maintenance'))
+      const wrongPass = `wrong-${randomBytes(8).toString('hex')}`
+      const downKey = `key-${randomBytes(8).toString('hex')}`
+      try {
+        const mail = await messaging.createChannel(admin, {
+          infrastructureId: t.infra,
+          channelKey: 'mail',
+          type: 'email',
+          config: {
+            from: 'ops@example.com',
+            // Relay A refuses the login; relay B takes the message.
+            smtp: {
+              name: 'relay-a',
+              host: '127.0.0.1',
+              port: smtpPort,
+              auth: { user: 'ops', pass: wrongPass },
+            },
+            fallbacks: [
+              { name: 'relay-b', host: '127.0.0.1', port: smtpPort, auth: { user: 'ops', pass: smtpPass } },
+            ],
+          },
+          maxAttempts: 1,
+        })
+        // Every relay's password is sealed and redacted like the first one's.
+        expect(mail.config).toMatchObject({
+          smtp: { auth: { pass: '[redacted]' } },
+          fallbacks: [{ auth: { pass: '[redacted]' } }],
+        })
+        expect(mail.secrets).toContainEqual({ path: 'fallbacks.*.auth.pass', set: true, keyIds: ['k1'] })
+        expect(JSON.stringify(mail)).not.toContain(smtpPass)
+        // Relay C takes logins; its message refusals must not go on to D.
+        await messaging.createChannel(admin, {
+          infrastructureId: t.infra,
+          channelKey: 'mail-direct',
+          type: 'email',
+          config: {
+            from: 'ops@example.com',
+            smtp: {
+              name: 'relay-c',
+              host: '127.0.0.1',
+              port: smtpPort,
+              auth: { user: 'ops', pass: smtpPass },
+            },
+            fallbacks: [
+              { name: 'relay-d', host: '127.0.0.1', port: smtpPort, auth: { user: 'ops', pass: smtpPass } },
+            ],
+          },
+          maxAttempts: 1,
+        })
+        await messaging.createChannel(admin, {
+          infrastructureId: t.infra,
+          channelKey: 'texts',
+          type: 'sms',
+          config: {
+            from: '+4915112345678',
+            provider: { url: `${down.url}/sms`, apiKey: downKey },
+            fallbacks: [{ twilio: { name: 'twilio-eu', accountSid: SID, authToken, baseUrl: twilio.url } }],
+          },
+          maxAttempts: 1,
+        })
+        // A bad fallback is refused naming the field and the rule.
+        await expect(
+          messaging.createChannel(admin, {
+            infrastructureId: t.infra,
+            channelKey: 'bad',
+            type: 'email',
+            config: { from: 'ops@example.com', fallbacks: [{ host: '127.0.0.1', port: 0 }] },
+          }),
+        ).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+          issues: [{ path: 'config.fallbacks.0.port', rule: 'too_small' }],
+        })
+
+        const send = async (channelKey: string, payload: object, recipients: string[]) =>
+          (
+            await messaging.enqueue(admin, {
+              infrastructureId: t.infra,
+              channelKey,
+              payload: payload as never,
+              recipients,
+            })
+          ).message.id
+        const before = mails.length
+        const viaB = await send('mail', { subject: 'Fallback', text: 'via B' }, ['ada@example.com'])
+        const refusedMail = await send('mail-direct', { subject: 'Nobody', text: 'x' }, [
+          'nobody@example.com',
+        ])
+        const text = await send('texts', { text: 'Your code is 654321' }, ['+4915199999999'])
+        const badNumber = await send('texts', { text: 'x' }, ['+4915190000000'])
+        const worker = createDeliveryWorker({
+          messaging,
+          principal: service,
+          transports: [
+            createEmailTransport({ ssrf: LOOPBACK }),
+            createSmsTransport({ allowHttp: true, ssrf: LOOPBACK }),
+          ],
+        })
+        expect(await worker.drain()).toBe(4)
+        const attempts = (messageId: string) =>
+          messaging.listAttempts(admin, { infrastructureId: t.infra, messageId })
+
+        const [b] = await attempts(viaB)
+        expect(b).toMatchObject({ outcome: 'delivered', provider: 'relay-b', error: null })
+        expect(mails.slice(before).filter((m) => m.raw.includes('Subject: Fallback'))).toHaveLength(1)
+        // The mailbox does not exist: relay C refused the message itself, D was not asked.
+        const [r] = await attempts(refusedMail)
+        expect(r).toMatchObject({ outcome: 'permanent', provider: 'relay-c', errorCode: 'SMTP_550' })
+        expect(r!.error).not.toContain('relay-d')
+        // SMS: the JSON provider is down (503), Twilio takes the text.
+        const [s] = await attempts(text)
+        expect(s).toMatchObject({ outcome: 'delivered', provider: 'twilio-eu' })
+        expect(s!.providerMessageId).toMatch(/^SM/)
+        // An invalid number: the first provider was down, the second refused the number for good.
+        const [n] = await attempts(badNumber)
+        expect(n).toMatchObject({ outcome: 'permanent', provider: 'twilio-eu', errorCode: 'TWILIO_21211' })
+        expect(n!.error).toContain(`provider:${new URL(down.url).host}: `)
+        for (const a of [b, r, s, n])
+          expect(JSON.stringify(a)).not.toMatch(
+            new RegExp(`${smtpPass}|${wrongPass}|${authToken}|${downKey}`),
+          )
+      } finally {
+        await down.close()
+      }
     }, 60_000)
 
     it('settles every message from hostile receivers: a 256 MiB gzip bomb, NUL bytes, lone surrogates and huge texts leave it dead or failed with its one attempt recorded, cleaned', async () => {

@@ -193,10 +193,11 @@ export class PostgresOutboxRepository implements OutboxRepository {
     const r = await sql`
       INSERT INTO messaging_delivery_attempts
         (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
-         duration_ms, outcome, error_code, error, provider_message_id, worker_host)
+         duration_ms, outcome, error_code, error, provider_message_id, worker_host, provider)
       SELECT o.infrastructure_id, o.id, ${attempt.id}, o.business_id, ${attempt.attempt}, ${attempt.workerId},
              ${attempt.startedAt}, ${attempt.finishedAt}, ${attempt.durationMs}, ${attempt.outcome},
-             ${attempt.errorCode}, ${attempt.error}, ${attempt.providerMessageId}, ${attempt.workerHost}
+             ${attempt.errorCode}, ${attempt.error}, ${attempt.providerMessageId}, ${attempt.workerHost},
+             ${attempt.provider ?? null}
         FROM messaging_outbox AS o
        WHERE o.infrastructure_id = ${attempt.infrastructureId} AND o.id = ${attempt.messageId}`
       .execute(this.db)
@@ -240,6 +241,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
         error_code: a.errorCode,
         error: a.error,
         provider_message_id: a.providerMessageId,
+        provider: a.provider ?? null,
       }
     })
     // One statement for the batch (graphile-worker completes a batch the same way): each row
@@ -253,7 +255,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
           n int, infrastructure_id uuid, id uuid, lease_token uuid, status text, retry_after_ms bigint,
           last_error text, attempt_id uuid, attempt int, worker_id uuid, started_at timestamptz,
           finished_at timestamptz, duration_ms int, outcome text, error_code text, error text,
-          provider_message_id text, worker_host text)
+          provider_message_id text, worker_host text, provider text)
       ),
       settled AS (
         UPDATE messaging_outbox AS o
@@ -271,10 +273,10 @@ export class PostgresOutboxRepository implements OutboxRepository {
       recorded AS (
         INSERT INTO messaging_delivery_attempts
           (infrastructure_id, message_id, id, business_id, attempt, worker_id, started_at, finished_at,
-           duration_ms, outcome, error_code, error, provider_message_id, worker_host)
+           duration_ms, outcome, error_code, error, provider_message_id, worker_host, provider)
         SELECT i.infrastructure_id, i.id, i.attempt_id, s.business_id, i.attempt, i.worker_id,
                i.started_at, i.finished_at, i.duration_ms, i.outcome, i.error_code, i.error,
-               i.provider_message_id, i.worker_host
+               i.provider_message_id, i.worker_host, i.provider
           FROM settled AS s JOIN input AS i ON i.n = s.n
          ORDER BY i.n
       )
@@ -307,6 +309,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
         'error',
         'provider_message_id',
         'worker_host',
+        'provider',
       ])
       .where('infrastructure_id', '=', infrastructureId)
       .where('message_id', '=', messageId)

@@ -12,6 +12,8 @@ export const TEXT_CAPS = {
   lastError: 4000,
   // sql/0030, SQLite v7: the longest host name (RFC 1035).
   workerHost: 253,
+  // sql/0057, SQLite v14.
+  provider: 300,
 } as const
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what a store cannot keep
@@ -47,4 +49,5 @@ export const storableAttempt = (a: DeliveryAttempt): DeliveryAttempt => ({
   error: orNull(a.error, TEXT_CAPS.error),
   providerMessageId: orNull(a.providerMessageId, TEXT_CAPS.providerMessageId),
   workerHost: orNull(a.workerHost ?? null, TEXT_CAPS.workerHost),
+  provider: orNull(a.provider ?? null, TEXT_CAPS.provider),
 })

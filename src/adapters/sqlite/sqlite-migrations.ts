@@ -707,6 +707,13 @@ CREATE TABLE messaging_breakers (
 ) STRICT;
 `
 
+// Which of a channel's providers an attempt went out through (sql/0057): email relays and SMS
+// providers may list fallbacks. Null for single-endpoint types and older attempts.
+const v14 = /* sql */ `
+ALTER TABLE messaging_delivery_attempts
+  ADD COLUMN provider TEXT CHECK (provider IS NULL OR length(provider) <= 300);
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -721,4 +728,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 11, name: 'trace_context', sql: v11 },
   { version: 12, name: 'priorities', sql: v12 },
   { version: 13, name: 'breakers', sql: v13 },
+  { version: 14, name: 'attempt_provider', sql: v14 },
 ]

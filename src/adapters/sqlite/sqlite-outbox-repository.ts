@@ -347,6 +347,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
       ['error_code', sql.val(attempt.errorCode)],
       ['error', sql.val(attempt.error)],
       ['provider_message_id', sql.val(attempt.providerMessageId)],
+      ['provider', sql.val(attempt.provider ?? null)],
     ] as const
     const result =
       await sql`insert into ${sql.table('messaging_delivery_attempts')} (${sql.join(values.map(([c]) => sql.ref(c)))}) select ${sql.join(values.map(([, v]) => v))} from ${sql.table('messaging_outbox')} where ${o('infrastructure_id')} = ${attempt.infrastructureId} and ${o('id')} = ${attempt.messageId} and ${inScope(scope)}`.execute(

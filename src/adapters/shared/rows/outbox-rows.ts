@@ -73,6 +73,7 @@ export interface AttemptRow<K extends ColumnKinds> {
   error_code: string | null
   error: string | null
   provider_message_id: string | null
+  provider: string | null
 }
 
 /** messaging_inbox. */
@@ -215,6 +216,7 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     errorCode: r.error_code,
     error: r.error,
     providerMessageId: r.provider_message_id,
+    provider: r.provider ?? null,
   }),
   inboxRow: (e: InboxEntry): InboxRow<K, 'write'> => ({
     infrastructure_id: e.infrastructureId,

@@ -100,6 +100,19 @@ function outcomeForSmtpError(e: unknown, redact: Redactor): DeliveryOutcome {
   return outcomeForError(e, redact)
 }
 
+/**
+ * Whether a failure was the relay's refusal of this message itself: a 5xx reply to its
+ * sender, recipients or content (RFC 5321 §4.2.1). Another relay would refuse it too, so it
+ * is final; anything else (unreachable, a timeout, a 4xx, a refused login, a refused TLS) is
+ * the relay's own trouble, and the next relay is tried.
+ */
+function refusedTheMessage(e: unknown): boolean {
+  const err = e as { responseCode?: unknown; code?: unknown; command?: unknown } | null
+  if (typeof err?.responseCode !== 'number' || err.responseCode < 500) return false
+  if (err.code === 'EAUTH' || err.code === 'ETLS') return false
+  return !/^(AUTH|EHLO|HELO|STARTTLS)/i.test(String(err.command ?? ''))
+}
+
 const withDeadline = <T>(
   work: Promise<T>,
   ms: number,
@@ -132,13 +145,39 @@ const withDeadline = <T>(
     )
   })
 
-/** Who may see which forms of the relay's credentials: the channel's (already in `redact`) and the host's. */
-function relayRedactor(channel: Redactor, relay: SmtpRelay, hostRelay: SmtpRelay | undefined): Redactor {
+/** Who may see which forms of the relays' credentials: the channel's (already in `redact`) and the host's. */
+function relayRedactor(
+  channel: Redactor,
+  relays: readonly SmtpRelay[],
+  hostRelay: SmtpRelay | undefined,
+): Redactor {
   const extra = hostRelay?.auth ? [hostRelay.auth.pass] : []
   // AUTH PLAIN and LOGIN send the pair in these forms (base64 of them is covered by the redactor).
-  if (relay.auth)
-    extra.push(`\u0000${relay.auth.user}\u0000${relay.auth.pass}`, `${relay.auth.user}:${relay.auth.pass}`)
+  for (const relay of relays)
+    if (relay.auth)
+      extra.push(`\u0000${relay.auth.user}\u0000${relay.auth.pass}`, `${relay.auth.user}:${relay.auth.pass}`)
   return extra.length === 0 ? channel : composeRedactors(channel, createRedactor(extra))
+}
+
+/** One relay a delivery may go through, with the name its attempts record. */
+interface Candidate {
+  readonly relay: SmtpRelay
+  readonly name: string
+  /** A relay the channel names goes through the SSRF guard; the host's own is trusted. */
+  readonly channelNamesIt: boolean
+}
+
+const relayName = (r: SmtpRelay & { name?: string }) => r.name ?? `smtp:${r.host}:${r.port}`
+
+/** The channel's relay (or the host's), then its fallbacks, in order. */
+function candidates(config: EmailConfig, hostRelay: SmtpRelay | undefined): Candidate[] {
+  const first: Candidate[] = config.smtp
+    ? [{ relay: config.smtp, name: relayName(config.smtp), channelNamesIt: true }]
+    : hostRelay
+      ? [{ relay: hostRelay, name: 'host-relay', channelNamesIt: false }]
+      : []
+  const rest = (config.fallbacks ?? []).map((r) => ({ relay: r, name: relayName(r), channelNamesIt: true }))
+  return [...first, ...rest]
 }
 
 function checkRecipients(recipients: readonly string[]): DeliveryOutcome | null {
@@ -249,32 +288,70 @@ export function createEmailTransport(options: EmailTransportOptions = {}): Trans
     channelType: emailChannelType,
     async send(message, channel, context) {
       const { config } = channel
-      const relay: SmtpRelay | undefined = config.smtp ?? options.relay
-      if (!relay)
+      const relays = candidates(config, options.relay)
+      if (relays.length === 0)
         return {
           status: 'permanent',
           code: 'NO_RELAY',
           error: 'channel has no smtp and the transport no relay',
         }
-      const redact = relayRedactor(context.redact, relay, options.relay)
+      const redact = relayRedactor(
+        context.redact,
+        relays.map((c) => c.relay),
+        options.relay,
+      )
       const refused = checkRecipients(message.recipients ?? [])
       if (refused) return refused
       const rendered = renderPayload(message, config)
       if ('status' in rendered) return rendered
       const timeoutMs = config.timeoutMs ?? defaultTimeoutMs
-      let target: { host: string; servername?: string }
-      try {
-        target = await dialTarget(guard, relay, config.smtp !== undefined, timeoutMs, context.signal)
-      } catch (e) {
-        return outcomeForError(e, redact)
+      const failures: string[] = []
+      for (const [i, candidate] of relays.entries()) {
+        const mail = { message, config, rendered, timeoutMs, signal: context.signal }
+        const tried = await sendThrough(guard, candidate, mail, options, redact)
+        if (tried.outcome.status === 'delivered') return { ...tried.outcome, provider: candidate.name }
+        const last = i === relays.length - 1 || !tried.fallThrough || context.signal.aborted
+        if (!last) {
+          failures.push(`${candidate.name}: ${tried.outcome.error}`)
+          continue
+        }
+        // The error names every relay tried, so the attempt shows why each was passed over.
+        const error = [...failures, `${candidate.name}: ${tried.outcome.error}`].join('; ')
+        return {
+          ...tried.outcome,
+          error: failures.length > 0 ? error : tried.outcome.error,
+          provider: candidate.name,
+        }
       }
-      try {
-        const mail = { message, config, relay, target, rendered, timeoutMs, signal: context.signal }
-        const info = await sendMail(mail, options)
-        return { status: 'delivered', providerMessageId: String(info.messageId ?? message.id) }
-      } catch (e) {
-        return outcomeForSmtpError(e, redact)
-      }
+      throw new Error('unreachable: the last relay always answers')
     },
+  }
+}
+
+/**
+ * One relay's try: the outcome, and whether the next relay should be tried after it (the
+ * relay failed to take the message, rather than refusing the message itself).
+ */
+async function sendThrough(
+  guard: SsrfGuard,
+  candidate: Candidate,
+  mail: Omit<Mail, 'relay' | 'target'>,
+  options: EmailTransportOptions,
+  redact: Redactor,
+): Promise<{ outcome: DeliveryOutcome; fallThrough: boolean }> {
+  let target: { host: string; servername?: string }
+  try {
+    target = await dialTarget(guard, candidate.relay, candidate.channelNamesIt, mail.timeoutMs, mail.signal)
+  } catch (e) {
+    return { outcome: outcomeForError(e, redact), fallThrough: true }
+  }
+  try {
+    const info = await sendMail({ ...mail, relay: candidate.relay, target }, options)
+    return {
+      outcome: { status: 'delivered', providerMessageId: String(info.messageId ?? mail.message.id) },
+      fallThrough: false,
+    }
+  } catch (e) {
+    return { outcome: outcomeForSmtpError(e, redact), fallThrough: !refusedTheMessage(e) }
   }
 }

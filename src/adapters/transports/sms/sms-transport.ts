@@ -7,7 +7,7 @@ import {
 import type { OutboxMessage } from '../../../domain/outbox-message.js'
 import type { Redactor } from '../../../domain/redaction.js'
 import type { DeliveryOutcome, Transport } from '../../../ports/transport.js'
-import { createOutboundHttp, type OutboundHttpOptions } from '../shared/safe-http.js'
+import { createOutboundHttp, type OutboundHttp, type OutboundHttpOptions } from '../shared/safe-http.js'
 import { renderTemplate, TemplateError } from '../shared/template.js'
 import { createHttpJsonSmsProvider, createTwilioSmsProvider, type SmsProvider } from './sms-provider.js'
 
@@ -56,12 +56,9 @@ export function createSmsTransport(options: SmsTransportOptions = {}): Transport
     channelType: smsChannelType,
     async send(message, channel, context) {
       const { config } = channel
-      const provider = config.provider
-        ? createHttpJsonSmsProvider(config.provider, http)
-        : config.twilio
-          ? createTwilioSmsProvider(config.twilio, http)
-          : options.provider
-      if (!provider) return { status: 'permanent', code: 'NO_PROVIDER', error: 'channel has no SMS provider' }
+      const providers = providersOf(config, http, options.provider)
+      if (providers.length === 0)
+        return { status: 'permanent', code: 'NO_PROVIDER', error: 'channel has no SMS provider' }
       const recipients = message.recipients ?? []
       const refused = checkRecipients(recipients)
       if (refused) return refused
@@ -69,21 +66,80 @@ export function createSmsTransport(options: SmsTransportOptions = {}): Transport
       if (typeof text !== 'string') return text
 
       const outcomes: DeliveryOutcome[] = []
+      const used = new Set<string>()
       for (const to of recipients) {
-        outcomes.push(
-          await provider.send({
-            from: config.from,
-            to,
-            text,
-            idempotencyKey: `${message.id}:${to}`,
-            timeoutMs: config.timeoutMs ?? defaultTimeoutMs,
-            signal: context.signal,
-          }),
-        )
+        const sms = {
+          from: config.from,
+          to,
+          text,
+          idempotencyKey: `${message.id}:${to}`,
+          timeoutMs: config.timeoutMs ?? defaultTimeoutMs,
+          signal: context.signal,
+        }
+        const { outcome, provider } = await sendWithFallback(providers, sms)
+        used.add(provider)
+        outcomes.push(outcome)
       }
-      return combine(outcomes, context.redact)
+      return { ...combine(outcomes, context.redact), provider: [...used].join(',') }
     },
   }
+}
+
+/** One provider a text may go through, with the name its attempts record. */
+interface NamedProvider {
+  readonly name: string
+  readonly provider: SmsProvider
+}
+
+type ProviderConfig = Pick<SmsConfig, 'provider' | 'twilio'>
+
+function providerOf(c: ProviderConfig, http: OutboundHttp): NamedProvider | null {
+  if (c.provider) {
+    const name = c.provider.name ?? `provider:${new URL(c.provider.url).host}`
+    return { name, provider: createHttpJsonSmsProvider(c.provider, http) }
+  }
+  if (c.twilio) return { name: c.twilio.name ?? 'twilio', provider: createTwilioSmsProvider(c.twilio, http) }
+  return null
+}
+
+/** The channel's provider (or the host's), then its fallbacks, in order. */
+function providersOf(config: SmsConfig, http: OutboundHttp, host: SmsProvider | undefined): NamedProvider[] {
+  const first = providerOf(config, http) ?? (host ? { name: `host:${host.name}`, provider: host } : null)
+  const rest = (config.fallbacks ?? []).map((f) => providerOf(f, http)).filter((p) => p !== null)
+  return [...(first ? [first] : []), ...rest]
+}
+
+/**
+ * Answers that are the provider's own trouble although permanent: its credentials refused
+ * (HTTP 401/403; Twilio 20003 authentication, 20005 account not active). Another provider
+ * may well take the text.
+ */
+const PROVIDER_REFUSALS = new Set(['HTTP_401', 'HTTP_403', 'TWILIO_20003', 'TWILIO_20005'])
+
+/**
+ * One text through the first provider that takes it: a retryable failure (unreachable, a
+ * timeout, 5xx, 429) or a refusal of the provider's credentials moves on to the next; a
+ * refusal of the text itself (an invalid number) is final. The outcome names every provider
+ * tried when more than one was.
+ */
+async function sendWithFallback(
+  providers: readonly NamedProvider[],
+  sms: Parameters<SmsProvider['send']>[0],
+): Promise<{ outcome: DeliveryOutcome; provider: string }> {
+  const failures: string[] = []
+  for (const [i, p] of providers.entries()) {
+    const outcome = await p.provider.send(sms)
+    if (outcome.status === 'delivered') return { outcome, provider: p.name }
+    const providerTrouble = outcome.status === 'retryable' || PROVIDER_REFUSALS.has(outcome.code ?? '')
+    if (providerTrouble && i < providers.length - 1 && !sms.signal.aborted) {
+      failures.push(`${p.name}: ${outcome.error}`)
+      continue
+    }
+    const error =
+      failures.length > 0 ? [...failures, `${p.name}: ${outcome.error}`].join('; ') : outcome.error
+    return { outcome: { ...outcome, error }, provider: p.name }
+  }
+  throw new Error('unreachable: the last provider always answers')
 }
 
 function checkRecipients(recipients: readonly string[]): DeliveryOutcome | null {
