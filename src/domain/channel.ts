@@ -334,12 +334,15 @@ export function concretePaths(obj: Readonly<Record<string, unknown>>, path: stri
   if (!path.includes('*')) return [path]
   const out: string[] = []
   const walk = (cur: unknown, parts: readonly string[], done: readonly string[]) => {
-    if (parts.length === 0) return void out.push(done.join('.'))
+    if (parts.length === 0) {
+      out.push(done.join('.'))
+      return
+    }
     if (typeof cur !== 'object' || cur === null) return
     const [part, ...rest] = parts as [string, ...string[]]
     if (part === '*') {
       if (!Array.isArray(cur)) return
-      cur.forEach((entry, i) => walk(entry, rest, [...done, String(i)]))
+      for (const [i, entry] of cur.entries()) walk(entry, rest, [...done, String(i)])
       return
     }
     if (Array.isArray(cur) || !(part in cur)) return

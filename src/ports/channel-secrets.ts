@@ -41,8 +41,10 @@ export const plaintextSecrets: ChannelSecrets = {
   open: (_def, config) => structuredClone(config) as Record<string, unknown>,
   reseal: (_def, config) => structuredClone(config) as Record<string, unknown>,
   describe: (def, config) =>
-    def.secretPaths.map((path) => {
+    def.secretPaths.flatMap((path) => {
       const v = configValueAt(config, path)
-      return { path, set: typeof v === 'string' || (Array.isArray(v) && v.length > 0), keyIds: [] }
+      // A path into a list is described only while the list has an entry holding it.
+      if (path.includes('*') && v === undefined) return []
+      return [{ path, set: typeof v === 'string' || (Array.isArray(v) && v.length > 0), keyIds: [] }]
     }),
 }

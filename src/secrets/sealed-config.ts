@@ -108,10 +108,13 @@ export function describeSecrets(
   def: ChannelTypeDefinition,
   config: Readonly<Record<string, unknown>>,
 ): SecretDescription[] {
-  return def.secretPaths.map((path) => {
+  // A path into a list (`fallbacks.*.auth.pass`) is described only while the list has an
+  // entry holding it: a channel without fallbacks reads as it always did.
+  return def.secretPaths.flatMap((path) => {
     const v = configValueAt(config, path)
+    if (path.includes('*') && v === undefined) return []
     const values = typeof v === 'string' ? [v] : Array.isArray(v) ? v : []
     const keyIds = values.map(sealedKeyId).filter((k): k is string => k !== null)
-    return { path, set: values.length > 0, keyIds }
+    return [{ path, set: values.length > 0, keyIds }]
   })
 }

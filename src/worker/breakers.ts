@@ -26,8 +26,8 @@ export interface BreakerListener {
 }
 
 /**
- * The worker's defaults (`false`: no breakers unless a channel sets one), merged with a
- * channel's own `breaker` field. In-app channels have none by default: their "endpoint" is
+ * The worker's settings (`false`, its default: no breakers unless a channel sets one),
+ * merged with a channel's own `breaker` field. In-app channels have none by default: their "endpoint" is
  * the store itself, whose failures a breaker would not help.
  */
 export function resolveBreakerPolicy(

@@ -1,3 +1,4 @@
+export { type BreakerPolicy, DEFAULT_BREAKER_POLICY } from '../domain/breaker.js'
 export { ChannelCache, type ChannelCacheOptions } from './channel-cache.js'
 export { CompletionBatcher, type CompletionBatcherOptions } from './completion-batcher.js'
 export { type DeliverOneOptions, type DeliveryStep, deliverOne } from './deliver-one.js'

@@ -68,10 +68,12 @@ export interface DeliveryWorkerOptions {
    */
   readonly rateLimiter?: RateLimiter
   /**
-   * Circuit breakers per channel, shared by every worker of the store: the defaults a channel's
-   * own `breaker` field overrides. Default: 5 failed attempts within 60 s open a channel's
-   * breaker for a 30 s cool-down (DEFAULT_BREAKER_POLICY); in-app channels have none unless
-   * they set one. `false`: none, except on channels that set one.
+   * Circuit breakers per channel, shared by every worker of the store. Off by default (a
+   * failing endpoint's messages keep their retries and go dead after `maxAttempts`, as they
+   * always did), except on channels whose config sets `breaker`. An object turns them on for
+   * every channel but in-app, with these settings over DEFAULT_BREAKER_POLICY (5 failed
+   * attempts within 60 s open a breaker for a 30 s cool-down); a channel's own `breaker`
+   * field overrides them field by field, or (`false`) turns its breaker off.
    */
   readonly breakers?: Partial<BreakerPolicy> | false
   readonly logger?: WorkerLogger
@@ -135,7 +137,7 @@ export function resolveOptions(options: DeliveryWorkerOptions): WorkerSettings {
     completeBatchSize: Math.max(1, options.completeBatchSize ?? 100),
     channelCacheMs: options.channelCacheMs ?? 2000,
     rateLimiter: options.rateLimiter ?? storeRateLimiter(port),
-    breakerDefaults: options.breakers ?? {},
+    breakerDefaults: options.breakers ?? false,
     logger: options.logger ?? silentLogger,
     random: options.random ?? Math.random,
     timers,

@@ -30,7 +30,7 @@ describe('email transport against a loopback SMTP server', () => {
 
   it('carries the built-in email definition the registry holds', () => {
     expect(transport.channelType).toBe(BUILTIN_CHANNEL_TYPE_DEFINITIONS.find((d) => d.type === 'email'))
-    expect(transport.channelType.secretPaths).toEqual(['smtp.auth.pass'])
+    expect(transport.channelType.secretPaths).toEqual(['smtp.auth.pass', 'fallbacks.*.auth.pass'])
   })
 
   it('sends text and html from the payload, authenticated, with a stable Message-ID', async () => {
@@ -45,7 +45,11 @@ describe('email transport against a loopback SMTP server', () => {
     })
     const before = smtp.received.length
     const outcome = await deliverVia(transport, msg, ch)
-    expect(outcome).toEqual({ status: 'delivered', providerMessageId: `<${msg.id}@acme.test>` })
+    expect(outcome).toEqual({
+      status: 'delivered',
+      providerMessageId: `<${msg.id}@acme.test>`,
+      provider: `smtp:${(ch.config.smtp as { host: string }).host}:${(ch.config.smtp as { port: number }).port}`,
+    })
     expect(smtp.received.length).toBe(before + 1)
     const mail = lastMail()
     expect(mail.user).toBe(USER)

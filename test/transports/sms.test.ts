@@ -104,7 +104,12 @@ describe('sms transport', () => {
 
   it('carries the built-in sms definition the registry holds', () => {
     expect(transport.channelType).toBe(BUILTIN_CHANNEL_TYPE_DEFINITIONS.find((d) => d.type === 'sms'))
-    expect(transport.channelType.secretPaths).toEqual(['provider.apiKey', 'twilio.authToken'])
+    expect(transport.channelType.secretPaths).toEqual([
+      'provider.apiKey',
+      'twilio.authToken',
+      'fallbacks.*.provider.apiKey',
+      'fallbacks.*.twilio.authToken',
+    ])
   })
 
   it('posts { from, to, text } with the API key header and a per-recipient idempotency key', async () => {
@@ -114,6 +119,7 @@ describe('sms transport', () => {
     expect(await deliverVia(transport, msg, ch)).toEqual({
       status: 'delivered',
       providerMessageId: 'msg-0001',
+      provider: `provider:${new URL(api.url).host}`,
     })
     const req = api.received[before]!
     expect(req.url).toBe('/v1/sms')
@@ -207,6 +213,7 @@ describe('sms transport', () => {
     expect(await deliverVia(transport, ok, ch)).toEqual({
       status: 'delivered',
       providerMessageId: 'msg-0001,msg-0002',
+      provider: `provider:${new URL(api.url).host}`,
     })
 
     const mixed = testMessage(ch, {

@@ -24,7 +24,10 @@ describe('GET /channel-types', () => {
     expect(webhook.configSchema.properties?.url?.format).toBe('uri')
     // Input side: a field with a default (timeoutMs) is not required.
     expect(webhook.configSchema.required).toEqual(['url', 'secrets'])
-    expect(types.find((t) => t.type === 'email')!.secretPaths).toEqual(['smtp.auth.pass'])
+    expect(types.find((t) => t.type === 'email')!.secretPaths).toEqual([
+      'smtp.auth.pass',
+      'fallbacks.*.auth.pass',
+    ])
   })
 
   it("includes a host's custom type, and refuses an anonymous caller", async () => {
