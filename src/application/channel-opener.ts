@@ -46,7 +46,8 @@ export function openChannel(
 ): ChannelLookup {
   if (!channel) return { status: 'missing' }
   if (!channel.enabled) return { status: 'disabled', channel }
-  const { rateLimit, ...stored } = channel.config
+  // Read by the claim in the store, not by a transport: kept out of the type's config.
+  const { rateLimit, orderingOnDead: _orderingOnDead, ...stored } = channel.config
   const limit = rateLimitSchema.safeParse(rateLimit)
   const rate = limit.success ? limit.data : null
   // A type no instance registered has no schema and no secret paths: its config goes as stored

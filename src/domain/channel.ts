@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ValidationError } from './errors.js'
+import { ORDERING_ON_DEAD } from './outbox-message.js'
 import { parseInput } from './validation.js'
 
 export const BUILTIN_CHANNEL_TYPES = ['in_app', 'email', 'sms', 'webhook'] as const
@@ -184,6 +185,9 @@ export const rateLimitSchema = z.strictObject({
 })
 export type RateLimit = z.infer<typeof rateLimitSchema>
 
+/** `config.orderingOnDead` of any channel: `hold` (the default) or `skip` (ORDERING_ON_DEAD). */
+export const orderingOnDeadSchema = z.enum(ORDERING_ON_DEAD)
+
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
 export const REDACTED = '[redacted]'
 
@@ -227,16 +231,24 @@ export class ChannelTypeRegistry {
 
   /**
    * Validates a config against its type's schema; issues are reported under `config.`.
-   * Every type also accepts `rateLimit` (delivery throttling, read by the worker).
+   * Every type also accepts `rateLimit` (delivery throttling, read by the worker) and
+   * `orderingOnDead` (what a dead message does to its ordering key, read by the claim).
    */
   parseConfig(type: string, config: unknown): Record<string, unknown> {
     const def = this.get(type)
-    if (typeof config === 'object' && config !== null && !Array.isArray(config) && 'rateLimit' in config) {
-      const { rateLimit, ...rest } = config as Record<string, unknown>
-      const parsed = parseInput(def.configSchema, rest, 'config')
-      return { ...parsed, rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit') }
+    if (typeof config !== 'object' || config === null || Array.isArray(config))
+      return parseInput(def.configSchema, config, 'config')
+    const { rateLimit, orderingOnDead, ...rest } = config as Record<string, unknown>
+    const parsed = parseInput(def.configSchema, rest, 'config')
+    return {
+      ...parsed,
+      ...(rateLimit !== undefined && {
+        rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit'),
+      }),
+      ...(orderingOnDead !== undefined && {
+        orderingOnDead: parseInput(orderingOnDeadSchema, orderingOnDead, 'config.orderingOnDead'),
+      }),
     }
-    return parseInput(def.configSchema, config, 'config')
   }
 }
 
