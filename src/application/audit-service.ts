@@ -66,6 +66,7 @@ export class AuditService {
         infrastructureId: input.infrastructureId,
         limit: input.limit,
         ...(input.action !== undefined && { action: input.action }),
+        ...(input.targetId !== undefined && { targetId: input.targetId }),
       }),
     )
   }

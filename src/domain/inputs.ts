@@ -282,6 +282,12 @@ export type AckInput = z.input<typeof ackInput>
 export const listAuditInput = z.strictObject({
   infrastructureId: tenantId,
   action: z.string().min(1).max(100).optional(),
+  /**
+   * Entries about this target: its own (`targetId`), and for a message also the entry of the
+   * batch that queued it (an `enqueueMany` appends one entry per tenant listing its
+   * `details.messageIds`).
+   */
+  targetId: z.string().min(1).max(255).optional(),
   limit: z.number().int().min(1).max(1000).default(100),
 })
 export type ListAuditInput = z.input<typeof listAuditInput>

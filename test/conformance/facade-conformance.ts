@@ -258,6 +258,71 @@ export function describeFacadeConformance(
       }, 180_000)
     })
 
+    describe('who queued message X: one audit entry per batch and tenant, naming its messages', () => {
+      it("appends one entry per tenant of a batch listing the messages it created, found by each message's id", async () => {
+        const item = (businessId: string | null, n: number, idempotencyKey?: string) => ({
+          infrastructureId: t.infra,
+          businessId,
+          channelId,
+          payload: { n },
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+        })
+        const [single] = await messaging.enqueueMany(admin, [item(t.bizA, 0, 'k-0')])
+        const batch = await messaging.enqueueMany(admin, [
+          item(t.bizA, 1),
+          item(null, 2),
+          item(t.bizA, 3),
+          item(t.bizA, 4, 'k-0'),
+        ])
+        expect(batch.map((r) => r.created)).toEqual([true, true, true, false])
+        const entries = await messaging.listAudit(admin, {
+          infrastructureId: t.infra,
+          action: 'outbox.enqueue',
+        })
+        // The replayed key wrote nothing and is in no entry; an entry of one message names it as target too.
+        expect(entries.map((e) => [e.businessId, e.targetId, e.details?.messageIds]).sort()).toEqual(
+          [
+            [t.bizA, single!.message.id, [single!.message.id]],
+            [t.bizA, null, [batch[0]!.message.id, batch[2]!.message.id]],
+            [null, batch[1]!.message.id, [batch[1]!.message.id]],
+          ].sort(),
+        )
+        for (const e of entries) {
+          expect(e).toMatchObject({
+            actorId: admin.userId,
+            actorRole: 'infra_admin',
+            outcome: 'ok',
+            targetType: 'message',
+            details: { channelIds: [channelId] },
+          })
+        }
+        for (const [k, r] of [single!, ...batch.slice(0, 3)].entries()) {
+          const found = await messaging.listAudit(admin, {
+            infrastructureId: t.infra,
+            targetId: r.message.id,
+          })
+          expect(found, `message ${k}`).toHaveLength(1)
+          expect(found[0]!.details?.messageIds, `message ${k}`).toContain(r.message.id)
+        }
+        expect(await messaging.listAudit(admin, { infrastructureId: t.infra, targetId: uuid() })).toEqual([])
+      })
+
+      it("finds one enqueue's entry and a channel's entries by their target id", async () => {
+        const { message } = await messaging.enqueue(member, {
+          infrastructureId: t.infra,
+          businessId: t.bizA,
+          channelId,
+          payload: { n: 1 },
+        })
+        const own = await messaging.listAudit(admin, { infrastructureId: t.infra, targetId: message.id })
+        expect(own).toEqual([
+          expect.objectContaining({ action: 'outbox.enqueue', targetId: message.id, actorId: member.userId }),
+        ])
+        const channel = await messaging.listAudit(admin, { infrastructureId: t.infra, targetId: channelId })
+        expect(channel.map((e) => e.action)).toEqual(['channel.create'])
+      })
+    })
+
     describe('identifiers are canonical: every spelling of an id is the same id', () => {
       const U = (s: string) => s.toUpperCase()
 
@@ -1173,6 +1238,12 @@ export function describeFacadeConformance(
               }),
             'reason',
             'well_formed_unicode',
+          ],
+          [
+            'listAudit: empty target id',
+            (m) => m.listAudit(admin, { infrastructureId: i, targetId: '' }),
+            'targetId',
+            'too_small',
           ],
           [
             'listAudit: action with U+0000',

@@ -227,6 +227,12 @@ export function describeNotifyConformance(name: string, factory: StorageFactory)
         }),
       ])
       expect(audit.filter((e) => e.action === 'outbox.enqueue')).toEqual([])
+      // Who queued one of its messages: the message names its notification, whose entry says.
+      const found = await messaging.listAudit(s.admin, {
+        infrastructureId: s.i,
+        targetId: messages[0]!.notification!.id,
+      })
+      expect(found).toEqual([expect.objectContaining({ action: 'notification.create', targetId: n.id })])
     })
 
     it("reaches a channel's opted-in members of the notification's business and records those who left", async () => {

@@ -126,14 +126,12 @@ describe('the PostgreSQL enqueue (typed arrays, named prepared statement)', () =
     expect(batch[1]!.message).toEqual(first!.message)
     expect(batch[1]!.message.payload).toEqual({ n: 1 })
     expect(new Set(batch.map((r) => r.message.id)).size).toBe(3)
-    // Three messages in all, each with its one audit entry: the replay wrote nothing.
+    // Three messages in all, each named by its batch's one audit entry: the replay wrote nothing.
     expect(await rowsOf(t.infra)).toMatchObject({ outbox: 3 })
     const enqueued = (
       await messaging.listAudit(admin, { infrastructureId: t.infra, action: 'outbox.enqueue' })
-    )
-      .map((e) => e.targetId)
-      .sort()
-    expect(enqueued).toEqual([first!.message.id, batch[0]!.message.id, batch[2]!.message.id].sort())
+    ).flatMap((e) => e.details?.messageIds as string[])
+    expect(enqueued.sort()).toEqual([first!.message.id, batch[0]!.message.id, batch[2]!.message.id].sort())
   })
 
   it('refuses a batch that mixes a tenant the caller may reach with one it may not, whole, writing nothing', async () => {
@@ -195,9 +193,12 @@ describe('the PostgreSQL enqueue (typed arrays, named prepared statement)', () =
         payload: { n },
       })),
     )
-    const audit = await messaging.listAudit(admin, { infrastructureId: t.infra, action: 'outbox.enqueue' })
     for (const { message } of batch) {
-      const entry = audit.find((e) => e.targetType === 'message' && e.targetId === message.id)
+      const [entry, ...more] = await messaging.listAudit(admin, {
+        infrastructureId: t.infra,
+        targetId: message.id,
+      })
+      expect(more).toEqual([])
       expect(entry).toMatchObject({
         actorId: member.userId,
         actorRole: 'member',

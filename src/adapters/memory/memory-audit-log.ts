@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../../domain/audit.js'
 import { TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { AuditLog } from '../../ports/audit-log.js'
+import { type AuditFilter, type AuditLog, isAbout } from '../../ports/audit-log.js'
 import { copy, type Journal, type MemoryState } from './memory-state.js'
 
 export class MemoryAuditLog implements AuditLog {
@@ -21,10 +21,7 @@ export class MemoryAuditLog implements AuditLog {
     this.journal.push(this.state.audit, copy(entry))
   }
 
-  async list(
-    scope: TenantScope,
-    filter: { infrastructureId: string; action?: string; limit: number },
-  ): Promise<AuditEntry[]> {
+  async list(scope: TenantScope, filter: AuditFilter): Promise<AuditEntry[]> {
     if (!scope.canAccessInfrastructure(filter.infrastructureId) || !scope.hasRole('infra_admin', 'service'))
       return []
     const out: AuditEntry[] = []
@@ -32,6 +29,7 @@ export class MemoryAuditLog implements AuditLog {
       const e = this.state.audit[i]!
       if (e.infrastructureId !== filter.infrastructureId) continue
       if (filter.action !== undefined && e.action !== filter.action) continue
+      if (filter.targetId !== undefined && !isAbout(e, filter.targetId)) continue
       out.push(copy(e))
     }
     return out

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely'
 import type { AuditEntry } from '../../domain/audit.js'
 import { TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { AuditLog } from '../../ports/audit-log.js'
+import type { AuditFilter, AuditLog } from '../../ports/audit-log.js'
 import { classify } from './errors.js'
 import { auditRow, type MessagingDatabase, toAuditEntry } from './schema.js'
 
@@ -39,10 +39,7 @@ export class PostgresAuditLog implements AuditLog {
       )
   }
 
-  async list(
-    _scope: TenantScope,
-    filter: { infrastructureId: string; action?: string; limit: number },
-  ): Promise<AuditEntry[]> {
+  async list(_scope: TenantScope, filter: AuditFilter): Promise<AuditEntry[]> {
     let q = this.db
       .selectFrom('messaging_audit_log')
       .select([
@@ -61,6 +58,13 @@ export class PostgresAuditLog implements AuditLog {
       ])
       .where('infrastructure_id', '=', filter.infrastructureId)
     if (filter.action !== undefined) q = q.where('action', '=', filter.action)
+    // A batch's entry lists its messages: found by containment, within the tenant's entries.
+    if (filter.targetId !== undefined) {
+      const id = filter.targetId
+      q = q.where(
+        sql<boolean>`(target_id = ${id} or details -> 'messageIds' @> jsonb_build_array(${id}::text))`,
+      )
+    }
     const rows = await q.orderBy('at', 'desc').orderBy(sql`seq`, 'desc').limit(filter.limit).execute()
     return rows.map(toAuditEntry)
   }

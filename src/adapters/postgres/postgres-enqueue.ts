@@ -12,6 +12,7 @@ import { checkCommands } from '../shared/enqueue-batch.js'
 import { claimsOf } from './claims.js'
 import { classify } from './errors.js'
 import { namedStatement } from './named-statements.js'
+import { enqueueFanOut, isFanOut } from './postgres-fanout.js'
 import type { MessagingDatabase, OutboxRow } from './schema.js'
 import { toMessage } from './schema.js'
 
@@ -136,6 +137,8 @@ export async function enqueueManyStatement(
 ): Promise<EnqueueOutcome[]> {
   if (commands.length === 0) return []
   checkCommands(scope, commands)
+  // A notification's fan-out: its shared values sent once (sql/0072), not once per message.
+  if (isFanOut(commands)) return enqueueFanOut(db, scope, commands)
   const claims = claimsOf(scope)
   const call = async (ords: readonly number[]) => {
     const params = arraysOf(commands, ords)

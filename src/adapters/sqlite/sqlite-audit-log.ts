@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely'
 import type { AuditEntry } from '../../domain/audit.js'
 import { TenantScopeViolationError, ValidationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { AuditLog } from '../../ports/audit-log.js'
+import type { AuditFilter, AuditLog } from '../../ports/audit-log.js'
 import { auditRow, toAuditEntry } from './sqlite-rows.js'
 import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
@@ -38,10 +38,7 @@ export class SqliteAuditLog implements AuditLog {
     }
   }
 
-  async list(
-    scope: TenantScope,
-    filter: { infrastructureId: string; action?: string; limit: number },
-  ): Promise<AuditEntry[]> {
+  async list(scope: TenantScope, filter: AuditFilter): Promise<AuditEntry[]> {
     if (!scope.hasRole('infra_admin', 'service')) return []
     let q = this.db
       .selectFrom('messaging_audit_log')
@@ -49,6 +46,12 @@ export class SqliteAuditLog implements AuditLog {
       .where('infrastructure_id', '=', filter.infrastructureId)
       .where(canAccessInfrastructure(scope, sql.ref('messaging_audit_log.infrastructure_id')))
     if (filter.action !== undefined) q = q.where('action', '=', filter.action)
+    if (filter.targetId !== undefined) {
+      const id = filter.targetId
+      q = q.where(
+        sql<boolean>`(target_id = ${id} or exists (select 1 from json_each(details, '$.messageIds') as j where j.value = ${id}))`,
+      )
+    }
     // Newest first; records of one instant in reverse append order (rowid only grows, as
     // rows are never deleted), as PostgreSQL orders by (at, seq).
     const rows = await q
