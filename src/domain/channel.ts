@@ -188,6 +188,23 @@ export type RateLimit = z.infer<typeof rateLimitSchema>
 /** `config.orderingOnDead` of any channel: `hold` (the default) or `skip` (ORDERING_ON_DEAD). */
 export const orderingOnDeadSchema = z.enum(ORDERING_ON_DEAD)
 
+/**
+ * A channel's own circuit-breaker setting: `false` turns the breaker off for the channel; an
+ * object overrides the worker's defaults field by field (see BreakerPolicy).
+ */
+export const breakerSettingSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    failures: z.number().int().min(1).max(1000).optional(),
+    windowMs: z.number().int().min(1000).max(86_400_000).optional(),
+    coolDownMs: z.number().int().min(1000).max(86_400_000).optional(),
+  }),
+])
+export type BreakerSetting = z.infer<typeof breakerSettingSchema>
+
+/** Fields every channel type's config may carry, read by the worker rather than the transport. */
+const MODULE_FIELDS = ['rateLimit', 'breaker', 'orderingOnDead'] as const
+
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
 export const REDACTED = '[redacted]'
 
@@ -231,24 +248,34 @@ export class ChannelTypeRegistry {
 
   /**
    * Validates a config against its type's schema; issues are reported under `config.`.
-   * Every type also accepts `rateLimit` (delivery throttling, read by the worker) and
-   * `orderingOnDead` (what a dead message does to its ordering key, read by the claim).
+   * Every type also accepts `rateLimit` (delivery throttling) and `breaker` (the channel's
+   * circuit breaker), both read by the worker, and `orderingOnDead` (what a dead message
+   * does to its ordering key), read by the claim.
    */
   parseConfig(type: string, config: unknown): Record<string, unknown> {
     const def = this.get(type)
-    if (typeof config !== 'object' || config === null || Array.isArray(config))
-      return parseInput(def.configSchema, config, 'config')
-    const { rateLimit, orderingOnDead, ...rest } = config as Record<string, unknown>
-    const parsed = parseInput(def.configSchema, rest, 'config')
-    return {
-      ...parsed,
-      ...(rateLimit !== undefined && {
-        rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit'),
-      }),
-      ...(orderingOnDead !== undefined && {
-        orderingOnDead: parseInput(orderingOnDeadSchema, orderingOnDead, 'config.orderingOnDead'),
-      }),
+    if (
+      typeof config === 'object' &&
+      config !== null &&
+      !Array.isArray(config) &&
+      MODULE_FIELDS.some((f) => f in config)
+    ) {
+      const { rateLimit, breaker, orderingOnDead, ...rest } = config as Record<string, unknown>
+      const parsed = parseInput(def.configSchema, rest, 'config')
+      return {
+        ...parsed,
+        ...('rateLimit' in config && {
+          rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit'),
+        }),
+        ...('breaker' in config && {
+          breaker: parseInput(breakerSettingSchema, breaker, 'config.breaker'),
+        }),
+        ...('orderingOnDead' in config && {
+          orderingOnDead: parseInput(orderingOnDeadSchema, orderingOnDead, 'config.orderingOnDead'),
+        }),
+      }
     }
+    return parseInput(def.configSchema, config, 'config')
   }
 }
 

@@ -690,11 +690,28 @@ BEGIN
 END;
 `
 
+// Circuit breakers per channel, shared by every worker on the file (sql/0056): one row per
+// (infrastructure, channel), written only when a breaker's state changes.
+const v13 = /* sql */ `
+CREATE TABLE messaging_breakers (
+  infrastructure_id TEXT    NOT NULL,
+  channel_id        TEXT    NOT NULL,
+  status            TEXT    NOT NULL CHECK (status IN ('closed', 'open', 'half_open')),
+  failures          INTEGER NOT NULL CHECK (failures >= 0),
+  window_started_at INTEGER,
+  opened_at         INTEGER,
+  retry_at          INTEGER,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, channel_id),
+  CHECK ((status = 'closed') = (retry_at IS NULL))
+) STRICT;
+`
+
 // Ordering keys (sql/0053): a message's key and its place in the key's order, both null or
 // both set, written once. The place is max + 1 over the key's rows, taken in the enqueue's
 // write transaction (SQLite has one writer, so no two messages draw the same one); the
 // index serves that and the claim's "is an earlier message of this key unsettled".
-const v13 = /* sql */ `
+const v14 = /* sql */ `
 ALTER TABLE messaging_outbox ADD COLUMN ordering_key TEXT;
 ALTER TABLE messaging_outbox ADD COLUMN ordering_seq INTEGER;
 
@@ -730,5 +747,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 10, name: 'cancel', sql: v10 },
   { version: 11, name: 'trace_context', sql: v11 },
   { version: 12, name: 'priorities', sql: v12 },
-  { version: 13, name: 'ordering_keys', sql: v13 },
+  { version: 13, name: 'breakers', sql: v13 },
+  { version: 14, name: 'ordering_keys', sql: v14 },
 ]

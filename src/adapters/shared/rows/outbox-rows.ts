@@ -40,7 +40,7 @@ export interface OutboxRow<K extends ColumnKinds, M extends Mode = 'read'> {
   /** 0 high, 1 normal, 2 low (`priorityRank`; sql/0070, SQLite v12). */
   priority: number
   /**
-   * The ordering key and the message's place in its key's order (sql/0053, SQLite v13):
+   * The ordering key and the message's place in its key's order (sql/0053, SQLite v14):
    * both null, or both set. The place is the store's, never the caller's.
    */
   ordering_key: string | null
