@@ -46,7 +46,12 @@ import type {
   SetOptInInput,
   StatsInput,
 } from './domain/inputs.js'
-import { listSecurityEventsInput, pruneInput } from './domain/inputs.js'
+import {
+  type ListBreakersInput,
+  listBreakersInput,
+  listSecurityEventsInput,
+  pruneInput,
+} from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
 import type { Notification, NotificationStatus } from './domain/notification.js'
 import type {
@@ -83,6 +88,7 @@ import type {
 } from './domain/template-inputs.js'
 import { assertRole, type Principal, TenantScope } from './domain/tenant-scope.js'
 import { parseInput } from './domain/validation.js'
+import type { BreakerView } from './ports/breaker-repository.js'
 import type { CancelResult } from './ports/outbox-repository.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
 import type { WakeSignal } from './ports/wake-signal.js'
@@ -273,6 +279,15 @@ export class Messaging {
    */
   async reschedule(principal: Principal, input: RescheduleInput): Promise<OutboxMessage> {
     return this.schedule.reschedule(TenantScope.of(principal), input)
+  }
+
+  /**
+   * A tenant's circuit breakers that are open or half open (channels whose messages wait
+   * for their endpoint to recover): any role with a grant for the infrastructure.
+   */
+  async listBreakers(principal: Principal, input: ListBreakersInput): Promise<BreakerView[]> {
+    const { infrastructureId } = parseInput(listBreakersInput, input)
+    return this.delivery.listBreakers(TenantScope.of(principal), infrastructureId)
   }
 
   /** Queue health per tenant and channel within the principal's grants. */

@@ -1,4 +1,11 @@
-import { type Channel, type RateLimit, rateLimitSchema, secretValues } from '../domain/channel.js'
+import {
+  type BreakerSetting,
+  breakerSettingSchema,
+  type Channel,
+  type RateLimit,
+  rateLimitSchema,
+  secretValues,
+} from '../domain/channel.js'
 import { createRedactor, type Redactor } from '../domain/redaction.js'
 import type { ServiceContext } from './context.js'
 
@@ -10,7 +17,8 @@ import type { ServiceContext } from './context.js'
  *   altered value): its messages go back uncounted, since only an operator can fix that;
  * - `invalid`: its stored config no longer parses: its messages fail for good;
  * - `ready`: `channel.config` is opened and parsed by the type's schema (defaults filled,
- *   `rateLimit` taken out into `rateLimit`), and `redact` scrubs every form of its secrets.
+ *   `rateLimit` and `breaker` taken out into fields of their own), and `redact` scrubs every
+ *   form of its secrets.
  */
 export type ChannelLookup =
   | { readonly status: 'missing' }
@@ -28,6 +36,8 @@ export type ChannelLookup =
       readonly status: 'ready'
       readonly channel: Channel
       readonly rateLimit: RateLimit | null
+      /** The channel's own breaker setting; undefined: the worker's defaults. */
+      readonly breaker?: BreakerSetting
       readonly redact: Redactor
     }
 
@@ -46,13 +56,21 @@ export function openChannel(
 ): ChannelLookup {
   if (!channel) return { status: 'missing' }
   if (!channel.enabled) return { status: 'disabled', channel }
-  const { rateLimit, ...stored } = channel.config
+  const { rateLimit, breaker: breakerSetting, ...stored } = channel.config
   const limit = rateLimitSchema.safeParse(rateLimit)
   const rate = limit.success ? limit.data : null
+  const setting = breakerSettingSchema.safeParse(breakerSetting)
+  const breaker = setting.success ? { breaker: setting.data } : {}
   // A type no instance registered has no schema and no secret paths: its config goes as stored
   // (the worker then finds no transport for it either).
   if (!ctx.channelTypes.has(channel.type)) {
-    return { status: 'ready', channel: { ...channel, config: stored }, rateLimit: rate, redact: (t) => t }
+    return {
+      status: 'ready',
+      channel: { ...channel, config: stored },
+      rateLimit: rate,
+      ...breaker,
+      redact: (t) => t,
+    }
   }
   const def = ctx.channelTypes.get(channel.type)
   let opened: Record<string, unknown>
@@ -71,5 +89,11 @@ export function openChannel(
     const where = parsed.error.issues.map((i) => `config.${i.path.join('.')}: ${i.code}`).join('; ')
     return { status: 'invalid', channel: { ...channel, config: {} }, reason: redact(where) }
   }
-  return { status: 'ready', channel: { ...channel, config: parsed.data }, rateLimit: rate, redact }
+  return {
+    status: 'ready',
+    channel: { ...channel, config: parsed.data },
+    rateLimit: rate,
+    ...breaker,
+    redact,
+  }
 }

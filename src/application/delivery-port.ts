@@ -1,8 +1,11 @@
+import type { BreakerPolicy, BreakerResult } from '../domain/breaker.js'
 import type { RateLimit } from '../domain/channel.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
+import type { BreakerKey } from '../ports/breaker-repository.js'
 import type { RateBucketKey } from '../ports/rate-bucket-repository.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
+import type { BreakerChange, BreakerGate } from './breaker-service.js'
 import type { ChannelLookup } from './channel-opener.js'
 import type { RenderStep } from './delivery-render.js'
 import type { ClaimRequest, DeliveryService, LeaseRef, RetainItem } from './delivery-service.js'
@@ -42,6 +45,14 @@ export interface DeliveryPort {
   takeToken(channel: RateBucketKey, limit: RateLimit): Promise<number>
   /** A provider's Retry-After: no worker takes the channel's next token before `afterMs` from the store's now. */
   deferChannel(channel: RateBucketKey, afterMs: number): Promise<void>
+  /** Whether a delivery on the channel may go now, by its circuit breaker shared by every worker. */
+  admitBreaker(channel: BreakerKey, policy: BreakerPolicy): Promise<BreakerGate>
+  /** Counts an attempt's result on the channel's breaker; the transition it caused (audited), if any. */
+  recordBreaker(
+    channel: BreakerKey,
+    policy: BreakerPolicy,
+    result: BreakerResult,
+  ): Promise<BreakerChange | null>
   /**
    * The payload a held message goes out with over a channel of `channelType`: a message of a
    * notification rendered with the template version it recorded (see `renderHeld`), any other
@@ -69,6 +80,8 @@ export function createDeliveryPort(
     openChannel: (infrastructureId, channelId) => service.openChannel(scope, infrastructureId, channelId),
     takeToken: (channel, limit) => service.takeToken(scope, channel, limit),
     deferChannel: (channel, afterMs) => service.deferChannel(scope, channel, afterMs),
+    admitBreaker: (channel, policy) => service.admitBreaker(scope, channel, policy),
+    recordBreaker: (channel, policy, result) => service.recordBreaker(scope, channel, policy, result),
     render: (held, channelType) => service.render(scope, templates, held, channelType),
     onWake: (listener) => wake.subscribe(() => listener()),
   }

@@ -1,10 +1,13 @@
+import type { BreakerPolicy, BreakerResult } from '../domain/breaker.js'
 import type { RateLimit } from '../domain/channel.js'
 import { NotFoundError } from '../domain/errors.js'
 import { type AckInput, ackInput, type ClaimInput, claimInput } from '../domain/inputs.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
+import type { BreakerKey, BreakerView } from '../ports/breaker-repository.js'
 import type { RateBucketKey } from '../ports/rate-bucket-repository.js'
+import { type BreakerChange, type BreakerGate, BreakerService } from './breaker-service.js'
 import { type ChannelLookup, openChannel } from './channel-opener.js'
 import { audited, type ServiceContext } from './context.js'
 import { type RenderStep, renderHeld } from './delivery-render.js'
@@ -35,7 +38,11 @@ export type LeaseRef = Pick<ClaimedMessage, 'infrastructureId' | 'id' | 'leaseTo
  * facade (and so the HTTP surface) and by delivery workers through their DeliveryPort.
  */
 export class DeliveryService {
-  constructor(private readonly ctx: ServiceContext) {}
+  private readonly breakers: BreakerService
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.breakers = new BreakerService(ctx)
+  }
 
   /** Leases due messages, fairly across tenants. `service` only. */
   claim(scope: TenantScope, request: ClaimRequest): Promise<ClaimedMessage[]> {
@@ -162,6 +169,26 @@ export class DeliveryService {
     assertTenantScope(scope, channel.infrastructureId)
     const ms = Math.min(Math.max(0, Number.isFinite(afterMs) ? afterMs : 0), MAX_DEFER_MS)
     return this.ctx.uow.run(scope, (r) => r.rateBuckets.defer(scope, channel, ms))
+  }
+
+  /** Whether a delivery on the channel may go now, by its circuit breaker (see BreakerService). `service` only. */
+  admitBreaker(scope: TenantScope, channel: BreakerKey, policy: BreakerPolicy): Promise<BreakerGate> {
+    return this.breakers.admit(scope, channel, policy)
+  }
+
+  /** Counts an attempt's result on the channel's breaker; returns the transition it caused. `service` only. */
+  recordBreaker(
+    scope: TenantScope,
+    channel: BreakerKey,
+    policy: BreakerPolicy,
+    result: BreakerResult,
+  ): Promise<BreakerChange | null> {
+    return this.breakers.record(scope, channel, policy, result)
+  }
+
+  /** A tenant's open and half-open breakers: any role with a grant for it. */
+  listBreakers(scope: TenantScope, infrastructureId: string): Promise<BreakerView[]> {
+    return this.breakers.listOpen(scope, infrastructureId)
   }
 
   /** The channel of a held message, opened for delivery (see ChannelLookup): for transports only. */

@@ -9,6 +9,7 @@
  */
 export { errorFromProblem, MessagingHttpError } from './errors.js'
 export {
+  type BreakerView,
   type CancelResult,
   type ChannelTypeInfo,
   createMessagingClient,

@@ -2,6 +2,7 @@ import type { NotifyResult } from '../application/notify-service.js'
 import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
 import type { TemplatePreview } from '../application/template-service.js'
 import type { AuditEntry } from '../domain/audit.js'
+import type { BreakerView } from '../domain/breaker.js'
 import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
@@ -14,6 +15,7 @@ import type {
   CreateChannelInput,
   EnqueueInput,
   ListAuditInput,
+  ListBreakersInput,
   ListChannelsInput,
   ListDeadLettersInput,
   ListInboxInput,
@@ -92,6 +94,8 @@ type Query = Record<string, string | number | boolean | null | undefined>
 const dateOrNull = (v: unknown): Date | null => (typeof v === 'string' ? new Date(v) : null)
 
 /** What a cancel did: the messages it cancelled, and those it named and left as they were. */
+export type { BreakerView } from '../domain/breaker.js'
+
 export interface CancelResult {
   readonly cancelled: OutboxMessage[]
   readonly kept: OutboxMessage[]
@@ -363,6 +367,15 @@ export class MessagingClient {
    */
   stats(filter: StatsInput = {}): Promise<ChannelStats[]> {
     return this.request('GET', '/stats', { query: { ...filter } })
+  }
+
+  /**
+   * A tenant's circuit breakers that are open or half open: channels whose messages wait for
+   * their endpoint to recover. Any role with a grant for the tenant.
+   */
+  async listBreakers(filter: Scoped<ListBreakersInput> = {}): Promise<BreakerView[]> {
+    const rows = await this.request<BreakerView[]>('GET', '/breakers', { query: this.scoped(filter) })
+    return rows.map((b) => ({ ...b, openedAt: dateOrNull(b.openedAt), retryAt: dateOrNull(b.retryAt) }))
   }
 
   /** The caller's own in-app inbox, newest first. */

@@ -184,6 +184,23 @@ export const rateLimitSchema = z.strictObject({
 })
 export type RateLimit = z.infer<typeof rateLimitSchema>
 
+/**
+ * A channel's own circuit-breaker setting: `false` turns the breaker off for the channel; an
+ * object overrides the worker's defaults field by field (see BreakerPolicy).
+ */
+export const breakerSettingSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    failures: z.number().int().min(1).max(1000).optional(),
+    windowMs: z.number().int().min(1000).max(86_400_000).optional(),
+    coolDownMs: z.number().int().min(1000).max(86_400_000).optional(),
+  }),
+])
+export type BreakerSetting = z.infer<typeof breakerSettingSchema>
+
+/** Fields every channel type's config may carry, read by the worker rather than the transport. */
+const MODULE_FIELDS = ['rateLimit', 'breaker'] as const
+
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
 export const REDACTED = '[redacted]'
 
@@ -227,14 +244,28 @@ export class ChannelTypeRegistry {
 
   /**
    * Validates a config against its type's schema; issues are reported under `config.`.
-   * Every type also accepts `rateLimit` (delivery throttling, read by the worker).
+   * Every type also accepts `rateLimit` (delivery throttling) and `breaker` (the channel's
+   * circuit breaker), both read by the worker.
    */
   parseConfig(type: string, config: unknown): Record<string, unknown> {
     const def = this.get(type)
-    if (typeof config === 'object' && config !== null && !Array.isArray(config) && 'rateLimit' in config) {
-      const { rateLimit, ...rest } = config as Record<string, unknown>
+    if (
+      typeof config === 'object' &&
+      config !== null &&
+      !Array.isArray(config) &&
+      MODULE_FIELDS.some((f) => f in config)
+    ) {
+      const { rateLimit, breaker, ...rest } = config as Record<string, unknown>
       const parsed = parseInput(def.configSchema, rest, 'config')
-      return { ...parsed, rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit') }
+      return {
+        ...parsed,
+        ...('rateLimit' in config && {
+          rateLimit: parseInput(rateLimitSchema, rateLimit, 'config.rateLimit'),
+        }),
+        ...('breaker' in config && {
+          breaker: parseInput(breakerSettingSchema, breaker, 'config.breaker'),
+        }),
+      }
     }
     return parseInput(def.configSchema, config, 'config')
   }

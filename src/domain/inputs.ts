@@ -288,6 +288,9 @@ export const listDeadLettersInput = z.strictObject({
 })
 export type ListDeadLettersInput = z.input<typeof listDeadLettersInput>
 
+export const listBreakersInput = z.strictObject({ infrastructureId: tenantId })
+export type ListBreakersInput = z.input<typeof listBreakersInput>
+
 export const statsInput = z.strictObject({ infrastructureId: tenantId.optional() })
 export type StatsInput = z.input<typeof statsInput>
 

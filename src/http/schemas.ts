@@ -7,6 +7,7 @@ import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, MESSAGE_PRIORITIES, type OutboxMessage } from '../domain/outbox-message.js'
 import { ROLES } from '../domain/tenant-scope.js'
+import type { BreakerView } from '../ports/breaker-repository.js'
 import type { CancelResult } from '../ports/outbox-repository.js'
 
 /**
@@ -166,6 +167,19 @@ export const channelStatsSchema = shapeOf<ChannelStats>()({
     .number()
     .nullable()
     .describe('Age of the oldest due pending message; null when none is due.'),
+})
+
+export const breakerSchema = shapeOf<BreakerView>()({
+  infrastructureId: uuid,
+  channelId: uuid,
+  status: z
+    .enum(['open', 'half_open'])
+    .describe("`open`: the channel's messages wait; `half_open`: one probe delivery is under way."),
+  failures: z.number().int().describe('The failed attempts in a row that opened it.'),
+  openedAt: dateTime.nullable(),
+  retryAt: dateTime
+    .nullable()
+    .describe('When the next probe may go (open), or when the probe under way is given up on (half open).'),
 })
 
 export const inboxEntrySchema = shapeOf<InboxEntry>()({

@@ -1,4 +1,5 @@
 export type { AuditLog } from './audit-log.js'
+export type { BreakerKey, BreakerReading, BreakerRepository, BreakerView } from './breaker-repository.js'
 export type { CategoryPatch, CategoryRepository } from './category-repository.js'
 export type { ChannelPatch, ChannelRepository } from './channel-repository.js'
 export type { ChannelSecrets, SecretOwner } from './channel-secrets.js'

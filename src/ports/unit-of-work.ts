@@ -1,5 +1,6 @@
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { AuditLog } from './audit-log.js'
+import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { InboxRepository } from './inbox-repository.js'
@@ -33,6 +34,8 @@ export interface Repositories {
   readonly preferences: PreferenceRepository
   /** Per-channel rate buckets shared by every worker of the store. */
   readonly rateBuckets: RateBucketRepository
+  /** Per-channel circuit breakers shared by every worker of the store. */
+  readonly breakers: BreakerRepository
   /** Notifications and the recipients they left out. */
   readonly notifications: NotificationRepository
 }

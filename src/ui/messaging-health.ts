@@ -1,4 +1,5 @@
 import { css, html, nothing, type PropertyDeclarations, type TemplateResult } from 'lit'
+import type { BreakerView } from '../domain/breaker.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats } from '../domain/delivery.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
@@ -24,13 +25,15 @@ export interface HealthClient extends SessionClient {
   redriveMessage(messageId: string, infrastructureId?: string): Promise<OutboxMessage>
   redriveChannel(channelId: string, infrastructureId?: string): Promise<{ redriven: number }>
   listMessagingChannels(filter?: { infrastructureId?: string }): Promise<Channel[]>
+  listBreakers(filter?: { infrastructureId?: string }): Promise<BreakerView[]>
 }
 
 const styles = css`
   h3 {
     margin-top: 1.25rem;
   }
-  .dead {
+  .dead,
+  .breaker-open {
     color: var(--messaging-danger, #b42318);
     font-weight: 600;
   }
@@ -100,8 +103,9 @@ function subjectOf(payload: unknown): string {
 
 /**
  * `<messaging-health>`: queue health per tenant and channel (pending, in flight, delivered,
- * failed, dead, age of the oldest due pending message) and the dead letters with their last
- * error and a Redrive button (one message, or every dead one of a channel). Refreshes every
+ * failed, dead, cancelled, age of the oldest due pending message), the channels whose circuit
+ * breaker is open (their messages wait for the endpoint to recover) and the dead letters with
+ * their last error and a Redrive button (one message, or every dead one of a channel). Refreshes every
  * `poll-interval` ms (default 30000; 0: off).
  *
  * @example
@@ -115,6 +119,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     pollInterval: { attribute: 'poll-interval', type: Number },
     stats: { state: true },
     dead: { state: true },
+    breakers: { state: true },
     channelNames: { state: true },
     status: { state: true },
     busy: { state: true },
@@ -123,6 +128,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
   declare pollInterval: number
   declare protected stats: ChannelStats[]
   declare protected dead: OutboxMessage[]
+  declare protected breakers: BreakerView[]
   declare protected channelNames: Map<string, string>
   declare protected status: string
   declare protected busy: string | null
@@ -132,6 +138,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     this.pollInterval = 30_000
     this.stats = []
     this.dead = []
+    this.breakers = []
     this.channelNames = new Map()
     this.status = ''
     this.busy = null
@@ -147,6 +154,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
   protected override resetForIdentity(): void {
     this.stats = []
     this.dead = []
+    this.breakers = []
     this.channelNames = new Map()
   }
 
@@ -163,7 +171,13 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     const result = await this.guard(async () => {
       const stats = await client.stats(this.scope)
       const tenants = [...new Set(stats.filter((s) => s.dead > 0).map((s) => s.infrastructureId))]
-      const [dead, channels] = await Promise.all([
+      const everyTenant = [
+        ...new Set([
+          ...stats.map((s) => s.infrastructureId),
+          ...(this.scope.infrastructureId ? [this.scope.infrastructureId] : []),
+        ]),
+      ]
+      const [dead, channels, breakers] = await Promise.all([
         Promise.all(
           tenants.map((infrastructureId) => client.listDeadLetters({ infrastructureId, limit: 100 })),
         ),
@@ -173,13 +187,15 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
             client.listMessagingChannels({ infrastructureId }).catch(() => [] as Channel[]),
           ),
         ),
+        Promise.all(everyTenant.map((infrastructureId) => client.listBreakers({ infrastructureId }))),
       ])
-      return { stats, dead: dead.flat(), channels: channels.flat() }
+      return { stats, dead: dead.flat(), channels: channels.flat(), breakers: breakers.flat() }
     })
     if (result) {
       this.error = null
       this.stats = result.stats
       this.dead = result.dead
+      this.breakers = result.breakers
       this.channelNames = new Map(result.channels.map((c) => [c.id, c.name || c.channelKey]))
     }
     this.loading = false
@@ -243,6 +259,42 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
         },
       },
     )
+  }
+
+  /** Channels whose breaker is open: their messages wait, attempts not spent, until a probe gets through. */
+  private renderBreakers(): TemplateResult {
+    return html`<h3 id="breakers-title">Open circuit breakers</h3>
+      ${
+        this.breakers.length === 0
+          ? html`<p class="muted">Every channel is delivering.</p>`
+          : html`<div class="table-wrap">
+            <table>
+              <caption class="visually-hidden">Channels whose endpoint failed repeatedly: their messages wait</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Channel</th>
+                  <th scope="col">State</th>
+                  <th scope="col" class="num">Failures</th>
+                  <th scope="col">Opened</th>
+                  <th scope="col">Next probe</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${this.breakers.map(
+                  (b) => html`<tr data-breaker=${b.channelId}>
+                    <th scope="row">${this.channelLabel(b.channelId)}</th>
+                    <td class="breaker-open" data-label="State">
+                      ${b.status === 'open' ? 'Open: messages wait' : 'Probing: one delivery under way'}
+                    </td>
+                    <td class="num" data-label="Failures">${b.failures}</td>
+                    <td data-label="Opened">${formatTime(b.openedAt)}</td>
+                    <td data-label="Next probe">${formatTime(b.retryAt)}</td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>`
+      }`
   }
 
   protected override render(): TemplateResult {
@@ -316,6 +368,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
           </tbody>
         </table>
       </div>
+      ${this.renderBreakers()}
       <h3 id="dead-title" tabindex="-1">Dead letters</h3>
       ${
         this.dead.length === 0

@@ -6,6 +6,8 @@ import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { Redactor } from '../domain/redaction.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { DeliveryOutcome, HandOff, RelayTransport, Transport } from '../ports/transport.js'
+import type { Breakers } from './breakers.js'
+import { breakerResultOf } from './breakers.js'
 import type { ReleaseReason } from './events.js'
 import type { RateLimiter } from './rate-limiter.js'
 import type { Timers } from './timers.js'
@@ -21,6 +23,8 @@ export interface DeliverOneOptions {
   /** By channel type. */
   readonly transports: ReadonlyMap<string, Transport | RelayTransport>
   readonly rateLimiter: RateLimiter
+  /** The channels' circuit breakers; absent: none. */
+  readonly breakers?: Breakers
   /** One transport call's limit; past it the attempt is a retryable `timeout`. */
   readonly attemptTimeoutMs: number
   readonly retry: RetryPolicy
@@ -99,6 +103,12 @@ export async function deliverOne(
       })
   }
   const channel = { infrastructureId: held.infrastructureId, channelId: held.channelId }
+  const breaker = options.breakers?.policyFor(lookup) ?? null
+  if (breaker && options.breakers) {
+    // An open breaker holds the message uncounted: no attempt spent on an endpoint that is down.
+    const gate = await options.breakers.admit(channel, breaker)
+    if (gate.decision === 'wait') return release(Math.max(1, gate.waitMs), 'breaker_open')
+  }
   if (lookup.rateLimit) {
     const waitMs = await options.rateLimiter.take(channel, lookup.rateLimit)
     if (waitMs > 0) return release(waitMs, 'rate_limited')
@@ -135,6 +145,10 @@ export async function deliverOne(
       }
   if (lookup.rateLimit && outcome.status === 'retryable' && outcome.retryAfterMs !== undefined)
     await deferChannel(options.rateLimiter, channel, outcome.retryAfterMs)
+  if (breaker && options.breakers && outcome.status !== 'relayed') {
+    const result = breakerResultOf(outcome)
+    if (result) await options.breakers.record(channel, breaker, result)
+  }
   if (outcome.status === 'relayed')
     return { action: 'hand-off', holdMs: outcome.holdMs, reference: outcome.reference ?? null }
   return settleWith(held, startedAt, options, lookup.redact, outcome)

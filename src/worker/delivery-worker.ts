@@ -3,6 +3,7 @@ import type { Span } from '@opentelemetry/api'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import { DeliveryTelemetry } from '../telemetry/delivery-telemetry.js'
 import { failSpan } from '../telemetry/tracing.js'
+import { storeBreakers } from './breakers.js'
 import { ChannelCache } from './channel-cache.js'
 import { ClaimLoop, DeliverySlots } from './claim-loop.js'
 import { CompletionBatcher } from './completion-batcher.js'
@@ -142,6 +143,16 @@ class WorkerRuntime {
     })
     this.deliverOptions = {
       ...settings,
+      breakers: storeBreakers(
+        port,
+        settings.breakerDefaults,
+        {
+          change: (channel, change) => this.reporter.breakerChanged(channel, change),
+          error: (channel, e) =>
+            settings.logger.warn({ ...channel, err: String(e) }, 'circuit breaker not recorded'),
+        },
+        () => timers.now(),
+      ),
       scope: port.scope,
       render: (held, channelType) => port.render(held, channelType),
     }

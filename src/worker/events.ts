@@ -1,5 +1,7 @@
+import type { BreakerChange } from '../application/breaker-service.js'
 import type { AttemptReport } from '../application/settle.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
+import type { BreakerKey } from '../ports/breaker-repository.js'
 
 /** The subset of a pino (or console-like) logger the worker uses. Nothing secret is ever passed to it. */
 export interface WorkerLogger {
@@ -18,6 +20,7 @@ export type ReleaseReason =
   | 'channel_paused'
   | 'secrets_unavailable'
   | 'tenant_cap'
+  | 'breaker_open'
 
 /** What the worker tells its listeners. */
 export interface DeliveryWorkerEvents {
@@ -30,6 +33,10 @@ export interface DeliveryWorkerEvents {
   relayed: [message: ClaimedMessage, reference: string | null]
   released: [message: ClaimedMessage, reason: ReleaseReason]
   leaseLost: [message: ClaimedMessage]
+  /** A channel's circuit breaker opened (or opened again after a failed probe); audited too. */
+  breakerOpened: [channel: BreakerKey, change: BreakerChange]
+  /** A channel's circuit breaker closed (a delivery went through after it opened); audited too. */
+  breakerClosed: [channel: BreakerKey, change: BreakerChange]
   error: [error: unknown]
 }
 

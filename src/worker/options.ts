@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import type { DeliveryPort } from '../application/delivery-port.js'
+import type { BreakerPolicy } from '../domain/breaker.js'
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/delivery.js'
 import type { Principal } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
@@ -66,6 +67,13 @@ export interface DeliveryWorkerOptions {
    * per process instead (no round trip, but N workers send N times the rate).
    */
   readonly rateLimiter?: RateLimiter
+  /**
+   * Circuit breakers per channel, shared by every worker of the store: the defaults a channel's
+   * own `breaker` field overrides. Default: 5 failed attempts within 60 s open a channel's
+   * breaker for a 30 s cool-down (DEFAULT_BREAKER_POLICY); in-app channels have none unless
+   * they set one. `false`: none, except on channels that set one.
+   */
+  readonly breakers?: Partial<BreakerPolicy> | false
   readonly logger?: WorkerLogger
   /** For the jitter; tests pin it. */
   readonly random?: () => number
@@ -93,6 +101,7 @@ export interface WorkerSettings {
   readonly completeBatchSize: number
   readonly channelCacheMs: number
   readonly rateLimiter: RateLimiter
+  readonly breakerDefaults: Partial<BreakerPolicy> | false
   readonly logger: WorkerLogger
   readonly random: () => number
   readonly timers: Timers
@@ -126,6 +135,7 @@ export function resolveOptions(options: DeliveryWorkerOptions): WorkerSettings {
     completeBatchSize: Math.max(1, options.completeBatchSize ?? 100),
     channelCacheMs: options.channelCacheMs ?? 2000,
     rateLimiter: options.rateLimiter ?? storeRateLimiter(port),
+    breakerDefaults: options.breakers ?? {},
     logger: options.logger ?? silentLogger,
     random: options.random ?? Math.random,
     timers,

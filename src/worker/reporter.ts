@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'node:events'
+import type { BreakerChange } from '../application/breaker-service.js'
 import type { AttemptReport, SettleResult } from '../application/settle.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
+import type { BreakerKey } from '../ports/breaker-repository.js'
 import { type DeliveryWorkerEvents, logContext, type ReleaseReason, type WorkerLogger } from './events.js'
 import type { Timers } from './timers.js'
 
@@ -63,6 +65,21 @@ export class Reporter {
     this.log.warn(
       { infrastructureId: held.infrastructureId, channelId: held.channelId, reason, detail },
       'messages of this channel are held, attempts not spent',
+    )
+  }
+
+  /** A channel's breaker opened or closed: an event, and a log line (the audit entry is the store's). */
+  breakerChanged(channel: BreakerKey, change: BreakerChange): void {
+    if (change.transition === 'closed') {
+      this.events.emit('breakerClosed', channel, change)
+      this.log.info({ ...channel }, 'circuit breaker closed; the channel delivers again')
+      return
+    }
+    this.events.emit('breakerOpened', channel, change)
+    const retryInMs = change.state.retryAt === null ? null : change.state.retryAt - change.at
+    this.log.warn(
+      { ...channel, failures: change.state.failures, retryInMs, reopened: change.transition === 'reopened' },
+      "circuit breaker open; the channel's messages wait, attempts not spent",
     )
   }
 

@@ -848,6 +848,12 @@ export function describeFacadeConformance(
             'invalid_type',
           ],
           [
+            'listBreakers: infrastructureId missing',
+            (m) => m.listBreakers(admin, {} as never),
+            'infrastructureId',
+            'invalid_type',
+          ],
+          [
             'stats: infrastructureId not a uuid',
             (m) => m.stats(admin, { infrastructureId: 'x' }),
             'infrastructureId',

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
+import { DEFAULT_BREAKER_POLICY } from '../../src/domain/breaker.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
 import { type Console, startConsole } from './support.js'
 
@@ -302,6 +303,32 @@ describe('the web components in a real browser against the real handler', () => 
     ).toBe('pending')
     expect(await statsRow.locator('td.num').nth(4).textContent()).toBe('0')
     await shot(page, 'dead-letter-redriven')
+  })
+
+  it('an administrator sees a channel whose circuit breaker is open in the health view', async () => {
+    const admin = c.principals.adminA
+    const ch = await c.messaging.createChannel(admin, {
+      infrastructureId: c.infraA,
+      channelKey: 'crm-hooks',
+      type: 'in_app',
+    })
+    // The store's own breaker, tripped as a worker would: five failures in a row.
+    const port = c.messaging.deliveryPort({ principal: c.principals.serviceA })
+    const key = { infrastructureId: c.infraA, channelId: ch.id }
+    for (let i = 0; i < 5; i++)
+      await port.recordBreaker(key, { ...DEFAULT_BREAKER_POLICY, coolDownMs: 3_600_000 }, 'failure')
+    const { page } = await c.signIn('adminA')
+    const health = page.locator('messaging-health')
+    const row = health.locator(`tr[data-breaker="${ch.id}"]`)
+    await row.waitFor()
+    expect(await row.locator('th').textContent()).toBe('crm-hooks')
+    expect(await row.locator('td.breaker-open').textContent()).toContain('Open: messages wait')
+    expect(await row.locator('td.num').textContent()).toBe('5')
+    // It closes once a delivery gets through; the next refresh says every channel delivers.
+    await port.recordBreaker(key, DEFAULT_BREAKER_POLICY, 'success')
+    await health.getByRole('button', { name: 'Refresh' }).click()
+    await row.waitFor({ state: 'detached' })
+    await health.getByText('Every channel is delivering.').waitFor()
   })
 
   it("sessions cannot see or change another tenant's channels: refused, and the component says so", async () => {

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto'
+import type { BreakerChange, BreakerGate } from '../../src/application/breaker-service.js'
 import type { ChannelLookup } from '../../src/application/channel-opener.js'
 import type { DeliveryPort, RenderStep } from '../../src/application/delivery-port.js'
 import type { RetainItem } from '../../src/application/retain.js'
 import type { AttemptReport, SettleItem, SettleResult } from '../../src/application/settle.js'
+import {
+  admit,
+  type BreakerPolicy,
+  type BreakerResult,
+  type BreakerState,
+  recordResult,
+} from '../../src/domain/breaker.js'
 import type { Channel, RateLimit } from '../../src/domain/channel.js'
 import type { ClaimedMessage } from '../../src/domain/outbox-message.js'
 import { TenantScope } from '../../src/domain/tenant-scope.js'
@@ -105,6 +113,30 @@ export class MemoryPortDouble implements DeliveryPort {
   async deferChannel(channel: RateBucketKey, afterMs: number): Promise<void> {
     this.deferred.push({ channelId: channel.channelId, afterMs })
     this.buckets.defer(`${channel.infrastructureId}/${channel.channelId}`, afterMs)
+  }
+  /** Channels' breakers in this process, on `now` (the stores' shared breakers pass the conformance suite). */
+  readonly breakerStates = new Map<string, BreakerState>()
+  breakerNow: () => number = () => Date.now()
+  breakerAdmits = 0
+  async admitBreaker(channel: RateBucketKey, policy: BreakerPolicy): Promise<BreakerGate> {
+    const key = `${channel.infrastructureId}/${channel.channelId}`
+    const state = this.breakerStates.get(key) ?? null
+    const a = admit(state, this.breakerNow(), policy)
+    this.breakerAdmits++
+    if (a.decision === 'probe') this.breakerStates.set(key, a.next)
+    if (a.decision === 'go') return { decision: 'go', clean: (state?.failures ?? 0) === 0 }
+    return a.decision === 'wait' ? { decision: 'wait', waitMs: a.waitMs } : { decision: 'probe' }
+  }
+  async recordBreaker(
+    channel: RateBucketKey,
+    policy: BreakerPolicy,
+    result: BreakerResult,
+  ): Promise<BreakerChange | null> {
+    const key = `${channel.infrastructureId}/${channel.channelId}`
+    const now = this.breakerNow()
+    const { next, transition } = recordResult(this.breakerStates.get(key) ?? null, result, now, policy)
+    if (next) this.breakerStates.set(key, next)
+    return next && transition ? { transition, state: next, at: now } : null
   }
   async openChannel(infrastructureId: string, channelId: string): Promise<ChannelLookup> {
     return this.lookup(infrastructureId, channelId)

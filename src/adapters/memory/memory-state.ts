@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../domain/audit.js'
+import type { BreakerState } from '../../domain/breaker.js'
 import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
@@ -40,6 +41,8 @@ export class MemoryState {
   readonly tenantDefaults = new Map<string, TenantDefault>()
   /** (infrastructure, channel) -> the channel's rate bucket. */
   readonly rateBuckets = new Map<string, BucketState>()
+  /** (infrastructure, channel) -> the channel's circuit breaker. */
+  readonly breakers = new Map<string, BreakerState>()
   /** (infrastructure, id) -> notification. */
   readonly notifications = new Map<string, Notification>()
   /** (infrastructure, business, idempotency key) -> notification key: the unique index. */

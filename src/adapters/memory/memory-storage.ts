@@ -7,6 +7,7 @@ import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '.
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
 import { cutOff } from '../shared/retention.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
+import { MemoryBreakerRepository } from './memory-breaker-repository.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
@@ -59,6 +60,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         categories: new MemoryCategoryRepository(this.state, journal),
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
+        breakers: new MemoryBreakerRepository(this.state, journal, this.clock),
         notifications: new MemoryNotificationRepository(this.state, journal),
       }
       return work(repos)

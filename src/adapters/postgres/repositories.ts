@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Repositories } from '../../ports/unit-of-work.js'
 import { PostgresAuditLog } from './postgres-audit-log.js'
+import { PostgresBreakerRepository } from './postgres-breaker-repository.js'
 import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
@@ -31,5 +32,6 @@ export const repositories = (
   categories: new PostgresCategoryRepository(db),
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
+  breakers: new PostgresBreakerRepository(db),
   notifications: new PostgresNotificationRepository(db),
 })

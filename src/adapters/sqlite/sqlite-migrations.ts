@@ -690,6 +690,23 @@ BEGIN
 END;
 `
 
+// Circuit breakers per channel, shared by every worker on the file (sql/0056): one row per
+// (infrastructure, channel), written only when a breaker's state changes.
+const v13 = /* sql */ `
+CREATE TABLE messaging_breakers (
+  infrastructure_id TEXT    NOT NULL,
+  channel_id        TEXT    NOT NULL,
+  status            TEXT    NOT NULL CHECK (status IN ('closed', 'open', 'half_open')),
+  failures          INTEGER NOT NULL CHECK (failures >= 0),
+  window_started_at INTEGER,
+  opened_at         INTEGER,
+  retry_at          INTEGER,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, channel_id),
+  CHECK ((status = 'closed') = (retry_at IS NULL))
+) STRICT;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -703,4 +720,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 10, name: 'cancel', sql: v10 },
   { version: 11, name: 'trace_context', sql: v11 },
   { version: 12, name: 'priorities', sql: v12 },
+  { version: 13, name: 'breakers', sql: v13 },
 ]

@@ -17,6 +17,7 @@ import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '.
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
 import { cutOff } from '../shared/retention.js'
 import { SqliteAuditLog } from './sqlite-audit-log.js'
+import { SqliteBreakerRepository } from './sqlite-breaker-repository.js'
 import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { toStorageError } from './sqlite-errors.js'
@@ -120,6 +121,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         categories: new SqliteCategoryRepository(conn),
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
+        breakers: new SqliteBreakerRepository(conn, this.clock),
         notifications: new SqliteNotificationRepository(conn),
       }),
     )

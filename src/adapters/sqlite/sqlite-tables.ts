@@ -57,6 +57,7 @@ export interface SqliteDatabase {
   messaging_notification_skips: NotificationSkipsTable
   messaging_security_log: SecurityLogTable
   messaging_rate_buckets: RateBucketsTable
+  messaging_breakers: BreakersTable
 }
 
 export interface SecurityLogTable {
@@ -80,4 +81,16 @@ export interface RateBucketsTable {
   refilled_at: number
   /** No token before this (a provider's Retry-After); null: not held. */
   held_until: number | null
+}
+
+export interface BreakersTable {
+  infrastructure_id: string
+  channel_id: string
+  status: string
+  failures: number
+  /** Epoch ms of the store's clock, as every time of the table. */
+  window_started_at: number | null
+  opened_at: number | null
+  retry_at: number | null
+  updated_at: number
 }

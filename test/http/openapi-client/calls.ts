@@ -414,6 +414,7 @@ ok(
   await adminA.POST(`${base}/channels/reseal-secrets`, { body: { infrastructureId: infraA } }),
 )
 ok('stats', await serviceA.GET(`${base}/stats`, { params: { query: {} } }))
+ok('listBreakers', await adminA.GET(`${base}/breakers`, { params: { query: { infrastructureId: infraA } } }))
 {
   const metrics = ok('metrics', await serviceA.GET(`${base}/metrics`, { parseAs: 'text' }))
   if (!String(metrics.data).includes('# TYPE messaging_queue_messages gauge'))
