@@ -218,7 +218,7 @@ describe('operating a SQLite store from the command line', () => {
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
   }, 150_000)
 
-  it('enqueues with a priority, reschedules and cancels a scheduled message, and says what a cancel left', async () => {
+  it('enqueues with a priority and an ordering key, reschedules and cancels a scheduled message, and says what a cancel left', async () => {
     const at = ['--sqlite', file, '--infra', infra]
     const enq = await cli(
       'enqueue',
@@ -231,17 +231,32 @@ describe('operating a SQLite store from the command line', () => {
       '1h',
       '--priority',
       'high',
+      '--ordering-key',
+      'order-7',
       '--json',
     )
     expect(enq.code, enq.err).toBe(0)
     const { id } = JSON.parse(enq.out) as { id: string }
     expect(await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).toMatchObject({
       priority: 'high',
+      orderingKey: 'order-7',
       status: 'pending',
     })
     const bad = await cli('enqueue', ...at, '--channel', 'alerts', '--payload', '{}', '--priority', 'urgent')
     expect(bad.code).toBe(2)
     expect(bad.err).toContain('--priority')
+    const badKey = await cli(
+      'enqueue',
+      ...at,
+      '--channel',
+      'alerts',
+      '--payload',
+      '{}',
+      '--ordering-key',
+      'a b',
+    )
+    expect(badKey.code).toBe(2)
+    expect(badKey.err).toContain('--ordering-key')
     const moved = await cli('reschedule', ...at, '--message', id, '--at', '2030-01-01T00:00:00Z')
     expect(moved).toMatchObject({ code: 0, out: `rescheduled ${id} (due 2030-01-01T00:00:00.000Z)\n` })
     expect(await cli('cancel', ...at, '--message', id)).toMatchObject({ code: 0, out: `cancelled ${id}\n` })

@@ -219,11 +219,16 @@ export function registerOps(program: Command, io: CliIo): void {
     .option('--idempotency-key <key>', 'a repeat returns the first message')
     .option('--delay <duration>', 'due after this long: 30s, 5m, 1h')
     .option('--priority <priority>', "high, normal or low: its place in the tenant's queue")
+    .option(
+      '--ordering-key <key>',
+      "delivered after the tenant's earlier messages with this key, one at a time",
+    )
     .option('--json', 'print JSON')
     .action(
       async (
         opts: ActorOptions & {
           priority?: string
+          orderingKey?: string
           channel: string
           payload: string
           business?: string
@@ -253,6 +258,7 @@ export function registerOps(program: Command, io: CliIo): void {
             idempotencyKey: '--idempotency-key',
             availableAt: '--delay',
             priority: '--priority',
+            orderingKey: '--ordering-key',
           }
           const { message, created } = await asFlags(flags, () =>
             m.enqueue(principal, {
@@ -264,6 +270,7 @@ export function registerOps(program: Command, io: CliIo): void {
               ...(opts.idempotencyKey && { idempotencyKey: opts.idempotencyKey }),
               ...(delay > 0 && { availableAt: new Date(Date.now() + delay) }),
               ...(opts.priority !== undefined && { priority: opts.priority as never }),
+              ...(opts.orderingKey !== undefined && { orderingKey: opts.orderingKey }),
             }),
           )
           io.out(
