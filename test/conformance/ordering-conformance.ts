@@ -322,6 +322,17 @@ export function describeOrderingConformance(name: string, factory: StorageFactor
       ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'config.orderingOnDead' })
     })
 
+    it("keeps each business's keys apart: one key in two businesses of a tenant (and in none) goes in parallel", async () => {
+      const s = await setup()
+      const [bizA, bizB] = [uuid(), uuid()]
+      const a1 = await s.enqueue('k', {}, { businessId: bizA })
+      const a2 = await s.enqueue('k', {}, { businessId: bizA })
+      const b1 = await s.enqueue('k', {}, { businessId: bizB })
+      const plain = await s.enqueue('k')
+      expect((await s.claimIds()).sort()).toEqual([a1.id, b1.id, plain.id].sort())
+      expect(await s.get(a2.id)).toMatchObject({ status: 'pending', attempts: 0 })
+    })
+
     it('waits behind an earlier scheduled message of the key; cancelling it frees the key', async () => {
       const s = await setup()
       const later = await s.enqueue('k', {}, { availableAt: new Date(Date.now() + HOUR) })
