@@ -199,6 +199,7 @@ export class OutboxService {
         createdBy: scope.userId,
         createdAt: this.ctx.clock.now(),
         priority: input.priority,
+        orderingKey: input.orderingKey,
         // null under the no-op tracer (no SDK): the store writes nothing for it.
         traceContext: traceContextOf(span),
       },

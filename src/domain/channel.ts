@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ValidationError } from './errors.js'
+import { ORDERING_ON_DEAD } from './outbox-message.js'
 import { parseInput } from './validation.js'
 
 export const BUILTIN_CHANNEL_TYPES = ['in_app', 'email', 'sms', 'webhook'] as const
@@ -238,6 +239,9 @@ export const rateLimitSchema = z.strictObject({
 })
 export type RateLimit = z.infer<typeof rateLimitSchema>
 
+/** `config.orderingOnDead` of any channel: `hold` (the default) or `skip` (ORDERING_ON_DEAD). */
+export const orderingOnDeadSchema = z.enum(ORDERING_ON_DEAD)
+
 /**
  * A channel's own circuit-breaker setting: `false` turns the breaker off for the channel; an
  * object overrides the worker's defaults field by field (see BreakerPolicy).
@@ -253,7 +257,7 @@ export const breakerSettingSchema = z.union([
 export type BreakerSetting = z.infer<typeof breakerSettingSchema>
 
 /** Fields every channel type's config may carry, read by the worker rather than the transport. */
-const MODULE_FIELDS = ['rateLimit', 'breaker'] as const
+const MODULE_FIELDS = ['rateLimit', 'breaker', 'orderingOnDead'] as const
 
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
 export const REDACTED = '[redacted]'
@@ -299,7 +303,8 @@ export class ChannelTypeRegistry {
   /**
    * Validates a config against its type's schema; issues are reported under `config.`.
    * Every type also accepts `rateLimit` (delivery throttling) and `breaker` (the channel's
-   * circuit breaker), both read by the worker.
+   * circuit breaker), both read by the worker, and `orderingOnDead` (what a dead message
+   * does to its ordering key), read by the claim.
    */
   parseConfig(type: string, config: unknown): Record<string, unknown> {
     const def = this.get(type)
@@ -309,7 +314,7 @@ export class ChannelTypeRegistry {
       !Array.isArray(config) &&
       MODULE_FIELDS.some((f) => f in config)
     ) {
-      const { rateLimit, breaker, ...rest } = config as Record<string, unknown>
+      const { rateLimit, breaker, orderingOnDead, ...rest } = config as Record<string, unknown>
       const parsed = parseInput(def.configSchema, rest, 'config')
       return {
         ...parsed,
@@ -318,6 +323,9 @@ export class ChannelTypeRegistry {
         }),
         ...('breaker' in config && {
           breaker: parseInput(breakerSettingSchema, breaker, 'config.breaker'),
+        }),
+        ...('orderingOnDead' in config && {
+          orderingOnDead: parseInput(orderingOnDeadSchema, orderingOnDead, 'config.orderingOnDead'),
         }),
       }
     }

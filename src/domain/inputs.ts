@@ -150,6 +150,16 @@ export const jsonValueSchema = z
   .meta({ description: 'Any JSON value', type: ['object', 'array', 'string', 'number', 'boolean', 'null'] })
 const jsonValue = jsonValueSchema
 
+/**
+ * An ordering key: printable ASCII like an idempotency key, at most 200 characters (the
+ * stores' CHECK says the same), so an order id, an account id or `user:42` fits with room.
+ */
+export const orderingKeySchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, { message: 'must be printable ASCII without spaces' })
+
 export const enqueueInput = z
   .strictObject({
     infrastructureId: tenantId,
@@ -174,6 +184,11 @@ export const enqueueInput = z
     availableAt: timestampSchema.nullable().default(null),
     /** Its place in its tenant's queue: `high` goes ahead of the tenant's `normal` and `low`. */
     priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
+    /**
+     * Messages of the tenant with the same key go one at a time, in enqueue order; other
+     * keys and tenants go in parallel (docs/worker.md).
+     */
+    orderingKey: orderingKeySchema.nullable().default(null),
   })
   .refine((v) => (v.channelId === undefined) !== (v.channelKey === undefined), {
     message: 'exactly one of channelId or channelKey is required',

@@ -28,6 +28,15 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 export const MESSAGE_PRIORITIES = ['high', 'normal', 'low'] as const
 export type MessagePriority = (typeof MESSAGE_PRIORITIES)[number]
 
+/**
+ * What a dead (or failed for good) message does to its ordering key, per channel
+ * (`config.orderingOnDead`): `hold` keeps the key's later messages waiting until it is
+ * redriven or cancelled, `skip` lets them go on. Absent: `hold`, so a key's order is never
+ * broken unless its channel says so.
+ */
+export const ORDERING_ON_DEAD = ['hold', 'skip'] as const
+export type OrderingOnDead = (typeof ORDERING_ON_DEAD)[number]
+
 /** The stored rank of a priority: claims take the lowest rank first (0 high, 1 normal, 2 low). */
 export const priorityRank = (p: MessagePriority): number => MESSAGE_PRIORITIES.indexOf(p)
 export const priorityOfRank = (rank: number): MessagePriority => MESSAGE_PRIORITIES[rank] ?? 'normal'
@@ -52,6 +61,11 @@ export interface OutboxMessage {
   readonly notification: MessageNotification | null
   /** Its place in its tenant's queue. */
   readonly priority: MessagePriority
+  /**
+   * Messages of one tenant with the same key are delivered one at a time, in enqueue order
+   * (docs/worker.md, "Ordering keys"); null: none, the message goes in parallel with the rest.
+   */
+  readonly orderingKey: string | null
   /** The trace the enqueue ran in (docs/live.md); null when no span was recording. */
   readonly traceContext: TraceContext | null
   // delivery state

@@ -87,6 +87,12 @@ export const outboxMessageSchema = shapeOf<OutboxMessage>()({
     .describe(
       "Its place in its tenant's queue: higher first within the tenant; tenants take turns whatever their priorities.",
     ),
+  orderingKey: z
+    .string()
+    .nullable()
+    .describe(
+      'Messages of the tenant with the same key are delivered one at a time, in enqueue order; null: none.',
+    ),
   notification: z
     .object({ id: uuid, userId: uuid, categoryKey: z.string(), templateId: uuid.nullable() })
     .nullable()

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
+import { orderingKeySchema } from '../domain/inputs.js'
 import type { MessageNotification } from '../domain/notification.js'
 import {
   type ClaimedMessage,
@@ -30,6 +31,8 @@ export interface RelayEnvelope {
   readonly notification: MessageNotification | null
   /** Its priority in the outbox (an envelope from before priorities reads as `normal`). */
   readonly priority: MessagePriority
+  /** Its ordering key (an envelope from before ordering keys reads as none). */
+  readonly orderingKey: string | null
   /** The enqueue's W3C trace context, so the broker's worker joins its trace (null: none). */
   readonly traceContext: TraceContext | null
   readonly maxAttempts: number
@@ -82,6 +85,7 @@ export const relayEnvelopeSchema = z.strictObject({
     .nullable()
     .default(null),
   priority: z.enum(MESSAGE_PRIORITIES).default('normal'),
+  orderingKey: orderingKeySchema.nullable().default(null),
   traceContext: z
     .strictObject({
       traceparent: z.string().min(1).max(MAX_TRACEPARENT_LENGTH),
@@ -123,6 +127,7 @@ export function toEnvelope(
     idempotencyKey: message.idempotencyKey,
     notification: message.notification,
     priority: message.priority,
+    orderingKey: message.orderingKey,
     traceContext: message.traceContext,
     maxAttempts: message.maxAttempts,
     createdBy: message.createdBy,
@@ -170,6 +175,7 @@ export function heldFromEnvelope(
     idempotencyKey: envelope.idempotencyKey,
     notification: envelope.notification,
     priority: envelope.priority,
+    orderingKey: envelope.orderingKey,
     traceContext: envelope.traceContext,
     maxAttempts: envelope.maxAttempts,
     createdBy: envelope.createdBy,

@@ -87,6 +87,8 @@ export interface NewOutboxMessage {
   readonly notification?: MessageNotification | null
   /** Its place in its tenant's queue; absent: `normal`. */
   readonly priority?: MessagePriority
+  /** Its ordering key (delivered after the tenant's earlier messages of the key); absent or null: none. */
+  readonly orderingKey?: string | null
   /** The W3C trace context of the enqueuing span (absent or null: none was recording). */
   readonly traceContext?: TraceContext | null
 }

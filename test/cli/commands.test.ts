@@ -49,6 +49,7 @@ describe('messaging command line', () => {
     ['enqueue', '--idempotency-key'],
     ['prune', '--older-than'],
     ['security-log', '--since'],
+    ['audit', '--target'],
   ])('%s --help describes its options', async (command, option) => {
     const r = await cli(command, '--help')
     expect(r.code).toBe(0)
@@ -218,7 +219,7 @@ describe('operating a SQLite store from the command line', () => {
     expect(await messaging.listMessages(admin, { infrastructureId: infra })).toEqual([])
   }, 150_000)
 
-  it('enqueues with a priority, reschedules and cancels a scheduled message, and says what a cancel left', async () => {
+  it('enqueues with a priority and an ordering key, reschedules and cancels a scheduled message, and says what a cancel left', async () => {
     const at = ['--sqlite', file, '--infra', infra]
     const enq = await cli(
       'enqueue',
@@ -231,17 +232,32 @@ describe('operating a SQLite store from the command line', () => {
       '1h',
       '--priority',
       'high',
+      '--ordering-key',
+      'order-7',
       '--json',
     )
     expect(enq.code, enq.err).toBe(0)
     const { id } = JSON.parse(enq.out) as { id: string }
     expect(await messaging.getMessage(admin, { infrastructureId: infra, messageId: id })).toMatchObject({
       priority: 'high',
+      orderingKey: 'order-7',
       status: 'pending',
     })
     const bad = await cli('enqueue', ...at, '--channel', 'alerts', '--payload', '{}', '--priority', 'urgent')
     expect(bad.code).toBe(2)
     expect(bad.err).toContain('--priority')
+    const badKey = await cli(
+      'enqueue',
+      ...at,
+      '--channel',
+      'alerts',
+      '--payload',
+      '{}',
+      '--ordering-key',
+      'a b',
+    )
+    expect(badKey.code).toBe(2)
+    expect(badKey.err).toContain('--ordering-key')
     const moved = await cli('reschedule', ...at, '--message', id, '--at', '2030-01-01T00:00:00Z')
     expect(moved).toMatchObject({ code: 0, out: `rescheduled ${id} (due 2030-01-01T00:00:00.000Z)\n` })
     expect(await cli('cancel', ...at, '--message', id)).toMatchObject({ code: 0, out: `cancelled ${id}\n` })
@@ -291,6 +307,32 @@ describe('operating a SQLite store from the command line', () => {
     expect(none.out).toBe("no refusals outside a caller's scope\n")
     const bad = await cli('security-log', '--sqlite', file, '--since', 'yesterday')
     expect(bad).toMatchObject({ code: 2, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
+  })
+
+  it("finds who queued a message, its own entry or its batch's, with audit --target", async () => {
+    const batch = await messaging.enqueueMany(admin, [
+      { infrastructureId: infra, channelId, payload: { n: 1 } },
+      { infrastructureId: infra, channelId, payload: { n: 2 } },
+    ])
+    const second = batch[1]!.message.id
+    const found = await cli('audit', '--sqlite', file, '--infra', infra, '--target', second, '--json')
+    expect(found.code, found.err).toBe(0)
+    const entries = JSON.parse(found.out) as {
+      actorId: string
+      action: string
+      details: { messageIds: string[] }
+    }[]
+    expect(entries).toHaveLength(1)
+    expect(entries[0]).toMatchObject({ actorId: admin.userId, action: 'outbox.enqueue' })
+    expect(entries[0]!.details.messageIds).toEqual(batch.map((r) => r.message.id))
+    const shown = await cli('audit', '--sqlite', file, '--infra', infra, '--target', second)
+    expect(shown.out).toContain(admin.userId)
+    expect(shown.out).toContain('outbox.enqueue')
+    const none = await cli('audit', '--sqlite', file, '--infra', infra, '--target', randomUUID())
+    expect(none.out).toBe('no audit entries\n')
+    const bad = await cli('audit', '--sqlite', file, '--infra', infra, '--target', 'x\u0000')
+    expect(bad.code).toBe(2)
+    expect(bad.err).toContain('--target')
   })
 
   it('serves HTTP with the tokens of a file, and stops cleanly on SIGTERM', async () => {

@@ -510,6 +510,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
         settledAt: null,
         notification: null,
         priority: 'normal' as const,
+        orderingKey: null,
         traceContext: null,
       }
       const producerScope = TenantScope.of(s.producer)

@@ -394,6 +394,7 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
         ...c.message,
         notification: c.message.notification ?? null,
         priority: c.message.priority ?? 'normal',
+        orderingKey: c.message.orderingKey ?? null,
         traceContext: c.message.traceContext ?? null,
         channelId,
         maxAttempts,

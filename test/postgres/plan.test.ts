@@ -252,8 +252,13 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     // and count, and the locking walk; the update finds its rows by address.
     expect(scans.map((s) => s['Node Type'])).not.toContain('Seq Scan')
     expect(scans.map((s) => s['Node Type'])).not.toContain('Bitmap Heap Scan')
+    // (The ordering-key probes of sql/0053 are in the plan too, run for keyed rows only.)
     expect(new Set(scans.map((s) => s['Index Name']).filter(Boolean))).toEqual(
-      new Set(['messaging_outbox_ready_idx']),
+      new Set([
+        'messaging_outbox_ready_idx',
+        'messaging_outbox_ordering_idx',
+        'messaging_outbox_ordering_held_idx',
+      ]),
     )
     expect(plan.map((n) => n['Node Type'])).toContain('Recursive Union')
     const lockRows = plan.find((n) => n['Node Type'] === 'LockRows')!
@@ -295,6 +300,74 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     const probes = outboxScans(analyzed).reduce((n, s) => n + (s['Actual Loops'] ?? 0), 0)
     console.log(`fleet claim of 20 with ${tenantsDue.rows[0].n} tenants due: ${probes} index probes`)
     expect(probes).toBeLessThan(200)
+  })
+
+  /** A tenant of its own: one channel, and `n` due messages whose key is `keyOf(g)` (g = 1..n, in enqueue order). */
+  async function keyedTenant(n: number, keyOf: string) {
+    const k = { infra: uuid(), channel: uuid() }
+    await admin.query(
+      `insert into messaging_channels (infrastructure_id, id, channel_key, type, name, config, created_by, created_at, updated_at)
+       values ($1, $2, 'alerts', 'in_app', 'Alerts', '{}', gen_random_uuid(), now(), now())`,
+      [k.infra, k.channel],
+    )
+    await admin.query(
+      `insert into messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, max_attempts, created_by,
+                                    created_at, status, attempts, available_at, ordering_key, ordering_seq)
+       select $1, gen_random_uuid(), null, $2, '{"text":"x"}', 5, gen_random_uuid(),
+              timestamptz '2024-06-01' + g * interval '1 ms', 'pending', 0, timestamptz '2024-06-01' + g * interval '1 ms',
+              ${keyOf}, nextval('messaging_outbox_ordering_seq')
+         from generate_series(1, ${n}) g`,
+      [k.infra, k.channel],
+    )
+    return { ...k, scope: scopeOf('service', [[k.infra, null]]) }
+  }
+
+  it('probes the ordering-key indexes for keyed rows only, and claims one message per key', async () => {
+    // 100 keys of 20 messages each, interleaved in enqueue order: key (g % 100).
+    const keyed = await keyedTenant(2000, "'key-' || (g % 100)")
+    await admin.query('analyze messaging_outbox')
+    const q = await statementOf(
+      () =>
+        storage.unitOfWork.run(keyed.scope, (r) =>
+          r.outbox.claim(keyed.scope, { limit: 10, leaseMs: 60_000 }),
+        ),
+      /for update skip locked/i,
+    )
+    const analyzed = outboxScans(await planOf(q, claimsOf(keyed.scope), db.appUrl, true))
+    expect(analyzed.map((s) => s['Node Type'])).not.toContain('Seq Scan')
+    const loops = (index: string) =>
+      analyzed.filter((s) => s['Index Name'] === index).reduce((n, s) => n + (s['Actual Loops'] ?? 0), 0)
+    // "Is an earlier message of this key unsettled", "is one held": index probes, per keyed row.
+    expect(loops('messaging_outbox_ordering_idx')).toBeGreaterThan(0)
+    expect(loops('messaging_outbox_ordering_held_idx')).toBeGreaterThan(0)
+    // One claim takes each key's first; the next takes other keys, never a held key's next.
+    const first = await timedClaim(storage, keyed.scope, 10)
+    const second = await timedClaim(storage, keyed.scope, 10)
+    const keys = (ms: typeof first.claimed) => ms.map((m) => m.orderingKey)
+    expect(new Set(keys(first.claimed)).size).toBe(10)
+    expect(new Set([...keys(first.claimed), ...keys(second.claimed)]).size).toBe(20)
+
+    // A tenant without keys: the probes are in the plan and never run.
+    const plain = await statementOf(
+      () =>
+        storage.unitOfWork.run(bigWorker, (r) => r.outbox.claim(bigWorker, { limit: 10, leaseMs: 60_000 })),
+      /for update skip locked/i,
+    )
+    const plainScans = outboxScans(await planOf(plain, claimsOf(bigWorker), db.appUrl, true))
+    const probes = plainScans.filter((s) => /ordering/.test(s['Index Name'] ?? ''))
+    expect(probes.length).toBeGreaterThan(0)
+    expect(probes.map((s) => s['Actual Loops'])).toEqual(probes.map(() => 0))
+
+    // The worst case: one key's 5,000 messages behind its held first. The claim steps over
+    // them (one probe each) to find nothing: measured, not asserted.
+    const oneKey = await keyedTenant(5000, "'only'")
+    await admin.query('analyze messaging_outbox')
+    expect((await timedClaim(storage, oneKey.scope, 10)).claimed).toHaveLength(1)
+    const blocked = await timedClaim(storage, oneKey.scope, 10)
+    expect(blocked.claimed).toEqual([])
+    console.log(
+      `claim of 10 over 100 keys x 20: ${first.ms.toFixed(1)} ms, next ${second.ms.toFixed(1)} ms; over one key's 4,999 waiting behind a held first: ${blocked.ms.toFixed(1)} ms`,
+    )
   })
 
   it('prunes by the settled index: nothing old enough among 900,000 settled rows costs milliseconds', async () => {

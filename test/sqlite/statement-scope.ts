@@ -8,6 +8,7 @@ export interface RecordedStatement {
 }
 
 const TRANSACTION_CONTROL = /^(begin immediate|commit|rollback)$/
+const ALIAS = /"(messaging_[a-z_]+)" as "([a-z])"/g
 const TABLE_REF = /\b(?:from|join|update|into)\s+"(messaging_[a-z_]+)"/g
 /** `tenant_can_access(infrastructure, business)` as the adapter writes it. */
 const TENANT_PREDICATE =
@@ -86,10 +87,14 @@ export function scopeProblems(stmt: RecordedStatement): string[] {
     covered.set(table, c)
   }
   const isConjunct = (start: number) => /(?:\bwhere|\band)\s*$/.test(sql.slice(0, start))
+  /** `"messaging_outbox" as "b"`: a correlated subquery's name for a table. */
+  const aliases = new Map([...sql.matchAll(ALIAS)].map((m) => [m[2]!, m[1]!]))
   /** The table whose infrastructure the subject names, or null. */
   const subjectTable = (subject: string, subjectParam: number | undefined, column: string) => {
     const col = /^"(messaging_[a-z_]+)"\."([a-z_]+)"$/.exec(subject)
     if (col) return col[2] === column ? col[1]! : null
+    const aliased = /^"([a-z])"\."([a-z_]+)"$/.exec(subject)
+    if (aliased) return aliased[2] === column ? (aliases.get(aliased[1]!) ?? null) : null
     if (subject === '?' && insert && subjectParam !== undefined) {
       return parameters[subjectParam] === insertedValue(column) ? insert[1]! : null
     }

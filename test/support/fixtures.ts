@@ -74,6 +74,7 @@ export function message(
     settledAt: null,
     notification: null,
     priority: 'normal',
+    orderingKey: null,
     traceContext: null,
     ...over,
   }

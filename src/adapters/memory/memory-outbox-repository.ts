@@ -89,7 +89,10 @@ export class MemoryOutboxRepository implements OutboxRepository {
       if (existing !== undefined) return { message: copy(this.state.outbox.get(existing)!), created: false }
       this.journal.setIn(this.state.idempotency, ikey, messageKey(message.infrastructureId, message.id))
     }
-    this.journal.setIn(this.state.outbox, messageKey(message.infrastructureId, message.id), copy(message))
+    const key = messageKey(message.infrastructureId, message.id)
+    if (message.orderingKey !== null)
+      this.journal.setIn(this.state.orderingSeq, key, ++this.state.orderingDrawn)
+    this.journal.setIn(this.state.outbox, key, copy(message))
     return { message: copy(message), created: true }
   }
 
@@ -124,10 +127,17 @@ export class MemoryOutboxRepository implements OutboxRepository {
     const now = this.clock.now()
     const excluded = new Set(options.excludeInfrastructureIds ?? [])
     const perTenant = new Map<string, OutboxMessage[]>()
+    let turns: Map<string, { first: number; held: boolean }> | undefined
     for (const m of this.state.outbox.values()) {
       if (options.infrastructureId !== undefined && m.infrastructureId !== options.infrastructureId) continue
       if (excluded.has(m.infrastructureId) || !scope.canAccess(m.infrastructureId, m.businessId)) continue
       if (!isClaimable(m, now)) continue
+      if (m.orderingKey !== null) {
+        turns ??= this.keyTurns(scope, now)
+        const turn = turns.get(`${m.infrastructureId}/${m.businessId ?? ''}/${m.orderingKey}`)!
+        if (turn.held || turn.first !== this.state.orderingSeq.get(messageKey(m.infrastructureId, m.id)))
+          continue
+      }
       const list = perTenant.get(m.infrastructureId)
       if (list) list.push(m)
       else perTenant.set(m.infrastructureId, [m])
@@ -163,6 +173,38 @@ export class MemoryOutboxRepository implements OutboxRepository {
       this.journal.setIn(this.state.outbox, messageKey(m.infrastructureId, m.id), claimed)
       return copy(claimed)
     })
+  }
+
+  /**
+   * Each ordering key's turn, as the SQL stores' claims decide it: a keyed message goes when
+   * it is the first (in enqueue order) of its tenant (infrastructure and business) and key that is pending or processing,
+   * or failed or dead on a channel whose config does not say `orderingOnDead: 'skip'`, and
+   * none of the key is held under a live lease. Blockers are read within the scope, as the
+   * SQL stores read them. One pass over the outbox per claim.
+   */
+  private keyTurns(scope: TenantScope, now: Date): Map<string, { first: number; held: boolean }> {
+    const turns = new Map<string, { first: number; held: boolean }>()
+    for (const [key, b] of this.state.outbox) {
+      if (b.orderingKey === null || !scope.canAccess(b.infrastructureId, b.businessId)) continue
+      const blocks =
+        b.status === 'pending' ||
+        b.status === 'processing' ||
+        ((b.status === 'failed' || b.status === 'dead') && this.holdsOnDead(b))
+      if (!blocks) continue
+      const k = `${b.infrastructureId}/${b.businessId ?? ''}/${b.orderingKey}`
+      const seq = this.state.orderingSeq.get(key)!
+      const held = b.status === 'processing' && b.leasedUntil!.getTime() > now.getTime()
+      const turn = turns.get(k)
+      if (!turn) turns.set(k, { first: seq, held })
+      else turns.set(k, { first: Math.min(turn.first, seq), held: turn.held || held })
+    }
+    return turns
+  }
+
+  /** Whether a dead or failed message holds its key: unless its channel says `orderingOnDead: 'skip'`. */
+  private holdsOnDead(m: OutboxMessage): boolean {
+    const channel = this.state.channels.get(channelKey(m.infrastructureId, m.channelId))
+    return channel?.config.orderingOnDead !== 'skip'
   }
 
   async settle(scope: TenantScope, cmd: SettleCommand): Promise<boolean> {

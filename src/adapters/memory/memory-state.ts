@@ -20,6 +20,10 @@ export class MemoryState {
   readonly outbox = new Map<string, OutboxMessage>()
   /** (infrastructure, business, idempotency key) -> outbox key: the unique index. */
   readonly idempotency = new Map<string, string>()
+  /** outbox key -> a keyed message's place in its key's order (the SQL stores' ordering_seq). */
+  readonly orderingSeq = new Map<string, number>()
+  /** The last place drawn: it only grows (a rolled-back draw leaves a gap, as a sequence does). */
+  orderingDrawn = 0
   readonly audit: AuditEntry[] = []
   /** (actor, role, hour, action, error code) -> the count of refusals outside the actor's scope. */
   readonly security = new Map<string, SecurityEvent>()

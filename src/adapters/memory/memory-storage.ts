@@ -120,6 +120,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           if (m.settledAt === null || m.settledAt.getTime() >= olderThan.getTime()) continue
           journal.deleteIn(state.outbox, key)
           journal.deleteIn(state.attempts, key)
+          journal.deleteIn(state.orderingSeq, key)
           if (m.idempotencyKey !== null) {
             journal.deleteIn(
               state.idempotency,

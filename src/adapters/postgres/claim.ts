@@ -25,10 +25,40 @@ export interface ClaimQuery {
  * A row claimable now by the database's clock: pending and due, or held under a lapsed
  * lease. Over `o`. messaging_now() is STABLE and inlined, so it bounds the index range.
  */
+/**
+ * A keyed row's turn (sql/0053): no earlier row of its tenant (infrastructure and business)
+ * and key is pending or
+ * processing (a lapsed holder's included: it goes first when claimed again), or failed or
+ * dead on a channel whose config does not say `orderingOnDead: 'skip'`; and no row of the
+ * key is held under a live lease (a redriven earlier row must not overtake a later one in
+ * flight). Two probes of the partial indexes messaging_outbox_ordering_idx and
+ * messaging_outbox_ordering_held_idx; `o.ordering_key IS NULL` comes first in the OR, which
+ * PostgreSQL evaluates left to right, so a row without a key runs neither. In one statement
+ * only a key's first unsettled row can pass, so a claim takes at most one message per key.
+ */
+const ORDERED = sql`
+  (o.ordering_key IS NULL OR (
+    NOT EXISTS (
+      SELECT FROM messaging_outbox AS b
+       WHERE b.infrastructure_id = o.infrastructure_id AND b.ordering_key = o.ordering_key
+         AND b.ordering_seq < o.ordering_seq AND b.business_id IS NOT DISTINCT FROM o.business_id
+         AND b.status IN ('pending', 'processing', 'failed', 'dead')
+         AND (b.status IN ('pending', 'processing')
+              OR NOT EXISTS (
+                SELECT FROM messaging_channels AS k
+                 WHERE k.infrastructure_id = b.infrastructure_id AND k.id = b.channel_id
+                   AND k.config ->> 'orderingOnDead' = 'skip')))
+    AND NOT EXISTS (
+      SELECT FROM messaging_outbox AS b
+       WHERE b.infrastructure_id = o.infrastructure_id AND b.ordering_key = o.ordering_key
+         AND b.business_id IS NOT DISTINCT FROM o.business_id
+         AND b.status = 'processing' AND b.leased_until > messaging_now())))`
+
 const READY = sql`
   o.status IN ('pending', 'processing')
   AND o.available_at <= messaging_now()
-  AND (o.status = 'pending' OR o.leased_until <= messaging_now())`
+  AND (o.status = 'pending' OR o.leased_until <= messaging_now())
+  AND ${ORDERED}`
 
 /**
  * The hot path: leases up to `limit` claimable messages in one statement, fairly between

@@ -42,7 +42,8 @@ const fromJson = (j: Record<string, unknown>): OutboxMessage =>
  * from sql/0060, the priorities from sql/0070), run as a named prepared statement: parsed and planned once per
  * connection, not on every call. $25 and $26 (traceparent, tracestate) are null, not arrays
  * of nulls, when no message of the call was traced (no OpenTelemetry SDK in the host); $27
- * (priorities) is null when every message of the call is `normal`.
+ * (priorities) is null when every message of the call is `normal`, $28 (ordering keys, sql/0071_enqueue_ordering_keys)
+ * null when no message of the call has one.
  */
 const ENQUEUE = namedStatement(
   'messaging_enqueue_arrays_2',
@@ -50,7 +51,7 @@ const ENQUEUE = namedStatement(
     $1, $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[],
     $10::int[], $11::uuid[], $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::uuid[], $16::uuid[],
     $17::text[], $18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::text[], $23::jsonb[], $24::timestamptz[],
-    $25::text[], $26::text[], $27::smallint[])`,
+    $25::text[], $26::text[], $27::smallint[], $28::text[])`,
 )
 
 /** A JSON value as node-postgres sends an element of a jsonb[] (an array element would otherwise become a sub-array). */
@@ -89,7 +90,21 @@ function arraysOf(commands: readonly EnqueueCommand[], ords: readonly number[]):
     ]
     for (let c = 0; c < row.length; c++) cols[c]![i] = row[c]
   })
-  return [...cols, ...traceArraysOf(commands, ords), priorityArrayOf(commands, ords)]
+  return [
+    ...cols,
+    ...traceArraysOf(commands, ords),
+    priorityArrayOf(commands, ords),
+    orderingKeysOf(commands, ords),
+  ]
+}
+
+/** The ordering keys when a message of the call has one, else null: nothing drawn, nothing sent. */
+function orderingKeysOf(
+  commands: readonly EnqueueCommand[],
+  ords: readonly number[],
+): (string | null)[] | null {
+  if (!ords.some((ord) => commands[ord]!.message.orderingKey)) return null
+  return ords.map((ord) => commands[ord]!.message.orderingKey ?? null)
 }
 
 /** The priorities (ranks) when a message of the call is not `normal`, else null: the column's default. */
@@ -161,6 +176,7 @@ export async function enqueueManyStatement(
       ...c.message,
       notification: c.message.notification ?? null,
       priority: c.message.priority ?? 'normal',
+      orderingKey: c.message.orderingKey ?? null,
       traceContext: c.message.traceContext ?? null,
       channelId: r.channel_id!,
       maxAttempts: r.max_attempts!,

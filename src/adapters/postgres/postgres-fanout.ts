@@ -168,6 +168,8 @@ export async function enqueueFanOut(
       createdAt: m.createdAt,
       notification: m.notification ?? null,
       priority: m.priority ?? 'normal',
+      // A keyed message is never a fan-out's (onlyFanOutFields): the enqueue writes it.
+      orderingKey: null,
       traceContext: m.traceContext ?? null,
       status: 'pending',
       attempts: 0,

@@ -60,6 +60,7 @@ export async function enqueueBatch(
       ...c.message,
       notification: c.message.notification ?? null,
       priority: c.message.priority ?? 'normal',
+      orderingKey: c.message.orderingKey ?? null,
       traceContext: c.message.traceContext ?? null,
       channelId: channel.id,
       maxAttempts: channel.maxAttempts ?? c.defaultMaxAttempts,

@@ -12,7 +12,7 @@ export const TEXT_CAPS = {
   lastError: 4000,
   // sql/0030, SQLite v7: the longest host name (RFC 1035).
   workerHost: 253,
-  // sql/0057, SQLite v14.
+  // sql/0057, SQLite v15.
   provider: 300,
 } as const
 

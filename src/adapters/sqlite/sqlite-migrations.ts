@@ -707,9 +707,36 @@ CREATE TABLE messaging_breakers (
 ) STRICT;
 `
 
+// Ordering keys (sql/0053): a message's key and its place in the key's order, both null or
+// both set, written once. The place is max + 1 over the key's rows, taken in the enqueue's
+// write transaction (SQLite has one writer, so no two messages draw the same one); the
+// index serves that and the claim's "is an earlier message of this key unsettled".
+const v14 = /* sql */ `
+ALTER TABLE messaging_outbox ADD COLUMN ordering_key TEXT;
+ALTER TABLE messaging_outbox ADD COLUMN ordering_seq INTEGER;
+
+CREATE INDEX messaging_outbox_ordering_idx
+  ON messaging_outbox (infrastructure_id, ordering_key, ordering_seq)
+  WHERE ordering_key IS NOT NULL;
+
+CREATE TRIGGER messaging_outbox_ordering_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.ordering_key IS NULL) = (NEW.ordering_seq IS NULL)
+      AND (NEW.ordering_key IS NULL
+           OR (length(NEW.ordering_key) BETWEEN 1 AND 200 AND NOT NEW.ordering_key GLOB '*[^!-~]*')))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: an ordering key is 1 to 200 printable ASCII characters, with its place');
+END;
+
+CREATE TRIGGER messaging_outbox_ordering_immutable
+BEFORE UPDATE OF ordering_key, ordering_seq ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+`
+
 // Which of a channel's providers an attempt went out through (sql/0057): email relays and SMS
 // providers may list fallbacks. Null for single-endpoint types and older attempts.
-const v14 = /* sql */ `
+const v15 = /* sql */ `
 ALTER TABLE messaging_delivery_attempts
   ADD COLUMN provider TEXT CHECK (provider IS NULL OR length(provider) <= 300);
 `
@@ -728,5 +755,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 11, name: 'trace_context', sql: v11 },
   { version: 12, name: 'priorities', sql: v12 },
   { version: 13, name: 'breakers', sql: v13 },
-  { version: 14, name: 'attempt_provider', sql: v14 },
+  { version: 14, name: 'ordering_keys', sql: v14 },
+  { version: 15, name: 'attempt_provider', sql: v15 },
 ]

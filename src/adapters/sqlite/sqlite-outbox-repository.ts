@@ -28,7 +28,7 @@ import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
 import { outboxRow, toAttempt, toMessage } from './sqlite-rows.js'
-import { canAccess, insertChecked } from './sqlite-scope.js'
+import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 
 const infra = sql.ref('messaging_outbox.infrastructure_id')
@@ -41,6 +41,20 @@ const OPEN = sql<SqlBool>`${sql.ref('messaging_outbox.status')} in ('pending', '
 /** Pending and due, or holding a lease that lapsed: `isClaimable` of the domain, as SQL. */
 const claimable = (now: number): RawBuilder<SqlBool> =>
   sql<SqlBool>`((${sql.ref('status')} = 'pending' and ${sql.ref('available_at')} <= ${now}) or (${sql.ref('status')} = 'processing' and ${sql.ref('leased_until')} <= ${now}))`
+
+/**
+ * A keyed row's turn, as PostgreSQL's claim (src/adapters/postgres/claim.ts) decides it: no
+ * earlier row of its tenant (infrastructure and business) and key is pending or processing, or failed or dead on a channel
+ * whose config does not say `orderingOnDead: 'skip'`; no row of the key held under a live
+ * lease. Blockers are read within the scope, as PostgreSQL's policies read them. A row
+ * without a key is not probed.
+ */
+const ordered = (scope: TenantScope, now: number): RawBuilder<SqlBool> => {
+  const o = (c: string) => sql.ref(`messaging_outbox.${c}`)
+  const b = (c: string) => sql.ref(`b.${c}`)
+  const sameKey = sql`${b('infrastructure_id')} = ${o('infrastructure_id')} and ${b('business_id')} is ${o('business_id')} and ${b('ordering_key')} = ${o('ordering_key')} and ${canAccess(scope, b('infrastructure_id'), b('business_id'))}`
+  return sql<SqlBool>`(${o('ordering_key')} is null or (not exists (select 1 from ${sql.table('messaging_outbox')} as ${sql.ref('b')} where ${sameKey} and ${b('ordering_seq')} < ${o('ordering_seq')} and (${b('status')} in ('pending', 'processing') or (${b('status')} in ('failed', 'dead') and not exists (select 1 from ${sql.table('messaging_channels')} as ${sql.ref('k')} where ${sql.ref('k.infrastructure_id')} = ${b('infrastructure_id')} and ${sql.ref('k.id')} = ${b('channel_id')} and json_extract(${sql.ref('k.config')}, '$.orderingOnDead') = 'skip' and ${canAccessInfrastructure(scope, sql.ref('k.infrastructure_id'))})))) and not exists (select 1 from ${sql.table('messaging_outbox')} as ${sql.ref('b')} where ${sameKey} and ${b('status')} = 'processing' and ${b('leased_until')} > ${now})))`
+}
 
 /** The rows of `infrastructureId` that `target` names. */
 const namedBy = (infrastructureId: string, target: CancelTarget): RawBuilder<SqlBool> =>
@@ -103,7 +117,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
       const written = await insertChecked(
         this.db,
         'messaging_outbox',
-        outboxRow(message),
+        { ...outboxRow(message), ordering_seq: await this.nextOrderingSeq(scope, message) },
         canAccess(scope, sql.val(message.infrastructureId), sql.val(message.businessId)),
       )
       if (written === 0) throw new TenantScopeViolationError(message.infrastructureId, message.businessId)
@@ -113,6 +127,23 @@ export class SqliteOutboxRepository implements OutboxRepository {
       throw e
     }
     return { message: structuredClone(message), created: true }
+  }
+
+  /**
+   * A keyed message's place in its key's order: one past the key's last (an index probe).
+   * Inside the unit's write transaction nobody else inserts in between.
+   */
+  private async nextOrderingSeq(scope: TenantScope, message: OutboxMessage): Promise<number | null> {
+    if (message.orderingKey === null) return null
+    const last = await this.db
+      .selectFrom('messaging_outbox')
+      .select(sql<number | null>`max(${sql.ref('ordering_seq')})`.as('seq'))
+      .where('infrastructure_id', '=', message.infrastructureId)
+      .where(sql<SqlBool>`${business} is ${message.businessId}`)
+      .where('ordering_key', '=', message.orderingKey)
+      .where(inScope(scope))
+      .executeTakeFirst()
+    return (last?.seq ?? 0) + 1
   }
 
   async findById(scope: TenantScope, infrastructureId: string, id: string): Promise<OutboxMessage | null> {
@@ -174,6 +205,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
           .where('infrastructure_id', '=', h.infrastructure_id)
           .where(OPEN)
           .where(claimable(now))
+          .where(ordered(scope, now))
           .where(inScope(scope))
           .orderBy('priority')
           .orderBy('available_at')
@@ -253,7 +285,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
     now: number,
   ): Promise<Array<{ infrastructure_id: string; head_at: number; head_id: string }>> {
     const head = (column: 'available_at' | 'id') =>
-      sql`(select ${sql.ref(column)} from ${sql.table('messaging_outbox')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${sql.ref('candidates.value')} and ${OPEN} and ${claimable(now)} and ${inScope(scope)} order by ${sql.ref('priority')}, ${sql.ref('available_at')}, ${sql.ref('id')} limit 1)`
+      sql`(select ${sql.ref(column)} from ${sql.table('messaging_outbox')} where ${sql.ref('messaging_outbox.infrastructure_id')} = ${sql.ref('candidates.value')} and ${OPEN} and ${claimable(now)} and ${ordered(scope, now)} and ${inScope(scope)} order by ${sql.ref('priority')}, ${sql.ref('available_at')}, ${sql.ref('id')} limit 1)`
     const excluded = JSON.stringify(options.excludeInfrastructureIds ?? [])
     const onlyOne = options.infrastructureId
     const candidates =

@@ -206,6 +206,57 @@ export function registerOps(program: Command, io: CliIo): void {
       })
     })
 
+  actorOptions(program.command('audit'))
+    .description(
+      "The tenant's audit trail, newest first; --target <id> finds who queued a message (its own entry or its batch's)",
+    )
+    .option(
+      '--target <id>',
+      "entries about this target: a message's id also finds the batch entry that lists it",
+    )
+    .option('--action <action>', 'one action only: outbox.enqueue, channel.create, ...')
+    .option('--limit <n>', 'at most this many entries (1 to 1000)', integer(1), 100)
+    .option('--json', 'print JSON')
+    .action(async (opts: ActorOptions & { target?: string; action?: string; limit: number }) => {
+      const principal = principalOf(opts)
+      const infrastructureId = oneInfra(opts, principal)
+      await withMessaging(opts, io, async (m) => {
+        const entries = await asFlags({ targetId: '--target', action: '--action', limit: '--limit' }, () =>
+          m.listAudit(principal, {
+            infrastructureId,
+            limit: opts.limit,
+            ...(opts.target !== undefined && { targetId: opts.target }),
+            ...(opts.action !== undefined && { action: opts.action }),
+          }),
+        )
+        if (opts.json) {
+          io.out(`${JSON.stringify(entries, null, 2)}\n`)
+          return
+        }
+        if (entries.length === 0) {
+          io.out('no audit entries\n')
+          return
+        }
+        io.out(
+          `${table(
+            ['at', 'actor', 'role', 'action', 'target', 'outcome', 'messages'],
+            entries.map((e) => {
+              const ids = e.details?.messageIds
+              return [
+                e.at.toISOString(),
+                e.actorId,
+                e.actorRole,
+                e.action,
+                e.targetId ?? '-',
+                e.errorCode ? `${e.outcome} (${e.errorCode})` : e.outcome,
+                Array.isArray(ids) ? ids.length : '-',
+              ]
+            }),
+          )}\n`,
+        )
+      })
+    })
+
   actorOptions(program.command('enqueue'))
     .description('Append one message to the outbox')
     .requiredOption('--channel <uuid|key>', 'the channel', channelRef)
@@ -219,11 +270,16 @@ export function registerOps(program: Command, io: CliIo): void {
     .option('--idempotency-key <key>', 'a repeat returns the first message')
     .option('--delay <duration>', 'due after this long: 30s, 5m, 1h')
     .option('--priority <priority>', "high, normal or low: its place in the tenant's queue")
+    .option(
+      '--ordering-key <key>',
+      "delivered after the tenant's earlier messages with this key, one at a time",
+    )
     .option('--json', 'print JSON')
     .action(
       async (
         opts: ActorOptions & {
           priority?: string
+          orderingKey?: string
           channel: string
           payload: string
           business?: string
@@ -253,6 +309,7 @@ export function registerOps(program: Command, io: CliIo): void {
             idempotencyKey: '--idempotency-key',
             availableAt: '--delay',
             priority: '--priority',
+            orderingKey: '--ordering-key',
           }
           const { message, created } = await asFlags(flags, () =>
             m.enqueue(principal, {
@@ -264,6 +321,7 @@ export function registerOps(program: Command, io: CliIo): void {
               ...(opts.idempotencyKey && { idempotencyKey: opts.idempotencyKey }),
               ...(delay > 0 && { availableAt: new Date(Date.now() + delay) }),
               ...(opts.priority !== undefined && { priority: opts.priority as never }),
+              ...(opts.orderingKey !== undefined && { orderingKey: opts.orderingKey }),
             }),
           )
           io.out(

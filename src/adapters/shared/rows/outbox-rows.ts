@@ -39,6 +39,12 @@ export interface OutboxRow<K extends ColumnKinds, M extends Mode = 'read'> {
   tracestate: string | null
   /** 0 high, 1 normal, 2 low (`priorityRank`; sql/0070, SQLite v12). */
   priority: number
+  /**
+   * The ordering key and the message's place in its key's order (sql/0053, SQLite v14):
+   * both null, or both set. The place is the store's, never the caller's.
+   */
+  ordering_key: string | null
+  ordering_seq: number | string | null
 }
 
 /** messaging_audit_log. */
@@ -143,6 +149,9 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     traceparent: m.traceContext?.traceparent ?? null,
     tracestate: m.traceContext?.tracestate ?? null,
     priority: priorityRank(m.priority),
+    ordering_key: m.orderingKey,
+    // Assigned by the store as it inserts (SQLite's insert, PostgreSQL's enqueue function).
+    ordering_seq: null,
   }),
   toMessage: (r: OutboxRow<K>): OutboxMessage => ({
     id: r.id,
@@ -173,6 +182,7 @@ export const outboxRows = <K extends ColumnKinds>(c: Columns<K>) => ({
           },
     traceContext: r.traceparent === null ? null : { traceparent: r.traceparent, tracestate: r.tracestate },
     priority: priorityOfRank(r.priority),
+    orderingKey: r.ordering_key ?? null,
   }),
   auditRow: (e: AuditEntry): AuditRow<K, 'write'> => ({
     infrastructure_id: e.infrastructureId,
