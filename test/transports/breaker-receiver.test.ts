@@ -96,14 +96,17 @@ describe('circuit breaker against a real receiver on loopback that fails, then r
       expect(closed.length).toBeGreaterThanOrEqual(1)
 
       const failedHits = hits.filter((h) => h.status === 503)
-      // Bounded: the 3 failures that opened it, at most the 3 others already under way, then
-      // one probe per cool-down (3 re-openings here), however long it stayed down.
-      expect(failedHits.length).toBeLessThanOrEqual(3 + 3 + (opened.length - 1))
-      expect(openedAt).toBeLessThanOrEqual(6)
-      // Once open, deliveries went one at a time (the probes) until it closed again.
-      const afterOpen = hits.slice(6, closed[0]! - 1)
+      const seen = JSON.stringify({ opened, closed, hits: hits.map((h) => [h.status, h.start, h.end]) })
+      // Bounded: the 3 failures that opened it and at most the 3 others already under way, then
+      // one probe per cool-down, each failure of which re-opens it (a late failure of one of
+      // those 3 may re-open it in a probe's stead: at most 3 more), however long it stayed down.
+      expect(failedHits.length, seen).toBeLessThanOrEqual(3 + 3 + (opened.length - 1) + 3)
+      expect(openedAt, seen).toBeLessThanOrEqual(6)
+      // Once open (and the 3 under way had answered), deliveries went one at a time (the probes)
+      // until it closed again.
+      const afterOpen = hits.slice(9, closed[0]! - 1)
       for (let i = 1; i < afterOpen.length; i++)
-        expect(afterOpen[i]!.start).toBeGreaterThanOrEqual(afterOpen[i - 1]!.end)
+        expect(afterOpen[i]!.start, seen).toBeGreaterThanOrEqual(afterOpen[i - 1]!.end)
       // Every message delivered once after recovery, and the attempts spent stay as few as the hits.
       const delivered = hits.filter((h) => h.status === 200).map((h) => h.id)
       expect(new Set(delivered)).toEqual(new Set(ids))
