@@ -91,7 +91,7 @@ export class MemoryOutboxRepository implements OutboxRepository {
     }
     const key = messageKey(message.infrastructureId, message.id)
     if (message.orderingKey !== null)
-      this.journal.setIn(this.state.orderingSeq, key, ++this.state.orderingDrawn)
+      this.journal.setIn(this.state.orderingSeq, key, this.state.drawOrderingSeq())
     this.journal.setIn(this.state.outbox, key, copy(message))
     return { message: copy(message), created: true }
   }

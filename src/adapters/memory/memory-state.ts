@@ -22,8 +22,7 @@ export class MemoryState {
   readonly idempotency = new Map<string, string>()
   /** outbox key -> a keyed message's place in its key's order (the SQL stores' ordering_seq). */
   readonly orderingSeq = new Map<string, number>()
-  /** The last place drawn: it only grows (a rolled-back draw leaves a gap, as a sequence does). */
-  orderingDrawn = 0
+
   readonly audit: AuditEntry[] = []
   /** (actor, role, hour, action, error code) -> the count of refusals outside the actor's scope. */
   readonly security = new Map<string, SecurityEvent>()
@@ -53,6 +52,13 @@ export class MemoryState {
   readonly notificationKeys = new Map<string, string>()
   /** (infrastructure, notification, user, channel type) -> skip. */
   readonly notificationSkips = new Map<string, NotificationSkip>()
+  /** The last place drawn (a private field: not one of the tables a dump lists). */
+  #orderingDrawn = 0
+
+  /** The next place in an ordering key's order: it only grows (a rolled-back draw leaves a gap, as a sequence does). */
+  drawOrderingSeq(): number {
+    return ++this.#orderingDrawn
+  }
 }
 
 export const profileKey = (infrastructureId: string, userId: string) => `${infrastructureId}/${userId}`
