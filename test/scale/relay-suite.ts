@@ -224,8 +224,9 @@ export function describeRelay(name: string, factory: StorageFactory): void {
           return outcome as Awaited<ReturnType<Transport['send']>>
         },
       }
-      // Ten failed first attempts in a row would open the channel's breaker (five by default)
-      // and hold the rest for its cool-down: this test is about the duplicate window, not that.
+      // Breakers are off unless asked for; said so here, since ten failed first attempts in a
+      // row would open one (five by default) and hold the rest for its cool-down: this test is
+      // about the duplicate window, not that.
       const w = s.worker([losing], { breakers: false })
       await until(async () => {
         await w.drain()
