@@ -21,18 +21,25 @@ import {
   type NotificationRow as SharedNotificationRow,
 } from '../shared/rows/notification-rows.js'
 import { classify } from './errors.js'
+import { notificationInstant } from './notification-instant.js'
 import { json, type MessagingDatabase, type PostgresKinds, toDelivery, toNotification } from './schema.js'
 
 type NotificationRow = SharedNotificationRow<PostgresKinds>
 
-/** A notification's messages and skips as one relation (sql/0021's indexes: one range each). */
+/**
+ * A notification's messages and skips as one relation, one index range each: the messages
+ * are the rows of the created index at the notification's instant (every message of a
+ * notification carries its created_at, sql/0090), the skips the skips' primary key.
+ */
 const deliveriesOf = (infrastructureId: string, notificationId: string) => sql`
   SELECT o.recipient_user_id::text AS user_id, c.type COLLATE "C" AS channel_type, o.channel_id, o.id AS message_id,
          ${deliveryState(sql.ref('o.status'))} AS state,
          NULL::text AS reason, o.attempts, o.last_error, o.settled_at
     FROM messaging_outbox AS o
     JOIN messaging_channels AS c ON c.infrastructure_id = o.infrastructure_id AND c.id = o.channel_id
-   WHERE o.infrastructure_id = ${infrastructureId} AND o.notification_id = ${notificationId}
+   WHERE o.infrastructure_id = ${infrastructureId}
+     AND o.created_at = ${notificationInstant(infrastructureId, notificationId)}
+     AND o.notification_id = ${notificationId}
   UNION ALL
   SELECT s.user_id::text, s.channel_type, NULL, NULL, 'skipped', s.reason, 0, NULL, NULL
     FROM messaging_notification_skips AS s
