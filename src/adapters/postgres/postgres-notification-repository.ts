@@ -135,11 +135,12 @@ export class PostgresNotificationRepository implements NotificationRepository {
       where.push(sql`(n.created_at, n.id) < (${before.createdAt}, ${before.id})`)
     }
     if (f.userId !== undefined) {
-      // The user's messages and skips: an index range of each (messaging_outbox_recipient_idx, the skips' user index).
+      // The user's messages and skips: an index range of each (messaging_outbox_recipient_idx, the skips' user
+      // index). The recipient index holds one message per recipient of a fan-out (recipient_first, sql/0091).
       where.push(sql`n.id IN (
         SELECT o.notification_id FROM messaging_outbox AS o
          WHERE o.infrastructure_id = ${f.infrastructureId} AND o.recipient_user_id = ${f.userId}
-           AND o.notification_id IS NOT NULL
+           AND o.notification_id IS NOT NULL AND o.recipient_first IS NOT FALSE
         UNION
         SELECT s.notification_id FROM messaging_notification_skips AS s
          WHERE s.infrastructure_id = ${f.infrastructureId} AND s.user_id = ${f.userId})`)
