@@ -7,6 +7,7 @@ import {
   type NotificationSkip,
   type NotificationStatus,
   type NotifyTarget,
+  type PlannedMessage,
   type PlannedRecipient,
   planNotification,
 } from '../domain/notification.js'
@@ -106,10 +107,12 @@ export class NotifyService {
       book,
       template: (channelType, locale) => templates.pick(channelType, locale)?.id ?? null,
     })
+    const { messages, throttled, granted } = await this.throttle(scope, r, infra, category, plan.messages)
     const now = this.ctx.clock.now()
     const skips: NotificationSkip[] = [
       ...optedOutMembers.map((userId) => ({ userId, channelType: '*', reason: 'opted_out' as const })),
       ...plan.skips,
+      ...throttled,
     ].map((s) => ({
       ...s,
       infrastructureId: infra,
@@ -129,15 +132,21 @@ export class NotifyService {
       createdAt: now,
       availableAt: input.availableAt,
       recipientCount: recipients.length + optedOutMembers.length,
-      messageCount: plan.messages.length,
+      messageCount: messages.length,
       skippedCount: skips.length,
     })
-    // A concurrent notify took the key first: its fan-out is the one.
-    if (!inserted.created) return inserted
+    // A concurrent notify took the key first: its fan-out is the one, and the throttle
+    // slots this one took go back (an idempotent retry never counts twice).
+    if (!inserted.created) {
+      if (granted.length > 0) {
+        await r.throttles.giveBack(scope, { infrastructureId: infra, categoryKey: category.key }, granted)
+      }
+      return inserted
+    }
     // The notify's own span, when the host traces it: each delivery joins that trace.
     const active = trace.getActiveSpan()
     const traceContext = active ? traceContextOf(active) : null
-    const commands: EnqueueCommand[] = plan.messages.map((m) => ({
+    const commands: EnqueueCommand[] = messages.map((m) => ({
       message: {
         id: this.ctx.ids.next(),
         infrastructureId: infra,
@@ -176,12 +185,41 @@ export class NotifyService {
         details: {
           category: category.key,
           recipients: inserted.notification.recipientCount,
-          messages: plan.messages.length,
+          messages: messages.length,
           skipped: skips.length,
         },
       }),
     )
     return inserted
+  }
+
+  /**
+   * The category's throttle over the planned messages: one slot per recipient with at least
+   * one message (a notify counts once, whatever number of channel types it fans out to);
+   * a recipient refused a slot gets no message, and a `throttled` skip per channel type
+   * that would have carried one.
+   */
+  private async throttle(
+    scope: TenantScope,
+    r: Repositories,
+    infrastructureId: string,
+    category: Category,
+    planned: readonly PlannedMessage[],
+  ) {
+    if (category.throttle === null || planned.length === 0) {
+      return { messages: planned, throttled: [], granted: [] as string[] }
+    }
+    const users = [...new Set(planned.map((m) => m.userId))]
+    const key = { infrastructureId, categoryKey: category.key }
+    const slots = await r.throttles.take(scope, key, users, category.throttle)
+    const throttled = planned
+      .filter((m) => !slots.has(m.userId))
+      .map((m) => ({ userId: m.userId, channelType: m.channelType, reason: 'throttled' as const }))
+    return {
+      messages: planned.filter((m) => slots.has(m.userId)),
+      throttled,
+      granted: [...slots],
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { NotifyResult } from '../application/notify-service.js'
-import type { Category } from '../domain/category.js'
+import { type Category, THROTTLE_ACTIONS } from '../domain/category.js'
 import {
   DELIVERY_STATES,
   type Notification,
@@ -40,6 +40,16 @@ export const categorySchema = shapeOf<Category>()({
   channels: z
     .record(z.string(), z.object({ channelKey: z.string(), enabled: z.boolean() }))
     .describe("Per channel type: the tenant's channel that serves it and the category's own default."),
+  throttle: z
+    .object({
+      limit: z.number().int(),
+      windowSeconds: z.number().int(),
+      onExceed: z.enum(THROTTLE_ACTIONS),
+    })
+    .nullable()
+    .describe(
+      'At most `limit` notifications of the category per recipient and fixed window of `windowSeconds`; beyond it the recipient is skipped as `throttled`. null: no limit.',
+    ),
   createdBy: uuid,
   createdAt: dateTime,
   updatedAt: dateTime,

@@ -13,6 +13,7 @@ import type { ProfileRepository } from './profile-repository.js'
 import type { RateBucketRepository } from './rate-bucket-repository.js'
 import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
 import type { TemplateRepository } from './template-repository.js'
+import type { ThrottleRepository } from './throttle-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
 /** The repositories bound to one unit of work. */
@@ -37,6 +38,8 @@ export interface Repositories {
   readonly rateBuckets: RateBucketRepository
   /** Per-channel circuit breakers shared by every worker of the store. */
   readonly breakers: BreakerRepository
+  /** Per-recipient counters of categories' throttles. */
+  readonly throttles: ThrottleRepository
   /** Notifications and the recipients they left out. */
   readonly notifications: NotificationRepository
 }

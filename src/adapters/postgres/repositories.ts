@@ -13,6 +13,7 @@ import { PostgresProfileRepository } from './postgres-profile-repository.js'
 import { PostgresRateBucketRepository } from './postgres-rate-bucket-repository.js'
 import { PostgresSecurityLog } from './postgres-security-log.js'
 import { PostgresTemplateRepository } from './postgres-template-repository.js'
+import { PostgresThrottleRepository } from './postgres-throttle-repository.js'
 import type { MessagingDatabase } from './schema.js'
 import type { SelfContainedStatements } from './unit-session.js'
 
@@ -32,6 +33,7 @@ export const repositories = (
   categories: new PostgresCategoryRepository(db),
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
+  throttles: new PostgresThrottleRepository(db),
   breakers: new PostgresBreakerRepository(db),
   notifications: new PostgresNotificationRepository(db),
 })

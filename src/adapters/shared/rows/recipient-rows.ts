@@ -1,4 +1,4 @@
-import type { Category, CategoryChannel } from '../../../domain/category.js'
+import type { Category, CategoryChannel, CategoryThrottle } from '../../../domain/category.js'
 import type { JsonValue } from '../../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../../domain/preference.js'
 import type { RecipientProfile } from '../../../domain/recipient-profile.js'
@@ -27,6 +27,8 @@ export interface CategoryRow<K extends ColumnKinds, M extends Mode = 'read'> {
   description: string | null
   critical: K['flag']
   channels: Json<K, Record<string, CategoryChannel>, M>
+  /** null: no throttle (PostgreSQL 0080, SQLite v16). */
+  throttle: Json<K, CategoryThrottle, M> | null
   created_by: string
   created_at: K['time']
   updated_at: K['time']
@@ -89,6 +91,7 @@ export const recipientRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     description: x.description,
     critical: c.toFlag(x.critical),
     channels: c.toJson(x.channels),
+    throttle: x.throttle === null ? null : c.toJson(x.throttle),
     created_by: x.createdBy,
     created_at: c.toTime(x.createdAt),
     updated_at: c.toTime(x.updatedAt),
@@ -100,6 +103,7 @@ export const recipientRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     description: r.description,
     critical: c.flag(r.critical),
     channels: c.json(r.channels),
+    throttle: r.throttle === null ? null : c.json<CategoryThrottle>(r.throttle),
     createdBy: r.created_by,
     createdAt: c.time(r.created_at),
     updatedAt: c.time(r.updated_at),
