@@ -64,6 +64,8 @@ export class InboxStream {
     try {
       await this.ctx.inboxFeed.ready()
       if (from) {
+        // The client has this one; the others of its millisecond it may not (see catchUp).
+        this.remember(from.id)
         this.cursor = from
         await this.catchUp()
       } else {
@@ -132,21 +134,25 @@ export class InboxStream {
     await this.count(sent > 0 || resync || ids.length === 0)
   }
 
-  /** Sends every unarchived entry after the cursor, a page at a time; returns how many went. */
+  /**
+   * Sends every unarchived entry after the cursor, a page at a time; returns how many went.
+   * It starts at the cursor's millisecond, not after the cursor's id: ids are random, so an
+   * entry written later within that millisecond may sort before the cursor's. Entries of that
+   * millisecond the stream sent already are skipped by id; after a reconnect (Last-Event-ID)
+   * the client may get those again, and tells them by their ids.
+   */
   private async catchUp(): Promise<number> {
     let total = 0
+    let from: InboxCursor = { createdAt: this.cursor.createdAt, id: ORIGIN.id }
     for (;;) {
+      const after = from
       const page = await this.read((r) =>
-        r.inbox.listAfter(this.scope, {
-          infrastructureId: this.infrastructureId,
-          after: this.cursor,
-          limit: PAGE,
-        }),
+        r.inbox.listAfter(this.scope, { infrastructureId: this.infrastructureId, after, limit: PAGE }),
       )
       total += this.send(page)
       if (page.length < PAGE || this.closed) return total
       const last = page[page.length - 1]!
-      this.cursor = { createdAt: last.createdAt, id: last.id }
+      from = { createdAt: last.createdAt, id: last.id }
     }
   }
 

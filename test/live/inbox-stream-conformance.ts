@@ -137,12 +137,21 @@ export function describeInboxStream(name: string, factory: () => Promise<Messagi
       const titles = again.events
         .filter((e) => e.event === 'entry')
         .map((e) => JSON.parse(e.data).payload.title)
-      expect(titles).toEqual(['away 1', 'away 2', 'away 3'])
+      // Oldest first in the store's order, (createdAt, id): entries of one millisecond go by id.
+      const stored = await messaging.listInbox(s.alice, { infrastructureId: s.t.infra })
+      expect(titles).toEqual(
+        stored
+          .reverse()
+          .map((e) => (e.payload as { title: string }).title)
+          .filter((t) => t !== 'before'),
+      )
+      expect([...titles].sort()).toEqual(['away 1', 'away 2', 'away 3'])
       expect(again.events.at(-1)).toMatchObject({ event: 'unread', data: '{"unread":4}' })
       // Live again after the catch-up, and the ids go on from there.
       await s.send('after', [s.alice])
       const live = await again.waitFor(isEntry('after'))
-      expect(live.id! > again.events.find(isEntry('away 3'))!.id!).toBe(true)
+      const place = (id: string) => Number(id.split('.')[0])
+      expect(place(live.id!)).toBeGreaterThanOrEqual(place(again.events.find(isEntry('away 3'))!.id!))
 
       // `after` in the query resumes as well (a client that cannot set the header); the header wins over it.
       const fromQuery = await s.open(s.alice, { query: `&after=${encodeURIComponent(seen.id!)}` })
@@ -152,6 +161,7 @@ export function describeInboxStream(name: string, factory: () => Promise<Messagi
 
     it('refuses a bad cursor, another tenant and an anonymous caller with problems, not streams', async () => {
       const s = await setup()
+      await waitUntil(() => storage.inboxFeed!.listeners === 0, "the earlier cases' streams have closed")
       const url = `${base()}/inbox/stream?infrastructureId=${s.t.infra}`
       const auth = { authorization: `Bearer tok-${s.alice.userId}` }
       const bad = await fetch(url, { headers: { ...auth, 'last-event-id': 'yesterday' } })
