@@ -63,6 +63,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
         throttles: new MemoryThrottleRepository(this.state, journal, this.clock),
+        time: { now: async () => this.clock.now() },
         breakers: new MemoryBreakerRepository(this.state, journal, this.clock),
         notifications: new MemoryNotificationRepository(this.state, journal),
       }

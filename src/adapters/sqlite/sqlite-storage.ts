@@ -124,6 +124,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
+        time: { now: async () => this.clock.now() },
         breakers: new SqliteBreakerRepository(conn, this.clock),
         notifications: new SqliteNotificationRepository(conn),
       }),
