@@ -19,6 +19,7 @@ import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
 import { compileDestinationPolicy, type DestinationPolicy } from './domain/destinations.js'
 import { ValidationError } from './domain/errors.js'
+import { QUIET_HOURS_PASS_THROUGH_DEFAULT } from './domain/quiet-hours.js'
 import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
@@ -89,6 +90,12 @@ export interface MessagingOptions {
   readonly destinations?: DestinationPolicy
   /** Parses and renders notification templates. Default: the Liquid engine (LiquidJS) with its default bounds. */
   readonly templateEngine?: TemplateEngine
+  /**
+   * Recipients' quiet hours: `passThrough` names the channel types they do not hold. Default
+   * `['in_app']`: an inbox entry arrives silently at once, while email, SMS, push, webhooks
+   * and custom types wait until the quiet hours end. `[]` holds every type.
+   */
+  readonly quietHours?: { readonly passThrough?: readonly string[] }
 }
 
 /**
@@ -137,6 +144,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
         requireSealedSecrets: storage.persistent !== false,
         destinations,
+        quietHoursPassThrough: new Set(options.quietHours?.passThrough ?? QUIET_HOURS_PASS_THROUGH_DEFAULT),
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>

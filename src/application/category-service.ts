@@ -68,7 +68,11 @@ export class CategoryService {
       action: 'category.create',
       targetType: 'category' as const,
       targetId: input.key,
-      details: { critical: input.critical, channels: channelSummary(input.channels) },
+      details: {
+        critical: input.critical,
+        channels: channelSummary(input.channels),
+        throttle: input.throttle,
+      },
     }
     return audited(this.ctx, scope, target, async () => {
       assertTenantScope(scope, input.infrastructureId)
@@ -83,6 +87,7 @@ export class CategoryService {
           description: input.description,
           critical: input.critical,
           channels: input.channels,
+          throttle: input.throttle,
           createdBy: scope.userId,
           createdAt: now,
           updatedAt: now,
@@ -99,7 +104,7 @@ export class CategoryService {
     })
   }
 
-  /** Changes name, description, critical flag or the channel map (`infra_admin`). */
+  /** Changes name, description, critical flag, the channel map or the throttle (`infra_admin`). */
   async update(scope: TenantScope, raw: UpdateCategoryInput): Promise<Category> {
     const input = parseInput(updateCategoryInput, raw)
     if (input.channels !== undefined) this.checkTypes(input.channels)
@@ -109,9 +114,11 @@ export class CategoryService {
       targetType: 'category' as const,
       targetId: input.categoryKey,
       details: {
-        fields: (['name', 'description', 'critical', 'channels'] as const).filter(
+        fields: (['name', 'description', 'critical', 'channels', 'throttle'] as const).filter(
           (f) => input[f] !== undefined,
         ),
+        // The new throttle itself: who limited (or freed) a category's reach, and to what.
+        ...(input.throttle !== undefined && { throttle: input.throttle }),
       },
     }
     return audited(this.ctx, scope, target, async () => {
@@ -129,6 +136,7 @@ export class CategoryService {
           ...(input.description !== undefined && { description: input.description }),
           ...(input.critical !== undefined && { critical: input.critical }),
           ...(input.channels !== undefined && { channels: input.channels }),
+          ...(input.throttle !== undefined && { throttle: input.throttle }),
         })
         if (!next) throw new NotFoundError('category', input.categoryKey)
         await r.audit.append(scope, auditEntry(this.ctx, scope, target))

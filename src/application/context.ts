@@ -34,6 +34,8 @@ export interface ServiceContext {
   readonly requireSealedSecrets: boolean
   /** Where channels may send: checked when a channel is saved (and by the SSRF guard at delivery). */
   readonly destinations: CompiledDestinationPolicy
+  /** Channel types a recipient's quiet hours do not hold (default: `in_app`). */
+  readonly quietHoursPassThrough?: ReadonlySet<string>
 }
 
 interface AuditTarget {

@@ -7,6 +7,7 @@ import {
   type NotificationSkip,
   type NotificationStatus,
   type NotifyTarget,
+  type PlannedMessage,
   type PlannedRecipient,
   planNotification,
 } from '../domain/notification.js'
@@ -20,6 +21,7 @@ import {
 } from '../domain/notify-inputs.js'
 import { payloadBytes } from '../domain/outbox-message.js'
 import { PreferenceBook } from '../domain/preference.js'
+import { QUIET_HOURS_PASS_THROUGH_DEFAULT, quietHoursEnd } from '../domain/quiet-hours.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
@@ -42,6 +44,8 @@ type Input = ReturnType<typeof notifyInput.parse>
  */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024
 const MAX_CHUNK_MESSAGES = 5000
+
+const DEFAULT_PASS_THROUGH: ReadonlySet<string> = new Set(QUIET_HOURS_PASS_THROUGH_DEFAULT)
 
 /**
  * One notify call: the recipients within the caller's scope, each one's channel types by
@@ -106,10 +110,13 @@ export class NotifyService {
       book,
       template: (channelType, locale) => templates.pick(channelType, locale)?.id ?? null,
     })
+    const { messages, throttled, granted } = await this.throttle(scope, r, infra, category, plan.messages)
+    const held = await this.quietHours(r, category, recipients, input.availableAt)
     const now = this.ctx.clock.now()
     const skips: NotificationSkip[] = [
       ...optedOutMembers.map((userId) => ({ userId, channelType: '*', reason: 'opted_out' as const })),
       ...plan.skips,
+      ...throttled,
     ].map((s) => ({
       ...s,
       infrastructureId: infra,
@@ -129,15 +136,21 @@ export class NotifyService {
       createdAt: now,
       availableAt: input.availableAt,
       recipientCount: recipients.length + optedOutMembers.length,
-      messageCount: plan.messages.length,
+      messageCount: messages.length,
       skippedCount: skips.length,
     })
-    // A concurrent notify took the key first: its fan-out is the one.
-    if (!inserted.created) return inserted
+    // A concurrent notify took the key first: its fan-out is the one, and the throttle
+    // slots this one took go back (an idempotent retry never counts twice).
+    if (!inserted.created) {
+      if (granted.length > 0) {
+        await r.throttles.giveBack(scope, { infrastructureId: infra, categoryKey: category.key }, granted)
+      }
+      return inserted
+    }
     // The notify's own span, when the host traces it: each delivery joins that trace.
     const active = trace.getActiveSpan()
     const traceContext = active ? traceContextOf(active) : null
-    const commands: EnqueueCommand[] = plan.messages.map((m) => ({
+    const commands: EnqueueCommand[] = messages.map((m) => ({
       message: {
         id: this.ctx.ids.next(),
         infrastructureId: infra,
@@ -151,7 +164,7 @@ export class NotifyService {
         priority: input.priority,
         traceContext,
       },
-      due: input.availableAt ? { at: input.availableAt } : { afterMs: 0 },
+      due: this.dueOf(m, held, input.availableAt),
       channel: { id: m.channel.id },
       defaultMaxAttempts: this.ctx.limits.defaultMaxAttempts,
       // One audit entry for the notification, not one per message: a fan-out of 20,000 would double its writes.
@@ -176,12 +189,74 @@ export class NotifyService {
         details: {
           category: category.key,
           recipients: inserted.notification.recipientCount,
-          messages: plan.messages.length,
+          messages: messages.length,
           skipped: skips.length,
         },
       }),
     )
     return inserted
+  }
+
+  /**
+   * Per recipient inside their quiet hours when the notification becomes due (its
+   * `availableAt`, else the store's now): when they end, in the recipient's time zone (UTC
+   * without one). Critical categories ignore quiet hours; the store's clock is read only when
+   * some recipient has quiet hours.
+   */
+  private async quietHours(
+    r: Repositories,
+    category: Category,
+    recipients: readonly PlannedRecipient[],
+    availableAt: Date | null,
+  ): Promise<Map<string, Date>> {
+    const held = new Map<string, Date>()
+    if (category.critical) return held
+    const quiet = recipients.filter((x) => x.inScope && x.profile?.quietHours)
+    if (quiet.length === 0) return held
+    const at = availableAt ?? (await r.time.now())
+    for (const { userId, profile } of quiet) {
+      if (!profile?.quietHours) continue
+      const end = quietHoursEnd(at, profile.quietHours, profile.timeZone ?? 'UTC')
+      if (end) held.set(userId, end)
+    }
+    return held
+  }
+
+  /** A message's due time: the end of its recipient's quiet hours for a type they hold, else the notify's. */
+  private dueOf(m: PlannedMessage, held: ReadonlyMap<string, Date>, availableAt: Date | null) {
+    const end = held.get(m.userId)
+    const passes = this.ctx.quietHoursPassThrough ?? DEFAULT_PASS_THROUGH
+    if (end && !passes.has(m.channelType)) return { at: end }
+    return availableAt ? { at: availableAt } : { afterMs: 0 }
+  }
+
+  /**
+   * The category's throttle over the planned messages: one slot per recipient with at least
+   * one message (a notify counts once, whatever number of channel types it fans out to);
+   * a recipient refused a slot gets no message, and a `throttled` skip per channel type
+   * that would have carried one.
+   */
+  private async throttle(
+    scope: TenantScope,
+    r: Repositories,
+    infrastructureId: string,
+    category: Category,
+    planned: readonly PlannedMessage[],
+  ) {
+    if (category.throttle === null || planned.length === 0) {
+      return { messages: planned, throttled: [], granted: [] as string[] }
+    }
+    const users = [...new Set(planned.map((m) => m.userId))]
+    const key = { infrastructureId, categoryKey: category.key }
+    const slots = await r.throttles.take(scope, key, users, category.throttle)
+    const throttled = planned
+      .filter((m) => !slots.has(m.userId))
+      .map((m) => ({ userId: m.userId, channelType: m.channelType, reason: 'throttled' as const }))
+    return {
+      messages: planned.filter((m) => slots.has(m.userId)),
+      throttled,
+      granted: [...slots],
+    }
   }
 
   /**

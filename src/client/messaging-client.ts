@@ -555,7 +555,11 @@ export class MessagingClient {
     return {
       ...r,
       notification: revive.notification(r.notification),
-      deliveries: r.deliveries.map((d) => ({ ...d, settledAt: dateOrNull(d.settledAt) })),
+      deliveries: r.deliveries.map((d) => ({
+        ...d,
+        settledAt: dateOrNull(d.settledAt),
+        availableAt: dateOrNull(d.availableAt),
+      })),
     }
   }
 

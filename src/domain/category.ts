@@ -26,6 +26,8 @@ export interface Category {
   readonly critical: boolean
   /** Keyed by channel type (`in_app`, `email`, a custom type). */
   readonly channels: Readonly<Record<string, CategoryChannel>>
+  /** At most `limit` notifications of the category per recipient and window; null: no limit. */
+  readonly throttle: CategoryThrottle | null
   readonly createdBy: string
   readonly createdAt: Date
   readonly updatedAt: Date
@@ -39,3 +41,40 @@ export const categoryKeySchema = z
   .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, {
     message: 'must be lower-case segments (a-z, 0-9) joined by single . - or _',
   })
+
+/**
+ * What a category's throttle does with a notification beyond the limit. Only `skip` for now:
+ * folding it into the next digest comes with digests, and a value the module cannot carry
+ * out is refused rather than stored.
+ */
+export const THROTTLE_ACTIONS = ['skip'] as const
+export type ThrottleAction = (typeof THROTTLE_ACTIONS)[number]
+
+/**
+ * At most `limit` notifications of a category reach one recipient per window of
+ * `windowSeconds`. One notify counts once per recipient, however many channel types it fans
+ * out to. Windows are fixed, aligned on multiples of `windowSeconds` since the Unix epoch,
+ * on the store's clock.
+ */
+export interface CategoryThrottle {
+  readonly limit: number
+  readonly windowSeconds: number
+  readonly onExceed: ThrottleAction
+}
+
+/** 10,000 per window: beyond that a throttle protects nobody's attention. */
+export const MAX_THROTTLE_LIMIT = 10_000
+/** 7 days: the longest window a counter row is kept for. */
+export const MAX_THROTTLE_WINDOW_SECONDS = 7 * 24 * 3600
+
+export const categoryThrottleSchema = z.strictObject({
+  limit: z.number().int().min(1).max(MAX_THROTTLE_LIMIT),
+  windowSeconds: z.number().int().min(1).max(MAX_THROTTLE_WINDOW_SECONDS),
+  onExceed: z.enum(THROTTLE_ACTIONS).default('skip'),
+})
+
+/** The start of the fixed window that `at` falls in, in ms since the epoch. */
+export function throttleWindowStart(at: Date, windowSeconds: number): number {
+  const ms = windowSeconds * 1000
+  return Math.floor(at.getTime() / ms) * ms
+}

@@ -8,9 +8,17 @@ import type { RecipientProfile } from './recipient-profile.js'
  * Why a recipient was left out on a channel type: its preferences say no (`opted_out`), its
  * profile has no address for the type (`no_address`), the category has no usable channel for
  * the type (`no_channel`: none mapped, missing or disabled), or the user is no recipient the
- * caller can reach (`unknown_recipient`: no profile it may see in the notification's tenant).
+ * caller can reach (`unknown_recipient`: no profile it may see in the notification's tenant),
+ * or the category's throttle let no more of its notifications reach the user in the current
+ * window (`throttled`).
  */
-export const SKIP_REASONS = ['opted_out', 'no_address', 'no_channel', 'unknown_recipient'] as const
+export const SKIP_REASONS = [
+  'opted_out',
+  'no_address',
+  'no_channel',
+  'unknown_recipient',
+  'throttled',
+] as const
 export type SkipReason = (typeof SKIP_REASONS)[number]
 
 /** The channel type of a skip that concerns every channel type of the recipient. */
@@ -81,6 +89,11 @@ export interface NotificationDelivery {
   readonly lastError: string | null
   /** When it settled (delivered, failed, dead); null while pending, and for a skip. */
   readonly settledAt: Date | null
+  /**
+   * While pending: when it is due (a message held by the recipient's quiet hours waits until
+   * they end; a scheduled one until its time). null once settled, and for a skip.
+   */
+  readonly availableAt: Date | null
 }
 
 export type DeliveryCounts = Readonly<Record<DeliveryState, number>>

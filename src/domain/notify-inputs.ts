@@ -1,10 +1,11 @@
 import { z } from 'zod'
-import { categoryKeySchema } from './category.js'
+import { categoryKeySchema, categoryThrottleSchema } from './category.js'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
 import { entityIdSchema, tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
 import { DELIVERY_STATES } from './notification.js'
 import { MESSAGE_PRIORITIES } from './outbox-message.js'
+import { quietHoursSchema } from './quiet-hours.js'
 import {
   e164PhoneSchema,
   jsonBytes,
@@ -48,6 +49,8 @@ export const upsertProfileInput = z.strictObject({
   phone: e164PhoneSchema.nullable().optional(),
   locale: localeSchema.nullable().optional(),
   timeZone: timeZoneSchema.nullable().optional(),
+  /** Local times in `timeZone`; a member may set its own. */
+  quietHours: quietHoursSchema.nullable().optional(),
   properties: propertiesSchema.optional(),
 })
 export type UpsertProfileInput = z.input<typeof upsertProfileInput>
@@ -93,6 +96,8 @@ export const createCategoryInput = z.strictObject({
   description: z.string().trim().min(1).max(1000).nullable().default(null),
   critical: z.boolean().default(false),
   channels: categoryChannelsSchema.default({}),
+  /** At most `limit` notifications per recipient and window; null: none. */
+  throttle: categoryThrottleSchema.nullable().default(null),
 })
 export type CreateCategoryInput = z.input<typeof createCategoryInput>
 
@@ -105,15 +110,18 @@ export const updateCategoryInput = z
     critical: z.boolean().optional(),
     /** Replaces the whole map. */
     channels: categoryChannelsSchema.optional(),
+    /** Replaces the throttle; null removes it. */
+    throttle: categoryThrottleSchema.nullable().optional(),
   })
   .refine(
     (v) =>
       v.name !== undefined ||
       v.description !== undefined ||
       v.critical !== undefined ||
-      v.channels !== undefined,
+      v.channels !== undefined ||
+      v.throttle !== undefined,
     {
-      message: 'at least one of name, description, critical, channels is required',
+      message: 'at least one of name, description, critical, channels, throttle is required',
       params: { rule: 'non_empty_patch' },
       path: ['name'],
     },

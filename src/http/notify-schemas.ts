@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { NotifyResult } from '../application/notify-service.js'
-import type { Category } from '../domain/category.js'
+import { type Category, THROTTLE_ACTIONS } from '../domain/category.js'
 import {
   DELIVERY_STATES,
   type Notification,
@@ -25,6 +25,12 @@ export const profileSchema = shapeOf<RecipientProfile>()({
   phone: z.string().nullable().describe('E.164.'),
   locale: z.string().nullable().describe('BCP 47, canonical case.'),
   timeZone: z.string().nullable().describe('IANA.'),
+  quietHours: z
+    .object({ start: z.string(), end: z.string() })
+    .nullable()
+    .describe(
+      "Local times (HH:MM) in the profile's time zone (UTC without one) when non-critical notifications wait; may cross midnight.",
+    ),
   properties: z.record(z.string(), z.unknown()),
   createdAt: dateTime,
   updatedAt: dateTime,
@@ -40,6 +46,16 @@ export const categorySchema = shapeOf<Category>()({
   channels: z
     .record(z.string(), z.object({ channelKey: z.string(), enabled: z.boolean() }))
     .describe("Per channel type: the tenant's channel that serves it and the category's own default."),
+  throttle: z
+    .object({
+      limit: z.number().int(),
+      windowSeconds: z.number().int(),
+      onExceed: z.enum(THROTTLE_ACTIONS),
+    })
+    .nullable()
+    .describe(
+      'At most `limit` notifications of the category per recipient and fixed window of `windowSeconds`; beyond it the recipient is skipped as `throttled`. null: no limit.',
+    ),
   createdBy: uuid,
   createdAt: dateTime,
   updatedAt: dateTime,
@@ -135,6 +151,11 @@ export const notificationDeliverySchema = shapeOf<NotificationDelivery>()({
   attempts: z.number().int(),
   lastError: z.string().nullable().describe('Secrets redacted.'),
   settledAt: dateTime.nullable(),
+  availableAt: dateTime
+    .nullable()
+    .describe(
+      "While pending: when it is due (held by the recipient's quiet hours, or scheduled). null otherwise.",
+    ),
 })
 
 export const notificationStatusSchema = shapeOf<NotificationStatus>()({

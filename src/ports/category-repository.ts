@@ -1,4 +1,4 @@
-import type { Category, CategoryChannel } from '../domain/category.js'
+import type { Category, CategoryChannel, CategoryThrottle } from '../domain/category.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
 export interface CategoryPatch {
@@ -6,6 +6,8 @@ export interface CategoryPatch {
   readonly description?: string | null
   readonly critical?: boolean
   readonly channels?: Readonly<Record<string, CategoryChannel>>
+  /** null removes the throttle. */
+  readonly throttle?: CategoryThrottle | null
   readonly updatedAt: Date
 }
 

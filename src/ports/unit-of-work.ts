@@ -11,7 +11,9 @@ import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
 import type { RateBucketRepository } from './rate-bucket-repository.js'
 import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
+import type { StoreTime } from './store-time.js'
 import type { TemplateRepository } from './template-repository.js'
+import type { ThrottleRepository } from './throttle-repository.js'
 import type { WakeSignal } from './wake-signal.js'
 
 /** The repositories bound to one unit of work. */
@@ -36,6 +38,10 @@ export interface Repositories {
   readonly rateBuckets: RateBucketRepository
   /** Per-channel circuit breakers shared by every worker of the store. */
   readonly breakers: BreakerRepository
+  /** Per-recipient counters of categories' throttles. */
+  readonly throttles: ThrottleRepository
+  /** The store's clock within this unit of work. */
+  readonly time: StoreTime
   /** Notifications and the recipients they left out. */
   readonly notifications: NotificationRepository
 }

@@ -156,6 +156,68 @@ describe("a notify's fan-out on PostgreSQL (messaging_enqueue_fanout)", () => {
     )
   })
 
+  it("enters each recipient once in the recipient index, and lists every recipient's notification", async () => {
+    const { t, service, users } = await seeded(4)
+    // A fifth user without a profile: skipped, found through the skips' index instead.
+    const unknown = randomUUID()
+    const { notification: n } = await messaging.notify(service, {
+      infrastructureId: t.infra,
+      category: 'digest.weekly',
+      to: { users: [...users, unknown] },
+      data: { week: 15 },
+    })
+    expect(n).toMatchObject({ messageCount: 8, skippedCount: 1 })
+    // Two messages per recipient; the first of each stands for it in the index (sql/0091).
+    const rows = (
+      await owner.query(
+        `select recipient_user_id, count(*)::int as messages, count(*) filter (where recipient_first)::int as first,
+                count(*) filter (where recipient_first is null)::int as undecided
+           from messaging_outbox where infrastructure_id = $1 and notification_id = $2
+          group by recipient_user_id order by recipient_user_id`,
+        [t.infra, n.id],
+      )
+    ).rows
+    expect(rows).toEqual(
+      [...users].sort().map((u) => ({ recipient_user_id: u, messages: 2, first: 1, undecided: 0 })),
+    )
+    for (const userId of [...users, unknown]) {
+      const listed = await messaging.listNotifications(service, { infrastructureId: t.infra, userId })
+      expect(listed.map((x) => x.id)).toEqual([n.id])
+    }
+    // A lone message of a notification (a user without an email address: in-app only) goes the
+    // per-message way: left undecided, so in the index too.
+    const noEmail = randomUUID()
+    await owner.query(
+      `insert into messaging_profiles (infrastructure_id, user_id, created_at, updated_at, updated_by)
+       values ($1, $2, now(), now(), $3)`,
+      [t.infra, noEmail, service.userId],
+    )
+    const { notification: lone } = await messaging.notify(service, {
+      infrastructureId: t.infra,
+      category: 'digest.weekly',
+      to: { users: [noEmail] },
+      data: { week: 16 },
+    })
+    expect(lone).toMatchObject({ messageCount: 1, skippedCount: 1 })
+    const undecided = await owner.query(
+      'select recipient_first from messaging_outbox where infrastructure_id = $1 and notification_id = $2',
+      [t.infra, lone.id],
+    )
+    expect(undecided.rows).toEqual([{ recipient_first: null }])
+    const listed = await messaging.listNotifications(service, { infrastructureId: t.infra, userId: noEmail })
+    expect(listed.map((x) => x.id)).toEqual([lone.id])
+    // The column is written once: the app role cannot change it.
+    await expect(
+      app.query('update messaging_outbox set recipient_first = true where infrastructure_id = $1', [t.infra]),
+    ).rejects.toMatchObject({ code: '42501' })
+    // Re-created by sql/0091, the function keeps the generic plan of the per-message enqueue (sql/0071).
+    const forms = await owner.query(
+      "select proconfig from pg_proc where proname = 'messaging_enqueue_fanout' and pg_function_is_visible(oid)",
+    )
+    expect(forms.rows).toHaveLength(1)
+    expect(forms.rows[0].proconfig).toContain('plan_cache_mode=force_generic_plan')
+  })
+
   it('writes nothing when a channel is missing or disabled, and names it', async () => {
     const { t, root, service, alerts, mail } = await seeded(0)
     await messaging.configureChannel(root, { infrastructureId: t.infra, channelId: mail.id, enabled: false })

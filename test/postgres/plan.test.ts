@@ -35,6 +35,7 @@ interface PlanNode {
   'Node Type': string
   'Relation Name'?: string
   'Index Name'?: string
+  'Index Cond'?: string
   'Actual Loops'?: number
   Plans?: PlanNode[]
 }
@@ -387,5 +388,143 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     } finally {
       await owner.close()
     }
+  })
+})
+
+/**
+ * A notification's messages are one range of the created index (sql/0090: they carry the
+ * notification's created_at), among a tenant's other messages: the status, its counts and a
+ * cancel by notification read that range, and a user's notifications the recipient index.
+ */
+describe("query plans of a notification among its tenant's 98,000 other messages", () => {
+  const nt = tenant()
+  const ntAdmin = scopeOf('infra_admin', [[nt.infra, null]])
+  const ntService = scopeOf('service', [[nt.infra, null]])
+  const notificationId = uuid()
+  const user = uuid()
+  const instant = new Date('2026-06-01T12:00:00.000Z')
+  const MESSAGES = 2000
+
+  beforeAll(async () => {
+    const ntChannel = channel(nt.infra)
+    await storage.unitOfWork.run(ntAdmin, (r) => r.channels.insert(ntAdmin, ntChannel))
+    await admin.query(
+      `insert into messaging_categories (infrastructure_id, category_key, name, created_by, created_at, updated_at)
+       values ($1, 'invoice.paid', 'Invoice paid', gen_random_uuid(), now(), now())`,
+      [nt.infra],
+    )
+    await admin.query(
+      `insert into messaging_notifications (infrastructure_id, id, category_key, target, data, created_by, created_at,
+              recipient_count, message_count, skipped_count)
+       values ($1, $2, 'invoice.paid', '{"kind":"users","count":1000}', '{}', gen_random_uuid(), $3, 1000, $4, 0)`,
+      [nt.infra, notificationId, instant, MESSAGES],
+    )
+    // The notification's messages (user $4 has two of them), then the tenant's others, a
+    // millisecond apart before and after the notification's instant.
+    await admin.query(
+      `insert into messaging_outbox (infrastructure_id, id, channel_id, payload, recipients, max_attempts, created_by,
+              created_at, status, attempts, available_at, notification_id, recipient_user_id, category_key)
+       select $1, gen_random_uuid(), $2, '{}', '["a@example.com"]', 5, gen_random_uuid(), $3, 'pending', 0, $3, $5,
+              case when g <= 2 then $4::uuid else gen_random_uuid() end, 'invoice.paid'
+         from generate_series(1, ${MESSAGES}) g`,
+      [nt.infra, ntChannel.id, instant, user, notificationId],
+    )
+    await admin.query(
+      `insert into messaging_outbox (infrastructure_id, id, channel_id, payload, max_attempts, created_by,
+              created_at, status, attempts, available_at)
+       select $1, gen_random_uuid(), $2, '{}', 5, gen_random_uuid(), t, 'processed', 0, t
+         from generate_series(-25000, 25000) g, lateral (select $3::timestamptz + g * interval '1 ms' as t) x
+        where g <> 0`,
+      [nt.infra, ntChannel.id, instant],
+    )
+    // And 24 earlier notifications of as many messages each (their notification rows do not
+    // matter here): the tenant's notify messages are many, the notification's a few of them.
+    await admin.query(
+      `insert into messaging_outbox (infrastructure_id, id, channel_id, payload, recipients, max_attempts, created_by,
+              created_at, status, attempts, available_at, notification_id, recipient_user_id, category_key)
+       select $1, gen_random_uuid(), $2, '{}', '["a@example.com"]', 5, gen_random_uuid(), t, 'processed', 0, t, nid,
+              gen_random_uuid(), 'invoice.paid'
+         from generate_series(1, 24) k,
+              lateral (select $3::timestamptz - k * interval '1 hour' as t, gen_random_uuid() as nid) x,
+              generate_series(1, ${MESSAGES}) g`,
+      [nt.infra, ntChannel.id, instant],
+    )
+    await admin.query('analyze messaging_outbox')
+  }, 60_000)
+
+  const throughCreatedIndex = (scans: PlanNode[]) => {
+    const reads = scans.filter((s) => s['Node Type'] !== 'ModifyTable')
+    expect(reads.length).toBeGreaterThan(0)
+    for (const s of reads) {
+      expect(s['Node Type']).toMatch(/^Index (Only )?Scan$/)
+      expect(s['Index Name']).toBe('messaging_outbox_created_idx')
+      expect(s['Index Cond']).toMatch(/created_at = /)
+    }
+  }
+
+  it("counts a notification's deliveries from one range of the created index", async () => {
+    const counts = await storage.unitOfWork.run(ntService, (r) =>
+      r.notifications.counts(ntService, nt.infra, notificationId),
+    )
+    expect(counts.pending).toBe(MESSAGES)
+    const q = await statementOf(
+      () =>
+        storage.unitOfWork.run(ntService, (r) => r.notifications.counts(ntService, nt.infra, notificationId)),
+      /messaging_outbox/,
+    )
+    throughCreatedIndex(outboxScans(await planOf(q, claimsOf(ntService))))
+  })
+
+  it("pages a notification's deliveries from the same range", async () => {
+    const page = await storage.unitOfWork.run(ntService, (r) =>
+      r.notifications.deliveries(ntService, {
+        infrastructureId: nt.infra,
+        notificationId,
+        limit: 10,
+        userId: user,
+      }),
+    )
+    expect(page).toHaveLength(2)
+    const q = await statementOf(
+      () =>
+        storage.unitOfWork.run(ntService, (r) =>
+          r.notifications.deliveries(ntService, { infrastructureId: nt.infra, notificationId, limit: 10 }),
+        ),
+      /messaging_outbox/,
+    )
+    throughCreatedIndex(outboxScans(await planOf(q, claimsOf(ntService))))
+  })
+
+  it("lists a user's notifications through the recipient index", async () => {
+    const q = await statementOf(
+      () =>
+        storage.unitOfWork.run(ntService, (r) =>
+          r.notifications.list(ntService, { infrastructureId: nt.infra, userId: user, limit: 10 }),
+        ),
+      /messaging_notifications/,
+    )
+    const scans = outboxScans(await planOf(q, claimsOf(ntService)))
+    expect(scans.map((s) => s['Index Name'])).toEqual(['messaging_outbox_recipient_idx'])
+    const listed = await storage.unitOfWork.run(ntService, (r) =>
+      r.notifications.list(ntService, { infrastructureId: nt.infra, userId: user, limit: 10 }),
+    )
+    expect(listed.map((n) => n.id)).toEqual([notificationId])
+  })
+
+  it("cancels a notification's messages from the same range, and all of them", async () => {
+    const q = await statementOf(
+      () =>
+        storage.unitOfWork.run(ntAdmin, (r) =>
+          r.outbox.cancel(ntAdmin, { infrastructureId: nt.infra, target: { notificationId } }),
+        ),
+      /cancelled/,
+    )
+    throughCreatedIndex(outboxScans(await planOf(q, claimsOf(ntAdmin))))
+    const left = await admin.query(
+      `select status, count(*)::int as n from messaging_outbox where infrastructure_id = $1 and notification_id = $2
+        group by status`,
+      [nt.infra, notificationId],
+    )
+    expect(left.rows).toEqual([{ status: 'cancelled', n: MESSAGES }])
   })
 })

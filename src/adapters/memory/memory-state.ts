@@ -44,6 +44,8 @@ export class MemoryState {
   readonly tenantDefaults = new Map<string, TenantDefault>()
   /** (infrastructure, channel) -> the channel's rate bucket. */
   readonly rateBuckets = new Map<string, BucketState>()
+  /** Throttle counters by infrastructure/user/category: the current window's start (ms) and slots taken. */
+  readonly throttles = new Map<string, { readonly windowStart: number; readonly taken: number }>()
   /** (infrastructure, channel) -> the channel's circuit breaker. */
   readonly breakers = new Map<string, BreakerState>()
   /** (infrastructure, id) -> notification. */

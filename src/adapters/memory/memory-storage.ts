@@ -20,6 +20,7 @@ import { MemoryRateBucketRepository } from './memory-rate-bucket-repository.js'
 import { listSecurityEvents, MemorySecurityLog } from './memory-security-log.js'
 import { copy, idempotencyKeyOf, Journal, MemoryState } from './memory-state.js'
 import { MemoryTemplateRepository } from './memory-template-repository.js'
+import { MemoryThrottleRepository } from './memory-throttle-repository.js'
 
 export interface MemoryStorageOptions {
   /** Mints lease tokens. */
@@ -60,6 +61,8 @@ class MemoryUnitOfWork implements UnitOfWork {
         categories: new MemoryCategoryRepository(this.state, journal),
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
+        throttles: new MemoryThrottleRepository(this.state, journal, this.clock),
+        time: { now: async () => this.clock.now() },
         breakers: new MemoryBreakerRepository(this.state, journal, this.clock),
         notifications: new MemoryNotificationRepository(this.state, journal),
       }

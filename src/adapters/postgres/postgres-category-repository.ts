@@ -41,6 +41,8 @@ export class PostgresCategoryRepository implements CategoryRepository {
     if (patch.description !== undefined) set.description = patch.description
     if (patch.critical !== undefined) set.critical = patch.critical
     if (patch.channels !== undefined) set.channels = sql`${json(patch.channels)}::jsonb`
+    if (patch.throttle !== undefined)
+      set.throttle = patch.throttle === null ? null : sql`${json(patch.throttle)}::jsonb`
     const row = await this.db
       .updateTable('messaging_categories')
       .set(set as never)

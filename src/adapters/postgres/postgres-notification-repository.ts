@@ -21,20 +21,28 @@ import {
   type NotificationRow as SharedNotificationRow,
 } from '../shared/rows/notification-rows.js'
 import { classify } from './errors.js'
+import { notificationInstant } from './notification-instant.js'
 import { json, type MessagingDatabase, type PostgresKinds, toDelivery, toNotification } from './schema.js'
 
 type NotificationRow = SharedNotificationRow<PostgresKinds>
 
-/** A notification's messages and skips as one relation (sql/0021's indexes: one range each). */
+/**
+ * A notification's messages and skips as one relation, one index range each: the messages
+ * are the rows of the created index at the notification's instant (every message of a
+ * notification carries its created_at, sql/0090), the skips the skips' primary key.
+ */
 const deliveriesOf = (infrastructureId: string, notificationId: string) => sql`
   SELECT o.recipient_user_id::text AS user_id, c.type COLLATE "C" AS channel_type, o.channel_id, o.id AS message_id,
          ${deliveryState(sql.ref('o.status'))} AS state,
-         NULL::text AS reason, o.attempts, o.last_error, o.settled_at
+         NULL::text AS reason, o.attempts, o.last_error, o.settled_at,
+         CASE WHEN o.status = 'pending' THEN o.available_at END AS available_at
     FROM messaging_outbox AS o
     JOIN messaging_channels AS c ON c.infrastructure_id = o.infrastructure_id AND c.id = o.channel_id
-   WHERE o.infrastructure_id = ${infrastructureId} AND o.notification_id = ${notificationId}
+   WHERE o.infrastructure_id = ${infrastructureId}
+     AND o.created_at = ${notificationInstant(infrastructureId, notificationId)}
+     AND o.notification_id = ${notificationId}
   UNION ALL
-  SELECT s.user_id::text, s.channel_type, NULL, NULL, 'skipped', s.reason, 0, NULL, NULL
+  SELECT s.user_id::text, s.channel_type, NULL, NULL, 'skipped', s.reason, 0, NULL, NULL, NULL
     FROM messaging_notification_skips AS s
    WHERE s.infrastructure_id = ${infrastructureId} AND s.notification_id = ${notificationId}`
 
@@ -128,11 +136,12 @@ export class PostgresNotificationRepository implements NotificationRepository {
       where.push(sql`(n.created_at, n.id) < (${before.createdAt}, ${before.id})`)
     }
     if (f.userId !== undefined) {
-      // The user's messages and skips: an index range of each (messaging_outbox_recipient_idx, the skips' user index).
+      // The user's messages and skips: an index range of each (messaging_outbox_recipient_idx, the skips' user
+      // index). The recipient index holds one message per recipient of a fan-out (recipient_first, sql/0091).
       where.push(sql`n.id IN (
         SELECT o.notification_id FROM messaging_outbox AS o
          WHERE o.infrastructure_id = ${f.infrastructureId} AND o.recipient_user_id = ${f.userId}
-           AND o.notification_id IS NOT NULL
+           AND o.notification_id IS NOT NULL AND o.recipient_first IS NOT FALSE
         UNION
         SELECT s.notification_id FROM messaging_notification_skips AS s
          WHERE s.infrastructure_id = ${f.infrastructureId} AND s.user_id = ${f.userId})`)

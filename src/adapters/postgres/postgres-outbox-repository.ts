@@ -23,6 +23,7 @@ import { type StatsRow, toChannelStats } from '../shared/rows/outbox-rows.js'
 import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { advanceFleetCursor, claimBatch, fleetCursor } from './claim.js'
 import { classify } from './errors.js'
+import { notificationInstant } from './notification-instant.js'
 import { enqueueManyStatement } from './postgres-enqueue.js'
 import { json, type MessagingDatabase, type OutboxRow, toAttempt, toMessage } from './schema.js'
 import type { SelfContainedStatements } from './unit-session.js'
@@ -39,7 +40,8 @@ const namedBy = (infrastructureId: string, target: CancelTarget) =>
     'messageId' in target
       ? sql`o.id = ${target.messageId}`
       : 'notificationId' in target
-        ? sql`o.notification_id = ${target.notificationId}`
+        ? sql`o.created_at = ${notificationInstant(infrastructureId, target.notificationId)}
+              AND o.notification_id = ${target.notificationId}`
         : sql`o.idempotency_key = ${target.idempotencyKey}
               AND o.business_id IS NOT DISTINCT FROM ${target.businessId}::uuid`
   }`

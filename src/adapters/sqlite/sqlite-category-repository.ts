@@ -46,6 +46,8 @@ export class SqliteCategoryRepository implements CategoryRepository {
     if (patch.description !== undefined) set.description = patch.description
     if (patch.critical !== undefined) set.critical = patch.critical ? 1 : 0
     if (patch.channels !== undefined) set.channels = JSON.stringify(patch.channels)
+    if (patch.throttle !== undefined)
+      set.throttle = patch.throttle === null ? null : JSON.stringify(patch.throttle)
     const row = await this.db
       .updateTable('messaging_categories')
       .set(set)

@@ -741,6 +741,68 @@ ALTER TABLE messaging_delivery_attempts
   ADD COLUMN provider TEXT CHECK (provider IS NULL OR length(provider) <= 300);
 `
 
+// Throttles (sql/0080): the category's throttle, the counters a notify takes its slots from,
+// and 'throttled' among the skip reasons. SQLite cannot widen a column's CHECK in place, so
+// the skips table is rebuilt (nothing references it) with its index and triggers (v8).
+const v16 = /* sql */ `
+ALTER TABLE messaging_categories ADD COLUMN throttle TEXT CHECK (
+  throttle IS NULL OR (
+    json_valid(throttle) AND json_type(throttle) = 'object'
+    AND json_type(throttle, '$.limit') = 'integer' AND json_extract(throttle, '$.limit') BETWEEN 1 AND 10000
+    AND json_type(throttle, '$.windowSeconds') = 'integer'
+    AND json_extract(throttle, '$.windowSeconds') BETWEEN 1 AND 604800
+    AND json_extract(throttle, '$.onExceed') = 'skip'));
+
+CREATE TEMP TABLE messaging_notification_skips_v16 AS SELECT * FROM messaging_notification_skips;
+DROP TABLE messaging_notification_skips;
+CREATE TABLE messaging_notification_skips (
+  infrastructure_id TEXT NOT NULL,
+  notification_id   TEXT NOT NULL,
+  user_id           TEXT NOT NULL,
+  channel_type      TEXT NOT NULL CHECK (channel_type = '*' OR (
+                      length(channel_type) <= 40 AND channel_type GLOB '[a-z]*' AND channel_type NOT GLOB '*[^a-z0-9_]*')),
+  business_id       TEXT,
+  reason            TEXT NOT NULL CHECK (
+                      reason IN ('opted_out', 'no_address', 'no_channel', 'unknown_recipient', 'throttled')),
+  created_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, notification_id, user_id, channel_type),
+  FOREIGN KEY (infrastructure_id, notification_id) REFERENCES messaging_notifications (infrastructure_id, id)
+) STRICT;
+INSERT INTO messaging_notification_skips SELECT * FROM messaging_notification_skips_v16;
+DROP TABLE messaging_notification_skips_v16;
+CREATE INDEX messaging_notification_skips_user_idx
+  ON messaging_notification_skips (infrastructure_id, user_id, created_at);
+CREATE TRIGGER messaging_notification_skips_no_update BEFORE UPDATE ON messaging_notification_skips
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_notification_skips is append-only');
+END;
+CREATE TRIGGER messaging_notification_skips_no_delete BEFORE DELETE ON messaging_notification_skips
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_notification_skips is append-only');
+END;
+
+CREATE TABLE messaging_throttle_counters (
+  infrastructure_id TEXT    NOT NULL,
+  user_id           TEXT    NOT NULL,
+  category_key      TEXT    NOT NULL,
+  window_start      INTEGER NOT NULL,
+  taken             INTEGER NOT NULL CHECK (taken BETWEEN 0 AND 10000),
+  PRIMARY KEY (infrastructure_id, user_id, category_key)
+) STRICT;
+`
+
+// Quiet hours (sql/0081): a recipient's own, on their profile beside their time zone.
+const v17 = /* sql */ `
+ALTER TABLE messaging_profiles ADD COLUMN quiet_hours TEXT CHECK (
+  quiet_hours IS NULL OR (
+    json_valid(quiet_hours) AND json_type(quiet_hours) = 'object'
+    AND json_extract(quiet_hours, '$.start') GLOB '[0-2][0-9]:[0-5][0-9]'
+    AND json_extract(quiet_hours, '$.start') <= '23:59'
+    AND json_extract(quiet_hours, '$.end') GLOB '[0-2][0-9]:[0-5][0-9]'
+    AND json_extract(quiet_hours, '$.end') <= '23:59'
+    AND json_extract(quiet_hours, '$.start') <> json_extract(quiet_hours, '$.end')));
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -757,4 +819,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 13, name: 'breakers', sql: v13 },
   { version: 14, name: 'ordering_keys', sql: v14 },
   { version: 15, name: 'attempt_provider', sql: v15 },
+  { version: 16, name: 'throttles', sql: v16 },
+  { version: 17, name: 'quiet_hours', sql: v17 },
 ]

@@ -32,6 +32,7 @@ import { SqliteRateBucketRepository } from './sqlite-rate-bucket-repository.js'
 import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
 import { SqliteTemplateRepository } from './sqlite-template-repository.js'
+import { SqliteThrottleRepository } from './sqlite-throttle-repository.js'
 
 export interface SqliteStorageOptions {
   /** A database file (created when missing), or `':memory:'` for a private in-memory database. */
@@ -121,6 +122,8 @@ class SqliteUnitOfWork implements UnitOfWork {
         categories: new SqliteCategoryRepository(conn),
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
+        throttles: new SqliteThrottleRepository(conn, this.clock),
+        time: { now: async () => this.clock.now() },
         breakers: new SqliteBreakerRepository(conn, this.clock),
         notifications: new SqliteNotificationRepository(conn),
       }),
