@@ -24,6 +24,7 @@ import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
+import { createLocalInboxFeed } from './ports/inbox-feed.js'
 import type { TemplateEngine } from './ports/template-engine.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
@@ -117,6 +118,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     }
     const destinations = compileDestinationPolicy(options.destinations)
     const storage = options.storage ?? defaultStorage(options)
+    const inboxFeed = storage.inboxFeed ?? createLocalInboxFeed()
     bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(storage)
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
     bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
@@ -141,6 +143,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         channelTypes: c.get<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes),
         limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
+        inboxFeed,
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
         requireSealedSecrets: storage.persistent !== false,
         destinations,

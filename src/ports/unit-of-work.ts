@@ -3,6 +3,7 @@ import type { AuditLog } from './audit-log.js'
 import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
+import type { InboxFeed } from './inbox-feed.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
 import type { NotificationRepository } from './notification-repository.js'
@@ -73,6 +74,11 @@ export interface MessagingStorage {
    * (PostgreSQL LISTEN/NOTIFY), else within the process.
    */
   readonly wakeSignal: WakeSignal
+  /**
+   * Tells inbox streams that a user's inbox changed: across processes where the store can
+   * (PostgreSQL LISTEN/NOTIFY), else within the process. Absent: an in-process feed.
+   */
+  readonly inboxFeed?: InboxFeed
   /**
    * Retention: removes processed, failed and dead messages settled before the cut-off (with
    * their attempts), at most `batchSize` per statement, and returns how many went. Runs with

@@ -572,6 +572,37 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
         expect(only.map((m) => m.infrastructureId)).toEqual([other.t.infra])
       })
 
+      it('fills a claim from a tenant with a long backlog when the others run short, oldest first', async () => {
+        const [a, b, c] = [await seeded(), await seeded(), await seeded()]
+        const one = message(a.t.infra, a.ch.id, { availableAt: at(-3_000) })
+        const two = message(b.t.infra, b.ch.id, { availableAt: at(-2_000) })
+        const long = Array.from({ length: 20 }, (_, i) =>
+          message(c.t.infra, c.ch.id, { availableAt: at(-1_000 + i) }),
+        )
+        await run(a.member, (r) => enqueueOne(r, a.member, one))
+        await run(b.member, (r) => enqueueOne(r, b.member, two))
+        for (const m of long) await run(c.member, (r) => enqueueOne(r, c.member, m))
+        const worker = scopeOf('service', [
+          [a.t.infra, null],
+          [b.t.infra, null],
+          [c.t.infra, null],
+        ])
+        // A claim of 10 over three tenants: one each, then the long backlog fills the rest.
+        const got = await claimAt(worker, { limit: 10, leaseMs: 1000, now: T0 })
+        expect(got).toHaveLength(10)
+        expect(
+          got
+            .slice(0, 3)
+            .map((m) => m.infrastructureId)
+            .sort(),
+        ).toEqual([a.t.infra, b.t.infra, c.t.infra].sort())
+        expect(got.filter((m) => m.infrastructureId === c.t.infra).map((m) => m.id)).toEqual(
+          long.slice(0, 8).map((m) => m.id),
+        )
+        const rest = await claimAt(worker, { limit: 100, leaseMs: 1000, now: T0 })
+        expect(rest.map((m) => m.id)).toEqual(long.slice(8).map((m) => m.id))
+      })
+
       it('never hands one message to two concurrent claimers', async () => {
         const { t, worker, member, ch } = await seeded()
         const ids = new Set<string>()
@@ -932,6 +963,47 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
         expect(
           await run(outsider, (r) => r.audit.list(outsider, { infrastructureId: t.infra, limit: 10 })),
         ).toEqual([])
+      })
+
+      it("appends a batch of entries across the caller's tenants at once, and nothing of a batch with one it may not write", async () => {
+        const [a, b] = [await seeded(), await seeded()]
+        const worker = scopeOf('service', [
+          [a.t.infra, null],
+          [b.t.infra, null],
+        ])
+        const entry = (infrastructureId: string, ms: number) => ({
+          id: uuid(),
+          infrastructureId,
+          businessId: null,
+          actorId: worker.userId,
+          actorRole: worker.role,
+          action: 'outbox.ack',
+          targetType: 'message' as const,
+          targetId: null,
+          outcome: 'ok' as const,
+          errorCode: null,
+          details: { messages: [{ id: uuid(), attempt: 1, status: 'processed' }] },
+          at: at(ms),
+        })
+        const [ea1, eb, ea2] = [entry(a.t.infra, 1), entry(b.t.infra, 2), entry(a.t.infra, 3)]
+        await run(worker, (r) => r.audit.appendMany(worker, [ea1, eb, ea2]))
+        await run(worker, (r) => r.audit.appendMany(worker, []))
+        const list = (adm: TenantScope, infra: string) =>
+          run(adm, (r) => r.audit.list(adm, { infrastructureId: infra, limit: 10 }))
+        expect(await list(a.admin, a.t.infra)).toEqual([ea2, ea1])
+        expect(await list(b.admin, b.t.infra)).toEqual([eb])
+        // One entry outside the caller's tenants, or naming someone else: the batch is refused whole.
+        const outside = entry(uuid(), 4)
+        await expect(
+          run(worker, (r) => r.audit.appendMany(worker, [entry(a.t.infra, 5), outside])),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        await expect(
+          run(worker, (r) =>
+            r.audit.appendMany(worker, [entry(b.t.infra, 6), { ...entry(b.t.infra, 7), actorId: uuid() }]),
+          ),
+        ).rejects.toBeInstanceOf(ValidationError)
+        expect(await list(a.admin, a.t.infra)).toEqual([ea2, ea1])
+        expect(await list(b.admin, b.t.infra)).toEqual([eb])
       })
     })
   })
