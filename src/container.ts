@@ -19,10 +19,12 @@ import { TemplateService } from './application/template-service.js'
 import { type ChannelTypeDefinition, ChannelTypeRegistry } from './domain/channel.js'
 import { compileDestinationPolicy, type DestinationPolicy } from './domain/destinations.js'
 import { ValidationError } from './domain/errors.js'
+import { QUIET_HOURS_PASS_THROUGH_DEFAULT } from './domain/quiet-hours.js'
 import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
+import { createLocalInboxFeed } from './ports/inbox-feed.js'
 import type { TemplateEngine } from './ports/template-engine.js'
 import type { Transport } from './ports/transport.js'
 import type { MessagingStorage } from './ports/unit-of-work.js'
@@ -89,6 +91,12 @@ export interface MessagingOptions {
   readonly destinations?: DestinationPolicy
   /** Parses and renders notification templates. Default: the Liquid engine (LiquidJS) with its default bounds. */
   readonly templateEngine?: TemplateEngine
+  /**
+   * Recipients' quiet hours: `passThrough` names the channel types they do not hold. Default
+   * `['in_app']`: an inbox entry arrives silently at once, while email, SMS, push, webhooks
+   * and custom types wait until the quiet hours end. `[]` holds every type.
+   */
+  readonly quietHours?: { readonly passThrough?: readonly string[] }
 }
 
 /**
@@ -110,6 +118,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     }
     const destinations = compileDestinationPolicy(options.destinations)
     const storage = options.storage ?? defaultStorage(options)
+    const inboxFeed = storage.inboxFeed ?? createLocalInboxFeed()
     bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(storage)
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
     bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
@@ -134,9 +143,11 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         channelTypes: c.get<ChannelTypeRegistry>(MESSAGING_TYPES.ChannelTypes),
         limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
+        inboxFeed,
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
         requireSealedSecrets: storage.persistent !== false,
         destinations,
+        quietHoursPassThrough: new Set(options.quietHours?.passThrough ?? QUIET_HOURS_PASS_THROUGH_DEFAULT),
       }))
       .inSingletonScope()
     const service = <T>(id: symbol, make: (ctx: ServiceContext) => T) =>

@@ -142,5 +142,5 @@ export {
 export type { TraceContext } from './domain/trace-context.js'
 export { Messaging } from './messaging.js'
 export type * from './ports/index.js'
-export { createLocalWakeSignal, randomIds, systemClock } from './ports/index.js'
+export { createLocalInboxFeed, createLocalWakeSignal, randomIds, systemClock } from './ports/index.js'
 export { observeQueueMetrics, type QueueMetricsOptions } from './telemetry/queue-metrics.js'

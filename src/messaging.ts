@@ -5,6 +5,7 @@ import type { DeadLetterService } from './application/dead-letter-service.js'
 import { createDeliveryPort, type DeliveryPort } from './application/delivery-port.js'
 import type { DeliveryService } from './application/delivery-service.js'
 import type { InboxService } from './application/inbox-service.js'
+import type { InboxStreamSink } from './application/inbox-stream.js'
 import type { MembershipService } from './application/membership-service.js'
 import type { NotifyResult, NotifyService } from './application/notify-service.js'
 import type { AckResult, EnqueueResult, OutboxService } from './application/outbox-service.js'
@@ -28,6 +29,7 @@ import type {
   CreateChannelInput,
   EnqueueInput,
   EnqueueManyInput,
+  FollowInboxInput,
   InboxRefInput,
   ListAuditInput,
   ListChannelsInput,
@@ -322,6 +324,19 @@ export class Messaging {
   /** The caller's own in-app inbox, newest first. */
   async listInbox(principal: Principal, input: ListInboxInput): Promise<InboxEntry[]> {
     return this.inbox.list(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Follows the caller's own inbox live (what `GET /inbox/stream` serves): each new entry
+   * and the unread count whenever it moves, sent to `sink`; with `after` (an entry event's
+   * id) what came since first. Resolves once it listens; call the result to stop.
+   */
+  async followInbox(
+    principal: Principal,
+    input: FollowInboxInput,
+    sink: InboxStreamSink,
+  ): Promise<() => void> {
+    return this.inbox.follow(TenantScope.of(principal), input, sink)
   }
 
   /** Unread, unarchived entries of the caller's inbox. */

@@ -7,6 +7,7 @@ import type { TenantScope } from '../domain/tenant-scope.js'
 import type { ChannelSecrets } from '../ports/channel-secrets.js'
 import type { Clock } from '../ports/clock.js'
 import type { IdGenerator } from '../ports/id-generator.js'
+import type { InboxFeed } from '../ports/inbox-feed.js'
 import type { UnitOfWork } from '../ports/unit-of-work.js'
 import type { WakeSignal } from '../ports/wake-signal.js'
 
@@ -28,12 +29,16 @@ export interface ServiceContext {
   readonly limits: MessagingLimits
   /** Told after each enqueue commits, so idle workers wake at once. */
   readonly wake?: WakeSignal
+  /** Told after inbox entries are written or marked: what live inbox streams follow. */
+  readonly inboxFeed: InboxFeed
   /** Seals channel credentials at rest. */
   readonly secrets: ChannelSecrets
   /** True for stores that persist: they refuse credentials when no key seals them. */
   readonly requireSealedSecrets: boolean
   /** Where channels may send: checked when a channel is saved (and by the SSRF guard at delivery). */
   readonly destinations: CompiledDestinationPolicy
+  /** Channel types a recipient's quiet hours do not hold (default: `in_app`). */
+  readonly quietHoursPassThrough?: ReadonlySet<string>
 }
 
 interface AuditTarget {

@@ -1,7 +1,9 @@
 import { z } from 'zod'
 import type { Channel } from '../domain/channel.js'
-import type { InboxEntry } from '../domain/inbox.js'
+import { type InboxEntry, parseInboxCursor } from '../domain/inbox.js'
 import {
+  type FollowInboxInput,
+  followInboxInput,
   type InboxRefInput,
   inboxRefInput,
   type ListInboxInput,
@@ -13,6 +15,7 @@ import type { OutboxMessage } from '../domain/outbox-message.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { ServiceContext } from './context.js'
+import { InboxStream, type InboxStreamSink } from './inbox-stream.js'
 
 const userIdSchema = z.uuid()
 
@@ -36,7 +39,7 @@ export class InboxService {
       const bad = message.recipients.find((r) => !userIdSchema.safeParse(r).success)
       if (bad !== undefined) return { ok: false, error: 'in-app recipients must be user ids (UUIDs)' }
     }
-    return this.ctx.uow.run(scope, async (r) => {
+    const result = await this.ctx.uow.run(scope, async (r) => {
       const members = await r.members.listByChannel(scope, message.infrastructureId, channel.id)
       // Preferences hold on every path: a recipient the message names explicitly is still
       // left out when they are a member of the channel and opted out of it.
@@ -61,8 +64,34 @@ export class InboxService {
         archivedAt: null,
       }))
       const added = entries.length > 0 ? await r.inbox.deliver(scope, entries) : 0
-      return { ok: true as const, recipients: entries.length, added }
+      return { ok: true as const, recipients: entries.length, added, entries }
     })
+    // Committed: live streams read what is new (a redelivered entry was not written, and is
+    // not found). Ids only; each stream reads the entry through its own user's scope.
+    if (result.added > 0) {
+      this.ctx.inboxFeed.publish(
+        result.entries.map((e) => ({
+          kind: 'entry' as const,
+          infrastructureId: e.infrastructureId,
+          userId: e.userId,
+          entryId: e.id,
+        })),
+      )
+    }
+    return { ok: true, recipients: result.recipients, added: result.added }
+  }
+
+  /**
+   * Follows the caller's own inbox live: `sink` gets each new entry and the unread count
+   * whenever it moves (the count first, after what was missed since `after`). Resolves once
+   * the stream listens; the returned function stops it.
+   */
+  async follow(scope: TenantScope, raw: FollowInboxInput, sink: InboxStreamSink): Promise<() => void> {
+    const input = parseInput(followInboxInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    const stream = new InboxStream(this.ctx, scope, input.infrastructureId, sink)
+    await stream.open(input.after !== undefined ? parseInboxCursor(input.after) : null)
+    return () => stream.close()
   }
 
   /** The caller's own inbox in one infrastructure, newest first. */
@@ -99,6 +128,11 @@ export class InboxService {
         at: this.ctx.clock.now(),
       }),
     )
+    if (changed > 0 && input.mark !== 'seen') {
+      this.ctx.inboxFeed.publish([
+        { kind: 'marked', infrastructureId: input.infrastructureId, userId: scope.userId },
+      ])
+    }
     return { changed }
   }
 }

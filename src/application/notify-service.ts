@@ -21,6 +21,7 @@ import {
 } from '../domain/notify-inputs.js'
 import { payloadBytes } from '../domain/outbox-message.js'
 import { PreferenceBook } from '../domain/preference.js'
+import { QUIET_HOURS_PASS_THROUGH_DEFAULT, quietHoursEnd } from '../domain/quiet-hours.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
@@ -43,6 +44,8 @@ type Input = ReturnType<typeof notifyInput.parse>
  */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024
 const MAX_CHUNK_MESSAGES = 5000
+
+const DEFAULT_PASS_THROUGH: ReadonlySet<string> = new Set(QUIET_HOURS_PASS_THROUGH_DEFAULT)
 
 /**
  * One notify call: the recipients within the caller's scope, each one's channel types by
@@ -108,6 +111,7 @@ export class NotifyService {
       template: (channelType, locale) => templates.pick(channelType, locale)?.id ?? null,
     })
     const { messages, throttled, granted } = await this.throttle(scope, r, infra, category, plan.messages)
+    const held = await this.quietHours(r, category, recipients, input.availableAt)
     const now = this.ctx.clock.now()
     const skips: NotificationSkip[] = [
       ...optedOutMembers.map((userId) => ({ userId, channelType: '*', reason: 'opted_out' as const })),
@@ -160,7 +164,7 @@ export class NotifyService {
         priority: input.priority,
         traceContext,
       },
-      due: input.availableAt ? { at: input.availableAt } : { afterMs: 0 },
+      due: this.dueOf(m, held, input.availableAt),
       channel: { id: m.channel.id },
       defaultMaxAttempts: this.ctx.limits.defaultMaxAttempts,
       // One audit entry for the notification, not one per message: a fan-out of 20,000 would double its writes.
@@ -191,6 +195,39 @@ export class NotifyService {
       }),
     )
     return inserted
+  }
+
+  /**
+   * Per recipient inside their quiet hours when the notification becomes due (its
+   * `availableAt`, else the store's now): when they end, in the recipient's time zone (UTC
+   * without one). Critical categories ignore quiet hours; the store's clock is read only when
+   * some recipient has quiet hours.
+   */
+  private async quietHours(
+    r: Repositories,
+    category: Category,
+    recipients: readonly PlannedRecipient[],
+    availableAt: Date | null,
+  ): Promise<Map<string, Date>> {
+    const held = new Map<string, Date>()
+    if (category.critical) return held
+    const quiet = recipients.filter((x) => x.inScope && x.profile?.quietHours)
+    if (quiet.length === 0) return held
+    const at = availableAt ?? (await r.time.now())
+    for (const { userId, profile } of quiet) {
+      if (!profile?.quietHours) continue
+      const end = quietHoursEnd(at, profile.quietHours, profile.timeZone ?? 'UTC')
+      if (end) held.set(userId, end)
+    }
+    return held
+  }
+
+  /** A message's due time: the end of its recipient's quiet hours for a type they hold, else the notify's. */
+  private dueOf(m: PlannedMessage, held: ReadonlyMap<string, Date>, availableAt: Date | null) {
+    const end = held.get(m.userId)
+    const passes = this.ctx.quietHoursPassThrough ?? DEFAULT_PASS_THROUGH
+    if (end && !passes.has(m.channelType)) return { at: end }
+    return availableAt ? { at: availableAt } : { afterMs: 0 }
   }
 
   /**

@@ -15,7 +15,15 @@ import { parseInput } from '../domain/validation.js'
 import type { ProfilePatch } from '../ports/profile-repository.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
-const PATCH_FIELDS = ['businessId', 'email', 'phone', 'locale', 'timeZone', 'properties'] as const
+const PATCH_FIELDS = [
+  'businessId',
+  'email',
+  'phone',
+  'locale',
+  'timeZone',
+  'quietHours',
+  'properties',
+] as const
 
 /** Recipient profiles: admins manage them; a member keeps its own contact points, locale and time zone. */
 export class ProfileService {
@@ -23,7 +31,7 @@ export class ProfileService {
 
   /**
    * Creates the profile (`infra_admin`) or changes the fields given. A member changes only its
-   * own, existing profile, and only `email`, `phone`, `locale` and `timeZone`. Audited with the
+   * own, existing profile, and only `email`, `phone`, `locale`, `timeZone` and `quietHours`. Audited with the
    * names of the fields that changed, never their values (contact points are personal data).
    */
   async upsert(scope: TenantScope, raw: UpsertProfileInput): Promise<RecipientProfile> {
@@ -75,6 +83,7 @@ export class ProfileService {
             phone: input.phone ?? null,
             locale: input.locale ?? null,
             timeZone: input.timeZone ?? null,
+            quietHours: input.quietHours ?? null,
             properties: input.properties ?? {},
             createdAt: now,
             updatedAt: now,

@@ -57,6 +57,12 @@ import type {
 import type { Principal } from '../domain/tenant-scope.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
+import { readServerSentEvents } from './event-stream.js'
+
+/** What `streamInbox` passes on: a new entry with its event id, or the unread count. */
+export type InboxStreamEvent =
+  | { readonly type: 'entry'; readonly id: string; readonly entry: InboxEntry }
+  | { readonly type: 'unread'; readonly unread: number }
 
 export interface MessagingClientOptions {
   /** The handler's base URL, base path included: `https://api.example.com/functions/v1/messaging`. */
@@ -389,6 +395,41 @@ export class MessagingClient {
     return this.request('GET', '/inbox/unread-count', { query: this.scoped({ infrastructureId }) })
   }
 
+  /**
+   * Follows the caller's own inbox live (`GET /inbox/stream`, server-sent events read with
+   * fetch, so the same bearer token goes with it): `onEvent` gets each new entry (with its
+   * `id`, the place to resume `after`) and the unread count whenever it moves. Resolves when
+   * the server ends the stream or `signal` aborts it; rejects with the typed error of a
+   * refusal, or the network's.
+   */
+  async streamInbox(options: {
+    readonly infrastructureId?: string
+    /** Resume after this entry event id: what came since is sent first. */
+    readonly after?: string
+    readonly signal?: AbortSignal
+    readonly onEvent: (event: InboxStreamEvent) => void
+  }): Promise<void> {
+    const res = await this.send('GET', '/inbox/stream', {
+      query: this.scoped({ infrastructureId: options.infrastructureId, after: options.after }),
+      headers: { accept: 'text/event-stream' },
+      ...(options.signal && { signal: options.signal }),
+    })
+    if (!res.ok) throw this.failure(res, await res.text())
+    if (!res.body) return
+    try {
+      await readServerSentEvents(res.body, (e) => {
+        if (e.event === 'entry' && e.id !== null) {
+          options.onEvent({ type: 'entry', id: e.id, entry: revive.inbox(JSON.parse(e.data) as InboxEntry) })
+        } else if (e.event === 'unread') {
+          options.onEvent({ type: 'unread', unread: (JSON.parse(e.data) as { unread: number }).unread })
+        }
+      })
+    } catch (e) {
+      if (options.signal?.aborted) return
+      throw e
+    }
+  }
+
   /** Marks the caller's own entries (or `'all'`) seen, read or archived. */
   markInbox(input: Scoped<MarkInboxInput>): Promise<{ changed: number }> {
     return this.request('POST', '/inbox/mark', { body: this.scoped(input) })
@@ -555,7 +596,11 @@ export class MessagingClient {
     return {
       ...r,
       notification: revive.notification(r.notification),
-      deliveries: r.deliveries.map((d) => ({ ...d, settledAt: dateOrNull(d.settledAt) })),
+      deliveries: r.deliveries.map((d) => ({
+        ...d,
+        settledAt: dateOrNull(d.settledAt),
+        availableAt: dateOrNull(d.availableAt),
+      })),
     }
   }
 
@@ -586,6 +631,18 @@ export class MessagingClient {
     path: string,
     opts: { query?: Query; body?: unknown; headers?: Record<string, string> },
   ): Promise<T> {
+    const res = await this.send(method, path, opts)
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    if (res.ok) return JSON.parse(text) as T
+    throw this.failure(res, text)
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<Response> {
     // A relative base URL resolves against the page in a browser.
     const url = new URL(`${this.base}${path}`, (globalThis as { location?: { href: string } }).location?.href)
     for (const [k, v] of Object.entries(opts.query ?? {})) {
@@ -603,11 +660,12 @@ export class MessagingClient {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(opts.body)
     }
-    const res = await this.fetchImpl(url, { method, headers, ...(body !== undefined && { body }) })
-    if (res.status === 204) return undefined as T
-    const text = await res.text()
-    if (res.ok) return JSON.parse(text) as T
-    throw this.failure(res, text)
+    return this.fetchImpl(url, {
+      method,
+      headers,
+      ...(body !== undefined && { body }),
+      ...(opts.signal && { signal: opts.signal }),
+    })
   }
 
   private failure(res: Response, text: string): Error {

@@ -347,6 +347,21 @@ export type ListInboxInput = z.input<typeof listInboxInput>
 export const inboxRefInput = z.strictObject({ infrastructureId: tenantId })
 export type InboxRefInput = z.input<typeof inboxRefInput>
 
+export const followInboxInput = z.strictObject({
+  infrastructureId: tenantId,
+  /**
+   * Resume after this place (an `entry` event's id, `<createdAt ms>.<entry id>`): the stream
+   * first sends the unarchived entries created since. The `Last-Event-ID` header sets it too.
+   */
+  after: z
+    .string()
+    .regex(/^\d{1,15}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, {
+      message: 'expected an entry event id: <createdAt ms>.<entry id>',
+    })
+    .optional(),
+})
+export type FollowInboxInput = z.input<typeof followInboxInput>
+
 export const markInboxInput = z.strictObject({
   infrastructureId: tenantId,
   /** The entries to mark, or `'all'` of the caller's inbox. */

@@ -89,6 +89,11 @@ export interface NotificationDelivery {
   readonly lastError: string | null
   /** When it settled (delivered, failed, dead); null while pending, and for a skip. */
   readonly settledAt: Date | null
+  /**
+   * While pending: when it is due (a message held by the recipient's quiet hours waits until
+   * they end; a scheduled one until its time). null once settled, and for a skip.
+   */
+  readonly availableAt: Date | null
 }
 
 export type DeliveryCounts = Readonly<Record<DeliveryState, number>>

@@ -5,6 +5,7 @@ import { entityIdSchema, tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
 import { DELIVERY_STATES } from './notification.js'
 import { MESSAGE_PRIORITIES } from './outbox-message.js'
+import { quietHoursSchema } from './quiet-hours.js'
 import {
   e164PhoneSchema,
   jsonBytes,
@@ -48,6 +49,8 @@ export const upsertProfileInput = z.strictObject({
   phone: e164PhoneSchema.nullable().optional(),
   locale: localeSchema.nullable().optional(),
   timeZone: timeZoneSchema.nullable().optional(),
+  /** Local times in `timeZone`; a member may set its own. */
+  quietHours: quietHoursSchema.nullable().optional(),
   properties: propertiesSchema.optional(),
 })
 export type UpsertProfileInput = z.input<typeof upsertProfileInput>

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { JsonValue } from './outbox-message.js'
+import type { QuietHours } from './quiet-hours.js'
 
 /**
  * A person the module can notify, per infrastructure: where to reach them and how to speak
@@ -18,6 +19,12 @@ export interface RecipientProfile {
   readonly locale: string | null
   /** IANA: `Europe/Berlin`. */
   readonly timeZone: string | null
+  /**
+   * When the user wants no non-critical notification, in local times of `timeZone` (UTC
+   * without one): `{ start: '22:00', end: '07:00' }`. null: none of their own (the tenant's
+   * default applies, if any).
+   */
+  readonly quietHours: QuietHours | null
   /** The host's own data for templates (`{{ recipient.properties.firstName }}`); at most 8 KiB of JSON. */
   readonly properties: { readonly [key: string]: JsonValue }
   readonly createdAt: Date
@@ -26,7 +33,7 @@ export interface RecipientProfile {
 }
 
 /** The fields a member may change on their own profile; everything else is an admin's. */
-export const MEMBER_PROFILE_FIELDS = ['email', 'phone', 'locale', 'timeZone'] as const
+export const MEMBER_PROFILE_FIELDS = ['email', 'phone', 'locale', 'timeZone', 'quietHours'] as const
 
 /** UTF-8 bytes of `properties` as JSON. 8 KiB holds a few dozen template variables; more belongs in `data`. */
 export const MAX_PROFILE_PROPERTIES_BYTES = 8 * 1024

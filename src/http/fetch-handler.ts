@@ -3,6 +3,7 @@ import { MAX_ENQUEUE_BATCH } from '../domain/inputs.js'
 import { type Principal, principalSchema, TenantScope } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
 import { type BodyLimits, readJsonObject } from './body.js'
+import { DEFAULT_HEARTBEAT_MS } from './inbox-stream.js'
 import { buildOpenApiDocument, type OpenApiOptions } from './openapi.js'
 import {
   HttpProblem,
@@ -54,6 +55,8 @@ export interface FetchHandlerOptions {
   readonly problemTypeBase?: string
   /** Sees every 5xx's cause and every throw of `authenticate` (for the host's logs; nothing of it is sent). */
   readonly onError?: (error: unknown, request: Request) => void
+  /** Milliseconds between the heartbeat comments of `GET /inbox/stream`. Default 15 s. */
+  readonly heartbeatMs?: number
   /** Extra routes, appended to the built-in table. */
   readonly routes?: readonly RouteDef[]
 }
@@ -102,6 +105,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
   }
   const routes: CompiledRoute[] = [...ROUTES, ...(options.routes ?? [])].map(compileRoute)
   const buckets = options.enqueueQuota ? new TokenBuckets(options.enqueueQuota, options.now) : null
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
   const typeBase = options.problemTypeBase ?? 'urn:messaging:problem:'
   const challenge = options.challenge === undefined ? 'Bearer realm="messaging"' : options.challenge
   let openapiJson: string | null = null
@@ -216,10 +220,23 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     }
     input = mergeInput(input, fromHeaders, 'header')
     if (def.quota) await spendQuota(principal, input, def.quota)
-    const result = await def.run(options.messaging, principal, input, { request, url, basePath })
+    const result = await def.run(options.messaging, principal, input, { request, url, basePath, heartbeatMs })
     const reply = result instanceof Reply ? result : new Reply(def.status ?? 200, result)
     if (reply.status === 204)
       return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })
+    if (reply.body instanceof ReadableStream) {
+      return new Response(reply.body, {
+        status: reply.status,
+        headers: {
+          'content-type': def.produces ?? 'application/octet-stream',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          // Proxies that buffer responses (nginx) pass this one on as it comes.
+          'x-accel-buffering': 'no',
+          ...reply.headers,
+        },
+      })
+    }
     if (def.produces !== undefined) {
       return new Response(String(reply.body), {
         status: reply.status,

@@ -25,6 +25,12 @@ export const profileSchema = shapeOf<RecipientProfile>()({
   phone: z.string().nullable().describe('E.164.'),
   locale: z.string().nullable().describe('BCP 47, canonical case.'),
   timeZone: z.string().nullable().describe('IANA.'),
+  quietHours: z
+    .object({ start: z.string(), end: z.string() })
+    .nullable()
+    .describe(
+      "Local times (HH:MM) in the profile's time zone (UTC without one) when non-critical notifications wait; may cross midnight.",
+    ),
   properties: z.record(z.string(), z.unknown()),
   createdAt: dateTime,
   updatedAt: dateTime,
@@ -145,6 +151,11 @@ export const notificationDeliverySchema = shapeOf<NotificationDelivery>()({
   attempts: z.number().int(),
   lastError: z.string().nullable().describe('Secrets redacted.'),
   settledAt: dateTime.nullable(),
+  availableAt: dateTime
+    .nullable()
+    .describe(
+      "While pending: when it is due (held by the recipient's quiet hours, or scheduled). null otherwise.",
+    ),
 })
 
 export const notificationStatusSchema = shapeOf<NotificationStatus>()({

@@ -10,6 +10,8 @@ export interface RouteContext {
   readonly request: Request
   readonly url: URL
   readonly basePath: string
+  /** Milliseconds between the heartbeat comments of an event stream. */
+  readonly heartbeatMs: number
 }
 
 /** A response other than `200 <json>`: a status, an optional body, headers. */
@@ -52,7 +54,8 @@ export interface RouteDef {
   readonly response: z.ZodType | null
   /**
    * The success body's media type when it is not JSON (`GET /metrics`: Prometheus text);
-   * `run` then returns the body as a string, sent as it is.
+   * `run` then returns the body as a string, sent as it is, or a `ReadableStream` of bytes,
+   * streamed as it comes (`GET /inbox/stream`: text/event-stream).
    */
   readonly produces?: string
   readonly run: (

@@ -18,6 +18,8 @@ import {
   type EnqueueManyInput,
   enqueueInput,
   enqueueManyInput,
+  type FollowInboxInput,
+  followInboxInput,
   type InboxRefInput,
   inboxRefInput,
   type ListAuditInput,
@@ -55,6 +57,7 @@ import { assertRole, TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus.js'
 import { tenantQueues } from '../telemetry/queue-series.js'
+import { EVENT_STREAM_CONTENT_TYPE, inboxEventStream } from './inbox-stream.js'
 import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
@@ -499,6 +502,29 @@ export const ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(inboxEntrySchema),
     run: (m, p, i) => m.listInbox(p, i as ListInboxInput),
+  },
+  {
+    method: 'GET',
+    path: '/inbox/stream',
+    operationId: 'streamInbox',
+    tag: 'inbox',
+    summary: "The caller's own inbox, live (server-sent events)",
+    description:
+      "A `text/event-stream` of the caller's own inbox in one infrastructure: an `unread` event (`{\"unread\": n}`) on connect and whenever the count moves, and an `entry` event (the entry, as `GET /inbox` returns it) for each new entry, its event id the entry's place (`<createdAt ms>.<entry id>`). A `Last-Event-ID` header (an EventSource sends it when it reconnects), or `after`, resumes: the unarchived entries created since are sent first. Comment lines every 15 s keep the connection open. Nothing of another user's inbox is ever sent.",
+    input: followInboxInput,
+    from: 'query',
+    response: z.string().describe('text/event-stream: `entry` and `unread` events.'),
+    produces: EVENT_STREAM_CONTENT_TYPE,
+    run: async (m, p, i, ctx) => {
+      // The header an EventSource sends on reconnect is newer than the `after` of its URL.
+      const last = ctx.request.headers.get('last-event-id')
+      const input = { ...(i as FollowInboxInput), ...(last !== null && last !== '' && { after: last }) }
+      const body = await inboxEventStream(m, p, input, {
+        heartbeatMs: ctx.heartbeatMs,
+        signal: ctx.request.signal,
+      })
+      return new Reply(200, body)
+    },
   },
   {
     method: 'GET',

@@ -1,4 +1,4 @@
-import type { InboxEntry, InboxMark } from '../domain/inbox.js'
+import type { InboxCursor, InboxEntry, InboxMark } from '../domain/inbox.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
 /**
@@ -22,6 +22,16 @@ export interface InboxRepository {
       readonly limit: number
     },
   ): Promise<InboxEntry[]>
+  /**
+   * The scope's own user's unarchived entries after `after`, oldest first in (createdAt, id)
+   * order: what a live stream that resumes has missed.
+   */
+  listAfter(
+    scope: TenantScope,
+    filter: { readonly infrastructureId: string; readonly after: InboxCursor; readonly limit: number },
+  ): Promise<InboxEntry[]>
+  /** The scope's own user's entries among `ids`, oldest first; other ids are left out. */
+  find(scope: TenantScope, infrastructureId: string, ids: readonly string[]): Promise<InboxEntry[]>
   /** Unread, unarchived entries of the scope's own user. */
   countUnread(scope: TenantScope, infrastructureId: string): Promise<number>
   /** Stamps `<mark>At = at` where still null on the scope's own user's entries; returns how many changed. */

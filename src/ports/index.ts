@@ -6,6 +6,7 @@ export type { ChannelSecrets, SecretOwner } from './channel-secrets.js'
 export { plaintextSecrets } from './channel-secrets.js'
 export { type Clock, systemClock } from './clock.js'
 export { type IdGenerator, randomIds } from './id-generator.js'
+export { createLocalInboxFeed, type InboxChange, type InboxFeed } from './inbox-feed.js'
 export type { InboxRepository } from './inbox-repository.js'
 export type { MembershipRepository } from './membership-repository.js'
 export type {

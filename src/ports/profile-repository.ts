@@ -1,4 +1,5 @@
 import type { JsonValue } from '../domain/outbox-message.js'
+import type { QuietHours } from '../domain/quiet-hours.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
@@ -9,6 +10,7 @@ export interface ProfilePatch {
   readonly phone?: string | null
   readonly locale?: string | null
   readonly timeZone?: string | null
+  readonly quietHours?: QuietHours | null
   readonly properties?: { readonly [key: string]: JsonValue }
   readonly updatedAt: Date
   readonly updatedBy: string

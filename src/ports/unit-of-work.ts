@@ -3,6 +3,7 @@ import type { AuditLog } from './audit-log.js'
 import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
+import type { InboxFeed } from './inbox-feed.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
 import type { NotificationRepository } from './notification-repository.js'
@@ -11,6 +12,7 @@ import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
 import type { RateBucketRepository } from './rate-bucket-repository.js'
 import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
+import type { StoreTime } from './store-time.js'
 import type { TemplateRepository } from './template-repository.js'
 import type { ThrottleRepository } from './throttle-repository.js'
 import type { WakeSignal } from './wake-signal.js'
@@ -39,6 +41,8 @@ export interface Repositories {
   readonly breakers: BreakerRepository
   /** Per-recipient counters of categories' throttles. */
   readonly throttles: ThrottleRepository
+  /** The store's clock within this unit of work. */
+  readonly time: StoreTime
   /** Notifications and the recipients they left out. */
   readonly notifications: NotificationRepository
 }
@@ -70,6 +74,11 @@ export interface MessagingStorage {
    * (PostgreSQL LISTEN/NOTIFY), else within the process.
    */
   readonly wakeSignal: WakeSignal
+  /**
+   * Tells inbox streams that a user's inbox changed: across processes where the store can
+   * (PostgreSQL LISTEN/NOTIFY), else within the process. Absent: an in-process feed.
+   */
+  readonly inboxFeed?: InboxFeed
   /**
    * Retention: removes processed, failed and dead messages settled before the cut-off (with
    * their attempts), at most `batchSize` per statement, and returns how many went. Runs with

@@ -1,5 +1,5 @@
 import { css, html, nothing, type PropertyDeclarations, type TemplateResult } from 'lit'
-import type { InboxEntry } from '../domain/inbox.js'
+import { type InboxEntry, inboxCursorOf } from '../domain/inbox.js'
 import { baseStyles, describeError, formatTime, MessagingElement, PollController } from './shared.js'
 
 /** What `<messaging-inbox>` calls (the typed client's inbox methods). */
@@ -15,6 +15,34 @@ export interface InboxClient {
     entryIds: string[] | 'all'
     mark: 'seen' | 'read' | 'archived'
   }): Promise<{ changed: number }>
+  /**
+   * The live inbox (`GET /inbox/stream`, the typed client's `streamInbox`): when the client
+   * has it, the element follows it and polls only while it is down.
+   */
+  streamInbox?(options: {
+    infrastructureId?: string
+    after?: string
+    signal?: AbortSignal
+    onEvent: (
+      event:
+        | { readonly type: 'entry'; readonly id: string; readonly entry: InboxEntry }
+        | { readonly type: 'unread'; readonly unread: number },
+    ) => void
+  }): Promise<void>
+}
+
+/** Waits before the element opens the stream again after it failed: doubling from 1 s to 60 s. */
+const STREAM_RETRY_MIN_MS = 1_000
+const STREAM_RETRY_MAX_MS = 60_000
+/** Before every entry: where the stream of an inbox listed empty resumes, so nothing delivered meanwhile is missed. */
+const ORIGIN = '0.00000000-0000-0000-0000-000000000000'
+
+/** Whether entry place `a` (`<ms>.<id>`) comes after `b`. */
+function later(a: string, b: string | undefined): boolean {
+  if (b === undefined) return true
+  const [am = '', ai = ''] = a.split('.')
+  const [bm = '', bi = ''] = b.split('.')
+  return Number(am) > Number(bm) || (Number(am) === Number(bm) && ai > bi)
 }
 
 const styles = css`
@@ -90,8 +118,9 @@ export function entryText(payload: unknown): { title: string; body: string } {
 
 /**
  * `<messaging-inbox>`: the signed-in user's in-app inbox, newest first, with the unread
- * count, Mark read per entry and for all, and a live refresh by polling (`poll-interval`
- * milliseconds, default 15000, 0 turns it off; paused while the page is hidden).
+ * count, Mark read per entry and for all. Live: it follows `GET /inbox/stream` when the
+ * client can (`streamInbox`), and polls (`poll-interval` milliseconds, default 15000, 0
+ * turns it off; paused while the page is hidden) when it cannot or while the stream is down.
  *
  * @example
  * <messaging-inbox infrastructure-id="…" poll-interval="10000"></messaging-inbox>
@@ -106,6 +135,7 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
     entries: { state: true },
     unread: { state: true },
     status: { state: true },
+    live: { state: true },
   }
 
   declare pollInterval: number
@@ -114,6 +144,13 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
   declare protected entries: InboxEntry[]
   declare protected unread: number | null
   declare protected status: string
+  /** Whether the stream is open now (polling pauses meanwhile). */
+  declare protected live: boolean
+  private stream: AbortController | null = null
+  private streamRetryMs = STREAM_RETRY_MIN_MS
+  private streamRetry: ReturnType<typeof setTimeout> | undefined
+  /** The newest entry's place the element has: where a reopened stream resumes. */
+  private cursor: string | undefined
 
   constructor() {
     super()
@@ -122,13 +159,14 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
     this.entries = []
     this.unread = null
     this.status = ''
+    this.live = false
   }
 
   // Live refresh: polls while visible, and reloads at once when the page comes back into view.
   protected readonly poll = new PollController(
     this,
     () => this.pollInterval,
-    () => Boolean(this.client) && !this.loading,
+    () => Boolean(this.client) && !this.loading && !this.live,
     () => this.reload(),
     true,
   )
@@ -136,6 +174,81 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
   protected override resetForIdentity(): void {
     this.entries = []
     this.unread = null
+    this.stopStream()
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.stopStream()
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    if (this.hasUpdated && this.client) void this.reload()
+  }
+
+  private stopStream(): void {
+    this.stream?.abort()
+    this.stream = null
+    clearTimeout(this.streamRetry)
+    this.streamRetry = undefined
+    this.live = false
+    this.cursor = undefined
+    this.streamRetryMs = STREAM_RETRY_MIN_MS
+  }
+
+  /**
+   * Follows the stream from the newest entry listed, so nothing between the list and the
+   * stream is missed; when it ends or fails, polling takes over and the stream is opened
+   * again later (resuming from the newest entry received).
+   */
+  private startStream(): void {
+    const client = this.client
+    if (!client?.streamInbox || this.stream || this.streamRetry !== undefined || !this.isConnected) return
+    const controller = new AbortController()
+    const identity = this.identity
+    this.stream = controller
+    const ended = () => {
+      if (this.stream !== controller) return
+      this.stream = null
+      this.live = false
+      if (identity !== this.identity || !this.isConnected) return
+      this.streamRetry = setTimeout(() => {
+        this.streamRetry = undefined
+        this.startStream()
+      }, this.streamRetryMs)
+      this.streamRetryMs = Math.min(this.streamRetryMs * 2, STREAM_RETRY_MAX_MS)
+    }
+    client
+      .streamInbox({
+        ...this.scope,
+        ...(this.cursor !== undefined && { after: this.cursor }),
+        signal: controller.signal,
+        onEvent: (event) => {
+          if (this.stream !== controller) return
+          this.live = true
+          this.streamRetryMs = STREAM_RETRY_MIN_MS
+          if (event.type === 'entry') this.received(event.id, event.entry)
+          else this.counted(event.unread)
+        },
+      })
+      .then(ended, ended)
+  }
+
+  private received(cursor: string, entry: InboxEntry): void {
+    if (later(cursor, this.cursor)) this.cursor = cursor
+    if (this.entries.some((e) => e.id === entry.id)) return
+    this.entries = [entry, ...this.entries]
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .slice(0, this.limit)
+  }
+
+  private counted(unread: number): void {
+    if (unread === this.unread) return
+    this.unread = unread
+    this.dispatchEvent(
+      new CustomEvent('messaging-unread-changed', { detail: { unread }, bubbles: true, composed: true }),
+    )
   }
 
   override async reload(): Promise<void> {
@@ -153,14 +266,12 @@ export class MessagingInbox extends MessagingElement<InboxClient> {
       const [entries, { unread }] = result
       this.error = null
       this.entries = entries
-      if (unread !== this.unread) {
-        this.unread = unread
-        this.dispatchEvent(
-          new CustomEvent('messaging-unread-changed', { detail: { unread }, bubbles: true, composed: true }),
-        )
-      }
+      const place = entries[0] ? inboxCursorOf(entries[0]) : ORIGIN
+      if (later(place, this.cursor)) this.cursor = place
+      this.counted(unread)
     }
     this.loading = false
+    if (result) this.startStream()
   }
 
   private async mark(entryIds: string[] | 'all', focusAfter: HTMLElement | null) {

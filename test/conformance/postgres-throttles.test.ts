@@ -1,20 +1,26 @@
 import { afterAll } from 'vitest'
 import { createPostgresStorage } from '../../src/adapters/postgres/index.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { describeQuietHoursConformance } from './quiet-hours-conformance.js'
 import { describeThrottleConformance } from './throttle-conformance.js'
 
-// As a LOGIN role granted messaging_app: the policies of sql/0080 decide. The suite moves
-// the database's clock (messaging_now()), which decides the window. A pool of 12 lets the
-// racing notifies run in as many transactions at once.
-let database: TestDatabase | undefined
+// As a LOGIN role granted messaging_app: the policies of sql/0080 decide. The suites move
+// the database's clock (messaging_now()), which decides the throttle's window and when a
+// held message is due. A pool of 12 lets the racing notifies run in as many transactions
+// at once; the worker runs as the service principal.
+const databases: TestDatabase[] = []
 afterAll(async () => {
-  await database?.drop()
+  await Promise.all(databases.map((d) => d.drop()))
 })
 
-describeThrottleConformance('postgres', async () => {
-  database = await createTestDatabase('throttles', { clock: true })
+const clocked = (name: string) => async () => {
+  const database = await createTestDatabase(name, { clock: true })
+  databases.push(database)
   return {
     storage: await createPostgresStorage({ connectionString: database.appUrl, poolSize: 12 }),
     clock: database.clock,
   }
-})
+}
+
+describeThrottleConformance('postgres', clocked('throttles'))
+describeQuietHoursConformance('postgres', clocked('quiet_hours'))

@@ -281,6 +281,7 @@ export function describeRecipientsConformance(name: string, factory: StorageFact
           phone: null,
           locale: null,
           timeZone: null,
+          quietHours: null,
           properties: {},
           createdAt: T0,
           updatedAt: T0,

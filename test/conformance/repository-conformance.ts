@@ -572,6 +572,37 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
         expect(only.map((m) => m.infrastructureId)).toEqual([other.t.infra])
       })
 
+      it('fills a claim from a tenant with a long backlog when the others run short, oldest first', async () => {
+        const [a, b, c] = [await seeded(), await seeded(), await seeded()]
+        const one = message(a.t.infra, a.ch.id, { availableAt: at(-3_000) })
+        const two = message(b.t.infra, b.ch.id, { availableAt: at(-2_000) })
+        const long = Array.from({ length: 20 }, (_, i) =>
+          message(c.t.infra, c.ch.id, { availableAt: at(-1_000 + i) }),
+        )
+        await run(a.member, (r) => enqueueOne(r, a.member, one))
+        await run(b.member, (r) => enqueueOne(r, b.member, two))
+        for (const m of long) await run(c.member, (r) => enqueueOne(r, c.member, m))
+        const worker = scopeOf('service', [
+          [a.t.infra, null],
+          [b.t.infra, null],
+          [c.t.infra, null],
+        ])
+        // A claim of 10 over three tenants: one each, then the long backlog fills the rest.
+        const got = await claimAt(worker, { limit: 10, leaseMs: 1000, now: T0 })
+        expect(got).toHaveLength(10)
+        expect(
+          got
+            .slice(0, 3)
+            .map((m) => m.infrastructureId)
+            .sort(),
+        ).toEqual([a.t.infra, b.t.infra, c.t.infra].sort())
+        expect(got.filter((m) => m.infrastructureId === c.t.infra).map((m) => m.id)).toEqual(
+          long.slice(0, 8).map((m) => m.id),
+        )
+        const rest = await claimAt(worker, { limit: 100, leaseMs: 1000, now: T0 })
+        expect(rest.map((m) => m.id)).toEqual(long.slice(8).map((m) => m.id))
+      })
+
       it('never hands one message to two concurrent claimers', async () => {
         const { t, worker, member, ch } = await seeded()
         const ids = new Set<string>()

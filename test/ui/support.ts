@@ -84,7 +84,7 @@ export interface Console extends World {
   /** A fresh browser session (its own storage) on the demo page, signed in as `who`. */
   signIn(
     who: keyof World['principals'],
-    opts?: { infrastructureId?: string; userId?: string },
+    opts?: { infrastructureId?: string; userId?: string; prepare?: (page: Page) => Promise<void> },
   ): Promise<{ page: Page; context: BrowserContext }>
   screenshot(page: Page, name: string): Promise<string>
   close(): Promise<void>
@@ -147,6 +147,7 @@ export async function startConsole(): Promise<Console> {
         // The refusals the tests provoke (400, 403) show as failed loads; those are expected.
         if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(m.text())
       })
+      await opts.prepare?.(page)
       // The bare prefix redirects to the page.
       await page.goto(`${origin}${UI_PREFIX}`)
       const principal = w.principals[who]

@@ -1,5 +1,5 @@
 import { TenantScopeViolationError } from '../../domain/errors.js'
-import type { InboxEntry, InboxMark } from '../../domain/inbox.js'
+import type { InboxCursor, InboxEntry, InboxMark } from '../../domain/inbox.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { InboxRepository } from '../../ports/inbox-repository.js'
 import { copy, type Journal, type MemoryState } from './memory-state.js'
@@ -66,6 +66,30 @@ export class MemoryInboxRepository implements InboxRepository {
         (e) => (filter.includeArchived || e.archivedAt === null) && (!filter.unreadOnly || e.readAt === null),
       )
       .slice(0, filter.limit)
+      .map(copy)
+  }
+
+  async listAfter(
+    scope: TenantScope,
+    filter: { infrastructureId: string; after: InboxCursor; limit: number },
+  ): Promise<InboxEntry[]> {
+    const at = filter.after.createdAt.getTime()
+    return this.own(scope, filter.infrastructureId)
+      .filter(
+        (e) =>
+          e.archivedAt === null &&
+          (e.createdAt.getTime() > at || (e.createdAt.getTime() === at && e.id > filter.after.id)),
+      )
+      .sort((a, b) => newestFirst(b, a))
+      .slice(0, filter.limit)
+      .map(copy)
+  }
+
+  async find(scope: TenantScope, infrastructureId: string, ids: readonly string[]): Promise<InboxEntry[]> {
+    const wanted = new Set(ids.map((id) => id.toLowerCase()))
+    return this.own(scope, infrastructureId)
+      .filter((e) => wanted.has(e.id))
+      .sort((a, b) => newestFirst(b, a))
       .map(copy)
   }
 

@@ -140,6 +140,7 @@ export class MemoryNotificationRepository implements NotificationRepository {
         attempts: m.attempts,
         lastError: m.lastError,
         settledAt: m.settledAt,
+        availableAt: m.status === 'pending' ? m.availableAt : null,
       })
     }
     for (const s of this.state.notificationSkips.values()) {
@@ -154,6 +155,7 @@ export class MemoryNotificationRepository implements NotificationRepository {
         attempts: 0,
         lastError: null,
         settledAt: null,
+        availableAt: null,
       })
     }
     return out.sort((a, b) => cmp(a.userId, b.userId) || cmp(a.channelType, b.channelType))

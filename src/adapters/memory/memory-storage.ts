@@ -2,6 +2,7 @@ import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import { createLocalInboxFeed } from '../../ports/inbox-feed.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
@@ -62,6 +63,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
         throttles: new MemoryThrottleRepository(this.state, journal, this.clock),
+        time: { now: async () => this.clock.now() },
         breakers: new MemoryBreakerRepository(this.state, journal, this.clock),
         notifications: new MemoryNotificationRepository(this.state, journal),
       }
@@ -112,6 +114,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     persistent: false,
     unitOfWork,
     wakeSignal: createLocalWakeSignal(),
+    inboxFeed: createLocalInboxFeed(),
     prune: ({ olderThan: given, batchSize = 1000 }: PruneOptions) =>
       unitOfWork.exclusive(async (journal) => {
         const olderThan = cutOff(given, clock.now())

@@ -5,6 +5,12 @@
  */
 export { classify, sqlState } from './errors.js'
 export {
+  createPostgresInboxFeed,
+  INBOX_CHANNEL,
+  INBOX_FEED_APPLICATION_NAME,
+  type PostgresInboxFeed,
+} from './inbox-feed.js'
+export {
   type MigrateOptions,
   type MigrationFile,
   migrate,

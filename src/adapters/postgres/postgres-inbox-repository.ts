@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { TenantScopeViolationError } from '../../domain/errors.js'
-import type { InboxEntry, InboxMark } from '../../domain/inbox.js'
+import type { InboxCursor, InboxEntry, InboxMark } from '../../domain/inbox.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { InboxRepository } from '../../ports/inbox-repository.js'
 import { classify } from './errors.js'
@@ -80,6 +80,45 @@ export class PostgresInboxRepository implements InboxRepository {
       )
     }
     const rows = await q.orderBy('e.created_at', 'desc').orderBy('e.id', 'desc').limit(filter.limit).execute()
+    return rows.map(toInboxEntry)
+  }
+
+  async listAfter(
+    scope: TenantScope,
+    filter: { infrastructureId: string; after: InboxCursor; limit: number },
+  ): Promise<InboxEntry[]> {
+    // The user's index walked forwards from the cursor (a row comparison it can range-scan).
+    const rows = await this.db
+      .selectFrom('messaging_inbox as e')
+      .selectAll('e')
+      .where('e.infrastructure_id', '=', filter.infrastructureId)
+      .where('e.user_id', '=', scope.userId)
+      .where('e.archived_at', 'is', null)
+      .where(
+        sql<boolean>`(e.created_at, e.id) > (${filter.after.createdAt}::timestamptz, ${filter.after.id}::uuid)`,
+      )
+      .orderBy('e.created_at', 'asc')
+      .orderBy('e.id', 'asc')
+      .limit(filter.limit)
+      .execute()
+    return rows.map(toInboxEntry)
+  }
+
+  async find(scope: TenantScope, infrastructureId: string, ids: readonly string[]): Promise<InboxEntry[]> {
+    if (ids.length === 0) return []
+    const rows = await this.db
+      .selectFrom('messaging_inbox as e')
+      .selectAll('e')
+      .where('e.infrastructure_id', '=', infrastructureId)
+      .where('e.user_id', '=', scope.userId)
+      .where(
+        'e.id',
+        'in',
+        ids.map((id) => id.toLowerCase()),
+      )
+      .orderBy('e.created_at', 'asc')
+      .orderBy('e.id', 'asc')
+      .execute()
     return rows.map(toInboxEntry)
   }
 

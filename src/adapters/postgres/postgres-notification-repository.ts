@@ -34,14 +34,15 @@ type NotificationRow = SharedNotificationRow<PostgresKinds>
 const deliveriesOf = (infrastructureId: string, notificationId: string) => sql`
   SELECT o.recipient_user_id::text AS user_id, c.type COLLATE "C" AS channel_type, o.channel_id, o.id AS message_id,
          ${deliveryState(sql.ref('o.status'))} AS state,
-         NULL::text AS reason, o.attempts, o.last_error, o.settled_at
+         NULL::text AS reason, o.attempts, o.last_error, o.settled_at,
+         CASE WHEN o.status = 'pending' THEN o.available_at END AS available_at
     FROM messaging_outbox AS o
     JOIN messaging_channels AS c ON c.infrastructure_id = o.infrastructure_id AND c.id = o.channel_id
    WHERE o.infrastructure_id = ${infrastructureId}
      AND o.created_at = ${notificationInstant(infrastructureId, notificationId)}
      AND o.notification_id = ${notificationId}
   UNION ALL
-  SELECT s.user_id::text, s.channel_type, NULL, NULL, 'skipped', s.reason, 0, NULL, NULL
+  SELECT s.user_id::text, s.channel_type, NULL, NULL, 'skipped', s.reason, 0, NULL, NULL, NULL
     FROM messaging_notification_skips AS s
    WHERE s.infrastructure_id = ${infrastructureId} AND s.notification_id = ${notificationId}`
 

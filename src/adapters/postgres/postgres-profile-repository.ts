@@ -47,6 +47,8 @@ export class PostgresProfileRepository implements ProfileRepository {
     if (patch.phone !== undefined) set.phone = patch.phone
     if (patch.locale !== undefined) set.locale = patch.locale
     if (patch.timeZone !== undefined) set.time_zone = patch.timeZone
+    if (patch.quietHours !== undefined)
+      set.quiet_hours = patch.quietHours === null ? null : sql`${json(patch.quietHours)}::jsonb`
     if (patch.properties !== undefined) set.properties = sql`${json(patch.properties)}::jsonb`
     try {
       const row = await this.db

@@ -3,11 +3,13 @@ import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
+import { createLocalInboxFeed, type InboxFeed } from '../../ports/inbox-feed.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from '../../ports/wake-signal.js'
 import { classify, sqlState } from './errors.js'
 import { type HostTransaction, hostKysely, isKysely } from './host-transaction.js'
+import { createPostgresInboxFeed, type PostgresInboxFeed } from './inbox-feed.js'
 import { namingPool } from './named-statements.js'
 import { listSecurityEvents } from './postgres-security-log.js'
 import { pruneBatch } from './prune.js'
@@ -213,6 +215,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     ? createPostgresWakeSignal(listenConfig)
     : undefined
   const wakeSignal: WakeSignal = crossProcess ?? createLocalWakeSignal()
+  // The live inbox listens on its own connection (one per process), on the same terms.
+  const inboxListener: PostgresInboxFeed | undefined = listenConfig
+    ? createPostgresInboxFeed(listenConfig)
+    : undefined
+  const inboxFeed: InboxFeed = inboxListener ?? createLocalInboxFeed()
   const joined = new AsyncLocalStorage<Kysely<MessagingDatabase>>()
   let closed = false
   const prune = async (pruneOptions: PruneOptions): Promise<number> => {
@@ -252,12 +259,14 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     db,
     unitOfWork: new PostgresUnitOfWork(main, worker, joined, ready),
     wakeSignal,
+    inboxFeed,
     withTransaction: (tx, fn) => joined.run(hostKysely(tx), fn),
     bind: (tx) => ({
       name: 'postgres',
       persistent: true,
       unitOfWork: new BoundUnitOfWork(hostKysely(tx)),
       wakeSignal,
+      inboxFeed,
       prune,
       listSecurityEvents: readSecurityLog,
       close: async () => undefined,
@@ -268,6 +277,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       if (closed) return
       closed = true
       await crossProcess?.close()
+      await inboxListener?.close()
       await Promise.all(owned.map((k) => k.destroy()))
     },
   }

@@ -12,6 +12,7 @@ import { PostgresPreferenceRepository } from './postgres-preference-repository.j
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
 import { PostgresRateBucketRepository } from './postgres-rate-bucket-repository.js'
 import { PostgresSecurityLog } from './postgres-security-log.js'
+import { PostgresStoreTime } from './postgres-store-time.js'
 import { PostgresTemplateRepository } from './postgres-template-repository.js'
 import { PostgresThrottleRepository } from './postgres-throttle-repository.js'
 import type { MessagingDatabase } from './schema.js'
@@ -34,6 +35,7 @@ export const repositories = (
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
   throttles: new PostgresThrottleRepository(db),
+  time: new PostgresStoreTime(db),
   breakers: new PostgresBreakerRepository(db),
   notifications: new PostgresNotificationRepository(db),
 })

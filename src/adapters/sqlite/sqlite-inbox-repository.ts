@@ -1,6 +1,6 @@
 import { type Kysely, type SqlBool, sql } from 'kysely'
 import { TenantScopeViolationError } from '../../domain/errors.js'
-import type { InboxEntry, InboxMark } from '../../domain/inbox.js'
+import type { InboxCursor, InboxEntry, InboxMark } from '../../domain/inbox.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { InboxRepository } from '../../ports/inbox-repository.js'
 import { toInboxEntry } from './sqlite-rows.js'
@@ -100,6 +100,36 @@ export class SqliteInboxRepository implements InboxRepository {
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(Math.max(0, filter.limit))
+      .execute()
+    return rows.map(toInboxEntry)
+  }
+
+  async listAfter(
+    scope: TenantScope,
+    filter: { infrastructureId: string; after: InboxCursor; limit: number },
+  ): Promise<InboxEntry[]> {
+    const rows = await this.own(scope, filter.infrastructureId)
+      .selectAll()
+      .where('archived_at', 'is', null)
+      .where(
+        sql<SqlBool>`(${sql.ref('messaging_inbox.created_at')}, ${sql.ref('messaging_inbox.id')}) > (${filter.after.createdAt.getTime()}, ${filter.after.id})`,
+      )
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .limit(Math.max(0, filter.limit))
+      .execute()
+    return rows.map(toInboxEntry)
+  }
+
+  async find(scope: TenantScope, infrastructureId: string, ids: readonly string[]): Promise<InboxEntry[]> {
+    if (ids.length === 0) return []
+    const rows = await this.own(scope, infrastructureId)
+      .selectAll()
+      .where(
+        sql<SqlBool>`${sql.ref('messaging_inbox.id')} in (select value from json_each(${JSON.stringify(ids.map((id) => id.toLowerCase()))}))`,
+      )
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
       .execute()
     return rows.map(toInboxEntry)
   }

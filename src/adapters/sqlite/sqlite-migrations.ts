@@ -791,6 +791,18 @@ CREATE TABLE messaging_throttle_counters (
 ) STRICT;
 `
 
+// Quiet hours (sql/0081): a recipient's own, on their profile beside their time zone.
+const v17 = /* sql */ `
+ALTER TABLE messaging_profiles ADD COLUMN quiet_hours TEXT CHECK (
+  quiet_hours IS NULL OR (
+    json_valid(quiet_hours) AND json_type(quiet_hours) = 'object'
+    AND json_extract(quiet_hours, '$.start') GLOB '[0-2][0-9]:[0-5][0-9]'
+    AND json_extract(quiet_hours, '$.start') <= '23:59'
+    AND json_extract(quiet_hours, '$.end') GLOB '[0-2][0-9]:[0-5][0-9]'
+    AND json_extract(quiet_hours, '$.end') <= '23:59'
+    AND json_extract(quiet_hours, '$.start') <> json_extract(quiet_hours, '$.end')));
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -808,4 +820,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 14, name: 'ordering_keys', sql: v14 },
   { version: 15, name: 'attempt_provider', sql: v15 },
   { version: 16, name: 'throttles', sql: v16 },
+  { version: 17, name: 'quiet_hours', sql: v17 },
 ]

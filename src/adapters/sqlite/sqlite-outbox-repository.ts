@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely'
+import { type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
@@ -29,11 +29,49 @@ import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { isForeignKeyViolation } from './sqlite-errors.js'
 import { outboxRow, toAttempt, toMessage } from './sqlite-rows.js'
 import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
-import type { SqliteDatabase } from './sqlite-tables.js'
+import { perRow } from './sqlite-statement.js'
+import type { OutboxTable, SqliteDatabase } from './sqlite-tables.js'
 
 const infra = sql.ref('messaging_outbox.infrastructure_id')
 const business = sql.ref('messaging_outbox.business_id')
 const inScope = (scope: TenantScope) => canAccess(scope, infra, business)
+
+/** The values an attempt row takes from its report (the rest come from the message's row). */
+const ATTEMPT_SLOTS = [
+  'id',
+  'attempt',
+  'workerId',
+  'workerHost',
+  'startedAt',
+  'finishedAt',
+  'durationMs',
+  'outcome',
+  'errorCode',
+  'error',
+  'providerMessageId',
+  'provider',
+  'infrastructureId',
+  'messageId',
+] as const
+
+type DueRow = { infrastructure_id: string; id: string; status: string }
+
+/** Round robin over the tenants' queues (each already in its own order), at most `limit` rows and `perTenant` rounds. */
+function roundRobin(queues: readonly DueRow[][], limit: number, perTenant: number): DueRow[] {
+  const rows: DueRow[] = []
+  for (let round = 0; round < perTenant && rows.length < limit; round++) {
+    let took = false
+    for (const q of queues) {
+      const r = q[round]
+      if (r && rows.length < limit) {
+        rows.push(r)
+        took = true
+      }
+    }
+    if (!took) break
+  }
+  return rows
+}
 
 /** Rows in the open-rows index (`messaging_outbox_ready_idx`): a literal, so the planner can use it. */
 const OPEN = sql<SqlBool>`${sql.ref('messaging_outbox.status')} in ('pending', 'processing')`
@@ -196,54 +234,61 @@ export class SqliteOutboxRepository implements OutboxRepository {
     // not the backlog: one window function over every due row cost 20 ms a claim on a
     // 10,000-message backlog.
     const heads = await this.tenantHeads(scope, options, now)
-    const queues: Array<Array<{ infrastructure_id: string; id: string; status: string }>> = []
-    for (const h of heads) {
-      queues.push(
-        await this.db
-          .selectFrom('messaging_outbox')
-          .select(['infrastructure_id', 'id', 'status'])
-          .where('infrastructure_id', '=', h.infrastructure_id)
-          .where(OPEN)
-          .where(claimable(now))
-          .where(ordered(scope, now))
-          .where(inScope(scope))
-          .orderBy('priority')
-          .orderBy('available_at')
-          .orderBy('id')
-          .limit(perTenant)
-          .execute(),
-      )
+    if (heads.length === 0) return []
+    const dueOf = perRow(
+      this.db,
+      ['infrastructureId', 'limit'],
+      (v) =>
+        sql<DueRow>`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')}, ${sql.ref('status')} from ${sql.table('messaging_outbox')} where ${infra} = ${v.infrastructureId} and ${OPEN} and ${claimable(now)} and ${ordered(scope, now)} and ${inScope(scope)} order by ${sql.ref('priority')}, ${sql.ref('available_at')}, ${sql.ref('id')} limit ${v.limit}`,
+    )
+    // Each tenant's first rows, only as many as the round robin can take from it while every
+    // head has that many: reading `perTenant` rows of each of 20 tenants for a claim of 100
+    // read 2,000 rows to lease 100 (BENCHMARKS.md, G11). A tenant cut short is read further
+    // only when the round robin went past what was read of it, so the claim is the same.
+    let fetch = Math.min(perTenant, Math.ceil(options.limit / heads.length))
+    const queues: DueRow[][] = []
+    for (const h of heads)
+      queues.push((await dueOf({ infrastructureId: h.infrastructure_id, limit: fetch })).rows)
+    for (;;) {
+      const rows = roundRobin(queues, options.limit, perTenant)
+      const cut = queues.flatMap((q, i) => (q.length === fetch && fetch < perTenant ? [i] : []))
+      // Every queue holds at most `fetch` rows, so a claim that filled up never looked past
+      // them; one that did not would have gone on into a cut tenant's next rows.
+      if (rows.length === options.limit || cut.length === 0) return this.lease(scope, rows, now, leasedUntil)
+      fetch = Math.min(perTenant, fetch * 2)
+      for (const i of cut)
+        queues[i] = (await dueOf({ infrastructureId: heads[i]!.infrastructure_id, limit: fetch })).rows
     }
-    const rows: Array<{ infrastructure_id: string; id: string; status: string }> = []
-    for (let round = 0; round < perTenant && rows.length < options.limit; round++) {
-      let took = false
-      for (const q of queues) {
-        const r = q[round]
-        if (r && rows.length < options.limit) {
-          rows.push(r)
-          took = true
-        }
-      }
-      if (!took) break
-    }
+  }
+
+  /**
+   * Leases the chosen rows, each with its own token (a stale holder's ack can never match
+   * the new one), in the claim's order: one statement compiled once and run per row.
+   */
+  private async lease(
+    scope: TenantScope,
+    rows: readonly DueRow[],
+    now: number,
+    leasedUntil: number,
+  ): Promise<ClaimedMessage[]> {
+    if (rows.length === 0) return []
+    const leaseOne = perRow(
+      this.db,
+      ['infrastructureId', 'id', 'token'],
+      (v) =>
+        sql<
+          Selectable<OutboxTable>
+        >`update ${sql.table('messaging_outbox')} set ${sql.ref('status')} = 'processing', ${sql.ref('attempts')} = ${sql.ref('attempts')} + 1, ${sql.ref('lease_token')} = ${v.token}, ${sql.ref('leased_until')} = ${leasedUntil} where ${infra} = ${v.infrastructureId} and ${sql.ref('messaging_outbox.id')} = ${v.id} and ${claimable(now)} and ${inScope(scope)} returning *`,
+    )
     const claimed: ClaimedMessage[] = []
     for (const r of rows) {
       assertTransition(r.status as OutboxMessage['status'], 'processing')
-      // Each lease gets its own token: a stale holder's ack can never match the new one.
-      const row = await this.db
-        .updateTable('messaging_outbox')
-        .set((eb) => ({
-          status: 'processing',
-          attempts: eb('attempts', '+', 1),
-          lease_token: this.ids.next(),
-          leased_until: leasedUntil,
-        }))
-        .where('infrastructure_id', '=', r.infrastructure_id)
-        .where('id', '=', r.id)
-        .where(claimable(now))
-        .where(inScope(scope))
-        .returningAll()
-        .executeTakeFirst()
+      const result = await leaseOne({
+        infrastructureId: r.infrastructure_id,
+        id: r.id,
+        token: this.ids.next(),
+      })
+      const row = result.rows[0]
       if (row) claimed.push(toMessage(row) as ClaimedMessage)
     }
     return claimed
@@ -251,27 +296,32 @@ export class SqliteOutboxRepository implements OutboxRepository {
 
   async settle(scope: TenantScope, cmd: SettleCommand): Promise<boolean> {
     if (!scope.hasRole('service')) return false
-    const s = storableSettlement(cmd.settlement)
-    assertTransition('processing', s.status)
+    return this.settleStatement(scope)(cmd)
+  }
+
+  /** Settles one held message; the fence: only the holder of the current lease settles, and only once. */
+  private settleStatement(scope: TenantScope): (cmd: SettleCommand) => Promise<boolean> {
     const now = this.clock.now().getTime()
-    const result = await this.db
-      .updateTable('messaging_outbox')
-      .set({
+    const run = perRow(
+      this.db,
+      ['status', 'availableAt', 'lastError', 'settledAt', 'infrastructureId', 'id', 'token'],
+      (v) =>
+        sql`update ${sql.table('messaging_outbox')} set ${sql.ref('status')} = ${v.status}, ${sql.ref('available_at')} = coalesce(${v.availableAt}, ${sql.ref('available_at')}), ${sql.ref('last_error')} = ${v.lastError}, ${sql.ref('settled_at')} = ${v.settledAt}, ${sql.ref('lease_token')} = null, ${sql.ref('leased_until')} = null where ${infra} = ${v.infrastructureId} and ${sql.ref('messaging_outbox.id')} = ${v.id} and ${sql.ref('status')} = 'processing' and ${sql.ref('lease_token')} = ${v.token} and ${inScope(scope)}`,
+    )
+    return async (cmd) => {
+      const s = storableSettlement(cmd.settlement)
+      assertTransition('processing', s.status)
+      const result = await run({
         status: s.status,
-        ...(s.status === 'pending' && { available_at: now + s.retryAfterMs }),
-        last_error: s.lastError,
-        settled_at: s.status === 'pending' ? null : now,
-        lease_token: null,
-        leased_until: null,
+        availableAt: s.status === 'pending' ? now + s.retryAfterMs : null,
+        lastError: s.lastError,
+        settledAt: s.status === 'pending' ? null : now,
+        infrastructureId: cmd.infrastructureId,
+        id: cmd.id,
+        token: cmd.leaseToken,
       })
-      .where('infrastructure_id', '=', cmd.infrastructureId)
-      .where('id', '=', cmd.id)
-      // The fence: only the holder of the current lease settles, and only once.
-      .where('status', '=', 'processing')
-      .where('lease_token', '=', cmd.leaseToken)
-      .where(inScope(scope))
-      .executeTakeFirst()
-    return result.numUpdatedRows > 0n
+      return (result.numAffectedRows ?? 0n) > 0n
+    }
   }
 
   /**
@@ -347,46 +397,62 @@ export class SqliteOutboxRepository implements OutboxRepository {
   }
 
   async completeMany(scope: TenantScope, items: readonly CompleteCommand[]): Promise<boolean[]> {
+    if (!scope.hasRole('service')) return items.map(() => false)
     // One unit of work holds them all; each is fenced on its own, as `settle`.
+    const settleOne = this.settleStatement(scope)
+    const recordOne = this.attemptStatement(scope)
     const done: boolean[] = []
     for (const item of items) {
-      const ok = await this.settle(scope, item.settle)
-      if (ok) await this.recordAttempt(scope, item.attempt)
+      const ok = await settleOne(item.settle)
+      if (ok) await recordOne(item.attempt)
       done.push(ok)
     }
     return done
   }
 
   /** Appends one attempt, copied onto the message's own row read under the scope. */
-  private async recordAttempt(scope: TenantScope, given: DeliveryAttempt): Promise<void> {
-    const attempt = storableAttempt(given)
-    if (!scope.hasRole('service')) throw new TenantScopeViolationError(attempt.infrastructureId)
-    // INSERT ... SELECT from the message's own row, read under the scope: no row in scope,
-    // no attempt; the tenant columns come from the message, not from the caller.
+  private recordAttempt(scope: TenantScope, given: DeliveryAttempt): Promise<void> {
+    return this.attemptStatement(scope)(given)
+  }
+
+  /**
+   * INSERT ... SELECT from the message's own row, read under the scope: no row in scope, no
+   * attempt; the tenant columns come from the message, not from the caller.
+   */
+  private attemptStatement(scope: TenantScope): (given: DeliveryAttempt) => Promise<void> {
     const o = (c: string) => sql.ref(`messaging_outbox.${c}`)
-    const values = [
-      ['infrastructure_id', o('infrastructure_id')],
-      ['message_id', o('id')],
-      ['id', sql.val(attempt.id)],
-      ['business_id', o('business_id')],
-      ['attempt', sql.val(attempt.attempt)],
-      ['worker_id', sql.val(attempt.workerId)],
-      ['worker_host', sql.val(attempt.workerHost)],
-      ['started_at', sql.val(attempt.startedAt.getTime())],
-      ['finished_at', sql.val(attempt.finishedAt.getTime())],
-      ['duration_ms', sql.val(attempt.durationMs)],
-      ['outcome', sql.val(attempt.outcome)],
-      ['error_code', sql.val(attempt.errorCode)],
-      ['error', sql.val(attempt.error)],
-      ['provider_message_id', sql.val(attempt.providerMessageId)],
-      ['provider', sql.val(attempt.provider ?? null)],
-    ] as const
-    const result =
-      await sql`insert into ${sql.table('messaging_delivery_attempts')} (${sql.join(values.map(([c]) => sql.ref(c)))}) select ${sql.join(values.map(([, v]) => v))} from ${sql.table('messaging_outbox')} where ${o('infrastructure_id')} = ${attempt.infrastructureId} and ${o('id')} = ${attempt.messageId} and ${inScope(scope)}`.execute(
-        this.db,
-      )
-    if (Number(result.numAffectedRows ?? 0n) === 0)
-      throw new TenantScopeViolationError(attempt.infrastructureId)
+    const run = perRow(this.db, ATTEMPT_SLOTS, (v) => {
+      const values = [
+        ['infrastructure_id', o('infrastructure_id')],
+        ['message_id', o('id')],
+        ['id', v.id],
+        ['business_id', o('business_id')],
+        ['attempt', v.attempt],
+        ['worker_id', v.workerId],
+        ['worker_host', v.workerHost],
+        ['started_at', v.startedAt],
+        ['finished_at', v.finishedAt],
+        ['duration_ms', v.durationMs],
+        ['outcome', v.outcome],
+        ['error_code', v.errorCode],
+        ['error', v.error],
+        ['provider_message_id', v.providerMessageId],
+        ['provider', v.provider],
+      ] as const
+      return sql`insert into ${sql.table('messaging_delivery_attempts')} (${sql.join(values.map(([c]) => sql.ref(c)))}) select ${sql.join(values.map(([, x]) => x))} from ${sql.table('messaging_outbox')} where ${o('infrastructure_id')} = ${v.infrastructureId} and ${o('id')} = ${v.messageId} and ${inScope(scope)}`
+    })
+    return async (given) => {
+      const a = storableAttempt(given)
+      if (!scope.hasRole('service')) throw new TenantScopeViolationError(a.infrastructureId)
+      const result = await run({
+        ...a,
+        workerHost: a.workerHost ?? null,
+        provider: a.provider ?? null,
+        startedAt: a.startedAt.getTime(),
+        finishedAt: a.finishedAt.getTime(),
+      })
+      if (Number(result.numAffectedRows ?? 0n) === 0) throw new TenantScopeViolationError(a.infrastructureId)
+    }
   }
 
   async listAttempts(

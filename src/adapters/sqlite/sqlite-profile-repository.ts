@@ -74,6 +74,8 @@ export class SqliteProfileRepository implements ProfileRepository {
     if (patch.phone !== undefined) set.phone = patch.phone
     if (patch.locale !== undefined) set.locale = patch.locale
     if (patch.timeZone !== undefined) set.time_zone = patch.timeZone
+    if (patch.quietHours !== undefined)
+      set.quiet_hours = patch.quietHours === null ? null : JSON.stringify(patch.quietHours)
     if (patch.properties !== undefined) set.properties = JSON.stringify(patch.properties)
     let q = this.db
       .updateTable('messaging_profiles')

@@ -12,6 +12,7 @@ import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
+import { createLocalInboxFeed } from '../../ports/inbox-feed.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions, Repositories, UnitOfWork } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal } from '../../ports/wake-signal.js'
@@ -123,6 +124,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
+        time: { now: async () => this.clock.now() },
         breakers: new SqliteBreakerRepository(conn, this.clock),
         notifications: new SqliteNotificationRepository(conn),
       }),
@@ -241,6 +243,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     persistent: !isMemoryPath(options.path),
     unitOfWork: uow,
     wakeSignal: createLocalWakeSignal(),
+    inboxFeed: createLocalInboxFeed(),
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
     prune: (options) => uow.exclusive((conn) => prune(conn, options, clock.now())),
     listSecurityEvents: (filter) => uow.exclusive((conn) => listSecurityEvents(conn, filter)),

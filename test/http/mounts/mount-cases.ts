@@ -1,6 +1,11 @@
 import type { AddressInfo } from 'node:net'
+import { Agent, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMemoryStorage } from '../../../src/adapters/memory/index.js'
+import { createInAppTransport } from '../../../src/adapters/transports/in-app/index.js'
 import type { FetchHandler } from '../../../src/http/index.js'
+import { createDeliveryWorker } from '../../../src/worker/index.js'
+import { readSse, waitUntil } from '../../support/sse.js'
 import { BASE, type Fixture, fixture } from '../support.js'
 
 export interface Booted {
@@ -23,7 +28,8 @@ export function originOf(address: AddressInfo | string | null): string {
  */
 export function describeMount(name: string, boot: (f: Fixture, handler: FetchHandler) => Promise<Booted>) {
   describe(`${name} mount, over HTTP on loopback`, () => {
-    const f = fixture({ maxBodyBytes: 16 * 1024 })
+    const storage = createMemoryStorage()
+    const f = fixture({ maxBodyBytes: 16 * 1024 }, { storage })
     let app: Booted
     let channelId: string
     const call = (method: string, path: string, who: string | null, body?: unknown, raw?: string) =>
@@ -127,6 +133,37 @@ export function describeMount(name: string, boot: (f: Fixture, handler: FetchHan
       const res = await fetch(`${app.origin}/host/ping`)
       expect(res.status).toBe(200)
       expect(await res.json()).toMatchObject({ pong: true })
+    })
+
+    it('streams the live inbox as it comes, without buffering, and lets go when the client leaves', async () => {
+      // A connection of its own: not one the earlier cases left in the shared pool.
+      const own = new Agent({ pipelining: 0 })
+      const res = await undiciFetch(`${app.origin}${BASE}/inbox/stream?infrastructureId=${f.infraA}`, {
+        headers: { authorization: 'Bearer tok-memberA' },
+        dispatcher: own,
+      })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+      const sse = readSse(res as unknown as Response)
+      await sse.waitFor((e) => e.event === 'unread')
+      // The entry is written after the response started: only a body passed on as it comes shows it.
+      const { message } = await f.messaging.enqueue(f.principals.adminA, {
+        infrastructureId: f.infraA,
+        channelId,
+        payload: { title: 'streamed' },
+        recipients: [f.principals.memberA.userId],
+      })
+      await createDeliveryWorker({
+        messaging: f.messaging,
+        principal: f.principals.serviceA,
+        transports: [createInAppTransport({ messaging: f.messaging })],
+      }).drain()
+      const entry = await sse.waitFor((e) => e.event === 'entry' && e.data.includes(message.id))
+      expect(JSON.parse(entry.data)).toMatchObject({ messageId: message.id, payload: { title: 'streamed' } })
+      await sse.close()
+      const feed = storage.inboxFeed!
+      await waitUntil(() => feed.listeners === 0, 'the stream stops listening once the client left')
+      await own.close()
     })
   })
 }

@@ -463,6 +463,28 @@ for (let tries = 0; entries.length === 0 && tries < 600; tries++) {
   ).data!
   if (entries.length === 0) await new Promise((r) => setTimeout(r, 50))
 }
+{
+  // The live inbox: resumed from before the entry, it sends the entry and then the count.
+  const first = entries[entries.length - 1] as { id: string; createdAt: string }
+  const after = `${new Date(first.createdAt).getTime() - 1}.${first.id}`
+  const stream = ok(
+    'streamInbox',
+    await memberB.GET(`${base}/inbox/stream`, {
+      params: { query: { infrastructureId: infraB, after } },
+      parseAs: 'stream',
+    }),
+  )
+  const reader = stream.response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let text = ''
+  while (!text.includes('event: unread')) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += value
+  }
+  await reader.cancel()
+  if (!text.includes('event: entry') || !text.includes('event: unread'))
+    throw new Error(`streamInbox: ${text.slice(0, 300)}`)
+}
 const unread = ok(
   'countUnread',
   await memberB.GET(`${base}/inbox/unread-count`, { params: { query: { infrastructureId: infraB } } }),

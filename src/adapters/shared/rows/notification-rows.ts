@@ -53,6 +53,7 @@ export interface DeliveryRow<K extends ColumnKinds> {
   attempts: number
   last_error: string | null
   settled_at: K['time'] | null
+  available_at: K['time'] | null
 }
 
 /** messaging_templates (sql/0040, SQLite v6). */
@@ -127,6 +128,7 @@ export const notificationRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     attempts: x.attempts,
     lastError: x.last_error,
     settledAt: timeOrNull(c, x.settled_at),
+    availableAt: timeOrNull(c, x.available_at),
   }),
   templateRow: (t: TemplateVersion): TemplateRow<K, 'write'> => ({
     infrastructure_id: t.infrastructureId,

@@ -1,6 +1,7 @@
 import type { Category, CategoryChannel, CategoryThrottle } from '../../../domain/category.js'
 import type { JsonValue } from '../../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../../domain/preference.js'
+import type { QuietHours } from '../../../domain/quiet-hours.js'
 import type { RecipientProfile } from '../../../domain/recipient-profile.js'
 import type { ColumnKinds, Columns, Json, Mode } from './columns.js'
 
@@ -13,6 +14,8 @@ export interface ProfileRow<K extends ColumnKinds, M extends Mode = 'read'> {
   phone: string | null
   locale: string | null
   time_zone: string | null
+  /** {"start": "22:00", "end": "07:00"} or null (PostgreSQL 0081, SQLite v17). */
+  quiet_hours: Json<K, QuietHours, M> | null
   properties: Json<K, { [key: string]: JsonValue }, M>
   created_at: K['time']
   updated_at: K['time']
@@ -66,6 +69,7 @@ export const recipientRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     phone: p.phone,
     locale: p.locale,
     time_zone: p.timeZone,
+    quiet_hours: p.quietHours === null ? null : c.toJson(p.quietHours),
     properties: c.toJson(p.properties),
     created_at: c.toTime(p.createdAt),
     updated_at: c.toTime(p.updatedAt),
@@ -79,6 +83,7 @@ export const recipientRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     phone: r.phone,
     locale: r.locale,
     timeZone: r.time_zone,
+    quietHours: r.quiet_hours === null ? null : c.json<QuietHours>(r.quiet_hours),
     properties: c.json(r.properties),
     createdAt: c.time(r.created_at),
     updatedAt: c.time(r.updated_at),

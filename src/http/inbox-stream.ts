@@ -1,0 +1,93 @@
+import type { InboxStreamEvent } from '../application/inbox-stream.js'
+import type { FollowInboxInput } from '../domain/inputs.js'
+import type { Principal } from '../domain/tenant-scope.js'
+import type { Messaging } from '../messaging.js'
+
+export const EVENT_STREAM_CONTENT_TYPE = 'text/event-stream; charset=utf-8'
+
+/**
+ * A comment line this often keeps the connection open through proxies and load balancers
+ * that close one idle for 30 s or more (nginx's proxy_read_timeout defaults to 60 s, AWS's
+ * ALB idle timeout to 60 s, some corporate proxies to 30 s): half the shortest.
+ */
+export const DEFAULT_HEARTBEAT_MS = 15_000
+
+/** What the client waits before it reconnects (the EventSource `retry` field). */
+const RETRY_MS = 2_000
+
+const encoder = new TextEncoder()
+
+/** One event in the text/event-stream format; JSON has no raw newline, so `data` is one line. */
+export function sseFrame(event: InboxStreamEvent): string {
+  if (event.type === 'entry') return `id: ${event.id}\nevent: entry\ndata: ${JSON.stringify(event.entry)}\n\n`
+  return `event: unread\ndata: ${JSON.stringify({ unread: event.unread })}\n\n`
+}
+
+/**
+ * The caller's live inbox as a text/event-stream body. Opens the follower before it
+ * answers, so a refused or invalid request is a problem response, not a broken stream.
+ * The body ends when the client goes away (the mount cancels it, or the request's signal
+ * aborts): the follower stops and the heartbeat timer is cleared; a store error ends it
+ * too, and the client reconnects with its `Last-Event-ID`.
+ */
+export async function inboxEventStream(
+  messaging: Messaging,
+  principal: Principal,
+  input: FollowInboxInput,
+  options: { readonly heartbeatMs: number; readonly signal?: AbortSignal },
+): Promise<ReadableStream<Uint8Array>> {
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  let stop: (() => void) | null = null
+  let heartbeat: ReturnType<typeof setInterval> | undefined
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    clearInterval(heartbeat)
+    options.signal?.removeEventListener('abort', onAbort)
+    stop?.()
+    stop = null
+  }
+  const write = (text: string) => {
+    if (ended) return
+    try {
+      controller.enqueue(encoder.encode(text))
+    } catch {
+      end()
+    }
+  }
+  const onAbort = () => {
+    end()
+    try {
+      controller.close()
+    } catch {
+      // Already closed or cancelled.
+    }
+  }
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c
+    },
+    cancel() {
+      end()
+    },
+  })
+  write(`retry: ${RETRY_MS}\n: inbox stream\n\n`)
+  try {
+    stop = await messaging.followInbox(principal, input, {
+      event: (e) => write(sseFrame(e)),
+      failed: () => onAbort(),
+    })
+  } catch (e) {
+    end()
+    throw e
+  }
+  // The client may have gone while the follower opened.
+  if (ended) stop()
+  else {
+    heartbeat = setInterval(() => write(': keep-alive\n\n'), options.heartbeatMs)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.signal?.aborted) onAbort()
+  }
+  return body
+}
