@@ -120,7 +120,10 @@ export async function settleHeld(
     group.push({ held, status: commands[i]!.settle.settlement.status })
     groups.set(key, group)
   }
-  for (const group of groups.values()) await r.audit.append(scope, ackAudit(ctx, scope, group))
+  await r.audit.appendMany(
+    scope,
+    [...groups.values()].map((group) => ackAudit(ctx, scope, group)),
+  )
   return commands.map((c, i) =>
     done[i] ? { acked: true, status: c.settle.settlement.status } : { acked: false, status: 'processing' },
   )

@@ -220,7 +220,13 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     }
     input = mergeInput(input, fromHeaders, 'header')
     if (def.quota) await spendQuota(principal, input, def.quota)
-    const result = await def.run(options.messaging, principal, input, { request, url, basePath, heartbeatMs })
+    const result = await def.run(options.messaging, principal, input, {
+      request,
+      url,
+      basePath,
+      heartbeatMs,
+      report: (e) => report(e, request),
+    })
     const reply = result instanceof Reply ? result : new Reply(def.status ?? 200, result)
     if (reply.status === 204)
       return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })

@@ -34,7 +34,12 @@ export async function inboxEventStream(
   messaging: Messaging,
   principal: Principal,
   input: FollowInboxInput,
-  options: { readonly heartbeatMs: number; readonly signal?: AbortSignal },
+  options: {
+    readonly heartbeatMs: number
+    readonly signal?: AbortSignal
+    /** Sees the store error that ended the stream (the client only sees it end). */
+    readonly onFailure?: (error: unknown) => void
+  },
 ): Promise<ReadableStream<Uint8Array>> {
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let stop: (() => void) | null = null
@@ -76,7 +81,10 @@ export async function inboxEventStream(
   try {
     stop = await messaging.followInbox(principal, input, {
       event: (e) => write(sseFrame(e)),
-      failed: () => onAbort(),
+      failed: (error) => {
+        onAbort()
+        options.onFailure?.(error)
+      },
     })
   } catch (e) {
     end()

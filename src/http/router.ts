@@ -12,6 +12,8 @@ export interface RouteContext {
   readonly basePath: string
   /** Milliseconds between the heartbeat comments of an event stream. */
   readonly heartbeatMs: number
+  /** Hands an error that ends a stream already under way to the host's `onError`. */
+  readonly report?: (error: unknown) => void
 }
 
 /** A response other than `200 <json>`: a status, an optional body, headers. */

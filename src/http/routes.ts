@@ -522,6 +522,7 @@ export const ROUTES: readonly RouteDef[] = [
       const body = await inboxEventStream(m, p, input, {
         heartbeatMs: ctx.heartbeatMs,
         signal: ctx.request.signal,
+        ...(ctx.report && { onFailure: ctx.report }),
       })
       return new Reply(200, body)
     },

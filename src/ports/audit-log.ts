@@ -24,6 +24,12 @@ export interface AuditLog {
   /** Throws ValidationError when `entry.actorId` is not the scope's user. */
   append(scope: TenantScope, entry: AuditEntry): Promise<void>
   /**
+   * Several entries, each checked as `append` checks one; all or none (the unit of work).
+   * One statement where the store has round trips: a settle batch spanning 100 tenants
+   * wrote its 100 entries in 100 round trips (BENCHMARKS.md, G3).
+   */
+  appendMany(scope: TenantScope, entries: readonly AuditEntry[]): Promise<void>
+  /**
    * Newest first. `targetId`: the entries whose target it is, and the batch entries that
    * list it in `details.messageIds` (who queued a message of an `enqueueMany`).
    */

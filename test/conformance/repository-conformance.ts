@@ -964,6 +964,47 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
           await run(outsider, (r) => r.audit.list(outsider, { infrastructureId: t.infra, limit: 10 })),
         ).toEqual([])
       })
+
+      it("appends a batch of entries across the caller's tenants at once, and nothing of a batch with one it may not write", async () => {
+        const [a, b] = [await seeded(), await seeded()]
+        const worker = scopeOf('service', [
+          [a.t.infra, null],
+          [b.t.infra, null],
+        ])
+        const entry = (infrastructureId: string, ms: number) => ({
+          id: uuid(),
+          infrastructureId,
+          businessId: null,
+          actorId: worker.userId,
+          actorRole: worker.role,
+          action: 'outbox.ack',
+          targetType: 'message' as const,
+          targetId: null,
+          outcome: 'ok' as const,
+          errorCode: null,
+          details: { messages: [{ id: uuid(), attempt: 1, status: 'processed' }] },
+          at: at(ms),
+        })
+        const [ea1, eb, ea2] = [entry(a.t.infra, 1), entry(b.t.infra, 2), entry(a.t.infra, 3)]
+        await run(worker, (r) => r.audit.appendMany(worker, [ea1, eb, ea2]))
+        await run(worker, (r) => r.audit.appendMany(worker, []))
+        const list = (adm: TenantScope, infra: string) =>
+          run(adm, (r) => r.audit.list(adm, { infrastructureId: infra, limit: 10 }))
+        expect(await list(a.admin, a.t.infra)).toEqual([ea2, ea1])
+        expect(await list(b.admin, b.t.infra)).toEqual([eb])
+        // One entry outside the caller's tenants, or naming someone else: the batch is refused whole.
+        const outside = entry(uuid(), 4)
+        await expect(
+          run(worker, (r) => r.audit.appendMany(worker, [entry(a.t.infra, 5), outside])),
+        ).rejects.toBeInstanceOf(TenantScopeViolationError)
+        await expect(
+          run(worker, (r) =>
+            r.audit.appendMany(worker, [entry(b.t.infra, 6), { ...entry(b.t.infra, 7), actorId: uuid() }]),
+          ),
+        ).rejects.toBeInstanceOf(ValidationError)
+        expect(await list(a.admin, a.t.infra)).toEqual([ea2, ea1])
+        expect(await list(b.admin, b.t.infra)).toEqual([eb])
+      })
     })
   })
 }

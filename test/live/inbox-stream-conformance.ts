@@ -56,13 +56,14 @@ export function describeInboxStream(name: string, factory: () => Promise<Messagi
         transports: [createInAppTransport({ messaging })],
         pollIntervalMs: 20,
       })
-      /** Enqueues an in-app message to `to` and delivers it. */
-      const send = async (title: string, to: Principal[]) => {
+      /** Enqueues an in-app message to `to` (of `businessId`, when given) and delivers it. */
+      const send = async (title: string, to: Principal[], businessId: string | null = null) => {
         await messaging.enqueue(admin, {
           infrastructureId: t.infra,
           channelId: ch.id,
           payload: { title },
           recipients: to.map((p) => p.userId),
+          businessId,
         })
         await worker.drain()
       }
@@ -104,6 +105,27 @@ export function describeInboxStream(name: string, factory: () => Promise<Messagi
       expect(bob.events.some((e) => e.data.includes('for alice'))).toBe(false)
       expect(alice.events.some((e) => e.data.includes('for bob'))).toBe(false)
       await Promise.all([alice.close(), bob.close()])
+    })
+
+    it("keeps to the caller's grants: an entry of a business outside them is not sent, not even the user's own", async () => {
+      const s = await setup()
+      // Dana's session reaches business A of the tenant only.
+      const dana = principal('member', [[s.t.infra, s.t.bizA]])
+      tokens.set(`tok-${dana.userId}`, dana)
+      const stream = await s.open(dana)
+      await s.send('business B', [dana], s.t.bizB)
+      await s.send('business A', [dana], s.t.bizA)
+      await stream.waitFor(isEntry('business A'))
+      await stream.waitFor(isUnread(1))
+      expect(stream.events.some((e) => e.data.includes('business B'))).toBe(false)
+      // It was written: the same user under a tenant-wide grant has both.
+      const wide = { ...dana, grants: [{ infrastructureId: s.t.infra, businessId: null }] }
+      const all = await messaging.listInbox(wide, { infrastructureId: s.t.infra })
+      expect(all.map((e) => (e.payload as { title: string }).title).sort()).toEqual([
+        'business A',
+        'business B',
+      ])
+      await stream.close()
     })
 
     it('moves the unread count when entries are read or archived elsewhere', async () => {

@@ -10,6 +10,10 @@ export class MemoryAuditLog implements AuditLog {
     private readonly journal: Journal,
   ) {}
 
+  async appendMany(scope: TenantScope, entries: readonly AuditEntry[]): Promise<void> {
+    for (const entry of entries) await this.append(scope, entry)
+  }
+
   async append(scope: TenantScope, entry: AuditEntry): Promise<void> {
     if (entry.actorId !== scope.userId) {
       throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')

@@ -10,28 +10,36 @@ export class PostgresAuditLog implements AuditLog {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
 
   async append(scope: TenantScope, entry: AuditEntry): Promise<void> {
-    // The insert policy holds the same rule (actor_id = the claims' sub); checking first
-    // gives the caller the domain's error instead of a policy violation.
-    if (entry.actorId !== scope.userId) {
-      throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
-    }
-    if (entry.actorRole !== scope.role) {
-      throw ValidationError.single('actorRole', 'must_be_caller', "an audit entry names its caller's role")
-    }
-    // Only into a tenant the caller reaches (the insert policy's rule since sql/0015): a
-    // refusal elsewhere goes to the security log.
-    if (!scope.canAccessInfrastructure(entry.infrastructureId)) {
-      throw new TenantScopeViolationError(entry.infrastructureId)
+    return this.appendMany(scope, [entry])
+  }
+
+  /** One multi-row INSERT; the insert policy checks every row, as it checks one. */
+  async appendMany(scope: TenantScope, entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    for (const entry of entries) {
+      // The insert policy holds the same rule (actor_id = the claims' sub); checking first
+      // gives the caller the domain's error instead of a policy violation.
+      if (entry.actorId !== scope.userId) {
+        throw ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller')
+      }
+      if (entry.actorRole !== scope.role) {
+        throw ValidationError.single('actorRole', 'must_be_caller', "an audit entry names its caller's role")
+      }
+      // Only into a tenant the caller reaches (the insert policy's rule since sql/0015): a
+      // refusal elsewhere goes to the security log.
+      if (!scope.canAccessInfrastructure(entry.infrastructureId)) {
+        throw new TenantScopeViolationError(entry.infrastructureId)
+      }
     }
     // No RETURNING: the appender may not be allowed to read what it wrote.
     await this.db
       .insertInto('messaging_audit_log')
-      .values(auditRow(entry))
+      .values(entries.map(auditRow))
       .execute()
       .catch((e) =>
         Promise.reject(
           classify(e, {
-            conflict: { entity: 'audit entry', key: entry.id },
+            conflict: { entity: 'audit entry', key: entries.length === 1 ? entries[0]!.id : 'batch' },
             refused: () =>
               ValidationError.single('actorId', 'must_be_caller', 'an audit entry names its own caller'),
           }),
