@@ -68,7 +68,9 @@ import type {
   NotifyInput,
   PreferenceGridInput,
   ProfileRefInput,
+  QuietHoursDefaultRefInput,
   SetPreferenceInput,
+  SetQuietHoursDefaultInput,
   SetTenantDefaultInput,
   ThrottledCountsInput,
   UpdateCategoryInput,
@@ -76,6 +78,7 @@ import type {
 } from './domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
+import type { QuietHoursDefault } from './domain/quiet-hours.js'
 import type { RecipientProfile } from './domain/recipient-profile.js'
 import type { SecurityEvent } from './domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from './domain/template.js'
@@ -352,8 +355,8 @@ export class Messaging {
 
   /**
    * Creates a recipient profile (`infra_admin`) or changes the fields given (absent:
-   * unchanged, null: cleared). A member changes only `email`, `phone`, `locale` and
-   * `timeZone` of its own existing profile.
+   * unchanged, null: cleared). A member changes only `email`, `phone`, `locale`,
+   * `timeZone` and `quietHours` of its own existing profile.
    *
    * @example
    * await messaging.upsertProfile(admin, { infrastructureId, userId, email: 'ada@example.com', locale: 'de-DE' })
@@ -365,6 +368,28 @@ export class Messaging {
   /** A profile: the caller's own (no `userId`), or, for an admin or worker, one of a business it reaches. */
   async getProfile(principal: Principal, input: ProfileRefInput): Promise<RecipientProfile> {
     return this.profiles.get(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Sets (or, with `quietHours: null`, removes) the infrastructure's default quiet hours, for
+   * recipients who set none of their own (`infra_admin` with an infrastructure-wide grant).
+   *
+   * @example
+   * await messaging.setQuietHoursDefault(admin, { infrastructureId, quietHours: { start: '21:00', end: '08:00' } })
+   */
+  async setQuietHoursDefault(
+    principal: Principal,
+    input: SetQuietHoursDefaultInput,
+  ): Promise<QuietHoursDefault | null> {
+    return this.profiles.setQuietHoursDefault(TenantScope.of(principal), input)
+  }
+
+  /** The infrastructure's default quiet hours; null when none. */
+  async getQuietHoursDefault(
+    principal: Principal,
+    input: QuietHoursDefaultRefInput,
+  ): Promise<QuietHoursDefault | null> {
+    return this.profiles.getQuietHoursDefault(TenantScope.of(principal), input)
   }
 
   /** The profiles the caller may see, by user id (`infra_admin`, `service`). */

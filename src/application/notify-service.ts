@@ -116,7 +116,7 @@ export class NotifyService {
       template: (channelType, locale) => templates.pick(channelType, locale)?.id ?? null,
     })
     const { messages, throttled, granted } = await this.throttle(scope, r, infra, category, plan.messages)
-    const held = await this.quietHours(r, category, recipients, input.availableAt)
+    const held = await this.quietHours(scope, r, infra, category, recipients, input.availableAt)
     const now = this.ctx.clock.now()
     const skips: NotificationSkip[] = [
       ...optedOutMembers.map((userId) => ({ userId, channelType: '*', reason: 'opted_out' as const })),
@@ -203,25 +203,34 @@ export class NotifyService {
   }
 
   /**
-   * Per recipient inside their quiet hours when the notification becomes due (its
-   * `availableAt`, else the store's now): when they end, in the recipient's time zone (UTC
-   * without one). Critical categories ignore quiet hours; the store's clock is read only when
-   * some recipient has quiet hours.
+   * Per recipient inside their quiet hours (their own, else the infrastructure's default) when
+   * the notification becomes due (its `availableAt`, else the store's now): when they end, in
+   * the recipient's time zone (UTC without one). Critical categories ignore quiet hours; the
+   * store's clock is read only when some recipient has quiet hours.
    */
   private async quietHours(
+    scope: TenantScope,
     r: Repositories,
+    infrastructureId: string,
     category: Category,
     recipients: readonly PlannedRecipient[],
     availableAt: Date | null,
   ): Promise<Map<string, Date>> {
     const held = new Map<string, Date>()
     if (category.critical) return held
-    const quiet = recipients.filter((x) => x.inScope && x.profile?.quietHours)
+    const reached = recipients.filter((x) => x.inScope)
+    if (reached.length === 0) return held
+    // The tenant's default only when someone has none of their own: one read per notify at most.
+    const tenantDefault = reached.some((x) => !x.profile?.quietHours)
+      ? ((await r.quietHours.findDefault(scope, infrastructureId))?.quietHours ?? null)
+      : null
+    const quiet = reached.filter((x) => x.profile?.quietHours || tenantDefault)
     if (quiet.length === 0) return held
     const at = availableAt ?? (await r.time.now())
     for (const { userId, profile } of quiet) {
-      if (!profile?.quietHours) continue
-      const end = quietHoursEnd(at, profile.quietHours, profile.timeZone ?? 'UTC')
+      const hours = profile?.quietHours ?? tenantDefault
+      if (!hours) continue
+      const end = quietHoursEnd(at, hours, profile?.timeZone ?? 'UTC')
       if (end) held.set(userId, end)
     }
     return held

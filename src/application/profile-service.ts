@@ -6,9 +6,14 @@ import {
   listProfilesInput,
   type ProfileRefInput,
   profileRefInput,
+  type QuietHoursDefaultRefInput,
+  quietHoursDefaultRefInput,
+  type SetQuietHoursDefaultInput,
+  setQuietHoursDefaultInput,
   type UpsertProfileInput,
   upsertProfileInput,
 } from '../domain/notify-inputs.js'
+import type { QuietHoursDefault } from '../domain/quiet-hours.js'
 import { MEMBER_PROFILE_FIELDS, type RecipientProfile } from '../domain/recipient-profile.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
@@ -101,6 +106,53 @@ export class ProfileService {
         return saved
       })
     })
+  }
+
+  /**
+   * Sets (or, with `quietHours: null`, removes) the infrastructure's default quiet hours, for
+   * recipients who set none of their own (`infra_admin` with an infrastructure-wide grant).
+   * Audited with the new value: it decides when a whole tenant hears from the module.
+   */
+  async setQuietHoursDefault(
+    scope: TenantScope,
+    raw: SetQuietHoursDefaultInput,
+  ): Promise<QuietHoursDefault | null> {
+    const input = parseInput(setQuietHoursDefaultInput, raw)
+    const target = {
+      infrastructureId: input.infrastructureId,
+      action: input.quietHours === null ? 'quiet_hours.clear_default' : 'quiet_hours.set_default',
+      targetType: 'preference' as const,
+      targetId: 'quiet_hours',
+      details: { quietHours: input.quietHours },
+    }
+    return audited(this.ctx, scope, target, async () => {
+      assertTenantScope(scope, input.infrastructureId, null)
+      assertRole(scope, 'quiet_hours.set_default', 'infra_admin')
+      return this.ctx.uow.run(scope, async (r) => {
+        let saved: QuietHoursDefault | null = null
+        if (input.quietHours === null) await r.quietHours.removeDefault(scope, input.infrastructureId)
+        else {
+          saved = await r.quietHours.saveDefault(scope, {
+            infrastructureId: input.infrastructureId,
+            quietHours: input.quietHours,
+            updatedBy: scope.userId,
+            updatedAt: this.ctx.clock.now(),
+          })
+        }
+        await r.audit.append(scope, auditEntry(this.ctx, scope, target))
+        return saved
+      })
+    })
+  }
+
+  /** The infrastructure's default quiet hours, null when none (anyone of the infrastructure). */
+  async getQuietHoursDefault(
+    scope: TenantScope,
+    raw: QuietHoursDefaultRefInput,
+  ): Promise<QuietHoursDefault | null> {
+    const input = parseInput(quietHoursDefaultRefInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    return this.ctx.uow.run(scope, (r) => r.quietHours.findDefault(scope, input.infrastructureId))
   }
 
   /** A profile: a member's own, or (admin, worker) one of a business its grants reach. */

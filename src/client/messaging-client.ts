@@ -36,7 +36,9 @@ import type {
   NotificationRefInput,
   NotifyInput,
   PreferenceGridInput,
+  QuietHoursDefaultRefInput,
   SetPreferenceInput,
+  SetQuietHoursDefaultInput,
   SetTenantDefaultInput,
   ThrottledCountsInput,
   UpdateCategoryInput,
@@ -44,6 +46,7 @@ import type {
 } from '../domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
+import type { QuietHoursDefault } from '../domain/quiet-hours.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { TemplateSettings, TemplateVersion } from '../domain/template.js'
 import type {
@@ -517,6 +520,24 @@ export class MessagingClient {
       body: this.scoped(input),
     })
     return d === null ? null : revive.tenantDefault(d)
+  }
+
+  /** The infrastructure's default quiet hours; null when none. */
+  async getQuietHoursDefault(
+    filter: Scoped<QuietHoursDefaultRefInput> = {},
+  ): Promise<QuietHoursDefault | null> {
+    const d = await this.request<QuietHoursDefault | null>('GET', '/quiet-hours-default', {
+      query: this.scoped(filter),
+    })
+    return d === null ? null : { ...d, updatedAt: new Date(d.updatedAt) }
+  }
+
+  /** `infra_admin`: the infrastructure's default quiet hours (`quietHours: null` removes it; answers null then). */
+  async setQuietHoursDefault(input: Scoped<SetQuietHoursDefaultInput>): Promise<QuietHoursDefault | null> {
+    const d = await this.request<QuietHoursDefault | null>('PUT', '/quiet-hours-default', {
+      body: this.scoped(input),
+    })
+    return d === null ? null : { ...d, updatedAt: new Date(d.updatedAt) }
   }
 
   /** The current version of each of the tenant's templates, narrowed by category, channel type or locale. */

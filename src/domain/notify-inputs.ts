@@ -245,6 +245,16 @@ export const listNotificationsInput = z.strictObject({
 })
 export type ListNotificationsInput = z.input<typeof listNotificationsInput>
 
+/** The infrastructure's default quiet hours; `quietHours: null` removes it. */
+export const setQuietHoursDefaultInput = z.strictObject({
+  infrastructureId: uuid,
+  quietHours: quietHoursSchema.nullable(),
+})
+export type SetQuietHoursDefaultInput = z.input<typeof setQuietHoursDefaultInput>
+
+export const quietHoursDefaultRefInput = z.strictObject({ infrastructureId: uuid })
+export type QuietHoursDefaultRefInput = z.input<typeof quietHoursDefaultRefInput>
+
 /** The deliveries categories' throttles skipped in a tenant, since a time (default: the last 24 hours). */
 export const throttledCountsInput = z.strictObject({
   infrastructureId: uuid,

@@ -121,3 +121,14 @@ export function quietHoursEnd(now: Date, quiet: QuietHours, timeZone: string): D
   const endWall = Date.UTC(wall.year, wall.month - 1, wall.day + dayOffset, Math.floor(end / 60), end % 60)
   return new Date(instantOfWallTime(endWall, timeZone, now.getTime()))
 }
+
+/**
+ * The quiet hours an infrastructure's admin sets for its recipients who set none of their
+ * own, read in each recipient's time zone like their own would be.
+ */
+export interface QuietHoursDefault {
+  readonly infrastructureId: string
+  readonly quietHours: QuietHours
+  readonly updatedBy: string
+  readonly updatedAt: Date
+}

@@ -22,9 +22,13 @@ import {
   type ProfileRefInput,
   preferenceGridInput,
   profileRefInput,
+  type QuietHoursDefaultRefInput,
+  quietHoursDefaultRefInput,
   type SetPreferenceInput,
+  type SetQuietHoursDefaultInput,
   type SetTenantDefaultInput,
   setPreferenceInput,
+  setQuietHoursDefaultInput,
   setTenantDefaultInput,
   type ThrottledCountsInput,
   throttledCountsInput,
@@ -42,6 +46,7 @@ import {
   preferenceCellSchema,
   preferenceGridSchema,
   profileSchema,
+  quietHoursDefaultSchema,
   sessionSchema,
   tenantDefaultSchema,
   throttledCountSchema,
@@ -250,6 +255,34 @@ export const RECIPIENT_ROUTES: readonly RouteDef[] = [
     from: 'body',
     response: tenantDefaultSchema.nullable(),
     run: async (m, p, i) => (await m.setTenantDefault(p, i as SetTenantDefaultInput)) ?? new Reply(200, null),
+  },
+  {
+    method: 'GET',
+    path: '/quiet-hours-default',
+    operationId: 'getQuietHoursDefault',
+    tag: 'recipients',
+    summary: "The infrastructure's default quiet hours (null: none)",
+    description:
+      'Anyone of the infrastructure. Recipients who set no quiet hours of their own get these, in their own time zone.',
+    input: quietHoursDefaultRefInput,
+    from: 'query',
+    response: quietHoursDefaultSchema.nullable(),
+    run: async (m, p, i) =>
+      (await m.getQuietHoursDefault(p, i as QuietHoursDefaultRefInput)) ?? new Reply(200, null),
+  },
+  {
+    method: 'PUT',
+    path: '/quiet-hours-default',
+    operationId: 'setQuietHoursDefault',
+    tag: 'recipients',
+    summary: "Set (or, with `quietHours: null`, remove) the infrastructure's default quiet hours",
+    description:
+      '`infra_admin` with an infrastructure-wide grant. Local times `HH:MM`, may cross midnight; audited with the new value. Answers the default, or null when removed.',
+    input: setQuietHoursDefaultInput,
+    from: 'body',
+    response: quietHoursDefaultSchema.nullable(),
+    run: async (m, p, i) =>
+      (await m.setQuietHoursDefault(p, i as SetQuietHoursDefaultInput)) ?? new Reply(200, null),
   },
 ]
 

@@ -10,6 +10,7 @@ import {
   type ThrottledCount,
 } from '../domain/notification.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
+import type { QuietHoursDefault } from '../domain/quiet-hours.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import { type Principal, ROLES } from '../domain/tenant-scope.js'
 import { shapeOf } from './schemas.js'
@@ -112,6 +113,13 @@ export const sessionSchema = shapeOf<Principal>()({
   userId: uuid,
   role: z.enum(ROLES),
   grants: z.array(z.object({ infrastructureId: uuid, businessId: uuid.nullable() })),
+})
+
+export const quietHoursDefaultSchema = shapeOf<QuietHoursDefault>()({
+  infrastructureId: uuid,
+  quietHours: z.object({ start: z.string(), end: z.string() }),
+  updatedBy: uuid,
+  updatedAt: dateTime,
 })
 
 export const throttledCountSchema = shapeOf<ThrottledCount>()({

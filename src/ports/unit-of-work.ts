@@ -10,6 +10,7 @@ import type { NotificationRepository } from './notification-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
+import type { QuietHoursRepository } from './quiet-hours-repository.js'
 import type { RateBucketRepository } from './rate-bucket-repository.js'
 import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
 import type { StoreTime } from './store-time.js'
@@ -41,6 +42,8 @@ export interface Repositories {
   readonly breakers: BreakerRepository
   /** Per-recipient counters of categories' throttles. */
   readonly throttles: ThrottleRepository
+  /** Infrastructures' default quiet hours. */
+  readonly quietHours: QuietHoursRepository
   /** The store's clock within this unit of work. */
   readonly time: StoreTime
   /** Notifications and the recipients they left out. */

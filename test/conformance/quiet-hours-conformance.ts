@@ -216,6 +216,55 @@ export function describeQuietHoursConformance(name: string, factory: ClockedStor
         expect(a.by(s.berlin.userId, type).availableAt?.toISOString()).toBe('2026-06-02T05:00:00.000Z')
     })
 
+    it("applies the infrastructure's default to recipients without quiet hours of their own, in their own zone", async () => {
+      const s = await seeded()
+      const quietHours = { start: '21:00', end: '08:00' }
+      // Only an admin with an infrastructure-wide grant sets it; everyone of the tenant reads it.
+      await expect(
+        messaging.setQuietHoursDefault(s.service, { infrastructureId: s.i, quietHours }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN_ROLE' })
+      const bizAdmin = principal('infra_admin', [[s.i, tenant().bizA]])
+      await expect(
+        messaging.setQuietHoursDefault(bizAdmin, { infrastructureId: s.i, quietHours }),
+      ).rejects.toMatchObject({ code: 'TENANT_SCOPE_VIOLATION' })
+      expect(
+        await issues(
+          messaging.setQuietHoursDefault(s.admin, {
+            infrastructureId: s.i,
+            quietHours: { start: '08:00', end: '08:00' },
+          }),
+        ),
+      ).toEqual(['quietHours.end empty_window'])
+      expect(await messaging.getQuietHoursDefault(s.berlin, { infrastructureId: s.i })).toBeNull()
+      const set = await messaging.setQuietHoursDefault(s.admin, { infrastructureId: s.i, quietHours })
+      expect(set).toMatchObject({ infrastructureId: s.i, quietHours, updatedBy: s.admin.userId })
+      expect(await messaging.getQuietHoursDefault(s.berlin, { infrastructureId: s.i })).toMatchObject({
+        quietHours,
+      })
+
+      await clock.set(LATE)
+      const notify = async () =>
+        (
+          await messaging.notify(s.service, {
+            infrastructureId: s.i,
+            category: 'news',
+            to: { users: [s.berlin.userId, s.none.userId] },
+            data: {},
+          })
+        ).notification.id
+      let { by } = await deliveries(messaging, s, await notify())
+      // Their own quiet hours win; the default holds the one without, until 08:00 CEST.
+      expect(by(s.berlin.userId, 'email').availableAt?.toISOString()).toBe('2026-06-02T05:00:00.000Z')
+      expect(by(s.none.userId, 'email').availableAt?.toISOString()).toBe('2026-06-02T06:00:00.000Z')
+      // Removed: nobody without their own is held.
+      expect(
+        await messaging.setQuietHoursDefault(s.admin, { infrastructureId: s.i, quietHours: null }),
+      ).toBeNull()
+      expect(await messaging.getQuietHoursDefault(s.admin, { infrastructureId: s.i })).toBeNull()
+      ;({ by } = await deliveries(messaging, s, await notify()))
+      expect(by(s.none.userId, 'email').availableAt!.getTime()).toBeLessThanOrEqual(LATE.getTime())
+    })
+
     it('judges a scheduled notification by when it becomes due, not when it was sent', async () => {
       const s = await seeded()
       await clock.set(new Date('2026-06-01T10:00:00Z'))

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 /**
- * The throttle counters (sql/0080) under raw SQL, as a LOGIN role granted messaging_app
+ * The throttle counters (sql/0080) and the default quiet hours (sql/0083) under raw SQL, as a LOGIN role granted messaging_app
  * with the claims of tenant A, and as the fleet worker: B's counters stay out of reach
  * (neither read nor bumped), members see and count none, nobody deletes one, and a
  * category's throttle holds only what the module can carry out.
@@ -140,5 +140,48 @@ describe('row-level security of the throttle counters, as messaging_app with the
     expect(await cat('{"limit": 3, "windowSeconds": 60, "onExceed": "digest"}')).toBe('23514')
     expect(await cat('{"limit": 0, "windowSeconds": 60, "onExceed": "skip"}')).toBe('23514')
     expect(await cat('{"limit": 3, "windowSeconds": 604801, "onExceed": "skip"}')).toBe('23514')
+  })
+})
+
+describe('row-level security of the default quiet hours, as messaging_app', () => {
+  const upsert = `insert into messaging_quiet_hours_defaults as d (infrastructure_id, quiet_hours, updated_by, updated_at)
+    values ($1, '{"start": "22:00", "end": "07:00"}', $2, now())
+    on conflict on constraint messaging_quiet_hours_defaults_pkey do update set updated_at = now()`
+  const bizClaims = (role: Role) =>
+    JSON.stringify({
+      sub: A.admin,
+      role,
+      grants: [{ infrastructure_id: A.infra, business_id: randomUUID() }],
+    })
+
+  it('enables and forces RLS; a tenant reads its own only; only its infrastructure-wide admin writes', async () => {
+    const r = await admin.query(
+      "select relrowsecurity, relforcerowsecurity, relacl::text from pg_class where relname = 'messaging_quiet_hours_defaults'",
+    )
+    expect(r.rows[0]).toMatchObject({ relrowsecurity: true, relforcerowsecurity: true })
+    expect(r.rows[0].relacl).not.toMatch(/(^|[{,])=/)
+    for (const t of [A, B]) await admin.query(upsert, [t.infra, uuid()])
+    const read = () => app.query('select infrastructure_id from messaging_quiet_hours_defaults')
+    for (const c of [claims('member', A.infra, A.user), claims('service'), bizClaims('infra_admin')]) {
+      expect((await as(app, c, read)).rows.map((x) => x.infrastructure_id)).toEqual([A.infra])
+    }
+    expect((await as(app, null, read)).rows).toEqual([])
+    await as(app, claims('infra_admin'), async () => {
+      expect(await refusal(app, upsert, [A.infra, A.admin])).toBe('no error')
+      expect(await refusal(app, upsert, [B.infra, A.admin])).toBe('42501')
+      const d = await app.query('delete from messaging_quiet_hours_defaults where infrastructure_id = $1', [
+        B.infra,
+      ])
+      expect(d.rowCount).toBe(0)
+    })
+    for (const c of [claims('member', A.infra, A.user), claims('service'), bizClaims('infra_admin')]) {
+      await as(app, c, async () => {
+        expect(await refusal(app, upsert, [A.infra, A.admin])).toBe('42501')
+        const d = await app.query('delete from messaging_quiet_hours_defaults')
+        expect(d.rowCount).toBe(0)
+      })
+    }
+    const left = await admin.query('select count(*)::int as n from messaging_quiet_hours_defaults')
+    expect(left.rows[0].n).toBe(2)
   })
 })

@@ -8,6 +8,7 @@ import type { Membership } from '../../domain/membership.js'
 import type { Notification, NotificationSkip } from '../../domain/notification.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
+import type { QuietHoursDefault } from '../../domain/quiet-hours.js'
 import type { BucketState } from '../../domain/rate-bucket.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
@@ -45,6 +46,8 @@ export class MemoryState {
   /** (infrastructure, channel) -> the channel's rate bucket. */
   readonly rateBuckets = new Map<string, BucketState>()
   /** Throttle counters by infrastructure/user/category: the current window's start (ms) and slots taken. */
+  /** Default quiet hours by infrastructure. */
+  readonly quietHoursDefaults = new Map<string, QuietHoursDefault>()
   readonly throttles = new Map<string, { readonly windowStart: number; readonly taken: number }>()
   /** (infrastructure, channel) -> the channel's circuit breaker. */
   readonly breakers = new Map<string, BreakerState>()

@@ -810,6 +810,22 @@ CREATE INDEX messaging_notification_skips_throttled_idx
   WHERE reason = 'throttled';
 `
 
+// An infrastructure's default quiet hours (sql/0083).
+const v19 = /* sql */ `
+CREATE TABLE messaging_quiet_hours_defaults (
+  infrastructure_id TEXT    NOT NULL PRIMARY KEY,
+  quiet_hours       TEXT    NOT NULL CHECK (
+                      json_valid(quiet_hours) AND json_type(quiet_hours) = 'object'
+                      AND json_extract(quiet_hours, '$.start') GLOB '[0-2][0-9]:[0-5][0-9]'
+                      AND json_extract(quiet_hours, '$.start') <= '23:59'
+                      AND json_extract(quiet_hours, '$.end') GLOB '[0-2][0-9]:[0-5][0-9]'
+                      AND json_extract(quiet_hours, '$.end') <= '23:59'
+                      AND json_extract(quiet_hours, '$.start') <> json_extract(quiet_hours, '$.end')),
+  updated_by        TEXT    NOT NULL,
+  updated_at        INTEGER NOT NULL
+) STRICT;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -829,4 +845,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 16, name: 'throttles', sql: v16 },
   { version: 17, name: 'quiet_hours', sql: v17 },
   { version: 18, name: 'throttled_skips_index', sql: v18 },
+  { version: 19, name: 'quiet_hours_default', sql: v19 },
 ]

@@ -29,6 +29,7 @@ import { SqliteNotificationRepository } from './sqlite-notification-repository.j
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
+import { SqliteQuietHoursRepository } from './sqlite-quiet-hours-repository.js'
 import { SqliteRateBucketRepository } from './sqlite-rate-bucket-repository.js'
 import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
 import type { SqliteDatabase } from './sqlite-tables.js'
@@ -125,6 +126,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
         time: { now: async () => this.clock.now() },
+        quietHours: new SqliteQuietHoursRepository(conn),
         breakers: new SqliteBreakerRepository(conn, this.clock),
         notifications: new SqliteNotificationRepository(conn),
       }),

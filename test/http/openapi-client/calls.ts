@@ -196,6 +196,21 @@ ok(
     params: { query: { infrastructureId: infraA, categoryKey: 'billing' } },
   }),
 )
+ok(
+  'setQuietHoursDefault',
+  await adminA.PUT(`${base}/quiet-hours-default`, {
+    body: { infrastructureId: infraA, quietHours: { start: '22:00', end: '07:00' } },
+  }),
+)
+const quietDefault = ok(
+  'getQuietHoursDefault',
+  await memberA.GET(`${base}/quiet-hours-default`, { params: { query: { infrastructureId: infraA } } }),
+).data
+if (quietDefault?.quietHours.end !== '07:00') throw new Error('getQuietHoursDefault: not the one set')
+ok(
+  'setQuietHoursDefault',
+  await adminA.PUT(`${base}/quiet-hours-default`, { body: { infrastructureId: infraA, quietHours: null } }),
+)
 const throttled = ok(
   'throttledCounts',
   await adminA.GET(`${base}/notifications/throttled`, { params: { query: { infrastructureId: infraA } } }),
