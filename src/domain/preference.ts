@@ -112,7 +112,8 @@ export class PreferenceBook {
     const serving = category.channels[channelType]
     return {
       critical: category.critical,
-      userChoice: this.choices.get(`${userId}\u0000${k}`),
+      // No key built when nobody chose (a notify asks 20,000 times, mostly of users who never did).
+      userChoice: this.choices.size === 0 ? undefined : this.choices.get(`${userId}\u0000${k}`),
       channelOptedOut:
         serving !== undefined && (this.optedOutChannels.get(userId)?.has(serving.channelKey) ?? false),
       businessDefault: this.business.get(k),

@@ -171,7 +171,7 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
 
   it("claims through the ready index, in the index's order", async () => {
     const q = await statementOf(
-      () => storage.unitOfWork.run(worker, (r) => r.outbox.claim(worker, { limit: 10, leaseMs: 1000 })),
+      () => storage.unitOfWork.run(worker, (r) => r.outbox.claim(worker, { limit: 10, leaseMs: 60_000 })),
       /for update skip locked/i,
     )
     const plan = await planOf(q)
@@ -185,7 +185,7 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     expect(nodes(lockRows).map((n) => n['Node Type'])).not.toContain('Sort')
     // And the statement really claims (the UPDATE policy admits the service role).
     const claimed = await storage.unitOfWork.run(worker, (r) =>
-      r.outbox.claim(worker, { limit: 10, leaseMs: 1000 }),
+      r.outbox.claim(worker, { limit: 10, leaseMs: 60_000 }),
     )
     // (The statement captured above claimed the ten oldest; this one takes the next ten.)
     expect(claimed.map((m) => m.availableAt)).toEqual(Array.from({ length: 10 }, (_, i) => at(10 + i)))
@@ -209,7 +209,7 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     }
     const started = performance.now()
     const claimed = await storage.unitOfWork.run(worker, (r) =>
-      r.outbox.claim(worker, { limit: 5, leaseMs: 1000 }),
+      r.outbox.claim(worker, { limit: 5, leaseMs: 60_000 }),
     )
     expect(claimed).toHaveLength(5)
     expect(performance.now() - started).toBeLessThan(500)
