@@ -28,7 +28,7 @@ export {
   type AuditOutcome,
   type AuditTargetType,
 } from './domain/audit.js'
-export type { Category, CategoryChannel } from './domain/category.js'
+export type { Category, CategoryChannel, CategoryThrottle } from './domain/category.js'
 export {
   BUILTIN_CHANNEL_TYPES,
   type BuiltinChannelType,
@@ -83,6 +83,7 @@ export {
   type NotifyTarget,
   SKIP_REASONS,
   type SkipReason,
+  type ThrottledCount,
 } from './domain/notification.js'
 export type * from './domain/notify-inputs.js'
 export {
@@ -108,6 +109,7 @@ export {
   resolvePreference,
   type TenantDefault,
 } from './domain/preference.js'
+export type { QuietHours } from './domain/quiet-hours.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
 export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
 export type { SecurityEvent, SecurityRefusal } from './domain/security-log.js'

@@ -55,7 +55,7 @@ import {
   pruneInput,
 } from './domain/inputs.js'
 import type { Membership, MembershipView } from './domain/membership.js'
-import type { Notification, NotificationStatus } from './domain/notification.js'
+import type { Notification, NotificationStatus, ThrottledCount } from './domain/notification.js'
 import type {
   CategoryRefInput,
   CreateCategoryInput,
@@ -70,6 +70,7 @@ import type {
   ProfileRefInput,
   SetPreferenceInput,
   SetTenantDefaultInput,
+  ThrottledCountsInput,
   UpdateCategoryInput,
   UpsertProfileInput,
 } from './domain/notify-inputs.js'
@@ -511,6 +512,14 @@ export class Messaging {
   /** Notifications newest first, by business, category, recipient and time (`infra_admin` or `service`). */
   async listNotifications(principal: Principal, input: ListNotificationsInput): Promise<Notification[]> {
     return this.notifications.list(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Per category, how many deliveries its per-recipient throttle skipped since `since`
+   * (default: the last 24 hours): what the console's health view shows (`infra_admin` or `service`).
+   */
+  async throttledCounts(principal: Principal, input: ThrottledCountsInput): Promise<ThrottledCount[]> {
+    return this.notifications.throttledCounts(TenantScope.of(principal), input)
   }
 
   /** Closes the store. */

@@ -10,6 +10,7 @@ import {
   type PlannedMessage,
   type PlannedRecipient,
   planNotification,
+  type ThrottledCount,
 } from '../domain/notification.js'
 import {
   type ListNotificationsInput,
@@ -18,6 +19,8 @@ import {
   type NotifyInput,
   notificationRefInput,
   notifyInput,
+  type ThrottledCountsInput,
+  throttledCountsInput,
 } from '../domain/notify-inputs.js'
 import { payloadBytes } from '../domain/outbox-message.js'
 import { PreferenceBook } from '../domain/preference.js'
@@ -44,6 +47,8 @@ type Input = ReturnType<typeof notifyInput.parse>
  */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024
 const MAX_CHUNK_MESSAGES = 5000
+
+const DAY_MS = 86_400_000
 
 const DEFAULT_PASS_THROUGH: ReadonlySet<string> = new Set(QUIET_HOURS_PASS_THROUGH_DEFAULT)
 
@@ -366,6 +371,20 @@ export class NotifyService {
       ])
       return { notification, counts, deliveries }
     })
+  }
+
+  /**
+   * Per category, how many deliveries (recipient x channel type) its throttle skipped since
+   * `since` (default: 24 hours before now), for the health view (`infra_admin`, `service`).
+   */
+  async throttledCounts(scope: TenantScope, raw: ThrottledCountsInput): Promise<ThrottledCount[]> {
+    const input = parseInput(throttledCountsInput, raw)
+    assertTenantScope(scope, input.infrastructureId)
+    assertRole(scope, 'notification.throttled', 'infra_admin', 'service')
+    const since = input.since ?? new Date(this.ctx.clock.now().getTime() - DAY_MS)
+    return this.ctx.uow.run(scope, (r) =>
+      r.notifications.throttledCounts(scope, input.infrastructureId, since),
+    )
   }
 
   /** Notifications newest first, by business, category, recipient and time (`infra_admin`, `service`). */

@@ -27,7 +27,7 @@ import type {
   StatsInput,
 } from '../domain/inputs.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
-import type { Notification, NotificationStatus } from '../domain/notification.js'
+import type { Notification, NotificationStatus, ThrottledCount } from '../domain/notification.js'
 import type {
   CreateCategoryInput,
   ListNotificationsInput,
@@ -38,6 +38,7 @@ import type {
   PreferenceGridInput,
   SetPreferenceInput,
   SetTenantDefaultInput,
+  ThrottledCountsInput,
   UpdateCategoryInput,
   UpsertProfileInput,
 } from '../domain/notify-inputs.js'
@@ -614,6 +615,16 @@ export class MessagingClient {
     }
     const rows = await this.request<Notification[]>('GET', '/notifications', { query })
     return rows.map(revive.notification)
+  }
+
+  /** Per category, the deliveries its per-recipient throttle skipped since `since` (default: the last 24 hours). */
+  async throttledCounts(filter: Scoped<ThrottledCountsInput> = {}): Promise<ThrottledCount[]> {
+    const { since, ...rest } = this.scoped(filter)
+    const query: Query = {
+      ...rest,
+      ...(since !== undefined && { since: new Date(since as string | number | Date).toISOString() }),
+    }
+    return this.request<ThrottledCount[]>('GET', '/notifications/throttled', { query })
   }
 
   /** The handler's OpenAPI 3.1 document. */

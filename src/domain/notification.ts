@@ -71,6 +71,13 @@ export interface MessageNotification {
   readonly templateId: string | null
 }
 
+/** How many deliveries (recipient x channel type) a category's throttle skipped since a time. */
+export interface ThrottledCount {
+  readonly infrastructureId: string
+  readonly categoryKey: string
+  readonly throttled: number
+}
+
 /** Per recipient x channel type: where a notification stands. */
 export const DELIVERY_STATES = ['pending', 'delivered', 'failed', 'dead', 'skipped', 'cancelled'] as const
 export type DeliveryState = (typeof DELIVERY_STATES)[number]

@@ -244,3 +244,10 @@ export const listNotificationsInput = z.strictObject({
   limit: z.number().int().min(1).max(200).default(50),
 })
 export type ListNotificationsInput = z.input<typeof listNotificationsInput>
+
+/** The deliveries categories' throttles skipped in a tenant, since a time (default: the last 24 hours). */
+export const throttledCountsInput = z.strictObject({
+  infrastructureId: uuid,
+  since: timestampSchema.optional(),
+})
+export type ThrottledCountsInput = z.input<typeof throttledCountsInput>

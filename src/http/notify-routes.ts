@@ -26,6 +26,8 @@ import {
   type SetTenantDefaultInput,
   setPreferenceInput,
   setTenantDefaultInput,
+  type ThrottledCountsInput,
+  throttledCountsInput,
   type UpdateCategoryInput,
   type UpsertProfileInput,
   updateCategoryInput,
@@ -42,6 +44,7 @@ import {
   profileSchema,
   sessionSchema,
   tenantDefaultSchema,
+  throttledCountSchema,
 } from './notify-schemas.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 
@@ -284,6 +287,19 @@ export const NOTIFY_ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(notificationSchema),
     run: (m, p, i) => m.listNotifications(p, i as ListNotificationsInput),
+  },
+  {
+    method: 'GET',
+    path: '/notifications/throttled',
+    operationId: 'throttledCounts',
+    tag: 'notify',
+    summary: 'Per category, the deliveries its per-recipient throttle skipped',
+    description:
+      '`infra_admin` or `service`. Counts the `throttled` skips (recipient x channel type) of notifications created at or after `since` (default: the last 24 hours), by category; categories with none are left out.',
+    input: throttledCountsInput,
+    from: 'query',
+    response: z.array(throttledCountSchema),
+    run: (m, p, i) => m.throttledCounts(p, i as ThrottledCountsInput),
   },
   {
     method: 'GET',

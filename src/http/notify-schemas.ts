@@ -7,6 +7,7 @@ import {
   type NotificationDelivery,
   type NotificationStatus,
   SKIP_REASONS,
+  type ThrottledCount,
 } from '../domain/notification.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
@@ -111,6 +112,12 @@ export const sessionSchema = shapeOf<Principal>()({
   userId: uuid,
   role: z.enum(ROLES),
   grants: z.array(z.object({ infrastructureId: uuid, businessId: uuid.nullable() })),
+})
+
+export const throttledCountSchema = shapeOf<ThrottledCount>()({
+  infrastructureId: uuid,
+  categoryKey: z.string(),
+  throttled: z.number().int().describe('Deliveries (recipient x channel type) the throttle skipped.'),
 })
 
 export const notificationSchema = shapeOf<Notification>()({

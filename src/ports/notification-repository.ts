@@ -4,6 +4,7 @@ import type {
   Notification,
   NotificationDelivery,
   NotificationSkip,
+  ThrottledCount,
 } from '../domain/notification.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
@@ -65,4 +66,9 @@ export interface NotificationRepository {
   deliveries(scope: TenantScope, filter: DeliveryFilter): Promise<NotificationDelivery[]>
   /** How many of its deliveries stand in each state. */
   counts(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<DeliveryCounts>
+  /**
+   * Per category, the `throttled` skips of the notifications the scope reads, created at or
+   * after `since`, by category key; categories with none are left out.
+   */
+  throttledCounts(scope: TenantScope, infrastructureId: string, since: Date): Promise<ThrottledCount[]>
 }

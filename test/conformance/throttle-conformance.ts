@@ -172,6 +172,19 @@ export function describeThrottleConformance(name: string, factory: ClockedStorag
       expect((await s.notify([s.ada])).notification.messageCount).toBe(2)
       expect((await s.notify([s.ada])).notification.messageCount).toBe(2)
       expect((await s.notify([s.ada])).notification).toMatchObject({ messageCount: 0, skippedCount: 2 })
+      // What the health view shows: per category, the deliveries its throttle skipped.
+      expect(await messaging.throttledCounts(s.service, { infrastructureId: s.i, since: at(0) })).toEqual([
+        { infrastructureId: s.i, categoryKey: 'digest.daily', throttled: 4 },
+      ])
+      // Skips are stamped with the module's clock (as every notification record is): none after an hour from now.
+      const later = new Date(Date.now() + HOUR * 1000)
+      expect(await messaging.throttledCounts(s.admin, { infrastructureId: s.i, since: later })).toEqual([])
+      await expect(
+        messaging.throttledCounts(principal('member', [[s.i, null]]), { infrastructureId: s.i }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN_ROLE' })
+      await expect(
+        messaging.throttledCounts(principal('service', [[tenant().infra, null]]), { infrastructureId: s.i }),
+      ).rejects.toMatchObject({ code: 'TENANT_SCOPE_VIOLATION' })
     })
 
     it('never lets more than `limit` through when notifies race for one recipient', async () => {

@@ -305,6 +305,39 @@ describe('the web components in a real browser against the real handler', () => 
     await shot(page, 'dead-letter-redriven')
   })
 
+  it("an administrator sees how many deliveries a category's throttle skipped in the health view", async () => {
+    const admin = c.principals.adminA
+    await c.messaging.createChannel(admin, {
+      infrastructureId: c.infraA,
+      channelKey: 'digest-inbox',
+      type: 'in_app',
+    })
+    await c.messaging.createCategory(admin, {
+      infrastructureId: c.infraA,
+      key: 'digest.hourly',
+      name: 'Hourly digest',
+      channels: { in_app: { channelKey: 'digest-inbox' } },
+      throttle: { limit: 1, windowSeconds: 3600 },
+    })
+    const user = c.principals.memberA.userId
+    await c.messaging.upsertProfile(admin, { infrastructureId: c.infraA, userId: user })
+    // One notification an hour reaches the user: the next two are throttled.
+    for (let i = 0; i < 3; i++) {
+      await c.messaging.notify(c.principals.serviceA, {
+        infrastructureId: c.infraA,
+        category: 'digest.hourly',
+        to: { users: [user] },
+        data: { n: i },
+      })
+    }
+    const { page } = await c.signIn('adminA')
+    const health = page.locator('messaging-health')
+    const row = health.locator('tr[data-throttled="digest.hourly"]')
+    await row.waitFor()
+    expect(await row.locator('th').textContent()).toBe('digest.hourly')
+    expect(await row.locator('td.throttled').textContent()).toBe('2')
+  })
+
   it('an administrator sees a channel whose circuit breaker is open in the health view', async () => {
     const admin = c.principals.adminA
     const ch = await c.messaging.createChannel(admin, {

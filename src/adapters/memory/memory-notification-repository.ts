@@ -6,6 +6,7 @@ import {
   type Notification,
   type NotificationDelivery,
   type NotificationSkip,
+  type ThrottledCount,
 } from '../../domain/notification.js'
 import type { DeliveryStatus } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
@@ -121,6 +122,24 @@ export class MemoryNotificationRepository implements NotificationRepository {
       if (s.infrastructureId === infrastructureId && s.userId === userId) ids.add(s.notificationId)
     }
     return ids
+  }
+
+  async throttledCounts(
+    scope: TenantScope,
+    infrastructureId: string,
+    since: Date,
+  ): Promise<ThrottledCount[]> {
+    const by = new Map<string, number>()
+    for (const s of this.state.notificationSkips.values()) {
+      if (s.infrastructureId !== infrastructureId || s.reason !== 'throttled') continue
+      if (s.createdAt.getTime() < since.getTime() || !this.visible(scope, s)) continue
+      const n = this.state.notifications.get(notificationKeyOf(infrastructureId, s.notificationId))
+      if (!n) continue
+      by.set(n.categoryKey, (by.get(n.categoryKey) ?? 0) + 1)
+    }
+    return [...by]
+      .sort(([a], [b]) => cmp(a, b))
+      .map(([categoryKey, throttled]) => ({ infrastructureId, categoryKey, throttled }))
   }
 
   private all(scope: TenantScope, infrastructureId: string, notificationId: string): NotificationDelivery[] {

@@ -6,6 +6,7 @@ import type {
   Notification,
   NotificationDelivery,
   NotificationSkip,
+  ThrottledCount,
 } from '../../domain/notification.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
@@ -49,6 +50,26 @@ const deliveriesOf = (infrastructureId: string, notificationId: string) => sql`
 /** Notifications and skips. The policies of sql/0021 decide who reads and writes them. */
 export class PostgresNotificationRepository implements NotificationRepository {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
+
+  /** The throttled skips by the partial index of sql/0082, joined to their notification's category. */
+  async throttledCounts(
+    _scope: TenantScope,
+    infrastructureId: string,
+    since: Date,
+  ): Promise<ThrottledCount[]> {
+    const { rows } = await sql<{ category_key: string; throttled: string }>`
+      SELECT n.category_key, count(*) AS throttled
+        FROM messaging_notification_skips AS s
+        JOIN messaging_notifications AS n ON n.infrastructure_id = s.infrastructure_id AND n.id = s.notification_id
+       WHERE s.infrastructure_id = ${infrastructureId} AND s.reason = 'throttled' AND s.created_at >= ${since}
+       GROUP BY n.category_key
+       ORDER BY n.category_key`.execute(this.db)
+    return rows.map((r) => ({
+      infrastructureId,
+      categoryKey: r.category_key,
+      throttled: Number(r.throttled),
+    }))
+  }
 
   async insert(
     scope: TenantScope,

@@ -803,6 +803,13 @@ ALTER TABLE messaging_profiles ADD COLUMN quiet_hours TEXT CHECK (
     AND json_extract(quiet_hours, '$.start') <> json_extract(quiet_hours, '$.end')));
 `
 
+// The health view's count of throttled skips by time (sql/0082): only 'throttled' rows enter it.
+const v18 = /* sql */ `
+CREATE INDEX messaging_notification_skips_throttled_idx
+  ON messaging_notification_skips (infrastructure_id, created_at)
+  WHERE reason = 'throttled';
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -821,4 +828,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 15, name: 'attempt_provider', sql: v15 },
   { version: 16, name: 'throttles', sql: v16 },
   { version: 17, name: 'quiet_hours', sql: v17 },
+  { version: 18, name: 'throttled_skips_index', sql: v18 },
 ]

@@ -6,6 +6,7 @@ import type {
   Notification,
   NotificationDelivery,
   NotificationSkip,
+  ThrottledCount,
 } from '../../domain/notification.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type {
@@ -36,6 +37,25 @@ const outbox = {
 /** Notifications and skips: sql/0021's policies, written into each statement. */
 export class SqliteNotificationRepository implements NotificationRepository {
   constructor(private readonly db: Kysely<SqliteDatabase>) {}
+
+  async throttledCounts(
+    scope: TenantScope,
+    infrastructureId: string,
+    since: Date,
+  ): Promise<ThrottledCount[]> {
+    if (!this.readable(scope)) return []
+    const { rows } = await sql<{
+      category_key: string
+      throttled: number
+    }>`select ${sql.ref('messaging_notifications.category_key')} as category_key, count(*) as throttled from ${sql.table('messaging_notification_skips')} join ${sql.table('messaging_notifications')} on ${n.infra} = ${skips.infra} and ${sql.ref('messaging_notifications.id')} = ${sql.ref('messaging_notification_skips.notification_id')} where ${skips.infra} = ${infrastructureId} and ${sql.ref('messaging_notification_skips.reason')} = 'throttled' and ${sql.ref('messaging_notification_skips.created_at')} >= ${since.getTime()} and ${canAccess(scope, skips.infra, skips.biz)} and ${canAccess(scope, n.infra, n.biz)} group by ${sql.ref('messaging_notifications.category_key')} order by ${sql.ref('messaging_notifications.category_key')}`.execute(
+      this.db,
+    )
+    return rows.map((r) => ({
+      infrastructureId,
+      categoryKey: r.category_key,
+      throttled: Number(r.throttled),
+    }))
+  }
 
   private readable(scope: TenantScope): boolean {
     return scope.hasRole('infra_admin', 'service')

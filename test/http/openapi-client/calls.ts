@@ -196,6 +196,12 @@ ok(
     params: { query: { infrastructureId: infraA, categoryKey: 'billing' } },
   }),
 )
+const throttled = ok(
+  'throttledCounts',
+  await adminA.GET(`${base}/notifications/throttled`, { params: { query: { infrastructureId: infraA } } }),
+).data!
+// Nothing of 'billing' is throttled: the list leaves it out.
+if (throttled.some((c) => c.categoryKey === 'billing')) throw new Error('billing was never throttled')
 
 // Between enqueue and send: a scheduled message moved and cancelled, a key's message
 // cancelled, a notification's fan-out cancelled (or kept, where a worker holds it).
