@@ -45,6 +45,8 @@ export class InboxStream {
   private pumping: Promise<void> | null = null
   private unsubscribe: (() => void) | null = null
   private closed = false
+  /** The place a resuming client named: the entry there is the one it has. */
+  private held: InboxCursor | null = null
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -64,8 +66,9 @@ export class InboxStream {
     try {
       await this.ctx.inboxFeed.ready()
       if (from) {
-        // The client has this one; the others of its millisecond it may not (see catchUp).
-        this.remember(from.id)
+        // The client has the entry at this very place; the others of its millisecond it may
+        // not (see catchUp).
+        this.held = from
         this.cursor = from
         await this.catchUp()
       } else {
@@ -162,12 +165,17 @@ export class InboxStream {
       if (this.closed) break
       const place = { createdAt: entry.createdAt, id: entry.id }
       if (after(place, this.cursor)) this.cursor = place
-      if (this.sent.has(entry.id)) continue
+      if (this.sent.has(entry.id) || this.isHeld(entry)) continue
       this.remember(entry.id)
       this.sink.event({ type: 'entry', id: inboxCursorOf(entry), entry })
       n++
     }
     return n
+  }
+
+  private isHeld(entry: InboxEntry): boolean {
+    const h = this.held
+    return h !== null && entry.id === h.id && entry.createdAt.getTime() === h.createdAt.getTime()
   }
 
   private remember(id: string): void {

@@ -15,6 +15,14 @@ export const DEFAULT_HEARTBEAT_MS = 15_000
 /** What the client waits before it reconnects (the EventSource `retry` field). */
 const RETRY_MS = 2_000
 
+/**
+ * Bytes a stream may hold for a client that reads slower than its inbox fills (or a resume
+ * from long ago: up to 16 entries of the 64 KiB payload cap). Past it the stream ends; the
+ * client reconnects with its Last-Event-ID and goes on from there, so the server never
+ * holds more than this per stream.
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024
+
 const encoder = new TextEncoder()
 
 /** One event in the text/event-stream format; JSON has no raw newline, so `data` is one line. */
@@ -39,12 +47,15 @@ export async function inboxEventStream(
     readonly signal?: AbortSignal
     /** Sees the store error that ended the stream (the client only sees it end). */
     readonly onFailure?: (error: unknown) => void
+    /** Default MAX_BUFFERED_BYTES. */
+    readonly maxBufferedBytes?: number
   },
 ): Promise<ReadableStream<Uint8Array>> {
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let stop: (() => void) | null = null
   let heartbeat: ReturnType<typeof setInterval> | undefined
   let ended = false
+  const maxBuffered = options.maxBufferedBytes ?? MAX_BUFFERED_BYTES
   const end = () => {
     if (ended) return
     ended = true
@@ -59,7 +70,10 @@ export async function inboxEventStream(
       controller.enqueue(encoder.encode(text))
     } catch {
       end()
+      return
     }
+    // A client this far behind catches up by reconnecting, not in the server's memory.
+    if ((controller.desiredSize ?? 0) < -maxBuffered) onAbort()
   }
   const onAbort = () => {
     end()
@@ -69,14 +83,17 @@ export async function inboxEventStream(
       // Already closed or cancelled.
     }
   }
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c
+      },
+      cancel() {
+        end()
+      },
     },
-    cancel() {
-      end()
-    },
-  })
+    { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+  )
   write(`retry: ${RETRY_MS}\n: inbox stream\n\n`)
   try {
     stop = await messaging.followInbox(principal, input, {

@@ -11,6 +11,7 @@ import {
 } from '../../src/index.js'
 import { channel, principal, scopeOf, tenant, uuid } from '../support/fixtures.js'
 import { createTestDatabase, providedPostgres, type TestDatabase, urlFor } from '../support/postgres.js'
+import { until } from '../support/transports.js'
 
 let db: TestDatabase
 let admin: pg.Client
@@ -221,6 +222,8 @@ describe('wake-up signal', () => {
     await settle()
     received.length = 0
     await messaging.enqueue(writer, input(0))
+    // Waited for, not slept on: a busy machine may deliver the signal late.
+    await until(() => received.length >= 1, 10_000)
     await settle()
     expect(received).toHaveLength(1)
     received.length = 0
@@ -231,7 +234,6 @@ describe('wake-up signal', () => {
     // At most one signal per 100 ms window (plus the window in progress).
     expect(received.length).toBeGreaterThanOrEqual(1)
     expect(received.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 1)
-    expect(received.length).toBeLessThan(30)
   })
 
   it('never makes one enqueue wait for another: a transaction holding the signal does not block', async () => {

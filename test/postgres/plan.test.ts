@@ -3,6 +3,8 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresStorage, type PostgresStorage } from '../../src/adapters/postgres/index.js'
 import { claimsOf } from '../../src/adapters/postgres/postgres-storage.js'
+import { pruneBatch } from '../../src/adapters/postgres/prune.js'
+import type { MessagingDatabase } from '../../src/adapters/postgres/schema.js'
 import { TenantScope } from '../../src/domain/tenant-scope.js'
 import { at, channel, enqueueOne, message, scopeOf, tenant, uuid } from '../support/fixtures.js'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
@@ -37,6 +39,7 @@ interface PlanNode {
   'Index Name'?: string
   'Index Cond'?: string
   'Actual Loops'?: number
+  'Actual Rows'?: number
   Plans?: PlanNode[]
 }
 const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)]
@@ -201,18 +204,39 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     expect(channels.map((n) => n['Node Type'])).not.toContain('Seq Scan')
   })
 
-  it('answers the claim in milliseconds, whatever the backlog of others', async () => {
+  it("claims a tenant's due messages with a handful of index probes, whatever the backlog of others", async () => {
     // The tests above hold the tenant's first 20 under live leases: five more, due already.
     for (let i = 0; i < 5; i++) {
       const m = message(t.infra, ch.id, { availableAt: at(100 + i), createdAt: at(100 + i) })
       await storage.unitOfWork.run(admin_, (r) => enqueueOne(r, admin_, m))
     }
-    const started = performance.now()
-    const claimed = await storage.unitOfWork.run(worker, (r) =>
-      r.outbox.claim(worker, { limit: 5, leaseMs: 60_000 }),
-    )
+    const claim = () =>
+      storage.unitOfWork.run(worker, (r) => r.outbox.claim(worker, { limit: 5, leaseMs: 60_000 }))
+    // The claim's cost, executed and rolled back before the real one: index walks only, and
+    // probes in the order of the claim, not of the 1,000,000 rows of other tenants. (A cost
+    // in rows and probes, which a busy machine does not move; the time is the benchmark's.)
+    let claimed: Awaited<ReturnType<typeof claim>> = []
+    const q = await statementOf(async () => {
+      claimed = await claim()
+    }, /for update skip locked/i)
     expect(claimed).toHaveLength(5)
-    expect(performance.now() - started).toBeLessThan(500)
+    await admin.query(
+      `update messaging_outbox set status = 'pending', attempts = 0, lease_token = null, leased_until = null
+        where infrastructure_id = $1 and id = any($2::uuid[])`,
+      [t.infra, claimed.map((m) => m.id)],
+    )
+    const analyzed = await planOf(q, claimsOf(worker), db.appUrl, true)
+    const scans = outboxScans(analyzed)
+    expect(scans.map((n) => n['Node Type'])).not.toContain('Seq Scan')
+    expect(scans.map((n) => n['Node Type'])).not.toContain('Bitmap Heap Scan')
+    const probes = scans.reduce((n, x) => n + (x['Actual Loops'] ?? 0), 0)
+    const rowsRead = scans.reduce((n, x) => n + (x['Actual Rows'] ?? 0) * (x['Actual Loops'] ?? 1), 0)
+    console.log(
+      `claim of 5 among ${OTHER_ROWS.toLocaleString('en')} rows of others: ${probes} probes, ${rowsRead} rows read`,
+    )
+    expect(probes).toBeLessThan(50)
+    expect(rowsRead).toBeLessThan(200)
+    expect(await claim()).toHaveLength(5)
   })
 
   /** Claims as `scope` on `on`, returning the claimed rows and the wall time. */
@@ -239,7 +263,6 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
       `claim of 10 from a 100,000 backlog: ${backlog.ms.toFixed(1)} ms; claim of 5 from a tenant of 20: ${small.ms.toFixed(1)} ms`,
     )
     expect(backlog.claimed).toHaveLength(10)
-    expect(backlog.ms).toBeLessThan(500)
   })
 
   it('lets the fleet worker find the ready tenants with a skip scan and claim round robin, one per tenant', async () => {
@@ -286,7 +309,6 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     expect(claimed).toHaveLength(20)
     expect(new Set(claimed.map((m) => m.infrastructureId)).size).toBe(20)
     expect(claimed.filter((m) => m.infrastructureId === big.infra).length).toBeLessThanOrEqual(1)
-    expect(ms).toBeLessThan(1000)
     const next = await statementOf(
       () => fleetStorage.unitOfWork.run(fleet, (r) => r.outbox.claim(fleet, { limit: 20, leaseMs: 60_000 })),
       /for update skip locked/i,
@@ -371,7 +393,7 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
     )
   })
 
-  it('prunes by the settled index: nothing old enough among 900,000 settled rows costs milliseconds', async () => {
+  it('prunes by the settled index: nothing old enough among 900,000 settled rows reads about a row per tenant', async () => {
     const owner = await createPostgresStorage({
       connectionString: db.appUrl,
       ownerConnectionString: db.adminUrl,
@@ -379,15 +401,33 @@ describe(`query plans with ${OTHER_ROWS.toLocaleString('en')} rows of other tena
       listenConnectionString: false,
     })
     try {
-      const started = performance.now()
       // The settled rows of the bulk load carry no settled_at: none is old enough.
       expect(await owner.prune({ olderThan: new Date(), batchSize: 1000 })).toBe(0)
-      const ms = performance.now() - started
-      console.log(`prune batch over ${OTHER_TENANTS} tenants' settled rows: ${ms.toFixed(1)} ms`)
-      expect(ms).toBeLessThan(1000)
     } finally {
       await owner.close()
     }
+    // The same batch's statement, executed as the owner and rolled back: the skip scan and
+    // each tenant's range walk indexes, and the rows read stay in the order of the tenants
+    // (not of the 900,000 settled rows). Rows and probes, which load does not move.
+    const logged: CompiledQuery[] = []
+    const ownerDb = new Kysely<MessagingDatabase>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db.adminUrl, max: 1 }) }),
+      log: (e) => {
+        if (e.level === 'query') logged.push(e.query)
+      },
+    })
+    try {
+      expect(await pruneBatch(ownerDb, { olderThan: new Date(), batchSize: 1000 })).toBe(0)
+    } finally {
+      await ownerDb.destroy()
+    }
+    const analyzed = await planOf(logged[0]!, claimsOf(fleet), db.adminUrl, true)
+    const scans = outboxScans(analyzed)
+    expect(scans.map((n) => n['Node Type'])).not.toContain('Seq Scan')
+    expect(scans.map((n) => n['Node Type'])).not.toContain('Bitmap Heap Scan')
+    const rowsRead = scans.reduce((n, x) => n + (x['Actual Rows'] ?? 0) * (x['Actual Loops'] ?? 1), 0)
+    console.log(`prune batch over ${OTHER_TENANTS} tenants' settled rows: ${rowsRead} rows read`)
+    expect(rowsRead).toBeLessThan(OTHER_TENANTS * 4)
   })
 })
 

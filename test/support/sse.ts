@@ -83,12 +83,16 @@ export function readSse(res: Response): SseReader {
           resolve(v)
         } else if (done) {
           finish()
-          reject(new Error(`the stream ended before ${what}; events: ${JSON.stringify(events)}`))
+          reject(
+            new Error(`the stream ended before ${what}; events: ${JSON.stringify(events).slice(0, 2000)}`),
+          )
         }
       }
       const timer = setTimeout(() => {
         finish()
-        reject(new Error(`no ${what} within ${timeoutMs} ms; events: ${JSON.stringify(events)}`))
+        reject(
+          new Error(`no ${what} within ${timeoutMs} ms; events: ${JSON.stringify(events).slice(0, 2000)}`),
+        )
       }, timeoutMs)
       const finish = () => {
         clearTimeout(timer)
