@@ -79,9 +79,9 @@ export interface MessagingStorage {
   readonly wakeSignal: WakeSignal
   /**
    * Tells inbox streams that a user's inbox changed: across processes where the store can
-   * (PostgreSQL LISTEN/NOTIFY), else within the process. Absent: an in-process feed.
+   * (PostgreSQL LISTEN/NOTIFY), else within the process (`createLocalInboxFeed()`).
    */
-  readonly inboxFeed?: InboxFeed
+  readonly inboxFeed: InboxFeed
   /**
    * Retention: removes processed, failed and dead messages settled before the cut-off (with
    * their attempts), at most `batchSize` per statement, and returns how many went. Runs with

@@ -1382,6 +1382,33 @@ export function describeFacadeConformance(
             'format:uuid',
           ],
           [
+            'followInbox: after is not an entry event id',
+            (m) => m.followInbox(member, { infrastructureId: i, after: 'yesterday' }, {} as never),
+            'after',
+            'format:regex',
+          ],
+          [
+            'setQuietHoursDefault: quiet hours of no length',
+            (m) =>
+              m.setQuietHoursDefault(admin, {
+                infrastructureId: i,
+                quietHours: { start: '22:00', end: '22:00' },
+              }),
+            'quietHours.end',
+            'empty_window',
+          ],
+          [
+            'getQuietHoursDefault: infrastructureId not a uuid',
+            (m) => m.getQuietHoursDefault(admin, { infrastructureId: 'nope' }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'throttledCounts: since is not a time',
+            (m) => m.throttledCounts(admin, { infrastructureId: i, since: 'last week' as never }),
+            'since',
+          ],
+          [
             'listProfiles: limit over 1000',
             (m) => m.listProfiles(admin, { infrastructureId: i, limit: 1001 }),
             'limit',

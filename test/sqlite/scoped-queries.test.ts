@@ -35,6 +35,7 @@ function recordingStorage(clock?: Clock): MessagingStorage {
     name: inner.name,
     persistent: inner.persistent,
     wakeSignal: inner.wakeSignal,
+    inboxFeed: inner.inboxFeed,
     close: () => inner.close(),
     prune: (options) => inner.prune(options),
     listSecurityEvents: (filter) => inner.listSecurityEvents(filter),
