@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { as, refusal } from '../support/rls.js'
 
 /**
  * The notification tables (sql/0021) and the outbox's notification columns under raw SQL,
@@ -28,29 +29,6 @@ let db: TestDatabase
 let app: pg.Client
 let worker: pg.Client
 let admin: pg.Client
-
-async function as<T>(client: pg.Client, claimsText: string | null, fn: () => Promise<T>): Promise<T> {
-  await client.query('begin')
-  try {
-    if (claimsText !== null)
-      await client.query("select set_config('messaging.claims', $1, true)", [claimsText])
-    return await fn()
-  } finally {
-    await client.query('rollback')
-  }
-}
-
-async function refusal(client: pg.Client, text: string, values: unknown[] = []): Promise<string> {
-  await client.query('savepoint probe')
-  try {
-    await client.query(text, values)
-  } catch (e) {
-    await client.query('rollback to savepoint probe')
-    return (e as { code: string }).code
-  }
-  await client.query('release savepoint probe')
-  return 'no error'
-}
 
 const insertNotification = `insert into messaging_notifications (infrastructure_id, id, business_id, category_key, target, data,
     created_by, created_at, recipient_count, message_count, skipped_count)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { as, refusal } from '../support/rls.js'
 
 /**
  * The recipient tables (sql/0020) under raw SQL, as a LOGIN role granted messaging_app with
@@ -33,29 +34,6 @@ let db: TestDatabase
 let app: pg.Client
 let worker: pg.Client
 let admin: pg.Client
-
-async function as<T>(client: pg.Client, claimsText: string | null, fn: () => Promise<T>): Promise<T> {
-  await client.query('begin')
-  try {
-    if (claimsText !== null)
-      await client.query("select set_config('messaging.claims', $1, true)", [claimsText])
-    return await fn()
-  } finally {
-    await client.query('rollback')
-  }
-}
-
-async function refusal(client: pg.Client, text: string, values: unknown[] = []): Promise<string> {
-  await client.query('savepoint probe')
-  try {
-    await client.query(text, values)
-  } catch (e) {
-    await client.query('rollback to savepoint probe')
-    return (e as { code: string }).code
-  }
-  await client.query('release savepoint probe')
-  return 'no error'
-}
 
 const users = async (client: pg.Client, table: string) =>
   (await client.query(`select user_id from ${table} order by user_id`)).rows.map((r) => r.user_id as string)

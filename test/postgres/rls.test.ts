@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { as, refusal } from '../support/rls.js'
 
 /**
  * Raw SQL as a LOGIN role granted messaging_app, holding the claims of tenant A: the
@@ -43,31 +44,6 @@ let db: TestDatabase
 let app: pg.Client
 let worker: pg.Client
 let admin: pg.Client
-
-/** Runs `fn` in a transaction of `client` holding `claimsText`, rolled back after. */
-async function as<T>(client: pg.Client, claimsText: string | null, fn: () => Promise<T>): Promise<T> {
-  await client.query('begin')
-  try {
-    if (claimsText !== null)
-      await client.query("select set_config('messaging.claims', $1, true)", [claimsText])
-    return await fn()
-  } finally {
-    await client.query('rollback')
-  }
-}
-
-/** The SQLSTATE a statement fails with, inside a savepoint so the transaction goes on. */
-async function refusal(client: pg.Client, text: string, values: unknown[] = []): Promise<string> {
-  await client.query('savepoint probe')
-  try {
-    await client.query(text, values)
-  } catch (e) {
-    await client.query('rollback to savepoint probe')
-    return (e as { code: string }).code
-  }
-  await client.query('release savepoint probe')
-  return 'no error'
-}
 
 const count = async (client: pg.Client, table: string) =>
   Number((await client.query(`select count(*)::int as n from ${table}`)).rows[0].n)
