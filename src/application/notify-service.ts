@@ -31,6 +31,7 @@ import type { EnqueueCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { traceContextOf } from '../telemetry/tracing.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
+import { skippedEvent } from './delivery-events.js'
 import { loadTemplateChoice } from './template-lookup.js'
 
 export interface NotifyResult {
@@ -182,7 +183,13 @@ export class NotifyService {
     for (let i = 0; i < commands.length; i += perChunk) {
       await r.outbox.enqueueMany(scope, commands.slice(i, i + perChunk))
     }
-    if (skips.length > 0) await r.notifications.insertSkips(scope, skips)
+    if (skips.length > 0) {
+      await r.notifications.insertSkips(scope, skips)
+      await r.events.append(
+        scope,
+        skips.map((s) => skippedEvent(this.ctx, s)),
+      )
+    }
     await r.audit.append(
       scope,
       auditEntry(this.ctx, scope, {

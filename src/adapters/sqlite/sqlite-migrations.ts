@@ -826,6 +826,28 @@ CREATE TABLE messaging_quiet_hours_defaults (
 ) STRICT;
 `
 
+// Delivery events to the host (sql/0110): each tenant's log in commit order. One writer at
+// a time holds the file, so the autoincrement seq is commit order: a reader paging on from
+// the last seq it saw misses nothing (PostgreSQL needs its snapshot horizon for that).
+const v20 = /* sql */ `
+CREATE TABLE messaging_events (
+  seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  type              TEXT    NOT NULL CHECK (type IN ('message.delivered', 'message.failed', 'message.dead',
+                      'message.cancelled', 'notification.completed', 'recipient.skipped')),
+  message_id        TEXT,
+  notification_id   TEXT,
+  channel_id        TEXT,
+  data              TEXT    NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object'),
+  occurred_at       INTEGER NOT NULL,
+  UNIQUE (infrastructure_id, id)
+) STRICT;
+CREATE INDEX messaging_events_cursor_idx ON messaging_events (infrastructure_id, seq);
+CREATE INDEX messaging_events_occurred_idx ON messaging_events (occurred_at);
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -846,4 +868,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 17, name: 'quiet_hours', sql: v17 },
   { version: 18, name: 'throttled_skips_index', sql: v18 },
   { version: 19, name: 'quiet_hours_default', sql: v19 },
+  { version: 20, name: 'events', sql: v20 },
 ]
