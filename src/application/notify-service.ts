@@ -83,6 +83,8 @@ export class NotifyService {
       return this.ctx.uow.run(scope, (r) => this.write(scope, r, input, id))
     })
     if (result.created && result.notification.messageCount > 0) this.ctx.wake?.notify(input.infrastructureId)
+    // Skipped recipients are events: the tenant's streams read them.
+    if (result.created) this.ctx.eventFeed.publish([input.infrastructureId])
     return result
   }
 
