@@ -17,6 +17,7 @@ import { MemoryNotificationRepository } from './memory-notification-repository.j
 import { MemoryOutboxRepository } from './memory-outbox-repository.js'
 import { MemoryPreferenceRepository } from './memory-preference-repository.js'
 import { MemoryProfileRepository } from './memory-profile-repository.js'
+import { MemoryQueueHistoryRepository, pruneQueueMinutes } from './memory-queue-history-repository.js'
 import { MemoryQuietHoursRepository } from './memory-quiet-hours-repository.js'
 import { MemoryRateBucketRepository } from './memory-rate-bucket-repository.js'
 import { listSecurityEvents, MemorySecurityLog } from './memory-security-log.js'
@@ -64,6 +65,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
         throttles: new MemoryThrottleRepository(this.state, journal, this.clock),
+        queueHistory: new MemoryQueueHistoryRepository(this.state, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new MemoryQuietHoursRepository(this.state, journal),
         breakers: new MemoryBreakerRepository(this.state, journal, this.clock),
@@ -136,6 +138,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           }
           removed++
         }
+        pruneQueueMinutes(state, journal, clock.now())
         return removed
       }),
     listSecurityEvents: (filter) => unitOfWork.exclusive(async () => listSecurityEvents(state, filter)),

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely'
+import { QUEUE_HISTORY_KEEP_MS } from '../../domain/queue-history.js'
 import type { PruneOptions } from '../../ports/unit-of-work.js'
 import type { MessagingDatabase } from './schema.js'
 
@@ -55,6 +56,11 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
       DELETE FROM messaging_delivery_attempts AS a
        USING gone AS g
        WHERE a.infrastructure_id = g.infrastructure_id AND a.message_id = g.id
+    ),
+    -- The queue's per-minute rollup (sql/0120) older than QUEUE_HISTORY_KEEP_MS.
+    gone_minutes AS (
+      DELETE FROM messaging_queue_minutes AS q
+       WHERE q.minute < date_trunc('minute', messaging_now()) - ${QUEUE_HISTORY_KEEP_MS} * interval '1 millisecond'
     )
     SELECT count(*)::int AS n FROM gone`.execute(db)
   return r.rows[0]?.n ?? 0
