@@ -3,6 +3,7 @@ import type { AuditLog } from './audit-log.js'
 import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
+import type { DigestRepository } from './digest-repository.js'
 import type { InboxFeed } from './inbox-feed.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
@@ -42,6 +43,8 @@ export interface Repositories {
   readonly breakers: BreakerRepository
   /** Per-recipient counters of categories' throttles. */
   readonly throttles: ThrottleRepository
+  /** Categories' digests: a recipient's messages collapsed into one delivery per window. */
+  readonly digests: DigestRepository
   /** Infrastructures' default quiet hours. */
   readonly quietHours: QuietHoursRepository
   /** The store's clock within this unit of work. */

@@ -3,6 +3,7 @@ import type { BreakerState } from '../../domain/breaker.js'
 import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
+import type { Digest } from '../../domain/digest.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { Notification, NotificationSkip } from '../../domain/notification.js'
@@ -49,6 +50,10 @@ export class MemoryState {
   /** Default quiet hours by infrastructure. */
   readonly quietHoursDefaults = new Map<string, QuietHoursDefault>()
   readonly throttles = new Map<string, { readonly windowStart: number; readonly taken: number }>()
+  /** (infrastructure, id) -> digest. */
+  readonly digests = new Map<string, Digest>()
+  /** The group's key -> its open digest's (infrastructure, id) key. */
+  readonly openDigests = new Map<string, string>()
   /** (infrastructure, channel) -> the channel's circuit breaker. */
   readonly breakers = new Map<string, BreakerState>()
   /** (infrastructure, id) -> notification. */

@@ -11,6 +11,7 @@ import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryBreakerRepository } from './memory-breaker-repository.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
+import { MemoryDigestRepository } from './memory-digest-repository.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryNotificationRepository } from './memory-notification-repository.js'
@@ -64,6 +65,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         preferences: new MemoryPreferenceRepository(this.state, journal),
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
         throttles: new MemoryThrottleRepository(this.state, journal, this.clock),
+        digests: new MemoryDigestRepository(this.state, journal, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new MemoryQuietHoursRepository(this.state, journal),
         breakers: new MemoryBreakerRepository(this.state, journal, this.clock),

@@ -4,6 +4,7 @@ import { PostgresAuditLog } from './postgres-audit-log.js'
 import { PostgresBreakerRepository } from './postgres-breaker-repository.js'
 import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
+import { PostgresDigestRepository } from './postgres-digest-repository.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
 import { PostgresNotificationRepository } from './postgres-notification-repository.js'
@@ -36,6 +37,7 @@ export const repositories = (
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
   throttles: new PostgresThrottleRepository(db),
+  digests: new PostgresDigestRepository(db),
   time: new PostgresStoreTime(db),
   quietHours: new PostgresQuietHoursRepository(db),
   breakers: new PostgresBreakerRepository(db),

@@ -826,6 +826,50 @@ CREATE TABLE messaging_quiet_hours_defaults (
 ) STRICT;
 `
 
+// Digests (sql/0100): the category's digest, 'digest' among the throttle's actions, and the
+// digests themselves. SQLite cannot widen a column's CHECK in place: the throttle moves to a
+// new column with the wider check (copied, the old one dropped, the new one renamed).
+const v20 = /* sql */ `
+ALTER TABLE messaging_categories ADD COLUMN digest TEXT CHECK (
+  digest IS NULL OR (
+    json_valid(digest) AND json_type(digest) = 'object'
+    AND json_type(digest, '$.windowSeconds') = 'integer'
+    AND json_extract(digest, '$.windowSeconds') BETWEEN 1 AND 604800
+    AND json_type(digest, '$.maxItems') = 'integer' AND json_extract(digest, '$.maxItems') BETWEEN 2 AND 1000
+    AND json_type(digest, '$.key') IN ('null', 'text')));
+ALTER TABLE messaging_categories ADD COLUMN throttle_v20 TEXT CHECK (
+  throttle_v20 IS NULL OR (
+    json_valid(throttle_v20) AND json_type(throttle_v20) = 'object'
+    AND json_type(throttle_v20, '$.limit') = 'integer'
+    AND json_extract(throttle_v20, '$.limit') BETWEEN 1 AND 10000
+    AND json_type(throttle_v20, '$.windowSeconds') = 'integer'
+    AND json_extract(throttle_v20, '$.windowSeconds') BETWEEN 1 AND 604800
+    AND json_extract(throttle_v20, '$.onExceed') IN ('skip', 'digest')));
+UPDATE messaging_categories SET throttle_v20 = throttle WHERE throttle IS NOT NULL;
+ALTER TABLE messaging_categories DROP COLUMN throttle;
+ALTER TABLE messaging_categories RENAME COLUMN throttle_v20 TO throttle;
+
+CREATE TABLE messaging_digests (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  user_id           TEXT    NOT NULL,
+  category_key      TEXT    NOT NULL,
+  channel_id        TEXT    NOT NULL,
+  digest_key        TEXT    NOT NULL CHECK (length(digest_key) <= 200),
+  opened_at         INTEGER NOT NULL,
+  closes_at         INTEGER NOT NULL,
+  max_items         INTEGER NOT NULL CHECK (max_items BETWEEN 2 AND 1000),
+  item_count        INTEGER NOT NULL CHECK (item_count BETWEEN 1 AND max_items),
+  items             TEXT    NOT NULL CHECK (json_valid(items) AND json_type(items) = 'array'),
+  closed_at         INTEGER,
+  PRIMARY KEY (infrastructure_id, id)
+) STRICT;
+CREATE UNIQUE INDEX messaging_digests_open_idx
+  ON messaging_digests (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -846,4 +890,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 17, name: 'quiet_hours', sql: v17 },
   { version: 18, name: 'throttled_skips_index', sql: v18 },
   { version: 19, name: 'quiet_hours_default', sql: v19 },
+  { version: 20, name: 'digests', sql: v20 },
 ]

@@ -21,6 +21,7 @@ import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteBreakerRepository } from './sqlite-breaker-repository.js'
 import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
+import { SqliteDigestRepository } from './sqlite-digest-repository.js'
 import { toStorageError } from './sqlite-errors.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
@@ -125,6 +126,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
+        digests: new SqliteDigestRepository(conn, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new SqliteQuietHoursRepository(conn),
         breakers: new SqliteBreakerRepository(conn, this.clock),
