@@ -31,6 +31,7 @@ import type { EnqueueCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { traceContextOf } from '../telemetry/tracing.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
+import { skippedEvent } from './delivery-events.js'
 import { foldIntoDigests } from './digest-fold.js'
 import { loadTemplateChoice } from './template-lookup.js'
 
@@ -215,7 +216,13 @@ export class NotifyService {
             notBefore: (m) => this.dueOf(m, held, input.availableAt).at ?? null,
           })
         : null
-    if (skips.length > 0) await r.notifications.insertSkips(scope, skips)
+    if (skips.length > 0) {
+      await r.notifications.insertSkips(scope, skips)
+      await r.events.append(
+        scope,
+        skips.map((s) => skippedEvent(this.ctx, s)),
+      )
+    }
     await r.audit.append(
       scope,
       auditEntry(this.ctx, scope, {

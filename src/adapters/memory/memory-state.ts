@@ -4,6 +4,7 @@ import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { Digest } from '../../domain/digest.js'
+import type { DeliveryEvent } from '../../domain/events.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { Notification, NotificationSkip } from '../../domain/notification.js'
@@ -62,8 +63,16 @@ export class MemoryState {
   readonly notificationKeys = new Map<string, string>()
   /** (infrastructure, notification, user, channel type) -> skip. */
   readonly notificationSkips = new Map<string, NotificationSkip>()
+  /** Every tenant's delivery events in commit order, each with its place (`0.<seq>`). */
+  readonly events: DeliveryEvent[] = []
   /** The last place drawn (a private field: not one of the tables a dump lists). */
   #orderingDrawn = 0
+  #eventDrawn = 0
+
+  /** The next event's place: it only grows (units run one at a time, so in commit order). */
+  drawEventSeq(): number {
+    return ++this.#eventDrawn
+  }
 
   /** The next place in an ordering key's order: it only grows (a rolled-back draw leaves a gap, as a sequence does). */
   drawOrderingSeq(): number {

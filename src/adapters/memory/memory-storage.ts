@@ -12,6 +12,7 @@ import { MemoryBreakerRepository } from './memory-breaker-repository.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryDigestRepository } from './memory-digest-repository.js'
+import { MemoryEventLog } from './memory-event-log.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryNotificationRepository } from './memory-notification-repository.js'
@@ -57,6 +58,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         members: new MemoryMembershipRepository(this.state, journal),
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
+        events: new MemoryEventLog(this.state, journal, this.clock),
         security: new MemorySecurityLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
         templates: new MemoryTemplateRepository(this.state, journal),
@@ -101,6 +103,22 @@ export interface MemoryStorage extends MessagingStorage {
 }
 
 /**
+ * Events older than the cut-off, up to `batchSize`: the log is in commit order, and the
+ * store's clock only moves on, so they are at its front.
+ */
+function pruneEvents(state: MemoryState, olderThan: Date, batchSize: number): number {
+  let n = 0
+  while (
+    n < batchSize &&
+    n < state.events.length &&
+    state.events[n]!.occurredAt.getTime() < olderThan.getTime()
+  )
+    n++
+  state.events.splice(0, n)
+  return n
+}
+
+/**
  * The in-memory store: the reference implementation of every port, for tests and trials.
  * Same unique keys, scope rules, leases and idempotency as the SQL adapters.
  *
@@ -138,7 +156,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           }
           removed++
         }
-        return removed
+        return Math.max(removed, pruneEvents(state, olderThan, batchSize))
       }),
     listSecurityEvents: (filter) => unitOfWork.exclusive(async () => listSecurityEvents(state, filter)),
     dump: () =>

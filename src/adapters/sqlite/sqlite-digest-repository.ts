@@ -14,7 +14,7 @@ type Row = Omit<DigestRowValues, 'items'> & { items: string }
 const fromRow = (r: Row): Digest => digestFromRow({ ...r, items: JSON.parse(r.items) })
 
 /**
- * Digests in the shared file (v20). Each change is one statement on the digest's row inside
+ * Digests in the shared file (v21). Each change is one statement on the digest's row inside
  * the unit's write transaction, which keeps two processes from adding to and closing one
  * digest at once; the time is the store's clock. The open digest of a group is unique (a
  * partial unique index), so two openers never both succeed.

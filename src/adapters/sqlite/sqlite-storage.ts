@@ -23,6 +23,7 @@ import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { SqliteDigestRepository } from './sqlite-digest-repository.js'
 import { toStorageError } from './sqlite-errors.js'
+import { SqliteEventLog } from './sqlite-event-log.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
@@ -118,6 +119,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         members: new SqliteMembershipRepository(conn),
         outbox: new SqliteOutboxRepository(conn, this.ids, this.clock),
         audit: new SqliteAuditLog(conn),
+        events: new SqliteEventLog(conn, this.clock),
         security: new SqliteSecurityLog(conn),
         inbox: new SqliteInboxRepository(conn),
         templates: new SqliteTemplateRepository(conn),
@@ -213,7 +215,12 @@ async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Dat
       db,
     )
   await sql`delete from ${sql.table('messaging_retention_gate')} ${RETENTION}`.execute(db)
-  return Number(removed.numAffectedRows ?? 0n)
+  // Events by their own time, oldest first (what `storage.prune` returns counts the larger kind).
+  const events =
+    await sql`delete from ${sql.table('messaging_events')} where ${sql.ref('seq')} in (select ${sql.ref('seq')} from ${sql.table('messaging_events')} where ${sql.ref('occurred_at')} < ${olderThan} order by ${sql.ref('seq')} limit ${limit}) ${RETENTION}`.execute(
+      db,
+    )
+  return Math.max(Number(removed.numAffectedRows ?? 0n), Number(events.numAffectedRows ?? 0n))
 }
 
 /** Marks the retention statements: the only ones that run without a tenant scope. */

@@ -32,7 +32,7 @@ export interface CategoryRow<K extends ColumnKinds, M extends Mode = 'read'> {
   channels: Json<K, Record<string, CategoryChannel>, M>
   /** null: no throttle (PostgreSQL 0080, SQLite v16). */
   throttle: Json<K, CategoryThrottle, M> | null
-  /** null: no digest (PostgreSQL 0100, SQLite v20). */
+  /** null: no digest (PostgreSQL 0100, SQLite v21). */
   digest: Json<K, CategoryDigest, M> | null
   created_by: string
   created_at: K['time']
