@@ -67,6 +67,7 @@ export {
   ValidationError,
   type ValidationIssue,
 } from './domain/errors.js'
+export { type DeliveryEvent, EVENT_TYPES, type EventType } from './domain/events.js'
 export type * from './domain/inputs.js'
 export * as schemas from './domain/inputs.js'
 export type { Membership, MembershipView } from './domain/membership.js'

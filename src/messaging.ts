@@ -4,6 +4,7 @@ import type { ChannelService } from './application/channel-service.js'
 import type { DeadLetterService } from './application/dead-letter-service.js'
 import { createDeliveryPort, type DeliveryPort } from './application/delivery-port.js'
 import type { DeliveryService } from './application/delivery-service.js'
+import type { EventService } from './application/event-service.js'
 import type { InboxService } from './application/inbox-service.js'
 import type { InboxStreamSink } from './application/inbox-stream.js'
 import type { MembershipService } from './application/membership-service.js'
@@ -18,6 +19,7 @@ import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
 import type { DestinationPolicy } from './domain/destinations.js'
+import type { DeliveryEvent } from './domain/events.js'
 import type { InboxEntry } from './domain/inbox.js'
 import type {
   AckInput,
@@ -34,6 +36,7 @@ import type {
   ListAuditInput,
   ListChannelsInput,
   ListDeadLettersInput,
+  ListEventsInput,
   ListInboxInput,
   ListMembershipsInput,
   ListMessagesInput,
@@ -135,6 +138,7 @@ export class Messaging {
     private readonly schedule: ScheduleService,
     /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
     readonly destinations: DestinationPolicy = {},
+    private readonly events: EventService,
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
@@ -233,6 +237,14 @@ export class Messaging {
     // Refused here rather than at the first claim: a worker with the wrong principal never starts.
     assertRole(scope, 'outbox.claim', 'service')
     return createDeliveryPort(this.delivery, scope, this.wake, this.templates)
+  }
+
+  /**
+   * A tenant's delivery events, oldest first (`infra_admin` or `service`): page on with the
+   * last event's `cursor` as `after`; none is ever skipped, whenever it committed.
+   */
+  async listEvents(principal: Principal, input: ListEventsInput): Promise<DeliveryEvent[]> {
+    return this.events.list(TenantScope.of(principal), input)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */

@@ -1,4 +1,5 @@
 import type { DeliveryAttempt } from '../domain/delivery.js'
+import type { NewDeliveryEvent } from '../domain/events.js'
 import type { AckOutcome, ClaimedMessage, DeliveryStatus } from '../domain/outbox-message.js'
 import { settle } from '../domain/outbox-message.js'
 import { cleanOptionalText, MAX_ERROR_CODE, MAX_ERROR_TEXT, MAX_PROVIDER_ID } from '../domain/outside-text.js'
@@ -6,6 +7,7 @@ import type { TenantScope } from '../domain/tenant-scope.js'
 import type { CompleteCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, type ServiceContext } from './context.js'
+import { settledEvent } from './delivery-events.js'
 
 /** A host name is at most 253 characters (RFC 1035); a configured name is cut there. */
 const MAX_WORKER_HOST = 253
@@ -124,6 +126,14 @@ export async function settleHeld(
     scope,
     [...groups.values()].map((group) => ackAudit(ctx, scope, group)),
   )
+  // The host's delivery events, in this same unit of work: one statement for the batch.
+  const events: NewDeliveryEvent[] = []
+  for (const [i, { held, report }] of items.entries()) {
+    if (!done[i]) continue
+    const event = settledEvent(ctx, held, cleanReport(report), commands[i]!.settle.settlement.status)
+    if (event !== null) events.push(event)
+  }
+  await r.events.append(scope, events)
   return commands.map((c, i) =>
     done[i] ? { acked: true, status: c.settle.settlement.status } : { acked: false, status: 'processing' },
   )

@@ -6,6 +6,7 @@ import type { BreakerView } from '../domain/breaker.js'
 import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type { DeliveryEvent } from '../domain/events.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type {
   AckInput,
@@ -18,6 +19,7 @@ import type {
   ListBreakersInput,
   ListChannelsInput,
   ListDeadLettersInput,
+  ListEventsInput,
   ListInboxInput,
   ListMembershipsInput,
   ListMessagesInput,
@@ -140,6 +142,7 @@ const revive = {
     settledAt: dateOrNull(m.settledAt),
   }),
   audit: (a: AuditEntry): AuditEntry => ({ ...a, at: new Date(a.at) }),
+  event: (e: DeliveryEvent): DeliveryEvent => ({ ...e, occurredAt: new Date(e.occurredAt) }),
   attempt: (a: DeliveryAttempt): DeliveryAttempt => ({
     ...a,
     startedAt: new Date(a.startedAt),
@@ -307,6 +310,15 @@ export class MessagingClient {
   async listAudit(filter: Scoped<ListAuditInput> = {}): Promise<AuditEntry[]> {
     const rows = await this.request<AuditEntry[]>('GET', '/audit', { query: this.scoped(filter) })
     return rows.map(revive.audit)
+  }
+
+  /**
+   * `infra_admin` or `service`: the tenant's delivery events, oldest first. Page on with the
+   * last event's `cursor` as `after`.
+   */
+  async listEvents(filter: Scoped<ListEventsInput> = {}): Promise<DeliveryEvent[]> {
+    const rows = await this.request<DeliveryEvent[]>('GET', '/events', { query: this.scoped(filter) })
+    return rows.map(revive.event)
   }
 
   /** Dead messages of the tenant (optionally one channel), oldest first, with their last error. */

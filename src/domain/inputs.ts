@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
+import { EVENT_TYPES, eventCursorSchema } from './events.js'
 import { canonicalIdText, entityIdSchema, tenantIdSchema } from './ids.js'
 import { DELIVERY_STATUSES, type JsonValue, MESSAGE_PRIORITIES } from './outbox-message.js'
 import { QUEUE_HISTORY_MAX_MINUTES } from './queue-history.js'
@@ -292,6 +293,15 @@ export const listAuditInput = z.strictObject({
   limit: z.number().int().min(1).max(1000).default(100),
 })
 export type ListAuditInput = z.input<typeof listAuditInput>
+
+export const listEventsInput = z.strictObject({
+  infrastructureId: tenantId,
+  /** A listed event's `cursor`: the events after it. Absent: from the oldest kept. */
+  after: eventCursorSchema.optional(),
+  type: z.enum(EVENT_TYPES).optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+})
+export type ListEventsInput = z.input<typeof listEventsInput>
 
 export const redriveChannelInput = z.strictObject({ infrastructureId: tenantId, channelId: uuid })
 export type RedriveChannelInput = z.input<typeof redriveChannelInput>

@@ -26,6 +26,7 @@ import {
   type ListBreakersInput,
   type ListChannelsInput,
   type ListDeadLettersInput,
+  type ListEventsInput,
   type ListInboxInput,
   type ListMembershipsInput,
   type ListMessagesInput,
@@ -33,6 +34,7 @@ import {
   listBreakersInput,
   listChannelsInput,
   listDeadLettersInput,
+  listEventsInput,
   listInboxInput,
   listMembershipsInput,
   listMessagesInput,
@@ -70,6 +72,7 @@ import {
   channelSchema,
   channelStatsSchema,
   deliveryAttemptSchema,
+  deliveryEventSchema,
   enqueueResultSchema,
   inboxEntrySchema,
   markInboxResultSchema,
@@ -334,6 +337,19 @@ export const ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(auditEntrySchema),
     run: (m, p, i) => m.listAudit(p, i as ListAuditInput),
+  },
+  {
+    method: 'GET',
+    path: '/events',
+    operationId: 'listEvents',
+    tag: 'events',
+    summary: "A tenant's delivery events, oldest first",
+    description:
+      "`infra_admin` or `service`. Page on with the last event's `cursor` as `after`: no event is skipped, whenever it committed.",
+    input: listEventsInput,
+    from: 'query',
+    response: z.array(deliveryEventSchema),
+    run: (m, p, i) => m.listEvents(p, i as ListEventsInput),
   }, // Delivery: dead letters, attempts, redrive, queue health.
   {
     method: 'GET',

@@ -3,6 +3,7 @@ import type { AckResult, EnqueueResult } from '../application/outbox-service.js'
 import { AUDIT_TARGET_TYPES, type AuditEntry } from '../domain/audit.js'
 import type { ChannelView } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import { type DeliveryEvent, EVENT_TYPES } from '../domain/events.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, MESSAGE_PRIORITIES, type OutboxMessage } from '../domain/outbox-message.js'
@@ -140,6 +141,23 @@ export const auditEntrySchema = shapeOf<AuditEntry>()({
   errorCode: z.string().nullable(),
   details: z.record(z.string(), z.unknown()).nullable(),
   at: dateTime,
+})
+
+export const deliveryEventSchema = shapeOf<DeliveryEvent>()({
+  id: uuid,
+  infrastructureId: uuid,
+  businessId: uuid.nullable(),
+  type: z.enum(EVENT_TYPES),
+  messageId: uuid.nullable(),
+  notificationId: uuid.nullable(),
+  channelId: uuid.nullable(),
+  data: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "By type: `attempt`, `status`, `userId` (a notification's recipient), `provider`/`providerMessageId` (delivered), `errorCode`/`error` and `willRetry` (failed), `channelType`/`reason` (skipped).",
+    ),
+  cursor: z.string().describe('Its place in the log: pass it as `after` to page on.'),
+  occurredAt: dateTime,
 })
 
 export const deliveryAttemptSchema = shapeOf<DeliveryAttempt>()({

@@ -3,6 +3,8 @@ import type { AuditLog } from './audit-log.js'
 import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
+import type { DigestRepository } from './digest-repository.js'
+import type { EventLog } from './event-log.js'
 import type { InboxFeed } from './inbox-feed.js'
 import type { InboxRepository } from './inbox-repository.js'
 import type { MembershipRepository } from './membership-repository.js'
@@ -25,6 +27,8 @@ export interface Repositories {
   readonly members: MembershipRepository
   readonly outbox: OutboxRepository
   readonly audit: AuditLog
+  /** Each tenant's delivery events, written with the change each tells of. */
+  readonly events: EventLog
   /** Refusals outside the caller's scope, counted per caller and hour (never in a tenant's trail). */
   readonly security: SecurityLog
   /** In-app inboxes (written by the in-app transport). */
@@ -45,6 +49,8 @@ export interface Repositories {
   readonly throttles: ThrottleRepository
   /** The queue's per-minute rollup (kept by the outbox's writes). */
   readonly queueHistory: QueueHistoryRepository
+  /** Categories' digests: a recipient's messages collapsed into one delivery per window. */
+  readonly digests: DigestRepository
   /** Infrastructures' default quiet hours. */
   readonly quietHours: QuietHoursRepository
   /** The store's clock within this unit of work. */

@@ -81,6 +81,7 @@ export function describeFacadeConformance(
         memberships: await messaging.listMemberships(admin, { infrastructureId }),
         messages: await messaging.listMessages(worker, { infrastructureId, limit: 1000 }),
         audit: await messaging.listAudit(admin, { infrastructureId, limit: 1000 }),
+        events: await messaging.listEvents(admin, { infrastructureId, limit: 1000 }),
         templates: await messaging.listTemplates(admin, { infrastructureId }),
         templateSettings: await messaging.getTemplateSettings(admin, { infrastructureId }),
         profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
@@ -152,6 +153,7 @@ export function describeFacadeConformance(
           [null, (p) => messaging.listChannels(p, { infrastructureId: i })],
           [null, (p) => messaging.listMessages(p, { infrastructureId: i })],
           [null, (p) => messaging.listAudit(p, { infrastructureId: i })],
+          [null, (p) => messaging.listEvents(p, { infrastructureId: i })],
           [
             null,
             (p) =>
@@ -805,6 +807,18 @@ export function describeFacadeConformance(
             (m) => m.listAudit(admin, { infrastructureId: i, limit: 1.5 }),
             'limit',
             'invalid_type',
+          ],
+          [
+            'listEvents: after not an event cursor',
+            (m) => m.listEvents(admin, { infrastructureId: i, after: '12' }),
+            'after',
+            'event_cursor',
+          ],
+          [
+            'listEvents: limit over 1000',
+            (m) => m.listEvents(admin, { infrastructureId: i, limit: 1001 }),
+            'limit',
+            'too_big',
           ],
           [
             'listDeadLetters: channelId not a uuid',

@@ -153,7 +153,7 @@ export function scopeProblems(stmt: RecordedStatement): string[] {
   for (const m of masked.matchAll(FLEET_PREDICATE)) {
     if (!scope.isFleet) problems.push('fleet predicate in a unit whose scope is not the fleet')
     if (!isConjunct(m.index)) problems.push(`fleet predicate at ${m.index} is not a WHERE conjunct`)
-    // On a bound value: an insert's check, whose value must be the inserted row's infrastructure.
+    // An insert's check names the inserted row's own infrastructure as a bound value.
     const qs = placeholders(sql, m.index, m.index + m[0].length)
     const table = subjectTable(m[1]!, m[1] === '?' ? qs[0] : undefined, 'infrastructure_id')
     if (table === null) problems.push(`fleet predicate on ${m[1]}`)

@@ -3,6 +3,8 @@ import type { BreakerState } from '../../domain/breaker.js'
 import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
+import type { Digest } from '../../domain/digest.js'
+import type { DeliveryEvent } from '../../domain/events.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { Notification, NotificationSkip } from '../../domain/notification.js'
@@ -50,6 +52,10 @@ export class MemoryState {
   /** Default quiet hours by infrastructure. */
   readonly quietHoursDefaults = new Map<string, QuietHoursDefault>()
   readonly throttles = new Map<string, { readonly windowStart: number; readonly taken: number }>()
+  /** (infrastructure, id) -> digest. */
+  readonly digests = new Map<string, Digest>()
+  /** The group's key -> its open digest's (infrastructure, id) key. */
+  readonly openDigests = new Map<string, string>()
   /** (infrastructure, channel) -> the channel's circuit breaker. */
   readonly breakers = new Map<string, BreakerState>()
   /** (infrastructure, minute ms) -> the queue's counters of that minute (domain/queue-history.ts). */
@@ -60,8 +66,16 @@ export class MemoryState {
   readonly notificationKeys = new Map<string, string>()
   /** (infrastructure, notification, user, channel type) -> skip. */
   readonly notificationSkips = new Map<string, NotificationSkip>()
+  /** Every tenant's delivery events in commit order, each with its place (`0.<seq>`). */
+  readonly events: DeliveryEvent[] = []
   /** The last place drawn (a private field: not one of the tables a dump lists). */
   #orderingDrawn = 0
+  #eventDrawn = 0
+
+  /** The next event's place: it only grows (units run one at a time, so in commit order). */
+  drawEventSeq(): number {
+    return ++this.#eventDrawn
+  }
 
   /** The next place in an ordering key's order: it only grows (a rolled-back draw leaves a gap, as a sequence does). */
   drawOrderingSeq(): number {

@@ -11,6 +11,8 @@ import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryBreakerRepository } from './memory-breaker-repository.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
+import { MemoryDigestRepository } from './memory-digest-repository.js'
+import { MemoryEventLog } from './memory-event-log.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
 import { MemoryNotificationRepository } from './memory-notification-repository.js'
@@ -57,6 +59,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         members: new MemoryMembershipRepository(this.state, journal),
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
+        events: new MemoryEventLog(this.state, journal, this.clock),
         security: new MemorySecurityLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
         templates: new MemoryTemplateRepository(this.state, journal),
@@ -66,6 +69,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         rateBuckets: new MemoryRateBucketRepository(this.state, journal, this.clock),
         throttles: new MemoryThrottleRepository(this.state, journal, this.clock),
         queueHistory: new MemoryQueueHistoryRepository(this.state, this.clock),
+        digests: new MemoryDigestRepository(this.state, journal, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new MemoryQuietHoursRepository(this.state, journal),
         breakers: new MemoryBreakerRepository(this.state, journal, this.clock),
@@ -98,6 +102,22 @@ export interface MemoryStorage extends MessagingStorage {
   listSecurityEvents(filter: SecurityLogFilter): Promise<SecurityEvent[]>
   /** A copy of every table, as [key, row] pairs in insertion order: what a test compares before and after. */
   dump(): Record<string, unknown[]>
+}
+
+/**
+ * Events older than the cut-off, up to `batchSize`: the log is in commit order, and the
+ * store's clock only moves on, so they are at its front.
+ */
+function pruneEvents(state: MemoryState, olderThan: Date, batchSize: number): number {
+  let n = 0
+  while (
+    n < batchSize &&
+    n < state.events.length &&
+    state.events[n]!.occurredAt.getTime() < olderThan.getTime()
+  )
+    n++
+  state.events.splice(0, n)
+  return n
 }
 
 /**
@@ -139,7 +159,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           removed++
         }
         pruneQueueMinutes(state, journal, clock.now())
-        return removed
+        return Math.max(removed, pruneEvents(state, olderThan, batchSize))
       }),
     listSecurityEvents: (filter) => unitOfWork.exclusive(async () => listSecurityEvents(state, filter)),
     dump: () =>

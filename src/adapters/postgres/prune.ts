@@ -15,6 +15,9 @@ import type { MessagingDatabase } from './schema.js'
  * deleted by address. No row lock is taken before the delete: claims never touch settled
  * rows, and a message redriven meanwhile (now pending, at a new address) fails the
  * re-checked conditions and stays. Enqueues and claims never wait for a prune.
+ *
+ * Delivery events (sql/0110) go by their own time, up to `batchSize` of them too; the count
+ * returned is the larger of the two, so "call again until 0" empties both.
  */
 export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOptions): Promise<number> {
   const batchSize = options.batchSize ?? 1000
@@ -57,11 +60,20 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
        USING gone AS g
        WHERE a.infrastructure_id = g.infrastructure_id AND a.message_id = g.id
     ),
+    gone_events AS (
+      DELETE FROM messaging_events AS v
+       WHERE v.ctid = ANY (ARRAY(
+               SELECT x.ctid FROM messaging_events AS x
+                WHERE x.occurred_at < ${cutOff}
+                ORDER BY x.occurred_at
+                LIMIT ${batchSize}))
+      RETURNING 1
+    ),
     -- The queue's per-minute rollup (sql/0120) older than QUEUE_HISTORY_KEEP_MS.
     gone_minutes AS (
       DELETE FROM messaging_queue_minutes AS q
        WHERE q.minute < date_trunc('minute', messaging_now()) - ${QUEUE_HISTORY_KEEP_MS} * interval '1 millisecond'
     )
-    SELECT count(*)::int AS n FROM gone`.execute(db)
+    SELECT greatest((SELECT count(*) FROM gone), (SELECT count(*) FROM gone_events))::int AS n`.execute(db)
   return r.rows[0]?.n ?? 0
 }

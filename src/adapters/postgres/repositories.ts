@@ -4,6 +4,8 @@ import { PostgresAuditLog } from './postgres-audit-log.js'
 import { PostgresBreakerRepository } from './postgres-breaker-repository.js'
 import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
+import { PostgresDigestRepository } from './postgres-digest-repository.js'
+import { PostgresEventLog } from './postgres-event-log.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
 import { PostgresNotificationRepository } from './postgres-notification-repository.js'
@@ -29,6 +31,7 @@ export const repositories = (
   members: new PostgresMembershipRepository(db),
   outbox: new PostgresOutboxRepository(db, statements),
   audit: new PostgresAuditLog(db),
+  events: new PostgresEventLog(db),
   security: new PostgresSecurityLog(db),
   inbox: new PostgresInboxRepository(db),
   templates: new PostgresTemplateRepository(db),
@@ -38,6 +41,7 @@ export const repositories = (
   rateBuckets: new PostgresRateBucketRepository(db),
   throttles: new PostgresThrottleRepository(db),
   queueHistory: new PostgresQueueHistoryRepository(db),
+  digests: new PostgresDigestRepository(db),
   time: new PostgresStoreTime(db),
   quietHours: new PostgresQuietHoursRepository(db),
   breakers: new PostgresBreakerRepository(db),

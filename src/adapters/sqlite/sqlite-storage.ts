@@ -22,7 +22,9 @@ import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteBreakerRepository } from './sqlite-breaker-repository.js'
 import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
+import { SqliteDigestRepository } from './sqlite-digest-repository.js'
 import { toStorageError } from './sqlite-errors.js'
+import { SqliteEventLog } from './sqlite-event-log.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
 import { migrateSqlite } from './sqlite-migrator.js'
@@ -119,6 +121,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         members: new SqliteMembershipRepository(conn),
         outbox: new SqliteOutboxRepository(conn, this.ids, this.clock),
         audit: new SqliteAuditLog(conn),
+        events: new SqliteEventLog(conn, this.clock),
         security: new SqliteSecurityLog(conn),
         inbox: new SqliteInboxRepository(conn),
         templates: new SqliteTemplateRepository(conn),
@@ -128,6 +131,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
         queueHistory: new SqliteQueueHistoryRepository(conn, this.clock),
+        digests: new SqliteDigestRepository(conn, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new SqliteQuietHoursRepository(conn),
         breakers: new SqliteBreakerRepository(conn, this.clock),
@@ -217,7 +221,12 @@ async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Dat
     db,
   )
   await sql`delete from ${sql.table('messaging_retention_gate')} ${RETENTION}`.execute(db)
-  return Number(removed.numAffectedRows ?? 0n)
+  // Events by their own time, oldest first (what `storage.prune` returns counts the larger kind).
+  const events =
+    await sql`delete from ${sql.table('messaging_events')} where ${sql.ref('seq')} in (select ${sql.ref('seq')} from ${sql.table('messaging_events')} where ${sql.ref('occurred_at')} < ${olderThan} order by ${sql.ref('seq')} limit ${limit}) ${RETENTION}`.execute(
+      db,
+    )
+  return Math.max(Number(removed.numAffectedRows ?? 0n), Number(events.numAffectedRows ?? 0n))
 }
 
 /** Marks the retention statements: the only ones that run without a tenant scope. */

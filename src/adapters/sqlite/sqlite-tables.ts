@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely'
 import type { ChannelRow, MemberRow, MembershipViewRow } from '../shared/rows/channel-rows.js'
 import type {
   NotificationRow,
@@ -34,6 +35,20 @@ export type TemplateSettingsTable = TemplateSettingsRow<SqliteKinds>
 export type NotificationsTable = NotificationRow<SqliteKinds>
 export type NotificationSkipsTable = SkipRow<SqliteKinds>
 
+/** Delivery events (migration 20); `seq` is the store's own, never written. */
+export interface EventsTable {
+  seq: Generated<number>
+  infrastructure_id: string
+  id: string
+  business_id: string | null
+  type: string
+  message_id: string | null
+  notification_id: string | null
+  channel_id: string | null
+  data: string
+  occurred_at: number
+}
+
 export interface RetentionGateTable {
   id: number
 }
@@ -44,6 +59,7 @@ export interface SqliteDatabase {
   messaging_channel_memberships: ChannelMembershipsView
   messaging_outbox: OutboxTable
   messaging_audit_log: AuditLogTable
+  messaging_events: EventsTable
   messaging_delivery_attempts: DeliveryAttemptsTable
   messaging_retention_gate: RetentionGateTable
   messaging_inbox: InboxTable

@@ -446,6 +446,16 @@ ok('listBreakers', await adminA.GET(`${base}/breakers`, { params: { query: { inf
     throw new Error(`metrics: not the Prometheus text: ${String(metrics.data).slice(0, 200)}`)
 }
 ok('listAudit', await adminA.GET(`${base}/audit`, { params: { query: { infrastructureId: infraA } } }))
+{
+  const events = await adminA.GET(`${base}/events`, {
+    params: { query: { infrastructureId: infraA, limit: 10 } },
+  })
+  ok('listEvents', events)
+  for (const e of events.data ?? []) {
+    if (typeof e.cursor !== 'string' || e.infrastructureId !== infraA)
+      throw new Error('listEvents: not an event of the tenant')
+  }
+}
 ok(
   'removeMember',
   await adminA.DELETE(`${base}/channels/{channelId}/members/{userId}`, {

@@ -1,0 +1,67 @@
+import type { EventType, NewDeliveryEvent } from '../domain/events.js'
+import type { NotificationSkip } from '../domain/notification.js'
+import type { ClaimedMessage, DeliveryStatus, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
+import type { ServiceContext } from './context.js'
+import type { AttemptReport } from './settle.js'
+
+/** What the event of a settled attempt is called, by the status it left the message in. */
+const SETTLED: Partial<Record<DeliveryStatus, EventType>> = {
+  processed: 'message.delivered',
+  pending: 'message.failed',
+  failed: 'message.failed',
+  dead: 'message.dead',
+}
+
+const base = (ctx: ServiceContext, m: OutboxMessage, type: EventType) => ({
+  id: ctx.ids.next(),
+  infrastructureId: m.infrastructureId,
+  businessId: m.businessId,
+  type,
+  messageId: m.id,
+  notificationId: m.notification?.id ?? null,
+  channelId: m.channelId,
+})
+
+/**
+ * The event of one settled attempt. `message.failed` says whether another attempt follows
+ * (`willRetry`: the message went back to `pending`) or not (a permanent failure, `failed`).
+ */
+export function settledEvent(
+  ctx: ServiceContext,
+  held: ClaimedMessage,
+  report: AttemptReport,
+  status: DeliveryStatus,
+): NewDeliveryEvent | null {
+  const type = SETTLED[status]
+  if (type === undefined) return null
+  const data: { [key: string]: JsonValue } = {
+    attempt: held.attempts,
+    status,
+    ...(held.notification !== null && { userId: held.notification.userId }),
+  }
+  if (type === 'message.delivered') {
+    data.provider = report.provider ?? null
+    data.providerMessageId = report.providerMessageId
+  } else {
+    data.errorCode = report.errorCode
+    data.error = report.error
+  }
+  if (type === 'message.failed') data.willRetry = status === 'pending'
+  return { ...base(ctx, held, type), data }
+}
+
+export const cancelledEvent = (ctx: ServiceContext, m: OutboxMessage): NewDeliveryEvent => ({
+  ...base(ctx, m, 'message.cancelled'),
+  data: { attempt: m.attempts, ...(m.notification !== null && { userId: m.notification.userId }) },
+})
+
+export const skippedEvent = (ctx: ServiceContext, s: NotificationSkip): NewDeliveryEvent => ({
+  id: ctx.ids.next(),
+  infrastructureId: s.infrastructureId,
+  businessId: s.businessId,
+  type: 'recipient.skipped',
+  messageId: null,
+  notificationId: s.notificationId,
+  channelId: null,
+  data: { userId: s.userId, channelType: s.channelType, reason: s.reason },
+})

@@ -1,0 +1,21 @@
+import { afterAll } from 'vitest'
+import { createPostgresStorage } from '../../src/adapters/postgres/index.js'
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { describeEventsConformance } from './events-conformance.js'
+
+// Tenant-scoped units of work run as a LOGIN role granted messaging_app (not a superuser,
+// not the owner); the fleet worker's as one granted messaging_worker; prune as the owner.
+let database: TestDatabase | undefined
+afterAll(async () => {
+  await database?.drop()
+})
+
+describeEventsConformance('postgres', async () => {
+  database = await createTestDatabase('events')
+  return createPostgresStorage({
+    connectionString: database.appUrl,
+    workerConnectionString: database.workerUrl,
+    ownerConnectionString: database.adminUrl,
+    poolSize: 8,
+  })
+})
