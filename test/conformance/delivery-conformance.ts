@@ -453,16 +453,19 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
 
     it('renews the lease while a slow delivery runs, so no other worker takes the message', async () => {
       const s = await setup()
-      const m = await s.enqueue(0, { do: 'slow', ms: 600 })
-      const w = s.worker({ leaseMs: 200, renewEveryMs: 50 })
+      const m = await s.enqueue(0, { do: 'gate' })
+      // A lease of 1.5 s renewed every 50 ms: the delivery is held by the gate, not by a timer,
+      // and only a stall of the whole process for over a second could let the lease lapse.
+      const w = s.worker({ leaseMs: 1500, renewEveryMs: 50 })
       const stop = new AbortController()
       const running = w.run(stop.signal)
       await until(() => s.transport.calls.length === 1)
+      const first = (await s.get(0, m.id)).leasedUntil!
+      // Renewed: the lease now ends later than the one the claim gave, while the delivery still runs.
+      await until(async () => ((await s.get(0, m.id)).leasedUntil?.getTime() ?? 0) > first.getTime())
       const port = s.messaging.deliveryPort({ principal: s.service })
-      for (let i = 0; i < 4; i++) {
-        await new Promise((r) => setTimeout(r, 100))
-        expect(await port.claim({ limit: 10, leaseMs: 1000 })).toEqual([])
-      }
+      expect(await port.claim({ limit: 10, leaseMs: 1000 })).toEqual([])
+      s.transport.openGate()
       await until(async () => (await s.get(0, m.id)).status === 'processed')
       stop.abort()
       await running
