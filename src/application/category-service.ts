@@ -7,6 +7,7 @@ import {
   createCategoryInput,
   type ListCategoriesInput,
   listCategoriesInput,
+  throttleNeedsDigest,
   type UpdateCategoryInput,
   updateCategoryInput,
 } from '../domain/notify-inputs.js'
@@ -72,6 +73,7 @@ export class CategoryService {
         critical: input.critical,
         channels: channelSummary(input.channels),
         throttle: input.throttle,
+        digest: input.digest,
       },
     }
     return audited(this.ctx, scope, target, async () => {
@@ -88,6 +90,7 @@ export class CategoryService {
           critical: input.critical,
           channels: input.channels,
           throttle: input.throttle,
+          digest: input.digest,
           createdBy: scope.userId,
           createdAt: now,
           updatedAt: now,
@@ -114,11 +117,12 @@ export class CategoryService {
       targetType: 'category' as const,
       targetId: input.categoryKey,
       details: {
-        fields: (['name', 'description', 'critical', 'channels', 'throttle'] as const).filter(
+        fields: (['name', 'description', 'critical', 'channels', 'throttle', 'digest'] as const).filter(
           (f) => input[f] !== undefined,
         ),
         // The new throttle itself: who limited (or freed) a category's reach, and to what.
         ...(input.throttle !== undefined && { throttle: input.throttle }),
+        ...(input.digest !== undefined && { digest: input.digest }),
       },
     }
     return audited(this.ctx, scope, target, async () => {
@@ -127,6 +131,12 @@ export class CategoryService {
       return this.ctx.uow.run(scope, async (r) => {
         const current = await r.categories.find(scope, input.infrastructureId, input.categoryKey)
         if (!current) throw new NotFoundError('category', input.categoryKey)
+        // The rule of the create input, on the category as it will be: a throttle folding into a digest needs one.
+        const throttle = input.throttle === undefined ? current.throttle : input.throttle
+        const digest = input.digest === undefined ? current.digest : input.digest
+        if (throttle?.onExceed === 'digest' && digest === null) {
+          throw ValidationError.single('throttle.onExceed', 'requires_digest', throttleNeedsDigest.message)
+        }
         if (input.channels !== undefined) {
           await this.checkChannels(scope, r, input.infrastructureId, input.channels)
         }
@@ -137,6 +147,7 @@ export class CategoryService {
           ...(input.critical !== undefined && { critical: input.critical }),
           ...(input.channels !== undefined && { channels: input.channels }),
           ...(input.throttle !== undefined && { throttle: input.throttle }),
+          ...(input.digest !== undefined && { digest: input.digest }),
         })
         if (!next) throw new NotFoundError('category', input.categoryKey)
         await r.audit.append(scope, auditEntry(this.ctx, scope, target))

@@ -1,3 +1,4 @@
+import { digestIdOf, digestPayload } from '../domain/digest.js'
 import type { ClaimedMessage, JsonValue } from '../domain/outbox-message.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
@@ -38,7 +39,8 @@ const recipientOf = (p: RecipientProfile) => ({
  * Renders a held message of a notification with the template version it recorded at enqueue
  * (picked then for its category, channel type and its recipient's locale, with the fallback
  * to the language and the tenant's default), its recipient's profile as it is now and its
- * payload as `data`. A plain enqueue, or a notification message without a template, goes
+ * payload as `data`. The delivery of a digest closes it first, in one unit of work, and goes
+ * out with its items (`data.digest`, see `digestPayload`). A plain enqueue, or a notification message without a template, goes
  * out as it was written (a webhook then carries the notification's `data`).
  */
 export async function renderHeld(
@@ -49,12 +51,17 @@ export async function renderHeld(
   channelType: string,
 ): Promise<RenderStep> {
   const n = held.notification
-  if (!n?.templateId) return { ok: true, payload: held.payload }
+  const digestId = n ? digestIdOf(held.id, held.payload) : null
+  let payload = held.payload
+  if (digestId !== null) {
+    // The close: from here on the digest's items are fixed, and they are what goes out.
+    const digest = await ctx.uow.run(scope, (r) => r.digests.close(scope, held.infrastructureId, digestId))
+    if (!digest) return { ok: false, error: `digest ${digestId} is not there to close` }
+    payload = digestPayload(digest)
+  }
+  if (!n?.templateId) return { ok: true, payload }
   const profile = await ctx.uow.run(scope, (r) => r.profiles.find(scope, held.infrastructureId, n.userId))
-  const data =
-    typeof held.payload === 'object' && held.payload !== null && !Array.isArray(held.payload)
-      ? held.payload
-      : {}
+  const data = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {}
   const outcome = await templates.renderForDelivery(scope, {
     infrastructureId: held.infrastructureId,
     businessId: held.businessId,

@@ -32,6 +32,7 @@ import type { Repositories } from '../ports/unit-of-work.js'
 import { traceContextOf } from '../telemetry/tracing.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 import { skippedEvent } from './delivery-events.js'
+import { foldIntoDigests } from './digest-fold.js'
 import { loadTemplateChoice } from './template-lookup.js'
 
 export interface NotifyResult {
@@ -82,13 +83,20 @@ export class NotifyService {
       assertRole(scope, 'notify', 'infra_admin', 'service')
       return this.ctx.uow.run(scope, (r) => this.write(scope, r, input, id))
     })
-    if (result.created && result.notification.messageCount > 0) this.ctx.wake?.notify(input.infrastructureId)
+    if (result.created && (result.notification.messageCount > 0 || result.wake)) {
+      this.ctx.wake?.notify(input.infrastructureId)
+    }
     // Skipped recipients are events: the tenant's streams read them.
     if (result.created) this.ctx.eventFeed.publish([input.infrastructureId])
-    return result
+    return { notification: result.notification, created: result.created }
   }
 
-  private async write(scope: TenantScope, r: Repositories, input: Input, id: string): Promise<NotifyResult> {
+  private async write(
+    scope: TenantScope,
+    r: Repositories,
+    input: Input,
+    id: string,
+  ): Promise<NotifyResult & { readonly wake?: boolean }> {
     const infra = input.infrastructureId
     if (input.idempotencyKey !== null) {
       const first = await r.notifications.findByIdempotencyKey(scope, {
@@ -118,7 +126,18 @@ export class NotifyService {
       book,
       template: (channelType, locale) => templates.pick(channelType, locale)?.id ?? null,
     })
-    const { messages, throttled, granted } = await this.throttle(scope, r, infra, category, plan.messages)
+    const { messages, throttled, granted, overflow } = await this.throttle(
+      scope,
+      r,
+      infra,
+      category,
+      plan.messages,
+    )
+    // A digest collects every message of the category, or, under a throttle that folds its
+    // excess, only the messages beyond the limit: the first `limit` go out on their own.
+    const digestAll = category.digest !== null && category.throttle?.onExceed !== 'digest'
+    const direct = digestAll ? [] : messages
+    const digested = digestAll ? messages : overflow
     const held = await this.quietHours(scope, r, infra, category, recipients, input.availableAt)
     const now = this.ctx.clock.now()
     const skips: NotificationSkip[] = [
@@ -144,7 +163,7 @@ export class NotifyService {
       createdAt: now,
       availableAt: input.availableAt,
       recipientCount: recipients.length + optedOutMembers.length,
-      messageCount: messages.length,
+      messageCount: direct.length,
       skippedCount: skips.length,
     })
     // A concurrent notify took the key first: its fan-out is the one, and the throttle
@@ -158,7 +177,7 @@ export class NotifyService {
     // The notify's own span, when the host traces it: each delivery joins that trace.
     const active = trace.getActiveSpan()
     const traceContext = active ? traceContextOf(active) : null
-    const commands: EnqueueCommand[] = messages.map((m) => ({
+    const commands: EnqueueCommand[] = direct.map((m) => ({
       message: {
         id: this.ctx.ids.next(),
         infrastructureId: infra,
@@ -185,6 +204,20 @@ export class NotifyService {
     for (let i = 0; i < commands.length; i += perChunk) {
       await r.outbox.enqueueMany(scope, commands.slice(i, i + perChunk))
     }
+    const digests =
+      category.digest !== null && digested.length > 0
+        ? await foldIntoDigests(this.ctx, scope, r, {
+            infrastructureId: infra,
+            businessId: input.businessId,
+            notificationId: id,
+            category: { ...category, digest: category.digest },
+            data: input.data,
+            messages: digested,
+            priority: input.priority,
+            traceContext,
+            notBefore: (m) => this.dueOf(m, held, input.availableAt).at ?? null,
+          })
+        : null
     if (skips.length > 0) {
       await r.notifications.insertSkips(scope, skips)
       await r.events.append(
@@ -203,12 +236,13 @@ export class NotifyService {
         details: {
           category: category.key,
           recipients: inserted.notification.recipientCount,
-          messages: messages.length,
+          messages: direct.length,
           skipped: skips.length,
+          ...(digests && { digested: digests.folded, digestsOpened: digests.opened }),
         },
       }),
     )
-    return inserted
+    return digests && digests.filled > 0 ? { ...inserted, wake: true } : inserted
   }
 
   /**
@@ -267,18 +301,22 @@ export class NotifyService {
     planned: readonly PlannedMessage[],
   ) {
     if (category.throttle === null || planned.length === 0) {
-      return { messages: planned, throttled: [], granted: [] as string[] }
+      return { messages: planned, throttled: [], granted: [] as string[], overflow: [] as PlannedMessage[] }
     }
     const users = [...new Set(planned.map((m) => m.userId))]
     const key = { infrastructureId, categoryKey: category.key }
     const slots = await r.throttles.take(scope, key, users, category.throttle)
-    const throttled = planned
-      .filter((m) => !slots.has(m.userId))
-      .map((m) => ({ userId: m.userId, channelType: m.channelType, reason: 'throttled' as const }))
+    const beyond = planned.filter((m) => !slots.has(m.userId))
+    // Folded into the next digest rather than skipped: nothing is recorded as throttled.
+    const folds = category.throttle.onExceed === 'digest' && category.digest !== null
+    const throttled = folds
+      ? []
+      : beyond.map((m) => ({ userId: m.userId, channelType: m.channelType, reason: 'throttled' as const }))
     return {
       messages: planned.filter((m) => slots.has(m.userId)),
       throttled,
       granted: [...slots],
+      overflow: folds ? beyond : [],
     }
   }
 

@@ -28,6 +28,8 @@ export interface Category {
   readonly channels: Readonly<Record<string, CategoryChannel>>
   /** At most `limit` notifications of the category per recipient and window; null: no limit. */
   readonly throttle: CategoryThrottle | null
+  /** Collapse a recipient's messages of the category into one delivery per window; null: each goes alone. */
+  readonly digest: CategoryDigest | null
   readonly createdBy: string
   readonly createdAt: Date
   readonly updatedAt: Date
@@ -43,11 +45,11 @@ export const categoryKeySchema = z
   })
 
 /**
- * What a category's throttle does with a notification beyond the limit. Only `skip` for now:
- * folding it into the next digest comes with digests, and a value the module cannot carry
- * out is refused rather than stored.
+ * What a category's throttle does with a notification beyond the limit: `skip` it (recorded
+ * as `throttled`), or fold it into the recipient's next digest of the category (the category
+ * must have a digest).
  */
-export const THROTTLE_ACTIONS = ['skip'] as const
+export const THROTTLE_ACTIONS = ['skip', 'digest'] as const
 export type ThrottleAction = (typeof THROTTLE_ACTIONS)[number]
 
 /**
@@ -78,3 +80,33 @@ export function throttleWindowStart(at: Date, windowSeconds: number): number {
   const ms = windowSeconds * 1000
   return Math.floor(at.getTime() / ms) * ms
 }
+
+/**
+ * A category's digest: a recipient's messages of the category (per channel, and per value of
+ * `key` in the notify's `data` when set) collapse into one delivery. The window opens with
+ * the first item and closes `windowSeconds` later, or as soon as it holds `maxItems` items.
+ */
+export interface CategoryDigest {
+  readonly windowSeconds: number
+  readonly maxItems: number
+  /** A dotted path into the notify's `data` (`project.id`): items with different values go in different digests; null: one digest. */
+  readonly key: string | null
+}
+
+/** 7 days: a window longer than that is a newsletter, not a digest. */
+export const MAX_DIGEST_WINDOW_SECONDS = 7 * 24 * 3600
+/** 1,000 items: one delivery's payload carries every item, and a list longer than that reads as noise. */
+export const MAX_DIGEST_ITEMS = 1000
+
+export const categoryDigestSchema = z.strictObject({
+  windowSeconds: z.number().int().min(1).max(MAX_DIGEST_WINDOW_SECONDS),
+  maxItems: z.number().int().min(2).max(MAX_DIGEST_ITEMS),
+  key: z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/, {
+      message: 'must be a dotted path of names (a-z, A-Z, 0-9, _ or -)',
+    })
+    .nullable()
+    .default(null),
+})

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { categoryKeySchema, categoryThrottleSchema } from './category.js'
+import { categoryDigestSchema, categoryKeySchema, categoryThrottleSchema } from './category.js'
 import { channelKeySchema, channelTypeNameSchema } from './channel.js'
 import { entityIdSchema, tenantIdSchema } from './ids.js'
 import { jsonValueSchema } from './inputs.js'
@@ -89,16 +89,30 @@ const categoryChannelsSchema = z
     params: { rule: 'too_big' },
   })
 
-export const createCategoryInput = z.strictObject({
-  infrastructureId: uuid,
-  key: categoryKeySchema,
-  name,
-  description: z.string().trim().min(1).max(1000).nullable().default(null),
-  critical: z.boolean().default(false),
-  channels: categoryChannelsSchema.default({}),
-  /** At most `limit` notifications per recipient and window; null: none. */
-  throttle: categoryThrottleSchema.nullable().default(null),
-})
+/** A throttle that folds the excess into the next digest needs a digest to fold it into. */
+export const throttleNeedsDigest = {
+  code: 'custom' as const,
+  path: ['throttle', 'onExceed'],
+  message: "'digest' requires the category to have a digest",
+  params: { rule: 'requires_digest' },
+}
+
+export const createCategoryInput = z
+  .strictObject({
+    infrastructureId: uuid,
+    key: categoryKeySchema,
+    name,
+    description: z.string().trim().min(1).max(1000).nullable().default(null),
+    critical: z.boolean().default(false),
+    channels: categoryChannelsSchema.default({}),
+    /** At most `limit` notifications per recipient and window; null: none. */
+    throttle: categoryThrottleSchema.nullable().default(null),
+    /** Collapse each recipient's messages into one delivery per window; null: none. */
+    digest: categoryDigestSchema.nullable().default(null),
+  })
+  .superRefine((v, ctx) => {
+    if (v.throttle?.onExceed === 'digest' && v.digest === null) ctx.addIssue(throttleNeedsDigest)
+  })
 export type CreateCategoryInput = z.input<typeof createCategoryInput>
 
 export const updateCategoryInput = z
@@ -112,6 +126,8 @@ export const updateCategoryInput = z
     channels: categoryChannelsSchema.optional(),
     /** Replaces the throttle; null removes it. */
     throttle: categoryThrottleSchema.nullable().optional(),
+    /** Replaces the digest; null removes it. */
+    digest: categoryDigestSchema.nullable().optional(),
   })
   .refine(
     (v) =>
@@ -119,9 +135,10 @@ export const updateCategoryInput = z
       v.description !== undefined ||
       v.critical !== undefined ||
       v.channels !== undefined ||
-      v.throttle !== undefined,
+      v.throttle !== undefined ||
+      v.digest !== undefined,
     {
-      message: 'at least one of name, description, critical, channels, throttle is required',
+      message: 'at least one of name, description, critical, channels, throttle, digest is required',
       params: { rule: 'non_empty_patch' },
       path: ['name'],
     },

@@ -56,7 +56,17 @@ export const categorySchema = shapeOf<Category>()({
     })
     .nullable()
     .describe(
-      'At most `limit` notifications of the category per recipient and fixed window of `windowSeconds`; beyond it the recipient is skipped as `throttled`. null: no limit.',
+      'At most `limit` notifications of the category per recipient and fixed window of `windowSeconds`; beyond it the recipient is skipped as `throttled` (`onExceed: skip`) or folded into their next digest (`onExceed: digest`). null: no limit.',
+    ),
+  digest: z
+    .object({
+      windowSeconds: z.number().int(),
+      maxItems: z.number().int(),
+      key: z.string().nullable(),
+    })
+    .nullable()
+    .describe(
+      "A recipient's messages of the category (per channel, and per value of `key` in the notify's `data`) collapse into one delivery: the window opens with the first item and closes `windowSeconds` later or at `maxItems` items. null: no digest.",
     ),
   createdBy: uuid,
   createdAt: dateTime,

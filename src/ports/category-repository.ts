@@ -1,4 +1,4 @@
-import type { Category, CategoryChannel, CategoryThrottle } from '../domain/category.js'
+import type { Category, CategoryChannel, CategoryDigest, CategoryThrottle } from '../domain/category.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
 export interface CategoryPatch {
@@ -8,6 +8,8 @@ export interface CategoryPatch {
   readonly channels?: Readonly<Record<string, CategoryChannel>>
   /** null removes the throttle. */
   readonly throttle?: CategoryThrottle | null
+  /** null removes the digest. */
+  readonly digest?: CategoryDigest | null
   readonly updatedAt: Date
 }
 

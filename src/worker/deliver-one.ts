@@ -2,6 +2,7 @@ import type { ChannelLookup } from '../application/channel-opener.js'
 import type { RenderStep } from '../application/delivery-render.js'
 import { type AttemptReport, cleanReport } from '../application/settle.js'
 import { backoffMs, type RetryPolicy } from '../domain/delivery.js'
+import { digestIdOf } from '../domain/digest.js'
 import type { ClaimedMessage } from '../domain/outbox-message.js'
 import type { Redactor } from '../domain/redaction.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
@@ -114,7 +115,12 @@ export async function deliverOne(
     if (waitMs > 0) return release(waitMs, 'rate_limited')
   }
   let message = held
-  if (options.render && held.notification?.templateId) {
+  // A digest's delivery is rendered (closed, its items read) even without a template.
+  if (
+    options.render &&
+    held.notification &&
+    (held.notification.templateId || digestIdOf(held.id, held.payload))
+  ) {
     // A template that does not render fails its message for good: a retry renders the same.
     const rendered = await options.render(held, lookup.channel.type)
     if (!rendered.ok) {

@@ -63,6 +63,8 @@ export interface WorkerProcess {
   readonly exited: Promise<number | null>
   /** The messages whose lease this worker reported lost ("lost <id>" lines). */
   readonly lost: ReadonlySet<string>
+  /** Everything it printed so far. */
+  output(): string
 }
 
 export function startWorker(
@@ -70,12 +72,19 @@ export function startWorker(
   target: string,
   name: string,
   env: NodeJS.ProcessEnv,
+  /** Another worker script of this directory, and its extra arguments. */
+  options: { readonly script?: string; readonly args?: readonly string[] } = {},
 ): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, kind, target, name], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const file = options.script ? fileURLToPath(new URL(options.script, import.meta.url)) : script
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', file, kind, target, name, ...(options.args ?? [])],
+    {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   let err = ''
   proc.stderr!.on('data', (d: Buffer) => {
     err += d.toString()
@@ -91,7 +100,7 @@ export function startWorker(
     })
     void exited.then((code) => reject(new Error(`worker ${name} exited ${code} before ready: ${err}`)))
   })
-  return { name, proc, ready, go: () => proc.stdin!.write('go\n'), exited, lost }
+  return { name, proc, ready, go: () => proc.stdin!.write('go\n'), exited, lost, output: () => out }
 }
 
 /**

@@ -3,12 +3,14 @@ import type { BreakerState } from '../../domain/breaker.js'
 import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
+import type { Digest } from '../../domain/digest.js'
 import type { DeliveryEvent } from '../../domain/events.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
 import type { Notification, NotificationSkip } from '../../domain/notification.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
+import type { MinuteCounts } from '../../domain/queue-history.js'
 import type { QuietHoursDefault } from '../../domain/quiet-hours.js'
 import type { BucketState } from '../../domain/rate-bucket.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
@@ -50,8 +52,14 @@ export class MemoryState {
   /** Default quiet hours by infrastructure. */
   readonly quietHoursDefaults = new Map<string, QuietHoursDefault>()
   readonly throttles = new Map<string, { readonly windowStart: number; readonly taken: number }>()
+  /** (infrastructure, id) -> digest. */
+  readonly digests = new Map<string, Digest>()
+  /** The group's key -> its open digest's (infrastructure, id) key. */
+  readonly openDigests = new Map<string, string>()
   /** (infrastructure, channel) -> the channel's circuit breaker. */
   readonly breakers = new Map<string, BreakerState>()
+  /** (infrastructure, minute ms) -> the queue's counters of that minute (domain/queue-history.ts). */
+  readonly queueMinutes = new Map<string, MinuteCounts>()
   /** (infrastructure, id) -> notification. */
   readonly notifications = new Map<string, Notification>()
   /** (infrastructure, business, idempotency key) -> notification key: the unique index. */
@@ -90,6 +98,7 @@ export const tenantDefaultKeyOf = (d: {
   channelType: string
 }) => `${d.infrastructureId}/${d.businessId ?? ''}/${d.categoryKey}/${d.channelType}`
 
+export const queueMinuteKey = (infrastructureId: string, minute: number) => `${infrastructureId}/${minute}`
 export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
 export const memberKey = (infrastructureId: string, channelId: string, userId: string) =>
   `${infrastructureId}/${channelId}/${userId}`

@@ -43,6 +43,8 @@ export class PostgresCategoryRepository implements CategoryRepository {
     if (patch.channels !== undefined) set.channels = sql`${json(patch.channels)}::jsonb`
     if (patch.throttle !== undefined)
       set.throttle = patch.throttle === null ? null : sql`${json(patch.throttle)}::jsonb`
+    if (patch.digest !== undefined)
+      set.digest = patch.digest === null ? null : sql`${json(patch.digest)}::jsonb`
     const row = await this.db
       .updateTable('messaging_categories')
       .set(set as never)

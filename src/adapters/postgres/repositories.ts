@@ -4,6 +4,7 @@ import { PostgresAuditLog } from './postgres-audit-log.js'
 import { PostgresBreakerRepository } from './postgres-breaker-repository.js'
 import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
+import { PostgresDigestRepository } from './postgres-digest-repository.js'
 import { PostgresEventLog } from './postgres-event-log.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
@@ -11,6 +12,7 @@ import { PostgresNotificationRepository } from './postgres-notification-reposito
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresQueueHistoryRepository } from './postgres-queue-history-repository.js'
 import { PostgresQuietHoursRepository } from './postgres-quiet-hours-repository.js'
 import { PostgresRateBucketRepository } from './postgres-rate-bucket-repository.js'
 import { PostgresSecurityLog } from './postgres-security-log.js'
@@ -38,6 +40,8 @@ export const repositories = (
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
   throttles: new PostgresThrottleRepository(db),
+  queueHistory: new PostgresQueueHistoryRepository(db),
+  digests: new PostgresDigestRepository(db),
   time: new PostgresStoreTime(db),
   quietHours: new PostgresQuietHoursRepository(db),
   breakers: new PostgresBreakerRepository(db),

@@ -48,6 +48,7 @@ export class SqliteCategoryRepository implements CategoryRepository {
     if (patch.channels !== undefined) set.channels = JSON.stringify(patch.channels)
     if (patch.throttle !== undefined)
       set.throttle = patch.throttle === null ? null : JSON.stringify(patch.throttle)
+    if (patch.digest !== undefined) set.digest = patch.digest === null ? null : JSON.stringify(patch.digest)
     const row = await this.db
       .updateTable('messaging_categories')
       .set(set)

@@ -848,6 +848,66 @@ CREATE INDEX messaging_events_cursor_idx ON messaging_events (infrastructure_id,
 CREATE INDEX messaging_events_occurred_idx ON messaging_events (occurred_at);
 `
 
+// Digests (sql/0100): the category's digest, 'digest' among the throttle's actions, and the
+// digests themselves. SQLite cannot widen a column's CHECK in place: the throttle moves to a
+// new column with the wider check (copied, the old one dropped, the new one renamed).
+const v21 = /* sql */ `
+ALTER TABLE messaging_categories ADD COLUMN digest TEXT CHECK (
+  digest IS NULL OR (
+    json_valid(digest) AND json_type(digest) = 'object'
+    AND json_type(digest, '$.windowSeconds') = 'integer'
+    AND json_extract(digest, '$.windowSeconds') BETWEEN 1 AND 604800
+    AND json_type(digest, '$.maxItems') = 'integer' AND json_extract(digest, '$.maxItems') BETWEEN 2 AND 1000
+    AND json_type(digest, '$.key') IN ('null', 'text')));
+ALTER TABLE messaging_categories ADD COLUMN throttle_v21 TEXT CHECK (
+  throttle_v21 IS NULL OR (
+    json_valid(throttle_v21) AND json_type(throttle_v21) = 'object'
+    AND json_type(throttle_v21, '$.limit') = 'integer'
+    AND json_extract(throttle_v21, '$.limit') BETWEEN 1 AND 10000
+    AND json_type(throttle_v21, '$.windowSeconds') = 'integer'
+    AND json_extract(throttle_v21, '$.windowSeconds') BETWEEN 1 AND 604800
+    AND json_extract(throttle_v21, '$.onExceed') IN ('skip', 'digest')));
+UPDATE messaging_categories SET throttle_v21 = throttle WHERE throttle IS NOT NULL;
+ALTER TABLE messaging_categories DROP COLUMN throttle;
+ALTER TABLE messaging_categories RENAME COLUMN throttle_v21 TO throttle;
+
+CREATE TABLE messaging_digests (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  user_id           TEXT    NOT NULL,
+  category_key      TEXT    NOT NULL,
+  channel_id        TEXT    NOT NULL,
+  digest_key        TEXT    NOT NULL CHECK (length(digest_key) <= 200),
+  opened_at         INTEGER NOT NULL,
+  closes_at         INTEGER NOT NULL,
+  max_items         INTEGER NOT NULL CHECK (max_items BETWEEN 2 AND 1000),
+  item_count        INTEGER NOT NULL CHECK (item_count BETWEEN 1 AND max_items),
+  items             TEXT    NOT NULL CHECK (json_valid(items) AND json_type(items) = 'array'),
+  closed_at         INTEGER,
+  PRIMARY KEY (infrastructure_id, id)
+) STRICT;
+CREATE UNIQUE INDEX messaging_digests_open_idx
+  ON messaging_digests (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL;
+`
+
+// The queue's per-minute rollup (sql/0120): counters per tenant and minute of the store's
+// clock, added to once per write batch; retention removes minutes older than three hours.
+const v22 = /* sql */ `
+CREATE TABLE messaging_queue_minutes (
+  infrastructure_id TEXT    NOT NULL,
+  minute            INTEGER NOT NULL CHECK (minute % 60000 = 0),
+  enqueued          INTEGER NOT NULL DEFAULT 0 CHECK (enqueued >= 0),
+  delivered         INTEGER NOT NULL DEFAULT 0 CHECK (delivered >= 0),
+  failed_attempts   INTEGER NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+  dead              INTEGER NOT NULL DEFAULT 0 CHECK (dead >= 0),
+  closed            INTEGER NOT NULL DEFAULT 0 CHECK (closed >= 0),
+  reopened          INTEGER NOT NULL DEFAULT 0 CHECK (reopened >= 0),
+  PRIMARY KEY (infrastructure_id, minute)
+) STRICT;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -869,4 +929,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 18, name: 'throttled_skips_index', sql: v18 },
   { version: 19, name: 'quiet_hours_default', sql: v19 },
   { version: 20, name: 'events', sql: v20 },
+  { version: 21, name: 'digests', sql: v21 },
+  { version: 22, name: 'queue_minutes', sql: v22 },
 ]

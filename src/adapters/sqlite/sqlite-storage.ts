@@ -8,6 +8,7 @@ import {
   sql,
 } from 'kysely'
 import { StorageError } from '../../domain/errors.js'
+import { minuteOf, QUEUE_HISTORY_KEEP_MS } from '../../domain/queue-history.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
@@ -22,6 +23,7 @@ import { SqliteAuditLog } from './sqlite-audit-log.js'
 import { SqliteBreakerRepository } from './sqlite-breaker-repository.js'
 import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
+import { SqliteDigestRepository } from './sqlite-digest-repository.js'
 import { toStorageError } from './sqlite-errors.js'
 import { SqliteEventLog } from './sqlite-event-log.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
@@ -31,6 +33,7 @@ import { SqliteNotificationRepository } from './sqlite-notification-repository.j
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
+import { SqliteQueueHistoryRepository } from './sqlite-queue-history-repository.js'
 import { SqliteQuietHoursRepository } from './sqlite-quiet-hours-repository.js'
 import { SqliteRateBucketRepository } from './sqlite-rate-bucket-repository.js'
 import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
@@ -128,6 +131,8 @@ class SqliteUnitOfWork implements UnitOfWork {
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
+        queueHistory: new SqliteQueueHistoryRepository(conn, this.clock),
+        digests: new SqliteDigestRepository(conn, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new SqliteQuietHoursRepository(conn),
         breakers: new SqliteBreakerRepository(conn, this.clock),
@@ -213,6 +218,9 @@ async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Dat
     await sql`delete from ${sql.table('messaging_outbox')} where (${sql.ref('infrastructure_id')}, ${sql.ref('id')}) in (${settled}) ${RETENTION}`.execute(
       db,
     )
+  await sql`delete from ${sql.table('messaging_queue_minutes')} where ${sql.ref('minute')} < ${minuteOf(now.getTime() - QUEUE_HISTORY_KEEP_MS)} ${RETENTION}`.execute(
+    db,
+  )
   await sql`delete from ${sql.table('messaging_retention_gate')} ${RETENTION}`.execute(db)
   // Events by their own time, oldest first (what `storage.prune` returns counts the larger kind).
   const events =

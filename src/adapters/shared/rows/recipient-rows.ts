@@ -1,4 +1,4 @@
-import type { Category, CategoryChannel, CategoryThrottle } from '../../../domain/category.js'
+import type { Category, CategoryChannel, CategoryDigest, CategoryThrottle } from '../../../domain/category.js'
 import type { JsonValue } from '../../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../../domain/preference.js'
 import type { QuietHours } from '../../../domain/quiet-hours.js'
@@ -32,6 +32,8 @@ export interface CategoryRow<K extends ColumnKinds, M extends Mode = 'read'> {
   channels: Json<K, Record<string, CategoryChannel>, M>
   /** null: no throttle (PostgreSQL 0080, SQLite v16). */
   throttle: Json<K, CategoryThrottle, M> | null
+  /** null: no digest (PostgreSQL 0100, SQLite v21). */
+  digest: Json<K, CategoryDigest, M> | null
   created_by: string
   created_at: K['time']
   updated_at: K['time']
@@ -97,6 +99,7 @@ export const recipientRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     critical: c.toFlag(x.critical),
     channels: c.toJson(x.channels),
     throttle: x.throttle === null ? null : c.toJson(x.throttle),
+    digest: x.digest === null ? null : c.toJson(x.digest),
     created_by: x.createdBy,
     created_at: c.toTime(x.createdAt),
     updated_at: c.toTime(x.updatedAt),
@@ -109,6 +112,7 @@ export const recipientRows = <K extends ColumnKinds>(c: Columns<K>) => ({
     critical: c.flag(r.critical),
     channels: c.json(r.channels),
     throttle: r.throttle === null ? null : c.json<CategoryThrottle>(r.throttle),
+    digest: r.digest === null ? null : c.json<CategoryDigest>(r.digest),
     createdBy: r.created_by,
     createdAt: c.time(r.created_at),
     updatedAt: c.time(r.updated_at),

@@ -1,0 +1,82 @@
+import type { CategoryDigest } from '../../domain/category.js'
+import type { Digest, DigestGroup } from '../../domain/digest.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { Clock } from '../../ports/clock.js'
+import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import { digestGroupKey, inDigestScope } from '../shared/digest-scope.js'
+import { copy, type Journal, type MemoryState } from './memory-state.js'
+
+const keyOf = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
+
+/** Digests in a map; a unit of work runs alone, so an append and a close never interleave. */
+export class MemoryDigestRepository implements DigestRepository {
+  constructor(
+    private readonly state: MemoryState,
+    private readonly journal: Journal,
+    private readonly clock: Clock,
+  ) {}
+
+  async append(scope: TenantScope, group: DigestGroup, item: NewDigestItem): Promise<Digest | null> {
+    if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
+    const g = digestGroupKey(group)
+    const k = this.state.openDigests.get(g)
+    const d = k === undefined ? undefined : this.state.digests.get(k)
+    if (k === undefined || !d) return null
+    const now = this.clock.now()
+    if (d.closesAt.getTime() <= now.getTime()) {
+      this.settle(g, k, { ...d, closedAt: now })
+      return null
+    }
+    const items = [...d.items, { notificationId: item.notificationId, at: now, data: copy(item.data) }]
+    const next: Digest = { ...d, items, closedAt: items.length >= d.maxItems ? now : null }
+    if (next.closedAt) this.settle(g, k, next)
+    else this.journal.setIn(this.state.digests, k, next)
+    return copy(next)
+  }
+
+  async open(
+    scope: TenantScope,
+    group: DigestGroup,
+    digest: { readonly id: string; readonly settings: CategoryDigest },
+    item: NewDigestItem,
+  ): Promise<Digest | null> {
+    if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
+    const g = digestGroupKey(group)
+    if (this.state.openDigests.has(g)) return null
+    const now = this.clock.now()
+    const d: Digest = {
+      ...group,
+      id: digest.id,
+      openedAt: now,
+      closesAt: new Date(now.getTime() + digest.settings.windowSeconds * 1000),
+      maxItems: digest.settings.maxItems,
+      items: [{ notificationId: item.notificationId, at: now, data: copy(item.data) }],
+      closedAt: null,
+    }
+    const k = keyOf(group.infrastructureId, digest.id)
+    this.journal.setIn(this.state.digests, k, d)
+    this.journal.setIn(this.state.openDigests, g, k)
+    return copy(d)
+  }
+
+  async close(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
+    const k = keyOf(infrastructureId, id)
+    const d = this.state.digests.get(k)
+    if (!d || !inDigestScope(scope, d.infrastructureId, d.businessId)) return null
+    if (d.closedAt) return copy(d)
+    const next = { ...d, closedAt: this.clock.now() }
+    this.settle(digestGroupKey(d), k, next)
+    return copy(next)
+  }
+
+  async find(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
+    const d = this.state.digests.get(keyOf(infrastructureId, id))
+    return d && inDigestScope(scope, d.infrastructureId, d.businessId) ? copy(d) : null
+  }
+
+  /** Stores a closed digest and frees its group for the next one. */
+  private settle(group: string, key: string, closed: Digest): void {
+    this.journal.setIn(this.state.digests, key, closed)
+    if (this.state.openDigests.get(group) === key) this.journal.deleteIn(this.state.openDigests, group)
+  }
+}

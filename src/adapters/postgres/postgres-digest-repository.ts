@@ -1,0 +1,106 @@
+import { type Kysely, sql } from 'kysely'
+import type { CategoryDigest } from '../../domain/category.js'
+import type { Digest, DigestGroup } from '../../domain/digest.js'
+import { TenantScopeViolationError } from '../../domain/errors.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import { inDigestScope } from '../shared/digest-scope.js'
+import { type DigestRowValues, digestFromRow } from '../shared/rows/digest-rows.js'
+import { classify } from './errors.js'
+import type { MessagingDatabase } from './schema.js'
+
+/** The columns a digest is read with: times as epoch ms, like the items' own. */
+const columns = sql`infrastructure_id, id, business_id, user_id, category_key, channel_id, digest_key,
+  floor(extract(epoch from opened_at) * 1000)::float8 as opened_at,
+  floor(extract(epoch from closes_at) * 1000)::float8 as closes_at, max_items, items,
+  floor(extract(epoch from closed_at) * 1000)::float8 as closed_at`
+
+/** The database's now in epoch ms, for an item's `at`. */
+const nowMs = sql`floor(extract(epoch from messaging_now()) * 1000)::float8`
+
+/**
+ * Digests (sql/0100), on the database's clock. An append is one UPDATE of the group's open
+ * row, which takes its lock and re-checks openness after any wait: a concurrent close (or
+ * the append that filled it) wins, and this append opens the next digest instead. Opening
+ * is an INSERT that yields to a concurrent opener on the partial unique index. The policies
+ * decide who reaches a row; the scope is the unit of work's.
+ */
+export class PostgresDigestRepository implements DigestRepository {
+  constructor(private readonly db: Kysely<MessagingDatabase>) {}
+
+  async append(scope: TenantScope, group: DigestGroup, item: NewDigestItem): Promise<Digest | null> {
+    if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
+    const entry = sql`jsonb_build_object('notificationId', ${item.notificationId}::text, 'at', ${nowMs},
+      'data', ${JSON.stringify(item.data)}::jsonb)`
+    const { rows } = await sql<DigestRowValues>`
+      update messaging_digests
+         set items = items || jsonb_build_array(${entry}), item_count = item_count + 1,
+             closed_at = case when item_count + 1 >= max_items then messaging_now() end
+       where ${groupIs(group)} and closed_at is null and closes_at > messaging_now()
+      returning ${columns}`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(group.infrastructureId))))
+    if (rows[0]) return digestFromRow(rows[0])
+    // A window that ended frees the group for the next digest; its delivery reads it as it is.
+    await sql`
+      update messaging_digests set closed_at = messaging_now()
+       where ${groupIs(group)} and closed_at is null and closes_at <= messaging_now()`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(group.infrastructureId))))
+    return null
+  }
+
+  async open(
+    scope: TenantScope,
+    group: DigestGroup,
+    digest: { readonly id: string; readonly settings: CategoryDigest },
+    item: NewDigestItem,
+  ): Promise<Digest | null> {
+    if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
+    const { rows } = await sql<DigestRowValues>`
+      insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+                                     digest_key, opened_at, closes_at, max_items, item_count, items)
+      values (${group.infrastructureId}::uuid, ${digest.id}::uuid, ${group.businessId}::uuid,
+              ${group.userId}::uuid, ${group.categoryKey}, ${group.channelId}::uuid, ${group.digestKey},
+              messaging_now(), messaging_now() + make_interval(secs => ${digest.settings.windowSeconds}::int),
+              ${digest.settings.maxItems}::int, 1,
+              jsonb_build_array(jsonb_build_object('notificationId', ${item.notificationId}::text,
+                'at', ${nowMs}, 'data', ${JSON.stringify(item.data)}::jsonb)))
+      on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key,
+                   coalesce(business_id, infrastructure_id)) where closed_at is null
+      do nothing
+      returning ${columns}`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(group.infrastructureId))))
+    return rows[0] ? digestFromRow(rows[0]) : null
+  }
+
+  async close(_scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
+    const { rows } = await sql<DigestRowValues>`
+      update messaging_digests set closed_at = coalesce(closed_at, messaging_now())
+       where infrastructure_id = ${infrastructureId}::uuid and id = ${id}::uuid
+      returning ${columns}`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
+    return rows[0] ? digestFromRow(rows[0]) : null
+  }
+
+  async find(_scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
+    const { rows } = await sql<DigestRowValues>`
+      select ${columns} from messaging_digests
+       where infrastructure_id = ${infrastructureId}::uuid and id = ${id}::uuid`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
+    return rows[0] ? digestFromRow(rows[0]) : null
+  }
+}
+
+const groupIs = (g: DigestGroup) => sql`infrastructure_id = ${g.infrastructureId}::uuid
+  and user_id = ${g.userId}::uuid and category_key = ${g.categoryKey} and channel_id = ${g.channelId}::uuid
+  and digest_key = ${g.digestKey}
+  and coalesce(business_id, infrastructure_id) = coalesce(${g.businessId}::uuid, ${g.infrastructureId}::uuid)`
+
+/** A policy refusal (42501): the tenant is not the scope's (or its role does not notify). */
+const refused = (infrastructureId: string) => ({
+  refused: () => new TenantScopeViolationError(infrastructureId),
+})

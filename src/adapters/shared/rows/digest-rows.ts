@@ -1,0 +1,46 @@
+import type { Digest, DigestItem } from '../../../domain/digest.js'
+import type { JsonValue } from '../../../domain/outbox-message.js'
+
+/** An item as the SQL stores keep it inside the digest's `items` array: the time as epoch ms. */
+export interface StoredDigestItem {
+  readonly notificationId: string
+  readonly at: number
+  readonly data: JsonValue
+}
+
+/** A digest row of either SQL store, its times already epoch ms and its items parsed. */
+export interface DigestRowValues {
+  readonly infrastructure_id: string
+  readonly id: string
+  readonly business_id: string | null
+  readonly user_id: string
+  readonly category_key: string
+  readonly channel_id: string
+  readonly digest_key: string
+  readonly opened_at: number
+  readonly closes_at: number
+  readonly max_items: number
+  readonly items: readonly StoredDigestItem[]
+  readonly closed_at: number | null
+}
+
+const item = (i: StoredDigestItem): DigestItem => ({
+  notificationId: i.notificationId,
+  at: new Date(Number(i.at)),
+  data: i.data,
+})
+
+export const digestFromRow = (r: DigestRowValues): Digest => ({
+  infrastructureId: r.infrastructure_id,
+  id: r.id,
+  businessId: r.business_id,
+  userId: r.user_id,
+  categoryKey: r.category_key,
+  channelId: r.channel_id,
+  digestKey: r.digest_key,
+  openedAt: new Date(Number(r.opened_at)),
+  closesAt: new Date(Number(r.closes_at)),
+  maxItems: Number(r.max_items),
+  items: r.items.map(item),
+  closedAt: r.closed_at === null ? null : new Date(Number(r.closed_at)),
+})

@@ -1,0 +1,91 @@
+import { type Kysely, sql } from 'kysely'
+import type { CategoryDigest } from '../../domain/category.js'
+import type { Digest, DigestGroup } from '../../domain/digest.js'
+import type { TenantScope } from '../../domain/tenant-scope.js'
+import type { Clock } from '../../ports/clock.js'
+import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import { inDigestScope } from '../shared/digest-scope.js'
+import { type DigestRowValues, digestFromRow } from '../shared/rows/digest-rows.js'
+import { canAccess } from './sqlite-scope.js'
+import type { SqliteDatabase } from './sqlite-tables.js'
+
+type Row = Omit<DigestRowValues, 'items'> & { items: string }
+
+const fromRow = (r: Row): Digest => digestFromRow({ ...r, items: JSON.parse(r.items) })
+
+/**
+ * Digests in the shared file (v21). Each change is one statement on the digest's row inside
+ * the unit's write transaction, which keeps two processes from adding to and closing one
+ * digest at once; the time is the store's clock. The open digest of a group is unique (a
+ * partial unique index), so two openers never both succeed.
+ */
+export class SqliteDigestRepository implements DigestRepository {
+  constructor(
+    private readonly db: Kysely<SqliteDatabase>,
+    private readonly clock: Clock,
+  ) {}
+
+  async append(scope: TenantScope, group: DigestGroup, item: NewDigestItem): Promise<Digest | null> {
+    if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
+    const now = this.clock.now().getTime()
+    const entry = JSON.stringify({ notificationId: item.notificationId, at: now, data: item.data })
+    const { rows } = await sql<Row>`
+      update messaging_digests
+         set items = json_insert(items, '$[#]', json(${entry})), item_count = item_count + 1,
+             closed_at = case when item_count + 1 >= max_items then ${now} end
+       where ${this.groupIs(group)} and closed_at is null and closes_at > ${now}
+      returning *`.execute(this.db)
+    if (rows[0]) return fromRow(rows[0])
+    // A window that ended frees the group for the next digest; its delivery reads it as it is.
+    await sql`
+      update messaging_digests set closed_at = ${now}
+       where ${this.groupIs(group)} and closed_at is null and closes_at <= ${now}`.execute(this.db)
+    return null
+  }
+
+  async open(
+    scope: TenantScope,
+    group: DigestGroup,
+    digest: { readonly id: string; readonly settings: CategoryDigest },
+    item: NewDigestItem,
+  ): Promise<Digest | null> {
+    if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
+    const now = this.clock.now().getTime()
+    const items = JSON.stringify([{ notificationId: item.notificationId, at: now, data: item.data }])
+    const { rows } = await sql<Row>`
+      insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+                                     digest_key, opened_at, closes_at, max_items, item_count, items, closed_at)
+      values (${group.infrastructureId}, ${digest.id}, ${group.businessId}, ${group.userId}, ${group.categoryKey},
+              ${group.channelId}, ${group.digestKey}, ${now}, ${now + digest.settings.windowSeconds * 1000},
+              ${digest.settings.maxItems}, 1, ${items}, null)
+      on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+        where closed_at is null do nothing
+      returning *`.execute(this.db)
+    return rows[0] ? fromRow(rows[0]) : null
+  }
+
+  async close(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
+    if (!scope.hasRole('infra_admin', 'service')) return null
+    const { rows } = await sql<Row>`
+      update messaging_digests set closed_at = coalesce(closed_at, ${this.clock.now().getTime()})
+       where infrastructure_id = ${infrastructureId} and id = ${id}
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
+      returning *`.execute(this.db)
+    return rows[0] ? fromRow(rows[0]) : null
+  }
+
+  async find(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
+    if (!scope.hasRole('infra_admin', 'service')) return null
+    const { rows } = await sql<Row>`
+      select * from messaging_digests
+       where infrastructure_id = ${infrastructureId} and id = ${id}
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}`.execute(this.db)
+    return rows[0] ? fromRow(rows[0]) : null
+  }
+
+  private groupIs(g: DigestGroup) {
+    return sql`infrastructure_id = ${g.infrastructureId} and user_id = ${g.userId}
+      and category_key = ${g.categoryKey} and channel_id = ${g.channelId} and digest_key = ${g.digestKey}
+      and coalesce(business_id, '') = ${g.businessId ?? ''}`
+  }
+}

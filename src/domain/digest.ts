@@ -1,0 +1,79 @@
+import type { JsonValue } from './outbox-message.js'
+
+/**
+ * The recipient's messages one digest collects: one tenant (infrastructure and business),
+ * one user, one category, one channel, and one value of the category's digest key.
+ */
+export interface DigestGroup {
+  readonly infrastructureId: string
+  readonly businessId: string | null
+  readonly userId: string
+  readonly categoryKey: string
+  readonly channelId: string
+  /** The value at the category's `digest.key` in the notify's `data`; '' without a key or a value. */
+  readonly digestKey: string
+}
+
+/** One notification folded into a digest: its `data`, and when the store took it in. */
+export interface DigestItem {
+  readonly notificationId: string
+  readonly at: Date
+  readonly data: JsonValue
+}
+
+/**
+ * A digest: open while `closedAt` is null and the store's clock is before `closesAt` and it
+ * holds fewer than `maxItems` items; its delivery is the outbox message with the digest's
+ * own id, due at `closesAt` (or at once when it filled up).
+ */
+export interface Digest extends DigestGroup {
+  readonly id: string
+  readonly openedAt: Date
+  readonly closesAt: Date
+  readonly maxItems: number
+  /** In enqueue order: the order the units of work that added them took the digest's row. */
+  readonly items: readonly DigestItem[]
+  /** When the item list was fixed: the window ended, it filled up, or its delivery closed it. */
+  readonly closedAt: Date | null
+}
+
+/** A digest's delivery message says only which digest it is: the items are read when it closes. */
+export interface DigestMarker {
+  readonly digestId: string
+}
+
+/** Whether a message's payload marks it as the delivery of the digest with its own id. */
+export function digestIdOf(messageId: string, payload: JsonValue): string | null {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null
+  const keys = Object.keys(payload)
+  return keys.length === 1 && payload.digestId === messageId ? messageId : null
+}
+
+/** The value at a dotted path of the notify's data, as the digest key: strings and numbers; anything else ''. */
+export function digestKeyOf(data: JsonValue, path: string | null): string {
+  if (path === null) return ''
+  let at: JsonValue | undefined = data
+  for (const name of path.split('.')) {
+    if (typeof at !== 'object' || at === null || Array.isArray(at)) return ''
+    at = at[name]
+  }
+  if (typeof at === 'string') return at.slice(0, 200)
+  if (typeof at === 'number' && Number.isFinite(at)) return String(at)
+  return ''
+}
+
+/** What a closed digest's delivery carries, as the template's `data`: `{% for item in data.digest.items %}`. */
+export function digestPayload(digest: Digest): { digest: { [key: string]: JsonValue } } {
+  const first = digest.items[0]
+  const last = digest.items[digest.items.length - 1]
+  return {
+    digest: {
+      id: digest.id,
+      count: digest.items.length,
+      items: digest.items.map((i) => i.data),
+      notificationIds: digest.items.map((i) => i.notificationId),
+      firstAt: first ? first.at.toISOString() : null,
+      lastAt: last ? last.at.toISOString() : null,
+    },
+  }
+}
