@@ -245,6 +245,46 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
       }
     })
 
+    it("a notify's skipped recipient is a recipient.skipped event of the notification, with its reason", async () => {
+      const s = await setup()
+      await messaging.createChannel(s.admin, { infrastructureId: s.i, channelKey: 'alerts', type: 'in_app' })
+      await messaging.createCategory(s.admin, {
+        infrastructureId: s.i,
+        key: 'invoice.paid',
+        name: 'Invoice paid',
+        channels: { in_app: { channelKey: 'alerts' } },
+      })
+      const ada = principal('member', [[s.i, null]])
+      const bob = principal('member', [[s.i, null]])
+      for (const p of [ada, bob]) {
+        await messaging.upsertProfile(s.admin, { infrastructureId: s.i, userId: p.userId, locale: 'en' })
+      }
+      await messaging.setPreference(bob, {
+        infrastructureId: s.i,
+        categoryKey: 'invoice.paid',
+        channelType: 'in_app',
+        enabled: false,
+      })
+      const { notification } = await messaging.notify(s.service, {
+        infrastructureId: s.i,
+        category: 'invoice.paid',
+        to: { users: [ada.userId, bob.userId] },
+        data: { invoice: 'INV-1' },
+      })
+      const skipped = await messaging.listEvents(s.admin, {
+        infrastructureId: s.i,
+        type: 'recipient.skipped',
+      })
+      expect(skipped).toMatchObject([
+        {
+          type: 'recipient.skipped',
+          notificationId: notification.id,
+          messageId: null,
+          data: { userId: bob.userId, channelType: 'in_app', reason: 'opted_out' },
+        },
+      ])
+    })
+
     it('follows the tenant live: each event once in log order, resumes after a cursor without loss, nothing of another tenant, services only', async () => {
       const s = await setup()
       const other = await setup()
