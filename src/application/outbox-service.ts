@@ -239,6 +239,7 @@ export class OutboxService {
         ...(input.businessId !== undefined && { businessId: input.businessId }),
         ...(input.channelId !== undefined && { channelId: input.channelId }),
         ...(input.status !== undefined && { status: input.status }),
+        ...(input.recipient !== undefined && { recipient: input.recipient }),
         ...(input.after !== undefined && { after: input.after }),
       }),
     )
