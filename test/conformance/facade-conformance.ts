@@ -1465,6 +1465,53 @@ export function describeFacadeConformance(
             'channel_type_mismatch',
           ],
           [
+            'createCategory: digest window over 7 days',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'comment.new',
+                name: 'x',
+                digest: { windowSeconds: 604_801, maxItems: 10 },
+              }),
+            'digest.windowSeconds',
+            'too_big',
+          ],
+          [
+            'createCategory: digest of one item',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'comment.new',
+                name: 'x',
+                digest: { windowSeconds: 60, maxItems: 1 },
+              }),
+            'digest.maxItems',
+            'too_small',
+          ],
+          [
+            'createCategory: a throttle folding into a digest the category lacks',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'comment.new',
+                name: 'x',
+                throttle: { limit: 1, windowSeconds: 60, onExceed: 'digest' },
+              }),
+            'throttle.onExceed',
+            'requires_digest',
+          ],
+          [
+            'updateCategory: digest key not a dotted path',
+            (m) =>
+              m.updateCategory(admin, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                digest: { windowSeconds: 60, maxItems: 10, key: 'thread..id' },
+              }),
+            'digest.key',
+            'format:regex',
+          ],
+          [
             'updateCategory: empty patch',
             (m) => m.updateCategory(admin, { infrastructureId: i, categoryKey: 'invoice.paid' }),
             'name',
