@@ -110,6 +110,7 @@ export {
   resolvePreference,
   type TenantDefault,
 } from './domain/preference.js'
+export type { QueueMinute } from './domain/queue-history.js'
 export type { QuietHours, QuietHoursDefault } from './domain/quiet-hours.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
 export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'

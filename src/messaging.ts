@@ -45,6 +45,7 @@ import type {
   MemberRefInput,
   MessageRefInput,
   PruneInput,
+  QueueHistoryInput,
   RedriveChannelInput,
   RescheduleInput,
   ResealSecretsInput,
@@ -81,6 +82,7 @@ import type {
 } from './domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
+import type { QueueMinute } from './domain/queue-history.js'
 import type { QuietHoursDefault } from './domain/quiet-hours.js'
 import type { RecipientProfile } from './domain/recipient-profile.js'
 import type { SecurityEvent } from './domain/security-log.js'
@@ -311,6 +313,16 @@ export class Messaging {
   /** Queue health per tenant and channel within the principal's grants. */
   async stats(principal: Principal, input: StatsInput = {}): Promise<ChannelStats[]> {
     return this.deadLetters.stats(TenantScope.of(principal), input)
+  }
+
+  /**
+   * One tenant's queue over its last minutes (60 by default, at most 120), oldest first:
+   * per minute of the store's clock, enqueued, delivered, failed attempts, dead and the
+   * backlog (pending or in flight) at the minute's end. `infra_admin` or `service` with an
+   * infrastructure-wide grant.
+   */
+  async queueHistory(principal: Principal, input: QueueHistoryInput): Promise<QueueMinute[]> {
+    return this.deadLetters.queueHistory(TenantScope.of(principal), input)
   }
 
   /**

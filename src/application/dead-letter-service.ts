@@ -5,12 +5,15 @@ import {
   listDeadLettersInput,
   type MessageRefInput,
   messageRefInput,
+  type QueueHistoryInput,
+  queueHistoryInput,
   type RedriveChannelInput,
   redriveChannelInput,
   type StatsInput,
   statsInput,
 } from '../domain/inputs.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
+import type { QueueMinute } from '../domain/queue-history.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
@@ -131,6 +134,20 @@ export class DeadLetterService {
         scope,
         input.infrastructureId !== undefined ? { infrastructureId: input.infrastructureId } : {},
       ),
+    )
+  }
+
+  /**
+   * The queue of one tenant over its last minutes (60 by default, at most 120), oldest
+   * first: enqueued, delivered, failed attempts, dead and the backlog per minute of the
+   * store's clock. `infra_admin` or `service` with an infrastructure-wide grant.
+   */
+  async queueHistory(scope: TenantScope, raw: QueueHistoryInput): Promise<QueueMinute[]> {
+    const input = parseInput(queueHistoryInput, raw)
+    assertRole(scope, 'queue history', 'infra_admin', 'service')
+    assertTenantScope(scope, input.infrastructureId, null)
+    return this.ctx.uow.run(scope, (r) =>
+      r.queueHistory.minutes(scope, input.infrastructureId, input.minutes),
     )
   }
 }

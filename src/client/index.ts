@@ -16,5 +16,6 @@ export {
   type JsonSchema,
   MessagingClient,
   type MessagingClientOptions,
+  type QueueMinute,
   type Scoped,
 } from './messaging-client.js'

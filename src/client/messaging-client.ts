@@ -25,6 +25,7 @@ import type {
   ListMessagesInput,
   MarkInboxInput,
   MemberRefInput,
+  QueueHistoryInput,
   SetOptInInput,
   StatsInput,
 } from '../domain/inputs.js'
@@ -48,6 +49,7 @@ import type {
 } from '../domain/notify-inputs.js'
 import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
+import type { QueueMinute } from '../domain/queue-history.js'
 import type { QuietHoursDefault } from '../domain/quiet-hours.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { TemplateSettings, TemplateVersion } from '../domain/template.js'
@@ -117,6 +119,8 @@ const reviveCancel = (r: CancelResult): CancelResult => ({
   cancelled: r.cancelled.map(revive.message),
   kept: r.kept.map(revive.message),
 })
+
+export type { QueueMinute } from '../domain/queue-history.js'
 
 /** JSON carries dates as strings; the client hands back the domain's types, Dates included. */
 const revive = {
@@ -389,6 +393,15 @@ export class MessagingClient {
    */
   stats(filter: StatsInput = {}): Promise<ChannelStats[]> {
     return this.request('GET', '/stats', { query: { ...filter } })
+  }
+
+  /**
+   * One tenant's queue over its last minutes (60 by default, at most 120), oldest first:
+   * enqueued, delivered, failed attempts, dead and the backlog per minute.
+   */
+  async queueHistory(filter: Scoped<QueueHistoryInput> = {}): Promise<QueueMinute[]> {
+    const rows = await this.request<QueueMinute[]>('GET', '/stats/history', { query: this.scoped(filter) })
+    return rows.map((m) => ({ ...m, minute: new Date(m.minute) }))
   }
 
   /**

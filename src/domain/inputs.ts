@@ -3,6 +3,7 @@ import { channelKeySchema, channelTypeNameSchema } from './channel.js'
 import { EVENT_TYPES, eventCursorSchema } from './events.js'
 import { canonicalIdText, entityIdSchema, tenantIdSchema } from './ids.js'
 import { DELIVERY_STATUSES, type JsonValue, MESSAGE_PRIORITIES } from './outbox-message.js'
+import { QUEUE_HISTORY_MAX_MINUTES } from './queue-history.js'
 import { textRule } from './text.js'
 import { timestampSchema } from './timestamps.js'
 
@@ -318,6 +319,13 @@ export type ListBreakersInput = z.input<typeof listBreakersInput>
 
 export const statsInput = z.strictObject({ infrastructureId: tenantId.optional() })
 export type StatsInput = z.input<typeof statsInput>
+
+/** The queue's last `minutes` minutes (domain/queue-history.ts): 60 by default, at most 120. */
+export const queueHistoryInput = z.strictObject({
+  infrastructureId: tenantId,
+  minutes: z.number().int().min(1).max(QUEUE_HISTORY_MAX_MINUTES).default(60),
+})
+export type QueueHistoryInput = z.input<typeof queueHistoryInput>
 
 export const listSecurityEventsInput = z.strictObject({
   /** Rows whose last refusal is at or after this instant. */

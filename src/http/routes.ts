@@ -44,6 +44,8 @@ import {
   markInboxInput,
   memberRefInput,
   messageRefInput,
+  type QueueHistoryInput,
+  queueHistoryInput,
   type RedriveChannelInput,
   type RescheduleInput,
   type ResealSecretsInput,
@@ -77,6 +79,7 @@ import {
   membershipSchema,
   membershipViewSchema,
   outboxMessageSchema,
+  queueMinuteSchema,
   redriveChannelResultSchema,
   unreadCountSchema,
 } from './schemas.js'
@@ -475,6 +478,19 @@ export const ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(channelStatsSchema),
     run: (m, p, i) => m.stats(p, i as StatsInput),
+  },
+  {
+    method: 'GET',
+    path: '/stats/history',
+    operationId: 'queueHistory',
+    tag: 'delivery',
+    summary: "One tenant's queue over its last minutes",
+    description:
+      "Per minute of the store's clock, oldest first, one entry per minute: messages enqueued, delivered, failed attempts, dead, and the backlog (pending or in flight) at the minute's end. `minutes`: 60 by default, at most 120. `infra_admin` or `service` with an infrastructure-wide grant.",
+    input: queueHistoryInput,
+    from: 'query',
+    response: z.array(queueMinuteSchema),
+    run: (m, p, i) => m.queueHistory(p, i as QueueHistoryInput),
   },
   {
     method: 'GET',

@@ -7,6 +7,7 @@ import { type DeliveryEvent, EVENT_TYPES } from '../domain/events.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, MESSAGE_PRIORITIES, type OutboxMessage } from '../domain/outbox-message.js'
+import type { QueueMinute } from '../domain/queue-history.js'
 import { ROLES } from '../domain/tenant-scope.js'
 import type { BreakerView } from '../ports/breaker-repository.js'
 import type { CancelResult } from '../ports/outbox-repository.js'
@@ -197,6 +198,18 @@ export const channelStatsSchema = shapeOf<ChannelStats>()({
     .number()
     .nullable()
     .describe('Age of the oldest due pending message; null when none is due.'),
+})
+
+export const queueMinuteSchema = shapeOf<QueueMinute>()({
+  minute: dateTime.describe("The minute's start (the store's clock)."),
+  enqueued: z.number().int().describe('Messages created in the minute.'),
+  delivered: z.number().int().describe('Messages delivered (processed) in the minute.'),
+  failedAttempts: z.number().int().describe('Attempts in the minute that did not deliver.'),
+  dead: z.number().int().describe('Messages that went dead in the minute.'),
+  backlog: z
+    .number()
+    .int()
+    .describe("Messages pending or in flight at the minute's end (for the current minute: now)."),
 })
 
 export const breakerSchema = shapeOf<BreakerView>()({

@@ -12,6 +12,7 @@ import type { NotificationRepository } from './notification-repository.js'
 import type { OutboxRepository } from './outbox-repository.js'
 import type { PreferenceRepository } from './preference-repository.js'
 import type { ProfileRepository } from './profile-repository.js'
+import type { QueueHistoryRepository } from './queue-history-repository.js'
 import type { QuietHoursRepository } from './quiet-hours-repository.js'
 import type { RateBucketRepository } from './rate-bucket-repository.js'
 import type { SecurityEvent, SecurityLog, SecurityLogFilter } from './security-log.js'
@@ -46,6 +47,8 @@ export interface Repositories {
   readonly breakers: BreakerRepository
   /** Per-recipient counters of categories' throttles. */
   readonly throttles: ThrottleRepository
+  /** The queue's per-minute rollup (kept by the outbox's writes). */
+  readonly queueHistory: QueueHistoryRepository
   /** Categories' digests: a recipient's messages collapsed into one delivery per window. */
   readonly digests: DigestRepository
   /** Infrastructures' default quiet hours. */
@@ -90,7 +93,8 @@ export interface MessagingStorage {
   readonly inboxFeed: InboxFeed
   /**
    * Retention: removes processed, failed and dead messages settled before the cut-off (with
-   * their attempts), at most `batchSize` per statement, and returns how many went. Runs with
+   * their attempts), at most `batchSize` per statement, and returns how many went; and the
+   * queue's per-minute rollup older than QUEUE_HISTORY_KEEP_MS (three hours). Runs with
    * the store owner's rights where the app roles may not delete (PostgreSQL throws
    * StorageError when it was given no owner connection).
    */

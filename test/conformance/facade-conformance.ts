@@ -874,6 +874,23 @@ export function describeFacadeConformance(
             'format:uuid',
           ],
           [
+            'queueHistory: minutes above 120',
+            (m) => m.queueHistory(admin, { infrastructureId: i, minutes: 121 }),
+            'minutes',
+            'too_big',
+          ],
+          [
+            'queueHistory: minutes not a whole number',
+            (m) => m.queueHistory(admin, { infrastructureId: i, minutes: 1.5 }),
+            'minutes',
+          ],
+          [
+            'queueHistory: infrastructureId missing',
+            (m) => m.queueHistory(admin, {} as never),
+            'infrastructureId',
+            'invalid_type',
+          ],
+          [
             'prune: olderThan not a date',
             (m) => m.prune({ olderThan: 'last week' as never }),
             'olderThan',

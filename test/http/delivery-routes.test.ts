@@ -257,6 +257,49 @@ describe('delivery routes: dead letters, attempts, redrive, stats', () => {
   })
 })
 
+describe('queue history route: GET /stats/history', () => {
+  it("answers a tenant's admin and service the last minutes, refuses members and other tenants, and names a bad field", async () => {
+    const { f } = deliveryFixture()
+    const { channelId } = await f.seed()
+    for (const payload of [1, 2]) {
+      await f.messaging.enqueue(f.principals.adminA, { infrastructureId: f.infraA, channelId, payload })
+    }
+    type Minute = { minute: string; enqueued: number; backlog: number }
+    for (const who of ['adminA', 'serviceA'] as const) {
+      const rows = await json<Minute[]>(
+        await f.call('GET', `/stats/history?infrastructureId=${f.infraA}&minutes=2`, { who }),
+      )
+      expect(rows).toHaveLength(2)
+      // The two enqueues fall in the current minute or the one before (the clock is the real one).
+      expect(rows[0]!.enqueued + rows[1]!.enqueued).toBe(2)
+      expect(rows[1]!.backlog).toBe(2)
+      expect(Date.parse(rows[1]!.minute) % 60_000).toBe(0)
+    }
+    const sixty = await json<Minute[]>(await f.call('GET', `/stats/history?infrastructureId=${f.infraA}`))
+    expect(sixty).toHaveLength(60)
+    for (const [who, status, code] of [
+      ['memberA', 403, 'FORBIDDEN_ROLE'],
+      ['adminB', 403, 'TENANT_SCOPE_VIOLATION'],
+    ] as const) {
+      const res = await f.call('GET', `/stats/history?infrastructureId=${f.infraA}`, { who })
+      expect(res.status, who).toBe(status)
+      expect((await problem(res)).code, who).toBe(code)
+    }
+    for (const [query, field] of [
+      [`infrastructureId=${f.infraA}&minutes=121`, 'minutes'],
+      [`infrastructureId=${f.infraA}&minutes=0`, 'minutes'],
+      [`infrastructureId=${f.infraA}&minutes=ten`, 'minutes'],
+      ['minutes=5', 'infrastructureId'],
+      [`infrastructureId=${f.infraA}&since=1`, 'since'],
+    ]) {
+      const res = await f.call('GET', `/stats/history?${query}`)
+      expect(res.status, query).toBe(400)
+      expect(JSON.stringify(await problem(res)), query).toContain(field)
+    }
+    expect(f.errors).toEqual([])
+  })
+})
+
 describe('inbox routes: list, unread count, mark', () => {
   it("lists, counts and marks the caller's own entries only", async () => {
     const { f, worker } = deliveryFixture()

@@ -9,6 +9,7 @@ import { openChannel } from '../../src/application/channel-opener.js'
 import { BUILTIN_CHANNEL_TYPE_DEFINITIONS, ChannelTypeRegistry } from '../../src/domain/channel.js'
 import { plaintextSecrets } from '../../src/ports/channel-secrets.js'
 import { channelSecrets, createSecretBox, keylessSecrets, sealConfig } from '../../src/secrets/index.js'
+import { until } from '../support/transports.js'
 import {
   deliverVia,
   LOOPBACK,
@@ -248,8 +249,8 @@ describe('webhook transport against a loopback receiver', () => {
     const outcome = await deliverVia(transport, msg, ch)
     expect(outcome).toMatchObject({ status: 'retryable', code: 'HTTP_503' })
     expect(Date.now() - started).toBeLessThan(3_000)
-    await new Promise((r) => setTimeout(r, 50))
-    expect(hungUp).toBe(true)
+    // The hang-up reaches the server's socket a moment later: waited for, not slept on.
+    await until(() => hungUp)
   })
 
   it('reads at most maxResponseBytes of a fast endless body and hangs up', async () => {
@@ -274,8 +275,8 @@ describe('webhook transport against a loopback receiver', () => {
     expect(outcome).toMatchObject({ status: 'retryable', code: 'HTTP_500' })
     expect(Date.now() - started).toBeLessThan(2_000)
     if (outcome.status === 'retryable') expect(outcome.error.length).toBeLessThan(400)
-    await new Promise((r) => setTimeout(r, 50))
-    expect(hungUp).toBe(true)
+    // The hang-up reaches the server's socket a moment later: waited for, not slept on.
+    await until(() => hungUp)
   })
 
   it('treats a refused connection and an aborted attempt as retryable', async () => {

@@ -7,6 +7,13 @@ import {
   isClaimable,
   type OutboxMessage,
 } from '../../domain/outbox-message.js'
+import {
+  addCounts,
+  emptyMinute,
+  type MinuteDelta,
+  minuteOf,
+  transitionDelta,
+} from '../../domain/queue-history.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
@@ -26,6 +33,7 @@ import type {
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { enqueueBatch } from '../shared/enqueue-batch.js'
+import { FAILED_ATTEMPT } from '../shared/minute-tally.js'
 import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
 import { MemoryAuditLog } from './memory-audit-log.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
@@ -36,6 +44,7 @@ import {
   type Journal,
   type MemoryState,
   messageKey,
+  queueMinuteKey,
 } from './memory-state.js'
 
 /** (createdAt, id): the order of listing pages. */
@@ -93,6 +102,7 @@ export class MemoryOutboxRepository implements OutboxRepository {
     if (message.orderingKey !== null)
       this.journal.setIn(this.state.orderingSeq, key, this.state.drawOrderingSeq())
     this.journal.setIn(this.state.outbox, key, copy(message))
+    this.count(message.infrastructureId, transitionDelta(null, message.status))
     return { message: copy(message), created: true }
   }
 
@@ -226,6 +236,7 @@ export class MemoryOutboxRepository implements OutboxRepository {
       leasedUntil: null,
     }
     this.journal.setIn(this.state.outbox, key, next)
+    this.count(m.infrastructureId, transitionDelta(m.status, next.status))
     return true
   }
 
@@ -288,6 +299,21 @@ export class MemoryOutboxRepository implements OutboxRepository {
     const key = messageKey(attempt.infrastructureId, attempt.messageId)
     const list = this.state.attempts.get(key) ?? []
     this.journal.setIn(this.state.attempts, key, [...list, storableAttempt(copy(attempt))])
+    if (attempt.outcome !== 'delivered') {
+      this.count(attempt.infrastructureId, FAILED_ATTEMPT)
+    }
+  }
+
+  /** Adds a change to its tenant's current minute (the rollup of domain/queue-history.ts), in the unit's undo log. */
+  private count(infrastructureId: string, delta: MinuteDelta | null): void {
+    if (delta === null) return
+    const minute = minuteOf(this.clock.now())
+    const key = queueMinuteKey(infrastructureId, minute)
+    this.journal.setIn(
+      this.state.queueMinutes,
+      key,
+      addCounts(this.state.queueMinutes.get(key) ?? emptyMinute(minute), delta),
+    )
   }
 
   async listAttempts(
@@ -319,6 +345,7 @@ export class MemoryOutboxRepository implements OutboxRepository {
       settledAt: null,
     }
     this.journal.setIn(this.state.outbox, key, next)
+    this.count(m.infrastructureId, transitionDelta(m.status, next.status))
     return copy(next)
   }
 
@@ -348,6 +375,7 @@ export class MemoryOutboxRepository implements OutboxRepository {
         settledAt: now,
       }
       this.journal.setIn(this.state.outbox, messageKey(m.infrastructureId, m.id), next)
+      this.count(m.infrastructureId, transitionDelta(m.status, next.status))
       result.cancelled.push(copy(next))
     }
     return result

@@ -10,6 +10,7 @@ import type { Membership } from '../../domain/membership.js'
 import type { Notification, NotificationSkip } from '../../domain/notification.js'
 import type { OutboxMessage } from '../../domain/outbox-message.js'
 import type { Preference, TenantDefault } from '../../domain/preference.js'
+import type { MinuteCounts } from '../../domain/queue-history.js'
 import type { QuietHoursDefault } from '../../domain/quiet-hours.js'
 import type { BucketState } from '../../domain/rate-bucket.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
@@ -57,6 +58,8 @@ export class MemoryState {
   readonly openDigests = new Map<string, string>()
   /** (infrastructure, channel) -> the channel's circuit breaker. */
   readonly breakers = new Map<string, BreakerState>()
+  /** (infrastructure, minute ms) -> the queue's counters of that minute (domain/queue-history.ts). */
+  readonly queueMinutes = new Map<string, MinuteCounts>()
   /** (infrastructure, id) -> notification. */
   readonly notifications = new Map<string, Notification>()
   /** (infrastructure, business, idempotency key) -> notification key: the unique index. */
@@ -95,6 +98,7 @@ export const tenantDefaultKeyOf = (d: {
   channelType: string
 }) => `${d.infrastructureId}/${d.businessId ?? ''}/${d.categoryKey}/${d.channelType}`
 
+export const queueMinuteKey = (infrastructureId: string, minute: number) => `${infrastructureId}/${minute}`
 export const channelKey = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
 export const memberKey = (infrastructureId: string, channelId: string, userId: string) =>
   `${infrastructureId}/${channelId}/${userId}`

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely'
+import { QUEUE_HISTORY_KEEP_MS } from '../../domain/queue-history.js'
 import type { PruneOptions } from '../../ports/unit-of-work.js'
 import type { MessagingDatabase } from './schema.js'
 
@@ -67,6 +68,11 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
                 ORDER BY x.occurred_at
                 LIMIT ${batchSize}))
       RETURNING 1
+    ),
+    -- The queue's per-minute rollup (sql/0120) older than QUEUE_HISTORY_KEEP_MS.
+    gone_minutes AS (
+      DELETE FROM messaging_queue_minutes AS q
+       WHERE q.minute < date_trunc('minute', messaging_now()) - ${QUEUE_HISTORY_KEEP_MS} * interval '1 millisecond'
     )
     SELECT greatest((SELECT count(*) FROM gone), (SELECT count(*) FROM gone_events))::int AS n`.execute(db)
   return r.rows[0]?.n ?? 0

@@ -12,6 +12,7 @@ import { PostgresNotificationRepository } from './postgres-notification-reposito
 import { PostgresOutboxRepository } from './postgres-outbox-repository.js'
 import { PostgresPreferenceRepository } from './postgres-preference-repository.js'
 import { PostgresProfileRepository } from './postgres-profile-repository.js'
+import { PostgresQueueHistoryRepository } from './postgres-queue-history-repository.js'
 import { PostgresQuietHoursRepository } from './postgres-quiet-hours-repository.js'
 import { PostgresRateBucketRepository } from './postgres-rate-bucket-repository.js'
 import { PostgresSecurityLog } from './postgres-security-log.js'
@@ -39,6 +40,7 @@ export const repositories = (
   preferences: new PostgresPreferenceRepository(db),
   rateBuckets: new PostgresRateBucketRepository(db),
   throttles: new PostgresThrottleRepository(db),
+  queueHistory: new PostgresQueueHistoryRepository(db),
   digests: new PostgresDigestRepository(db),
   time: new PostgresStoreTime(db),
   quietHours: new PostgresQuietHoursRepository(db),

@@ -892,6 +892,22 @@ CREATE UNIQUE INDEX messaging_digests_open_idx
   WHERE closed_at IS NULL;
 `
 
+// The queue's per-minute rollup (sql/0120): counters per tenant and minute of the store's
+// clock, added to once per write batch; retention removes minutes older than three hours.
+const v22 = /* sql */ `
+CREATE TABLE messaging_queue_minutes (
+  infrastructure_id TEXT    NOT NULL,
+  minute            INTEGER NOT NULL CHECK (minute % 60000 = 0),
+  enqueued          INTEGER NOT NULL DEFAULT 0 CHECK (enqueued >= 0),
+  delivered         INTEGER NOT NULL DEFAULT 0 CHECK (delivered >= 0),
+  failed_attempts   INTEGER NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+  dead              INTEGER NOT NULL DEFAULT 0 CHECK (dead >= 0),
+  closed            INTEGER NOT NULL DEFAULT 0 CHECK (closed >= 0),
+  reopened          INTEGER NOT NULL DEFAULT 0 CHECK (reopened >= 0),
+  PRIMARY KEY (infrastructure_id, minute)
+) STRICT;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -914,4 +930,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 19, name: 'quiet_hours_default', sql: v19 },
   { version: 20, name: 'events', sql: v20 },
   { version: 21, name: 'digests', sql: v21 },
+  { version: 22, name: 'queue_minutes', sql: v22 },
 ]

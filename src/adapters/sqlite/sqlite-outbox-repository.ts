@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from
 import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
+import { minuteOf, transitionDelta } from '../../domain/queue-history.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { IdGenerator } from '../../ports/id-generator.js'
@@ -21,6 +22,7 @@ import type {
   SettleCommand,
 } from '../../ports/outbox-repository.js'
 import { enqueueBatch } from '../shared/enqueue-batch.js'
+import { FAILED_ATTEMPT, MinuteTally } from '../shared/minute-tally.js'
 import { outboxFilter } from '../shared/rows/keys.js'
 import { toChannelStats } from '../shared/rows/outbox-rows.js'
 import { storableAttempt, storableSettlement } from '../shared/storable-text.js'
@@ -123,17 +125,53 @@ export class SqliteOutboxRepository implements OutboxRepository {
   ) {}
 
   /** Statements cost no round trip here: the batch is the one-message insert in a loop, in the unit's transaction. */
-  enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
-    return enqueueBatch(
+  async enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]> {
+    const tally = new MinuteTally()
+    const out = await enqueueBatch(
       {
         now: () => this.clock.now(),
         channels: new SqliteChannelRepository(this.db),
         audit: new SqliteAuditLog(this.db),
-        insert: (s, message) => this.insert(s, message),
+        insert: async (s, message) => {
+          const r = await this.insert(s, message)
+          if (r.created) tally.add(message.infrastructureId, transitionDelta(null, 'pending'))
+          return r
+        },
       },
       scope,
       commands,
     )
+    await this.count(scope, tally)
+    return out
+  }
+
+  /**
+   * Adds a batch's changes to the queue's per-minute rollup (domain/queue-history.ts): one
+   * upsert per infrastructure of the batch, in the unit's transaction, at the store's minute.
+   */
+  private async count(scope: TenantScope, tally: MinuteTally): Promise<void> {
+    const minute = minuteOf(this.clock.now())
+    for (const [infrastructureId, d] of tally.entries()) {
+      await insertChecked(
+        this.db,
+        'messaging_queue_minutes',
+        {
+          infrastructure_id: infrastructureId,
+          minute,
+          enqueued: d.enqueued,
+          delivered: d.delivered,
+          failed_attempts: d.failedAttempts,
+          dead: d.dead,
+          closed: d.closed,
+          reopened: d.reopened,
+        },
+        canAccessInfrastructure(scope, sql.val(infrastructureId)),
+        sql` on conflict (infrastructure_id, minute) do update set
+          enqueued = enqueued + excluded.enqueued, delivered = delivered + excluded.delivered,
+          failed_attempts = failed_attempts + excluded.failed_attempts, dead = dead + excluded.dead,
+          closed = closed + excluded.closed, reopened = reopened + excluded.reopened`,
+      )
+    }
   }
 
   /** One message, idempotent on its key; the scope predicate plays the insert policy's part. */
@@ -296,7 +334,13 @@ export class SqliteOutboxRepository implements OutboxRepository {
 
   async settle(scope: TenantScope, cmd: SettleCommand): Promise<boolean> {
     if (!scope.hasRole('service')) return false
-    return this.settleStatement(scope)(cmd)
+    const ok = await this.settleStatement(scope)(cmd)
+    if (ok) {
+      const tally = new MinuteTally()
+      tally.add(cmd.infrastructureId, transitionDelta('processing', cmd.settlement.status))
+      await this.count(scope, tally)
+    }
+    return ok
   }
 
   /** Settles one held message; the fence: only the holder of the current lease settles, and only once. */
@@ -388,11 +432,16 @@ export class SqliteOutboxRepository implements OutboxRepository {
 
   async retainMany(scope: TenantScope, items: readonly RetainCommand[]): Promise<boolean[]> {
     const held: boolean[] = []
+    const tally = new MinuteTally()
     for (const item of items) {
       const ok = scope.hasRole('service') && (await this.renew(scope, item.lease))
-      if (ok) await this.recordAttempt(scope, item.attempt)
+      if (ok) {
+        await this.recordAttempt(scope, item.attempt)
+        if (item.attempt.outcome !== 'delivered') tally.add(item.attempt.infrastructureId, FAILED_ATTEMPT)
+      }
       held.push(ok)
     }
+    await this.count(scope, tally)
     return held
   }
 
@@ -402,11 +451,18 @@ export class SqliteOutboxRepository implements OutboxRepository {
     const settleOne = this.settleStatement(scope)
     const recordOne = this.attemptStatement(scope)
     const done: boolean[] = []
+    const tally = new MinuteTally()
     for (const item of items) {
       const ok = await settleOne(item.settle)
-      if (ok) await recordOne(item.attempt)
+      if (ok) {
+        await recordOne(item.attempt)
+        const infrastructureId = item.settle.infrastructureId
+        tally.add(infrastructureId, transitionDelta('processing', item.settle.settlement.status))
+        if (item.attempt.outcome !== 'delivered') tally.add(infrastructureId, FAILED_ATTEMPT)
+      }
       done.push(ok)
     }
+    await this.count(scope, tally)
     return done
   }
 
@@ -492,7 +548,11 @@ export class SqliteOutboxRepository implements OutboxRepository {
       .where(inScope(scope))
       .returningAll()
       .executeTakeFirst()
-    return row ? toMessage(row) : null
+    if (!row) return null
+    const tally = new MinuteTally()
+    tally.add(row.infrastructure_id, transitionDelta('dead', 'pending'))
+    await this.count(scope, tally)
+    return toMessage(row)
   }
 
   async cancel(scope: TenantScope, cmd: CancelCommand): Promise<CancelResult> {
@@ -510,6 +570,9 @@ export class SqliteOutboxRepository implements OutboxRepository {
       .returning('id')
       .execute()
     const cancelledIds = new Set(done.map((r) => r.id))
+    const tally = new MinuteTally()
+    for (const _ of done) tally.add(cmd.infrastructureId, transitionDelta('pending', 'cancelled'))
+    await this.count(scope, tally)
     const rows = await this.db
       .selectFrom('messaging_outbox')
       .selectAll()

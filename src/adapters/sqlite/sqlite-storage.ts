@@ -8,6 +8,7 @@ import {
   sql,
 } from 'kysely'
 import { StorageError } from '../../domain/errors.js'
+import { minuteOf, QUEUE_HISTORY_KEEP_MS } from '../../domain/queue-history.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
@@ -31,6 +32,7 @@ import { SqliteNotificationRepository } from './sqlite-notification-repository.j
 import { SqliteOutboxRepository } from './sqlite-outbox-repository.js'
 import { SqlitePreferenceRepository } from './sqlite-preference-repository.js'
 import { SqliteProfileRepository } from './sqlite-profile-repository.js'
+import { SqliteQueueHistoryRepository } from './sqlite-queue-history-repository.js'
 import { SqliteQuietHoursRepository } from './sqlite-quiet-hours-repository.js'
 import { SqliteRateBucketRepository } from './sqlite-rate-bucket-repository.js'
 import { listSecurityEvents, SqliteSecurityLog } from './sqlite-security-log.js'
@@ -128,6 +130,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         preferences: new SqlitePreferenceRepository(conn),
         rateBuckets: new SqliteRateBucketRepository(conn, this.clock),
         throttles: new SqliteThrottleRepository(conn, this.clock),
+        queueHistory: new SqliteQueueHistoryRepository(conn, this.clock),
         digests: new SqliteDigestRepository(conn, this.clock),
         time: { now: async () => this.clock.now() },
         quietHours: new SqliteQuietHoursRepository(conn),
@@ -214,6 +217,9 @@ async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Dat
     await sql`delete from ${sql.table('messaging_outbox')} where (${sql.ref('infrastructure_id')}, ${sql.ref('id')}) in (${settled}) ${RETENTION}`.execute(
       db,
     )
+  await sql`delete from ${sql.table('messaging_queue_minutes')} where ${sql.ref('minute')} < ${minuteOf(now.getTime() - QUEUE_HISTORY_KEEP_MS)} ${RETENTION}`.execute(
+    db,
+  )
   await sql`delete from ${sql.table('messaging_retention_gate')} ${RETENTION}`.execute(db)
   // Events by their own time, oldest first (what `storage.prune` returns counts the larger kind).
   const events =

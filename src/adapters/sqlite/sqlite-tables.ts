@@ -74,6 +74,20 @@ export interface SqliteDatabase {
   messaging_security_log: SecurityLogTable
   messaging_rate_buckets: RateBucketsTable
   messaging_breakers: BreakersTable
+  messaging_queue_minutes: QueueMinutesTable
+}
+
+/** The queue's per-minute rollup (domain/queue-history.ts). */
+export interface QueueMinutesTable {
+  infrastructure_id: string
+  /** Epoch ms of the minute's start, by the store's clock. */
+  minute: number
+  enqueued: number
+  delivered: number
+  failed_attempts: number
+  dead: number
+  closed: number
+  reopened: number
 }
 
 export interface SecurityLogTable {

@@ -435,6 +435,10 @@ ok(
   await adminA.POST(`${base}/channels/reseal-secrets`, { body: { infrastructureId: infraA } }),
 )
 ok('stats', await serviceA.GET(`${base}/stats`, { params: { query: {} } }))
+ok(
+  'queueHistory',
+  await adminA.GET(`${base}/stats/history`, { params: { query: { infrastructureId: infraA, minutes: 5 } } }),
+)
 ok('listBreakers', await adminA.GET(`${base}/breakers`, { params: { query: { infrastructureId: infraA } } }))
 {
   const metrics = ok('metrics', await serviceA.GET(`${base}/metrics`, { parseAs: 'text' }))
