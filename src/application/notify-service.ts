@@ -87,6 +87,8 @@ export class NotifyService {
     if (result.created && (result.notification.messageCount > 0 || result.wake)) {
       this.ctx.wake?.notify(input.infrastructureId)
     }
+    // Skipped recipients are events: the tenant's streams read them.
+    if (result.created) this.ctx.eventFeed.publish([input.infrastructureId])
     return { notification: result.notification, created: result.created }
   }
 

@@ -34,7 +34,7 @@ export class ScheduleService {
     return audited(this.ctx, scope, target, async () => {
       assertTenantScope(scope, input.infrastructureId)
       assertRole(scope, 'outbox.cancel', 'infra_admin', 'service')
-      return this.ctx.uow.run(scope, async (r) => {
+      const done = await this.ctx.uow.run(scope, async (r) => {
         const targets = await this.targetsOf(r, scope, input)
         const result: { cancelled: OutboxMessage[]; kept: OutboxMessage[] } = { cancelled: [], kept: [] }
         for (const t of targets) {
@@ -76,6 +76,8 @@ export class ScheduleService {
         )
         return result
       })
+      if (done.cancelled.length > 0) this.ctx.eventFeed.publish([input.infrastructureId])
+      return done
     })
   }
 

@@ -1413,6 +1413,12 @@ export function describeFacadeConformance(
             'format:uuid',
           ],
           [
+            'followEvents: after is not an event cursor',
+            (m) => m.followEvents(admin, { infrastructureId: i, after: 'yesterday' }, {} as never),
+            'after',
+            'event_cursor',
+          ],
+          [
             'followInbox: after is not an entry event id',
             (m) => m.followInbox(member, { infrastructureId: i, after: 'yesterday' }, {} as never),
             'after',
