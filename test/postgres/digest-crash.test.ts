@@ -19,7 +19,7 @@ import { until } from '../support/transports.js'
  */
 const keys = `k1:${randomBytes(32).toString('base64')}`
 const T0 = new Date('2026-06-01T00:00:00.000Z')
-const after = (ms: number) => new Date(T0.getTime() + ms)
+const atOffset = (ms: number) => new Date(T0.getTime() + ms)
 let db: TestDatabase
 let storage: PostgresStorage
 let workers: WorkerProcess[] = []
@@ -99,7 +99,7 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
     await messaging.upsertProfile(admin, { infrastructureId, userId: ada })
     const notified: string[] = []
     for (const n of [1, 2, 3, 4, 5]) {
-      await db.clock.set(after(n * 1000))
+      await db.clock.set(atOffset(n * 1000))
       const { notification } = await messaging.notify(service, {
         infrastructureId,
         category: 'build.failed',
@@ -112,7 +112,7 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
     expect(others).toEqual([])
     const digestId = digestMessage!.id
     // The window (opened at T0 + 1 s) has ended by the database's clock.
-    await db.clock.set(after(62_000))
+    await db.clock.set(atOffset(62_000))
     const [w1, w2] = workers as [WorkerProcess, WorkerProcess]
     w1.go()
     await until(() => w1.output().includes(`closing ${digestId}\n`), 30_000)
@@ -126,7 +126,7 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
     }, 30_000)
     expect(bodies).toEqual([])
     // w1's lease (2 s from the claim) has lapsed by the database's clock: w2 takes the message.
-    await db.clock.set(after(70_000))
+    await db.clock.set(atOffset(70_000))
     w2.go()
     await until(
       async () =>
@@ -139,13 +139,13 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
       count: 5,
       items: [{ build: 1 }, { build: 2 }, { build: 3 }, { build: 4 }, { build: 5 }],
       notificationIds: notified,
-      firstAt: after(1000).toISOString(),
-      lastAt: after(5000).toISOString(),
+      firstAt: atOffset(1000).toISOString(),
+      lastAt: atOffset(5000).toISOString(),
     })
     const closed = await storage.unitOfWork.run(scope, (r) =>
       r.digests.find(scope, infrastructureId, digestId),
     )
-    expect(closed?.closedAt).toEqual(after(70_000))
+    expect(closed?.closedAt).toEqual(atOffset(70_000))
     expect(await messaging.listMessages(admin, { infrastructureId })).toHaveLength(1)
     w2.proc.kill('SIGTERM')
     expect(await w2.exited).toBe(0)
