@@ -24,6 +24,7 @@ import { QUIET_HOURS_PASS_THROUGH_DEFAULT } from './domain/quiet-hours.js'
 import { Messaging } from './messaging.js'
 import type { ChannelSecrets } from './ports/channel-secrets.js'
 import { type Clock, systemClock } from './ports/clock.js'
+import { createLocalEventFeed } from './ports/event-feed.js'
 import { type IdGenerator, randomIds } from './ports/id-generator.js'
 import type { TemplateEngine } from './ports/template-engine.js'
 import type { Transport } from './ports/transport.js'
@@ -120,6 +121,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     const destinations = compileDestinationPolicy(options.destinations)
     const storage = options.storage ?? defaultStorage(options)
     const inboxFeed = storage.inboxFeed
+    const eventFeed = storage.eventFeed ?? createLocalEventFeed()
     bind<MessagingStorage>(MESSAGING_TYPES.Storage).toConstantValue(storage)
     bind<Clock>(MESSAGING_TYPES.Clock).toConstantValue(options.clock ?? systemClock)
     bind<IdGenerator>(MESSAGING_TYPES.IdGenerator).toConstantValue(options.ids ?? randomIds)
@@ -145,6 +147,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
         limits: c.get<MessagingLimits>(MESSAGING_TYPES.Limits),
         wake: c.get<WakeSignal>(MESSAGING_TYPES.WakeSignal),
         inboxFeed,
+        eventFeed,
         secrets: c.get<ChannelSecrets>(MESSAGING_TYPES.ChannelSecrets),
         requireSealedSecrets: storage.persistent !== false,
         destinations,

@@ -5,6 +5,7 @@ import type { DeadLetterService } from './application/dead-letter-service.js'
 import { createDeliveryPort, type DeliveryPort } from './application/delivery-port.js'
 import type { DeliveryService } from './application/delivery-service.js'
 import type { EventService } from './application/event-service.js'
+import type { EventStreamSink } from './application/event-stream.js'
 import type { InboxService } from './application/inbox-service.js'
 import type { InboxStreamSink } from './application/inbox-stream.js'
 import type { MembershipService } from './application/membership-service.js'
@@ -31,6 +32,7 @@ import type {
   CreateChannelInput,
   EnqueueInput,
   EnqueueManyInput,
+  FollowEventsInput,
   FollowInboxInput,
   InboxRefInput,
   ListAuditInput,
@@ -245,6 +247,18 @@ export class Messaging {
    */
   async listEvents(principal: Principal, input: ListEventsInput): Promise<DeliveryEvent[]> {
     return this.events.list(TenantScope.of(principal), input)
+  }
+
+  /**
+   * Follows a tenant's delivery events live (`service`): each event after `after` (else from
+   * now on) reaches `sink.event`, in the log's order; returns the function that stops it.
+   */
+  async followEvents(
+    principal: Principal,
+    input: FollowEventsInput,
+    sink: EventStreamSink,
+  ): Promise<() => void> {
+    return this.events.follow(TenantScope.of(principal), input, sink)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */

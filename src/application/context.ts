@@ -6,6 +6,7 @@ import type { JsonValue } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { ChannelSecrets } from '../ports/channel-secrets.js'
 import type { Clock } from '../ports/clock.js'
+import type { EventFeed } from '../ports/event-feed.js'
 import type { IdGenerator } from '../ports/id-generator.js'
 import type { InboxFeed } from '../ports/inbox-feed.js'
 import type { UnitOfWork } from '../ports/unit-of-work.js'
@@ -31,6 +32,8 @@ export interface ServiceContext {
   readonly wake?: WakeSignal
   /** Told after inbox entries are written or marked: what live inbox streams follow. */
   readonly inboxFeed: InboxFeed
+  /** Told after delivery events commit: what live event streams follow. */
+  readonly eventFeed: EventFeed
   /** Seals channel credentials at rest. */
   readonly secrets: ChannelSecrets
   /** True for stores that persist: they refuse credentials when no key seals them. */

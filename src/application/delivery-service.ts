@@ -71,10 +71,15 @@ export class DeliveryService {
    * Settles held messages, each fenced by its own lease, in one unit of work: each attempt
    * recorded, the settlement audited (see `settleHeld`). Results in the order of `items`.
    */
-  settle(scope: TenantScope, items: readonly SettleItem[]): Promise<SettleResult[]> {
-    if (items.length === 0) return Promise.resolve([])
+  async settle(scope: TenantScope, items: readonly SettleItem[]): Promise<SettleResult[]> {
+    if (items.length === 0) return []
     assertRole(scope, 'outbox.ack', 'service')
-    return this.ctx.uow.run(scope, (r) => settleHeld(this.ctx, r, scope, items))
+    const results = await this.ctx.uow.run(scope, (r) => settleHeld(this.ctx, r, scope, items))
+    // Committed: the tenants' event streams read what the settle wrote.
+    this.ctx.eventFeed.publish(
+      items.filter((_, i) => results[i]!.acked).map((it) => it.held.infrastructureId),
+    )
+    return results
   }
 
   /**
@@ -93,7 +98,7 @@ export class DeliveryService {
     return audited(this.ctx, scope, target, async () => {
       assertTenantScope(scope, input.infrastructureId)
       assertRole(scope, 'outbox.ack', 'service')
-      return this.ctx.uow.run(scope, async (r) => {
+      const settled = await this.ctx.uow.run(scope, async (r): Promise<SettleResult> => {
         const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
         if (!m) throw new NotFoundError('message', input.messageId)
         if (m.status !== 'processing' || m.leaseToken !== input.leaseToken || m.leasedUntil === null)
@@ -113,6 +118,8 @@ export class DeliveryService {
         const [result] = await settleHeld(this.ctx, r, scope, [{ held, report }])
         return result!.acked ? result! : { acked: false, status: m.status }
       })
+      if (settled.acked) this.ctx.eventFeed.publish([input.infrastructureId])
+      return settled
     })
   }
 

@@ -1,3 +1,4 @@
+import { digestEmptied } from '../domain/digest.js'
 import { IllegalTransitionError, NotFoundError } from '../domain/errors.js'
 import { type CancelInput, cancelInput, type RescheduleInput, rescheduleInput } from '../domain/inputs.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
@@ -33,13 +34,18 @@ export class ScheduleService {
     return audited(this.ctx, scope, target, async () => {
       assertTenantScope(scope, input.infrastructureId)
       assertRole(scope, 'outbox.cancel', 'infra_admin', 'service')
-      return this.ctx.uow.run(scope, async (r) => {
+      const done = await this.ctx.uow.run(scope, async (r) => {
         const targets = await this.targetsOf(r, scope, input)
         const result: { cancelled: OutboxMessage[]; kept: OutboxMessage[] } = { cancelled: [], kept: [] }
         for (const t of targets) {
           const part = await r.outbox.cancel(scope, { infrastructureId: input.infrastructureId, target: t })
           result.cancelled.push(...part.cancelled)
           result.kept.push(...part.kept)
+          if ('notificationId' in t) {
+            const emptied = await withdrawFromDigests(r, scope, input.infrastructureId, t.notificationId)
+            result.cancelled.push(...emptied.cancelled)
+            result.kept.push(...emptied.kept)
+          }
         }
         // A notification that exists may have no message at all (every recipient skipped):
         // nothing to cancel, and nothing missing.
@@ -70,6 +76,8 @@ export class ScheduleService {
         )
         return result
       })
+      if (done.cancelled.length > 0) this.ctx.eventFeed.publish([input.infrastructureId])
+      return done
     })
   }
 
@@ -136,4 +144,26 @@ export class ScheduleService {
       return m
     })
   }
+}
+
+/**
+ * A cancelled notification's items leave the digests that have not closed yet (a closed
+ * digest's items are fixed and go out); a digest left with no item is closed and its
+ * delivery cancelled like any message.
+ */
+async function withdrawFromDigests(
+  r: Repositories,
+  scope: TenantScope,
+  infrastructureId: string,
+  notificationId: string,
+): Promise<{ cancelled: OutboxMessage[]; kept: OutboxMessage[] }> {
+  const out = { cancelled: [] as OutboxMessage[], kept: [] as OutboxMessage[] }
+  for (const d of await r.digests.withdraw(scope, infrastructureId, notificationId)) {
+    if (!digestEmptied(d)) continue
+    await r.digests.close(scope, infrastructureId, d.id)
+    const part = await r.outbox.cancel(scope, { infrastructureId, target: { messageId: d.id } })
+    out.cancelled.push(...part.cancelled)
+    out.kept.push(...part.kept)
+  }
+  return out
 }

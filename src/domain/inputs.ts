@@ -305,6 +305,16 @@ export const listEventsInput = z.strictObject({
 })
 export type ListEventsInput = z.input<typeof listEventsInput>
 
+export const followEventsInput = z.strictObject({
+  infrastructureId: tenantId,
+  /**
+   * Resume after this place (an event's cursor, which is its SSE id): the events since come
+   * first. Absent: from the newest event on.
+   */
+  after: eventCursorSchema.optional(),
+})
+export type FollowEventsInput = z.input<typeof followEventsInput>
+
 export const redriveChannelInput = z.strictObject({ infrastructureId: tenantId, channelId: uuid })
 export type RedriveChannelInput = z.input<typeof redriveChannelInput>
 

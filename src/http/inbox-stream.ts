@@ -1,4 +1,5 @@
 import type { InboxStreamEvent } from '../application/inbox-stream.js'
+import type { DeliveryEvent } from '../domain/events.js'
 import type { FollowInboxInput } from '../domain/inputs.js'
 import type { Principal } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
@@ -31,6 +32,27 @@ export function sseFrame(event: InboxStreamEvent): string {
   return `event: unread\ndata: ${JSON.stringify({ unread: event.unread })}\n\n`
 }
 
+/** One delivery event: named by its type, its id its cursor (what `Last-Event-ID` resumes from). */
+export function eventFrame(event: DeliveryEvent): string {
+  return `id: ${event.cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+}
+
+/** Options of a text/event-stream body. */
+export interface EventStreamOptions {
+  readonly heartbeatMs: number
+  readonly signal?: AbortSignal
+  /** Sees the store error that ended the stream (the client only sees it end). */
+  readonly onFailure?: (error: unknown) => void
+  /** Default MAX_BUFFERED_BYTES. */
+  readonly maxBufferedBytes?: number
+}
+
+/** What a stream body follows: `open` starts it and returns the function that stops it. */
+export type StreamFollow<E> = (sink: {
+  event(e: E): void
+  failed(error: unknown): void
+}) => Promise<() => void>
+
 /**
  * The caller's live inbox as a text/event-stream body. Opens the follower before it
  * answers, so a refused or invalid request is a problem response, not a broken stream.
@@ -38,18 +60,21 @@ export function sseFrame(event: InboxStreamEvent): string {
  * aborts): the follower stops and the heartbeat timer is cleared; a store error ends it
  * too, and the client reconnects with its `Last-Event-ID`.
  */
-export async function inboxEventStream(
+export function inboxEventStream(
   messaging: Messaging,
   principal: Principal,
   input: FollowInboxInput,
-  options: {
-    readonly heartbeatMs: number
-    readonly signal?: AbortSignal
-    /** Sees the store error that ended the stream (the client only sees it end). */
-    readonly onFailure?: (error: unknown) => void
-    /** Default MAX_BUFFERED_BYTES. */
-    readonly maxBufferedBytes?: number
-  },
+  options: EventStreamOptions,
+): Promise<ReadableStream<Uint8Array>> {
+  return sseBody((sink) => messaging.followInbox(principal, input, sink), sseFrame, 'inbox stream', options)
+}
+
+/** Any follower as a text/event-stream body: the work of `inboxEventStream`, for every live route. */
+export async function sseBody<E>(
+  follow: StreamFollow<E>,
+  frame: (event: E) => string,
+  name: string,
+  options: EventStreamOptions,
 ): Promise<ReadableStream<Uint8Array>> {
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let stop: (() => void) | null = null
@@ -94,10 +119,10 @@ export async function inboxEventStream(
     },
     { highWaterMark: 0, size: (chunk) => chunk.byteLength },
   )
-  write(`retry: ${RETRY_MS}\n: inbox stream\n\n`)
+  write(`retry: ${RETRY_MS}\n: ${name}\n\n`)
   try {
-    stop = await messaging.followInbox(principal, input, {
-      event: (e) => write(sseFrame(e)),
+    stop = await follow({
+      event: (e) => write(frame(e)),
       failed: (error) => {
         onAbort()
         options.onFailure?.(error)

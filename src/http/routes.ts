@@ -18,7 +18,9 @@ import {
   type EnqueueManyInput,
   enqueueInput,
   enqueueManyInput,
+  type FollowEventsInput,
   type FollowInboxInput,
+  followEventsInput,
   followInboxInput,
   type InboxRefInput,
   inboxRefInput,
@@ -61,7 +63,7 @@ import { assertRole, TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus.js'
 import { tenantQueues } from '../telemetry/queue-series.js'
-import { EVENT_STREAM_CONTENT_TYPE, inboxEventStream } from './inbox-stream.js'
+import { EVENT_STREAM_CONTENT_TYPE, eventFrame, inboxEventStream, sseBody } from './inbox-stream.js'
 import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
@@ -350,6 +352,30 @@ export const ROUTES: readonly RouteDef[] = [
     from: 'query',
     response: z.array(deliveryEventSchema),
     run: (m, p, i) => m.listEvents(p, i as ListEventsInput),
+  },
+  {
+    method: 'GET',
+    path: '/events/stream',
+    operationId: 'streamEvents',
+    tag: 'events',
+    summary: "A tenant's delivery events, live (server-sent events)",
+    description:
+      "`service` only. A `text/event-stream` of the tenant's delivery events in the log's order: each an SSE event named by its type (`message.delivered`, ...), its data the event as `GET /events` returns it, its id the event's `cursor`. A `Last-Event-ID` header (an EventSource sends it when it reconnects), or `after`, resumes: the events since are sent first, none skipped. Without either the stream starts after the newest event. Comment lines every 15 s keep the connection open. Nothing of another tenant is ever sent.",
+    input: followEventsInput,
+    from: 'query',
+    response: z.string().describe('text/event-stream: one event per delivery event, named by its type.'),
+    produces: EVENT_STREAM_CONTENT_TYPE,
+    run: async (m, p, i, ctx) => {
+      // The header an EventSource sends on reconnect is newer than the `after` of its URL.
+      const last = ctx.request.headers.get('last-event-id')
+      const input = { ...(i as FollowEventsInput), ...(last !== null && last !== '' && { after: last }) }
+      const body = await sseBody((sink) => m.followEvents(p, input, sink), eventFrame, 'event stream', {
+        heartbeatMs: ctx.heartbeatMs,
+        signal: ctx.request.signal,
+        ...(ctx.report && { onFailure: ctx.report }),
+      })
+      return new Reply(200, body)
+    },
   }, // Delivery: dead letters, attempts, redrive, queue health.
   {
     method: 'GET',

@@ -24,4 +24,9 @@ export interface EventLog {
   append(scope: TenantScope, events: readonly NewDeliveryEvent[]): Promise<void>
   /** Oldest first, after `filter.after`; `infra_admin` and `service` of the tenant only (else empty). */
   list(scope: TenantScope, filter: EventFilter): Promise<DeliveryEvent[]>
+  /**
+   * The place of the newest event `list` would show now (null: none): where a stream that
+   * resumes from nothing starts. Same readers as `list`.
+   */
+  last(scope: TenantScope, infrastructureId: string): Promise<EventCursor | null>
 }

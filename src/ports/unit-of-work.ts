@@ -4,6 +4,7 @@ import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { DigestRepository } from './digest-repository.js'
+import type { EventFeed } from './event-feed.js'
 import type { EventLog } from './event-log.js'
 import type { InboxFeed } from './inbox-feed.js'
 import type { InboxRepository } from './inbox-repository.js'
@@ -91,6 +92,11 @@ export interface MessagingStorage {
    * (PostgreSQL LISTEN/NOTIFY), else within the process (`createLocalInboxFeed()`).
    */
   readonly inboxFeed: InboxFeed
+  /**
+   * Tells event streams that a tenant's events grew: across processes where the store can
+   * (PostgreSQL LISTEN/NOTIFY); absent, the module makes an in-process one.
+   */
+  readonly eventFeed?: EventFeed
   /**
    * Retention: removes processed, failed and dead messages settled before the cut-off (with
    * their attempts), at most `batchSize` per statement, and returns how many went; and the

@@ -245,6 +245,74 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
       }
     })
 
+    it('follows the tenant live: each event once in log order, resumes after a cursor without loss, nothing of another tenant, services only', async () => {
+      const s = await setup()
+      const other = await setup()
+      const got: DeliveryEvent[] = []
+      const failures: unknown[] = []
+      const sink = { event: (e: DeliveryEvent) => got.push(e), failed: (e: unknown) => failures.push(e) }
+      const before = await s.enqueue()
+      await s.settle(before.id)
+      // Without a cursor the stream starts after the newest event: `before`'s is not sent.
+      const stop = await messaging.followEvents(s.service, { infrastructureId: s.i }, sink)
+      const m1 = await s.enqueue()
+      const m2 = await s.enqueue({ do: 'permanent' })
+      await s.settle(m1.id, m2.id)
+      const o = await other.enqueue()
+      await other.settle(o.id)
+      await messaging.cancel(s.admin, { infrastructureId: s.i, messageId: (await s.enqueue()).id })
+      await until(() => got.length >= 3)
+      expect(got.map((e) => e.messageId).sort()).toEqual([m1.id, m2.id, got[2]!.messageId].sort())
+      expect(got.map((e) => e.type).sort()).toEqual([
+        'message.cancelled',
+        'message.delivered',
+        'message.failed',
+      ])
+      expect(got.every((e) => e.infrastructureId === s.i)).toBe(true)
+      const listed = await messaging.listEvents(s.service, {
+        infrastructureId: s.i,
+        after: (await s.all())[0]!.cursor,
+      })
+      expect(got.map((e) => e.id)).toEqual(listed.map((e) => e.id))
+      stop()
+
+      // Missed while away: a stream resumed from the last cursor it saw sends them first, then goes on live.
+      const missed = await s.enqueue()
+      await s.settle(missed.id)
+      const resumed: DeliveryEvent[] = []
+      const stop2 = await messaging.followEvents(
+        s.service,
+        { infrastructureId: s.i, after: got.at(-1)!.cursor },
+        { event: (e) => resumed.push(e), failed: (e) => failures.push(e) },
+      )
+      expect(resumed.map((e) => e.messageId)).toEqual([missed.id])
+      const live = await s.enqueue()
+      await s.settle(live.id)
+      await until(() => resumed.length === 2)
+      expect(resumed.map((e) => e.messageId)).toEqual([missed.id, live.id])
+      stop2()
+      expect(failures).toEqual([])
+
+      // An admin, a member and another tenant's service may not follow; a bad cursor names its field.
+      await expect(messaging.followEvents(s.admin, { infrastructureId: s.i }, sink)).rejects.toMatchObject({
+        code: 'FORBIDDEN_ROLE',
+      })
+      await expect(messaging.followEvents(s.member, { infrastructureId: s.i }, sink)).rejects.toMatchObject({
+        code: 'FORBIDDEN_ROLE',
+      })
+      await expect(
+        messaging.followEvents(other.service, { infrastructureId: s.i }, sink),
+      ).rejects.toMatchObject({
+        code: 'TENANT_SCOPE_VIOLATION',
+      })
+      await expect(
+        messaging.followEvents(s.service, { infrastructureId: s.i, after: 'x' }, sink),
+      ).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        issues: [{ path: 'after', rule: 'event_cursor' }],
+      })
+    })
+
     it('retention removes events older than the cut-off with the messages they tell of', async () => {
       const s = await setup()
       const m = await s.enqueue()

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createMessagingClient } from '../../src/client/index.js'
 import type { DeliveryEvent } from '../../src/index.js'
+import { readSse } from '../support/sse.js'
 import { fixture, problem, serveOnLoopback } from './support.js'
 
 /** A cancelled message is the cheapest event: no worker needed. */
@@ -91,5 +92,49 @@ describe('GET /events over HTTP and the typed client', () => {
       infrastructureId: f.infraA,
     })
     await expect(asMember.listEvents()).rejects.toMatchObject({ code: 'FORBIDDEN_ROLE' })
+  })
+
+  it('GET /events/stream: live events named by type with their cursor as id, resumed by Last-Event-ID, for services of the tenant only', async () => {
+    const res = await f.call('GET', `/events/stream?infrastructureId=${f.infraA}`, { who: 'serviceA' })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const sse = readSse(res)
+    await sse.waitForComment((c) => c === 'event stream')
+    const first = await cancelOne(f, 'adminA', f.infraA)
+    await cancelOne(f, 'adminB', f.infraB)
+    const e1 = await sse.waitFor((e) => e.event === 'message.cancelled')
+    const body = JSON.parse(e1.data) as DeliveryEvent
+    expect(body).toMatchObject({ messageId: first, infrastructureId: f.infraA, cursor: e1.id })
+    await sse.close()
+
+    // Missed while away: the reconnect's Last-Event-ID sends it first.
+    const missed = await cancelOne(f, 'adminA', f.infraA)
+    const again = await f.call('GET', `/events/stream?infrastructureId=${f.infraA}`, {
+      who: 'serviceA',
+      headers: { 'last-event-id': e1.id! },
+    })
+    const resumed = readSse(again)
+    const e2 = await resumed.waitFor((e) => e.event === 'message.cancelled')
+    expect((JSON.parse(e2.data) as DeliveryEvent).messageId).toBe(missed)
+    expect(
+      resumed.events.every((e) => (JSON.parse(e.data) as DeliveryEvent).infrastructureId === f.infraA),
+    ).toBe(true)
+    await resumed.close()
+
+    for (const [who, status, code] of [
+      ['memberA', 403, 'FORBIDDEN_ROLE'],
+      ['adminA', 403, 'FORBIDDEN_ROLE'],
+      ['adminB', 403, 'TENANT_SCOPE_VIOLATION'],
+    ] as const) {
+      const refused = await f.call('GET', `/events/stream?infrastructureId=${f.infraA}`, { who })
+      expect(refused.status, who).toBe(status)
+      expect((await problem(refused)).code, who).toBe(code)
+    }
+    const bad = await f.call('GET', `/events/stream?infrastructureId=${f.infraA}`, {
+      who: 'serviceA',
+      headers: { 'last-event-id': 'not-a-cursor' },
+    })
+    expect(bad.status).toBe(400)
+    expect(((await problem(bad)).errors as { path: string }[]).map((e) => e.path)).toEqual(['after'])
   })
 })

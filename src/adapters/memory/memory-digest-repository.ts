@@ -74,6 +74,37 @@ export class MemoryDigestRepository implements DigestRepository {
     return d && inDigestScope(scope, d.infrastructureId, d.businessId) ? copy(d) : null
   }
 
+  async ofNotification(
+    scope: TenantScope,
+    infrastructureId: string,
+    notificationId: string,
+  ): Promise<Digest[]> {
+    return [...this.state.digests.values()]
+      .filter(
+        (d) =>
+          d.infrastructureId === infrastructureId &&
+          inDigestScope(scope, d.infrastructureId, d.businessId) &&
+          d.items.some((i) => i.notificationId === notificationId),
+      )
+      .map(copy)
+  }
+
+  async withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
+    const out: Digest[] = []
+    for (const [k, d] of this.state.digests) {
+      if (d.infrastructureId !== infrastructureId || d.closedAt !== null) continue
+      if (!inDigestScope(scope, d.infrastructureId, d.businessId)) continue
+      if (!d.items.some((i) => i.notificationId === notificationId && i.cancelled !== true)) continue
+      const next: Digest = {
+        ...d,
+        items: d.items.map((i) => (i.notificationId === notificationId ? { ...i, cancelled: true } : i)),
+      }
+      this.journal.setIn(this.state.digests, k, next)
+      out.push(copy(next))
+    }
+    return out
+  }
+
   /** Stores a closed digest and frees its group for the next one. */
   private settle(group: string, key: string, closed: Digest): void {
     this.journal.setIn(this.state.digests, key, closed)

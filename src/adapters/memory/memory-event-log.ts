@@ -1,5 +1,10 @@
 import { TenantScopeViolationError } from '../../domain/errors.js'
-import { type DeliveryEvent, type NewDeliveryEvent, parseEventCursor } from '../../domain/events.js'
+import {
+  type DeliveryEvent,
+  type EventCursor,
+  type NewDeliveryEvent,
+  parseEventCursor,
+} from '../../domain/events.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { EventFilter, EventLog } from '../../ports/event-log.js'
@@ -28,6 +33,12 @@ export class MemoryEventLog implements EventLog {
     }
   }
 
+  async last(scope: TenantScope, infrastructureId: string): Promise<EventCursor | null> {
+    if (!scope.canAccessInfrastructure(infrastructureId) || !scope.hasRole('infra_admin', 'service'))
+      return null
+    return lastOf(this.state.events, infrastructureId)
+  }
+
   async list(scope: TenantScope, filter: EventFilter): Promise<DeliveryEvent[]> {
     if (!scope.canAccessInfrastructure(filter.infrastructureId) || !scope.hasRole('infra_admin', 'service'))
       return []
@@ -42,6 +53,13 @@ export class MemoryEventLog implements EventLog {
     }
     return out
   }
+}
+
+export function lastOf(events: readonly DeliveryEvent[], infrastructureId: string): EventCursor | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    if (events[i]!.infrastructureId === infrastructureId) return parseEventCursor(events[i]!.cursor)
+  }
+  return null
 }
 
 function isAfter(cursor: string, major: bigint, minor: bigint): boolean {

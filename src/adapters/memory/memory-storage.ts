@@ -1,6 +1,7 @@
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
+import { createLocalEventFeed } from '../../ports/event-feed.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import { createLocalInboxFeed } from '../../ports/inbox-feed.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
@@ -139,6 +140,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     unitOfWork,
     wakeSignal: createLocalWakeSignal(),
     inboxFeed: createLocalInboxFeed(),
+    eventFeed: createLocalEventFeed(),
     prune: ({ olderThan: given, batchSize = 1000 }: PruneOptions) =>
       unitOfWork.exclusive(async (journal) => {
         const olderThan = cutOff(given, clock.now())

@@ -5,6 +5,12 @@
  */
 export { classify, sqlState } from './errors.js'
 export {
+  createPostgresEventFeed,
+  EVENT_FEED_APPLICATION_NAME,
+  EVENTS_CHANNEL,
+  type PostgresEventFeed,
+} from './event-feed.js'
+export {
   createPostgresInboxFeed,
   INBOX_CHANNEL,
   INBOX_FEED_APPLICATION_NAME,

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { TenantScopeViolationError } from '../../domain/errors.js'
-import type { DeliveryEvent, EventType, NewDeliveryEvent } from '../../domain/events.js'
+import type { DeliveryEvent, EventCursor, EventType, NewDeliveryEvent } from '../../domain/events.js'
 import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { EventFilter, EventLog } from '../../ports/event-log.js'
@@ -64,6 +64,17 @@ export class PostgresEventLog implements EventLog {
           }),
         ),
       )
+  }
+
+  /** The newest place below the horizon, as `list` reads. */
+  async last(_scope: TenantScope, infrastructureId: string): Promise<EventCursor | null> {
+    const r = await sql<{ tx: string; seq: string }>`SELECT tx::text AS tx, seq FROM messaging_events
+       WHERE infrastructure_id = ${infrastructureId}
+         AND tx < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY tx DESC, seq DESC
+       LIMIT 1`.execute(this.db)
+    const row = r.rows[0]
+    return row ? { major: BigInt(row.tx), minor: BigInt(row.seq) } : null
   }
 
   /** RLS decides who reads (admins and services of the tenant); anyone else reads nothing. */

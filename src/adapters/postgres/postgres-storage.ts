@@ -3,11 +3,13 @@ import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { StorageError } from '../../domain/errors.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
+import { createLocalEventFeed, type EventFeed } from '../../ports/event-feed.js'
 import { createLocalInboxFeed, type InboxFeed } from '../../ports/inbox-feed.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
 import type { MessagingStorage, PruneOptions } from '../../ports/unit-of-work.js'
 import { createLocalWakeSignal, type WakeSignal } from '../../ports/wake-signal.js'
 import { classify, sqlState } from './errors.js'
+import { createPostgresEventFeed, type PostgresEventFeed } from './event-feed.js'
 import { type HostTransaction, hostKysely, isKysely } from './host-transaction.js'
 import { createPostgresInboxFeed, type PostgresInboxFeed } from './inbox-feed.js'
 import { namingPool } from './named-statements.js'
@@ -220,6 +222,11 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     ? createPostgresInboxFeed(listenConfig)
     : undefined
   const inboxFeed: InboxFeed = inboxListener ?? createLocalInboxFeed()
+  // The event streams likewise (a connection of their own, opened with the first stream).
+  const eventListener: PostgresEventFeed | undefined = listenConfig
+    ? createPostgresEventFeed(listenConfig)
+    : undefined
+  const eventFeed: EventFeed = eventListener ?? createLocalEventFeed()
   const joined = new AsyncLocalStorage<Kysely<MessagingDatabase>>()
   let closed = false
   const prune = async (pruneOptions: PruneOptions): Promise<number> => {
@@ -260,6 +267,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     unitOfWork: new PostgresUnitOfWork(main, worker, joined, ready),
     wakeSignal,
     inboxFeed,
+    eventFeed,
     withTransaction: (tx, fn) => joined.run(hostKysely(tx), fn),
     bind: (tx) => ({
       name: 'postgres',
@@ -267,6 +275,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       unitOfWork: new BoundUnitOfWork(hostKysely(tx)),
       wakeSignal,
       inboxFeed,
+      eventFeed,
       prune,
       listSecurityEvents: readSecurityLog,
       close: async () => undefined,
@@ -278,6 +287,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       closed = true
       await crossProcess?.close()
       await inboxListener?.close()
+      await eventListener?.close()
       await Promise.all(owned.map((k) => k.destroy()))
     },
   }

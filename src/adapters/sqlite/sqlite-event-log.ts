@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
 import { TenantScopeViolationError } from '../../domain/errors.js'
-import type { DeliveryEvent, EventType, NewDeliveryEvent } from '../../domain/events.js'
+import type { DeliveryEvent, EventCursor, EventType, NewDeliveryEvent } from '../../domain/events.js'
 import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
@@ -44,6 +44,19 @@ export class SqliteEventLog implements EventLog {
       )
       if (written === 0) throw new TenantScopeViolationError(e.infrastructureId)
     }
+  }
+
+  async last(scope: TenantScope, infrastructureId: string): Promise<EventCursor | null> {
+    if (!scope.hasRole('infra_admin', 'service')) return null
+    const row = await this.db
+      .selectFrom('messaging_events')
+      .select('seq')
+      .where('infrastructure_id', '=', infrastructureId)
+      .where(canAccessInfrastructure(scope, sql.ref('messaging_events.infrastructure_id')))
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    return row ? { major: 0n, minor: BigInt(row.seq) } : null
   }
 
   async list(scope: TenantScope, filter: EventFilter): Promise<DeliveryEvent[]> {

@@ -12,6 +12,7 @@ import { minuteOf, QUEUE_HISTORY_KEEP_MS } from '../../domain/queue-history.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import { type Clock, systemClock } from '../../ports/clock.js'
+import { createLocalEventFeed } from '../../ports/event-feed.js'
 import { type IdGenerator, randomIds } from '../../ports/id-generator.js'
 import { createLocalInboxFeed } from '../../ports/inbox-feed.js'
 import type { SecurityLogFilter } from '../../ports/security-log.js'
@@ -261,6 +262,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     unitOfWork: uow,
     wakeSignal: createLocalWakeSignal(),
     inboxFeed: createLocalInboxFeed(),
+    eventFeed: createLocalEventFeed(),
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
     prune: (options) => uow.exclusive((conn) => prune(conn, options, clock.now())),
     listSecurityEvents: (filter) => uow.exclusive((conn) => listSecurityEvents(conn, filter)),

@@ -456,6 +456,25 @@ ok('listAudit', await adminA.GET(`${base}/audit`, { params: { query: { infrastru
       throw new Error('listEvents: not an event of the tenant')
   }
 }
+{
+  // From the start of the log: the acks above wrote events, which come first.
+  const stream = ok(
+    'streamEvents',
+    await serviceA.GET(`${base}/events/stream`, {
+      params: { query: { infrastructureId: infraA, after: '0.0' } },
+      parseAs: 'stream',
+    }),
+  )
+  const reader = stream.response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let text = ''
+  while (!text.includes('event: message.')) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += value
+  }
+  await reader.cancel()
+  if (!/id: \d+\.\d+\nevent: message\./.test(text)) throw new Error(`streamEvents: ${text.slice(0, 300)}`)
+}
 ok(
   'removeMember',
   await adminA.DELETE(`${base}/channels/{channelId}/members/{userId}`, {
