@@ -397,6 +397,43 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       expect(gone.cancelled.map((m) => m.id).sort()).toEqual(after.digested.map((d) => d.digestId).sort())
     })
 
+    it('removes a digest with its delivery message when retention prunes it', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 60, maxItems: 10 } })
+      const n = (await s.notify([s.ada], { n: 1 })).notification.id
+      const scope = TenantScope.of(s.service)
+      await clock.set(at(start + MIN))
+      const held = await s.port.claim({ limit: 10, leaseMs: LEASE_MS, infrastructureId: s.i })
+      expect(held).toHaveLength(2)
+      // Delivered: closed by its render, acked processed.
+      for (const h of held) {
+        const lookup = await s.port.openChannel(h.infrastructureId, h.channelId)
+        if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
+        expect((await s.port.render(h, lookup.channel.type)).ok).toBe(true)
+        await messaging.ack(s.service, {
+          infrastructureId: s.i,
+          messageId: h.id,
+          leaseToken: h.leaseToken,
+          outcome: 'processed',
+        })
+      }
+      // Still there while its message is: a digest outlives nothing it is needed for.
+      await storage.prune({ olderThan: { ageMs: 10 * 24 * 60 * MIN } })
+      expect(
+        (await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: n })).digested,
+      ).toHaveLength(2)
+      await clock.set(at(start + 2 * MIN))
+      while ((await storage.prune({ olderThan: { ageMs: 0 } })) > 0) {}
+      for (const h of held) {
+        await expect(
+          storage.unitOfWork.run(scope, (r) => r.digests.find(scope, s.i, h.id)),
+        ).resolves.toBeNull()
+      }
+      expect(
+        (await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: n })).digested,
+      ).toEqual([])
+    })
+
     it("keeps each tenant's digests to itself", async () => {
       await startHour()
       const s = await seeded()

@@ -4,9 +4,10 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { digestGroupKey, inDigestScope } from '../shared/digest-scope.js'
-import { copy, type Journal, type MemoryState } from './memory-state.js'
+import { copy, type Journal, type MemoryState, messageKey } from './memory-state.js'
 
-const keyOf = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
+/** A digest's key is its delivery message's: retention removes both together. */
+const keyOf = messageKey
 
 /** Digests in a map; a unit of work runs alone, so an append and a close never interleave. */
 export class MemoryDigestRepository implements DigestRepository {

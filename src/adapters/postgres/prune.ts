@@ -60,6 +60,12 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
        USING gone AS g
        WHERE a.infrastructure_id = g.infrastructure_id AND a.message_id = g.id
     ),
+    -- A digest (sql/0100) goes with its delivery message, which has its id.
+    gone_digests AS (
+      DELETE FROM messaging_digests AS dg
+       USING gone AS g
+       WHERE dg.infrastructure_id = g.infrastructure_id AND dg.id = g.id
+    ),
     gone_events AS (
       DELETE FROM messaging_events AS v
        WHERE v.ctid = ANY (ARRAY(
