@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api'
 import type { Category } from '../domain/category.js'
 import type { Channel } from '../domain/channel.js'
+import { digestItemsOf } from '../domain/digest.js'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
   type Notification,
@@ -413,7 +414,7 @@ export class NotifyService {
       const notification = await r.notifications.find(scope, input.infrastructureId, input.notificationId)
       if (!notification) throw new NotFoundError('notification', input.notificationId)
       const [userId, channelType] = input.after?.split('/') ?? []
-      const [counts, deliveries] = await Promise.all([
+      const [counts, deliveries, digests] = await Promise.all([
         r.notifications.counts(scope, input.infrastructureId, input.notificationId),
         r.notifications.deliveries(scope, {
           infrastructureId: input.infrastructureId,
@@ -424,8 +425,12 @@ export class NotifyService {
           ...(userId !== undefined &&
             channelType !== undefined && { after: { userId: userId.toLowerCase(), channelType } }),
         }),
+        r.digests.ofNotification(scope, input.infrastructureId, input.notificationId),
       ])
-      return { notification, counts, deliveries }
+      const digested = digestItemsOf(input.notificationId, digests).filter(
+        (d) => input.userId === undefined || d.userId === input.userId.toLowerCase(),
+      )
+      return { notification, counts, deliveries, digested }
     })
   }
 

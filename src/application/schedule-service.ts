@@ -1,3 +1,4 @@
+import { digestEmptied } from '../domain/digest.js'
 import { IllegalTransitionError, NotFoundError } from '../domain/errors.js'
 import { type CancelInput, cancelInput, type RescheduleInput, rescheduleInput } from '../domain/inputs.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
@@ -40,6 +41,11 @@ export class ScheduleService {
           const part = await r.outbox.cancel(scope, { infrastructureId: input.infrastructureId, target: t })
           result.cancelled.push(...part.cancelled)
           result.kept.push(...part.kept)
+          if ('notificationId' in t) {
+            const emptied = await withdrawFromDigests(r, scope, input.infrastructureId, t.notificationId)
+            result.cancelled.push(...emptied.cancelled)
+            result.kept.push(...emptied.kept)
+          }
         }
         // A notification that exists may have no message at all (every recipient skipped):
         // nothing to cancel, and nothing missing.
@@ -143,4 +149,26 @@ export class ScheduleService {
       return m
     })
   }
+}
+
+/**
+ * A cancelled notification's items leave the digests that have not closed yet (a closed
+ * digest's items are fixed and go out); a digest left with no item is closed and its
+ * delivery cancelled like any message.
+ */
+async function withdrawFromDigests(
+  r: Repositories,
+  scope: TenantScope,
+  infrastructureId: string,
+  notificationId: string,
+): Promise<{ cancelled: OutboxMessage[]; kept: OutboxMessage[] }> {
+  const out = { cancelled: [] as OutboxMessage[], kept: [] as OutboxMessage[] }
+  for (const d of await r.digests.withdraw(scope, infrastructureId, notificationId)) {
+    if (!digestEmptied(d)) continue
+    await r.digests.close(scope, infrastructureId, d.id)
+    const part = await r.outbox.cancel(scope, { infrastructureId, target: { messageId: d.id } })
+    out.cancelled.push(...part.cancelled)
+    out.kept.push(...part.kept)
+  }
+  return out
 }

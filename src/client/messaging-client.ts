@@ -648,6 +648,11 @@ export class MessagingClient {
         settledAt: dateOrNull(d.settledAt),
         availableAt: dateOrNull(d.availableAt),
       })),
+      digested: (r.digested ?? []).map((d) => ({
+        ...d,
+        closesAt: new Date(d.closesAt),
+        closedAt: dateOrNull(d.closedAt),
+      })),
     }
   }
 

@@ -19,6 +19,8 @@ export interface DigestItem {
   readonly notificationId: string
   readonly at: Date
   readonly data: JsonValue
+  /** Its notification was cancelled before the digest closed: the delivery leaves it out. */
+  readonly cancelled?: boolean
 }
 
 /**
@@ -64,16 +66,55 @@ export function digestKeyOf(data: JsonValue, path: string | null): string {
 
 /** What a closed digest's delivery carries, as the template's `data`: `{% for item in data.digest.items %}`. */
 export function digestPayload(digest: Digest): { digest: { [key: string]: JsonValue } } {
-  const first = digest.items[0]
-  const last = digest.items[digest.items.length - 1]
+  const items = digest.items.filter((i) => i.cancelled !== true)
+  const first = items[0]
+  const last = items[items.length - 1]
   return {
     digest: {
       id: digest.id,
-      count: digest.items.length,
-      items: digest.items.map((i) => i.data),
-      notificationIds: digest.items.map((i) => i.notificationId),
+      count: items.length,
+      items: items.map((i) => i.data),
+      notificationIds: items.map((i) => i.notificationId),
       firstAt: first ? first.at.toISOString() : null,
       lastAt: last ? last.at.toISOString() : null,
     },
   }
+}
+
+/** Whether every item of a digest was cancelled: nothing is left to deliver. */
+export const digestEmptied = (d: Digest): boolean => d.items.every((i) => i.cancelled === true)
+
+/** Where one recipient's delivery of a notification went: into a digest, on one channel. */
+export interface NotificationDigestItem {
+  readonly userId: string
+  readonly channelId: string
+  /** The digest, and the id of the message that delivers it (`GET /messages/{digestId}`). */
+  readonly digestId: string
+  /** When its window ends (its delivery is due then, or earlier when it filled up). */
+  readonly closesAt: Date
+  /** When its items were fixed; null while it still takes items. */
+  readonly closedAt: Date | null
+  /** The notification was cancelled before the digest closed: its item is left out. */
+  readonly cancelled: boolean
+}
+
+/** A notification's items among digests, one per digest and item, in (user, channel, digest) order. */
+export function digestItemsOf(notificationId: string, digests: readonly Digest[]): NotificationDigestItem[] {
+  const out: NotificationDigestItem[] = []
+  for (const d of digests) {
+    for (const i of d.items) {
+      if (i.notificationId !== notificationId) continue
+      out.push({
+        userId: d.userId,
+        channelId: d.channelId,
+        digestId: d.id,
+        closesAt: d.closesAt,
+        closedAt: d.closedAt,
+        cancelled: i.cancelled === true,
+      })
+    }
+  }
+  return out.sort((a, b) =>
+    `${a.userId}/${a.channelId}/${a.digestId}`.localeCompare(`${b.userId}/${b.channelId}/${b.digestId}`),
+  )
 }

@@ -1,5 +1,6 @@
 import type { Category } from './category.js'
 import type { Channel } from './channel.js'
+import type { NotificationDigestItem } from './digest.js'
 import type { JsonValue } from './outbox-message.js'
 import type { PreferenceBook } from './preference.js'
 import type { RecipientProfile } from './recipient-profile.js'
@@ -111,6 +112,11 @@ export interface NotificationStatus {
   readonly counts: DeliveryCounts
   /** Ordered by user id, then channel type; `after` pages on. */
   readonly deliveries: readonly NotificationDelivery[]
+  /**
+   * Its recipients' deliveries folded into digests (docs/notify.md, "Digests"): each in
+   * which digest, whose message (`digestId`) carries it. Narrowed by `userId` like the deliveries.
+   */
+  readonly digested: readonly NotificationDigestItem[]
 }
 
 /** One recipient the planner considers: its profile when one is visible, and whether it lies in scope. */

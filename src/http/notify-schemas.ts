@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { NotifyResult } from '../application/notify-service.js'
 import { type Category, THROTTLE_ACTIONS } from '../domain/category.js'
+import type { NotificationDigestItem } from '../domain/digest.js'
 import {
   DELIVERY_STATES,
   type Notification,
@@ -183,6 +184,21 @@ export const notificationDeliverySchema = shapeOf<NotificationDelivery>()({
     ),
 })
 
+export const notificationDigestItemSchema = shapeOf<NotificationDigestItem>()({
+  userId: uuid,
+  channelId: uuid,
+  digestId: uuid.describe(
+    'The digest, and the id of the message that delivers it (`GET /messages/{digestId}`).',
+  ),
+  closesAt: dateTime.describe(
+    'When its window ends: its delivery is due then, or earlier when it filled up.',
+  ),
+  closedAt: dateTime.nullable().describe('When its items were fixed; null while it still takes items.'),
+  cancelled: z
+    .boolean()
+    .describe('The notification was cancelled before the digest closed: its item is left out.'),
+})
+
 export const notificationStatusSchema = shapeOf<NotificationStatus>()({
   notification: notificationSchema,
   counts: z.object(
@@ -192,4 +208,7 @@ export const notificationStatusSchema = shapeOf<NotificationStatus>()({
     >,
   ),
   deliveries: z.array(notificationDeliverySchema),
+  digested: z
+    .array(notificationDigestItemSchema)
+    .describe("Recipients' deliveries folded into digests: in which digest, whose message carries them."),
 })

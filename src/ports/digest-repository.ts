@@ -41,4 +41,11 @@ export interface DigestRepository {
   close(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null>
   /** A digest as it stands; null when absent or outside the scope. */
   find(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null>
+  /** The digests holding an item of the notification, in any state; [] outside the scope. */
+  ofNotification(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]>
+  /**
+   * Marks the notification's items cancelled in every digest not yet closed (a closed
+   * digest's items are fixed: they go out). Returns the digests it changed.
+   */
+  withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]>
 }

@@ -93,7 +93,7 @@ export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identiti
   @media (max-width: 30rem) { main { padding: 0.75rem 0.5rem; } header { padding: 0.75rem; } }
   main > .wide { grid-column: 1 / -1; }
   /* The theme: the components read these custom properties through their shadow roots. */
-  messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-templates {
+  messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates {
     --messaging-accent: #0b5cad;
     --messaging-radius: 6px;
     --messaging-border-color: #d3dae3;
@@ -122,6 +122,7 @@ export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identiti
   <messaging-preferences class="wide"></messaging-preferences>
   <messaging-inbox poll-interval="5000"></messaging-inbox>
   <messaging-health class="wide" poll-interval="10000"></messaging-health>
+  <messaging-messages class="wide"></messaging-messages>
   <messaging-templates class="wide"></messaging-templates>
 </main>
 </body>

@@ -345,6 +345,95 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       for (const o of later) expect(digestOf(o.payload).id).not.toBe(digestId)
     })
 
+    it('shows which digest carries each recipient, and a cancel takes items out of digests not yet closed', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 600, maxItems: 10 } })
+      await s.notify([s.ada], { n: 1 })
+      const [n2, n3] = [
+        (await s.notify([s.ada], { n: 2 })).notification.id,
+        (await s.notify([s.ada], { n: 3 })).notification.id,
+      ]
+      const status = (notificationId: string) =>
+        messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId })
+      const before = await status(n2)
+      expect(before.deliveries).toEqual([])
+      expect(before.digested).toHaveLength(2)
+      for (const d of before.digested) {
+        expect(d).toMatchObject({
+          userId: s.ada,
+          closedAt: null,
+          cancelled: false,
+          closesAt: at(start + 10 * MIN),
+        })
+        // The digest's id is its delivery's: the message names the digest as what it delivers.
+        const m = await messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: d.digestId })
+        expect(m).toMatchObject({ status: 'pending', notification: { id: d.digestId, userId: s.ada } })
+      }
+      // Cancelling one notification takes its items out; the digests still carry the others.
+      expect(await messaging.cancel(s.admin, { infrastructureId: s.i, notificationId: n2 })).toEqual({
+        cancelled: [],
+        kept: [],
+      })
+      expect((await status(n2)).digested.map((d) => d.cancelled)).toEqual([true, true])
+      await clock.set(at(start + 10 * MIN))
+      const out = await deliverDue(s.port, s.i)
+      expect(out.map((o) => digestOf(o.payload).items)).toEqual([
+        [{ n: 1 }, { n: 3 }],
+        [{ n: 1 }, { n: 3 }],
+      ])
+      // Closed: its items are fixed, and a cancel no longer changes them.
+      expect((await status(n3)).digested.every((d) => d.closedAt !== null && !d.cancelled)).toBe(true)
+      await messaging.cancel(s.admin, { infrastructureId: s.i, notificationId: n3 })
+      expect((await status(n3)).digested.map((d) => d.cancelled)).toEqual([false, false])
+      // A digest whose every item is cancelled is closed, and its delivery cancelled.
+      const lone = (await s.notify([s.bob], { n: 4 })).notification.id
+      const gone = await messaging.cancel(s.admin, { infrastructureId: s.i, notificationId: lone })
+      expect(gone.cancelled.map((m) => m.status)).toEqual(['cancelled', 'cancelled'])
+      const after = await status(lone)
+      expect(after.digested.map((d) => [d.cancelled, d.closedAt !== null])).toEqual([
+        [true, true],
+        [true, true],
+      ])
+      expect(gone.cancelled.map((m) => m.id).sort()).toEqual(after.digested.map((d) => d.digestId).sort())
+    })
+
+    it('removes a digest with its delivery message when retention prunes it', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 60, maxItems: 10 } })
+      const n = (await s.notify([s.ada], { n: 1 })).notification.id
+      const scope = TenantScope.of(s.service)
+      await clock.set(at(start + MIN))
+      const held = await s.port.claim({ limit: 10, leaseMs: LEASE_MS, infrastructureId: s.i })
+      expect(held).toHaveLength(2)
+      // Delivered: closed by its render, acked processed.
+      for (const h of held) {
+        const lookup = await s.port.openChannel(h.infrastructureId, h.channelId)
+        if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
+        expect((await s.port.render(h, lookup.channel.type)).ok).toBe(true)
+        await messaging.ack(s.service, {
+          infrastructureId: s.i,
+          messageId: h.id,
+          leaseToken: h.leaseToken,
+          outcome: 'processed',
+        })
+      }
+      // Still there while its message is: a digest outlives nothing it is needed for.
+      await storage.prune({ olderThan: { ageMs: 10 * 24 * 60 * MIN } })
+      expect(
+        (await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: n })).digested,
+      ).toHaveLength(2)
+      await clock.set(at(start + 2 * MIN))
+      while ((await storage.prune({ olderThan: { ageMs: 0 } })) > 0) {}
+      for (const h of held) {
+        await expect(
+          storage.unitOfWork.run(scope, (r) => r.digests.find(scope, s.i, h.id)),
+        ).resolves.toBeNull()
+      }
+      expect(
+        (await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: n })).digested,
+      ).toEqual([])
+    })
+
     it("keeps each tenant's digests to itself", async () => {
       await startHour()
       const s = await seeded()

@@ -757,6 +757,12 @@ export function describeFacadeConformance(
             'too_big',
           ],
           [
+            'listMessages: an empty recipient',
+            (m) => m.listMessages(worker, { infrastructureId: i, recipient: '  ' }),
+            'recipient',
+            'too_small',
+          ],
+          [
             'listMessages: unknown status',
             (m) => m.listMessages(worker, { infrastructureId: i, status: 'lost' as never }),
             'status',
@@ -1486,6 +1492,53 @@ export function describeFacadeConformance(
               }),
             'channels.email.channelKey',
             'channel_type_mismatch',
+          ],
+          [
+            'createCategory: digest window over 7 days',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'comment.new',
+                name: 'x',
+                digest: { windowSeconds: 604_801, maxItems: 10 },
+              }),
+            'digest.windowSeconds',
+            'too_big',
+          ],
+          [
+            'createCategory: digest of one item',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'comment.new',
+                name: 'x',
+                digest: { windowSeconds: 60, maxItems: 1 },
+              }),
+            'digest.maxItems',
+            'too_small',
+          ],
+          [
+            'createCategory: a throttle folding into a digest the category lacks',
+            (m) =>
+              m.createCategory(admin, {
+                infrastructureId: i,
+                key: 'comment.new',
+                name: 'x',
+                throttle: { limit: 1, windowSeconds: 60, onExceed: 'digest' },
+              }),
+            'throttle.onExceed',
+            'requires_digest',
+          ],
+          [
+            'updateCategory: digest key not a dotted path',
+            (m) =>
+              m.updateCategory(admin, {
+                infrastructureId: i,
+                categoryKey: 'invoice.paid',
+                digest: { windowSeconds: 60, maxItems: 10, key: 'thread..id' },
+              }),
+            'digest.key',
+            'format:regex',
           ],
           [
             'updateCategory: empty patch',

@@ -14,7 +14,11 @@ describeDigestConformance('postgres', async () => {
   const database = await createTestDatabase('digests', { clock: true })
   databases.push(database)
   return {
-    storage: await createPostgresStorage({ connectionString: database.appUrl, poolSize: 6 }),
+    storage: await createPostgresStorage({
+      connectionString: database.appUrl,
+      ownerConnectionString: database.adminUrl,
+      poolSize: 6,
+    }),
     clock: database.clock,
   }
 })

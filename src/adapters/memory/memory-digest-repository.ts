@@ -4,9 +4,10 @@ import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { digestGroupKey, inDigestScope } from '../shared/digest-scope.js'
-import { copy, type Journal, type MemoryState } from './memory-state.js'
+import { copy, type Journal, type MemoryState, messageKey } from './memory-state.js'
 
-const keyOf = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
+/** A digest's key is its delivery message's: retention removes both together. */
+const keyOf = messageKey
 
 /** Digests in a map; a unit of work runs alone, so an append and a close never interleave. */
 export class MemoryDigestRepository implements DigestRepository {
@@ -72,6 +73,37 @@ export class MemoryDigestRepository implements DigestRepository {
   async find(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
     const d = this.state.digests.get(keyOf(infrastructureId, id))
     return d && inDigestScope(scope, d.infrastructureId, d.businessId) ? copy(d) : null
+  }
+
+  async ofNotification(
+    scope: TenantScope,
+    infrastructureId: string,
+    notificationId: string,
+  ): Promise<Digest[]> {
+    return [...this.state.digests.values()]
+      .filter(
+        (d) =>
+          d.infrastructureId === infrastructureId &&
+          inDigestScope(scope, d.infrastructureId, d.businessId) &&
+          d.items.some((i) => i.notificationId === notificationId),
+      )
+      .map(copy)
+  }
+
+  async withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
+    const out: Digest[] = []
+    for (const [k, d] of this.state.digests) {
+      if (d.infrastructureId !== infrastructureId || d.closedAt !== null) continue
+      if (!inDigestScope(scope, d.infrastructureId, d.businessId)) continue
+      if (!d.items.some((i) => i.notificationId === notificationId && i.cancelled !== true)) continue
+      const next: Digest = {
+        ...d,
+        items: d.items.map((i) => (i.notificationId === notificationId ? { ...i, cancelled: true } : i)),
+      }
+      this.journal.setIn(this.state.digests, k, next)
+      out.push(copy(next))
+    }
+    return out
   }
 
   /** Stores a closed digest and frees its group for the next one. */

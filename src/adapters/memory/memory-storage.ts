@@ -152,6 +152,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           journal.deleteIn(state.outbox, key)
           journal.deleteIn(state.attempts, key)
           journal.deleteIn(state.orderingSeq, key)
+          // A digest goes with its delivery message, which has its id (and so its key).
+          journal.deleteIn(state.digests, key)
           if (m.idempotencyKey !== null) {
             journal.deleteIn(
               state.idempotency,

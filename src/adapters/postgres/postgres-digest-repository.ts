@@ -93,7 +93,38 @@ export class PostgresDigestRepository implements DigestRepository {
       .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
     return rows[0] ? digestFromRow(rows[0]) : null
   }
+
+  async ofNotification(
+    _scope: TenantScope,
+    infrastructureId: string,
+    notificationId: string,
+  ): Promise<Digest[]> {
+    const { rows } = await sql<DigestRowValues>`
+      select ${columns} from messaging_digests
+       where infrastructure_id = ${infrastructureId}::uuid and ${holds(notificationId)}
+       order by id`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
+    return rows.map(digestFromRow)
+  }
+
+  async withdraw(_scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
+    const { rows } = await sql<DigestRowValues>`
+      update messaging_digests as d
+         set items = (select jsonb_agg(case when e ->> 'notificationId' = ${notificationId}::text
+                                            then e || '{"cancelled": true}'::jsonb else e end order by n)
+                        from jsonb_array_elements(d.items) with ordinality as x(e, n))
+       where infrastructure_id = ${infrastructureId}::uuid and closed_at is null and ${holds(notificationId)}
+      returning ${columns}`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
+    return rows.map(digestFromRow)
+  }
 }
+
+/** The digest holds an item of the notification (a containment test on the items). */
+const holds = (notificationId: string) =>
+  sql`items @> jsonb_build_array(jsonb_build_object('notificationId', ${notificationId}::text))`
 
 const groupIs = (g: DigestGroup) => sql`infrastructure_id = ${g.infrastructureId}::uuid
   and user_id = ${g.userId}::uuid and category_key = ${g.categoryKey} and channel_id = ${g.channelId}::uuid

@@ -57,6 +57,12 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
        USING gone AS g
        WHERE a.infrastructure_id = g.infrastructure_id AND a.message_id = g.id
     ),
+    -- A digest (sql/0100) goes with its delivery message, which has its id.
+    gone_digests AS (
+      DELETE FROM messaging_digests AS dg
+       USING gone AS g
+       WHERE dg.infrastructure_id = g.infrastructure_id AND dg.id = g.id
+    ),
     -- The queue's per-minute rollup (sql/0120) older than QUEUE_HISTORY_KEEP_MS.
     gone_minutes AS (
       DELETE FROM messaging_queue_minutes AS q

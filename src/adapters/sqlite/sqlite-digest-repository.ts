@@ -83,6 +83,36 @@ export class SqliteDigestRepository implements DigestRepository {
     return rows[0] ? fromRow(rows[0]) : null
   }
 
+  async ofNotification(
+    scope: TenantScope,
+    infrastructureId: string,
+    notificationId: string,
+  ): Promise<Digest[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    const { rows } = await sql<Row>`
+      select * from messaging_digests
+       where infrastructure_id = ${infrastructureId}
+         and exists (select 1 from json_each(items) where json_extract(value, '$.notificationId') = ${notificationId})
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
+       order by id`.execute(this.db)
+    return rows.map(fromRow)
+  }
+
+  async withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    // One statement: each open digest holding the notification gets its items rewritten in order.
+    const { rows } = await sql<Row>`
+      update messaging_digests
+         set items = (select json_group_array(json(case when json_extract(e.value, '$.notificationId') = ${notificationId}
+                                                   then json_set(e.value, '$.cancelled', json('true')) else e.value end))
+                        from (select value from json_each(messaging_digests.items) order by key) as e)
+       where infrastructure_id = ${infrastructureId} and closed_at is null
+         and exists (select 1 from json_each(items) where json_extract(value, '$.notificationId') = ${notificationId})
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
+      returning *`.execute(this.db)
+    return rows.map(fromRow)
+  }
+
   private groupIs(g: DigestGroup) {
     return sql`infrastructure_id = ${g.infrastructureId} and user_id = ${g.userId}
       and category_key = ${g.categoryKey} and channel_id = ${g.channelId} and digest_key = ${g.digestKey}

@@ -214,6 +214,10 @@ async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Dat
   await sql`delete from ${sql.table('messaging_delivery_attempts')} where (${sql.ref('infrastructure_id')}, ${sql.ref('message_id')}) in (${settled}) ${RETENTION}`.execute(
     db,
   )
+  // A digest goes with its delivery message, which has its id.
+  await sql`delete from ${sql.table('messaging_digests')} where (${sql.ref('infrastructure_id')}, ${sql.ref('id')}) in (${settled}) ${RETENTION}`.execute(
+    db,
+  )
   const removed =
     await sql`delete from ${sql.table('messaging_outbox')} where (${sql.ref('infrastructure_id')}, ${sql.ref('id')}) in (${settled}) ${RETENTION}`.execute(
       db,

@@ -6,6 +6,7 @@ export interface StoredDigestItem {
   readonly notificationId: string
   readonly at: number
   readonly data: JsonValue
+  readonly cancelled?: boolean
 }
 
 /** A digest row of either SQL store, its times already epoch ms and its items parsed. */
@@ -28,6 +29,7 @@ const item = (i: StoredDigestItem): DigestItem => ({
   notificationId: i.notificationId,
   at: new Date(Number(i.at)),
   data: i.data,
+  ...(i.cancelled === true && { cancelled: true }),
 })
 
 export const digestFromRow = (r: DigestRowValues): Digest => ({

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { as, refusal } from '../support/rls.js'
+
+/**
+ * The digests (sql/0100) under raw SQL, as a LOGIN role granted messaging_app with the claims
+ * of tenant A, and as the fleet worker: B's digests stay out of reach (neither read, added
+ * to nor closed), members see none, nobody deletes one, and the worker only closes.
+ */
+const uuid = () => randomUUID()
+const A = { infra: uuid(), user: uuid(), admin: uuid(), digest: uuid() }
+const B = { infra: uuid(), user: uuid(), digest: uuid() }
+
+type Role = 'member' | 'infra_admin' | 'service'
+const claims = (role: Role, infra = A.infra, sub = A.admin) =>
+  JSON.stringify({ sub, role, grants: [{ infrastructure_id: infra, business_id: null }] })
+
+let db: TestDatabase
+let app: pg.Client
+let worker: pg.Client
+let admin: pg.Client
+
+const open = `insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+    digest_key, opened_at, closes_at, max_items, item_count, items)
+  values ($1, $2, null, $3, 'comment.new', $4, '', now(), now() + interval '10 minutes', 10, 1,
+          '[{"notificationId": "n1", "at": 0, "data": {"secret": "x"}}]')`
+const digests = (client: pg.Client) =>
+  client.query<{ infrastructure_id: string }>('select infrastructure_id from messaging_digests order by 1')
+const append = `update messaging_digests set items = items || '[{"data": {}}]', item_count = item_count + 1
+  where infrastructure_id = $1`
+const close = 'update messaging_digests set closed_at = now() where infrastructure_id = $1'
+
+beforeAll(async () => {
+  db = await createTestDatabase('rls_digests')
+  admin = new pg.Client({ connectionString: db.adminUrl })
+  app = new pg.Client({ connectionString: db.appUrl })
+  worker = new pg.Client({ connectionString: db.workerUrl })
+  await Promise.all([admin.connect(), app.connect(), worker.connect()])
+  for (const t of [A, B]) await admin.query(open, [t.infra, t.digest, t.user, uuid()])
+})
+
+afterAll(async () => {
+  await Promise.all([admin?.end(), app?.end(), worker?.end()])
+  await db?.drop()
+})
+
+describe('row-level security of the digests, as messaging_app with the claims of tenant A', () => {
+  it('enables and forces RLS, and grants PUBLIC nothing', async () => {
+    const r = await admin.query(
+      "select relrowsecurity, relforcerowsecurity, relacl::text from pg_class where relname = 'messaging_digests'",
+    )
+    expect(r.rows[0]).toMatchObject({ relrowsecurity: true, relforcerowsecurity: true })
+    expect(r.rows[0].relacl).not.toMatch(/(^|[{,])=/)
+  })
+
+  it("shows an admin or a service A's digests only; a member none; nothing without claims", async () => {
+    for (const role of ['service', 'infra_admin'] as const) {
+      expect((await as(app, claims(role), () => digests(app))).rows).toEqual([{ infrastructure_id: A.infra }])
+    }
+    expect((await as(app, claims('member', A.infra, A.user), () => digests(app))).rows).toEqual([])
+    expect((await as(app, null, () => digests(app))).rows).toEqual([])
+  })
+
+  it("neither adds to, closes nor opens B's digests with A's claims; nobody deletes one", async () => {
+    await as(app, claims('service'), async () => {
+      expect((await app.query(append, [B.infra])).rowCount).toBe(0)
+      expect((await app.query(close, [B.infra])).rowCount).toBe(0)
+      expect(await refusal(app, open, [B.infra, uuid(), B.user, uuid()])).toBe('42501')
+      // Its own, yes.
+      expect(await refusal(app, append, [A.infra])).toBe('no error')
+      expect(await refusal(app, 'delete from messaging_digests')).toBe('42501')
+      // A digest never moves to another tenant, and its group is written once.
+      expect(await refusal(app, 'update messaging_digests set infrastructure_id = $1', [B.infra])).toBe(
+        '42501',
+      )
+      expect(await refusal(app, 'update messaging_digests set user_id = $1', [uuid()])).toBe('42501')
+    })
+    await as(app, claims('member', A.infra, A.user), async () => {
+      expect((await app.query(close, [A.infra])).rowCount).toBe(0)
+      expect(await refusal(app, open, [A.infra, uuid(), A.user, uuid()])).toBe('42501')
+    })
+    const b = await admin.query(
+      'select item_count, closed_at from messaging_digests where infrastructure_id = $1',
+      [B.infra],
+    )
+    expect(b.rows).toEqual([{ item_count: 1, closed_at: null }])
+  })
+
+  it('lets the fleet worker read and close every digest, and change nothing else', async () => {
+    await as(worker, null, async () => {
+      expect((await digests(worker)).rows.map((x) => x.infrastructure_id).sort()).toEqual(
+        [A.infra, B.infra].sort(),
+      )
+      expect(await refusal(worker, close, [B.infra])).toBe('no error')
+      expect(await refusal(worker, append, [B.infra])).toBe('42501')
+      expect(await refusal(worker, open, [B.infra, uuid(), B.user, uuid()])).toBe('42501')
+      expect(await refusal(worker, 'delete from messaging_digests')).toBe('42501')
+    })
+  })
+
+  it("keeps a category's digest to the documented bounds", async () => {
+    const cat = (digest: string) =>
+      admin
+        .query(
+          `insert into messaging_categories (infrastructure_id, category_key, name, digest, created_by, created_at, updated_at)
+           values ($1, $2, 'C', $3::jsonb, $4, now(), now())`,
+          [A.infra, `c-${uuid().slice(0, 8)}`, digest, A.admin],
+        )
+        .then(
+          () => 'ok',
+          (e: { code: string }) => e.code,
+        )
+    expect(await cat('{"windowSeconds": 600, "maxItems": 10, "key": null}')).toBe('ok')
+    expect(await cat('{"windowSeconds": 600, "maxItems": 10, "key": "thread.id"}')).toBe('ok')
+    expect(await cat('{"windowSeconds": 0, "maxItems": 10, "key": null}')).toBe('23514')
+    expect(await cat('{"windowSeconds": 600, "maxItems": 1, "key": null}')).toBe('23514')
+    expect(await cat('{"windowSeconds": 600, "maxItems": 1001, "key": null}')).toBe('23514')
+  })
+})
