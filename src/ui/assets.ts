@@ -22,7 +22,7 @@ export interface UiAssetsOptions {
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url))
 
 /**
- * The demo page's script with the five elements, Lit and the client in one ES module for
+ * The demo page's script with the six elements, Lit and the client in one ES module for
  * browsers (ES2022). The package's build ships it next to this module (`messaging-ui.js`,
  * also exported as `messaging/ui/messaging-ui.js`) and it is used as is; in a checkout the
  * sources are bundled with esbuild (a development dependency), which takes about a fifth
@@ -59,7 +59,7 @@ export async function buildUiBundle(options: { minify?: boolean; prebuilt?: bool
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
-/** The demo page: a sign-in strip and the five elements, themed through custom properties. */
+/** The demo page: a sign-in strip and the six elements, themed through custom properties. */
 export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identities' | 'title'> = {}): string {
   const config: DemoConfig = {
     apiBaseUrl: options.apiBaseUrl ?? '/functions/v1/messaging',

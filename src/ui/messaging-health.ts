@@ -109,7 +109,9 @@ function subjectOf(payload: unknown): string {
 
 /**
  * `<messaging-health>`: queue health per tenant and channel (pending, in flight, delivered,
- * failed, dead, cancelled, age of the oldest due pending message), the channels whose circuit
+ * failed, dead, cancelled, age of the oldest due pending message), the tenant's backlog,
+ * throughput and dead letters over the last hour as charts (for operators who may read the
+ * history), the channels whose circuit
  * breaker is open (their messages wait for the endpoint to recover), the deliveries each
  * category's per-recipient throttle skipped in the last 24 hours, and the dead letters with
  * their last error and a Redrive button (one message, or every dead one of a channel). Refreshes every
