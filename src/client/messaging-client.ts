@@ -459,6 +459,36 @@ export class MessagingClient {
     }
   }
 
+  /**
+   * `service`: follows the tenant's delivery events live (`GET /events/stream`, server-sent
+   * events read with fetch): `onEvent` gets each event, in the log's order, dates revived;
+   * pass the last one's `cursor` as `after` to resume without loss. Resolves when the server
+   * ends the stream or `signal` aborts it; rejects with the typed error of a refusal.
+   */
+  async streamEvents(options: {
+    readonly infrastructureId?: string
+    /** Resume after this event's cursor: what came since is sent first. */
+    readonly after?: string
+    readonly signal?: AbortSignal
+    readonly onEvent: (event: DeliveryEvent) => void
+  }): Promise<void> {
+    const res = await this.send('GET', '/events/stream', {
+      query: this.scoped({ infrastructureId: options.infrastructureId, after: options.after }),
+      headers: { accept: 'text/event-stream' },
+      ...(options.signal && { signal: options.signal }),
+    })
+    if (!res.ok) throw this.failure(res, await res.text())
+    if (!res.body) return
+    try {
+      await readServerSentEvents(res.body, (e) => {
+        if (e.event.includes('.')) options.onEvent(revive.event(JSON.parse(e.data) as DeliveryEvent))
+      })
+    } catch (e) {
+      if (options.signal?.aborted) return
+      throw e
+    }
+  }
+
   /** Marks the caller's own entries (or `'all'`) seen, read or archived. */
   markInbox(input: Scoped<MarkInboxInput>): Promise<{ changed: number }> {
     return this.request('POST', '/inbox/mark', { body: this.scoped(input) })

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createMessagingClient } from '../../src/client/index.js'
 import type { DeliveryEvent } from '../../src/index.js'
 import { readSse } from '../support/sse.js'
+import { until } from '../support/transports.js'
 import { fixture, problem, serveOnLoopback } from './support.js'
 
 /** A cancelled message is the cheapest event: no worker needed. */
@@ -86,6 +87,21 @@ describe('GET /events over HTTP and the typed client', () => {
     expect(listed.map((e) => e.id)).toEqual(events.map((e) => e.id))
     expect(listed[0]!.occurredAt).toBeInstanceOf(Date)
     expect((await client.listEvents({ after: listed[0]!.cursor })).map((e) => e.messageId)).toEqual([a2])
+    // Live through the client: resumed after the first event, the second comes, then one made now.
+    const live: DeliveryEvent[] = []
+    const stop = new AbortController()
+    const following = client.streamEvents({
+      after: listed[0]!.cursor,
+      signal: stop.signal,
+      onEvent: (e) => live.push(e),
+    })
+    await until(() => live.length === 1)
+    const a3 = await cancelOne(f, 'adminA', f.infraA)
+    await until(() => live.length === 2)
+    expect(live.map((e) => e.messageId)).toEqual([a2, a3])
+    expect(live[1]!.occurredAt).toBeInstanceOf(Date)
+    stop.abort()
+    await following
     const asMember = createMessagingClient({
       baseUrl: baseUrl(),
       getToken: () => 'tok-memberA',
