@@ -1,6 +1,8 @@
 import type { EventType, NewDeliveryEvent } from '../domain/events.js'
 import type { NotificationSkip } from '../domain/notification.js'
 import type { ClaimedMessage, DeliveryStatus, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
+import type { TenantScope } from '../domain/tenant-scope.js'
+import type { Repositories } from '../ports/unit-of-work.js'
 import type { ServiceContext } from './context.js'
 import type { AttemptReport } from './settle.js'
 
@@ -65,3 +67,44 @@ export const skippedEvent = (ctx: ServiceContext, s: NotificationSkip): NewDeliv
   channelId: null,
   data: { userId: s.userId, channelType: s.channelType, reason: s.reason },
 })
+
+const FINAL: ReadonlySet<DeliveryStatus> = new Set(['processed', 'failed', 'dead', 'cancelled'])
+
+/**
+ * `notification.completed` for each notification of `settled` (messages this unit of work
+ * just made final) whose every message is now final. A message redriven after that and
+ * final again completes its notification again.
+ */
+export async function completedEvents(
+  ctx: ServiceContext,
+  r: Repositories,
+  scope: TenantScope,
+  settled: readonly { readonly message: OutboxMessage; readonly status: DeliveryStatus }[],
+): Promise<NewDeliveryEvent[]> {
+  const byKey = new Map<string, OutboxMessage>()
+  for (const { message, status } of settled) {
+    if (message.notification === null || !FINAL.has(status)) continue
+    byKey.set(`${message.infrastructureId}/${message.notification.id}`, message)
+  }
+  if (byKey.size === 0) return []
+  const finished = await r.events.finishedNotifications(
+    scope,
+    [...byKey.values()].map((m) => ({
+      infrastructureId: m.infrastructureId,
+      notificationId: m.notification!.id,
+    })),
+  )
+  return finished.map(({ infrastructureId, notificationId }) => {
+    const m = byKey.get(`${infrastructureId}/${notificationId}`)!
+    return {
+      id: ctx.ids.next(),
+      infrastructureId,
+      businessId: m.businessId,
+      type: 'notification.completed' as const,
+      messageId: null,
+      notificationId,
+      channelId: null,
+      data: {},
+    }
+  })
+}

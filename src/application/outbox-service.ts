@@ -1,6 +1,7 @@
 import { type Span, SpanKind } from '@opentelemetry/api'
 import type { z } from 'zod'
 import type { AuditEntry } from '../domain/audit.js'
+import type { Channel } from '../domain/channel.js'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
   type EnqueueInput,
@@ -12,11 +13,12 @@ import {
   type MessageRefInput,
   messageRefInput,
 } from '../domain/inputs.js'
-import { type OutboxMessage, payloadBytes } from '../domain/outbox-message.js'
+import { type JsonValue, type OutboxMessage, payloadBytes } from '../domain/outbox-message.js'
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
 import { inSpan, SYSTEM, traceContextOf, tracer } from '../telemetry/tracing.js'
+import { openChannel } from './channel-opener.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
 export interface EnqueueResult {
@@ -215,14 +217,21 @@ export class OutboxService {
     }
   }
 
+  /**
+   * One message, its payload with every form of its channel's secrets redacted (the
+   * module's one redactor, as for attempt errors): a payload that echoes a credential
+   * never leaves in a response.
+   */
   async get(scope: TenantScope, raw: MessageRefInput): Promise<OutboxMessage> {
     const input = parseInput(messageRefInput, raw)
     assertTenantScope(scope, input.infrastructureId)
-    const m = await this.ctx.uow.run(scope, (r) =>
-      r.outbox.findById(scope, input.infrastructureId, input.messageId),
-    )
-    if (!m) throw new NotFoundError('message', input.messageId)
-    return m
+    const found = await this.ctx.uow.run(scope, async (r) => {
+      const m = await r.outbox.findById(scope, input.infrastructureId, input.messageId)
+      if (!m) return null
+      return { m, channel: await r.channels.findById(scope, m.infrastructureId, m.channelId) }
+    })
+    if (!found) throw new NotFoundError('message', input.messageId)
+    return { ...found.m, payload: redactPayload(this.ctx, found.channel, found.m.payload) }
   }
 
   async list(scope: TenantScope, raw: ListMessagesInput): Promise<OutboxMessage[]> {
@@ -239,8 +248,30 @@ export class OutboxService {
         ...(input.businessId !== undefined && { businessId: input.businessId }),
         ...(input.channelId !== undefined && { channelId: input.channelId }),
         ...(input.status !== undefined && { status: input.status }),
+        ...(input.recipient !== undefined && { recipient: input.recipient }),
         ...(input.after !== undefined && { after: input.after }),
       }),
     )
   }
+}
+
+/**
+ * `payload` with its channel's secrets redacted in every form the redactor knows, string
+ * by string (keys too), so the JSON stays whole. A disabled channel's secrets are opened
+ * all the same (only to be hidden); a channel whose secrets do not open, or that is gone,
+ * has nothing known to hide.
+ */
+function redactPayload(ctx: ServiceContext, channel: Channel | null, payload: JsonValue): JsonValue {
+  if (!channel) return payload
+  const opened = openChannel(ctx, { ...channel, enabled: true })
+  if (opened.status !== 'ready') return payload
+  const walk = (v: JsonValue): JsonValue => {
+    if (typeof v === 'string') return opened.redact(v)
+    if (Array.isArray(v)) return v.map(walk)
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [opened.redact(k), walk(x)]))
+    }
+    return v
+  }
+  return walk(payload)
 }

@@ -7,7 +7,7 @@ import { parseInput } from '../domain/validation.js'
 import type { CancelResult, CancelTarget } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
-import { cancelledEvent } from './delivery-events.js'
+import { cancelledEvent, completedEvents } from './delivery-events.js'
 
 /**
  * What a tenant decides about a message after it is queued and before it is sent: cancel it
@@ -70,10 +70,15 @@ export class ScheduleService {
             }),
           )
         }
-        await r.events.append(
-          scope,
-          result.cancelled.map((m) => cancelledEvent(this.ctx, m)),
-        )
+        await r.events.append(scope, [
+          ...result.cancelled.map((m) => cancelledEvent(this.ctx, m)),
+          ...(await completedEvents(
+            this.ctx,
+            r,
+            scope,
+            result.cancelled.map((message) => ({ message, status: 'cancelled' as const })),
+          )),
+        ])
         return result
       })
       if (done.cancelled.length > 0) this.ctx.eventFeed.publish([input.infrastructureId])

@@ -7,7 +7,7 @@ import type { TenantScope } from '../domain/tenant-scope.js'
 import type { CompleteCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { auditEntry, type ServiceContext } from './context.js'
-import { settledEvent } from './delivery-events.js'
+import { completedEvents, settledEvent } from './delivery-events.js'
 
 /** A host name is at most 253 characters (RFC 1035); a configured name is cut there. */
 const MAX_WORKER_HOST = 253
@@ -133,6 +133,16 @@ export async function settleHeld(
     const event = settledEvent(ctx, held, cleanReport(report), commands[i]!.settle.settlement.status)
     if (event !== null) events.push(event)
   }
+  events.push(
+    ...(await completedEvents(
+      ctx,
+      r,
+      scope,
+      items.flatMap(({ held }, i) =>
+        done[i] ? [{ message: held, status: commands[i]!.settle.settlement.status }] : [],
+      ),
+    )),
+  )
   await r.events.append(scope, events)
   return commands.map((c, i) =>
     done[i] ? { acked: true, status: c.settle.settlement.status } : { acked: false, status: 'processing' },

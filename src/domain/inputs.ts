@@ -245,6 +245,8 @@ export const listMessagesInput = z.strictObject({
   businessId: tenantId.nullable().optional(),
   channelId: uuid.optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
+  /** Messages to this recipient: an address among the message's `recipients`, or a notification's user id. */
+  recipient: z.string().trim().min(1).max(320).optional(),
   after: uuid.optional(),
   limit: z.number().int().min(1).max(1000).default(100),
 })

@@ -63,6 +63,8 @@ export interface OutboxListFilter {
   readonly businessId?: string | null
   readonly channelId?: string
   readonly status?: DeliveryStatus
+  /** One of the message's `recipients`, or the user a notification's message goes to. */
+  readonly recipient?: string
   /** Keyset pagination: messages after this id, in (createdAt, id) order. */
   readonly after?: string
   readonly limit: number

@@ -4,19 +4,21 @@
  * framework. A back-end-only host never loads this entry point.
  *
  * @example
- * import { createUiClient } from 'messaging/ui' // defines the five elements
+ * import { createUiClient } from 'messaging/ui' // defines the six elements
  * const client = createUiClient({ baseUrl: '/functions/v1/messaging', getToken: () => session.token, infrastructureId })
- * for (const el of document.querySelectorAll('messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-templates')) el.client = client
+ * for (const el of document.querySelectorAll('messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates')) el.client = client
  */
 import { MessagingChannels } from './messaging-channels.js'
 import { MessagingHealth } from './messaging-health.js'
 import { MessagingInbox } from './messaging-inbox.js'
+import { MessagingMessages } from './messaging-messages.js'
 import { MessagingPreferences } from './messaging-preferences.js'
 import { MessagingTemplates } from './messaging-templates.js'
 
 export { type ChannelsClient, MessagingChannels } from './messaging-channels.js'
 export { type HealthClient, MessagingHealth } from './messaging-health.js'
 export { entryText, type InboxClient, MessagingInbox } from './messaging-inbox.js'
+export { type MessagesClient, MessagingMessages } from './messaging-messages.js'
 export { MessagingPreferences, type PreferencesClient } from './messaging-preferences.js'
 export { MessagingTemplates, type TemplatesClient } from './messaging-templates.js'
 export { type FormNode, formOf, type GroupField, type LeafField } from './schema-form.js'
@@ -29,11 +31,12 @@ export const MESSAGING_ELEMENTS = {
   'messaging-preferences': MessagingPreferences,
   'messaging-inbox': MessagingInbox,
   'messaging-health': MessagingHealth,
+  'messaging-messages': MessagingMessages,
   'messaging-templates': MessagingTemplates,
 } as const
 
 /**
- * Registers the five elements (done on import when the page has a `customElements`
+ * Registers the six elements (done on import when the page has a `customElements`
  * registry; a tag already taken is left alone).
  */
 export function defineMessagingElements(registry: CustomElementRegistry = customElements): void {
@@ -50,6 +53,7 @@ declare global {
     'messaging-preferences': MessagingPreferences
     'messaging-inbox': MessagingInbox
     'messaging-health': MessagingHealth
+    'messaging-messages': MessagingMessages
     'messaging-templates': MessagingTemplates
   }
 }

@@ -4,7 +4,9 @@ import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats } from '../domain/delivery.js'
 import type { ThrottledCount } from '../domain/notification.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
+import type { QueueMinute } from '../domain/queue-history.js'
 import { entryText } from './messaging-inbox.js'
+import { queueChartStyles, renderQueueCharts } from './queue-charts.js'
 import {
   baseStyles,
   describeError,
@@ -28,6 +30,8 @@ export interface HealthClient extends SessionClient {
   listMessagingChannels(filter?: { infrastructureId?: string }): Promise<Channel[]>
   listBreakers(filter?: { infrastructureId?: string }): Promise<BreakerView[]>
   throttledCounts(filter?: { infrastructureId?: string }): Promise<ThrottledCount[]>
+  /** The charts' figures (`GET /stats/history`); without it the element draws no charts. */
+  queueHistory?(filter?: { infrastructureId?: string; minutes?: number }): Promise<QueueMinute[]>
 }
 
 const styles = css`
@@ -105,7 +109,9 @@ function subjectOf(payload: unknown): string {
 
 /**
  * `<messaging-health>`: queue health per tenant and channel (pending, in flight, delivered,
- * failed, dead, cancelled, age of the oldest due pending message), the channels whose circuit
+ * failed, dead, cancelled, age of the oldest due pending message), the tenant's backlog,
+ * throughput and dead letters over the last hour as charts (for operators who may read the
+ * history), the channels whose circuit
  * breaker is open (their messages wait for the endpoint to recover), the deliveries each
  * category's per-recipient throttle skipped in the last 24 hours, and the dead letters with
  * their last error and a Redrive button (one message, or every dead one of a channel). Refreshes every
@@ -117,13 +123,14 @@ function subjectOf(payload: unknown): string {
  * Events: `messaging-redriven` (detail: `{ messageId }` or `{ channelId, redriven }`), `messaging-error`.
  */
 export class MessagingHealth extends MessagingElement<HealthClient> {
-  static override styles = [baseStyles, styles]
+  static override styles = [baseStyles, styles, queueChartStyles]
   static override properties: PropertyDeclarations = {
     pollInterval: { attribute: 'poll-interval', type: Number },
     stats: { state: true },
     dead: { state: true },
     breakers: { state: true },
     throttled: { state: true },
+    history: { state: true },
     channelNames: { state: true },
     status: { state: true },
     busy: { state: true },
@@ -134,6 +141,8 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
   declare protected dead: OutboxMessage[]
   declare protected breakers: BreakerView[]
   declare protected throttled: ThrottledCount[]
+  /** The last hour of one tenant, for the charts; null: none to show (no reader, or refused). */
+  declare protected history: QueueMinute[] | null
   declare protected channelNames: Map<string, string>
   declare protected status: string
   declare protected busy: string | null
@@ -145,6 +154,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     this.dead = []
     this.breakers = []
     this.throttled = []
+    this.history = null
     this.channelNames = new Map()
     this.status = ''
     this.busy = null
@@ -162,6 +172,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
     this.dead = []
     this.breakers = []
     this.throttled = []
+    this.history = null
     this.channelNames = new Map()
   }
 
@@ -184,7 +195,9 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
           ...(this.scope.infrastructureId ? [this.scope.infrastructureId] : []),
         ]),
       ]
-      const [dead, channels, breakers, throttled] = await Promise.all([
+      // The charts show one tenant: the element's (or the client's default), else the only one listed.
+      const charted = this.scope.infrastructureId ?? (everyTenant.length === 1 ? everyTenant[0] : undefined)
+      const [dead, channels, breakers, throttled, history] = await Promise.all([
         Promise.all(
           tenants.map((infrastructureId) => client.listDeadLetters({ infrastructureId, limit: 100 })),
         ),
@@ -201,6 +214,10 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
             client.throttledCounts({ infrastructureId }).catch(() => [] as ThrottledCount[]),
           ),
         ),
+        // Read by infra_admin and service with a tenant-wide grant: anyone else gets no charts.
+        charted !== undefined && client.queueHistory
+          ? client.queueHistory({ infrastructureId: charted, minutes: 60 }).catch(() => null)
+          : Promise.resolve(null),
       ])
       return {
         stats,
@@ -208,6 +225,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
         channels: channels.flat(),
         breakers: breakers.flat(),
         throttled: throttled.flat(),
+        history,
       }
     })
     if (result) {
@@ -216,6 +234,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
       this.dead = result.dead
       this.breakers = result.breakers
       this.throttled = result.throttled
+      this.history = result.history
       this.channelNames = new Map(result.channels.map((c) => [c.id, c.name || c.channelKey]))
     }
     this.loading = false
@@ -279,6 +298,13 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
         },
       },
     )
+  }
+
+  /** Backlog, throughput and dead letters over the last hour, refreshed with the rest. */
+  private renderHistory(): TemplateResult | typeof nothing {
+    if (!this.history || this.history.length === 0) return nothing
+    return html`<h3 id="history-title">The last hour</h3>
+      ${renderQueueCharts(this.history)}`
   }
 
   /** Channels whose breaker is open: their messages wait, attempts not spent, until a probe gets through. */
@@ -423,6 +449,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
           </tbody>
         </table>
       </div>
+      ${this.renderHistory()}
       ${this.renderBreakers()}
       ${this.renderThrottled()}
       <h3 id="dead-title" tabindex="-1">Dead letters</h3>

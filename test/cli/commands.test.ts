@@ -50,6 +50,7 @@ describe('messaging command line', () => {
     ['prune', '--older-than'],
     ['security-log', '--since'],
     ['audit', '--target'],
+    ['events', '--after'],
   ])('%s --help describes its options', async (command, option) => {
     const r = await cli(command, '--help')
     expect(r.code).toBe(0)
@@ -307,6 +308,36 @@ describe('operating a SQLite store from the command line', () => {
     expect(none.out).toBe("no refusals outside a caller's scope\n")
     const bad = await cli('security-log', '--sqlite', file, '--since', 'yesterday')
     expect(bad).toMatchObject({ code: 2, err: 'messaging: --since is a duration (24h) or an ISO date\n' })
+  })
+
+  it('lists the delivery events of a tenant with events, paged by --after, and refuses a bad cursor naming the flag', async () => {
+    const { message } = await messaging.enqueue(admin, {
+      infrastructureId: infra,
+      channelId,
+      payload: { n: 3 },
+    })
+    await messaging.cancel(admin, { infrastructureId: infra, messageId: message.id })
+    const listed = await cli(
+      'events',
+      '--sqlite',
+      file,
+      '--infra',
+      infra,
+      '--type',
+      'message.cancelled',
+      '--json',
+    )
+    expect(listed.code, listed.err).toBe(0)
+    const events = JSON.parse(listed.out) as { messageId: string; cursor: string }[]
+    expect(events.map((e) => e.messageId)).toContain(message.id)
+    const shown = await cli('events', '--sqlite', file, '--infra', infra)
+    expect(shown.out).toContain('message.cancelled')
+    expect(shown.out).toContain(message.id)
+    const after = await cli('events', '--sqlite', file, '--infra', infra, '--after', events.at(-1)!.cursor)
+    expect(after.out).toBe('no events\n')
+    const bad = await cli('events', '--sqlite', file, '--infra', infra, '--after', 'yesterday')
+    expect(bad.code).toBe(2)
+    expect(bad.err).toContain('--after')
   })
 
   it("finds who queued a message, its own entry or its batch's, with audit --target", async () => {

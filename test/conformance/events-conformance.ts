@@ -245,6 +245,102 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
       }
     })
 
+    it("a notify's skipped recipient is a recipient.skipped event of the notification, with its reason", async () => {
+      const s = await setup()
+      await messaging.createChannel(s.admin, { infrastructureId: s.i, channelKey: 'alerts', type: 'in_app' })
+      await messaging.createCategory(s.admin, {
+        infrastructureId: s.i,
+        key: 'invoice.paid',
+        name: 'Invoice paid',
+        channels: { in_app: { channelKey: 'alerts' } },
+      })
+      const ada = principal('member', [[s.i, null]])
+      const bob = principal('member', [[s.i, null]])
+      for (const p of [ada, bob]) {
+        await messaging.upsertProfile(s.admin, { infrastructureId: s.i, userId: p.userId, locale: 'en' })
+      }
+      await messaging.setPreference(bob, {
+        infrastructureId: s.i,
+        categoryKey: 'invoice.paid',
+        channelType: 'in_app',
+        enabled: false,
+      })
+      const { notification } = await messaging.notify(s.service, {
+        infrastructureId: s.i,
+        category: 'invoice.paid',
+        to: { users: [ada.userId, bob.userId] },
+        data: { invoice: 'INV-1' },
+      })
+      const skipped = await messaging.listEvents(s.admin, {
+        infrastructureId: s.i,
+        type: 'recipient.skipped',
+      })
+      expect(skipped).toMatchObject([
+        {
+          type: 'recipient.skipped',
+          notificationId: notification.id,
+          messageId: null,
+          data: { userId: bob.userId, channelType: 'in_app', reason: 'opted_out' },
+        },
+      ])
+    })
+
+    it('a notification whose every message is final is completed once: by the last settle, by two settles at once, or by a cancel', async () => {
+      const s = await setup()
+      await messaging.createCategory(s.admin, {
+        infrastructureId: s.i,
+        key: 'ops.alert',
+        name: 'Ops alert',
+        channels: { test: { channelKey: 'test' } },
+      })
+      const people = [principal('member', [[s.i, null]]), principal('member', [[s.i, null]])]
+      for (const p of people) {
+        await messaging.upsertProfile(s.admin, { infrastructureId: s.i, userId: p.userId, locale: 'en' })
+      }
+      const notify = async () =>
+        (
+          await messaging.notify(s.service, {
+            infrastructureId: s.i,
+            category: 'ops.alert',
+            to: { users: people.map((p) => p.userId) },
+            data: { behaviour: { do: 'deliver' } },
+          })
+        ).notification
+      const completed = async (notificationId: string) =>
+        (
+          await messaging.listEvents(s.service, { infrastructureId: s.i, type: 'notification.completed' })
+        ).filter((e) => e.notificationId === notificationId)
+
+      // Settled one at a time by a host's acks: the first leaves it open, the second completes it.
+      const first = await notify()
+      const held = await messaging.claim(s.service, { infrastructureId: s.i, limit: 10 })
+      expect(held.map((m) => m.notification?.id)).toEqual([first.id, first.id])
+      const ack = (m: (typeof held)[number]) =>
+        messaging.ack(s.service, {
+          infrastructureId: s.i,
+          messageId: m.id,
+          leaseToken: m.leaseToken,
+          outcome: 'processed',
+        })
+      await ack(held[0]!)
+      expect(await completed(first.id)).toEqual([])
+      await ack(held[1]!)
+      expect(await completed(first.id)).toMatchObject([
+        { type: 'notification.completed', notificationId: first.id, messageId: null, businessId: null },
+      ])
+
+      // The last two settled at once, in two units of work: still exactly one.
+      const second = await notify()
+      const both = await messaging.claim(s.service, { infrastructureId: s.i, limit: 10 })
+      await Promise.all(both.map(ack))
+      expect(await completed(second.id)).toHaveLength(1)
+
+      // A cancel that takes the last open messages completes it too.
+      const third = await notify()
+      await messaging.cancel(s.admin, { infrastructureId: s.i, notificationId: third.id })
+      expect(await completed(third.id)).toHaveLength(1)
+    })
+
     it('follows the tenant live: each event once in log order, resumes after a cursor without loss, nothing of another tenant, services only', async () => {
       const s = await setup()
       const other = await setup()

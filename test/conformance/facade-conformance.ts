@@ -757,6 +757,12 @@ export function describeFacadeConformance(
             'too_big',
           ],
           [
+            'listMessages: an empty recipient',
+            (m) => m.listMessages(worker, { infrastructureId: i, recipient: '  ' }),
+            'recipient',
+            'too_small',
+          ],
+          [
             'listMessages: unknown status',
             (m) => m.listMessages(worker, { infrastructureId: i, status: 'lost' as never }),
             'status',

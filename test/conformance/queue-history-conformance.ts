@@ -212,6 +212,39 @@ export function describeQueueHistoryConformance(name: string, factory: QueueHist
       expect(counted.map(figures)).toEqual([{ ...zero, enqueued: 1, backlog: 1 }])
     })
 
+    it("finds a tenant's messages by recipient, alone or with the state and channel filters", async () => {
+      const { t, admin, ch } = await seeded()
+      const to = (recipients: string[] | null) => message(t.infra, ch.id, { recipients })
+      const ms = [
+        to(['ann@example.com', '+15550100']),
+        to(['bob@example.com']),
+        to(null),
+        to(['ann@example.com']),
+      ]
+      await run(admin, (r) =>
+        r.outbox.enqueueMany(
+          admin,
+          ms.map((m) => enqueueCommand(admin, m)),
+        ),
+      )
+      const list = (filter: { recipient: string; status?: 'pending' | 'dead'; channelId?: string }) =>
+        messaging
+          .listMessages(admin.principal, { infrastructureId: t.infra, ...filter })
+          .then((rows) => rows.map((m) => m.id).sort())
+      expect(await list({ recipient: 'ann@example.com' })).toEqual([ms[0]!.id, ms[3]!.id].sort())
+      expect(await list({ recipient: '+15550100' })).toEqual([ms[0]!.id])
+      expect(await list({ recipient: 'bob@example.com', status: 'pending', channelId: ch.id })).toEqual([
+        ms[1]!.id,
+      ])
+      expect(await list({ recipient: 'bob@example.com', status: 'dead' })).toEqual([])
+      // A prefix is not a recipient, and another tenant's admin finds nothing.
+      expect(await list({ recipient: 'ann' })).toEqual([])
+      const other = principal('infra_admin', [[uuid(), null]])
+      await expect(
+        messaging.listMessages(other, { infrastructureId: t.infra, recipient: 'ann@example.com' }),
+      ).rejects.toBeInstanceOf(TenantScopeViolationError)
+    })
+
     it('keeps three hours: retention removes older minutes and nothing newer', async () => {
       const { t, admin, ch } = await seeded()
       await clock.set(at(10 * MIN))

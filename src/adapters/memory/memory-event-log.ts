@@ -7,7 +7,7 @@ import {
 } from '../../domain/events.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
-import type { EventFilter, EventLog } from '../../ports/event-log.js'
+import type { EventFilter, EventLog, NotificationRef } from '../../ports/event-log.js'
 import { copy, type Journal, type MemoryState } from './memory-state.js'
 
 /** Units of work run one at a time here, so a place drawn at append is commit order already. */
@@ -31,6 +31,18 @@ export class MemoryEventLog implements EventLog {
         occurredAt,
       })
     }
+  }
+
+  async finishedNotifications(
+    _scope: TenantScope,
+    refs: readonly NotificationRef[],
+  ): Promise<NotificationRef[]> {
+    const open = new Set<string>()
+    for (const m of this.state.outbox.values()) {
+      if (m.notification !== null && (m.status === 'pending' || m.status === 'processing'))
+        open.add(`${m.infrastructureId}/${m.notification.id}`)
+    }
+    return refs.filter((r) => !open.has(`${r.infrastructureId}/${r.notificationId}`))
   }
 
   async last(scope: TenantScope, infrastructureId: string): Promise<EventCursor | null> {

@@ -125,6 +125,9 @@ export class MemoryOutboxRepository implements OutboxRepository {
           (filter.businessId === undefined || m.businessId === filter.businessId) &&
           (filter.channelId === undefined || m.channelId === filter.channelId) &&
           (filter.status === undefined || m.status === filter.status) &&
+          (filter.recipient === undefined ||
+            m.recipients?.includes(filter.recipient) === true ||
+            m.notification?.userId === filter.recipient) &&
           (after === undefined || byCreated(m, after) > 0),
       )
       .sort(byCreated)

@@ -163,7 +163,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
           removed++
         }
         pruneQueueMinutes(state, journal, clock.now())
-        return Math.max(removed, pruneEvents(state, olderThan, batchSize))
+        // Events go by their own time, a batch at a time until none is older (the count stays the messages').
+        while (pruneEvents(state, olderThan, batchSize) >= batchSize && batchSize > 0) {}
+        return removed
       }),
     listSecurityEvents: (filter) => unitOfWork.exclusive(async () => listSecurityEvents(state, filter)),
     dump: () =>

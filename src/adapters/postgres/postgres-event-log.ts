@@ -3,7 +3,7 @@ import { TenantScopeViolationError } from '../../domain/errors.js'
 import type { DeliveryEvent, EventCursor, EventType, NewDeliveryEvent } from '../../domain/events.js'
 import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { EventFilter, EventLog } from '../../ports/event-log.js'
+import type { EventFilter, EventLog, NotificationRef } from '../../ports/event-log.js'
 import { classify } from './errors.js'
 import { json, type MessagingDatabase } from './schema.js'
 
@@ -64,6 +64,32 @@ export class PostgresEventLog implements EventLog {
           }),
         ),
       )
+  }
+
+  /**
+   * Two statements: the locks, then the check, so the check's snapshot is taken after every
+   * transaction that held one of the locks before has committed (under READ COMMITTED a
+   * statement that waited on a lock still reads with the snapshot it started with).
+   */
+  async finishedNotifications(
+    _scope: TenantScope,
+    refs: readonly NotificationRef[],
+  ): Promise<NotificationRef[]> {
+    if (refs.length === 0) return []
+    const keys = [...new Set(refs.map((r) => `${r.infrastructureId}/${r.notificationId}`))].sort()
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended('messaging.notification/' || k, 0))
+        FROM unnest(${keys}::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`.execute(this.db)
+    const open = await sql<{
+      infrastructure_id: string
+      notification_id: string
+    }>`SELECT DISTINCT o.infrastructure_id, o.notification_id
+        FROM unnest(${refs.map((r) => r.infrastructureId)}::uuid[], ${refs.map((r) => r.notificationId)}::uuid[])
+             AS t(infrastructure_id, notification_id)
+        JOIN messaging_outbox AS o
+          ON o.infrastructure_id = t.infrastructure_id AND o.notification_id = t.notification_id
+       WHERE o.status IN ('pending', 'processing')`.execute(this.db)
+    const busy = new Set(open.rows.map((r) => `${r.infrastructure_id}/${r.notification_id}`))
+    return refs.filter((r) => !busy.has(`${r.infrastructureId}/${r.notificationId}`))
   }
 
   /** The newest place below the horizon, as `list` reads. */

@@ -79,6 +79,13 @@ export class PostgresOutboxRepository implements OutboxRepository {
 
   async list(_scope: TenantScope, filter: OutboxListFilter): Promise<OutboxMessage[]> {
     let q = this.db.selectFrom('messaging_outbox as o').selectAll('o').where(outboxFilter(filter))
+    if (filter.recipient !== undefined) {
+      // Compared as text: a recipient that is an address, not a user id, is no cast error.
+      const r = filter.recipient
+      q = q.where(
+        sql<boolean>`(o.recipient_user_id::text = ${r} OR o.recipients @> jsonb_build_array(${r}::text))`,
+      )
+    }
     if (filter.after !== undefined) {
       // Keyset: rows after the cursor in (created_at, id) order. A cursor the caller cannot
       // see yields no row, so the comparison is null and the page is empty.

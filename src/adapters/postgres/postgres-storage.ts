@@ -14,7 +14,7 @@ import { type HostTransaction, hostKysely, isKysely } from './host-transaction.j
 import { createPostgresInboxFeed, type PostgresInboxFeed } from './inbox-feed.js'
 import { namingPool } from './named-statements.js'
 import { listSecurityEvents } from './postgres-security-log.js'
-import { pruneBatch } from './prune.js'
+import { pruneBatch, pruneEventsBatch } from './prune.js'
 import { checkRole } from './role-check.js'
 import type { LoginPool } from './role-routing.js'
 import type { MessagingDatabase } from './schema.js'
@@ -237,7 +237,12 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       )
     }
     try {
-      return await pruneBatch(ownerDb, pruneOptions)
+      const removed = await pruneBatch(ownerDb, pruneOptions)
+      // Events go by their own time, a batch per statement until none is older (the count
+      // returned stays the messages').
+      const batch = pruneOptions.batchSize ?? 1000
+      while ((await pruneEventsBatch(ownerDb, pruneOptions)) >= batch) {}
+      return removed
     } catch (e) {
       throw classify(e)
     }

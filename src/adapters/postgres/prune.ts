@@ -15,9 +15,6 @@ import type { MessagingDatabase } from './schema.js'
  * deleted by address. No row lock is taken before the delete: claims never touch settled
  * rows, and a message redriven meanwhile (now pending, at a new address) fails the
  * re-checked conditions and stays. Enqueues and claims never wait for a prune.
- *
- * Delivery events (sql/0110) go by their own time, up to `batchSize` of them too; the count
- * returned is the larger of the two, so "call again until 0" empties both.
  */
 export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOptions): Promise<number> {
   const batchSize = options.batchSize ?? 1000
@@ -66,7 +63,30 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
        USING gone AS g
        WHERE dg.infrastructure_id = g.infrastructure_id AND dg.id = g.id
     ),
-    gone_events AS (
+    -- The queue's per-minute rollup (sql/0120) older than QUEUE_HISTORY_KEEP_MS.
+    gone_minutes AS (
+      DELETE FROM messaging_queue_minutes AS q
+       WHERE q.minute < date_trunc('minute', messaging_now()) - ${QUEUE_HISTORY_KEEP_MS} * interval '1 millisecond'
+    )
+    SELECT count(*)::int AS n FROM gone`.execute(db)
+  return r.rows[0]?.n ?? 0
+}
+
+/**
+ * Retention of delivery events (sql/0110), as the owner: removes up to `batchSize` events
+ * older than the cut-off, oldest first, in one short statement; returns how many went.
+ */
+export async function pruneEventsBatch(
+  db: Kysely<MessagingDatabase>,
+  options: PruneOptions,
+): Promise<number> {
+  const batchSize = options.batchSize ?? 1000
+  const cutOff =
+    options.olderThan instanceof Date
+      ? sql`${options.olderThan}::timestamptz`
+      : sql`(messaging_now() - ${Math.max(0, options.olderThan.ageMs)} * interval '1 millisecond')`
+  const r = await sql<{ n: number }>`
+    WITH gone AS (
       DELETE FROM messaging_events AS v
        WHERE v.ctid = ANY (ARRAY(
                SELECT x.ctid FROM messaging_events AS x
@@ -74,12 +94,7 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
                 ORDER BY x.occurred_at
                 LIMIT ${batchSize}))
       RETURNING 1
-    ),
-    -- The queue's per-minute rollup (sql/0120) older than QUEUE_HISTORY_KEEP_MS.
-    gone_minutes AS (
-      DELETE FROM messaging_queue_minutes AS q
-       WHERE q.minute < date_trunc('minute', messaging_now()) - ${QUEUE_HISTORY_KEEP_MS} * interval '1 millisecond'
     )
-    SELECT greatest((SELECT count(*) FROM gone), (SELECT count(*) FROM gone_events))::int AS n`.execute(db)
+    SELECT count(*)::int AS n FROM gone`.execute(db)
   return r.rows[0]?.n ?? 0
 }

@@ -4,8 +4,8 @@ import type { DeliveryEvent, EventCursor, EventType, NewDeliveryEvent } from '..
 import type { JsonValue } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
-import type { EventFilter, EventLog } from '../../ports/event-log.js'
-import { canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
+import type { EventFilter, EventLog, NotificationRef } from '../../ports/event-log.js'
+import { canAccess, canAccessInfrastructure, insertChecked } from './sqlite-scope.js'
 import type { EventsTable, SqliteDatabase } from './sqlite-tables.js'
 
 /**
@@ -44,6 +44,33 @@ export class SqliteEventLog implements EventLog {
       )
       if (written === 0) throw new TenantScopeViolationError(e.infrastructureId)
     }
+  }
+
+  /** One writer at a time holds the file: nothing to wait for. */
+  async finishedNotifications(
+    scope: TenantScope,
+    refs: readonly NotificationRef[],
+  ): Promise<NotificationRef[]> {
+    const out: NotificationRef[] = []
+    for (const ref of refs) {
+      const open = await this.db
+        .selectFrom('messaging_outbox')
+        .select('id')
+        .where('infrastructure_id', '=', ref.infrastructureId)
+        .where('notification_id', '=', ref.notificationId)
+        .where('status', 'in', ['pending', 'processing'])
+        .where(
+          canAccess(
+            scope,
+            sql.ref('messaging_outbox.infrastructure_id'),
+            sql.ref('messaging_outbox.business_id'),
+          ),
+        )
+        .limit(1)
+        .executeTakeFirst()
+      if (!open) out.push(ref)
+    }
+    return out
   }
 
   async last(scope: TenantScope, infrastructureId: string): Promise<EventCursor | null> {

@@ -239,6 +239,12 @@ export class SqliteOutboxRepository implements OutboxRepository {
       .selectAll()
       .where(outboxFilter(filter))
       .where(inScope(scope))
+    if (filter.recipient !== undefined) {
+      const r = filter.recipient
+      q = q.where(
+        sql<SqlBool>`(${sql.ref('messaging_outbox.recipient_user_id')} = ${r} or exists (select 1 from json_each(${sql.ref('messaging_outbox.recipients')}) as ${sql.ref('r')} where ${sql.ref('r.value')} = ${r}))`,
+      )
+    }
     if (filter.after !== undefined) {
       // Keyset: after a message the scope can see; an unknown or foreign one yields null,
       // and a comparison with null matches nothing.

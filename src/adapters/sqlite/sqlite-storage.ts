@@ -226,12 +226,18 @@ async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Dat
     db,
   )
   await sql`delete from ${sql.table('messaging_retention_gate')} ${RETENTION}`.execute(db)
-  // Events by their own time, oldest first (what `storage.prune` returns counts the larger kind).
+  return Number(removed.numAffectedRows ?? 0n)
+}
+
+/** Up to `batchSize` delivery events older than the cut-off, oldest first; returns how many went. */
+async function pruneEvents(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Date): Promise<number> {
+  const limit = Math.max(0, Math.floor(options.batchSize ?? 1000))
+  const olderThan = cutOff(options.olderThan, now).getTime()
   const events =
     await sql`delete from ${sql.table('messaging_events')} where ${sql.ref('seq')} in (select ${sql.ref('seq')} from ${sql.table('messaging_events')} where ${sql.ref('occurred_at')} < ${olderThan} order by ${sql.ref('seq')} limit ${limit}) ${RETENTION}`.execute(
       db,
     )
-  return Math.max(Number(removed.numAffectedRows ?? 0n), Number(events.numAffectedRows ?? 0n))
+  return Number(events.numAffectedRows ?? 0n)
 }
 
 /** Marks the retention statements: the only ones that run without a tenant scope. */
@@ -268,7 +274,13 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     inboxFeed: createLocalInboxFeed(),
     eventFeed: createLocalEventFeed(),
     journalMode: () => String(raw.pragma('journal_mode', { simple: true })),
-    prune: (options) => uow.exclusive((conn) => prune(conn, options, clock.now())),
+    prune: async (options) => {
+      const removed = await uow.exclusive((conn) => prune(conn, options, clock.now()))
+      // Events in units of their own, a batch each, so no one transaction holds the file long.
+      const batch = Math.max(1, Math.floor(options.batchSize ?? 1000))
+      while ((await uow.exclusive((conn) => pruneEvents(conn, options, clock.now()))) >= batch) {}
+      return removed
+    },
     listSecurityEvents: (filter) => uow.exclusive((conn) => listSecurityEvents(conn, filter)),
     dump: () => {
       const tables = raw

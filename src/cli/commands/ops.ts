@@ -257,6 +257,49 @@ export function registerOps(program: Command, io: CliIo): void {
       })
     })
 
+  actorOptions(program.command('events'))
+    .description(
+      "The tenant's delivery events, oldest first; --after <cursor> pages on from the last one shown",
+    )
+    .option('--after <cursor>', "events after this one's cursor (the last column)")
+    .option('--type <type>', 'one type only: message.delivered, message.dead, ...')
+    .option('--limit <n>', 'at most this many events (1 to 1000)', integer(1), 100)
+    .option('--json', 'print JSON')
+    .action(async (opts: ActorOptions & { after?: string; type?: string; limit: number }) => {
+      const principal = principalOf(opts)
+      const infrastructureId = oneInfra(opts, principal)
+      await withMessaging(opts, io, async (m) => {
+        const events = await asFlags({ after: '--after', type: '--type', limit: '--limit' }, () =>
+          m.listEvents(principal, {
+            infrastructureId,
+            limit: opts.limit,
+            ...(opts.after !== undefined && { after: opts.after }),
+            ...(opts.type !== undefined && { type: opts.type as never }),
+          }),
+        )
+        if (opts.json) {
+          io.out(`${JSON.stringify(events, null, 2)}\n`)
+          return
+        }
+        if (events.length === 0) {
+          io.out('no events\n')
+          return
+        }
+        io.out(
+          `${table(
+            ['at', 'type', 'message', 'notification', 'cursor'],
+            events.map((e) => [
+              e.occurredAt.toISOString(),
+              e.type,
+              e.messageId ?? '-',
+              e.notificationId ?? '-',
+              e.cursor,
+            ]),
+          )}\n`,
+        )
+      })
+    })
+
   actorOptions(program.command('enqueue'))
     .description('Append one message to the outbox')
     .requiredOption('--channel <uuid|key>', 'the channel', channelRef)
