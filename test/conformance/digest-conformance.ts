@@ -284,6 +284,26 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       expect(await messaging.throttledCounts(s.service, { infrastructureId: s.i, since: at(0) })).toEqual([])
     })
 
+    it('opens one digest per channel when notifies for one recipient race, every item in it once', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 600, maxItems: 100 } })
+      const ids = (await Promise.all(Array.from({ length: 12 }, (_, n) => s.notify([s.ada], { n })))).map(
+        (r) => r.notification.id,
+      )
+      await clock.set(at(start + 10 * MIN))
+      const out = await deliverDue(s.port, s.i)
+      expect(out.map((o) => o.type)).toEqual(['email', 'in_app'])
+      for (const o of out) {
+        const d = digestOf(o.payload) as DigestData & { notificationIds: string[] }
+        expect(d.items).toHaveLength(12)
+        expect([...d.notificationIds].sort()).toEqual([...ids].sort())
+        // Enqueue order: the order the racing units of work took the digest's row.
+        expect(d.items.map((x) => x.n).sort((a, b) => Number(a) - Number(b))).toEqual(
+          Array.from({ length: 12 }, (_, n) => n),
+        )
+      }
+    })
+
     it('renders the items as a list with the Liquid template of the category', async () => {
       const start = await startHour()
       const s = await seeded({ digest: { windowSeconds: 60, maxItems: 10 } })

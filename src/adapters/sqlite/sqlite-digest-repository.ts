@@ -34,12 +34,14 @@ export class SqliteDigestRepository implements DigestRepository {
          set items = json_insert(items, '$[#]', json(${entry})), item_count = item_count + 1,
              closed_at = case when item_count + 1 >= max_items then ${now} end
        where ${this.groupIs(group)} and closed_at is null and closes_at > ${now}
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
       returning *`.execute(this.db)
     if (rows[0]) return fromRow(rows[0])
     // A window that ended frees the group for the next digest; its delivery reads it as it is.
     await sql`
       update messaging_digests set closed_at = ${now}
-       where ${this.groupIs(group)} and closed_at is null and closes_at <= ${now}`.execute(this.db)
+       where ${this.groupIs(group)} and closed_at is null and closes_at <= ${now}
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}`.execute(this.db)
     return null
   }
 
@@ -55,9 +57,10 @@ export class SqliteDigestRepository implements DigestRepository {
     const { rows } = await sql<Row>`
       insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
                                      digest_key, opened_at, closes_at, max_items, item_count, items, closed_at)
-      values (${group.infrastructureId}, ${digest.id}, ${group.businessId}, ${group.userId}, ${group.categoryKey},
-              ${group.channelId}, ${group.digestKey}, ${now}, ${now + digest.settings.windowSeconds * 1000},
-              ${digest.settings.maxItems}, 1, ${items}, null)
+      select ${group.infrastructureId}, ${digest.id}, ${group.businessId}, ${group.userId}, ${group.categoryKey},
+             ${group.channelId}, ${group.digestKey}, ${now}, ${now + digest.settings.windowSeconds * 1000},
+             ${digest.settings.maxItems}, 1, ${items}, null
+       where ${canAccess(scope, sql.val(group.infrastructureId), sql.val(group.businessId))}
       on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
         where closed_at is null do nothing
       returning *`.execute(this.db)
