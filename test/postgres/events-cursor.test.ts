@@ -73,7 +73,7 @@ describe('PostgreSQL event cursor: commit order across interleaved transactions'
     const commit = (label: string) =>
       storage.unitOfWork.run(scope, (r) => r.events.append(scope, [event(label)]))
     const labels = (events: { data: { [k: string]: unknown } }[]) => events.map((e) => e.data.label)
-    return { list, held, commit, labels }
+    return { list, held, commit, labels, scope, event }
   }
 
   it('an event that commits after a later one is never stepped over: the later waits for it', async () => {
@@ -106,15 +106,10 @@ describe('PostgreSQL event cursor: commit order across interleaved transactions'
     await d.appended
     expect(s.labels(await s.list())).toEqual(['a'])
     // e takes its place while d is open, then rolls back.
-    const rolledBack = storage.unitOfWork.run(
-      TenantScope.of(principal('service', [[a[0]!.infrastructureId, null]])),
-      async (r) => {
-        await r.events.append(TenantScope.of(principal('service', [[a[0]!.infrastructureId, null]])), [
-          { ...a[0]!, id: uuid(), data: { label: 'e' } },
-        ])
-        throw new Error('rolled back')
-      },
-    )
+    const rolledBack = storage.unitOfWork.run(s.scope, async (r) => {
+      await r.events.append(s.scope, [s.event('e')])
+      throw new Error('rolled back')
+    })
     await expect(rolledBack).rejects.toThrow('rolled back')
     d.release()
     await d.done
