@@ -72,7 +72,7 @@ import type {
 import type { Principal } from '../domain/tenant-scope.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
-import { readServerSentEvents } from './event-stream.js'
+import { readServerSentEvents, type ServerSentEvent } from './event-stream.js'
 
 /** What `streamInbox` passes on: a new entry with its event id, or the unread count. */
 export type InboxStreamEvent =
@@ -490,25 +490,13 @@ export class MessagingClient {
     readonly signal?: AbortSignal
     readonly onEvent: (event: InboxStreamEvent) => void
   }): Promise<void> {
-    const res = await this.send('GET', '/inbox/stream', {
-      query: this.scoped({ infrastructureId: options.infrastructureId, after: options.after }),
-      headers: { accept: 'text/event-stream' },
-      ...(options.signal && { signal: options.signal }),
+    await this.follow('/inbox/stream', options, (e) => {
+      if (e.event === 'entry' && e.id !== null) {
+        options.onEvent({ type: 'entry', id: e.id, entry: revive.inbox(JSON.parse(e.data) as InboxEntry) })
+      } else if (e.event === 'unread') {
+        options.onEvent({ type: 'unread', unread: (JSON.parse(e.data) as { unread: number }).unread })
+      }
     })
-    if (!res.ok) throw this.failure(res, await res.text())
-    if (!res.body) return
-    try {
-      await readServerSentEvents(res.body, (e) => {
-        if (e.event === 'entry' && e.id !== null) {
-          options.onEvent({ type: 'entry', id: e.id, entry: revive.inbox(JSON.parse(e.data) as InboxEntry) })
-        } else if (e.event === 'unread') {
-          options.onEvent({ type: 'unread', unread: (JSON.parse(e.data) as { unread: number }).unread })
-        }
-      })
-    } catch (e) {
-      if (options.signal?.aborted) return
-      throw e
-    }
   }
 
   /**
@@ -524,7 +512,21 @@ export class MessagingClient {
     readonly signal?: AbortSignal
     readonly onEvent: (event: DeliveryEvent) => void
   }): Promise<void> {
-    const res = await this.send('GET', '/events/stream', {
+    await this.follow('/events/stream', options, (e) => {
+      if (e.event.includes('.')) options.onEvent(revive.event(JSON.parse(e.data) as DeliveryEvent))
+    })
+  }
+
+  /**
+   * Reads a server-sent event stream with fetch (so the bearer token goes with it) until the
+   * server ends it or `signal` aborts it; a refusal rejects with its typed error.
+   */
+  private async follow(
+    path: string,
+    options: { readonly infrastructureId?: string; readonly after?: string; readonly signal?: AbortSignal },
+    onEvent: (event: ServerSentEvent) => void,
+  ): Promise<void> {
+    const res = await this.send('GET', path, {
       query: this.scoped({ infrastructureId: options.infrastructureId, after: options.after }),
       headers: { accept: 'text/event-stream' },
       ...(options.signal && { signal: options.signal }),
@@ -532,9 +534,7 @@ export class MessagingClient {
     if (!res.ok) throw this.failure(res, await res.text())
     if (!res.body) return
     try {
-      await readServerSentEvents(res.body, (e) => {
-        if (e.event.includes('.')) options.onEvent(revive.event(JSON.parse(e.data) as DeliveryEvent))
-      })
+      await readServerSentEvents(res.body, onEvent)
     } catch (e) {
       if (options.signal?.aborted) return
       throw e

@@ -171,7 +171,10 @@ export interface OutboxRepository {
    * the batch answers with the batch's first message. Each message created appends its
    * `audit` entry, if it has one (details gain `channelId`), in the same unit of work. A
    * message of a notification with an idempotency key is a ValidationError, one written by
-   * a member a ForbiddenRoleError. One result per command, in order.
+   * a member a ForbiddenRoleError. A plain message (no notification, not a digest's delivery:
+   * `foldsIntoChannelDigest`) whose channel has `config.digest` writes nothing of the batch
+   * and throws ChannelDigestsSignal, for the caller to fold it into the channel's digest.
+   * One result per command, in order.
    */
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]>
   /** null when absent or outside the scope. */

@@ -454,6 +454,176 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       ).toEqual([])
     })
 
+    /** Claims what is due and renders each: a plain message's recipients and what it goes out with. */
+    async function deliverPlain(port: DeliveryPort, i: string) {
+      const held = await port.claim({ limit: 50, leaseMs: LEASE_MS, infrastructureId: i })
+      const out: Array<{ to: string; payload: unknown }> = []
+      for (const h of held) {
+        const lookup = await port.openChannel(h.infrastructureId, h.channelId)
+        if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
+        const step = await port.render(h, lookup.channel.type)
+        expect(step.ok).toBe(true)
+        out.push({ to: (h.recipients ?? []).join(','), payload: step.ok && step.payload })
+      }
+      return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+    }
+
+    it('collapses plain enqueues on a channel with a digest into one delivery per destination and key', async () => {
+      const start = await startHour()
+      const s = await seeded()
+      const made = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'batched',
+        type: 'email',
+        config: { from: 'news@example.com', digest: { windowSeconds: 600, maxItems: 3, key: 'thread' } },
+      })
+      expect(made.config.digest).toEqual({ windowSeconds: 600, maxItems: 3, key: 'thread' })
+      const enqueue = (to: string[], payload: Record<string, unknown>, extra: object = {}) =>
+        messaging.enqueue(s.service, {
+          infrastructureId: s.i,
+          channelKey: 'batched',
+          recipients: to,
+          payload: payload as never,
+          ...extra,
+        })
+      const first = await enqueue(['ada@example.com'], { n: 1, thread: 'x' })
+      // The answer is the digest's delivery: due when the window ends, naming the digest.
+      expect(first).toMatchObject({
+        created: true,
+        message: {
+          status: 'pending',
+          payload: { digestId: first.message.id },
+          availableAt: at(start + 10 * MIN),
+        },
+      })
+      await clock.set(at(start + MIN))
+      const second = await enqueue(['ada@example.com'], { n: 2, thread: 'x' })
+      expect(second.message.id).toBe(first.message.id)
+      await enqueue(['bob@example.com'], { n: 3, thread: 'x' })
+      await enqueue(['ada@example.com'], { n: 4, thread: 'y' })
+      // A batch folds too, beside a message of a channel without a digest, written on its own.
+      const batch = await messaging.enqueueMany(s.service, [
+        {
+          infrastructureId: s.i,
+          channelKey: 'mail',
+          recipients: ['ada@example.com'],
+          payload: { alone: true },
+        },
+        {
+          infrastructureId: s.i,
+          channelKey: 'batched',
+          recipients: ['ada@example.com'],
+          payload: { n: 5, thread: 'x' },
+        },
+      ])
+      expect(batch[0]!.message.payload).toEqual({ alone: true })
+      expect(batch[1]!.message.id).toBe(first.message.id)
+      // The item that fills a digest (maxItems 3) makes its delivery due at once.
+      expect(await deliverPlain(s.port, s.i)).toEqual([
+        { to: 'ada@example.com', payload: { alone: true } },
+        {
+          to: 'ada@example.com',
+          payload: {
+            digest: {
+              id: first.message.id,
+              count: 3,
+              items: [
+                { n: 1, thread: 'x' },
+                { n: 2, thread: 'x' },
+                { n: 5, thread: 'x' },
+              ],
+              firstAt: at(start).toISOString(),
+              lastAt: at(start + MIN).toISOString(),
+            },
+          },
+        },
+      ])
+      await clock.set(at(start + 10 * MIN))
+      expect(await deliverPlain(s.port, s.i)).toEqual([])
+      await clock.set(at(start + 11 * MIN))
+      const rest = await deliverPlain(s.port, s.i)
+      expect(rest.map((o) => [o.to, digestOf(o.payload).items.map((x) => x.n)])).toEqual([
+        ['ada@example.com', [4]],
+        ['bob@example.com', [3]],
+      ])
+      // A notify over the channel is a category's business: it goes on its own.
+      await messaging.createCategory(s.admin, {
+        infrastructureId: s.i,
+        key: 'plain.mail',
+        name: 'Plain',
+        channels: { email: { channelKey: 'batched' } },
+      })
+      const n = await messaging.notify(s.service, {
+        infrastructureId: s.i,
+        category: 'plain.mail',
+        to: { users: [s.ada] },
+        data: { hello: 1 },
+      })
+      expect(n.notification.messageCount).toBe(1)
+      expect((await deliverPlain(s.port, s.i)).map((o) => o.payload)).toEqual([{ hello: 1 }])
+    })
+
+    it('validates a channel digest like a category digest, and refuses what one delivery cannot carry', async () => {
+      await startHour()
+      const s = await seeded()
+      const create = (digest: unknown) =>
+        messaging.createChannel(s.admin, {
+          infrastructureId: s.i,
+          channelKey: `c${Math.random().toString(36).slice(2, 8)}`,
+          type: 'in_app',
+          config: { digest } as never,
+        })
+      expect(await issues(create({ windowSeconds: 0, maxItems: 5 }))).toEqual([
+        'config.digest.windowSeconds too_small',
+      ])
+      expect(await issues(create({ windowSeconds: 60, maxItems: 1001 }))).toEqual([
+        'config.digest.maxItems too_big',
+      ])
+      expect(await issues(create({ windowSeconds: 60, maxItems: 5, key: 'a..b' }))).toEqual([
+        'config.digest.key format:regex',
+      ])
+      const c = await create({ windowSeconds: 60, maxItems: 5 })
+      expect(c.config.digest).toEqual({ windowSeconds: 60, maxItems: 5, key: null })
+      expect(
+        await issues(
+          messaging.configureChannel(s.admin, {
+            infrastructureId: s.i,
+            channelId: c.id,
+            config: { digest: { windowSeconds: 60, maxItems: 1 } },
+          }),
+        ),
+      ).toEqual(['config.digest.maxItems too_small'])
+      const before = await messaging.listMessages(s.admin, { infrastructureId: s.i })
+      expect(
+        await issues(
+          messaging.enqueue(s.service, {
+            infrastructureId: s.i,
+            channelId: c.id,
+            payload: { n: 1 },
+            idempotencyKey: 'k1',
+          }),
+        ),
+      ).toEqual(['idempotencyKey channel_digest'])
+      expect(
+        await issues(
+          messaging.enqueueMany(s.service, [
+            { infrastructureId: s.i, channelId: c.id, payload: { n: 1 } },
+            { infrastructureId: s.i, channelId: c.id, payload: { n: 2 }, orderingKey: 'o1' },
+          ]),
+        ),
+      ).toEqual(['items.1.orderingKey channel_digest'])
+      // All or nothing: the batch's first item opened no digest.
+      expect(await messaging.listMessages(s.admin, { infrastructureId: s.i })).toEqual(before)
+      // Without its digest the channel takes each message alone again.
+      await messaging.configureChannel(s.admin, { infrastructureId: s.i, channelId: c.id, config: {} })
+      const alone = await messaging.enqueue(s.service, {
+        infrastructureId: s.i,
+        channelId: c.id,
+        payload: { n: 3 },
+      })
+      expect(alone.message.payload).toEqual({ n: 3 })
+    })
+
     it("keeps each tenant's digests to itself", async () => {
       await startHour()
       const s = await seeded()

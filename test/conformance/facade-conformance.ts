@@ -528,6 +528,33 @@ export function describeFacadeConformance(
             'too_small',
           ],
           [
+            'createChannel: digest window over 7 days',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'in_app',
+                config: { digest: { windowSeconds: 604_801, maxItems: 10 } },
+              }),
+            'config.digest.windowSeconds',
+            'too_big',
+          ],
+          [
+            'configureChannel: digest of one item',
+            (m) =>
+              m.configureChannel(admin, {
+                infrastructureId: i,
+                channelId,
+                config: {
+                  url: 'https://example.com/h',
+                  secrets: WEBHOOK.secrets,
+                  digest: { windowSeconds: 60, maxItems: 1 },
+                },
+              }),
+            'config.digest.maxItems',
+            'too_small',
+          ],
+          [
             'configureChannel: empty patch',
             (m) => m.configureChannel(admin, { infrastructureId: i, channelId }),
             'config',

@@ -14,7 +14,7 @@ type Row = Omit<DigestRowValues, 'items'> & { items: string }
 const fromRow = (r: Row): Digest => digestFromRow({ ...r, items: JSON.parse(r.items) })
 
 /**
- * Digests in the shared file (v21). Each change is one statement on the digest's row inside
+ * Digests in the shared file (v21, v23). Each change is one statement on the digest's row inside
  * the unit's write transaction, which keeps two processes from adding to and closing one
  * digest at once; the time is the store's clock. The open digest of a group is unique (a
  * partial unique index), so two openers never both succeed.
@@ -56,13 +56,19 @@ export class SqliteDigestRepository implements DigestRepository {
     const items = JSON.stringify([{ notificationId: item.notificationId, at: now, data: item.data }])
     const { rows } = await sql<Row>`
       insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
-                                     digest_key, opened_at, closes_at, max_items, item_count, items, closed_at)
+                                     destination, digest_key, opened_at, closes_at, max_items, item_count, items,
+                                     closed_at)
       select ${group.infrastructureId}, ${digest.id}, ${group.businessId}, ${group.userId}, ${group.categoryKey},
-             ${group.channelId}, ${group.digestKey}, ${now}, ${now + digest.settings.windowSeconds * 1000},
-             ${digest.settings.maxItems}, 1, ${items}, null
+             ${group.channelId}, ${group.destination}, ${group.digestKey}, ${now},
+             ${now + digest.settings.windowSeconds * 1000}, ${digest.settings.maxItems}, 1, ${items}, null
        where ${canAccess(scope, sql.val(group.infrastructureId), sql.val(group.businessId))}
-      on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
-        where closed_at is null do nothing
+      ${
+        group.destination === null
+          ? sql`on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+                  where closed_at is null`
+          : sql`on conflict (infrastructure_id, channel_id, destination, digest_key, coalesce(business_id, ''))
+                  where closed_at is null and destination is not null`
+      } do nothing
       returning *`.execute(this.db)
     return rows[0] ? fromRow(rows[0]) : null
   }
@@ -117,8 +123,12 @@ export class SqliteDigestRepository implements DigestRepository {
   }
 
   private groupIs(g: DigestGroup) {
-    return sql`infrastructure_id = ${g.infrastructureId} and user_id = ${g.userId}
-      and category_key = ${g.categoryKey} and channel_id = ${g.channelId} and digest_key = ${g.digestKey}
+    const who =
+      g.destination === null
+        ? sql`user_id = ${g.userId} and category_key = ${g.categoryKey}`
+        : sql`destination = ${g.destination}`
+    return sql`infrastructure_id = ${g.infrastructureId} and ${who}
+      and channel_id = ${g.channelId} and digest_key = ${g.digestKey}
       and coalesce(business_id, '') = ${g.businessId ?? ''}`
   }
 }

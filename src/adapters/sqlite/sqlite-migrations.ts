@@ -908,9 +908,49 @@ CREATE TABLE messaging_queue_minutes (
 ) STRICT;
 `
 
+// Digests of a channel, for plain enqueues (sql/0102): a digest is a category's (user_id and
+// category_key) or a channel's (destination: the recipient list as one JSON text). SQLite
+// cannot drop a NOT NULL, so the table is built again with the same rows; a second partial
+// unique index keeps one open digest per channel group.
+const v23 = /* sql */ `
+CREATE TABLE messaging_digests_v23 (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  user_id           TEXT,
+  category_key      TEXT,
+  channel_id        TEXT    NOT NULL,
+  destination       TEXT,
+  digest_key        TEXT    NOT NULL CHECK (length(digest_key) <= 200),
+  opened_at         INTEGER NOT NULL,
+  closes_at         INTEGER NOT NULL,
+  max_items         INTEGER NOT NULL CHECK (max_items BETWEEN 2 AND 1000),
+  item_count        INTEGER NOT NULL CHECK (item_count BETWEEN 1 AND max_items),
+  items             TEXT    NOT NULL CHECK (json_valid(items) AND json_type(items) = 'array'),
+  closed_at         INTEGER,
+  PRIMARY KEY (infrastructure_id, id),
+  CHECK ((user_id IS NOT NULL AND category_key IS NOT NULL AND destination IS NULL)
+         OR (user_id IS NULL AND category_key IS NULL AND destination IS NOT NULL))
+) STRICT;
+INSERT INTO messaging_digests_v23 (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+                                   destination, digest_key, opened_at, closes_at, max_items, item_count, items,
+                                   closed_at)
+  SELECT infrastructure_id, id, business_id, user_id, category_key, channel_id, NULL, digest_key, opened_at,
+         closes_at, max_items, item_count, items, closed_at
+    FROM messaging_digests;
+DROP TABLE messaging_digests;
+ALTER TABLE messaging_digests_v23 RENAME TO messaging_digests;
+CREATE UNIQUE INDEX messaging_digests_open_idx
+  ON messaging_digests (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL;
+CREATE UNIQUE INDEX messaging_digests_open_destination_idx
+  ON messaging_digests (infrastructure_id, channel_id, destination, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL AND destination IS NOT NULL;
+`
+
 // Status webhook endpoints (sql/0130): each with its place in its tenant's event log, its
 // failure run and a lease, so one dispatcher at a time sends an endpoint's events.
-const v23 = /* sql */ `
+const v24 = /* sql */ `
 CREATE TABLE messaging_event_endpoints (
   infrastructure_id TEXT    NOT NULL,
   id                TEXT    NOT NULL,
@@ -955,5 +995,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 20, name: 'events', sql: v20 },
   { version: 21, name: 'digests', sql: v21 },
   { version: 22, name: 'queue_minutes', sql: v22 },
-  { version: 23, name: 'event_endpoints', sql: v23 },
+  { version: 23, name: 'channel_digests', sql: v23 },
+  { version: 24, name: 'event_endpoints', sql: v24 },
 ]
