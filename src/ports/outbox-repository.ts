@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../domain/audit.js'
-import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../domain/delivery.js'
 import type { MessageNotification } from '../domain/notification.js'
 import type {
   ClaimedMessage,
@@ -246,5 +246,5 @@ export interface OutboxRepository {
    * Counts per (infrastructure, channel) within the scope, ordered by infrastructure then
    * channel; the oldest due message's age is taken against the store's now.
    */
-  stats(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<ChannelStats[]>
+  stats(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<QueueCounts[]>
 }

@@ -11,6 +11,8 @@ import {
 } from '../../src/index.js'
 import type { Repositories } from '../../src/ports/unit-of-work.js'
 import { createSecretBox } from '../../src/secrets/index.js'
+import { prometheusText } from '../../src/telemetry/prometheus.js'
+import { tenantQueues } from '../../src/telemetry/queue-series.js'
 import { at, principal, tenant } from '../support/fixtures.js'
 import type { StoreClock } from '../support/store-clock.js'
 import type { ClockedStorageFactory } from './repository-conformance.js'
@@ -561,6 +563,55 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       })
       expect(n.notification.messageCount).toBe(1)
       expect((await deliverPlain(s.port, s.i)).map((o) => o.payload)).toEqual([{ hello: 1 }])
+    })
+
+    it('counts the messages held in open digests in the queue health, per tenant and channel', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 600, maxItems: 10 } })
+      const other = await seeded()
+      const batched = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'batched',
+        type: 'in_app',
+        config: { digest: { windowSeconds: 600, maxItems: 10 } },
+      })
+      await s.notify([s.ada], { n: 1 })
+      await s.notify([s.ada, s.bob], { n: 2 })
+      for (const n of [1, 2, 3]) {
+        await messaging.enqueue(s.service, { infrastructureId: s.i, channelId: batched.id, payload: { n } })
+      }
+      await other.notify([other.ada], { n: 1 })
+      const held = async (p: Principal, i: string) =>
+        Object.fromEntries(
+          (await messaging.stats(p, { infrastructureId: i })).map((c) => [
+            c.channelId,
+            [c.pending, c.digested],
+          ]),
+        )
+      const channels = await messaging.listChannels(s.admin, { infrastructureId: s.i })
+      const id = (key: string) => channels.find((c) => c.channelKey === key)!.id
+      // ada's and bob's digests on each channel of the category, one digest of the channel: one pending delivery each.
+      expect(await held(s.admin, s.i)).toEqual({
+        [id('alerts')]: [2, 3],
+        [id('mail')]: [2, 3],
+        [id('batched')]: [1, 3],
+      })
+      expect(await held(s.service, s.i)).toEqual(await held(s.admin, s.i))
+      // The other tenant's own digests only.
+      expect(Object.values(await held(other.admin, other.i))).toEqual([
+        [1, 1],
+        [1, 1],
+      ])
+      // A member reads the queue, not the digests (they hold others' data).
+      const member = principal('member', [[s.i, null]], s.ada)
+      expect(Object.values(await held(member, s.i)).map(([, d]) => d)).toEqual([0, 0, 0])
+      // Metrics sum them per tenant.
+      const text = prometheusText(tenantQueues(await messaging.stats(s.admin, { infrastructureId: s.i })))
+      expect(text).toContain(`messaging_digested_messages{infrastructure_id="${s.i}"} 9\n`)
+      // Closed by their deliveries: nothing is held any more.
+      await clock.set(at(start + 10 * MIN))
+      expect(await deliverDue(s.port, s.i)).toHaveLength(5)
+      expect(Object.values(await held(s.admin, s.i)).map(([, d]) => d)).toEqual([0, 0, 0])
     })
 
     it('validates a channel digest like a category digest, and refuses what one delivery cannot carry', async () => {

@@ -3,7 +3,7 @@ import type { CategoryDigest } from '../../domain/category.js'
 import type { Digest, DigestGroup } from '../../domain/digest.js'
 import { TenantScopeViolationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import type { DigestHeld, DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { inDigestScope } from '../shared/digest-scope.js'
 import { type DigestRowValues, digestFromRow } from '../shared/rows/digest-rows.js'
 import { classify } from './errors.js'
@@ -105,6 +105,24 @@ export class PostgresDigestRepository implements DigestRepository {
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
     return rows.map(digestFromRow)
+  }
+
+  async held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    // The policies keep the scope's tenants; an open digest is a few rows per recipient at most.
+    const { rows } = await sql<{ infrastructure_id: string; channel_id: string; items: number }>`
+      select infrastructure_id, channel_id, sum(item_count)::int as items from messaging_digests
+       where closed_at is null
+         and ${filter.infrastructureId === undefined ? sql`true` : sql`infrastructure_id = ${filter.infrastructureId}::uuid`}
+       group by infrastructure_id, channel_id
+       order by infrastructure_id, channel_id`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map((r) => ({
+      infrastructureId: r.infrastructure_id,
+      channelId: r.channel_id,
+      items: r.items,
+    }))
   }
 
   async withdraw(_scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {

@@ -3,7 +3,7 @@ import type { CategoryDigest } from '../../domain/category.js'
 import type { Digest, DigestGroup } from '../../domain/digest.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
-import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import type { DigestHeld, DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { inDigestScope } from '../shared/digest-scope.js'
 import { type DigestRowValues, digestFromRow } from '../shared/rows/digest-rows.js'
 import { canAccess } from './sqlite-scope.js'
@@ -105,6 +105,22 @@ export class SqliteDigestRepository implements DigestRepository {
          and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
        order by id`.execute(this.db)
     return rows.map(fromRow)
+  }
+
+  async held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    const { rows } = await sql<{ infrastructure_id: string; channel_id: string; items: number }>`
+      select infrastructure_id, channel_id, sum(item_count) as items from messaging_digests
+       where closed_at is null
+         and ${filter.infrastructureId === undefined ? sql`1` : sql`infrastructure_id = ${filter.infrastructureId}`}
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
+       group by infrastructure_id, channel_id
+       order by infrastructure_id, channel_id`.execute(this.db)
+    return rows.map((r) => ({
+      infrastructureId: r.infrastructure_id,
+      channelId: r.channel_id,
+      items: Number(r.items),
+    }))
   }
 
   async withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
