@@ -71,7 +71,7 @@ export interface ChannelTypeDefinition {
 // A DNS name, an IPv4 literal, or a bracketed IPv6 literal (as URL.hostname spells it);
 // whether the address may be reached is the transport's SSRF guard's call, not the schema's.
 const urlHostname = new RegExp(`(?:${z.regexes.hostname.source})|(?:^\\[[0-9a-fA-F:.]+\\]$)`)
-const httpUrl = z.url({ protocol: /^https?$/, hostname: urlHostname }).max(2048)
+export const httpUrl = z.url({ protocol: /^https?$/, hostname: urlHostname }).max(2048)
 
 export const inAppConfigSchema = z.strictObject({
   /** Days an inbox entry is kept; null keeps it forever. */

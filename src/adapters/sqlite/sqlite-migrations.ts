@@ -948,6 +948,30 @@ CREATE UNIQUE INDEX messaging_digests_open_destination_idx
   WHERE closed_at IS NULL AND destination IS NOT NULL;
 `
 
+// Status webhook endpoints (sql/0130): each with its place in its tenant's event log, its
+// failure run and a lease, so one dispatcher at a time sends an endpoint's events.
+const v24 = /* sql */ `
+CREATE TABLE messaging_event_endpoints (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  url               TEXT    NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
+  event_types       TEXT    CHECK (event_types IS NULL OR (json_valid(event_types) AND json_type(event_types) = 'array')),
+  enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  secret            TEXT    NOT NULL,
+  cursor            TEXT,
+  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at   INTEGER NOT NULL,
+  last_error        TEXT,
+  failing_since     INTEGER,
+  lease_token       TEXT,
+  leased_until      INTEGER,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, id)
+) STRICT;
+CREATE INDEX messaging_event_endpoints_due_idx ON messaging_event_endpoints (next_attempt_at) WHERE enabled = 1;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -972,4 +996,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 21, name: 'digests', sql: v21 },
   { version: 22, name: 'queue_minutes', sql: v22 },
   { version: 23, name: 'channel_digests', sql: v23 },
+  { version: 24, name: 'event_endpoints', sql: v24 },
 ]
