@@ -972,6 +972,25 @@ CREATE TABLE messaging_event_endpoints (
 CREATE INDEX messaging_event_endpoints_due_idx ON messaging_event_endpoints (next_attempt_at) WHERE enabled = 1;
 `
 
+// A notification's digests found by an index (sql/0103): one row per item of a digest,
+// (infrastructure_id, notification_id) -> digest_id, written with the item, removed with its
+// digest by the cascade.
+const v25 = /* sql */ `
+CREATE TABLE messaging_digest_items (
+  infrastructure_id TEXT NOT NULL,
+  notification_id   TEXT NOT NULL,
+  digest_id         TEXT NOT NULL,
+  business_id       TEXT,
+  PRIMARY KEY (infrastructure_id, notification_id, digest_id),
+  FOREIGN KEY (infrastructure_id, digest_id) REFERENCES messaging_digests (infrastructure_id, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX messaging_digest_items_digest_idx ON messaging_digest_items (infrastructure_id, digest_id);
+INSERT OR IGNORE INTO messaging_digest_items (infrastructure_id, notification_id, digest_id, business_id)
+  SELECT d.infrastructure_id, json_extract(e.value, '$.notificationId'), d.id, d.business_id
+    FROM messaging_digests AS d, json_each(d.items) AS e
+   WHERE json_extract(e.value, '$.notificationId') IS NOT NULL;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -997,4 +1016,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 22, name: 'queue_minutes', sql: v22 },
   { version: 23, name: 'channel_digests', sql: v23 },
   { version: 24, name: 'event_endpoints', sql: v24 },
+  { version: 25, name: 'digest_items_index', sql: v25 },
 ]
