@@ -65,6 +65,7 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus
 import { tenantQueues } from '../telemetry/queue-series.js'
 import { EVENT_STREAM_CONTENT_TYPE, eventFrame, inboxEventStream, sseBody } from './inbox-stream.js'
 import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
+import { RECEIPT_ROUTES } from './receipt-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
   ackResultSchema,
@@ -614,4 +615,5 @@ export const ROUTES: readonly RouteDef[] = [
   ...RECIPIENT_ROUTES,
   // Notify, and the notifications' status.
   ...NOTIFY_ROUTES,
+  ...RECEIPT_ROUTES,
 ]
