@@ -7,6 +7,7 @@ import { ChannelService } from './application/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './application/context.js'
 import { DeadLetterService } from './application/dead-letter-service.js'
 import { DeliveryService } from './application/delivery-service.js'
+import { EventEndpointService } from './application/event-endpoint-service.js'
 import { EventService } from './application/event-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
@@ -49,6 +50,7 @@ export const MESSAGING_TYPES = {
   AuditService: Symbol.for('messaging.AuditService'),
   EventService: Symbol.for('messaging.EventService'),
   ReceiptService: Symbol.for('messaging.ReceiptService'),
+  EventEndpointService: Symbol.for('messaging.EventEndpointService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
   DeadLetterService: Symbol.for('messaging.DeadLetterService'),
   ScheduleService: Symbol.for('messaging.ScheduleService'),
@@ -166,6 +168,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.EventService, (ctx) => new EventService(ctx))
     service(MESSAGING_TYPES.ReceiptService, (ctx) => new ReceiptService(ctx))
+    service(MESSAGING_TYPES.EventEndpointService, (ctx) => new EventEndpointService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
     service(MESSAGING_TYPES.ScheduleService, (ctx) => new ScheduleService(ctx))
@@ -209,6 +212,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             options.destinations ?? {},
             c.get(MESSAGING_TYPES.EventService),
             c.get(MESSAGING_TYPES.ReceiptService),
+            c.get(MESSAGING_TYPES.EventEndpointService),
           ),
       )
       .inSingletonScope()

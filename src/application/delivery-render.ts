@@ -40,7 +40,8 @@ const recipientOf = (p: RecipientProfile) => ({
  * (picked then for its category, channel type and its recipient's locale, with the fallback
  * to the language and the tenant's default), its recipient's profile as it is now and its
  * payload as `data`. The delivery of a digest closes it first, in one unit of work, and goes
- * out with its items (`data.digest`, see `digestPayload`). A plain enqueue, or a notification message without a template, goes
+ * out with its items (`data.digest`, see `digestPayload`), a channel's digest of plain enqueues
+ * too. A plain enqueue, or a notification message without a template, goes
  * out as it was written (a webhook then carries the notification's `data`).
  */
 export async function renderHeld(
@@ -51,7 +52,8 @@ export async function renderHeld(
   channelType: string,
 ): Promise<RenderStep> {
   const n = held.notification
-  const digestId = n ? digestIdOf(held.id, held.payload) : null
+  // A category's digest is delivered as a notification's message, a channel's as a plain one.
+  const digestId = digestIdOf(held.id, held.payload)
   let payload = held.payload
   if (digestId !== null) {
     // The close: from here on the digest's items are fixed, and they are what goes out.

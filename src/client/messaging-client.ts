@@ -6,6 +6,13 @@ import type { BreakerView } from '../domain/breaker.js'
 import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type {
+  CreateEventEndpointInput,
+  EventEndpointRefInput,
+  EventEndpointView,
+  EventEndpointWithSecret,
+  UpdateEventEndpointInput,
+} from '../domain/event-endpoint.js'
 import type { DeliveryEvent } from '../domain/events.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type {
@@ -65,7 +72,7 @@ import type {
 import type { Principal } from '../domain/tenant-scope.js'
 import type { ProblemDetails } from '../http/problem.js'
 import { errorFromProblem, MessagingHttpError } from './errors.js'
-import { readServerSentEvents } from './event-stream.js'
+import { readServerSentEvents, type ServerSentEvent } from './event-stream.js'
 
 /** What `streamInbox` passes on: a new entry with its event id, or the unread count. */
 export type InboxStreamEvent =
@@ -143,6 +150,13 @@ const revive = {
   }),
   audit: (a: AuditEntry): AuditEntry => ({ ...a, at: new Date(a.at) }),
   event: (e: DeliveryEvent): DeliveryEvent => ({ ...e, occurredAt: new Date(e.occurredAt) }),
+  endpoint: (e: EventEndpointView): EventEndpointView => ({
+    ...e,
+    nextAttemptAt: new Date(e.nextAttemptAt),
+    failingSince: dateOrNull(e.failingSince),
+    createdAt: new Date(e.createdAt),
+    updatedAt: new Date(e.updatedAt),
+  }),
   attempt: (a: DeliveryAttempt): DeliveryAttempt => ({
     ...a,
     startedAt: new Date(a.startedAt),
@@ -321,6 +335,44 @@ export class MessagingClient {
     return rows.map(revive.event)
   }
 
+  /** `infra_admin`: registers a status webhook endpoint; the result's `secret` is shown this once. */
+  async createEventEndpoint(input: Scoped<CreateEventEndpointInput>): Promise<EventEndpointWithSecret> {
+    const r = await this.request<EventEndpointWithSecret>('POST', '/event-endpoints', {
+      body: this.scoped(input),
+    })
+    return { ...r, endpoint: revive.endpoint(r.endpoint) }
+  }
+
+  /** `infra_admin`: the tenant's status webhook endpoints, with their state (never a secret). */
+  async listEventEndpoints(infrastructureId?: string): Promise<EventEndpointView[]> {
+    const query = this.scoped({ infrastructureId })
+    const rows = await this.request<EventEndpointView[]>('GET', '/event-endpoints', { query })
+    return rows.map(revive.endpoint)
+  }
+
+  async getEventEndpoint(input: Scoped<EventEndpointRefInput>): Promise<EventEndpointView> {
+    const { endpointId, ...query } = this.scoped(input)
+    return revive.endpoint(await this.request('GET', `/event-endpoints/${enc(endpointId)}`, { query }))
+  }
+
+  /** `infra_admin`: `enabled: true` restarts a failing or disabled endpoint's retries now. */
+  async updateEventEndpoint(input: Scoped<UpdateEventEndpointInput>): Promise<EventEndpointView> {
+    const { endpointId, ...body } = this.scoped(input)
+    return revive.endpoint(await this.request('PUT', `/event-endpoints/${enc(endpointId)}`, { body }))
+  }
+
+  async rotateEventEndpointSecret(input: Scoped<EventEndpointRefInput>): Promise<EventEndpointWithSecret> {
+    const { endpointId, ...body } = this.scoped(input)
+    const path = `/event-endpoints/${enc(endpointId)}/rotate-secret`
+    const r = await this.request<EventEndpointWithSecret>('POST', path, { body })
+    return { ...r, endpoint: revive.endpoint(r.endpoint) }
+  }
+
+  async deleteEventEndpoint(input: Scoped<EventEndpointRefInput>): Promise<void> {
+    const { endpointId, ...query } = this.scoped(input)
+    await this.request('DELETE', `/event-endpoints/${enc(endpointId)}`, { query })
+  }
+
   /** Dead messages of the tenant (optionally one channel), oldest first, with their last error. */
   async listDeadLetters(filter: Scoped<ListDeadLettersInput> = {}): Promise<OutboxMessage[]> {
     const rows = await this.request<OutboxMessage[]>('GET', '/dead-letters', { query: this.scoped(filter) })
@@ -438,25 +490,13 @@ export class MessagingClient {
     readonly signal?: AbortSignal
     readonly onEvent: (event: InboxStreamEvent) => void
   }): Promise<void> {
-    const res = await this.send('GET', '/inbox/stream', {
-      query: this.scoped({ infrastructureId: options.infrastructureId, after: options.after }),
-      headers: { accept: 'text/event-stream' },
-      ...(options.signal && { signal: options.signal }),
+    await this.follow('/inbox/stream', options, (e) => {
+      if (e.event === 'entry' && e.id !== null) {
+        options.onEvent({ type: 'entry', id: e.id, entry: revive.inbox(JSON.parse(e.data) as InboxEntry) })
+      } else if (e.event === 'unread') {
+        options.onEvent({ type: 'unread', unread: (JSON.parse(e.data) as { unread: number }).unread })
+      }
     })
-    if (!res.ok) throw this.failure(res, await res.text())
-    if (!res.body) return
-    try {
-      await readServerSentEvents(res.body, (e) => {
-        if (e.event === 'entry' && e.id !== null) {
-          options.onEvent({ type: 'entry', id: e.id, entry: revive.inbox(JSON.parse(e.data) as InboxEntry) })
-        } else if (e.event === 'unread') {
-          options.onEvent({ type: 'unread', unread: (JSON.parse(e.data) as { unread: number }).unread })
-        }
-      })
-    } catch (e) {
-      if (options.signal?.aborted) return
-      throw e
-    }
   }
 
   /**
@@ -472,7 +512,21 @@ export class MessagingClient {
     readonly signal?: AbortSignal
     readonly onEvent: (event: DeliveryEvent) => void
   }): Promise<void> {
-    const res = await this.send('GET', '/events/stream', {
+    await this.follow('/events/stream', options, (e) => {
+      if (e.event.includes('.')) options.onEvent(revive.event(JSON.parse(e.data) as DeliveryEvent))
+    })
+  }
+
+  /**
+   * Reads a server-sent event stream with fetch (so the bearer token goes with it) until the
+   * server ends it or `signal` aborts it; a refusal rejects with its typed error.
+   */
+  private async follow(
+    path: string,
+    options: { readonly infrastructureId?: string; readonly after?: string; readonly signal?: AbortSignal },
+    onEvent: (event: ServerSentEvent) => void,
+  ): Promise<void> {
+    const res = await this.send('GET', path, {
       query: this.scoped({ infrastructureId: options.infrastructureId, after: options.after }),
       headers: { accept: 'text/event-stream' },
       ...(options.signal && { signal: options.signal }),
@@ -480,9 +534,7 @@ export class MessagingClient {
     if (!res.ok) throw this.failure(res, await res.text())
     if (!res.body) return
     try {
-      await readServerSentEvents(res.body, (e) => {
-        if (e.event.includes('.')) options.onEvent(revive.event(JSON.parse(e.data) as DeliveryEvent))
-      })
+      await readServerSentEvents(res.body, onEvent)
     } catch (e) {
       if (options.signal?.aborted) return
       throw e

@@ -1,3 +1,5 @@
+import { KeyedListeners } from './keyed-listeners.js'
+
 /**
  * That a tenant's event log grew: its id only, never an event. A listener reads the events
  * through its own scoped read (`listEvents`), so a signal shows it nothing it may not list.
@@ -25,39 +27,18 @@ export interface EventFeed {
 
 /** Listeners by tenant: a change reaches its own tenant's streams alone. */
 export class EventListeners {
-  private readonly byTenant = new Map<string, Set<(change: EventFeedChange) => void>>()
-  private count = 0
+  private readonly keyed = new KeyedListeners<EventFeedChange>()
 
   get size(): number {
-    return this.count
+    return this.keyed.size
   }
 
   add(infrastructureId: string, listener: (change: EventFeedChange) => void): () => void {
-    const key = infrastructureId.toLowerCase()
-    let set = this.byTenant.get(key)
-    if (!set) {
-      set = new Set()
-      this.byTenant.set(key, set)
-    }
-    set.add(listener)
-    this.count++
-    let removed = false
-    return () => {
-      if (removed) return
-      removed = true
-      set.delete(listener)
-      this.count--
-      if (set.size === 0 && this.byTenant.get(key) === set) this.byTenant.delete(key)
-    }
+    return this.keyed.add(infrastructureId, listener)
   }
 
   fire(change: EventFeedChange): void {
-    if (change.kind === 'resync') {
-      for (const set of [...this.byTenant.values()]) for (const l of [...set]) l(change)
-      return
-    }
-    const set = this.byTenant.get(change.infrastructureId.toLowerCase())
-    if (set) for (const l of [...set]) l(change)
+    this.keyed.fire(change.kind === 'resync' ? null : change.infrastructureId, change)
   }
 }
 

@@ -1,3 +1,5 @@
+import { KeyedListeners } from './keyed-listeners.js'
+
 /**
  * What changed in whose inbox: ids only, never an entry's content. A listener reads the
  * entry itself through the reader's own scoped read, so a change tells it nothing the
@@ -46,39 +48,18 @@ const keyOf = (infrastructureId: string, userId: string) => `${infrastructureId}
 
 /** Listeners by (infrastructure, user): a change reaches its own user's streams alone. */
 export class InboxListeners {
-  private readonly byKey = new Map<string, Set<(change: InboxChange) => void>>()
-  private count = 0
+  private readonly keyed = new KeyedListeners<InboxChange>()
 
   get size(): number {
-    return this.count
+    return this.keyed.size
   }
 
   add(infrastructureId: string, userId: string, listener: (change: InboxChange) => void): () => void {
-    const key = keyOf(infrastructureId.toLowerCase(), userId.toLowerCase())
-    let set = this.byKey.get(key)
-    if (!set) {
-      set = new Set()
-      this.byKey.set(key, set)
-    }
-    set.add(listener)
-    this.count++
-    let removed = false
-    return () => {
-      if (removed) return
-      removed = true
-      set.delete(listener)
-      this.count--
-      if (set.size === 0 && this.byKey.get(key) === set) this.byKey.delete(key)
-    }
+    return this.keyed.add(keyOf(infrastructureId, userId), listener)
   }
 
   fire(change: InboxChange): void {
-    if (change.kind === 'resync') {
-      for (const set of [...this.byKey.values()]) for (const l of [...set]) l(change)
-      return
-    }
-    const set = this.byKey.get(keyOf(change.infrastructureId.toLowerCase(), change.userId.toLowerCase()))
-    if (set) for (const l of [...set]) l(change)
+    this.keyed.fire(change.kind === 'resync' ? null : keyOf(change.infrastructureId, change.userId), change)
   }
 }
 

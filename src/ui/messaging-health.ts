@@ -5,7 +5,7 @@ import type { ChannelStats } from '../domain/delivery.js'
 import type { ThrottledCount } from '../domain/notification.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
 import type { QueueMinute } from '../domain/queue-history.js'
-import { entryText } from './messaging-inbox.js'
+import { cardTableStyles, short, subjectOf } from './operator-views.js'
 import { queueChartStyles, renderQueueCharts } from './queue-charts.js'
 import {
   baseStyles,
@@ -52,64 +52,11 @@ const styles = css`
     font-weight: 400;
     font-size: 0.8em;
   }
-  .error-text {
-    font-family: var(--messaging-mono-font-family, ui-monospace, monospace);
-    font-size: 0.85em;
-    word-break: break-word;
-  }
-  .table-wrap {
-    overflow-x: auto;
-  }
-  :host {
-    container-type: inline-size;
-  }
-  /* Below 40rem (a 390 px phone) each row becomes a card, each cell labelled by its column,
-     so nothing scrolls sideways. */
-  @container (max-width: 40rem) {
-    thead {
-      position: absolute;
-      width: 1px;
-      height: 1px;
-      overflow: hidden;
-      clip: rect(0 0 0 0);
-    }
-    table,
-    tbody,
-    tr,
-    th,
-    td {
-      display: block;
-    }
-    tr {
-      border-bottom: 1px solid var(--messaging-border-color, #d0d7de);
-      padding: 0.4rem 0;
-    }
-    th,
-    td,
-    td.num {
-      border: 0;
-      padding: 0.15rem 0.25rem;
-      text-align: left;
-    }
-    [data-label]::before {
-      content: attr(data-label) ': ';
-      color: var(--messaging-muted, #57606a);
-      font-weight: 400;
-    }
-  }
 `
-
-const short = (id: string) => id.slice(0, 8)
-
-/** What a person calls a message: its subject or text (as in the inbox), shortened. */
-function subjectOf(payload: unknown): string {
-  const { title } = entryText(payload)
-  return title.length > 60 ? `${title.slice(0, 59)}…` : title
-}
 
 /**
  * `<messaging-health>`: queue health per tenant and channel (pending, in flight, delivered,
- * failed, dead, cancelled, age of the oldest due pending message), the tenant's backlog,
+ * failed, dead, cancelled, held in open digests, age of the oldest due pending message), the tenant's backlog,
  * throughput and dead letters over the last hour as charts (for operators who may read the
  * history), the channels whose circuit
  * breaker is open (their messages wait for the endpoint to recover), the deliveries each
@@ -123,7 +70,7 @@ function subjectOf(payload: unknown): string {
  * Events: `messaging-redriven` (detail: `{ messageId }` or `{ channelId, redriven }`), `messaging-error`.
  */
 export class MessagingHealth extends MessagingElement<HealthClient> {
-  static override styles = [baseStyles, styles, queueChartStyles]
+  static override styles = [baseStyles, styles, cardTableStyles, queueChartStyles]
   static override properties: PropertyDeclarations = {
     pollInterval: { attribute: 'poll-interval', type: Number },
     stats: { state: true },
@@ -401,6 +348,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
               <th scope="col" class="num">Failed</th>
               <th scope="col" class="num">Dead</th>
               <th scope="col" class="num">Cancelled</th>
+              <th scope="col" class="num" title="Messages held in digests not yet closed">In digests</th>
               <th scope="col" class="num">Oldest pending</th>
               ${this.canRedrive ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : nothing}
             </tr>
@@ -408,7 +356,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
           <tbody>
             ${
               this.stats.length === 0
-                ? html`<tr><td colspan=${(multiTenant ? 9 : 8) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
+                ? html`<tr><td colspan=${(multiTenant ? 10 : 9) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
                 : this.stats.map(
                     (s) => html`<tr data-channel=${s.channelId}>
                       ${
@@ -423,6 +371,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                       <td class="num" data-label="Failed">${s.failed + (s.bounced ?? 0)}</td>
                       <td class=${s.dead > 0 ? 'num dead' : 'num'} data-label="Dead">${s.dead}</td>
                       <td class="num cancelled" data-label="Cancelled">${s.cancelled}</td>
+                      <td class="num" data-label="In digests">${s.digested ?? 0}</td>
                       <td class="num" data-label="Oldest pending">${formatAge(s.oldestPendingAgeMs)}</td>
                       ${
                         this.canRedrive

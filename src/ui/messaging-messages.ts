@@ -3,7 +3,7 @@ import type { ChannelView as Channel } from '../domain/channel.js'
 import type { DeliveryAttempt } from '../domain/delivery.js'
 import type { DeliveryStatus, OutboxMessage } from '../domain/outbox-message.js'
 import type { CancelResult } from '../ports/outbox-repository.js'
-import { entryText } from './messaging-inbox.js'
+import { cardTableStyles, short, subjectOf } from './operator-views.js'
 import { baseStyles, describeError, formatTime, MessagingElement, type SessionClient } from './shared.js'
 
 /** What `<messaging-messages>` calls (the typed client's outbox and delivery methods). */
@@ -121,57 +121,7 @@ const styles = css`
   ol.timeline li.failed::before {
     background: var(--messaging-danger, #b42318);
   }
-  .error-text {
-    font-family: var(--messaging-mono-font-family, ui-monospace, monospace);
-    font-size: 0.85em;
-    word-break: break-word;
-  }
-  .table-wrap {
-    overflow-x: auto;
-  }
-  :host {
-    container-type: inline-size;
-  }
-  @container (max-width: 40rem) {
-    thead {
-      position: absolute;
-      width: 1px;
-      height: 1px;
-      overflow: hidden;
-      clip: rect(0 0 0 0);
-    }
-    table,
-    tbody,
-    tr,
-    th,
-    td {
-      display: block;
-    }
-    tr {
-      border-bottom: 1px solid var(--messaging-border-color, #d0d7de);
-      padding: 0.4rem 0;
-    }
-    th,
-    td,
-    td.num {
-      border: 0;
-      padding: 0.15rem 0.25rem;
-      text-align: left;
-    }
-    [data-label]::before {
-      content: attr(data-label) ': ';
-      color: var(--messaging-muted, #57606a);
-      font-weight: 400;
-    }
-  }
 `
-
-const short = (id: string) => id.slice(0, 8)
-
-function subjectOf(payload: unknown): string {
-  const { title } = entryText(payload)
-  return title.length > 60 ? `${title.slice(0, 59)}…` : title
-}
 
 /**
  * `<messaging-messages>`: find a tenant's messages by id, state, channel or recipient (the
@@ -185,7 +135,7 @@ function subjectOf(payload: unknown): string {
  * Events: `messaging-message-changed` (detail: `{ messageId, action, status }`), `messaging-error`.
  */
 export class MessagingMessages extends MessagingElement<MessagesClient> {
-  static override styles = [baseStyles, styles]
+  static override styles = [baseStyles, styles, cardTableStyles]
   static override properties: PropertyDeclarations = {
     channels: { state: true },
     rows: { state: true },

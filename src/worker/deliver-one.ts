@@ -115,12 +115,9 @@ export async function deliverOne(
     if (waitMs > 0) return release(waitMs, 'rate_limited')
   }
   let message = held
-  // A digest's delivery is rendered (closed, its items read) even without a template.
-  if (
-    options.render &&
-    held.notification &&
-    (held.notification.templateId || digestIdOf(held.id, held.payload))
-  ) {
+  // A digest's delivery (a category's or a channel's) is rendered (closed, its items read)
+  // even without a template.
+  if (options.render && (held.notification?.templateId || digestIdOf(held.id, held.payload))) {
     // A template that does not render fails its message for good: a retry renders the same.
     const rendered = await options.render(held, lookup.channel.type)
     if (!rendered.ok) {

@@ -109,6 +109,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
           confirmed: 0,
           bounced: 0,
           oldestPendingAgeMs: null,
+          digested: 0,
         },
       ])
     })

@@ -111,6 +111,7 @@ export function describeScheduleConformance(name: string, factory: StorageFactor
           confirmed: 0,
           bounced: 0,
           oldestPendingAgeMs: null,
+          digested: 0,
         },
       ])
       const listed = await messaging.listMessages(s.admin, { infrastructureId: s.i, status: 'cancelled' })

@@ -117,6 +117,7 @@ describe('delivery routes: dead letters, attempts, redrive, stats', () => {
         confirmed: 0,
         bounced: 0,
         oldestPendingAgeMs: null,
+        digested: 0,
       },
     ])
     // Without a tenant: every tenant of the grants (here one).

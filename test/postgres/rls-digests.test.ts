@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { as, refusal } from '../support/rls.js'
 
 /**
- * The digests (sql/0100) under raw SQL, as a LOGIN role granted messaging_app with the claims
+ * The digests (sql/0100, a channel's since sql/0102) under raw SQL, as a LOGIN role granted messaging_app with the claims
  * of tenant A, and as the fleet worker: B's digests stay out of reach (neither read, added
  * to nor closed), members see none, nobody deletes one, and the worker only closes.
  */
@@ -97,6 +97,43 @@ describe('row-level security of the digests, as messaging_app with the claims of
       expect(await refusal(worker, append, [B.infra])).toBe('42501')
       expect(await refusal(worker, open, [B.infra, uuid(), B.user, uuid()])).toBe('42501')
       expect(await refusal(worker, 'delete from messaging_digests')).toBe('42501')
+    })
+  })
+
+  it("keeps a channel's digests (a destination, no user) to their tenant the same way", async () => {
+    const openChannel = `insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key,
+        channel_id, destination, digest_key, opened_at, closes_at, max_items, item_count, items)
+      values ($1, $2, null, $3, $4, $5, $6, '', now(), now() + interval '10 minutes', 10, 1,
+              '[{"notificationId": "m1", "at": 0, "data": {"secret": "y"}}]')`
+    const channel = uuid()
+    const to = '["ops@example.com"]'
+    for (const t of [A, B]) await admin.query(openChannel, [t.infra, uuid(), null, null, channel, to])
+    const ofChannels = (client: pg.Client) =>
+      client.query<{ infrastructure_id: string }>(
+        'select infrastructure_id from messaging_digests where destination is not null order by 1',
+      )
+    expect((await as(app, claims('service'), () => ofChannels(app))).rows).toEqual([
+      { infrastructure_id: A.infra },
+    ])
+    expect((await as(app, claims('member', A.infra, A.user), () => ofChannels(app))).rows).toEqual([])
+    await as(app, claims('service'), async () => {
+      const appendB = `${append} and destination is not null`
+      expect((await app.query(appendB, [B.infra])).rowCount).toBe(0)
+      expect(await refusal(app, openChannel, [B.infra, uuid(), null, null, uuid(), to])).toBe('42501')
+      // One open digest per channel, destination and key: a second opener yields.
+      expect(await refusal(app, openChannel, [A.infra, uuid(), null, null, channel, to])).toBe('23505')
+      expect(
+        await refusal(app, openChannel, [A.infra, uuid(), null, null, channel, '["dev@example.com"]']),
+      ).toBe('no error')
+      // A digest is a category's (user and category) or a channel's (destination), never both or neither.
+      expect(await refusal(app, openChannel, [A.infra, uuid(), A.user, 'comment.new', uuid(), to])).toBe(
+        '23514',
+      )
+      expect(await refusal(app, openChannel, [A.infra, uuid(), null, null, uuid(), null])).toBe('23514')
+    })
+    await as(worker, null, async () => {
+      expect(await refusal(worker, `${close} and destination is not null`, [B.infra])).toBe('no error')
+      expect(await refusal(worker, openChannel, [B.infra, uuid(), null, null, uuid(), to])).toBe('42501')
     })
   })
 

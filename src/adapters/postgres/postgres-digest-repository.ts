@@ -3,14 +3,14 @@ import type { CategoryDigest } from '../../domain/category.js'
 import type { Digest, DigestGroup } from '../../domain/digest.js'
 import { TenantScopeViolationError } from '../../domain/errors.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
-import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import type { DigestHeld, DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { inDigestScope } from '../shared/digest-scope.js'
 import { type DigestRowValues, digestFromRow } from '../shared/rows/digest-rows.js'
 import { classify } from './errors.js'
 import type { MessagingDatabase } from './schema.js'
 
 /** The columns a digest is read with: times as epoch ms, like the items' own. */
-const columns = sql`infrastructure_id, id, business_id, user_id, category_key, channel_id, digest_key,
+const columns = sql`infrastructure_id, id, business_id, user_id, category_key, channel_id, destination, digest_key,
   floor(extract(epoch from opened_at) * 1000)::float8 as opened_at,
   floor(extract(epoch from closes_at) * 1000)::float8 as closes_at, max_items, items,
   floor(extract(epoch from closed_at) * 1000)::float8 as closed_at`
@@ -59,16 +59,15 @@ export class PostgresDigestRepository implements DigestRepository {
     if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
     const { rows } = await sql<DigestRowValues>`
       insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
-                                     digest_key, opened_at, closes_at, max_items, item_count, items)
+                                     destination, digest_key, opened_at, closes_at, max_items, item_count, items)
       values (${group.infrastructureId}::uuid, ${digest.id}::uuid, ${group.businessId}::uuid,
-              ${group.userId}::uuid, ${group.categoryKey}, ${group.channelId}::uuid, ${group.digestKey},
+              ${group.userId}::uuid, ${group.categoryKey}, ${group.channelId}::uuid, ${group.destination},
+              ${group.digestKey},
               messaging_now(), messaging_now() + make_interval(secs => ${digest.settings.windowSeconds}::int),
               ${digest.settings.maxItems}::int, 1,
               jsonb_build_array(jsonb_build_object('notificationId', ${item.notificationId}::text,
                 'at', ${nowMs}, 'data', ${JSON.stringify(item.data)}::jsonb)))
-      on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key,
-                   coalesce(business_id, infrastructure_id)) where closed_at is null
-      do nothing
+      ${openConflict(group)} do nothing
       returning ${columns}`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, refused(group.infrastructureId))))
@@ -108,6 +107,24 @@ export class PostgresDigestRepository implements DigestRepository {
     return rows.map(digestFromRow)
   }
 
+  async held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    // The policies keep the scope's tenants; an open digest is a few rows per recipient at most.
+    const { rows } = await sql<{ infrastructure_id: string; channel_id: string; items: number }>`
+      select infrastructure_id, channel_id, sum(item_count)::int as items from messaging_digests
+       where closed_at is null
+         and ${filter.infrastructureId === undefined ? sql`true` : sql`infrastructure_id = ${filter.infrastructureId}::uuid`}
+       group by infrastructure_id, channel_id
+       order by infrastructure_id, channel_id`
+      .execute(this.db)
+      .catch((e) => Promise.reject(classify(e)))
+    return rows.map((r) => ({
+      infrastructureId: r.infrastructure_id,
+      channelId: r.channel_id,
+      items: r.items,
+    }))
+  }
+
   async withdraw(_scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
     const { rows } = await sql<DigestRowValues>`
       update messaging_digests as d
@@ -126,10 +143,23 @@ export class PostgresDigestRepository implements DigestRepository {
 const holds = (notificationId: string) =>
   sql`items @> jsonb_build_array(jsonb_build_object('notificationId', ${notificationId}::text))`
 
+/** The group's rows, on the columns of its open-digest index (sql/0100, sql/0102). */
 const groupIs = (g: DigestGroup) => sql`infrastructure_id = ${g.infrastructureId}::uuid
-  and user_id = ${g.userId}::uuid and category_key = ${g.categoryKey} and channel_id = ${g.channelId}::uuid
-  and digest_key = ${g.digestKey}
+  and ${
+    g.destination === null
+      ? sql`user_id = ${g.userId}::uuid and category_key = ${g.categoryKey}`
+      : sql`md5(destination) = md5(${g.destination}::text) and destination = ${g.destination}::text`
+  }
+  and channel_id = ${g.channelId}::uuid and digest_key = ${g.digestKey}
   and coalesce(business_id, infrastructure_id) = coalesce(${g.businessId}::uuid, ${g.infrastructureId}::uuid)`
+
+/** The open-digest index an opener yields on: a category's (sql/0100) or a channel's (sql/0102). */
+const openConflict = (g: DigestGroup) =>
+  g.destination === null
+    ? sql`on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key,
+                       coalesce(business_id, infrastructure_id)) where closed_at is null`
+    : sql`on conflict (infrastructure_id, channel_id, md5(destination), digest_key,
+                       coalesce(business_id, infrastructure_id)) where closed_at is null and destination is not null`
 
 /** A policy refusal (42501): the tenant is not the scope's (or its role does not notify). */
 const refused = (infrastructureId: string) => ({

@@ -3,7 +3,7 @@ import type { CategoryDigest } from '../../domain/category.js'
 import type { Digest, DigestGroup } from '../../domain/digest.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
-import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import type { DigestHeld, DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { inDigestScope } from '../shared/digest-scope.js'
 import { type DigestRowValues, digestFromRow } from '../shared/rows/digest-rows.js'
 import { canAccess } from './sqlite-scope.js'
@@ -14,7 +14,7 @@ type Row = Omit<DigestRowValues, 'items'> & { items: string }
 const fromRow = (r: Row): Digest => digestFromRow({ ...r, items: JSON.parse(r.items) })
 
 /**
- * Digests in the shared file (v21). Each change is one statement on the digest's row inside
+ * Digests in the shared file (v21, v23). Each change is one statement on the digest's row inside
  * the unit's write transaction, which keeps two processes from adding to and closing one
  * digest at once; the time is the store's clock. The open digest of a group is unique (a
  * partial unique index), so two openers never both succeed.
@@ -56,13 +56,19 @@ export class SqliteDigestRepository implements DigestRepository {
     const items = JSON.stringify([{ notificationId: item.notificationId, at: now, data: item.data }])
     const { rows } = await sql<Row>`
       insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
-                                     digest_key, opened_at, closes_at, max_items, item_count, items, closed_at)
+                                     destination, digest_key, opened_at, closes_at, max_items, item_count, items,
+                                     closed_at)
       select ${group.infrastructureId}, ${digest.id}, ${group.businessId}, ${group.userId}, ${group.categoryKey},
-             ${group.channelId}, ${group.digestKey}, ${now}, ${now + digest.settings.windowSeconds * 1000},
-             ${digest.settings.maxItems}, 1, ${items}, null
+             ${group.channelId}, ${group.destination}, ${group.digestKey}, ${now},
+             ${now + digest.settings.windowSeconds * 1000}, ${digest.settings.maxItems}, 1, ${items}, null
        where ${canAccess(scope, sql.val(group.infrastructureId), sql.val(group.businessId))}
-      on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
-        where closed_at is null do nothing
+      ${
+        group.destination === null
+          ? sql`on conflict (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+                  where closed_at is null`
+          : sql`on conflict (infrastructure_id, channel_id, destination, digest_key, coalesce(business_id, ''))
+                  where closed_at is null and destination is not null`
+      } do nothing
       returning *`.execute(this.db)
     return rows[0] ? fromRow(rows[0]) : null
   }
@@ -101,6 +107,22 @@ export class SqliteDigestRepository implements DigestRepository {
     return rows.map(fromRow)
   }
 
+  async held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]> {
+    if (!scope.hasRole('infra_admin', 'service')) return []
+    const { rows } = await sql<{ infrastructure_id: string; channel_id: string; items: number }>`
+      select infrastructure_id, channel_id, sum(item_count) as items from messaging_digests
+       where closed_at is null
+         and ${filter.infrastructureId === undefined ? sql`1` : sql`infrastructure_id = ${filter.infrastructureId}`}
+         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
+       group by infrastructure_id, channel_id
+       order by infrastructure_id, channel_id`.execute(this.db)
+    return rows.map((r) => ({
+      infrastructureId: r.infrastructure_id,
+      channelId: r.channel_id,
+      items: Number(r.items),
+    }))
+  }
+
   async withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
     if (!scope.hasRole('infra_admin', 'service')) return []
     // One statement: each open digest holding the notification gets its items rewritten in order.
@@ -117,8 +139,12 @@ export class SqliteDigestRepository implements DigestRepository {
   }
 
   private groupIs(g: DigestGroup) {
-    return sql`infrastructure_id = ${g.infrastructureId} and user_id = ${g.userId}
-      and category_key = ${g.categoryKey} and channel_id = ${g.channelId} and digest_key = ${g.digestKey}
+    const who =
+      g.destination === null
+        ? sql`user_id = ${g.userId} and category_key = ${g.categoryKey}`
+        : sql`destination = ${g.destination}`
+    return sql`infrastructure_id = ${g.infrastructureId} and ${who}
+      and channel_id = ${g.channelId} and digest_key = ${g.digestKey}
       and coalesce(business_id, '') = ${g.businessId ?? ''}`
   }
 }

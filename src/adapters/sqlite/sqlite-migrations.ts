@@ -908,16 +908,80 @@ CREATE TABLE messaging_queue_minutes (
 ) STRICT;
 `
 
+// Digests of a channel, for plain enqueues (sql/0102): a digest is a category's (user_id and
+// category_key) or a channel's (destination: the recipient list as one JSON text). SQLite
+// cannot drop a NOT NULL, so the table is built again with the same rows; a second partial
+// unique index keeps one open digest per channel group.
+const v23 = /* sql */ `
+CREATE TABLE messaging_digests_v23 (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  user_id           TEXT,
+  category_key      TEXT,
+  channel_id        TEXT    NOT NULL,
+  destination       TEXT,
+  digest_key        TEXT    NOT NULL CHECK (length(digest_key) <= 200),
+  opened_at         INTEGER NOT NULL,
+  closes_at         INTEGER NOT NULL,
+  max_items         INTEGER NOT NULL CHECK (max_items BETWEEN 2 AND 1000),
+  item_count        INTEGER NOT NULL CHECK (item_count BETWEEN 1 AND max_items),
+  items             TEXT    NOT NULL CHECK (json_valid(items) AND json_type(items) = 'array'),
+  closed_at         INTEGER,
+  PRIMARY KEY (infrastructure_id, id),
+  CHECK ((user_id IS NOT NULL AND category_key IS NOT NULL AND destination IS NULL)
+         OR (user_id IS NULL AND category_key IS NULL AND destination IS NOT NULL))
+) STRICT;
+INSERT INTO messaging_digests_v23 (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+                                   destination, digest_key, opened_at, closes_at, max_items, item_count, items,
+                                   closed_at)
+  SELECT infrastructure_id, id, business_id, user_id, category_key, channel_id, NULL, digest_key, opened_at,
+         closes_at, max_items, item_count, items, closed_at
+    FROM messaging_digests;
+DROP TABLE messaging_digests;
+ALTER TABLE messaging_digests_v23 RENAME TO messaging_digests;
+CREATE UNIQUE INDEX messaging_digests_open_idx
+  ON messaging_digests (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL;
+CREATE UNIQUE INDEX messaging_digests_open_destination_idx
+  ON messaging_digests (infrastructure_id, channel_id, destination, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL AND destination IS NOT NULL;
+`
+
+// Status webhook endpoints (sql/0130): each with its place in its tenant's event log, its
+// failure run and a lease, so one dispatcher at a time sends an endpoint's events.
+const v24 = /* sql */ `
+CREATE TABLE messaging_event_endpoints (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  url               TEXT    NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
+  event_types       TEXT    CHECK (event_types IS NULL OR (json_valid(event_types) AND json_type(event_types) = 'array')),
+  enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  secret            TEXT    NOT NULL,
+  cursor            TEXT,
+  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at   INTEGER NOT NULL,
+  last_error        TEXT,
+  failing_since     INTEGER,
+  lease_token       TEXT,
+  leased_until      INTEGER,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, id)
+) STRICT;
+CREATE INDEX messaging_event_endpoints_due_idx ON messaging_event_endpoints (next_attempt_at) WHERE enabled = 1;
+`
+
 // Provider receipts (sql/0140): 'confirmed' and 'bounced' join the outbox's status check (a
 // processed message moves to either, both final, both pruned as settled), the events' type
 // check gains 'message.confirmed' and 'message.bounced', and the attempts get the index a
 // receipt finds its message by. SQLite cannot widen a CHECK in place: the outbox is rebuilt
-// as in v10 (every column, index and trigger it has by v22), and so is the event log, whose
+// as in v10 (every column, index and trigger it has by v24), and so is the event log, whose
 // autoincrement high-water mark is kept, so a cursor a reader holds never sees a seq again.
-const v23 = /* sql */ `
+const v25 = /* sql */ `
 PRAGMA defer_foreign_keys = ON;
 
-CREATE TEMP TABLE messaging_outbox_v23 AS SELECT * FROM messaging_outbox;
+CREATE TEMP TABLE messaging_outbox_v25 AS SELECT * FROM messaging_outbox;
 DROP TABLE messaging_outbox;
 
 CREATE TABLE messaging_outbox (
@@ -963,8 +1027,8 @@ SELECT infrastructure_id, id, business_id, channel_id, payload, recipients,
   idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, lease_token,
   leased_until, last_error, settled_at, notification_id, recipient_user_id, category_key, template_id,
   traceparent, tracestate, priority, ordering_key, ordering_seq
-  FROM temp.messaging_outbox_v23;
-DROP TABLE temp.messaging_outbox_v23;
+  FROM temp.messaging_outbox_v25;
+DROP TABLE temp.messaging_outbox_v25;
 
 CREATE UNIQUE INDEX messaging_outbox_idempotency_key
   ON messaging_outbox (infrastructure_id, coalesce(business_id, ''), idempotency_key)
@@ -1056,8 +1120,8 @@ BEGIN
   SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
 END;
 
-CREATE TEMP TABLE messaging_events_v23 AS SELECT * FROM messaging_events;
-CREATE TEMP TABLE messaging_events_v23_seq AS
+CREATE TEMP TABLE messaging_events_v25 AS SELECT * FROM messaging_events;
+CREATE TEMP TABLE messaging_events_v25_seq AS
   SELECT seq FROM sqlite_sequence WHERE name = 'messaging_events';
 DROP TABLE messaging_events;
 
@@ -1079,11 +1143,11 @@ CREATE TABLE messaging_events (
 INSERT INTO messaging_events (seq, infrastructure_id, id, business_id, type, message_id, notification_id,
   channel_id, data, occurred_at)
 SELECT seq, infrastructure_id, id, business_id, type, message_id, notification_id, channel_id, data, occurred_at
-  FROM temp.messaging_events_v23;
+  FROM temp.messaging_events_v25;
 DELETE FROM sqlite_sequence WHERE name = 'messaging_events';
-INSERT INTO sqlite_sequence (name, seq) SELECT 'messaging_events', seq FROM temp.messaging_events_v23_seq;
-DROP TABLE temp.messaging_events_v23;
-DROP TABLE temp.messaging_events_v23_seq;
+INSERT INTO sqlite_sequence (name, seq) SELECT 'messaging_events', seq FROM temp.messaging_events_v25_seq;
+DROP TABLE temp.messaging_events_v25;
+DROP TABLE temp.messaging_events_v25_seq;
 CREATE INDEX messaging_events_cursor_idx ON messaging_events (infrastructure_id, seq);
 CREATE INDEX messaging_events_occurred_idx ON messaging_events (occurred_at);
 
@@ -1115,5 +1179,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 20, name: 'events', sql: v20 },
   { version: 21, name: 'digests', sql: v21 },
   { version: 22, name: 'queue_minutes', sql: v22 },
-  { version: 23, name: 'receipts', sql: v23 },
+  { version: 23, name: 'channel_digests', sql: v23 },
+  { version: 24, name: 'event_endpoints', sql: v24 },
+  { version: 25, name: 'receipts', sql: v25 },
 ]

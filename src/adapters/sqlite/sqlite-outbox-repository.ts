@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
-import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
 import { minuteOf, transitionDelta } from '../../domain/queue-history.js'
@@ -612,7 +612,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
 
   async findByProviderMessageId(scope: TenantScope, ref: ProviderMessageRef): Promise<OutboxMessage | null> {
     if (!scope.hasRole('service')) return null
-    // The attempts' provider index (v23) finds the few attempts with this id in the tenant.
+    // The attempts' provider index (v25) finds the few attempts with this id in the tenant.
     const delivered = this.db
       .selectFrom('messaging_delivery_attempts')
       .select('message_id')
@@ -647,7 +647,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
-  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
+  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     const now = this.clock.now().getTime()
     const count = (status: string) => sql<number>`sum(${sql.ref('status')} = ${status})`
     let q = this.db
