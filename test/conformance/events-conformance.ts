@@ -564,7 +564,7 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
         messageId: pending.id,
         status: 'pending',
       })
-      const stale = String(Number(ts) - 301)
+      const stale = String(Number(ts) - 600)
       const staleSig = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
         .update(`msg_1.${stale}.${json}`)
         .digest('base64')
