@@ -278,6 +278,8 @@ export const channelDigestSchema = categoryDigestSchema.nullable()
 export function channelDigestOf(channel: {
   readonly config: Readonly<Record<string, unknown>>
 }): CategoryDigest | null {
+  // Every enqueue asks (memory and SQLite, per message): a channel without one parses nothing.
+  if (channel.config.digest === undefined || channel.config.digest === null) return null
   const parsed = categoryDigestSchema.safeParse(channel.config.digest)
   return parsed.success ? parsed.data : null
 }

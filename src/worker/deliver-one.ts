@@ -49,6 +49,8 @@ export interface DeliverOneOptions {
 export type DeliveryStep =
   | { readonly action: 'settle'; readonly report: AttemptReport }
   | { readonly action: 'hand-off'; readonly holdMs: number; readonly reference: string | null }
+  /** A digest's delivery with every item cancelled: already cancelled in the store, lease given back. */
+  | { readonly action: 'cancelled' }
   | {
       readonly action: 'release'
       readonly delayMs: number
@@ -120,6 +122,8 @@ export async function deliverOne(
   if (options.render && (held.notification?.templateId || digestIdOf(held.id, held.payload))) {
     // A template that does not render fails its message for good: a retry renders the same.
     const rendered = await options.render(held, lookup.channel.type)
+    // Nothing left to send: the render gave the lease back and cancelled the message.
+    if (rendered.ok === 'cancelled') return { action: 'cancelled' }
     if (!rendered.ok) {
       return settleWith(held, startedAt, options, lookup.redact, {
         status: 'permanent',

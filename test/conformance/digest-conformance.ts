@@ -129,7 +129,7 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
         out.push({
           userId: h.notification?.userId ?? '',
           type: lookup.channel.type,
-          payload: step.ok && step.payload,
+          payload: step.ok === true && step.payload,
         })
       }
       return out.sort((a, b) => `${a.userId}/${a.type}`.localeCompare(`${b.userId}/${b.type}`))
@@ -419,6 +419,65 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       expect(gone.cancelled.map((m) => m.id).sort()).toEqual(after.digested.map((d) => d.digestId).sort())
     })
 
+    it('cancels, rather than sends empty, a digest whose every item was cancelled while a worker held its delivery', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 600, maxItems: 10 } })
+      const gone = (await s.notify([s.ada], { n: 1 })).notification.id
+      await s.notify([s.bob], { n: 2 })
+      await clock.set(at(start + 10 * MIN))
+      const held = await s.port.claim({ limit: 10, leaseMs: LEASE_MS, infrastructureId: s.i })
+      expect(held).toHaveLength(4)
+      // The worker stops before it renders (closes) each delivery (the latch) while ada's notification is cancelled.
+      const gate = latch()
+      const rendering = Promise.all(
+        held.map(async (h) => {
+          await gate.wait()
+          const lookup = await s.port.openChannel(h.infrastructureId, h.channelId)
+          if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
+          return { h, step: await s.port.render(h, lookup.channel.type) }
+        }),
+      )
+      const cancel = await messaging.cancel(s.admin, { infrastructureId: s.i, notificationId: gone })
+      // Held under live leases: kept, the holder decides; the emptied digests are closed.
+      expect(cancel.cancelled).toEqual([])
+      expect(cancel.kept.map((m) => m.status)).toEqual(['processing', 'processing'])
+      gate.open()
+      const steps = await rendering
+      const ada = new Set(cancel.kept.map((m) => m.id))
+      for (const { h, step } of steps) {
+        if (ada.has(h.id)) {
+          expect(step).toEqual({ ok: 'cancelled' })
+          expect(
+            await messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: h.id }),
+          ).toMatchObject({
+            status: 'cancelled',
+            leaseToken: null,
+          })
+          // The holder's lease is gone: a late ack changes nothing.
+          await messaging
+            .ack(s.service, {
+              infrastructureId: s.i,
+              messageId: h.id,
+              leaseToken: h.leaseToken,
+              outcome: 'processed',
+            })
+            .catch(() => undefined)
+          expect(
+            (await messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: h.id })).status,
+          ).toBe('cancelled')
+        } else {
+          // bob's digests go out whole.
+          expect(step.ok === true && digestOf(step.payload).items).toEqual([{ n: 2 }])
+        }
+      }
+      expect(steps.filter(({ step }) => step.ok === 'cancelled')).toHaveLength(2)
+      const status = await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: gone })
+      expect(status.digested.map((d) => [d.cancelled, d.closedAt !== null])).toEqual([
+        [true, true],
+        [true, true],
+      ])
+    })
+
     it('removes a digest with its delivery message when retention prunes it', async () => {
       const start = await startHour()
       const s = await seeded({ digest: { windowSeconds: 60, maxItems: 10 } })
@@ -465,7 +524,7 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
         if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
         const step = await port.render(h, lookup.channel.type)
         expect(step.ok).toBe(true)
-        out.push({ to: (h.recipients ?? []).join(','), payload: step.ok && step.payload })
+        out.push({ to: (h.recipients ?? []).join(','), payload: step.ok === true && step.payload })
       }
       return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
     }

@@ -33,11 +33,14 @@ export class PostgresDigestRepository implements DigestRepository {
     const entry = sql`jsonb_build_object('notificationId', ${item.notificationId}::text, 'at', ${nowMs},
       'data', ${JSON.stringify(item.data)}::jsonb)`
     const { rows } = await sql<DigestRowValues>`
-      update messaging_digests
-         set items = items || jsonb_build_array(${entry}), item_count = item_count + 1,
-             closed_at = case when item_count + 1 >= max_items then messaging_now() end
-       where ${groupIs(group)} and closed_at is null and closes_at > messaging_now()
-      returning ${columns}`
+      with d as (
+        update messaging_digests
+           set items = items || jsonb_build_array(${entry}), item_count = item_count + 1,
+               closed_at = case when item_count + 1 >= max_items then messaging_now() end
+         where ${groupIs(group)} and closed_at is null and closes_at > messaging_now()
+        returning ${columns}),
+      ${indexed(item.notificationId)}
+      select * from d`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, refused(group.infrastructureId))))
     if (rows[0]) return digestFromRow(rows[0])
@@ -58,6 +61,7 @@ export class PostgresDigestRepository implements DigestRepository {
   ): Promise<Digest | null> {
     if (!inDigestScope(scope, group.infrastructureId, group.businessId)) return null
     const { rows } = await sql<DigestRowValues>`
+      with d as (
       insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
                                      destination, digest_key, opened_at, closes_at, max_items, item_count, items)
       values (${group.infrastructureId}::uuid, ${digest.id}::uuid, ${group.businessId}::uuid,
@@ -68,7 +72,9 @@ export class PostgresDigestRepository implements DigestRepository {
               jsonb_build_array(jsonb_build_object('notificationId', ${item.notificationId}::text,
                 'at', ${nowMs}, 'data', ${JSON.stringify(item.data)}::jsonb)))
       ${openConflict(group)} do nothing
-      returning ${columns}`
+      returning ${columns}),
+      ${indexed(item.notificationId)}
+      select * from d`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, refused(group.infrastructureId))))
     return rows[0] ? digestFromRow(rows[0]) : null
@@ -98,9 +104,10 @@ export class PostgresDigestRepository implements DigestRepository {
     infrastructureId: string,
     notificationId: string,
   ): Promise<Digest[]> {
+    if (!UUID.test(notificationId)) return []
     const { rows } = await sql<DigestRowValues>`
       select ${columns} from messaging_digests
-       where infrastructure_id = ${infrastructureId}::uuid and ${holds(notificationId)}
+       where infrastructure_id = ${infrastructureId}::uuid and ${holds(infrastructureId, notificationId)}
        order by id`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
@@ -126,12 +133,14 @@ export class PostgresDigestRepository implements DigestRepository {
   }
 
   async withdraw(_scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {
+    if (!UUID.test(notificationId)) return []
     const { rows } = await sql<DigestRowValues>`
       update messaging_digests as d
          set items = (select jsonb_agg(case when e ->> 'notificationId' = ${notificationId}::text
                                             then e || '{"cancelled": true}'::jsonb else e end order by n)
                         from jsonb_array_elements(d.items) with ordinality as x(e, n))
-       where infrastructure_id = ${infrastructureId}::uuid and closed_at is null and ${holds(notificationId)}
+       where infrastructure_id = ${infrastructureId}::uuid and closed_at is null
+         and ${holds(infrastructureId, notificationId)}
       returning ${columns}`
       .execute(this.db)
       .catch((e) => Promise.reject(classify(e, refused(infrastructureId))))
@@ -139,9 +148,22 @@ export class PostgresDigestRepository implements DigestRepository {
   }
 }
 
-/** The digest holds an item of the notification (a containment test on the items). */
-const holds = (notificationId: string) =>
-  sql`items @> jsonb_build_array(jsonb_build_object('notificationId', ${notificationId}::text))`
+/** Ids are uuids: anything else names no item (and would not cast). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * The digest holds an item of the notification: its digests read from the item index
+ * (sql/0103, the notification's few entries), not by testing every digest row's items.
+ */
+const holds = (infrastructureId: string, notificationId: string) =>
+  sql`id in (select i.digest_id from messaging_digest_items as i
+              where i.infrastructure_id = ${infrastructureId}::uuid and i.notification_id = ${notificationId}::uuid)`
+
+/** The item's index entry (sql/0103), written in the statement that adds the item to digest `d`. */
+const indexed = (notificationId: string) =>
+  sql`i as (insert into messaging_digest_items (infrastructure_id, notification_id, digest_id, business_id)
+            select d.infrastructure_id, ${notificationId}::uuid, d.id, d.business_id from d
+            on conflict do nothing)`
 
 /** The group's rows, on the columns of its open-digest index (sql/0100, sql/0102). */
 const groupIs = (g: DigestGroup) => sql`infrastructure_id = ${g.infrastructureId}::uuid

@@ -14,7 +14,7 @@ type Row = Omit<DigestRowValues, 'items'> & { items: string }
 const fromRow = (r: Row): Digest => digestFromRow({ ...r, items: JSON.parse(r.items) })
 
 /**
- * Digests in the shared file (v21, v23). Each change is one statement on the digest's row inside
+ * Digests in the shared file (v21, v23, v25). Each change is one statement on the digest's row inside
  * the unit's write transaction, which keeps two processes from adding to and closing one
  * digest at once; the time is the store's clock. The open digest of a group is unique (a
  * partial unique index), so two openers never both succeed.
@@ -36,7 +36,7 @@ export class SqliteDigestRepository implements DigestRepository {
        where ${this.groupIs(group)} and closed_at is null and closes_at > ${now}
          and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
       returning *`.execute(this.db)
-    if (rows[0]) return fromRow(rows[0])
+    if (rows[0]) return this.indexed(fromRow(rows[0]), item.notificationId)
     // A window that ended frees the group for the next digest; its delivery reads it as it is.
     await sql`
       update messaging_digests set closed_at = ${now}
@@ -70,7 +70,7 @@ export class SqliteDigestRepository implements DigestRepository {
                   where closed_at is null and destination is not null`
       } do nothing
       returning *`.execute(this.db)
-    return rows[0] ? fromRow(rows[0]) : null
+    return rows[0] ? this.indexed(fromRow(rows[0]), item.notificationId) : null
   }
 
   async close(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
@@ -100,8 +100,7 @@ export class SqliteDigestRepository implements DigestRepository {
     if (!scope.hasRole('infra_admin', 'service')) return []
     const { rows } = await sql<Row>`
       select * from messaging_digests
-       where infrastructure_id = ${infrastructureId}
-         and exists (select 1 from json_each(items) where json_extract(value, '$.notificationId') = ${notificationId})
+       where infrastructure_id = ${infrastructureId} and ${holds(infrastructureId, notificationId)}
          and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
        order by id`.execute(this.db)
     return rows.map(fromRow)
@@ -132,10 +131,18 @@ export class SqliteDigestRepository implements DigestRepository {
                                                    then json_set(e.value, '$.cancelled', json('true')) else e.value end))
                         from (select value from json_each(messaging_digests.items) order by key) as e)
        where infrastructure_id = ${infrastructureId} and closed_at is null
-         and exists (select 1 from json_each(items) where json_extract(value, '$.notificationId') = ${notificationId})
+         and ${holds(infrastructureId, notificationId)}
          and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
       returning *`.execute(this.db)
     return rows.map(fromRow)
+  }
+
+  /** The item's index entry (v25), in the unit's transaction with the item. */
+  private async indexed(d: Digest, notificationId: string): Promise<Digest> {
+    await sql`
+      insert or ignore into messaging_digest_items (infrastructure_id, notification_id, digest_id, business_id)
+      values (${d.infrastructureId}, ${notificationId}, ${d.id}, ${d.businessId})`.execute(this.db)
+    return d
   }
 
   private groupIs(g: DigestGroup) {
@@ -148,3 +155,8 @@ export class SqliteDigestRepository implements DigestRepository {
       and coalesce(business_id, '') = ${g.businessId ?? ''}`
   }
 }
+
+/** The notification's digests, read from the item index (v25) rather than every digest's items. */
+const holds = (infrastructureId: string, notificationId: string) =>
+  sql`id in (select digest_id from messaging_digest_items
+              where infrastructure_id = ${infrastructureId} and notification_id = ${notificationId})`

@@ -972,16 +972,35 @@ CREATE TABLE messaging_event_endpoints (
 CREATE INDEX messaging_event_endpoints_due_idx ON messaging_event_endpoints (next_attempt_at) WHERE enabled = 1;
 `
 
+// A notification's digests found by an index (sql/0103): one row per item of a digest,
+// (infrastructure_id, notification_id) -> digest_id, written with the item, removed with its
+// digest by the cascade.
+const v25 = /* sql */ `
+CREATE TABLE messaging_digest_items (
+  infrastructure_id TEXT NOT NULL,
+  notification_id   TEXT NOT NULL,
+  digest_id         TEXT NOT NULL,
+  business_id       TEXT,
+  PRIMARY KEY (infrastructure_id, notification_id, digest_id),
+  FOREIGN KEY (infrastructure_id, digest_id) REFERENCES messaging_digests (infrastructure_id, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX messaging_digest_items_digest_idx ON messaging_digest_items (infrastructure_id, digest_id);
+INSERT OR IGNORE INTO messaging_digest_items (infrastructure_id, notification_id, digest_id, business_id)
+  SELECT d.infrastructure_id, json_extract(e.value, '$.notificationId'), d.id, d.business_id
+    FROM messaging_digests AS d, json_each(d.items) AS e
+   WHERE json_extract(e.value, '$.notificationId') IS NOT NULL;
+`
+
 // Provider receipts (sql/0140): 'confirmed' and 'bounced' join the outbox's status check (a
 // processed message moves to either, both final, both pruned as settled), the events' type
 // check gains 'message.confirmed' and 'message.bounced', and the attempts get the index a
 // receipt finds its message by. SQLite cannot widen a CHECK in place: the outbox is rebuilt
-// as in v10 (every column, index and trigger it has by v24), and so is the event log, whose
+// as in v10 (every column, index and trigger it has by v25), and so is the event log, whose
 // autoincrement high-water mark is kept, so a cursor a reader holds never sees a seq again.
-const v25 = /* sql */ `
+const v26 = /* sql */ `
 PRAGMA defer_foreign_keys = ON;
 
-CREATE TEMP TABLE messaging_outbox_v25 AS SELECT * FROM messaging_outbox;
+CREATE TEMP TABLE messaging_outbox_v26 AS SELECT * FROM messaging_outbox;
 DROP TABLE messaging_outbox;
 
 CREATE TABLE messaging_outbox (
@@ -1027,8 +1046,8 @@ SELECT infrastructure_id, id, business_id, channel_id, payload, recipients,
   idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, lease_token,
   leased_until, last_error, settled_at, notification_id, recipient_user_id, category_key, template_id,
   traceparent, tracestate, priority, ordering_key, ordering_seq
-  FROM temp.messaging_outbox_v25;
-DROP TABLE temp.messaging_outbox_v25;
+  FROM temp.messaging_outbox_v26;
+DROP TABLE temp.messaging_outbox_v26;
 
 CREATE UNIQUE INDEX messaging_outbox_idempotency_key
   ON messaging_outbox (infrastructure_id, coalesce(business_id, ''), idempotency_key)
@@ -1120,8 +1139,8 @@ BEGIN
   SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
 END;
 
-CREATE TEMP TABLE messaging_events_v25 AS SELECT * FROM messaging_events;
-CREATE TEMP TABLE messaging_events_v25_seq AS
+CREATE TEMP TABLE messaging_events_v26 AS SELECT * FROM messaging_events;
+CREATE TEMP TABLE messaging_events_v26_seq AS
   SELECT seq FROM sqlite_sequence WHERE name = 'messaging_events';
 DROP TABLE messaging_events;
 
@@ -1143,11 +1162,11 @@ CREATE TABLE messaging_events (
 INSERT INTO messaging_events (seq, infrastructure_id, id, business_id, type, message_id, notification_id,
   channel_id, data, occurred_at)
 SELECT seq, infrastructure_id, id, business_id, type, message_id, notification_id, channel_id, data, occurred_at
-  FROM temp.messaging_events_v25;
+  FROM temp.messaging_events_v26;
 DELETE FROM sqlite_sequence WHERE name = 'messaging_events';
-INSERT INTO sqlite_sequence (name, seq) SELECT 'messaging_events', seq FROM temp.messaging_events_v25_seq;
-DROP TABLE temp.messaging_events_v25;
-DROP TABLE temp.messaging_events_v25_seq;
+INSERT INTO sqlite_sequence (name, seq) SELECT 'messaging_events', seq FROM temp.messaging_events_v26_seq;
+DROP TABLE temp.messaging_events_v26;
+DROP TABLE temp.messaging_events_v26_seq;
 CREATE INDEX messaging_events_cursor_idx ON messaging_events (infrastructure_id, seq);
 CREATE INDEX messaging_events_occurred_idx ON messaging_events (occurred_at);
 
@@ -1181,5 +1200,6 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 22, name: 'queue_minutes', sql: v22 },
   { version: 23, name: 'channel_digests', sql: v23 },
   { version: 24, name: 'event_endpoints', sql: v24 },
-  { version: 25, name: 'receipts', sql: v25 },
+  { version: 25, name: 'digest_items_index', sql: v25 },
+  { version: 26, name: 'receipts', sql: v26 },
 ]

@@ -612,7 +612,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
 
   async findByProviderMessageId(scope: TenantScope, ref: ProviderMessageRef): Promise<OutboxMessage | null> {
     if (!scope.hasRole('service')) return null
-    // The attempts' provider index (v25) finds the few attempts with this id in the tenant.
+    // The attempts' provider index (v26) finds the few attempts with this id in the tenant.
     const delivered = this.db
       .selectFrom('messaging_delivery_attempts')
       .select('message_id')
