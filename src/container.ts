@@ -7,6 +7,7 @@ import { ChannelService } from './application/channel-service.js'
 import { DEFAULT_LIMITS, type MessagingLimits, type ServiceContext } from './application/context.js'
 import { DeadLetterService } from './application/dead-letter-service.js'
 import { DeliveryService } from './application/delivery-service.js'
+import { EventEndpointService } from './application/event-endpoint-service.js'
 import { EventService } from './application/event-service.js'
 import { InboxService } from './application/inbox-service.js'
 import { MembershipService } from './application/membership-service.js'
@@ -47,6 +48,7 @@ export const MESSAGING_TYPES = {
   OutboxService: Symbol.for('messaging.OutboxService'),
   AuditService: Symbol.for('messaging.AuditService'),
   EventService: Symbol.for('messaging.EventService'),
+  EventEndpointService: Symbol.for('messaging.EventEndpointService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
   DeadLetterService: Symbol.for('messaging.DeadLetterService'),
   ScheduleService: Symbol.for('messaging.ScheduleService'),
@@ -163,6 +165,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.OutboxService, (ctx) => new OutboxService(ctx))
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.EventService, (ctx) => new EventService(ctx))
+    service(MESSAGING_TYPES.EventEndpointService, (ctx) => new EventEndpointService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
     service(MESSAGING_TYPES.ScheduleService, (ctx) => new ScheduleService(ctx))
@@ -205,6 +208,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.ScheduleService),
             options.destinations ?? {},
             c.get(MESSAGING_TYPES.EventService),
+            c.get(MESSAGING_TYPES.EventEndpointService),
           ),
       )
       .inSingletonScope()

@@ -12,6 +12,7 @@ export {
 export type { Refusal } from './application/audit-service.js'
 export type { MessagingLimits } from './application/context.js'
 export type { AttemptReport, DeliveryService } from './application/delivery-service.js'
+export type { EventDispatchPort, LeasedEndpoint } from './application/event-endpoint-service.js'
 export type { NotifyResult } from './application/notify-service.js'
 export type { AckResult, EnqueueResult } from './application/outbox-service.js'
 export type { TemplateChoice } from './application/template-lookup.js'
@@ -67,6 +68,19 @@ export {
   ValidationError,
   type ValidationIssue,
 } from './domain/errors.js'
+export {
+  type CreateEventEndpointInput,
+  DEFAULT_ENDPOINT_RETRY,
+  type EndpointRetryPolicy,
+  EVENT_ENDPOINT_STATUSES,
+  type EventEndpoint,
+  type EventEndpointRefInput,
+  type EventEndpointStatus,
+  type EventEndpointView,
+  type EventEndpointWithSecret,
+  type ListEventEndpointsInput,
+  type UpdateEventEndpointInput,
+} from './domain/event-endpoint.js'
 export { type DeliveryEvent, EVENT_TYPES, type EventType } from './domain/events.js'
 export type * from './domain/inputs.js'
 export * as schemas from './domain/inputs.js'

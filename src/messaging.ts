@@ -4,6 +4,11 @@ import type { ChannelService } from './application/channel-service.js'
 import type { DeadLetterService } from './application/dead-letter-service.js'
 import { createDeliveryPort, type DeliveryPort } from './application/delivery-port.js'
 import type { DeliveryService } from './application/delivery-service.js'
+import {
+  createEventDispatchPort,
+  type EventDispatchPort,
+  type EventEndpointService,
+} from './application/event-endpoint-service.js'
 import type { EventService } from './application/event-service.js'
 import type { EventStreamSink } from './application/event-stream.js'
 import type { InboxService } from './application/inbox-service.js'
@@ -20,6 +25,14 @@ import type { Category } from './domain/category.js'
 import type { ChannelTypeRegistry, ChannelView } from './domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from './domain/delivery.js'
 import type { DestinationPolicy } from './domain/destinations.js'
+import type {
+  CreateEventEndpointInput,
+  EventEndpointRefInput,
+  EventEndpointView,
+  EventEndpointWithSecret,
+  ListEventEndpointsInput,
+  UpdateEventEndpointInput,
+} from './domain/event-endpoint.js'
 import type { DeliveryEvent } from './domain/events.js'
 import type { InboxEntry } from './domain/inbox.js'
 import type {
@@ -141,6 +154,7 @@ export class Messaging {
     /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
     readonly destinations: DestinationPolicy = {},
     private readonly events: EventService,
+    private readonly eventEndpoints: EventEndpointService,
   ) {}
 
   /** Creates a channel (`infra_admin`). The returned config has its secrets redacted. */
@@ -259,6 +273,68 @@ export class Messaging {
     sink: EventStreamSink,
   ): Promise<() => void> {
     return this.events.follow(TenantScope.of(principal), input, sink)
+  }
+
+  /**
+   * Registers a status webhook endpoint (`infra_admin`): the tenant's delivery events after
+   * now, of `eventTypes` (default every type), are POSTed to `url` one per request, signed
+   * per Standard Webhooks with the returned `secret`, which no later read shows.
+   *
+   * @example
+   * const { endpoint, secret } = await messaging.createEventEndpoint(admin, {
+   *   infrastructureId, url: 'https://hooks.example.com/messaging', eventTypes: ['message.dead'],
+   * })
+   */
+  async createEventEndpoint(
+    principal: Principal,
+    input: CreateEventEndpointInput,
+  ): Promise<EventEndpointWithSecret> {
+    return this.eventEndpoints.create(TenantScope.of(principal), input)
+  }
+
+  /** The tenant's status webhook endpoints with their state (`infra_admin`); never a secret. */
+  async listEventEndpoints(
+    principal: Principal,
+    input: ListEventEndpointsInput,
+  ): Promise<EventEndpointView[]> {
+    return this.eventEndpoints.list(TenantScope.of(principal), input)
+  }
+
+  async getEventEndpoint(principal: Principal, input: EventEndpointRefInput): Promise<EventEndpointView> {
+    return this.eventEndpoints.get(TenantScope.of(principal), input)
+  }
+
+  /** Changes `url`, `eventTypes` or `enabled` (`infra_admin`); enabling restarts a failing endpoint's retries now. */
+  async updateEventEndpoint(
+    principal: Principal,
+    input: UpdateEventEndpointInput,
+  ): Promise<EventEndpointView> {
+    return this.eventEndpoints.update(TenantScope.of(principal), input)
+  }
+
+  /** A new signing secret, returned this once (`infra_admin`); requests are signed with it from now on. */
+  async rotateEventEndpointSecret(
+    principal: Principal,
+    input: EventEndpointRefInput,
+  ): Promise<EventEndpointWithSecret> {
+    return this.eventEndpoints.rotateSecret(TenantScope.of(principal), input)
+  }
+
+  async deleteEventEndpoint(principal: Principal, input: EventEndpointRefInput): Promise<void> {
+    return this.eventEndpoints.remove(TenantScope.of(principal), input)
+  }
+
+  /**
+   * What a status webhook dispatcher runs on (`createEventDispatcher`), bound to a `service`
+   * principal's tenants or, with `fleet: true`, to every tenant (host code only).
+   */
+  eventDispatchPort(
+    options: { readonly principal: Principal } | { readonly fleet: true; readonly workerId: string },
+  ): EventDispatchPort {
+    const scope =
+      'principal' in options ? TenantScope.of(options.principal) : TenantScope.fleet(options.workerId)
+    assertRole(scope, 'event_endpoint.dispatch', 'service')
+    return createEventDispatchPort(this.eventEndpoints, scope)
   }
 
   /** The audit trail of one infrastructure, newest first (`infra_admin` or `service`). */

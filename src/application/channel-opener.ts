@@ -56,8 +56,15 @@ export function openChannel(
 ): ChannelLookup {
   if (!channel) return { status: 'missing' }
   if (!channel.enabled) return { status: 'disabled', channel }
-  // orderingOnDead is read by the claim in the store, not by a transport: kept out of the type's config.
-  const { rateLimit, breaker: breakerSetting, orderingOnDead: _orderingOnDead, ...stored } = channel.config
+  // orderingOnDead is read by the claim in the store and digest by the enqueue, not by a
+  // transport: kept out of the type's config.
+  const {
+    rateLimit,
+    breaker: breakerSetting,
+    orderingOnDead: _orderingOnDead,
+    digest: _digest,
+    ...stored
+  } = channel.config
   const limit = rateLimitSchema.safeParse(rateLimit)
   const rate = limit.success ? limit.data : null
   const setting = breakerSettingSchema.safeParse(breakerSetting)

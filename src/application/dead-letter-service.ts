@@ -125,16 +125,22 @@ export class DeadLetterService {
     })
   }
 
-  /** Pending, in flight, delivered, failed, dead and the oldest pending age, per tenant and channel. */
+  /**
+   * Pending, in flight, delivered, failed, dead, the oldest pending age and the messages held
+   * in open digests, per tenant and channel.
+   */
   async stats(scope: TenantScope, raw: StatsInput = {}): Promise<ChannelStats[]> {
     const input = parseInput(statsInput, raw)
     if (input.infrastructureId !== undefined) assertTenantScope(scope, input.infrastructureId)
-    return this.ctx.uow.run(scope, (r) =>
-      r.outbox.stats(
-        scope,
-        input.infrastructureId !== undefined ? { infrastructureId: input.infrastructureId } : {},
-      ),
-    )
+    const filter = input.infrastructureId !== undefined ? { infrastructureId: input.infrastructureId } : {}
+    return this.ctx.uow.run(scope, async (r) => {
+      const counts = await r.outbox.stats(scope, filter)
+      const held = new Map(
+        (await r.digests.held(scope, filter)).map((h) => [`${h.infrastructureId}/${h.channelId}`, h.items]),
+      )
+      // An open digest's delivery is a pending message of its channel: its row is among the counts.
+      return counts.map((c) => ({ ...c, digested: held.get(`${c.infrastructureId}/${c.channelId}`) ?? 0 }))
+    })
   }
 
   /**

@@ -3,6 +3,7 @@ import type { ClaimedMessage, JsonValue } from '../domain/outbox-message.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { ServiceContext } from './context.js'
+import { closeHeldDigest } from './digest-close.js'
 import { templateErrorText } from './template-renderer.js'
 import type { TemplateService } from './template-service.js'
 
@@ -13,6 +14,8 @@ import type { TemplateService } from './template-service.js'
 export type RenderStep =
   | { readonly ok: true; readonly payload: JsonValue }
   | { readonly ok: false; readonly error: string }
+  /** A digest whose every item was cancelled: its delivery was cancelled instead (closeHeldDigest). */
+  | { readonly ok: 'cancelled' }
 
 /** The recipient a template sees when its profile is gone: every field present, so a strict template fails by name. */
 const noProfile = (userId: string) => ({
@@ -40,24 +43,30 @@ const recipientOf = (p: RecipientProfile) => ({
  * (picked then for its category, channel type and its recipient's locale, with the fallback
  * to the language and the tenant's default), its recipient's profile as it is now and its
  * payload as `data`. The delivery of a digest closes it first, in one unit of work, and goes
- * out with its items (`data.digest`, see `digestPayload`). A plain enqueue, or a notification message without a template, goes
+ * out with its items (`data.digest`, see `digestPayload`), a channel's digest of plain enqueues
+ * too. A plain enqueue, or a notification message without a template, goes
  * out as it was written (a webhook then carries the notification's `data`).
  */
 export async function renderHeld(
-  ctx: Pick<ServiceContext, 'uow'>,
+  ctx: ServiceContext,
   templates: TemplateService,
   scope: TenantScope,
   held: ClaimedMessage,
   channelType: string,
 ): Promise<RenderStep> {
   const n = held.notification
-  const digestId = n ? digestIdOf(held.id, held.payload) : null
+  // A category's digest is delivered as a notification's message, a channel's as a plain one.
+  const digestId = digestIdOf(held.id, held.payload)
   let payload = held.payload
   if (digestId !== null) {
     // The close: from here on the digest's items are fixed, and they are what goes out.
-    const digest = await ctx.uow.run(scope, (r) => r.digests.close(scope, held.infrastructureId, digestId))
-    if (!digest) return { ok: false, error: `digest ${digestId} is not there to close` }
-    payload = digestPayload(digest)
+    const closed = await ctx.uow.run(scope, (r) => closeHeldDigest(ctx, scope, r, held, digestId))
+    if (closed.action === 'missing') return { ok: false, error: `digest ${digestId} is not there to close` }
+    if (closed.action === 'cancelled') {
+      ctx.eventFeed.publish([held.infrastructureId])
+      return { ok: 'cancelled' }
+    }
+    payload = digestPayload(closed.digest)
   }
   if (!n?.templateId) return { ok: true, payload }
   const profile = await ctx.uow.run(scope, (r) => r.profiles.find(scope, held.infrastructureId, n.userId))

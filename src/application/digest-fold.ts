@@ -5,7 +5,8 @@ import type { PlannedMessage } from '../domain/notification.js'
 import type { JsonValue, MessagePriority } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { TraceContext } from '../domain/trace-context.js'
-import type { Due } from '../ports/outbox-repository.js'
+import type { NewDigestItem } from '../ports/digest-repository.js'
+import type { Due, EnqueueCommand } from '../ports/outbox-repository.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import type { ServiceContext } from './context.js'
 
@@ -39,11 +40,57 @@ export interface FoldResult {
  */
 const ROUNDS = 3
 
+/** One item into its group's open digest, or a new one with its delivery. */
+export interface FoldOne {
+  readonly group: DigestGroup
+  readonly settings: CategoryDigest
+  readonly item: NewDigestItem
+  /** The delivery message of a digest this fold opens, with the digest's id and due time. */
+  readonly delivery: (id: string, due: Due) => EnqueueCommand
+  /** When the delivery may go at the earliest (quiet hours, the enqueue's `availableAt`). */
+  readonly notBefore: Date | null
+}
+
+/**
+ * Folds one item in the caller's unit of work: appended to the group's open digest, or
+ * opening one with its delivery message, due when the window ends (or at `notBefore`, if
+ * later). The item that fills a digest closes it and makes its delivery due at once.
+ */
+export async function foldOne(
+  ctx: ServiceContext,
+  scope: TenantScope,
+  r: Repositories,
+  f: FoldOne,
+): Promise<{ readonly digest: Digest; readonly opened: boolean; readonly filled: boolean }> {
+  let digest: Digest | null = null
+  let opened = false
+  for (let round = 0; round < ROUNDS && digest === null; round++) {
+    digest = await r.digests.append(scope, f.group, f.item)
+    if (digest !== null) break
+    const id = ctx.ids.next()
+    digest = await r.digests.open(scope, f.group, { id, settings: f.settings }, f.item)
+    if (digest === null) continue
+    opened = true
+    await r.outbox.enqueueMany(scope, [f.delivery(id, dueOf(digest.closesAt, f.notBefore))])
+  }
+  if (digest === null) {
+    throw new StorageError(`a digest of channel ${f.group.channelId} kept closing under this enqueue`)
+  }
+  const filled = digest.closedAt !== null && digest.items.length >= digest.maxItems
+  if (filled) {
+    await r.outbox.reschedule(scope, {
+      infrastructureId: f.group.infrastructureId,
+      id: digest.id,
+      due: f.notBefore ? { at: f.notBefore } : { afterMs: 0 },
+    })
+  }
+  return { digest, opened, filled }
+}
+
 /**
  * Folds each planned message of a notify into its recipient's open digest of the category
- * over the message's channel (and the digest key's value), in the notify's unit of work:
- * appended to the open digest, or opening one with its delivery message, due when the window
- * ends. The item that fills a digest closes it and makes its delivery due at once.
+ * over the message's channel (and the digest key's value), in the notify's unit of work
+ * (see foldOne).
  */
 export async function foldIntoDigests(
   ctx: ServiceContext,
@@ -55,66 +102,48 @@ export async function foldIntoDigests(
   let filled = 0
   const digestKey = digestKeyOf(req.data, req.category.digest.key)
   for (const m of req.messages) {
-    const group: DigestGroup = {
-      infrastructureId: req.infrastructureId,
-      businessId: req.businessId,
-      userId: m.userId,
-      categoryKey: req.category.key,
-      channelId: m.channel.id,
-      digestKey,
-    }
-    const item = { notificationId: req.notificationId, data: req.data }
-    let digest: Digest | null = null
-    for (let round = 0; round < ROUNDS && digest === null; round++) {
-      digest = await r.digests.append(scope, group, item)
-      if (digest !== null) break
-      const id = ctx.ids.next()
-      digest = await r.digests.open(scope, group, { id, settings: req.category.digest }, item)
-      if (digest === null) continue
-      opened++
-      await r.outbox.enqueueMany(scope, [
-        {
-          message: {
-            id,
-            infrastructureId: req.infrastructureId,
-            businessId: req.businessId,
-            payload: { digestId: id },
-            recipients: [m.address],
-            idempotencyKey: null,
-            createdBy: scope.userId,
-            createdAt: ctx.clock.now(),
-            // The digest stands for its notifications: a cancel of the one that opened it must not
-            // take the others' items with it (docs/notify.md, "Digests").
-            notification: {
-              id,
-              userId: m.userId,
-              categoryKey: req.category.key,
-              templateId: m.templateId,
-            },
-            priority: req.priority,
-            traceContext: req.traceContext,
-          },
-          due: dueOf(digest.closesAt, req.notBefore(m)),
-          channel: { id: m.channel.id },
-          defaultMaxAttempts: ctx.limits.defaultMaxAttempts,
-          audit: null,
-        },
-      ])
-    }
-    if (digest === null) {
-      throw new StorageError(
-        `the digest of ${group.categoryKey} for a recipient kept closing under this notify`,
-      )
-    }
-    if (digest.closedAt !== null && digest.items.length >= digest.maxItems) {
-      filled++
-      const notBefore = req.notBefore(m)
-      await r.outbox.reschedule(scope, {
+    const folded = await foldOne(ctx, scope, r, {
+      group: {
         infrastructureId: req.infrastructureId,
-        id: digest.id,
-        due: notBefore ? { at: notBefore } : { afterMs: 0 },
-      })
-    }
+        businessId: req.businessId,
+        userId: m.userId,
+        categoryKey: req.category.key,
+        destination: null,
+        channelId: m.channel.id,
+        digestKey,
+      },
+      settings: req.category.digest,
+      item: { notificationId: req.notificationId, data: req.data },
+      notBefore: req.notBefore(m),
+      delivery: (id, due) => ({
+        message: {
+          id,
+          infrastructureId: req.infrastructureId,
+          businessId: req.businessId,
+          payload: { digestId: id },
+          recipients: [m.address],
+          idempotencyKey: null,
+          createdBy: scope.userId,
+          createdAt: ctx.clock.now(),
+          // The digest stands for its notifications: a cancel of the one that opened it must not
+          // take the others' items with it (docs/notify.md, "Digests").
+          notification: {
+            id,
+            userId: m.userId,
+            categoryKey: req.category.key,
+            templateId: m.templateId,
+          },
+          priority: req.priority,
+          traceContext: req.traceContext,
+        },
+        due,
+        channel: { id: m.channel.id },
+        defaultMaxAttempts: ctx.limits.defaultMaxAttempts,
+        audit: null,
+      }),
+    })
+    if (folded.opened) opened++
+    if (folded.filled) filled++
   }
   return { folded: req.messages.length, opened, filled }
 }

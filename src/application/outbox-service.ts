@@ -2,6 +2,7 @@ import { type Span, SpanKind } from '@opentelemetry/api'
 import type { z } from 'zod'
 import type { AuditEntry } from '../domain/audit.js'
 import type { Channel } from '../domain/channel.js'
+import { ChannelDigestsSignal } from '../domain/digest.js'
 import { NotFoundError, PayloadTooLargeError } from '../domain/errors.js'
 import {
   type EnqueueInput,
@@ -17,7 +18,9 @@ import { type JsonValue, type OutboxMessage, payloadBytes } from '../domain/outb
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EnqueueCommand } from '../ports/outbox-repository.js'
+import type { Repositories } from '../ports/unit-of-work.js'
 import { inSpan, SYSTEM, traceContextOf, tracer } from '../telemetry/tracing.js'
+import { enqueueFolding } from './channel-digest.js'
 import { openChannel } from './channel-opener.js'
 import { auditEntry, audited, type ServiceContext } from './context.js'
 
@@ -84,7 +87,14 @@ export class OutboxService {
     const target = auditTarget(command)
     const [result] = await audited(this.ctx, scope, target, async () => {
       assertTenantScope(scope, input.infrastructureId, input.businessId)
-      return this.runEnqueue(scope, [command])
+      return this.runEnqueue(scope, [command]).catch(async (e: unknown) => {
+        if (!(e instanceof ChannelDigestsSignal)) throw e
+        // The channel digests its plain enqueues: folded in a unit of work of its own.
+        const [folded] = await this.ctx.uow.run(scope, (r) =>
+          enqueueFolding(this.ctx, scope, r, [{ command, audit: command.audit, field: '' }]),
+        )
+        return [{ message: folded!.message, created: folded!.created }]
+      })
     })
     if (result!.created) this.ctx.wake?.notify(result!.message.infrastructureId)
     spanResult(span, [result!])
@@ -121,11 +131,22 @@ export class OutboxService {
         )
       }
     }
-    const results = await this.ctx.uow.run(scope, async (r) => {
-      const out = await r.outbox.enqueueMany(scope, commands)
-      for (const entry of this.batchAudit(scope, out, bytes)) await r.audit.append(scope, entry)
-      return out
-    })
+    const write = (r: Repositories) => r.outbox.enqueueMany(scope, commands)
+    // A channel that digests its plain enqueues: the batch again, its items folded one by one,
+    // each folded item with an entry of its own (it names its digest).
+    const fold = (r: Repositories) =>
+      enqueueFolding(
+        this.ctx,
+        scope,
+        r,
+        commands.map((command, i) => ({ command, audit: built[i]!.audit, field: `items.${i}.` })),
+      )
+    const results = await this.ctx.uow
+      .run(scope, async (r) => this.audit(scope, r, await write(r), bytes))
+      .catch((e: unknown) => {
+        if (!(e instanceof ChannelDigestsSignal)) throw e
+        return this.ctx.uow.run(scope, async (r) => this.audit(scope, r, await fold(r), bytes))
+      })
     const woken = new Set<string>()
     for (const r of results) {
       if (r.created && !woken.has(r.message.infrastructureId)) {
@@ -135,6 +156,18 @@ export class OutboxService {
     }
     spanResult(span, results)
     return results
+  }
+
+  /** Appends the batch's entries (batchAudit) for what it wrote on its own; a folded item has its own. */
+  private async audit(
+    scope: TenantScope,
+    r: Repositories,
+    out: readonly (EnqueueResult & { readonly digestId?: string | null })[],
+    bytes: readonly number[],
+  ): Promise<EnqueueResult[]> {
+    const written = out.map((o) => (o.digestId ? { ...o, created: false } : o))
+    for (const entry of this.batchAudit(scope, written, bytes)) await r.audit.append(scope, entry)
+    return out.map(({ message, created }) => ({ message, created }))
   }
 
   /**

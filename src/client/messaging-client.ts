@@ -6,6 +6,13 @@ import type { BreakerView } from '../domain/breaker.js'
 import type { Category } from '../domain/category.js'
 import type { ChannelView as Channel } from '../domain/channel.js'
 import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type {
+  CreateEventEndpointInput,
+  EventEndpointRefInput,
+  EventEndpointView,
+  EventEndpointWithSecret,
+  UpdateEventEndpointInput,
+} from '../domain/event-endpoint.js'
 import type { DeliveryEvent } from '../domain/events.js'
 import type { InboxEntry } from '../domain/inbox.js'
 import type {
@@ -143,6 +150,13 @@ const revive = {
   }),
   audit: (a: AuditEntry): AuditEntry => ({ ...a, at: new Date(a.at) }),
   event: (e: DeliveryEvent): DeliveryEvent => ({ ...e, occurredAt: new Date(e.occurredAt) }),
+  endpoint: (e: EventEndpointView): EventEndpointView => ({
+    ...e,
+    nextAttemptAt: new Date(e.nextAttemptAt),
+    failingSince: dateOrNull(e.failingSince),
+    createdAt: new Date(e.createdAt),
+    updatedAt: new Date(e.updatedAt),
+  }),
   attempt: (a: DeliveryAttempt): DeliveryAttempt => ({
     ...a,
     startedAt: new Date(a.startedAt),
@@ -319,6 +333,44 @@ export class MessagingClient {
   async listEvents(filter: Scoped<ListEventsInput> = {}): Promise<DeliveryEvent[]> {
     const rows = await this.request<DeliveryEvent[]>('GET', '/events', { query: this.scoped(filter) })
     return rows.map(revive.event)
+  }
+
+  /** `infra_admin`: registers a status webhook endpoint; the result's `secret` is shown this once. */
+  async createEventEndpoint(input: Scoped<CreateEventEndpointInput>): Promise<EventEndpointWithSecret> {
+    const r = await this.request<EventEndpointWithSecret>('POST', '/event-endpoints', {
+      body: this.scoped(input),
+    })
+    return { ...r, endpoint: revive.endpoint(r.endpoint) }
+  }
+
+  /** `infra_admin`: the tenant's status webhook endpoints, with their state (never a secret). */
+  async listEventEndpoints(infrastructureId?: string): Promise<EventEndpointView[]> {
+    const query = this.scoped({ infrastructureId })
+    const rows = await this.request<EventEndpointView[]>('GET', '/event-endpoints', { query })
+    return rows.map(revive.endpoint)
+  }
+
+  async getEventEndpoint(input: Scoped<EventEndpointRefInput>): Promise<EventEndpointView> {
+    const { endpointId, ...query } = this.scoped(input)
+    return revive.endpoint(await this.request('GET', `/event-endpoints/${enc(endpointId)}`, { query }))
+  }
+
+  /** `infra_admin`: `enabled: true` restarts a failing or disabled endpoint's retries now. */
+  async updateEventEndpoint(input: Scoped<UpdateEventEndpointInput>): Promise<EventEndpointView> {
+    const { endpointId, ...body } = this.scoped(input)
+    return revive.endpoint(await this.request('PUT', `/event-endpoints/${enc(endpointId)}`, { body }))
+  }
+
+  async rotateEventEndpointSecret(input: Scoped<EventEndpointRefInput>): Promise<EventEndpointWithSecret> {
+    const { endpointId, ...body } = this.scoped(input)
+    const path = `/event-endpoints/${enc(endpointId)}/rotate-secret`
+    const r = await this.request<EventEndpointWithSecret>('POST', path, { body })
+    return { ...r, endpoint: revive.endpoint(r.endpoint) }
+  }
+
+  async deleteEventEndpoint(input: Scoped<EventEndpointRefInput>): Promise<void> {
+    const { endpointId, ...query } = this.scoped(input)
+    await this.request('DELETE', `/event-endpoints/${enc(endpointId)}`, { query })
   }
 
   /** Dead messages of the tenant (optionally one channel), oldest first, with their last error. */

@@ -13,6 +13,7 @@ export const AUDIT_TARGET_TYPES = [
   'preference',
   'notification',
   'template',
+  'event_endpoint',
 ] as const
 export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number]
 

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { type CategoryDigest, categoryDigestSchema } from './category.js'
 import { ValidationError } from './errors.js'
 import { ORDERING_ON_DEAD } from './outbox-message.js'
 import { parseInput } from './validation.js'
@@ -70,7 +71,7 @@ export interface ChannelTypeDefinition {
 // A DNS name, an IPv4 literal, or a bracketed IPv6 literal (as URL.hostname spells it);
 // whether the address may be reached is the transport's SSRF guard's call, not the schema's.
 const urlHostname = new RegExp(`(?:${z.regexes.hostname.source})|(?:^\\[[0-9a-fA-F:.]+\\]$)`)
-const httpUrl = z.url({ protocol: /^https?$/, hostname: urlHostname }).max(2048)
+export const httpUrl = z.url({ protocol: /^https?$/, hostname: urlHostname }).max(2048)
 
 export const inAppConfigSchema = z.strictObject({
   /** Days an inbox entry is kept; null keeps it forever. */
@@ -256,8 +257,25 @@ export const breakerSettingSchema = z.union([
 ])
 export type BreakerSetting = z.infer<typeof breakerSettingSchema>
 
+/**
+ * `config.digest` of any channel: plain enqueues on the channel to one destination (and one
+ * value of `key` in the payload) collapse into one delivery, with a category digest's rules
+ * and bounds (docs/notify.md, "Digests"); null or absent: each goes alone.
+ */
+export const channelDigestSchema = categoryDigestSchema.nullable()
+
+/** A channel's digest of plain enqueues, or null (none, or a config a store wrote before it). */
+export function channelDigestOf(channel: {
+  readonly config: Readonly<Record<string, unknown>>
+}): CategoryDigest | null {
+  // Every enqueue asks (memory and SQLite, per message): a channel without one parses nothing.
+  if (channel.config.digest === undefined || channel.config.digest === null) return null
+  const parsed = categoryDigestSchema.safeParse(channel.config.digest)
+  return parsed.success ? parsed.data : null
+}
+
 /** Fields every channel type's config may carry, read by the worker rather than the transport. */
-const MODULE_FIELDS = ['rateLimit', 'breaker', 'orderingOnDead'] as const
+const MODULE_FIELDS = ['rateLimit', 'breaker', 'orderingOnDead', 'digest'] as const
 
 /** Shown in place of a secret in every read; sent back unchanged, it keeps the stored secret. */
 export const REDACTED = '[redacted]'
@@ -303,8 +321,9 @@ export class ChannelTypeRegistry {
   /**
    * Validates a config against its type's schema; issues are reported under `config.`.
    * Every type also accepts `rateLimit` (delivery throttling) and `breaker` (the channel's
-   * circuit breaker), both read by the worker, and `orderingOnDead` (what a dead message
-   * does to its ordering key), read by the claim.
+   * circuit breaker), both read by the worker, `orderingOnDead` (what a dead message
+   * does to its ordering key), read by the claim, and `digest` (plain enqueues collapse into
+   * one delivery per destination), read by the enqueue.
    */
   parseConfig(type: string, config: unknown): Record<string, unknown> {
     const def = this.get(type)
@@ -314,7 +333,7 @@ export class ChannelTypeRegistry {
       !Array.isArray(config) &&
       MODULE_FIELDS.some((f) => f in config)
     ) {
-      const { rateLimit, breaker, orderingOnDead, ...rest } = config as Record<string, unknown>
+      const { rateLimit, breaker, orderingOnDead, digest, ...rest } = config as Record<string, unknown>
       const parsed = parseInput(def.configSchema, rest, 'config')
       return {
         ...parsed,
@@ -327,6 +346,7 @@ export class ChannelTypeRegistry {
         ...('orderingOnDead' in config && {
           orderingOnDead: parseInput(orderingOnDeadSchema, orderingOnDead, 'config.orderingOnDead'),
         }),
+        ...('digest' in config && { digest: parseInput(channelDigestSchema, digest, 'config.digest') }),
       }
     }
     return parseInput(def.configSchema, config, 'config')

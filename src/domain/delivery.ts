@@ -27,7 +27,8 @@ export interface DeliveryAttempt {
 }
 
 /** Queue health of one channel of one tenant. */
-export interface ChannelStats {
+/** A channel's outbox rows by state, as a store counts them (ChannelStats without the digests). */
+export interface QueueCounts {
   readonly infrastructureId: string
   readonly channelId: string
   /** Waiting, due or not. */
@@ -41,6 +42,16 @@ export interface ChannelStats {
   readonly cancelled: number
   /** Age of the oldest due pending message; null when none is due. */
   readonly oldestPendingAgeMs: number | null
+}
+
+/** Queue health of one tenant's channel. */
+export interface ChannelStats extends QueueCounts {
+  /**
+   * Messages held in the channel's digests not yet closed (a category's notifications, a
+   * channel's plain enqueues): they go out as one delivery each digest, when it closes. Read
+   * by `infra_admin` and `service` (a member reads 0: digests hold others' data).
+   */
+  readonly digested: number
 }
 
 /** Exponential backoff with full jitter (the AWS architecture blog's "full jitter": uniform in [0, cap]). */

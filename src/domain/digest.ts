@@ -1,21 +1,33 @@
 import type { JsonValue } from './outbox-message.js'
 
 /**
- * The recipient's messages one digest collects: one tenant (infrastructure and business),
- * one user, one category, one channel, and one value of the category's digest key.
+ * The messages one digest collects: one tenant (infrastructure and business), one channel,
+ * one value of the digest key, and either one user and category (a category's digest of
+ * notifications) or one destination (a channel's digest of plain enqueues).
  */
-export interface DigestGroup {
+export type DigestGroup = {
   readonly infrastructureId: string
   readonly businessId: string | null
-  readonly userId: string
-  readonly categoryKey: string
   readonly channelId: string
-  /** The value at the category's `digest.key` in the notify's `data`; '' without a key or a value. */
+  /** The value at the digest's `key` in the notify's `data` (the enqueue's payload); '' without a key or a value. */
   readonly digestKey: string
-}
+} & (
+  | { readonly userId: string; readonly categoryKey: string; readonly destination: null }
+  | {
+      readonly userId: null
+      readonly categoryKey: null
+      /** The plain enqueues' recipients as one text (destinationOf): the same list, the same digest. */
+      readonly destination: string
+    }
+)
+
+/** Recipient lists of 1,000 addresses: a digest's destination is the list, kept whole. */
+export const destinationOf = (recipients: readonly string[] | null): string =>
+  JSON.stringify(recipients ?? [])
 
 /** One notification folded into a digest: its `data`, and when the store took it in. */
 export interface DigestItem {
+  /** The notification; in a channel's digest, the id drawn for the plain enqueue (its audit entry's target). */
   readonly notificationId: string
   readonly at: Date
   readonly data: JsonValue
@@ -28,7 +40,7 @@ export interface DigestItem {
  * holds fewer than `maxItems` items; its delivery is the outbox message with the digest's
  * own id, due at `closesAt` (or at once when it filled up).
  */
-export interface Digest extends DigestGroup {
+export type Digest = DigestGroup & {
   readonly id: string
   readonly openedAt: Date
   readonly closesAt: Date
@@ -38,6 +50,28 @@ export interface Digest extends DigestGroup {
   /** When the item list was fixed: the window ended, it filled up, or its delivery closed it. */
   readonly closedAt: Date | null
 }
+
+/**
+ * What a store's `enqueueMany` throws, having written nothing, when a plain message (no
+ * notification, not a digest's own delivery) names a channel with a digest: the caller folds
+ * such messages into the channel's digests instead (application/channel-digest.ts). Never
+ * reaches a host: the outbox service answers it.
+ */
+export class ChannelDigestsSignal extends Error {
+  constructor(readonly channelId: string) {
+    super(`channel ${channelId} digests its plain enqueues`)
+  }
+}
+
+/**
+ * Whether a plain message on a channel with a digest goes into it: anything but the
+ * delivery of a digest (a payload that names the message's own id as its digest).
+ */
+export const foldsIntoChannelDigest = (m: {
+  readonly id: string
+  readonly payload: JsonValue
+  readonly notification?: unknown
+}): boolean => (m.notification ?? null) === null && digestIdOf(m.id, m.payload) === null
 
 /** A digest's delivery message says only which digest it is: the items are read when it closes. */
 export interface DigestMarker {
@@ -64,17 +98,21 @@ export function digestKeyOf(data: JsonValue, path: string | null): string {
   return ''
 }
 
-/** What a closed digest's delivery carries, as the template's `data`: `{% for item in data.digest.items %}`. */
+/**
+ * What a closed digest's delivery carries, as the template's `data`: `{% for item in data.digest.items %}`.
+ * A channel's digest carries no ids of its items: a plain enqueue's answer is the digest's delivery.
+ */
 export function digestPayload(digest: Digest): { digest: { [key: string]: JsonValue } } {
   const items = digest.items.filter((i) => i.cancelled !== true)
   const first = items[0]
   const last = items[items.length - 1]
+  const ids = items.map((i) => i.notificationId)
   return {
     digest: {
       id: digest.id,
       count: items.length,
       items: items.map((i) => i.data),
-      notificationIds: items.map((i) => i.notificationId),
+      ...(digest.destination === null && { notificationIds: ids }),
       firstAt: first ? first.at.toISOString() : null,
       lastAt: last ? last.at.toISOString() : null,
     },
@@ -102,6 +140,7 @@ export interface NotificationDigestItem {
 export function digestItemsOf(notificationId: string, digests: readonly Digest[]): NotificationDigestItem[] {
   const out: NotificationDigestItem[] = []
   for (const d of digests) {
+    if (d.userId === null) continue
     for (const i of d.items) {
       if (i.notificationId !== notificationId) continue
       out.push({

@@ -63,6 +63,7 @@ import { assertRole, TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../telemetry/prometheus.js'
 import { tenantQueues } from '../telemetry/queue-series.js'
+import { EVENT_ENDPOINT_ROUTES } from './event-endpoint-routes.js'
 import { EVENT_STREAM_CONTENT_TYPE, eventFrame, inboxEventStream, sseBody } from './inbox-stream.js'
 import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
@@ -376,7 +377,9 @@ export const ROUTES: readonly RouteDef[] = [
       })
       return new Reply(200, body)
     },
-  }, // Delivery: dead letters, attempts, redrive, queue health.
+  },
+  ...EVENT_ENDPOINT_ROUTES,
+  // Delivery: dead letters, attempts, redrive, queue health.
   {
     method: 'GET',
     path: '/dead-letters',

@@ -198,6 +198,12 @@ export const channelStatsSchema = shapeOf<ChannelStats>()({
     .number()
     .nullable()
     .describe('Age of the oldest due pending message; null when none is due.'),
+  digested: z
+    .number()
+    .int()
+    .describe(
+      "Messages held in the channel's digests not yet closed (read by infra_admin and service; 0 for a member).",
+    ),
 })
 
 export const queueMinuteSchema = shapeOf<QueueMinute>()({

@@ -116,6 +116,10 @@ async function finish(held: ClaimedMessage, m: JsMsg, step: DeliveryStep, parts:
     m.term('given back to the outbox')
     return
   }
+  if (step.action === 'cancelled') {
+    m.term('cancelled in the outbox: a digest with no item left')
+    return
+  }
   if (step.action === 'hand-off') {
     // A relay among the broker worker's transports passed it on again: held for that broker.
     if (await parts.port.renew(held, step.holdMs)) parts.events.emit('relayed', held, step.reference)

@@ -3,6 +3,13 @@ import type { Digest, DigestGroup } from '../domain/digest.js'
 import type { JsonValue } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 
+/** Items held in one channel's open digests. */
+export interface DigestHeld {
+  readonly infrastructureId: string
+  readonly channelId: string
+  readonly items: number
+}
+
 /** What a notify folds into a digest: its notification and its `data`. */
 export interface NewDigestItem {
   readonly notificationId: string
@@ -43,6 +50,12 @@ export interface DigestRepository {
   find(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null>
   /** The digests holding an item of the notification, in any state; [] outside the scope. */
   ofNotification(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]>
+  /**
+   * Per tenant and channel, the items held in digests not yet closed (cancelled ones
+   * included until the close), within the scope (`infra_admin` and `service` only: [] for
+   * others); only channels holding some. An operator's read, not the hot path.
+   */
+  held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]>
   /**
    * Marks the notification's items cancelled in every digest not yet closed (a closed
    * digest's items are fixed: they go out). Returns the digests it changed.

@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../domain/audit.js'
-import type { ChannelStats, DeliveryAttempt } from '../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../domain/delivery.js'
 import type { MessageNotification } from '../domain/notification.js'
 import type {
   ClaimedMessage,
@@ -171,7 +171,10 @@ export interface OutboxRepository {
    * the batch answers with the batch's first message. Each message created appends its
    * `audit` entry, if it has one (details gain `channelId`), in the same unit of work. A
    * message of a notification with an idempotency key is a ValidationError, one written by
-   * a member a ForbiddenRoleError. One result per command, in order.
+   * a member a ForbiddenRoleError. A plain message (no notification, not a digest's delivery:
+   * `foldsIntoChannelDigest`) whose channel has `config.digest` writes nothing of the batch
+   * and throws ChannelDigestsSignal, for the caller to fold it into the channel's digest.
+   * One result per command, in order.
    */
   enqueueMany(scope: TenantScope, commands: readonly EnqueueCommand[]): Promise<EnqueueOutcome[]>
   /** null when absent or outside the scope. */
@@ -243,5 +246,5 @@ export interface OutboxRepository {
    * Counts per (infrastructure, channel) within the scope, ordered by infrastructure then
    * channel; the oldest due message's age is taken against the store's now.
    */
-  stats(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<ChannelStats[]>
+  stats(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<QueueCounts[]>
 }

@@ -4,6 +4,7 @@ import type { BreakerRepository } from './breaker-repository.js'
 import type { CategoryRepository } from './category-repository.js'
 import type { ChannelRepository } from './channel-repository.js'
 import type { DigestRepository } from './digest-repository.js'
+import type { EventEndpointRepository } from './event-endpoint-repository.js'
 import type { EventFeed } from './event-feed.js'
 import type { EventLog } from './event-log.js'
 import type { InboxFeed } from './inbox-feed.js'
@@ -30,6 +31,8 @@ export interface Repositories {
   readonly audit: AuditLog
   /** Each tenant's delivery events, written with the change each tells of. */
   readonly events: EventLog
+  /** Tenants' status webhook endpoints and each one's place in the event log. */
+  readonly eventEndpoints: EventEndpointRepository
   /** Refusals outside the caller's scope, counted per caller and hour (never in a tenant's trail). */
   readonly security: SecurityLog
   /** In-app inboxes (written by the in-app transport). */

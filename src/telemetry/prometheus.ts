@@ -38,5 +38,10 @@ export function prometheusText(queues: readonly TenantQueue[]): string {
     'Dead messages (out of attempts) by tenant, until redriven or pruned.',
     queues.map((q) => `messaging_dead_letters{${tenant(q)}} ${q.depth.dead}`),
   )
+  family(
+    'messaging_digested_messages',
+    'Messages held in digests not yet closed by tenant: each digest goes out as one delivery when it closes.',
+    queues.map((q) => `messaging_digested_messages{${tenant(q)}} ${q.digested}`),
+  )
   return `${lines.join('\n')}\n`
 }

@@ -13,7 +13,7 @@ export interface QueueMetricsOptions {
  * Registers the queue's observable gauges with the host's OpenTelemetry meter provider
  * (through `@opentelemetry/api`: without an SDK nothing is registered and the store is
  * never read): `messaging.queue.depth` by tenant and state, `messaging.queue.oldest_pending_age`
- * (seconds) and `messaging.queue.dead` by tenant, read from the store's stats (one query)
+ * (seconds), `messaging.queue.dead` and `messaging.queue.digested` by tenant, read from the store's stats (one query)
  * at each collection, within what `principal` may see. Call it once per process that
  * should report the queue (one is enough: every process reads the same store). Returns
  * the unregister.
@@ -39,6 +39,10 @@ export function observeQueueMetrics(
     description: 'Dead messages by tenant, until redriven or pruned.',
     unit: '{message}',
   })
+  const digested = meter.createObservableGauge('messaging.queue.digested', {
+    description: 'Messages held in digests not yet closed by tenant.',
+    unit: '{message}',
+  })
   const callback = async (result: {
     observe(instrument: typeof depth, value: number, attributes: Record<string, string>): void
   }) => {
@@ -56,8 +60,9 @@ export function observeQueueMetrics(
       }
       result.observe(age, q.oldestPendingAgeSeconds ?? 0, tenant)
       result.observe(dead, q.depth.dead, tenant)
+      result.observe(digested, q.digested, tenant)
     }
   }
-  meter.addBatchObservableCallback(callback, [depth, age, dead])
-  return () => meter.removeBatchObservableCallback(callback, [depth, age, dead])
+  meter.addBatchObservableCallback(callback, [depth, age, dead, digested])
+  return () => meter.removeBatchObservableCallback(callback, [depth, age, dead, digested])
 }

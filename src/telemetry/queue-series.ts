@@ -12,6 +12,8 @@ export interface TenantQueue {
   readonly depth: Readonly<Record<QueueState, number>>
   /** Seconds; null when no pending message is due. */
   readonly oldestPendingAgeSeconds: number | null
+  /** Messages held in digests not yet closed (ChannelStats.digested, summed). */
+  readonly digested: number
 }
 
 const empty = (): Record<QueueState, number> => ({
@@ -33,13 +35,17 @@ export function tenantQueues(
   stats: readonly ChannelStats[],
   maxTenants: number = DEFAULT_MAX_TENANT_LABELS,
 ): TenantQueue[] {
-  const byTenant = new Map<string, { depth: Record<QueueState, number>; oldestMs: number | null }>()
+  const byTenant = new Map<
+    string,
+    { depth: Record<QueueState, number>; oldestMs: number | null; digested: number }
+  >()
   for (const s of stats) {
     let q = byTenant.get(s.infrastructureId)
     if (!q) {
-      q = { depth: empty(), oldestMs: null }
+      q = { depth: empty(), oldestMs: null, digested: 0 }
       byTenant.set(s.infrastructureId, q)
     }
+    q.digested += s.digested ?? 0
     add(q.depth, {
       pending: s.pending,
       processing: s.inFlight,
@@ -58,16 +64,18 @@ export function tenantQueues(
   )
   const out: TenantQueue[] = ranked
     .slice(0, maxTenants)
-    .map(([tenant, q]) => queue(tenant, q.depth, q.oldestMs))
+    .map(([tenant, q]) => queue(tenant, q.depth, q.oldestMs, q.digested))
   const rest = ranked.slice(maxTenants)
   if (rest.length > 0) {
     const depth = empty()
     let oldestMs: number | null = null
+    let digested = 0
     for (const [, q] of rest) {
       add(depth, q.depth)
       oldestMs = oldest(oldestMs, q.oldestMs)
+      digested += q.digested
     }
-    out.push(queue(OTHER_TENANTS, depth, oldestMs))
+    out.push(queue(OTHER_TENANTS, depth, oldestMs, digested))
   }
   return out
 }
@@ -76,8 +84,14 @@ const add = (into: Record<QueueState, number>, from: Readonly<Record<QueueState,
   for (const state of QUEUE_STATES) into[state] += from[state]
 }
 const oldest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b))
-const queue = (tenant: string, depth: Record<QueueState, number>, oldestMs: number | null): TenantQueue => ({
+const queue = (
+  tenant: string,
+  depth: Record<QueueState, number>,
+  oldestMs: number | null,
+  digested: number,
+): TenantQueue => ({
   tenant,
   depth,
   oldestPendingAgeSeconds: oldestMs === null ? null : oldestMs / 1000,
+  digested,
 })

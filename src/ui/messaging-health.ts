@@ -56,7 +56,7 @@ const styles = css`
 
 /**
  * `<messaging-health>`: queue health per tenant and channel (pending, in flight, delivered,
- * failed, dead, cancelled, age of the oldest due pending message), the tenant's backlog,
+ * failed, dead, cancelled, held in open digests, age of the oldest due pending message), the tenant's backlog,
  * throughput and dead letters over the last hour as charts (for operators who may read the
  * history), the channels whose circuit
  * breaker is open (their messages wait for the endpoint to recover), the deliveries each
@@ -348,6 +348,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
               <th scope="col" class="num">Failed</th>
               <th scope="col" class="num">Dead</th>
               <th scope="col" class="num">Cancelled</th>
+              <th scope="col" class="num" title="Messages held in digests not yet closed">In digests</th>
               <th scope="col" class="num">Oldest pending</th>
               ${this.canRedrive ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : nothing}
             </tr>
@@ -355,7 +356,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
           <tbody>
             ${
               this.stats.length === 0
-                ? html`<tr><td colspan=${(multiTenant ? 9 : 8) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
+                ? html`<tr><td colspan=${(multiTenant ? 10 : 9) + (this.canRedrive ? 1 : 0)} class="muted">No messages yet.</td></tr>`
                 : this.stats.map(
                     (s) => html`<tr data-channel=${s.channelId}>
                       ${
@@ -370,6 +371,7 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                       <td class="num" data-label="Failed">${s.failed}</td>
                       <td class=${s.dead > 0 ? 'num dead' : 'num'} data-label="Dead">${s.dead}</td>
                       <td class="num cancelled" data-label="Cancelled">${s.cancelled}</td>
+                      <td class="num" data-label="In digests">${s.digested ?? 0}</td>
                       <td class="num" data-label="Oldest pending">${formatAge(s.oldestPendingAgeMs)}</td>
                       ${
                         this.canRedrive

@@ -49,6 +49,8 @@ export interface DeliverOneOptions {
 export type DeliveryStep =
   | { readonly action: 'settle'; readonly report: AttemptReport }
   | { readonly action: 'hand-off'; readonly holdMs: number; readonly reference: string | null }
+  /** A digest's delivery with every item cancelled: already cancelled in the store, lease given back. */
+  | { readonly action: 'cancelled' }
   | {
       readonly action: 'release'
       readonly delayMs: number
@@ -115,14 +117,13 @@ export async function deliverOne(
     if (waitMs > 0) return release(waitMs, 'rate_limited')
   }
   let message = held
-  // A digest's delivery is rendered (closed, its items read) even without a template.
-  if (
-    options.render &&
-    held.notification &&
-    (held.notification.templateId || digestIdOf(held.id, held.payload))
-  ) {
+  // A digest's delivery (a category's or a channel's) is rendered (closed, its items read)
+  // even without a template.
+  if (options.render && (held.notification?.templateId || digestIdOf(held.id, held.payload))) {
     // A template that does not render fails its message for good: a retry renders the same.
     const rendered = await options.render(held, lookup.channel.type)
+    // Nothing left to send: the render gave the lease back and cancelled the message.
+    if (rendered.ok === 'cancelled') return { action: 'cancelled' }
     if (!rendered.ok) {
       return settleWith(held, startedAt, options, lookup.redact, {
         status: 'permanent',

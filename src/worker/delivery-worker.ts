@@ -210,6 +210,7 @@ class WorkerRuntime {
         )
       }
       this.renewer.settling(held.id)
+      if (step.action === 'cancelled') return
       if (step.action === 'hand-off') {
         return telemetry.settle(span, 'hand-off', () => this.handOff(held, step.holdMs, step.reference))
       }

@@ -4,6 +4,11 @@ export { CompletionBatcher, type CompletionBatcherOptions } from './completion-b
 export { type DeliverOneOptions, type DeliveryStep, deliverOne } from './deliver-one.js'
 export { createDeliveryWorker, type DeliveryWorker } from './delivery-worker.js'
 export { WorkerConfigurationError } from './errors.js'
+export {
+  createEventDispatcher,
+  type EventDispatcher,
+  type EventDispatcherOptions,
+} from './event-dispatcher.js'
 export type { DeliveryWorkerEvents, ReleaseReason, WorkerLogger } from './events.js'
 export { type HeldLease, LeaseRenewer, type LeaseRenewerOptions } from './lease-renewer.js'
 export type { DeliveryWorkerOptions } from './options.js'

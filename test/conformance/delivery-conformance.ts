@@ -107,6 +107,7 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
           dead: 0,
           cancelled: 0,
           oldestPendingAgeMs: null,
+          digested: 0,
         },
       ])
     })

@@ -11,6 +11,8 @@ import {
 } from '../../src/index.js'
 import type { Repositories } from '../../src/ports/unit-of-work.js'
 import { createSecretBox } from '../../src/secrets/index.js'
+import { prometheusText } from '../../src/telemetry/prometheus.js'
+import { tenantQueues } from '../../src/telemetry/queue-series.js'
 import { at, principal, tenant } from '../support/fixtures.js'
 import type { StoreClock } from '../support/store-clock.js'
 import type { ClockedStorageFactory } from './repository-conformance.js'
@@ -127,7 +129,7 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
         out.push({
           userId: h.notification?.userId ?? '',
           type: lookup.channel.type,
-          payload: step.ok && step.payload,
+          payload: step.ok === true && step.payload,
         })
       }
       return out.sort((a, b) => `${a.userId}/${a.type}`.localeCompare(`${b.userId}/${b.type}`))
@@ -417,6 +419,65 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       expect(gone.cancelled.map((m) => m.id).sort()).toEqual(after.digested.map((d) => d.digestId).sort())
     })
 
+    it('cancels, rather than sends empty, a digest whose every item was cancelled while a worker held its delivery', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 600, maxItems: 10 } })
+      const gone = (await s.notify([s.ada], { n: 1 })).notification.id
+      await s.notify([s.bob], { n: 2 })
+      await clock.set(at(start + 10 * MIN))
+      const held = await s.port.claim({ limit: 10, leaseMs: LEASE_MS, infrastructureId: s.i })
+      expect(held).toHaveLength(4)
+      // The worker stops before it renders (closes) each delivery (the latch) while ada's notification is cancelled.
+      const gate = latch()
+      const rendering = Promise.all(
+        held.map(async (h) => {
+          await gate.wait()
+          const lookup = await s.port.openChannel(h.infrastructureId, h.channelId)
+          if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
+          return { h, step: await s.port.render(h, lookup.channel.type) }
+        }),
+      )
+      const cancel = await messaging.cancel(s.admin, { infrastructureId: s.i, notificationId: gone })
+      // Held under live leases: kept, the holder decides; the emptied digests are closed.
+      expect(cancel.cancelled).toEqual([])
+      expect(cancel.kept.map((m) => m.status)).toEqual(['processing', 'processing'])
+      gate.open()
+      const steps = await rendering
+      const ada = new Set(cancel.kept.map((m) => m.id))
+      for (const { h, step } of steps) {
+        if (ada.has(h.id)) {
+          expect(step).toEqual({ ok: 'cancelled' })
+          expect(
+            await messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: h.id }),
+          ).toMatchObject({
+            status: 'cancelled',
+            leaseToken: null,
+          })
+          // The holder's lease is gone: a late ack changes nothing.
+          await messaging
+            .ack(s.service, {
+              infrastructureId: s.i,
+              messageId: h.id,
+              leaseToken: h.leaseToken,
+              outcome: 'processed',
+            })
+            .catch(() => undefined)
+          expect(
+            (await messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: h.id })).status,
+          ).toBe('cancelled')
+        } else {
+          // bob's digests go out whole.
+          expect(step.ok === true && digestOf(step.payload).items).toEqual([{ n: 2 }])
+        }
+      }
+      expect(steps.filter(({ step }) => step.ok === 'cancelled')).toHaveLength(2)
+      const status = await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: gone })
+      expect(status.digested.map((d) => [d.cancelled, d.closedAt !== null])).toEqual([
+        [true, true],
+        [true, true],
+      ])
+    })
+
     it('removes a digest with its delivery message when retention prunes it', async () => {
       const start = await startHour()
       const s = await seeded({ digest: { windowSeconds: 60, maxItems: 10 } })
@@ -452,6 +513,225 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       expect(
         (await messaging.getNotification(s.admin, { infrastructureId: s.i, notificationId: n })).digested,
       ).toEqual([])
+    })
+
+    /** Claims what is due and renders each: a plain message's recipients and what it goes out with. */
+    async function deliverPlain(port: DeliveryPort, i: string) {
+      const held = await port.claim({ limit: 50, leaseMs: LEASE_MS, infrastructureId: i })
+      const out: Array<{ to: string; payload: unknown }> = []
+      for (const h of held) {
+        const lookup = await port.openChannel(h.infrastructureId, h.channelId)
+        if (lookup.status === 'missing') throw new Error(`channel ${h.channelId} missing`)
+        const step = await port.render(h, lookup.channel.type)
+        expect(step.ok).toBe(true)
+        out.push({ to: (h.recipients ?? []).join(','), payload: step.ok === true && step.payload })
+      }
+      return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+    }
+
+    it('collapses plain enqueues on a channel with a digest into one delivery per destination and key', async () => {
+      const start = await startHour()
+      const s = await seeded()
+      const made = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'batched',
+        type: 'email',
+        config: { from: 'news@example.com', digest: { windowSeconds: 600, maxItems: 3, key: 'thread' } },
+      })
+      expect(made.config.digest).toEqual({ windowSeconds: 600, maxItems: 3, key: 'thread' })
+      const enqueue = (to: string[], payload: Record<string, unknown>, extra: object = {}) =>
+        messaging.enqueue(s.service, {
+          infrastructureId: s.i,
+          channelKey: 'batched',
+          recipients: to,
+          payload: payload as never,
+          ...extra,
+        })
+      const first = await enqueue(['ada@example.com'], { n: 1, thread: 'x' })
+      // The answer is the digest's delivery: due when the window ends, naming the digest.
+      expect(first).toMatchObject({
+        created: true,
+        message: {
+          status: 'pending',
+          payload: { digestId: first.message.id },
+          availableAt: at(start + 10 * MIN),
+        },
+      })
+      await clock.set(at(start + MIN))
+      const second = await enqueue(['ada@example.com'], { n: 2, thread: 'x' })
+      expect(second.message.id).toBe(first.message.id)
+      await enqueue(['bob@example.com'], { n: 3, thread: 'x' })
+      await enqueue(['ada@example.com'], { n: 4, thread: 'y' })
+      // A batch folds too, beside a message of a channel without a digest, written on its own.
+      const batch = await messaging.enqueueMany(s.service, [
+        {
+          infrastructureId: s.i,
+          channelKey: 'mail',
+          recipients: ['ada@example.com'],
+          payload: { alone: true },
+        },
+        {
+          infrastructureId: s.i,
+          channelKey: 'batched',
+          recipients: ['ada@example.com'],
+          payload: { n: 5, thread: 'x' },
+        },
+      ])
+      expect(batch[0]!.message.payload).toEqual({ alone: true })
+      expect(batch[1]!.message.id).toBe(first.message.id)
+      // The item that fills a digest (maxItems 3) makes its delivery due at once.
+      expect(await deliverPlain(s.port, s.i)).toEqual([
+        { to: 'ada@example.com', payload: { alone: true } },
+        {
+          to: 'ada@example.com',
+          payload: {
+            digest: {
+              id: first.message.id,
+              count: 3,
+              items: [
+                { n: 1, thread: 'x' },
+                { n: 2, thread: 'x' },
+                { n: 5, thread: 'x' },
+              ],
+              firstAt: at(start).toISOString(),
+              lastAt: at(start + MIN).toISOString(),
+            },
+          },
+        },
+      ])
+      await clock.set(at(start + 10 * MIN))
+      expect(await deliverPlain(s.port, s.i)).toEqual([])
+      await clock.set(at(start + 11 * MIN))
+      const rest = await deliverPlain(s.port, s.i)
+      expect(rest.map((o) => [o.to, digestOf(o.payload).items.map((x) => x.n)])).toEqual([
+        ['ada@example.com', [4]],
+        ['bob@example.com', [3]],
+      ])
+      // A notify over the channel is a category's business: it goes on its own.
+      await messaging.createCategory(s.admin, {
+        infrastructureId: s.i,
+        key: 'plain.mail',
+        name: 'Plain',
+        channels: { email: { channelKey: 'batched' } },
+      })
+      const n = await messaging.notify(s.service, {
+        infrastructureId: s.i,
+        category: 'plain.mail',
+        to: { users: [s.ada] },
+        data: { hello: 1 },
+      })
+      expect(n.notification.messageCount).toBe(1)
+      expect((await deliverPlain(s.port, s.i)).map((o) => o.payload)).toEqual([{ hello: 1 }])
+    })
+
+    it('counts the messages held in open digests in the queue health, per tenant and channel', async () => {
+      const start = await startHour()
+      const s = await seeded({ digest: { windowSeconds: 600, maxItems: 10 } })
+      const other = await seeded()
+      const batched = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'batched',
+        type: 'in_app',
+        config: { digest: { windowSeconds: 600, maxItems: 10 } },
+      })
+      await s.notify([s.ada], { n: 1 })
+      await s.notify([s.ada, s.bob], { n: 2 })
+      for (const n of [1, 2, 3]) {
+        await messaging.enqueue(s.service, { infrastructureId: s.i, channelId: batched.id, payload: { n } })
+      }
+      await other.notify([other.ada], { n: 1 })
+      const held = async (p: Principal, i: string) =>
+        Object.fromEntries(
+          (await messaging.stats(p, { infrastructureId: i })).map((c) => [
+            c.channelId,
+            [c.pending, c.digested],
+          ]),
+        )
+      const channels = await messaging.listChannels(s.admin, { infrastructureId: s.i })
+      const id = (key: string) => channels.find((c) => c.channelKey === key)!.id
+      // ada's and bob's digests on each channel of the category, one digest of the channel: one pending delivery each.
+      expect(await held(s.admin, s.i)).toEqual({
+        [id('alerts')]: [2, 3],
+        [id('mail')]: [2, 3],
+        [id('batched')]: [1, 3],
+      })
+      expect(await held(s.service, s.i)).toEqual(await held(s.admin, s.i))
+      // The other tenant's own digests only.
+      expect(Object.values(await held(other.admin, other.i))).toEqual([
+        [1, 1],
+        [1, 1],
+      ])
+      // A member reads the queue, not the digests (they hold others' data).
+      const member = principal('member', [[s.i, null]], s.ada)
+      expect(Object.values(await held(member, s.i)).map(([, d]) => d)).toEqual([0, 0, 0])
+      // Metrics sum them per tenant.
+      const text = prometheusText(tenantQueues(await messaging.stats(s.admin, { infrastructureId: s.i })))
+      expect(text).toContain(`messaging_digested_messages{infrastructure_id="${s.i}"} 9\n`)
+      // Closed by their deliveries: nothing is held any more.
+      await clock.set(at(start + 10 * MIN))
+      expect(await deliverDue(s.port, s.i)).toHaveLength(5)
+      expect(Object.values(await held(s.admin, s.i)).map(([, d]) => d)).toEqual([0, 0, 0])
+    })
+
+    it('validates a channel digest like a category digest, and refuses what one delivery cannot carry', async () => {
+      await startHour()
+      const s = await seeded()
+      const create = (digest: unknown) =>
+        messaging.createChannel(s.admin, {
+          infrastructureId: s.i,
+          channelKey: `c${Math.random().toString(36).slice(2, 8)}`,
+          type: 'in_app',
+          config: { digest } as never,
+        })
+      expect(await issues(create({ windowSeconds: 0, maxItems: 5 }))).toEqual([
+        'config.digest.windowSeconds too_small',
+      ])
+      expect(await issues(create({ windowSeconds: 60, maxItems: 1001 }))).toEqual([
+        'config.digest.maxItems too_big',
+      ])
+      expect(await issues(create({ windowSeconds: 60, maxItems: 5, key: 'a..b' }))).toEqual([
+        'config.digest.key format:regex',
+      ])
+      const c = await create({ windowSeconds: 60, maxItems: 5 })
+      expect(c.config.digest).toEqual({ windowSeconds: 60, maxItems: 5, key: null })
+      expect(
+        await issues(
+          messaging.configureChannel(s.admin, {
+            infrastructureId: s.i,
+            channelId: c.id,
+            config: { digest: { windowSeconds: 60, maxItems: 1 } },
+          }),
+        ),
+      ).toEqual(['config.digest.maxItems too_small'])
+      const before = await messaging.listMessages(s.admin, { infrastructureId: s.i })
+      expect(
+        await issues(
+          messaging.enqueue(s.service, {
+            infrastructureId: s.i,
+            channelId: c.id,
+            payload: { n: 1 },
+            idempotencyKey: 'k1',
+          }),
+        ),
+      ).toEqual(['idempotencyKey channel_digest'])
+      expect(
+        await issues(
+          messaging.enqueueMany(s.service, [
+            { infrastructureId: s.i, channelId: c.id, payload: { n: 1 } },
+            { infrastructureId: s.i, channelId: c.id, payload: { n: 2 }, orderingKey: 'o1' },
+          ]),
+        ),
+      ).toEqual(['items.1.orderingKey channel_digest'])
+      // All or nothing: the batch's first item opened no digest.
+      expect(await messaging.listMessages(s.admin, { infrastructureId: s.i })).toEqual(before)
+      // Without its digest the channel takes each message alone again.
+      await messaging.configureChannel(s.admin, { infrastructureId: s.i, channelId: c.id, config: {} })
+      const alone = await messaging.enqueue(s.service, {
+        infrastructureId: s.i,
+        channelId: c.id,
+        payload: { n: 3 },
+      })
+      expect(alone.message.payload).toEqual({ n: 3 })
     })
 
     it("keeps each tenant's digests to itself", async () => {

@@ -82,6 +82,7 @@ export function describeFacadeConformance(
         messages: await messaging.listMessages(worker, { infrastructureId, limit: 1000 }),
         audit: await messaging.listAudit(admin, { infrastructureId, limit: 1000 }),
         events: await messaging.listEvents(admin, { infrastructureId, limit: 1000 }),
+        eventEndpoints: await messaging.listEventEndpoints(admin, { infrastructureId }),
         templates: await messaging.listTemplates(admin, { infrastructureId }),
         templateSettings: await messaging.getTemplateSettings(admin, { infrastructureId }),
         profiles: await messaging.listProfiles(admin, { infrastructureId, limit: 1000 }),
@@ -524,6 +525,33 @@ export function describeFacadeConformance(
                 maxAttempts: 0,
               }),
             'maxAttempts',
+            'too_small',
+          ],
+          [
+            'createChannel: digest window over 7 days',
+            (m) =>
+              m.createChannel(admin, {
+                infrastructureId: i,
+                channelKey: 'k',
+                type: 'in_app',
+                config: { digest: { windowSeconds: 604_801, maxItems: 10 } },
+              }),
+            'config.digest.windowSeconds',
+            'too_big',
+          ],
+          [
+            'configureChannel: digest of one item',
+            (m) =>
+              m.configureChannel(admin, {
+                infrastructureId: i,
+                channelId,
+                config: {
+                  url: 'https://example.com/h',
+                  secrets: WEBHOOK.secrets,
+                  digest: { windowSeconds: 60, maxItems: 1 },
+                },
+              }),
+            'config.digest.maxItems',
             'too_small',
           ],
           [
@@ -1080,6 +1108,103 @@ export function describeFacadeConformance(
             (m) => m.setTemplateSettings(admin, { infrastructureId: i, defaultLocale: '12' }),
             'defaultLocale',
             'bcp47',
+          ],
+          [
+            'createEventEndpoint: url not a URL',
+            (m) => m.createEventEndpoint(admin, { infrastructureId: i, url: 'hooks.example.com/x' }),
+            'url',
+            undefined,
+          ],
+          [
+            'createEventEndpoint: url a private address',
+            (m) => m.createEventEndpoint(admin, { infrastructureId: i, url: 'https://10.1.2.3/hook' }),
+            'url',
+            'destination_refused',
+          ],
+          [
+            'createEventEndpoint: no event type',
+            (m) =>
+              m.createEventEndpoint(admin, {
+                infrastructureId: i,
+                url: 'https://h.example.com/',
+                eventTypes: [],
+              }),
+            'eventTypes',
+            'too_small',
+          ],
+          [
+            'createEventEndpoint: an unknown event type',
+            (m) =>
+              m.createEventEndpoint(admin, {
+                infrastructureId: i,
+                url: 'https://h.example.com/',
+                eventTypes: ['message.sent' as never],
+              }),
+            'eventTypes.0',
+            'invalid_value',
+          ],
+          [
+            'createEventEndpoint: an event type twice',
+            (m) =>
+              m.createEventEndpoint(admin, {
+                infrastructureId: i,
+                url: 'https://h.example.com/',
+                eventTypes: ['message.dead', 'message.dead'],
+              }),
+            'eventTypes',
+            'unique',
+          ],
+          [
+            'listEventEndpoints: nil infrastructure',
+            (m) => m.listEventEndpoints(admin, { infrastructureId: NIL }),
+            'infrastructureId',
+            undefined,
+          ],
+          [
+            'getEventEndpoint: endpointId not a uuid',
+            (m) => m.getEventEndpoint(admin, { infrastructureId: i, endpointId: 'e-1' }),
+            'endpointId',
+            'format:uuid',
+          ],
+          [
+            'updateEventEndpoint: url with user:password@',
+            (m) =>
+              m.updateEventEndpoint(admin, {
+                infrastructureId: i,
+                endpointId: uuid(),
+                url: 'https://u:p@h.example.com/',
+              }),
+            'url',
+            'no_userinfo',
+          ],
+          [
+            'updateEventEndpoint: enabled not a boolean',
+            (m) =>
+              m.updateEventEndpoint(admin, {
+                infrastructureId: i,
+                endpointId: uuid(),
+                enabled: 'yes' as never,
+              }),
+            'enabled',
+            'invalid_type',
+          ],
+          [
+            'rotateEventEndpointSecret: endpointId missing',
+            (m) => m.rotateEventEndpointSecret(admin, { infrastructureId: i } as never),
+            'endpointId',
+            'invalid_type',
+          ],
+          [
+            'deleteEventEndpoint: endpointId not a uuid',
+            (m) => m.deleteEventEndpoint(admin, { infrastructureId: i, endpointId: '1' }),
+            'endpointId',
+            'format:uuid',
+          ],
+          [
+            'eventDispatchPort: fleet worker id not a uuid',
+            async (m) => m.eventDispatchPort({ fleet: true, workerId: 'worker-1' }),
+            'workerId',
+            'format:uuid',
           ],
           [
             'deliveryPort: fleet worker id not a uuid',

@@ -109,6 +109,7 @@ export function describeScheduleConformance(name: string, factory: StorageFactor
           dead: 0,
           cancelled: 2,
           oldestPendingAgeMs: null,
+          digested: 0,
         },
       ])
       const listed = await messaging.listMessages(s.admin, { infrastructureId: s.i, status: 'cancelled' })

@@ -24,7 +24,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('sqlite: a worker killed while it closes a digest', () => {
+describe("sqlite: a worker killed while it closes a digest (a category's and a channel's)", () => {
   // Both processes start (and migrate the file) before the test's clock: w1 stops inside its
   // first digest close (the latch), w2 closes as usual.
   beforeAll(async () => {
@@ -81,6 +81,17 @@ describe('sqlite: a worker killed while it closes a digest', () => {
       type: 'webhook',
       config: { url, secrets: [`whsec_${randomBytes(24).toString('base64')}`] },
     })
+    // A channel that digests its plain enqueues: its digest is closed and delivered the same way.
+    await messaging.createChannel(admin, {
+      infrastructureId,
+      channelKey: 'batched',
+      type: 'webhook',
+      config: {
+        url,
+        secrets: [`whsec_${randomBytes(24).toString('base64')}`],
+        digest: { windowSeconds: 60, maxItems: 100 },
+      },
+    })
     await messaging.createCategory(admin, {
       infrastructureId,
       key: 'build.failed',
@@ -103,10 +114,25 @@ describe('sqlite: a worker killed while it closes a digest', () => {
     const [digestMessage, ...others] = await messaging.listMessages(admin, { infrastructureId })
     expect(others).toEqual([])
     const digestId = digestMessage!.id
+    // High priority: its delivery is claimed first, so the latch most often stops in its close.
+    const plain = []
+    for (const job of [1, 2, 3]) {
+      plain.push(
+        await messaging.enqueue(service, {
+          infrastructureId,
+          channelKey: 'batched',
+          payload: { job },
+          priority: 'high',
+        }),
+      )
+    }
+    const channelDigestId = plain[0]!.message.id
+    expect(plain.map((p) => p.message.id)).toEqual([channelDigestId, channelDigestId, channelDigestId])
     const [w1, w2] = workers as [WorkerProcess, WorkerProcess]
     w1.go()
     // The latch: w1 closed the digest inside its transaction and stopped there.
-    await until(() => w1.output().includes(`closing ${digestId}\n`), 30_000)
+    // One close at a time on the file: w1 stops in the first it starts, the other waits behind it.
+    await until(() => /closing /.test(w1.output()), 30_000)
     w1.proc.kill('SIGKILL')
     expect(await w1.exited).toBe(null)
     // Its transaction died with it: the digest is still open, nothing was sent.
@@ -114,16 +140,26 @@ describe('sqlite: a worker killed while it closes a digest', () => {
     const open = await storage.unitOfWork.run(scope, (r) => r.digests.find(scope, infrastructureId, digestId))
     expect(open).toMatchObject({ closedAt: null })
     expect(open?.items).toHaveLength(5)
+    const openChannel = await storage.unitOfWork.run(scope, (r) =>
+      r.digests.find(scope, infrastructureId, channelDigestId),
+    )
+    expect(openChannel).toMatchObject({ closedAt: null })
+    expect(openChannel?.items).toHaveLength(3)
     expect(bodies).toEqual([])
     w2.go()
     // w1's lease (2 s, never renewed now) lapses; w2 claims the message, closes the digest and sends it.
-    await until(
-      async () =>
-        (await messaging.getMessage(admin, { infrastructureId, messageId: digestId })).status === 'processed',
-      30_000,
+    const processed = async (messageId: string) =>
+      (await messaging.getMessage(admin, { infrastructureId, messageId })).status === 'processed'
+    await until(async () => (await processed(digestId)) && (await processed(channelDigestId)), 30_000)
+    expect(bodies.map((b) => [b.id, b.by]).sort()).toEqual(
+      [
+        [digestId, 'w2'],
+        [channelDigestId, 'w2'],
+      ].sort(),
     )
-    expect(bodies.map((b) => [b.id, b.by])).toEqual([[digestId, 'w2']])
-    const sent = JSON.parse(bodies[0]!.body) as {
+    const batched = JSON.parse(bodies.find((b) => b.id === channelDigestId)!.body) as { digest: object }
+    expect(batched.digest).toMatchObject({ count: 3, items: [{ job: 1 }, { job: 2 }, { job: 3 }] })
+    const sent = JSON.parse(bodies.find((b) => b.id === digestId)!.body) as {
       digest: { count: number; items: unknown[]; notificationIds: string[] }
     }
     expect(sent.digest).toMatchObject({
@@ -135,8 +171,8 @@ describe('sqlite: a worker killed while it closes a digest', () => {
       r.digests.find(scope, infrastructureId, digestId),
     )
     expect(closed?.closedAt).not.toBeNull()
-    // Still one message for the five notifications: no second digest was opened.
-    expect(await messaging.listMessages(admin, { infrastructureId })).toHaveLength(1)
+    // Still one message for the five notifications and one for the three enqueues: no second digest.
+    expect(await messaging.listMessages(admin, { infrastructureId })).toHaveLength(2)
     w2.proc.kill('SIGTERM')
     expect(await w2.exited).toBe(0)
     await messaging.close()

@@ -115,6 +115,7 @@ describe('delivery routes: dead letters, attempts, redrive, stats', () => {
         dead: 3,
         cancelled: 0,
         oldestPendingAgeMs: null,
+        digested: 0,
       },
     ])
     // Without a tenant: every tenant of the grants (here one).

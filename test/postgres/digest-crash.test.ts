@@ -55,7 +55,7 @@ afterAll(async () => {
   await db?.drop()
 })
 
-describe('postgres: a fleet worker killed while it closes a digest', () => {
+describe("postgres: a fleet worker killed while it closes a digest (a category's and a channel's)", () => {
   it('loses no item and sends none twice: the next worker closes the same digest and delivers it once, whole', async () => {
     const bodies: Array<{ id: string; by: string; body: string }> = []
     server = createServer((req, res) => {
@@ -88,6 +88,17 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
       type: 'webhook',
       config: { url, secrets: [`whsec_${randomBytes(24).toString('base64')}`] },
     })
+    // A channel that digests its plain enqueues: its digest is closed and delivered the same way.
+    await messaging.createChannel(admin, {
+      infrastructureId,
+      channelKey: 'batched',
+      type: 'webhook',
+      config: {
+        url,
+        secrets: [`whsec_${randomBytes(24).toString('base64')}`],
+        digest: { windowSeconds: 60, maxItems: 100 },
+      },
+    })
     await messaging.createCategory(admin, {
       infrastructureId,
       key: 'build.failed',
@@ -111,30 +122,56 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
     const [digestMessage, ...others] = await messaging.listMessages(admin, { infrastructureId })
     expect(others).toEqual([])
     const digestId = digestMessage!.id
-    // The window (opened at T0 + 1 s) has ended by the database's clock.
-    await db.clock.set(atOffset(62_000))
+    // High priority: its delivery is claimed first, so the latch most often stops in its close.
+    const plain = []
+    for (const job of [1, 2, 3]) {
+      plain.push(
+        await messaging.enqueue(service, {
+          infrastructureId,
+          channelKey: 'batched',
+          payload: { job },
+          priority: 'high',
+        }),
+      )
+    }
+    const channelDigestId = plain[0]!.message.id
+    expect(plain.map((p) => p.message.id)).toEqual([channelDigestId, channelDigestId, channelDigestId])
+    // Both windows (opened at T0 + 1 s and T0 + 5 s) have ended by the database's clock.
+    await db.clock.set(atOffset(66_000))
     const [w1, w2] = workers as [WorkerProcess, WorkerProcess]
     w1.go()
-    await until(() => w1.output().includes(`closing ${digestId}\n`), 30_000)
+    // Both closes run, each in its own transaction, and stop before their commits.
+    await until(
+      () =>
+        w1.output().includes(`closing ${digestId}\n`) && w1.output().includes(`closing ${channelDigestId}\n`),
+      30_000,
+    )
     w1.proc.kill('SIGKILL')
     expect(await w1.exited).toBe(null)
     // Its transaction died with its connection: the digest is open again (or never stopped being).
     const scope = TenantScope.of(service)
-    await until(async () => {
-      const d = await storage.unitOfWork.run(scope, (r) => r.digests.find(scope, infrastructureId, digestId))
-      return d?.closedAt === null
-    }, 30_000)
+    const isOpen = async (id: string) =>
+      (await storage.unitOfWork.run(scope, (r) => r.digests.find(scope, infrastructureId, id)))?.closedAt ===
+      null
+    await until(async () => (await isOpen(digestId)) && (await isOpen(channelDigestId)), 30_000)
     expect(bodies).toEqual([])
     // w1's lease (2 s from the claim) has lapsed by the database's clock: w2 takes the message.
     await db.clock.set(atOffset(70_000))
     w2.go()
-    await until(
-      async () =>
-        (await messaging.getMessage(admin, { infrastructureId, messageId: digestId })).status === 'processed',
-      30_000,
+    const processed = async (messageId: string) =>
+      (await messaging.getMessage(admin, { infrastructureId, messageId })).status === 'processed'
+    await until(async () => (await processed(digestId)) && (await processed(channelDigestId)), 30_000)
+    expect(bodies.map((b) => [b.id, b.by]).sort()).toEqual(
+      [
+        [digestId, 'w2'],
+        [channelDigestId, 'w2'],
+      ].sort(),
     )
-    expect(bodies.map((b) => [b.id, b.by])).toEqual([[digestId, 'w2']])
-    const sent = JSON.parse(bodies[0]!.body) as { digest: Record<string, unknown> }
+    const batched = JSON.parse(bodies.find((b) => b.id === channelDigestId)!.body) as { digest: object }
+    expect(batched.digest).toMatchObject({ count: 3, items: [{ job: 1 }, { job: 2 }, { job: 3 }] })
+    const sent = JSON.parse(bodies.find((b) => b.id === digestId)!.body) as {
+      digest: Record<string, unknown>
+    }
     expect(sent.digest).toMatchObject({
       count: 5,
       items: [{ build: 1 }, { build: 2 }, { build: 3 }, { build: 4 }, { build: 5 }],
@@ -146,7 +183,7 @@ describe('postgres: a fleet worker killed while it closes a digest', () => {
       r.digests.find(scope, infrastructureId, digestId),
     )
     expect(closed?.closedAt).toEqual(atOffset(70_000))
-    expect(await messaging.listMessages(admin, { infrastructureId })).toHaveLength(1)
+    expect(await messaging.listMessages(admin, { infrastructureId })).toHaveLength(2)
     w2.proc.kill('SIGTERM')
     expect(await w2.exited).toBe(0)
   }, 90_000)

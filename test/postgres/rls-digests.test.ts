@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { as, refusal } from '../support/rls.js'
 
 /**
- * The digests (sql/0100) under raw SQL, as a LOGIN role granted messaging_app with the claims
+ * The digests (sql/0100, a channel's since sql/0102) under raw SQL, as a LOGIN role granted messaging_app with the claims
  * of tenant A, and as the fleet worker: B's digests stay out of reach (neither read, added
  * to nor closed), members see none, nobody deletes one, and the worker only closes.
  */
@@ -100,6 +100,43 @@ describe('row-level security of the digests, as messaging_app with the claims of
     })
   })
 
+  it("keeps a channel's digests (a destination, no user) to their tenant the same way", async () => {
+    const openChannel = `insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key,
+        channel_id, destination, digest_key, opened_at, closes_at, max_items, item_count, items)
+      values ($1, $2, null, $3, $4, $5, $6, '', now(), now() + interval '10 minutes', 10, 1,
+              '[{"notificationId": "m1", "at": 0, "data": {"secret": "y"}}]')`
+    const channel = uuid()
+    const to = '["ops@example.com"]'
+    for (const t of [A, B]) await admin.query(openChannel, [t.infra, uuid(), null, null, channel, to])
+    const ofChannels = (client: pg.Client) =>
+      client.query<{ infrastructure_id: string }>(
+        'select infrastructure_id from messaging_digests where destination is not null order by 1',
+      )
+    expect((await as(app, claims('service'), () => ofChannels(app))).rows).toEqual([
+      { infrastructure_id: A.infra },
+    ])
+    expect((await as(app, claims('member', A.infra, A.user), () => ofChannels(app))).rows).toEqual([])
+    await as(app, claims('service'), async () => {
+      const appendB = `${append} and destination is not null`
+      expect((await app.query(appendB, [B.infra])).rowCount).toBe(0)
+      expect(await refusal(app, openChannel, [B.infra, uuid(), null, null, uuid(), to])).toBe('42501')
+      // One open digest per channel, destination and key: a second opener yields.
+      expect(await refusal(app, openChannel, [A.infra, uuid(), null, null, channel, to])).toBe('23505')
+      expect(
+        await refusal(app, openChannel, [A.infra, uuid(), null, null, channel, '["dev@example.com"]']),
+      ).toBe('no error')
+      // A digest is a category's (user and category) or a channel's (destination), never both or neither.
+      expect(await refusal(app, openChannel, [A.infra, uuid(), A.user, 'comment.new', uuid(), to])).toBe(
+        '23514',
+      )
+      expect(await refusal(app, openChannel, [A.infra, uuid(), null, null, uuid(), null])).toBe('23514')
+    })
+    await as(worker, null, async () => {
+      expect(await refusal(worker, `${close} and destination is not null`, [B.infra])).toBe('no error')
+      expect(await refusal(worker, openChannel, [B.infra, uuid(), null, null, uuid(), to])).toBe('42501')
+    })
+  })
+
   it("keeps a category's digest to the documented bounds", async () => {
     const cat = (digest: string) =>
       admin
@@ -117,5 +154,86 @@ describe('row-level security of the digests, as messaging_app with the claims of
     expect(await cat('{"windowSeconds": 0, "maxItems": 10, "key": null}')).toBe('23514')
     expect(await cat('{"windowSeconds": 600, "maxItems": 1, "key": null}')).toBe('23514')
     expect(await cat('{"windowSeconds": 600, "maxItems": 1001, "key": null}')).toBe('23514')
+  })
+})
+
+interface PlanNode {
+  'Node Type': string
+  'Relation Name'?: string
+  'Index Name'?: string
+  Plans?: PlanNode[]
+}
+const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)]
+
+describe("a notification's digests, found by the item index (sql/0103)", () => {
+  it("keeps the index entries to their tenant, and reads a notification's digests through it, not the digest rows", async () => {
+    // 5,000 closed digests of tenant A, one item each, with their index entries (as the owner).
+    await admin.query(
+      `insert into messaging_digests (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+         digest_key, opened_at, closes_at, max_items, item_count, items, closed_at)
+       select $1, gen_random_uuid(), null, gen_random_uuid(), 'c', gen_random_uuid(), '', now(), now(), 10, 1,
+              jsonb_build_array(jsonb_build_object('notificationId', gen_random_uuid()::text, 'at', 0, 'data', '{}'::jsonb)),
+              now()
+         from generate_series(1, 5000)`,
+      [A.infra],
+    )
+    await admin.query(
+      `insert into messaging_digest_items (infrastructure_id, notification_id, digest_id, business_id)
+       select d.infrastructure_id, (e ->> 'notificationId')::uuid, d.id, d.business_id
+         from messaging_digests as d, jsonb_array_elements(d.items) as e
+        where (e ->> 'notificationId') ~ '^[0-9a-f-]{36}$'
+       on conflict do nothing`,
+    )
+    await admin.query('analyze messaging_digests; analyze messaging_digest_items')
+    const [{ notification_id: mine }] = (
+      await admin.query(
+        'select notification_id from messaging_digest_items where infrastructure_id = $1 limit 1',
+        [A.infra],
+      )
+    ).rows
+    const byNotification = `select id from messaging_digests
+       where infrastructure_id = $1::uuid
+         and id in (select i.digest_id from messaging_digest_items as i
+                     where i.infrastructure_id = $1::uuid and i.notification_id = $2::uuid)
+       order by id`
+    await as(app, claims('service'), async () => {
+      expect((await app.query(byNotification, [A.infra, mine])).rows).toHaveLength(1)
+      const r = await app.query(`explain (format json) ${byNotification}`, [A.infra, mine])
+      const plan = nodes((r.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan)
+      const on = (rel: string) => plan.filter((n) => n['Relation Name'] === rel)
+      expect(on('messaging_digest_items').map((n) => n['Index Name'])).toEqual([
+        'messaging_digest_items_pkey',
+      ])
+      expect(on('messaging_digests').map((n) => [n['Node Type'], n['Index Name']])).toEqual([
+        ['Index Scan', 'messaging_digests_pkey'],
+      ])
+      // B's entries stay B's: neither read nor written with A's claims.
+      expect(
+        (
+          await app.query(
+            'select count(*)::int as n from messaging_digest_items where infrastructure_id = $1',
+            [B.infra],
+          )
+        ).rows[0].n,
+      ).toBe(0)
+      expect(
+        await refusal(
+          app,
+          'insert into messaging_digest_items (infrastructure_id, notification_id, digest_id) values ($1, $2, $3)',
+          [B.infra, uuid(), B.digest],
+        ),
+      ).toBe('42501')
+    })
+    expect(
+      (
+        await as(app, claims('member', A.infra, A.user), () =>
+          app.query('select count(*)::int as n from messaging_digest_items'),
+        )
+      ).rows[0].n,
+    ).toBe(0)
+    const r = await admin.query(
+      "select relrowsecurity, relforcerowsecurity from pg_class where relname = 'messaging_digest_items'",
+    )
+    expect(r.rows[0]).toEqual({ relrowsecurity: true, relforcerowsecurity: true })
   })
 })

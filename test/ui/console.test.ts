@@ -244,7 +244,7 @@ describe('the web components in a real browser against the real handler', () => 
     await shot(page, 'user-reads-inbox')
   })
 
-  it('an administrator sees the dead letter with its last error and redrives it, and the cancelled count', async () => {
+  it('an administrator sees the dead letter with its last error and redrives it, and the cancelled and digested counts', async () => {
     const admin = c.principals.adminA
     const ch = await c.messaging.createChannel(admin, {
       infrastructureId: c.infraA,
@@ -281,6 +281,20 @@ describe('the web components in a real browser against the real handler', () => 
       availableAt: new Date(Date.now() + 3_600_000),
     })
     await c.messaging.cancel(admin, { infrastructureId: c.infraA, messageId: later.message.id })
+    // Two enqueues held in a channel's digest, not yet closed: counted apart from the pending delivery.
+    const batched = await c.messaging.createChannel(admin, {
+      infrastructureId: c.infraA,
+      channelKey: 'billing-digest',
+      type: 'in_app',
+      config: { digest: { windowSeconds: 3600, maxItems: 10 } },
+    })
+    for (const invoice of ['INV-9', 'INV-10']) {
+      await c.messaging.enqueue(admin, {
+        infrastructureId: c.infraA,
+        channelId: batched.id,
+        payload: { invoice },
+      })
+    }
 
     const { page } = await c.signIn('adminA')
     const health = page.locator('messaging-health')
@@ -291,6 +305,9 @@ describe('the web components in a real browser against the real handler', () => 
     expect(await statsRow.locator('th').textContent()).toBe('billing-hooks')
     expect(await statsRow.locator('td.dead').textContent()).toBe('1')
     expect(await statsRow.locator('td.cancelled').textContent()).toBe('1')
+    const digestRow = health.locator(`tr[data-channel="${batched.id}"]`)
+    expect(await digestRow.locator('td[data-label="In digests"]').textContent()).toBe('2')
+    expect(await digestRow.locator('td[data-label="Pending"]').textContent()).toBe('1')
     await shot(page, 'dead-letter-before-redrive')
 
     await row.getByRole('button', { name: `Redrive message ${message.id.slice(0, 8)}` }).click()

@@ -2,7 +2,7 @@ import type { CategoryDigest } from '../../domain/category.js'
 import type { Digest, DigestGroup } from '../../domain/digest.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
-import type { DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
+import type { DigestHeld, DigestRepository, NewDigestItem } from '../../ports/digest-repository.js'
 import { digestGroupKey, inDigestScope } from '../shared/digest-scope.js'
 import { copy, type Journal, type MemoryState, messageKey } from './memory-state.js'
 
@@ -88,6 +88,18 @@ export class MemoryDigestRepository implements DigestRepository {
           d.items.some((i) => i.notificationId === notificationId),
       )
       .map(copy)
+  }
+
+  async held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]> {
+    const counts = new Map<string, DigestHeld>()
+    for (const d of this.state.digests.values()) {
+      if (d.closedAt !== null || !inDigestScope(scope, d.infrastructureId, d.businessId)) continue
+      if (filter.infrastructureId !== undefined && d.infrastructureId !== filter.infrastructureId) continue
+      const k = `${d.infrastructureId}/${d.channelId}`
+      const items = (counts.get(k)?.items ?? 0) + d.items.length
+      counts.set(k, { infrastructureId: d.infrastructureId, channelId: d.channelId, items })
+    }
+    return [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v)
   }
 
   async withdraw(scope: TenantScope, infrastructureId: string, notificationId: string): Promise<Digest[]> {

@@ -1,4 +1,4 @@
-import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../../domain/delivery.js'
 import { NotFoundError } from '../../domain/errors.js'
 import {
   assertTransition,
@@ -396,9 +396,9 @@ export class MemoryOutboxRepository implements OutboxRepository {
     return copy(next)
   }
 
-  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
+  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     const now = this.clock.now().getTime()
-    const rows = new Map<string, { -readonly [K in keyof ChannelStats]: ChannelStats[K] }>()
+    const rows = new Map<string, { -readonly [K in keyof QueueCounts]: QueueCounts[K] }>()
     for (const m of this.state.outbox.values()) {
       if (filter.infrastructureId !== undefined && m.infrastructureId !== filter.infrastructureId) continue
       if (!scope.canAccess(m.infrastructureId, m.businessId)) continue

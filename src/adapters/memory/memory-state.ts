@@ -4,6 +4,7 @@ import type { Category } from '../../domain/category.js'
 import type { Channel } from '../../domain/channel.js'
 import type { DeliveryAttempt } from '../../domain/delivery.js'
 import type { Digest } from '../../domain/digest.js'
+import type { EventEndpointRecord } from '../../domain/event-endpoint.js'
 import type { DeliveryEvent } from '../../domain/events.js'
 import type { InboxEntry } from '../../domain/inbox.js'
 import type { Membership } from '../../domain/membership.js'
@@ -16,6 +17,13 @@ import type { BucketState } from '../../domain/rate-bucket.js'
 import type { RecipientProfile } from '../../domain/recipient-profile.js'
 import type { SecurityEvent } from '../../domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from '../../domain/template.js'
+
+/** An endpoint row with its lease columns. */
+export interface MemoryEventEndpoint {
+  readonly record: EventEndpointRecord
+  readonly leaseToken: string | null
+  readonly leasedUntil: number | null
+}
 
 /** The tables, keyed as the SQL keys them: every key starts with the infrastructure. */
 export class MemoryState {
@@ -68,6 +76,8 @@ export class MemoryState {
   readonly notificationSkips = new Map<string, NotificationSkip>()
   /** Every tenant's delivery events in commit order, each with its place (`0.<seq>`). */
   readonly events: DeliveryEvent[] = []
+  /** (infrastructure, id) -> status webhook endpoint, with its lease. */
+  readonly eventEndpoints = new Map<string, MemoryEventEndpoint>()
   /** The last place drawn (a private field: not one of the tables a dump lists). */
   #orderingDrawn = 0
   #eventDrawn = 0

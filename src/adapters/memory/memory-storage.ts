@@ -13,6 +13,7 @@ import { MemoryBreakerRepository } from './memory-breaker-repository.js'
 import { MemoryCategoryRepository } from './memory-category-repository.js'
 import { MemoryChannelRepository } from './memory-channel-repository.js'
 import { MemoryDigestRepository } from './memory-digest-repository.js'
+import { MemoryEventEndpointRepository } from './memory-event-endpoint-repository.js'
 import { MemoryEventLog } from './memory-event-log.js'
 import { MemoryInboxRepository } from './memory-inbox-repository.js'
 import { MemoryMembershipRepository } from './memory-membership-repository.js'
@@ -61,6 +62,7 @@ class MemoryUnitOfWork implements UnitOfWork {
         outbox: new MemoryOutboxRepository(this.state, journal, this.ids, this.clock),
         audit: new MemoryAuditLog(this.state, journal),
         events: new MemoryEventLog(this.state, journal, this.clock),
+        eventEndpoints: new MemoryEventEndpointRepository(this.state, journal, this.clock),
         security: new MemorySecurityLog(this.state, journal),
         inbox: new MemoryInboxRepository(this.state, journal),
         templates: new MemoryTemplateRepository(this.state, journal),

@@ -1,3 +1,4 @@
+import { ChannelDigestsSignal } from '../../domain/digest.js'
 import {
   ConflictError,
   IllegalTransitionError,
@@ -33,6 +34,8 @@ export const sqlState = (e: unknown): string | undefined =>
 export function classify(e: unknown, ctx: ErrorContext = {}): Error {
   // instanceof, not isMessagingError: a driver error also carries a string `code`.
   if (e instanceof MessagingError) return e
+  // The store's answer, not a failure: the outbox service folds the enqueue (sql/0102).
+  if (e instanceof ChannelDigestsSignal) return e
   const state = sqlState(e)
   switch (state) {
     case '23505':

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely'
+import { ChannelDigestsSignal } from '../../domain/digest.js'
 import {
   ChannelDisabledError,
   NotFoundError,
@@ -18,7 +19,7 @@ import { toMessage } from './schema.js'
 
 interface EnqueueResultRow {
   ord: number
-  outcome: 'created' | 'existing' | 'channel_missing' | 'channel_disabled'
+  outcome: 'created' | 'existing' | 'channel_missing' | 'channel_disabled' | 'channel_digests'
   channel_id: string | null
   max_attempts: number | null
   available_at: Date | null
@@ -162,6 +163,8 @@ export async function enqueueManyStatement(
       throw new NotFoundError('channel', 'id' in c.channel ? c.channel.id : c.channel.key)
     }
     if (r.outcome === 'channel_disabled') throw new ChannelDisabledError(r.channel_id!)
+    // Nothing written (sql/0102): the caller folds the message into the channel's digest.
+    if (r.outcome === 'channel_digests') throw new ChannelDigestsSignal(r.channel_id!)
   }
   const out: (EnqueueOutcome | undefined)[] = new Array(commands.length)
   const firstOfKey = new Map<string, OutboxMessage>()

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../../domain/delivery.js'
 import { TenantScopeViolationError } from '../../domain/errors.js'
 import { type ClaimedMessage, type OutboxMessage, retryDelayOf } from '../../domain/outbox-message.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
@@ -386,7 +386,7 @@ export class PostgresOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
-  async stats(_scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
+  async stats(_scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     // An operator's query, not the hot path: it counts the tenant's rows by status (prune
     // keeps the settled part bounded). The oldest due pending message's age is the
     // database's now minus its due time.

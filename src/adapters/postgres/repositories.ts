@@ -5,6 +5,7 @@ import { PostgresBreakerRepository } from './postgres-breaker-repository.js'
 import { PostgresCategoryRepository } from './postgres-category-repository.js'
 import { PostgresChannelRepository } from './postgres-channel-repository.js'
 import { PostgresDigestRepository } from './postgres-digest-repository.js'
+import { PostgresEventEndpointRepository } from './postgres-event-endpoint-repository.js'
 import { PostgresEventLog } from './postgres-event-log.js'
 import { PostgresInboxRepository } from './postgres-inbox-repository.js'
 import { PostgresMembershipRepository } from './postgres-membership-repository.js'
@@ -32,6 +33,7 @@ export const repositories = (
   outbox: new PostgresOutboxRepository(db, statements),
   audit: new PostgresAuditLog(db),
   events: new PostgresEventLog(db),
+  eventEndpoints: new PostgresEventEndpointRepository(db),
   security: new PostgresSecurityLog(db),
   inbox: new PostgresInboxRepository(db),
   templates: new PostgresTemplateRepository(db),

@@ -17,8 +17,18 @@ export function inDigestScope(
 export const digestGroupKey = (g: {
   readonly infrastructureId: string
   readonly businessId: string | null
-  readonly userId: string
-  readonly categoryKey: string
+  readonly userId: string | null
+  readonly categoryKey: string | null
+  readonly destination: string | null
   readonly channelId: string
   readonly digestKey: string
-}) => JSON.stringify([g.infrastructureId, g.businessId, g.userId, g.categoryKey, g.channelId, g.digestKey])
+}) =>
+  JSON.stringify([
+    g.infrastructureId,
+    g.businessId,
+    g.userId,
+    g.categoryKey,
+    g.destination,
+    g.channelId,
+    g.digestKey,
+  ])

@@ -1,4 +1,5 @@
-import type { Channel } from '../../domain/channel.js'
+import { type Channel, channelDigestOf } from '../../domain/channel.js'
+import { ChannelDigestsSignal, foldsIntoChannelDigest } from '../../domain/digest.js'
 import {
   ChannelDisabledError,
   ForbiddenRoleError,
@@ -42,7 +43,9 @@ export const dueAt = (due: Due, now: () => Date): Date =>
  * 3. a message takes its channel's id and max attempts (else the command's default);
  * 4. a message created appends its audit entry (if it has one), details gaining `channelId`;
  * 5. a message of a notification carries no idempotency key of its own and is written by an
- *    `infra_admin` or `service` only (it holds a recipient's address).
+ *    `infra_admin` or `service` only (it holds a recipient's address);
+ * 6. a plain message on a channel with a digest writes nothing: ChannelDigestsSignal, before
+ *    the first write (the caller folds it into the channel's digest).
  *
  * The caller's unit of work makes it all or nothing.
  */
@@ -53,6 +56,12 @@ export async function enqueueBatch(
 ): Promise<EnqueueOutcome[]> {
   checkCommands(scope, commands)
   const channels = await resolveChannels(store, scope, commands)
+  for (const [i, c] of commands.entries()) {
+    const channel = channels[i]!
+    if (foldsIntoChannelDigest(c.message) && channelDigestOf(channel) !== null) {
+      throw new ChannelDigestsSignal(channel.id)
+    }
+  }
   const out: EnqueueOutcome[] = []
   for (const [i, c] of commands.entries()) {
     const channel = channels[i]!

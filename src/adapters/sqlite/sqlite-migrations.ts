@@ -908,6 +908,89 @@ CREATE TABLE messaging_queue_minutes (
 ) STRICT;
 `
 
+// Digests of a channel, for plain enqueues (sql/0102): a digest is a category's (user_id and
+// category_key) or a channel's (destination: the recipient list as one JSON text). SQLite
+// cannot drop a NOT NULL, so the table is built again with the same rows; a second partial
+// unique index keeps one open digest per channel group.
+const v23 = /* sql */ `
+CREATE TABLE messaging_digests_v23 (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  user_id           TEXT,
+  category_key      TEXT,
+  channel_id        TEXT    NOT NULL,
+  destination       TEXT,
+  digest_key        TEXT    NOT NULL CHECK (length(digest_key) <= 200),
+  opened_at         INTEGER NOT NULL,
+  closes_at         INTEGER NOT NULL,
+  max_items         INTEGER NOT NULL CHECK (max_items BETWEEN 2 AND 1000),
+  item_count        INTEGER NOT NULL CHECK (item_count BETWEEN 1 AND max_items),
+  items             TEXT    NOT NULL CHECK (json_valid(items) AND json_type(items) = 'array'),
+  closed_at         INTEGER,
+  PRIMARY KEY (infrastructure_id, id),
+  CHECK ((user_id IS NOT NULL AND category_key IS NOT NULL AND destination IS NULL)
+         OR (user_id IS NULL AND category_key IS NULL AND destination IS NOT NULL))
+) STRICT;
+INSERT INTO messaging_digests_v23 (infrastructure_id, id, business_id, user_id, category_key, channel_id,
+                                   destination, digest_key, opened_at, closes_at, max_items, item_count, items,
+                                   closed_at)
+  SELECT infrastructure_id, id, business_id, user_id, category_key, channel_id, NULL, digest_key, opened_at,
+         closes_at, max_items, item_count, items, closed_at
+    FROM messaging_digests;
+DROP TABLE messaging_digests;
+ALTER TABLE messaging_digests_v23 RENAME TO messaging_digests;
+CREATE UNIQUE INDEX messaging_digests_open_idx
+  ON messaging_digests (infrastructure_id, user_id, category_key, channel_id, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL;
+CREATE UNIQUE INDEX messaging_digests_open_destination_idx
+  ON messaging_digests (infrastructure_id, channel_id, destination, digest_key, coalesce(business_id, ''))
+  WHERE closed_at IS NULL AND destination IS NOT NULL;
+`
+
+// Status webhook endpoints (sql/0130): each with its place in its tenant's event log, its
+// failure run and a lease, so one dispatcher at a time sends an endpoint's events.
+const v24 = /* sql */ `
+CREATE TABLE messaging_event_endpoints (
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  url               TEXT    NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
+  event_types       TEXT    CHECK (event_types IS NULL OR (json_valid(event_types) AND json_type(event_types) = 'array')),
+  enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  secret            TEXT    NOT NULL,
+  cursor            TEXT,
+  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at   INTEGER NOT NULL,
+  last_error        TEXT,
+  failing_since     INTEGER,
+  lease_token       TEXT,
+  leased_until      INTEGER,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (infrastructure_id, id)
+) STRICT;
+CREATE INDEX messaging_event_endpoints_due_idx ON messaging_event_endpoints (next_attempt_at) WHERE enabled = 1;
+`
+
+// A notification's digests found by an index (sql/0103): one row per item of a digest,
+// (infrastructure_id, notification_id) -> digest_id, written with the item, removed with its
+// digest by the cascade.
+const v25 = /* sql */ `
+CREATE TABLE messaging_digest_items (
+  infrastructure_id TEXT NOT NULL,
+  notification_id   TEXT NOT NULL,
+  digest_id         TEXT NOT NULL,
+  business_id       TEXT,
+  PRIMARY KEY (infrastructure_id, notification_id, digest_id),
+  FOREIGN KEY (infrastructure_id, digest_id) REFERENCES messaging_digests (infrastructure_id, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX messaging_digest_items_digest_idx ON messaging_digest_items (infrastructure_id, digest_id);
+INSERT OR IGNORE INTO messaging_digest_items (infrastructure_id, notification_id, digest_id, business_id)
+  SELECT d.infrastructure_id, json_extract(e.value, '$.notificationId'), d.id, d.business_id
+    FROM messaging_digests AS d, json_each(d.items) AS e
+   WHERE json_extract(e.value, '$.notificationId') IS NOT NULL;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -931,4 +1014,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 20, name: 'events', sql: v20 },
   { version: 21, name: 'digests', sql: v21 },
   { version: 22, name: 'queue_minutes', sql: v22 },
+  { version: 23, name: 'channel_digests', sql: v23 },
+  { version: 24, name: 'event_endpoints', sql: v24 },
+  { version: 25, name: 'digest_items_index', sql: v25 },
 ]

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
-import type { ChannelStats, DeliveryAttempt } from '../../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../../domain/delivery.js'
 import { NotFoundError, TenantScopeViolationError } from '../../domain/errors.js'
 import { assertTransition, type ClaimedMessage, type OutboxMessage } from '../../domain/outbox-message.js'
 import { minuteOf, transitionDelta } from '../../domain/queue-history.js'
@@ -608,7 +608,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
-  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<ChannelStats[]> {
+  async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     const now = this.clock.now().getTime()
     const count = (status: string) => sql<number>`sum(${sql.ref('status')} = ${status})`
     let q = this.db

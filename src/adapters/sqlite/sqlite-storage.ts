@@ -25,6 +25,7 @@ import { SqliteCategoryRepository } from './sqlite-category-repository.js'
 import { SqliteChannelRepository } from './sqlite-channel-repository.js'
 import { SqliteDigestRepository } from './sqlite-digest-repository.js'
 import { toStorageError } from './sqlite-errors.js'
+import { SqliteEventEndpointRepository } from './sqlite-event-endpoint-repository.js'
 import { SqliteEventLog } from './sqlite-event-log.js'
 import { SqliteInboxRepository } from './sqlite-inbox-repository.js'
 import { SqliteMembershipRepository } from './sqlite-membership-repository.js'
@@ -123,6 +124,7 @@ class SqliteUnitOfWork implements UnitOfWork {
         outbox: new SqliteOutboxRepository(conn, this.ids, this.clock),
         audit: new SqliteAuditLog(conn),
         events: new SqliteEventLog(conn, this.clock),
+        eventEndpoints: new SqliteEventEndpointRepository(conn, this.clock),
         security: new SqliteSecurityLog(conn),
         inbox: new SqliteInboxRepository(conn),
         templates: new SqliteTemplateRepository(conn),

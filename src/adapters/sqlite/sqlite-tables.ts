@@ -75,6 +75,25 @@ export interface SqliteDatabase {
   messaging_rate_buckets: RateBucketsTable
   messaging_breakers: BreakersTable
   messaging_queue_minutes: QueueMinutesTable
+  messaging_event_endpoints: EventEndpointsTable
+}
+
+export interface EventEndpointsTable {
+  infrastructure_id: string
+  id: string
+  url: string
+  event_types: string | null
+  enabled: number
+  secret: string
+  cursor: string | null
+  attempts: number
+  next_attempt_at: number
+  last_error: string | null
+  failing_since: number | null
+  lease_token: string | null
+  leased_until: number | null
+  created_at: number
+  updated_at: number
 }
 
 /** The queue's per-minute rollup (domain/queue-history.ts). */

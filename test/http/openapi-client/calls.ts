@@ -475,6 +475,45 @@ ok('listAudit', await adminA.GET(`${base}/audit`, { params: { query: { infrastru
   await reader.cancel()
   if (!/id: \d+\.\d+\nevent: message\./.test(text)) throw new Error(`streamEvents: ${text.slice(0, 300)}`)
 }
+{
+  // Status webhook endpoints: registered, read, changed, its secret rotated, removed.
+  const made = ok(
+    'createEventEndpoint',
+    await adminA.POST(`${base}/event-endpoints`, {
+      body: {
+        infrastructureId: infraA,
+        url: 'https://hooks.example.com/messaging',
+        eventTypes: ['message.dead'],
+      },
+    }),
+  ).data!
+  if (!made.secret.startsWith('whsec_')) throw new Error('createEventEndpoint: no secret')
+  const endpointId: string = made.endpoint.id
+  const ref = { params: { path: { endpointId }, query: { infrastructureId: infraA } } }
+  const listed = ok(
+    'listEventEndpoints',
+    await adminA.GET(`${base}/event-endpoints`, { params: { query: { infrastructureId: infraA } } }),
+  ).data!
+  if (JSON.stringify(listed).includes(made.secret)) throw new Error('listEventEndpoints: shows the secret')
+  ok('getEventEndpoint', await adminA.GET(`${base}/event-endpoints/{endpointId}`, ref))
+  const changed = ok(
+    'updateEventEndpoint',
+    await adminA.PUT(`${base}/event-endpoints/{endpointId}`, {
+      params: { path: { endpointId } },
+      body: { infrastructureId: infraA, enabled: false },
+    }),
+  ).data!
+  if (changed.status !== 'disabled') throw new Error(`updateEventEndpoint: ${changed.status}`)
+  const rotated = ok(
+    'rotateEventEndpointSecret',
+    await adminA.POST(`${base}/event-endpoints/{endpointId}/rotate-secret`, {
+      params: { path: { endpointId } },
+      body: { infrastructureId: infraA },
+    }),
+  ).data!
+  if (rotated.secret === made.secret) throw new Error('rotateEventEndpointSecret: same secret')
+  ok('deleteEventEndpoint', await adminA.DELETE(`${base}/event-endpoints/{endpointId}`, ref))
+}
 ok(
   'removeMember',
   await adminA.DELETE(`${base}/channels/{channelId}/members/{userId}`, {

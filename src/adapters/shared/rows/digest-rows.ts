@@ -14,9 +14,10 @@ export interface DigestRowValues {
   readonly infrastructure_id: string
   readonly id: string
   readonly business_id: string | null
-  readonly user_id: string
-  readonly category_key: string
+  readonly user_id: string | null
+  readonly category_key: string | null
   readonly channel_id: string
+  readonly destination: string | null
   readonly digest_key: string
   readonly opened_at: number
   readonly closes_at: number
@@ -32,12 +33,17 @@ const item = (i: StoredDigestItem): DigestItem => ({
   ...(i.cancelled === true && { cancelled: true }),
 })
 
+/** A row's group: a category's (user and category) or a channel's (destination), as sql/0102's check keeps it. */
+const groupOf = (r: DigestRowValues) =>
+  r.destination === null
+    ? { userId: r.user_id!, categoryKey: r.category_key!, destination: null }
+    : { userId: null, categoryKey: null, destination: r.destination }
+
 export const digestFromRow = (r: DigestRowValues): Digest => ({
   infrastructureId: r.infrastructure_id,
   id: r.id,
   businessId: r.business_id,
-  userId: r.user_id,
-  categoryKey: r.category_key,
+  ...groupOf(r),
   channelId: r.channel_id,
   digestKey: r.digest_key,
   openedAt: new Date(Number(r.opened_at)),

@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../../../domain/audit.js'
-import type { ChannelStats, DeliveryAttempt } from '../../../domain/delivery.js'
+import type { DeliveryAttempt, QueueCounts } from '../../../domain/delivery.js'
 import type { InboxEntry } from '../../../domain/inbox.js'
 import {
   type DeliveryStatus,
@@ -110,7 +110,7 @@ export interface StatsRow {
   oldest_pending_age_ms: number | null
 }
 
-export const toChannelStats = (r: StatsRow): ChannelStats => ({
+export const toChannelStats = (r: StatsRow): QueueCounts => ({
   infrastructureId: r.infrastructure_id,
   channelId: r.channel_id,
   pending: Number(r.pending),
