@@ -60,8 +60,9 @@ export interface EventEndpointRepository {
   ): Promise<EventEndpointRecord | null>
   remove(scope: TenantScope, infrastructureId: string, id: string): Promise<boolean>
   /**
-   * Up to `limit` enabled endpoints that are due and not leased by anyone (a lease that ran
-   * out is free), longest due first, leased with `token` for `leaseMs`. Two concurrent
+   * Up to `limit` enabled endpoints that are due, not leased by anyone (a lease that ran
+   * out is free) and have something to send (an event of their tenant after their cursor
+   * that the log's `list` would show now), longest due first, leased with `token` for `leaseMs`. Two concurrent
    * leases never return the same endpoint while its lease is live.
    */
   lease(

@@ -42,7 +42,7 @@ export interface EventDispatcherOptions extends OutboundHttpOptions {
 }
 
 export interface EventDispatcher {
-  /** Starts rounds every `pollIntervalMs` (at once again after a round that sent something). */
+  /** Starts rounds every `pollIntervalMs` (at once again after a round that sent something or leased its fill). */
   start(): void
   /** Stops the loop and waits for the round in flight. */
   stop(): Promise<void>
@@ -152,8 +152,12 @@ export function createEventDispatcher(options: EventDispatcherOptions): EventDis
     return sent
   }
 
+  /** Whether the last round leased as many endpoints as it may: more may be due, go again at once. */
+  let full = false
+
   async function round(): Promise<number> {
     const leased = await port.lease({ limit: perRound, leaseMs, token: randomUUID() })
+    full = leased.length >= perRound
     const counts = await Promise.all(
       leased.map((ep) =>
         dispatch(ep).catch((e: unknown) => {
@@ -179,7 +183,7 @@ export function createEventDispatcher(options: EventDispatcherOptions): EventDis
           } catch (e) {
             logger.error({ err: e }, 'status webhook round failed')
           }
-          if (sent > 0 || stopping.signal.aborted) continue
+          if (sent > 0 || full || stopping.signal.aborted) continue
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, pollMs)
             wakeUp = () => {

@@ -154,3 +154,87 @@ describe('GET /events over HTTP and the typed client', () => {
     expect(((await problem(bad)).errors as { path: string }[]).map((e) => e.path)).toEqual(['after'])
   })
 })
+
+describe('/event-endpoints over HTTP and the typed client', () => {
+  const f = fixture()
+  const baseUrl = serveOnLoopback(f.handler)
+
+  it('registers, reads, changes, rotates and removes an endpoint for admins only; bad input is a 400 naming the field and rule', async () => {
+    const created = await f.call('POST', '/event-endpoints', {
+      who: 'adminA',
+      body: { infrastructureId: f.infraA, url: 'https://hooks.example.com/in', eventTypes: ['message.dead'] },
+    })
+    expect(created.status).toBe(201)
+    const { endpoint, secret } = (await created.json()) as { endpoint: { id: string }; secret: string }
+    expect(secret).toMatch(/^whsec_/)
+    expect(created.headers.get('location')).toContain(`/event-endpoints/${endpoint.id}?infrastructureId=`)
+    const ref = `/event-endpoints/${endpoint.id}?infrastructureId=${f.infraA}`
+    const read = await f.call('GET', ref, { who: 'adminA' })
+    expect(read.status).toBe(200)
+    const listed = await f.call('GET', `/event-endpoints?infrastructureId=${f.infraA}`, { who: 'adminA' })
+    for (const body of [await read.text(), await listed.text()]) expect(body).not.toContain(secret.slice(6))
+
+    // Services, members and other tenants are refused; nothing of another tenant is found.
+    for (const who of ['serviceA', 'memberA'] as const) {
+      const r = await f.call('GET', `/event-endpoints?infrastructureId=${f.infraA}`, { who })
+      expect(r.status, who).toBe(403)
+      expect((await problem(r)).code).toBe('FORBIDDEN_ROLE')
+    }
+    const stranger = await f.call('POST', '/event-endpoints', {
+      who: 'adminB',
+      body: { infrastructureId: f.infraA, url: 'https://hooks.example.com/in' },
+    })
+    expect(stranger.status).toBe(403)
+    expect((await problem(stranger)).code).toBe('TENANT_SCOPE_VIOLATION')
+    const other = await f.call('GET', `/event-endpoints/${endpoint.id}?infrastructureId=${f.infraB}`, {
+      who: 'adminB',
+    })
+    expect(other.status).toBe(404)
+
+    for (const [body, path, rule] of [
+      [{ url: 'ftp://hooks.example.com/' }, 'url', undefined],
+      [{ url: 'https://192.168.1.10/in' }, 'url', 'destination_refused'],
+      [{ url: 'https://u:p@hooks.example.com/' }, 'url', 'no_userinfo'],
+      [{ url: 'https://hooks.example.com:8080/' }, 'url', 'port_not_allowed'],
+      [{ url: 'https://hooks.example.com/', eventTypes: [] }, 'eventTypes', 'too_small'],
+      [{ url: 'https://hooks.example.com/', eventTypes: ['x'] }, 'eventTypes.0', 'invalid_value'],
+      [{ url: 'https://hooks.example.com/', enabled: 'yes' }, 'enabled', 'invalid_type'],
+      [{ url: 'https://hooks.example.com/', secret: 'whsec_mine' }, '(input)', 'unrecognized_keys'],
+      [{ url: `https://hooks.example.com/${'a'.repeat(3000)}` }, 'url', undefined],
+    ] as const) {
+      const bad = await f.call('POST', '/event-endpoints', {
+        who: 'adminA',
+        body: { infrastructureId: f.infraA, ...body },
+      })
+      expect(bad.status, JSON.stringify(body)).toBe(400)
+      const issues = (await problem(bad)).errors as { path: string; rule: string }[]
+      expect(
+        issues.map((e) => e.path),
+        JSON.stringify(body),
+      ).toContain(path)
+      if (rule) expect(issues.find((e) => e.path === path)?.rule).toBe(rule)
+    }
+    const badId = await f.call('DELETE', `/event-endpoints/not-an-id?infrastructureId=${f.infraA}`, {
+      who: 'adminA',
+    })
+    expect(badId.status).toBe(400)
+
+    // The typed client: disable, rotate, remove.
+    const client = createMessagingClient({
+      baseUrl: baseUrl(),
+      getToken: () => 'tok-adminA',
+      infrastructureId: f.infraA,
+    })
+    const disabled = await client.updateEventEndpoint({ endpointId: endpoint.id, enabled: false })
+    expect(disabled).toMatchObject({ status: 'disabled', enabled: false })
+    expect(disabled.createdAt).toBeInstanceOf(Date)
+    const rotated = await client.rotateEventEndpointSecret({ endpointId: endpoint.id })
+    expect(rotated.secret).not.toBe(secret)
+    expect((await client.listEventEndpoints()).map((e) => e.id)).toEqual([endpoint.id])
+    await client.deleteEventEndpoint({ endpointId: endpoint.id })
+    await expect(client.getEventEndpoint({ endpointId: endpoint.id })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+    expect(f.errors).toEqual([])
+  })
+})

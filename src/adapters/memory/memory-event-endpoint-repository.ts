@@ -1,4 +1,5 @@
 import type { EventEndpointRecord } from '../../domain/event-endpoint.js'
+import { parseEventCursor } from '../../domain/events.js'
 import type { TenantScope } from '../../domain/tenant-scope.js'
 import type { Clock } from '../../ports/clock.js'
 import type {
@@ -13,7 +14,10 @@ import { copy, type Journal, type MemoryEventEndpoint, type MemoryState } from '
 
 const keyOf = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
 
-/** Endpoints in a map; a unit of work runs alone, so a lease's look and take are one step. */
+/**
+ * Endpoints in a map; a unit of work runs alone, so a lease's look and take are one step. A
+ * lease takes only endpoints whose tenant has an event after their cursor.
+ */
 export class MemoryEventEndpointRepository implements EventEndpointRepository {
   constructor(
     private readonly state: MemoryState,
@@ -100,7 +104,8 @@ export class MemoryEventEndpointRepository implements EventEndpointRepository {
           r.record.enabled &&
           scope.canAccessInfrastructure(r.record.infrastructureId) &&
           r.record.nextAttemptAt.getTime() <= now &&
-          (r.leasedUntil === null || r.leasedUntil <= now),
+          (r.leasedUntil === null || r.leasedUntil <= now) &&
+          this.hasNews(r.record),
       )
       .sort(
         ([, a], [, b]) =>
@@ -116,6 +121,17 @@ export class MemoryEventEndpointRepository implements EventEndpointRepository {
       })
     }
     return due.map(([, r]) => copy(r.record))
+  }
+
+  /** Some event of the endpoint's tenant after its cursor: what a lease looks for. */
+  private hasNews(e: EventEndpointRecord): boolean {
+    const after = e.cursor === null ? null : parseEventCursor(e.cursor)
+    return this.state.events.some((ev) => {
+      if (ev.infrastructureId !== e.infrastructureId) return false
+      if (after === null) return true
+      const c = parseEventCursor(ev.cursor)!
+      return c.major > after.major || (c.major === after.major && c.minor > after.minor)
+    })
   }
 
   /** The row while `lease` holds it (its token, not run out), else null. */

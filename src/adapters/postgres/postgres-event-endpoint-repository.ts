@@ -54,6 +54,9 @@ const ms = (value: number) => sql`(${value}::float8 * interval '1 millisecond')`
  * The endpoints of sql/0130. RLS decides who sees and writes a row (admins of the tenant
  * write; admins and services read and lease; the fleet worker leases every tenant's); a
  * lease is FOR UPDATE SKIP LOCKED on the due rows, so two workers' leases never overlap.
+ * A lease takes only endpoints whose tenant has an event after their cursor, below the
+ * log's read horizon (one index probe of messaging_events_cursor_idx each): an idle
+ * endpoint costs nothing but that probe.
  */
 export class PostgresEventEndpointRepository implements EventEndpointRepository {
   constructor(private readonly db: Kysely<MessagingDatabase>) {}
@@ -123,9 +126,14 @@ export class PostgresEventEndpointRepository implements EventEndpointRepository 
     // Leasing is a worker's: the update policy lets an admin write too, for its own calls.
     if (!scope.hasRole('service')) return []
     const { rows } = await sql<Row>`WITH due AS (
-        SELECT infrastructure_id, id FROM messaging_event_endpoints
+        SELECT infrastructure_id, id FROM messaging_event_endpoints AS d
          WHERE enabled AND next_attempt_at <= messaging_now()
            AND (leased_until IS NULL OR leased_until <= messaging_now())
+           AND EXISTS (SELECT 1 FROM messaging_events AS ev
+                        WHERE ev.infrastructure_id = d.infrastructure_id
+                          AND (ev.tx, ev.seq) > (coalesce(split_part(d.cursor, '.', 1), '0')::xid8,
+                                                 coalesce(split_part(d.cursor, '.', 2), '0')::bigint)
+                          AND ev.tx < pg_snapshot_xmin(pg_current_snapshot()))
          ORDER BY next_attempt_at, id
          LIMIT ${Math.max(0, options.limit)}
          FOR UPDATE SKIP LOCKED)

@@ -35,7 +35,8 @@ const toRecord = (r: Row): EventEndpointRecord => ({
 /**
  * Endpoints in the shared file. A unit of work holds the file's write lock from its first
  * statement (BEGIN IMMEDIATE), so a lease's select and update are never interleaved with
- * another process's: the UPDATE ... WHERE the lease ran out is the fence.
+ * another process's: the UPDATE ... WHERE the lease ran out is the fence. A lease takes only
+ * endpoints whose tenant has an event after their cursor (a cursor is `0.<seq>` here).
  */
 export class SqliteEventEndpointRepository implements EventEndpointRepository {
   constructor(
@@ -136,11 +137,14 @@ export class SqliteEventEndpointRepository implements EventEndpointRepository {
     const { rows } = await sql<Row>`update messaging_event_endpoints
          set lease_token = ${options.token}, leased_until = ${now + options.leaseMs}
        where (infrastructure_id, id) in (
-         select infrastructure_id, id from messaging_event_endpoints
+         select infrastructure_id, id from messaging_event_endpoints as d
           where enabled = 1 and next_attempt_at <= ${now}
             and (leased_until is null or leased_until <= ${now})
-            and ${canAccessInfrastructure(scope, sql.ref('infrastructure_id'))}
-          order by next_attempt_at, id
+            and ${canAccessInfrastructure(scope, sql.ref('d.infrastructure_id'))}
+            and exists (select 1 from messaging_events as ev
+                         where ev.infrastructure_id = d.infrastructure_id
+                           and ev.seq > coalesce(cast(substr(d.cursor, instr(d.cursor, '.') + 1) as integer), -1))
+          order by d.next_attempt_at, d.id
           limit ${Math.max(0, options.limit)})
       returning *`.execute(this.db)
     return rows

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { createDeliveryWorker } from '../../worker/index.js'
+import { createDeliveryWorker, createEventDispatcher } from '../../worker/index.js'
 import {
   CliError,
   type CliIo,
@@ -99,6 +99,16 @@ export function registerServe(program: Command, io: CliIo): void {
             logger: log,
           })
         : null
+      // The worker's process also sends the tenants' status webhooks (docs/live.md).
+      const dispatcher = worker
+        ? createEventDispatcher({
+            messaging,
+            fleet: true,
+            workerId: worker.workerId,
+            ...(opts.allowHttp && { allowHttp: true }),
+            logger: log,
+          })
+        : null
       const shutdown = shutdownSignal((name) => log.info({ signal: name }, 'shutting down'))
       log.info(
         {
@@ -119,12 +129,14 @@ export function registerServe(program: Command, io: CliIo): void {
           `try:\n  curl -s -H 'authorization: Bearer ${admin}' '${server.url}/channels?infrastructureId=${demo.infrastructureId}'\n`,
         )
       }
+      dispatcher?.start()
       const running = worker ? worker.run(shutdown.signal) : Promise.resolve()
       await new Promise<void>((resolve) =>
         shutdown.signal.addEventListener('abort', () => resolve(), { once: true }),
       )
       await server.close()
       await running
+      await dispatcher?.stop()
       shutdown.dispose()
       await messaging.close()
       log.info({}, 'stopped')

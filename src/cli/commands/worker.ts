@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { createDeliveryWorker } from '../../worker/index.js'
+import { createDeliveryWorker, createEventDispatcher } from '../../worker/index.js'
 import {
   type CliIo,
   collect,
@@ -27,6 +27,7 @@ interface WorkerOptions extends StoreOptions {
   allowRange?: string[]
   allowPort?: number[]
   logLevel: string
+  statusWebhooks: boolean
 }
 
 export function registerWorker(program: Command, io: CliIo): void {
@@ -59,6 +60,7 @@ export function registerWorker(program: Command, io: CliIo): void {
     )
     .option('--allow-port <n>', 'let channels use this port besides 80 and 443 (repeatable)', ports, [])
     .option('--log-level <level>', 'pino level', 'info')
+    .option('--no-status-webhooks', "do not send the tenants' events to their status webhook endpoints")
     .addHelpText(
       'after',
       '\nEnvironment: DATABASE_URL, MESSAGING_SECRET_KEYS (opens sealed channel credentials), SMTP_URL (relay for email channels without their own).',
@@ -82,6 +84,17 @@ export function registerWorker(program: Command, io: CliIo): void {
         shutdownGraceMs: opts.graceMs,
         logger: log,
       })
+      // Status webhooks go out from the same process, for the same tenants, through the same
+      // destination policy (docs/live.md, "Status webhooks").
+      const dispatcher = opts.statusWebhooks
+        ? createEventDispatcher({
+            messaging,
+            ...(scoped ? { principal: principalOf(opts) } : { fleet: true, workerId: worker.workerId }),
+            ...(opts.allowHttp && { allowHttp: true }),
+            pollIntervalMs: opts.pollMs,
+            logger: log,
+          })
+        : null
       // Without keys nothing sealed opens: say so once at start (and per channel as its
       // messages are held), rather than let an operator find untouched messages later.
       if (!io.env.MESSAGING_SECRET_KEYS)
@@ -94,9 +107,11 @@ export function registerWorker(program: Command, io: CliIo): void {
         { workerId: worker.workerId, store: store.kind, target: redactTarget(store.target), fleet: !scoped },
         'worker started',
       )
+      dispatcher?.start()
       try {
         await worker.run(shutdown.signal)
       } finally {
+        await dispatcher?.stop()
         shutdown.dispose()
         await messaging.close()
       }
