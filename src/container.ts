@@ -15,6 +15,7 @@ import { NotifyService } from './application/notify-service.js'
 import { OutboxService } from './application/outbox-service.js'
 import { PreferenceService } from './application/preference-service.js'
 import { ProfileService } from './application/profile-service.js'
+import { ReceiptService } from './application/receipt-service.js'
 import { ScheduleService } from './application/schedule-service.js'
 import { TemplateRenderer } from './application/template-renderer.js'
 import { TemplateService } from './application/template-service.js'
@@ -48,6 +49,7 @@ export const MESSAGING_TYPES = {
   OutboxService: Symbol.for('messaging.OutboxService'),
   AuditService: Symbol.for('messaging.AuditService'),
   EventService: Symbol.for('messaging.EventService'),
+  ReceiptService: Symbol.for('messaging.ReceiptService'),
   EventEndpointService: Symbol.for('messaging.EventEndpointService'),
   DeliveryService: Symbol.for('messaging.DeliveryService'),
   DeadLetterService: Symbol.for('messaging.DeadLetterService'),
@@ -165,6 +167,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
     service(MESSAGING_TYPES.OutboxService, (ctx) => new OutboxService(ctx))
     service(MESSAGING_TYPES.AuditService, (ctx) => new AuditService(ctx))
     service(MESSAGING_TYPES.EventService, (ctx) => new EventService(ctx))
+    service(MESSAGING_TYPES.ReceiptService, (ctx) => new ReceiptService(ctx))
     service(MESSAGING_TYPES.EventEndpointService, (ctx) => new EventEndpointService(ctx))
     service(MESSAGING_TYPES.DeliveryService, (ctx) => new DeliveryService(ctx))
     service(MESSAGING_TYPES.DeadLetterService, (ctx) => new DeadLetterService(ctx))
@@ -208,6 +211,7 @@ export function messagingModule(options: MessagingOptions = {}): ContainerModule
             c.get(MESSAGING_TYPES.ScheduleService),
             options.destinations ?? {},
             c.get(MESSAGING_TYPES.EventService),
+            c.get(MESSAGING_TYPES.ReceiptService),
             c.get(MESSAGING_TYPES.EventEndpointService),
           ),
       )

@@ -112,6 +112,8 @@ export {
   isClaimable,
   type JsonValue,
   type OutboxMessage,
+  RECEIPT_STATUSES,
+  type ReceiptStatus,
   type Settlement,
 } from './domain/outbox-message.js'
 export {
@@ -126,6 +128,13 @@ export {
 } from './domain/preference.js'
 export type { QueueMinute } from './domain/queue-history.js'
 export type { QuietHours, QuietHoursDefault } from './domain/quiet-hours.js'
+export {
+  RECEIPT_KINDS,
+  type ReceiptInput,
+  type ReceiptKind,
+  type ReceiptResult,
+  signTwilioRequest,
+} from './domain/receipts.js'
 export type { RecipientProfile } from './domain/recipient-profile.js'
 export { composeRedactors, createRedactor, type Redactor } from './domain/redaction.js'
 export type { SecurityEvent, SecurityRefusal } from './domain/security-log.js'

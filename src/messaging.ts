@@ -18,6 +18,7 @@ import type { NotifyResult, NotifyService } from './application/notify-service.j
 import type { AckResult, EnqueueResult, OutboxService } from './application/outbox-service.js'
 import type { PreferenceService } from './application/preference-service.js'
 import type { ProfileService } from './application/profile-service.js'
+import type { ReceiptService } from './application/receipt-service.js'
 import type { ScheduleService } from './application/schedule-service.js'
 import type { TemplatePreview, TemplateService } from './application/template-service.js'
 import type { AuditEntry } from './domain/audit.js'
@@ -99,6 +100,7 @@ import type { ClaimedMessage, OutboxMessage } from './domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from './domain/preference.js'
 import type { QueueMinute } from './domain/queue-history.js'
 import type { QuietHoursDefault } from './domain/quiet-hours.js'
+import type { ReceiptInput, ReceiptResult } from './domain/receipts.js'
 import type { RecipientProfile } from './domain/recipient-profile.js'
 import type { SecurityEvent } from './domain/security-log.js'
 import type { TemplateSettings, TemplateVersion } from './domain/template.js'
@@ -154,6 +156,7 @@ export class Messaging {
     /** Where channels may send: the policy a channel is checked against when saved, for the transports to share. */
     readonly destinations: DestinationPolicy = {},
     private readonly events: EventService,
+    private readonly receipts: ReceiptService,
     private readonly eventEndpoints: EventEndpointService,
   ) {}
 
@@ -273,6 +276,18 @@ export class Messaging {
     sink: EventStreamSink,
   ): Promise<() => void> {
     return this.events.follow(TenantScope.of(principal), input, sink)
+  }
+
+  /**
+   * A provider's delivery receipt, as it arrived at `POST /receipts/{kind}/...` (host code:
+   * the receipt's signature, made with the secret of the channel it names, is what admits
+   * it, not a principal). A `processed` message becomes `confirmed` or `bounced` and its
+   * event is written in the same unit of work; a receipt for a message in any other state
+   * changes nothing (`outcome: 'unchanged'`). Unsigned or wrongly signed: UnauthenticatedError;
+   * an unknown channel or message: NotFoundError; nothing written either way.
+   */
+  async receiveReceipt(input: ReceiptInput): Promise<ReceiptResult> {
+    return this.receipts.receive(input)
   }
 
   /**

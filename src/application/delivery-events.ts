@@ -1,6 +1,7 @@
 import type { EventType, NewDeliveryEvent } from '../domain/events.js'
 import type { NotificationSkip } from '../domain/notification.js'
 import type { ClaimedMessage, DeliveryStatus, JsonValue, OutboxMessage } from '../domain/outbox-message.js'
+import type { ProviderReport } from '../domain/receipts.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import type { ServiceContext } from './context.js'
@@ -55,6 +56,22 @@ export function settledEvent(
 export const cancelledEvent = (ctx: ServiceContext, m: OutboxMessage): NewDeliveryEvent => ({
   ...base(ctx, m, 'message.cancelled'),
   data: { attempt: m.attempts, ...(m.notification !== null && { userId: m.notification.userId }) },
+})
+
+/** `message.confirmed` or `message.bounced`: a provider's receipt for a delivered message. */
+export const receiptEvent = (
+  ctx: ServiceContext,
+  m: OutboxMessage,
+  report: Pick<ProviderReport, 'target' | 'providerStatus' | 'reason'>,
+): NewDeliveryEvent => ({
+  ...base(ctx, m, m.status === 'confirmed' ? 'message.confirmed' : 'message.bounced'),
+  data: {
+    status: m.status,
+    providerStatus: report.providerStatus,
+    providerMessageId: 'providerMessageId' in report.target ? report.target.providerMessageId : null,
+    reason: report.reason,
+    ...(m.notification !== null && { userId: m.notification.userId }),
+  },
 })
 
 export const skippedEvent = (ctx: ServiceContext, s: NotificationSkip): NewDeliveryEvent => ({

@@ -131,6 +131,16 @@ export const emailConfigSchema = z.strictObject({
   fallbacks: z.array(smtpRelaySchema).min(1).max(MAX_FALLBACKS).optional(),
   template: emailTemplateSchema.optional(),
   timeoutMs,
+  /**
+   * The Standard Webhooks secret (`whsec_<base64>`) the email service signs its delivery
+   * receipts with (`POST /receipts/email/{infrastructureId}/{channelId}`); sealed at rest and
+   * redacted like the relays' passwords. Absent: the channel takes no receipts.
+   */
+  receiptSecret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{8,}$/, { message: 'must be whsec_ followed by base64' })
+    .max(1024)
+    .optional(),
 })
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'must be an E.164 number' })
@@ -212,7 +222,7 @@ export const BUILTIN_CHANNEL_TYPE_DEFINITIONS: readonly ChannelTypeDefinition[] 
   {
     type: 'email',
     configSchema: emailConfigSchema,
-    secretPaths: ['smtp.auth.pass', 'fallbacks.*.auth.pass'],
+    secretPaths: ['smtp.auth.pass', 'fallbacks.*.auth.pass', 'receiptSecret'],
   },
   {
     type: 'sms',

@@ -40,6 +40,10 @@ export interface QueueCounts {
   readonly dead: number
   /** Cancelled before delivery (and not yet pruned). */
   readonly cancelled: number
+  /** Delivered, and the provider's receipt says it reached the recipient (and not yet pruned). */
+  readonly confirmed: number
+  /** Delivered, and the provider's receipt says it did not reach the recipient (and not yet pruned). */
+  readonly bounced: number
   /** Age of the oldest due pending message; null when none is due. */
   readonly oldestPendingAgeMs: number | null
 }

@@ -4,7 +4,8 @@ import type { JsonValue } from './outbox-message.js'
 /**
  * What the module tells its host about deliveries (docs/live.md, "Delivery events to the host").
  * `message.failed`: an attempt failed (`data.willRetry` says whether another follows);
- * `message.dead`: out of attempts; `recipient.skipped`: a notify left a recipient out.
+ * `message.dead`: out of attempts; `recipient.skipped`: a notify left a recipient out;
+ * `message.confirmed` / `message.bounced`: a provider's receipt for a delivered message.
  */
 export const EVENT_TYPES = [
   'message.delivered',
@@ -13,6 +14,8 @@ export const EVENT_TYPES = [
   'message.cancelled',
   'notification.completed',
   'recipient.skipped',
+  'message.confirmed',
+  'message.bounced',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 

@@ -11,12 +11,16 @@ export const DELIVERY_STATUSES = [
   'failed',
   'dead',
   'cancelled',
+  'confirmed',
+  'bounced',
 ] as const
 /**
  * `pending -> processing -> processed | failed`; a retryable failure goes back to
  * `pending`; a message out of attempts is `dead`. `processed` and `failed` are final;
  * `dead` (and `failed`) leave only by an explicit redrive. A cancel moves a `pending`
- * message (or one whose holder's lease lapsed) to `cancelled`, which is final.
+ * message (or one whose holder's lease lapsed) to `cancelled`, which is final. A provider's
+ * receipt moves a `processed` message to `confirmed` (it reached the recipient) or `bounced`
+ * (it did not); both final.
  */
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 
@@ -90,11 +94,20 @@ const TRANSITIONS: Readonly<Record<DeliveryStatus, readonly DeliveryStatus[]>> =
   // processing -> processing: a lapsed lease claimed again by another worker;
   // processing -> cancelled: only once the lease lapsed (`isCancellable`).
   processing: ['processed', 'failed', 'pending', 'dead', 'processing', 'cancelled'],
-  processed: [],
+  processed: ['confirmed', 'bounced'],
   failed: ['pending'],
   dead: ['pending'],
   cancelled: [],
+  confirmed: [],
+  bounced: [],
 }
+
+/** What a provider's receipt says became of a delivered message. */
+export const RECEIPT_STATUSES = ['confirmed', 'bounced'] as const
+export type ReceiptStatus = (typeof RECEIPT_STATUSES)[number]
+
+/** Statuses a message never leaves but by an explicit redrive (failed, dead) or not at all: what retention may remove. */
+export const SETTLED_STATUSES = ['processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced'] as const
 
 export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean {
   return TRANSITIONS[from].includes(to)

@@ -107,3 +107,27 @@ export async function readJsonObject(request: Request, limits: BodyLimits): Prom
   }
   return value as Record<string, unknown>
 }
+
+/**
+ * The body of a `raw` route as text, exactly as sent: of the route's media type (415
+ * otherwise), within its byte cap (413), valid UTF-8 (400).
+ */
+export async function readRawText(
+  request: Request,
+  spec: { readonly mediaType: string; readonly maxBytes: number } | undefined,
+): Promise<string> {
+  const contentType = request.headers.get('content-type')
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
+  if (spec && type !== spec.mediaType) {
+    throw new HttpProblem(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `expected ${spec.mediaType}, got ${(contentType ?? 'no content type').slice(0, 100)}`,
+    )
+  }
+  const bytes = await readCapped(request, spec?.maxBytes ?? 64 * 1024)
+  try {
+    return decoder.decode(bytes)
+  } catch {
+    throw ValidationError.single('(body)', 'invalid_utf8', 'body is not valid UTF-8')
+  }
+}

@@ -2,7 +2,7 @@ import { RateLimitedError, UnauthenticatedError } from '../domain/errors.js'
 import { MAX_ENQUEUE_BATCH } from '../domain/inputs.js'
 import { type Principal, principalSchema, TenantScope } from '../domain/tenant-scope.js'
 import type { Messaging } from '../messaging.js'
-import { type BodyLimits, readJsonObject } from './body.js'
+import { type BodyLimits, readJsonObject, readRawText } from './body.js'
 import { DEFAULT_HEARTBEAT_MS } from './inbox-stream.js'
 import { buildOpenApiDocument, type OpenApiOptions } from './openapi.js'
 import {
@@ -15,6 +15,7 @@ import {
 } from './problem.js'
 import { type EnqueueQuota, TokenBuckets } from './quota.js'
 import {
+  ANONYMOUS,
   type CompiledRoute,
   compileRoute,
   matchPath,
@@ -57,6 +58,13 @@ export interface FetchHandlerOptions {
   readonly onError?: (error: unknown, request: Request) => void
   /** Milliseconds between the heartbeat comments of `GET /inbox/stream`. Default 15 s. */
   readonly heartbeatMs?: number
+  /**
+   * The origin the outside world reaches this handler at (`https://api.example.com`), when a
+   * proxy in front of it changes the scheme or host: a provider signs its receipt over the URL
+   * it called, so `POST /receipts/sms/...` checks the signature over this origin with the
+   * request's path and query. Default: the request's own URL.
+   */
+  readonly publicOrigin?: string
   /** Extra routes, appended to the built-in table. */
   readonly routes?: readonly RouteDef[]
 }
@@ -106,6 +114,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
   const routes: CompiledRoute[] = [...ROUTES, ...(options.routes ?? [])].map(compileRoute)
   const buckets = options.enqueueQuota ? new TokenBuckets(options.enqueueQuota, options.now) : null
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
+  const publicOrigin = options.publicOrigin === undefined ? null : new URL(options.publicOrigin).origin
   const typeBase = options.problemTypeBase ?? 'urn:messaging:problem:'
   const challenge = options.challenge === undefined ? 'Bearer realm="messaging"' : options.challenge
   let openapiJson: string | null = null
@@ -209,9 +218,13 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     }
     const { route, params } = hit
     const def = route.def
-    const principal = await authenticate(request)
+    const principal = def.public ? ANONYMOUS : await authenticate(request)
     let input =
-      def.from === 'body' ? await readJsonObject(request, limits) : queryInput(route, url.searchParams)
+      def.from === 'body'
+        ? await readJsonObject(request, limits)
+        : def.from === 'raw'
+          ? { body: await readRawText(request, def.rawBody) }
+          : queryInput(route, url.searchParams)
     input = mergeInput(input, params!, 'path')
     const fromHeaders: Record<string, string> = {}
     for (const [header, field] of Object.entries(def.headers ?? {})) {
@@ -226,6 +239,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
       basePath,
       heartbeatMs,
       report: (e) => report(e, request),
+      publicUrl: publicOrigin === null ? request.url : `${publicOrigin}${url.pathname}${url.search}`,
     })
     const reply = result instanceof Reply ? result : new Reply(def.status ?? 200, result)
     if (reply.status === 204)

@@ -145,9 +145,11 @@ function problemResponses(route: RouteDef): Record<string, unknown> {
   }
   return {
     400: problem('VALIDATION_FAILED: the input broke a rule (`errors` names each field and rule)'),
-    401: problem('UNAUTHENTICATED: no principal for the request', {
-      'WWW-Authenticate': { description: 'The challenge', schema: { type: 'string' } },
-    }),
+    401: route.public
+      ? problem('UNAUTHENTICATED: the signature is missing, does not match, or is outside its tolerance')
+      : problem('UNAUTHENTICATED: no principal for the request', {
+          'WWW-Authenticate': { description: 'The challenge', schema: { type: 'string' } },
+        }),
     403: problem('TENANT_SCOPE_VIOLATION or FORBIDDEN_ROLE'),
     404: problem('NOT_FOUND (outside the scope looks the same as absent)'),
     405: problem('METHOD_NOT_ALLOWED: the path exists with other methods', {
@@ -157,6 +159,12 @@ function problemResponses(route: RouteDef): Record<string, unknown> {
     ...(route.from === 'body' && {
       413: problem('PAYLOAD_TOO_LARGE: the body or the payload is over its cap'),
       415: problem('UNSUPPORTED_MEDIA_TYPE: the body is not JSON in UTF-8'),
+    }),
+    ...(route.from === 'raw' && {
+      413: problem('PAYLOAD_TOO_LARGE: the body is over its cap'),
+      415: problem(
+        `UNSUPPORTED_MEDIA_TYPE: the body is not ${route.rawBody?.mediaType ?? 'of the documented type'}`,
+      ),
     }),
     ...(route.quota && { 429: problem('RATE_LIMITED: the tenant spent its enqueue quota', retryAfter) }),
     500: problem('INTERNAL: a fault of the server (its cause is never sent)'),
@@ -240,8 +248,11 @@ export function buildOpenApiDocument(
         name: header.replace(/(^|-)(\w)/g, (_, d: string, c: string) => d + c.toUpperCase()),
         in: 'header',
         required: false,
-        description: `Same as the body field \`${field}\`; when both are sent they must agree.`,
-        schema: { type: 'string', minLength: 1, maxLength: 200 },
+        description:
+          route.from === 'raw'
+            ? `Input field \`${field}\`.`
+            : `Same as the body field \`${field}\`; when both are sent they must agree.`,
+        schema: { type: 'string', minLength: 1, maxLength: route.from === 'raw' ? 4096 : 200 },
       })
     }
     const bodyName = pascal(route.operationId)
@@ -251,6 +262,12 @@ export function buildOpenApiDocument(
         content: { 'application/json': { schema: withoutFields(input, pathParams) } },
       }
     }
+    if (route.from === 'raw' && route.rawBody) {
+      requestBodies[bodyName] = {
+        required: true,
+        content: { [route.rawBody.mediaType]: { schema: inputSchemaOf(route.rawBody.schema) } },
+      }
+    }
     paths[openApiPath(basePath, route.path)] ??= {}
     paths[openApiPath(basePath, route.path)]![route.method.toLowerCase()] = {
       operationId: route.operationId,
@@ -258,7 +275,10 @@ export function buildOpenApiDocument(
       ...(route.description !== undefined && { description: route.description }),
       tags: [route.tag],
       ...(parameters.length > 0 && { parameters }),
-      ...(route.from === 'body' && { requestBody: { $ref: `#/components/requestBodies/${bodyName}` } }),
+      ...(route.public && { security: [] }),
+      ...((route.from === 'body' || (route.from === 'raw' && route.rawBody)) && {
+        requestBody: { $ref: `#/components/requestBodies/${bodyName}` },
+      }),
       responses: { ...successResponses(route, routeOutputs[idx]!), ...problemResponses(route) },
     }
   })

@@ -14,6 +14,12 @@ export interface RouteContext {
   readonly heartbeatMs: number
   /** Hands an error that ends a stream already under way to the host's `onError`. */
   readonly report?: (error: unknown) => void
+  /**
+   * The URL the caller requested as the outside world spells it: the handler's `publicOrigin`
+   * with this request's path and query, or the request's own URL without one (what a
+   * provider signs a receipt over).
+   */
+  readonly publicUrl: string
 }
 
 /** A response other than `200 <json>`: a status, an optional body, headers. */
@@ -40,7 +46,18 @@ export interface RouteDef {
   readonly tag: string
   /** The domain input schema, documented as the query (GET, DELETE) or the JSON body. */
   readonly input: z.ZodType
-  readonly from: 'query' | 'body'
+  /**
+   * Where the input comes from: the query, a JSON body, or (`raw`) the body as text, exactly as
+   * sent (a signed receipt: its signature covers those bytes), as input field `body`.
+   */
+  readonly from: 'query' | 'body' | 'raw'
+  /** A `raw` route's body as documented: its media type (checked, else 415) and its fields. */
+  readonly rawBody?: { readonly mediaType: string; readonly schema: z.ZodType; readonly maxBytes: number }
+  /**
+   * No principal: the route authenticates its caller itself (a provider's receipt, by its
+   * signature). `run` is given `ANONYMOUS`, a member without grants, which reaches nothing.
+   */
+  readonly public?: true
   /** Request headers that set an input field (`idempotency-key` -> `idempotencyKey`). */
   readonly headers?: Readonly<Record<string, string>>
   /**
@@ -67,6 +84,13 @@ export interface RouteDef {
     ctx: RouteContext,
   ) => Promise<unknown>
 }
+
+/** What a public route's `run` is given as its principal: a member without grants, which no call admits. */
+export const ANONYMOUS: Principal = Object.freeze({
+  userId: '00000000-0000-4000-8000-000000000000',
+  role: 'member' as const,
+  grants: Object.freeze([]),
+})
 
 /** A route with its path split and its query coercions worked out once. */
 export interface CompiledRoute {

@@ -66,6 +66,7 @@ import { tenantQueues } from '../telemetry/queue-series.js'
 import { EVENT_ENDPOINT_ROUTES } from './event-endpoint-routes.js'
 import { EVENT_STREAM_CONTENT_TYPE, eventFrame, inboxEventStream, sseBody } from './inbox-stream.js'
 import { NOTIFY_ROUTES, RECIPIENT_ROUTES } from './notify-routes.js'
+import { RECEIPT_ROUTES } from './receipt-routes.js'
 import { Reply, type RouteContext, type RouteDef } from './router.js'
 import {
   ackResultSchema,
@@ -617,4 +618,5 @@ export const ROUTES: readonly RouteDef[] = [
   ...RECIPIENT_ROUTES,
   // Notify, and the notifications' status.
   ...NOTIFY_ROUTES,
+  ...RECEIPT_ROUTES,
 ]

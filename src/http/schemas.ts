@@ -8,6 +8,7 @@ import type { InboxEntry } from '../domain/inbox.js'
 import type { Membership, MembershipView } from '../domain/membership.js'
 import { DELIVERY_STATUSES, MESSAGE_PRIORITIES, type OutboxMessage } from '../domain/outbox-message.js'
 import type { QueueMinute } from '../domain/queue-history.js'
+import type { ReceiptResult } from '../domain/receipts.js'
 import { ROLES } from '../domain/tenant-scope.js'
 import type { BreakerView } from '../ports/breaker-repository.js'
 import type { CancelResult } from '../ports/outbox-repository.js'
@@ -194,6 +195,8 @@ export const channelStatsSchema = shapeOf<ChannelStats>()({
   failed: z.number().int(),
   dead: z.number().int(),
   cancelled: z.number().int().describe('Cancelled before delivery (until retention prunes them).'),
+  confirmed: z.number().int().describe("Delivered and confirmed by the provider's receipt."),
+  bounced: z.number().int().describe("Delivered, then reported undelivered by the provider's receipt."),
   oldestPendingAgeMs: z
     .number()
     .nullable()
@@ -271,3 +274,13 @@ export const problemSchema = z
       .describe('VALIDATION_FAILED: every broken field (dotted path) and rule.'),
   })
   .catchall(z.unknown())
+
+export const receiptResultSchema = shapeOf<ReceiptResult>()({
+  outcome: z
+    .enum(['applied', 'unchanged', 'ignored'])
+    .describe(
+      '`applied`: the message moved to `status` now; `unchanged`: it was not `processed` (a second receipt, or a message not delivered) and nothing changed; `ignored`: an intermediate provider state (queued, sent) that moves no message.',
+    ),
+  messageId: uuid.nullable(),
+  status: z.enum(DELIVERY_STATUSES).nullable().describe("The message's status after the receipt."),
+})

@@ -7,6 +7,7 @@ import type {
   JsonValue,
   MessagePriority,
   OutboxMessage,
+  ReceiptStatus,
   Settlement,
 } from '../domain/outbox-message.js'
 import type { TenantScope } from '../domain/tenant-scope.js'
@@ -147,6 +148,20 @@ export interface RescheduleCommand {
   readonly due: Due
 }
 
+/** Names a delivered message by what its provider knows it as (docs/live.md, "Provider receipts"). */
+export interface ProviderMessageRef {
+  readonly infrastructureId: string
+  readonly channelId: string
+  /** The id a delivered attempt recorded (`DeliveryAttempt.providerMessageId`), exactly. */
+  readonly providerMessageId: string
+}
+
+export interface ReceiptCommand {
+  readonly infrastructureId: string
+  readonly id: string
+  readonly status: ReceiptStatus
+}
+
 export interface EnqueueOutcome {
   readonly message: OutboxMessage
   /** false: the idempotency key was taken, `message` is the first one. */
@@ -242,6 +257,18 @@ export interface OutboxRepository {
    * `service` or `infra_admin`; null when absent, outside the scope, or in another state.
    */
   reschedule(scope: TenantScope, command: RescheduleCommand): Promise<OutboxMessage | null>
+  /**
+   * The message of `ref.channelId` one of whose delivered attempts recorded
+   * `ref.providerMessageId`, within the scope (the newest such message should a provider
+   * reuse an id); null when none. `service` only.
+   */
+  findByProviderMessageId(scope: TenantScope, ref: ProviderMessageRef): Promise<OutboxMessage | null>
+  /**
+   * A provider's receipt: a `processed` message becomes `status` (`confirmed` or `bounced`,
+   * both final; `settledAt` stays the delivery's). `service` only; null when absent,
+   * outside the scope, or in any other state (a second receipt changes nothing).
+   */
+  applyReceipt(scope: TenantScope, command: ReceiptCommand): Promise<OutboxMessage | null>
   /**
    * Counts per (infrastructure, channel) within the scope, ordered by infrastructure then
    * channel; the oldest due message's age is taken against the store's now.

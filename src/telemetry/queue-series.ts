@@ -2,7 +2,16 @@ import type { ChannelStats } from '../domain/delivery.js'
 import { DEFAULT_MAX_TENANT_LABELS, OTHER_TENANTS } from './tenant-labels.js'
 
 /** The states a queue depth is reported by: the outbox's statuses (`processing` is `in_flight` in stats). */
-export const QUEUE_STATES = ['pending', 'processing', 'processed', 'failed', 'dead', 'cancelled'] as const
+export const QUEUE_STATES = [
+  'pending',
+  'processing',
+  'processed',
+  'failed',
+  'dead',
+  'cancelled',
+  'confirmed',
+  'bounced',
+] as const
 export type QueueState = (typeof QUEUE_STATES)[number]
 
 /** One tenant's queue: messages by state and the oldest due pending message's age. */
@@ -23,6 +32,8 @@ const empty = (): Record<QueueState, number> => ({
   failed: 0,
   dead: 0,
   cancelled: 0,
+  confirmed: 0,
+  bounced: 0,
 })
 
 /**
@@ -53,6 +64,8 @@ export function tenantQueues(
       failed: s.failed,
       dead: s.dead,
       cancelled: s.cancelled ?? 0,
+      confirmed: s.confirmed ?? 0,
+      bounced: s.bounced ?? 0,
     })
     q.oldestMs = oldest(q.oldestMs, s.oldestPendingAgeMs)
   }

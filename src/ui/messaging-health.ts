@@ -367,8 +367,8 @@ export class MessagingHealth extends MessagingElement<HealthClient> {
                       <th scope="row">${this.channelLabel(s.channelId)}</th>
                       <td class="num" data-label="Pending">${s.pending}</td>
                       <td class="num" data-label="In flight">${s.inFlight}</td>
-                      <td class="num" data-label="Delivered">${s.processed}</td>
-                      <td class="num" data-label="Failed">${s.failed}</td>
+                      <td class="num" data-label="Delivered">${s.processed + (s.confirmed ?? 0)}</td>
+                      <td class="num" data-label="Failed">${s.failed + (s.bounced ?? 0)}</td>
                       <td class=${s.dead > 0 ? 'num dead' : 'num'} data-label="Dead">${s.dead}</td>
                       <td class="num cancelled" data-label="Cancelled">${s.cancelled}</td>
                       <td class="num" data-label="In digests">${s.digested ?? 0}</td>

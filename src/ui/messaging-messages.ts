@@ -30,6 +30,8 @@ const STATES: ReadonlyArray<[DeliveryStatus, string]> = [
   ['failed', 'Failed'],
   ['dead', 'Dead'],
   ['cancelled', 'Cancelled'],
+  ['confirmed', 'Confirmed'],
+  ['bounced', 'Bounced'],
 ]
 const stateLabel = (s: DeliveryStatus) => STATES.find(([k]) => k === s)?.[1] ?? s
 const OUTCOMES: Readonly<Record<DeliveryAttempt['outcome'], string>> = {

@@ -165,7 +165,7 @@ describe('operating a SQLite store from the command line', () => {
       expect.objectContaining({ channelId, dead: 1, pending: 0, processed: 0 }),
     ])
     const table = await cli('stats', '--sqlite', file, '--infra', infra)
-    expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+0\\s+-`))
+    expect(table.out).toMatch(new RegExp(`${infra}\\s+alerts\\s+0\\s+0\\s+0\\s+0\\s+1\\s+0\\s+0\\s+0\\s+-`))
 
     expect(await cli('redrive', '--sqlite', file, '--infra', infra)).toMatchObject({
       code: 2,

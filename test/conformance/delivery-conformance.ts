@@ -106,6 +106,8 @@ export function describeDeliveryConformance(name: string, factory: StorageFactor
           failed: 0,
           dead: 0,
           cancelled: 0,
+          confirmed: 0,
+          bounced: 0,
           oldestPendingAgeMs: null,
           digested: 0,
         },

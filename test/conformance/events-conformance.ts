@@ -1,16 +1,19 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSmsTransport } from '../../src/adapters/transports/sms/index.js'
 import {
   createMessaging,
   type DeliveryEvent,
   type Messaging,
   type MessagingStorage,
+  signTwilioRequest,
   TenantScope,
 } from '../../src/index.js'
 import { createSecretBox } from '../../src/secrets/index.js'
 import { createDeliveryWorker } from '../../src/worker/index.js'
 import { principal, tenant, uuid } from '../support/fixtures.js'
 import { type Behaviour, scriptedTransport, testChannelType, until } from '../support/transports.js'
+import { LOOPBACK, type LoopbackServer, startHttpServer } from '../transports/support.js'
 import type { StorageFactory } from './repository-conformance.js'
 
 const SECRET = 'tok-7f3a9c2e51'
@@ -24,15 +27,26 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
   describe(`delivery events conformance: ${name}`, () => {
     let storage: MessagingStorage
     let messaging: Messaging
+    // A loopback double of Twilio's Messages API: each text it takes gets the next message SID.
+    let twilio: LoopbackServer
+    let sids = 0
     beforeAll(async () => {
       storage = await factory()
       messaging = createMessaging({
         storage,
         channelTypes: [testChannelType],
         secrets: createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' }),
+        destinations: LOOPBACK,
+      })
+      twilio = await startHttpServer('127.0.0.1', (_req, res) => {
+        const sid = `SM${(++sids).toString(16).padStart(32, '0')}`
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ sid, status: 'queued' }))
       })
     })
     afterAll(async () => {
+      await twilio?.close()
       await storage?.close()
     })
 
@@ -406,6 +420,237 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
       ).rejects.toMatchObject({
         code: 'VALIDATION_FAILED',
         issues: [{ path: 'after', rule: 'event_cursor' }],
+      })
+    })
+
+    it('a provider receipt moves a delivered message to confirmed or bounced once, with its event; any other state or a second receipt changes nothing', async () => {
+      const s = await setup()
+      const token = `twilio-token-${s.i}`
+      const sms = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'sms',
+        type: 'sms',
+        config: {
+          from: '+4915112345678',
+          twilio: { accountSid: `AC${'0123456789abcdef'.repeat(2)}`, authToken: token, baseUrl: twilio.url },
+        },
+      })
+      const text = (n: number) =>
+        messaging
+          .enqueue(s.member, {
+            infrastructureId: s.i,
+            channelId: sms.id,
+            payload: { text: `code ${n}` },
+            recipients: [`+49151999900${n}0`],
+          })
+          .then((r) => r.message)
+      const [a, b, held] = [await text(1), await text(2), await text(3)]
+      // `held` is cancelled: only a and b are delivered, each through the real SMS transport.
+      const worker = createDeliveryWorker({
+        messaging,
+        principal: s.service,
+        transports: [createSmsTransport({ allowHttp: true, ssrf: LOOPBACK })],
+        pollIntervalMs: 20,
+      })
+      await messaging.cancel(s.admin, { infrastructureId: s.i, messageId: held.id })
+      await until(async () => {
+        await worker.drain()
+        return (await s.status(a.id)) === 'processed' && (await s.status(b.id)) === 'processed'
+      })
+      const sidOf = async (id: string) =>
+        (await messaging.listAttempts(s.admin, { infrastructureId: s.i, messageId: id })).at(-1)!
+          .providerMessageId!
+      const [sidA, sidB] = [await sidOf(a.id), await sidOf(b.id)]
+      expect(sidA).toMatch(/^SM[0-9a-f]{32}$/)
+
+      const url = `https://api.example.com/receipts/sms/${s.i}/${sms.id}`
+      const receipt = (
+        fields: Record<string, string>,
+        signWith = token,
+        path = { i: s.i, channel: sms.id },
+      ) => {
+        const body = new URLSearchParams(fields)
+        const at = `https://api.example.com/receipts/sms/${path.i}/${path.channel}`
+        return messaging.receiveReceipt({
+          kind: 'sms',
+          infrastructureId: path.i,
+          channelId: path.channel,
+          url: at,
+          twilioSignature: signTwilioRequest(signWith, at, body),
+          body: body.toString(),
+        })
+      }
+      const before = (await s.all()).length
+
+      // Refused, and nothing changes: unsigned, signed with another token, a tampered body.
+      const unsigned = { kind: 'sms' as const, infrastructureId: s.i, channelId: sms.id, url }
+      const body = new URLSearchParams({ MessageSid: sidA, MessageStatus: 'delivered' })
+      await expect(messaging.receiveReceipt({ ...unsigned, body: body.toString() })).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+      })
+      await expect(
+        receipt({ MessageSid: sidA, MessageStatus: 'delivered' }, 'another-token'),
+      ).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+      })
+      await expect(
+        messaging.receiveReceipt({
+          ...unsigned,
+          twilioSignature: signTwilioRequest(token, url, body),
+          body: `${body.toString()}&ErrorCode=1`,
+        }),
+      ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+      expect(await s.status(a.id)).toBe('processed')
+
+      // An intermediate state moves nothing.
+      expect(await receipt({ MessageSid: sidA, MessageStatus: 'sent' })).toEqual({
+        outcome: 'ignored',
+        messageId: null,
+        status: null,
+      })
+      // delivered -> confirmed, once; the same receipt again answers without a second event.
+      expect(await receipt({ MessageSid: sidA, MessageStatus: 'delivered' })).toEqual({
+        outcome: 'applied',
+        messageId: a.id,
+        status: 'confirmed',
+      })
+      expect(await receipt({ MessageSid: sidA, MessageStatus: 'delivered' })).toEqual({
+        outcome: 'unchanged',
+        messageId: a.id,
+        status: 'confirmed',
+      })
+      // A later contrary report changes nothing either: confirmed is final.
+      expect(await receipt({ MessageSid: sidA, MessageStatus: 'undelivered' })).toMatchObject({
+        outcome: 'unchanged',
+        status: 'confirmed',
+      })
+      expect(await receipt({ MessageSid: sidB, MessageStatus: 'undelivered', ErrorCode: '30003' })).toEqual({
+        outcome: 'applied',
+        messageId: b.id,
+        status: 'bounced',
+      })
+      // A message that was never delivered, named by the email route's own id: unchanged.
+      const secret = `whsec_${randomBytes(24).toString('base64')}`
+      const email = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'mail',
+        type: 'email',
+        config: { from: 'ops@example.com', receiptSecret: secret },
+      })
+      const pending = await messaging
+        .enqueue(s.member, {
+          infrastructureId: s.i,
+          channelId: email.id,
+          payload: { subject: 's', text: 't' },
+        })
+        .then((r) => r.message)
+      const json = JSON.stringify({ messageId: pending.id, status: 'delivered' })
+      const ts = String(Math.floor(Date.now() / 1000))
+      const sig = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+        .update(`msg_1.${ts}.${json}`)
+        .digest('base64')
+      const signed = {
+        kind: 'email' as const,
+        infrastructureId: s.i,
+        channelId: email.id,
+        url: 'https://api.example.com/receipts/email',
+        webhookId: 'msg_1',
+        webhookTimestamp: ts,
+        webhookSignature: `v1,${sig}`,
+        body: json,
+      }
+      expect(await messaging.receiveReceipt(signed)).toEqual({
+        outcome: 'unchanged',
+        messageId: pending.id,
+        status: 'pending',
+      })
+      const stale = String(Number(ts) - 600)
+      const staleSig = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+        .update(`msg_1.${stale}.${json}`)
+        .digest('base64')
+      await expect(
+        messaging.receiveReceipt({ ...signed, webhookTimestamp: stale, webhookSignature: `v1,${staleSig}` }),
+      ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+
+      const events = (await s.all()).slice(before)
+      expect(events.map((e) => [e.type, e.messageId])).toEqual([
+        ['message.confirmed', a.id],
+        ['message.bounced', b.id],
+      ])
+      expect(events[0]!.data).toMatchObject({
+        status: 'confirmed',
+        providerStatus: 'delivered',
+        providerMessageId: sidA,
+      })
+      expect(events[1]!.data).toMatchObject({
+        status: 'bounced',
+        providerStatus: 'undelivered',
+        reason: 'TWILIO_30003',
+      })
+      expect(
+        (await messaging.stats(s.admin, { infrastructureId: s.i })).find((x) => x.channelId === sms.id),
+      ).toMatchObject({
+        processed: 0,
+        confirmed: 1,
+        bounced: 1,
+      })
+      expect(await messaging.listMessages(s.admin, { infrastructureId: s.i, status: 'confirmed' })).toEqual([
+        expect.objectContaining({ id: a.id }),
+      ])
+
+      // Another tenant, with its own SMS channel: its path never reaches tenant A's message,
+      // even with a provider id A's attempt recorded (on PostgreSQL the lookup runs under B's
+      // row-level policies, which hide A's rows whatever the statement asks for).
+      const t2 = tenant()
+      const adminB = principal('infra_admin', [[t2.infra, null]])
+      const smsB = await messaging.createChannel(adminB, {
+        infrastructureId: t2.infra,
+        channelKey: 'sms',
+        type: 'sms',
+        config: {
+          from: '+4915112345678',
+          twilio: {
+            accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
+            authToken: 'token-b',
+            baseUrl: twilio.url,
+          },
+        },
+      })
+      await expect(
+        receipt({ MessageSid: sidB, MessageStatus: 'delivered' }, 'token-b', {
+          i: t2.infra,
+          channel: smsB.id,
+        }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      await expect(
+        receipt({ MessageSid: sidB, MessageStatus: 'delivered' }, token, { i: t2.infra, channel: sms.id }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      const scopeB = TenantScope.of({
+        userId: uuid(),
+        role: 'service',
+        grants: [{ infrastructureId: t2.infra, businessId: null }],
+      })
+      const seen = await storage.unitOfWork.run(scopeB, (r) =>
+        r.outbox.findByProviderMessageId(scopeB, {
+          infrastructureId: s.i,
+          channelId: sms.id,
+          providerMessageId: sidA,
+        }),
+      )
+      expect(seen).toBeNull()
+
+      // Retention removes confirmed and bounced messages like other settled ones.
+      for (let n = -1; n !== 0; )
+        n = await messaging.prune({ olderThan: new Date(Date.now() + 1000), batchSize: 500 })
+      await expect(
+        messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: a.id }),
+      ).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      })
+      await expect(
+        messaging.getMessage(s.admin, { infrastructureId: s.i, messageId: b.id }),
+      ).rejects.toMatchObject({
+        code: 'NOT_FOUND',
       })
     })
 

@@ -439,6 +439,13 @@ export function describeFacadeConformance(
       })
       const cases = (): Case[] => {
         const i = t.infra
+        const receipt = {
+          kind: 'email' as const,
+          infrastructureId: i,
+          channelId: uuid(),
+          url: 'https://api.example.com/receipts',
+          body: '{}',
+        }
         return [
           [
             'createChannel: key not a slug',
@@ -1219,6 +1226,24 @@ export function describeFacadeConformance(
             'invalid_value',
           ],
           ['listSecurityEvents: limit 0', (m) => m.listSecurityEvents({ limit: 0 }), 'limit', 'too_small'],
+          [
+            'receiveReceipt: kind not a provider kind',
+            (m) => m.receiveReceipt({ ...receipt, kind: 'fax' as never }),
+            'kind',
+            'invalid_value',
+          ],
+          [
+            'receiveReceipt: infrastructureId not a uuid',
+            (m) => m.receiveReceipt({ ...receipt, infrastructureId: 'tenant-1' }),
+            'infrastructureId',
+            'format:uuid',
+          ],
+          [
+            'receiveReceipt: body over 64 KiB',
+            (m) => m.receiveReceipt({ ...receipt, body: 'x'.repeat(64 * 1024 + 1) }),
+            'body',
+            'too_big',
+          ],
           [
             'listSecurityEvents: since before 1970',
             (m) => m.listSecurityEvents({ since: new Date(-1) }),

@@ -767,6 +767,8 @@ export function describeRepositoryConformance(name: string, factory: ClockedStor
             failed: 0,
             dead: 1,
             cancelled: 0,
+            confirmed: 0,
+            bounced: 0,
             oldestPendingAgeMs: 5_000,
           },
         ])

@@ -108,6 +108,8 @@ export function describeScheduleConformance(name: string, factory: StorageFactor
           failed: 0,
           dead: 0,
           cancelled: 2,
+          confirmed: 0,
+          bounced: 0,
           oldestPendingAgeMs: null,
           digested: 0,
         },

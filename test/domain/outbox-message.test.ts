@@ -23,6 +23,9 @@ const LEGAL: Array<[DeliveryStatus, DeliveryStatus]> = [
   // A cancel: of a pending message, or of one whose holder's lease lapsed.
   ['pending', 'cancelled'],
   ['processing', 'cancelled'],
+  // A provider's receipt for a delivered message.
+  ['processed', 'confirmed'],
+  ['processed', 'bounced'],
 ]
 
 describe('the delivery state machine', () => {
@@ -44,7 +47,7 @@ describe('the delivery state machine', () => {
     expect(of({ status: 'pending', availableAt: at(99_000) })).toBe(true)
     expect(of({ status: 'processing', leaseToken: uuid(), leasedUntil: at(9_999) })).toBe(true)
     expect(of({ status: 'processing', leaseToken: uuid(), leasedUntil: at(10_001) })).toBe(false)
-    for (const status of ['processed', 'failed', 'dead', 'cancelled'] as const)
+    for (const status of ['processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced'] as const)
       expect(of({ status })).toBe(false)
   })
 

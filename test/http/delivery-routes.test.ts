@@ -114,6 +114,8 @@ describe('delivery routes: dead letters, attempts, redrive, stats', () => {
         failed: 0,
         dead: 3,
         cancelled: 0,
+        confirmed: 0,
+        bounced: 0,
         oldestPendingAgeMs: null,
         digested: 0,
       },

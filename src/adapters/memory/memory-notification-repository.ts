@@ -22,8 +22,15 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 const newestFirst = (a: Notification, b: Notification) =>
   b.createdAt.getTime() - a.createdAt.getTime() || cmp(b.id, a.id)
 
+/** A receipt refines a delivery: `confirmed` is still delivered, `bounced` did not reach its recipient. */
+const STATE_OF: Partial<Record<DeliveryStatus, DeliveryState>> = {
+  processed: 'delivered',
+  confirmed: 'delivered',
+  processing: 'pending',
+  bounced: 'failed',
+}
 export const stateOf = (status: DeliveryStatus): DeliveryState =>
-  status === 'processed' ? 'delivered' : status === 'processing' ? 'pending' : status
+  STATE_OF[status] ?? (status as DeliveryState)
 
 export const notificationKeyOf = (infrastructureId: string, id: string) => `${infrastructureId}/${id}`
 const idempotencyOf = (infrastructureId: string, businessId: string | null, key: string) =>

@@ -28,6 +28,8 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  ProviderMessageRef,
+  ReceiptCommand,
   RescheduleCommand,
   RetainCommand,
   SettleCommand,
@@ -396,6 +398,31 @@ export class MemoryOutboxRepository implements OutboxRepository {
     return copy(next)
   }
 
+  async findByProviderMessageId(scope: TenantScope, ref: ProviderMessageRef): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service')) return null
+    let found: OutboxMessage | null = null
+    for (const [key, attempts] of this.state.attempts) {
+      if (!attempts.some((a) => a.outcome === 'delivered' && a.providerMessageId === ref.providerMessageId))
+        continue
+      const m = this.state.outbox.get(key)
+      if (!m || m.infrastructureId !== ref.infrastructureId || m.channelId !== ref.channelId) continue
+      if (!scope.canAccess(m.infrastructureId, m.businessId)) continue
+      if (!found || byCreated(found, m) < 0) found = m
+    }
+    return found ? copy(found) : null
+  }
+
+  async applyReceipt(scope: TenantScope, cmd: ReceiptCommand): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service')) return null
+    const key = messageKey(cmd.infrastructureId, cmd.id)
+    const m = this.state.outbox.get(key)
+    if (!m || !scope.canAccess(m.infrastructureId, m.businessId) || m.status !== 'processed') return null
+    assertTransition(m.status, cmd.status)
+    const next: OutboxMessage = { ...m, status: cmd.status }
+    this.journal.setIn(this.state.outbox, key, next)
+    return copy(next)
+  }
+
   async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     const now = this.clock.now().getTime()
     const rows = new Map<string, { -readonly [K in keyof QueueCounts]: QueueCounts[K] }>()
@@ -414,6 +441,8 @@ export class MemoryOutboxRepository implements OutboxRepository {
           failed: 0,
           dead: 0,
           cancelled: 0,
+          confirmed: 0,
+          bounced: 0,
           oldestPendingAgeMs: null,
         }
         rows.set(k, row)

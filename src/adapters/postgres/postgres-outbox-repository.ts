@@ -14,6 +14,8 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  ProviderMessageRef,
+  ReceiptCommand,
   RescheduleCommand,
   RetainCommand,
   SettleCommand,
@@ -386,6 +388,40 @@ export class PostgresOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
+  async findByProviderMessageId(scope: TenantScope, ref: ProviderMessageRef): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service')) return null
+    if (!UUID.test(ref.infrastructureId) || !UUID.test(ref.channelId)) return null
+    // The attempts' provider index (sql/0140) finds the few attempts with this id in the
+    // tenant; both tables' policies decide what the caller sees, so another tenant's message
+    // with the same provider id is never found.
+    const { rows } = await sql<OutboxRow>`
+      SELECT o.* FROM messaging_outbox AS o
+       WHERE o.infrastructure_id = ${ref.infrastructureId} AND o.channel_id = ${ref.channelId}
+         AND o.id IN (SELECT a.message_id FROM messaging_delivery_attempts AS a
+                       WHERE a.infrastructure_id = ${ref.infrastructureId}
+                         AND a.provider_message_id = ${ref.providerMessageId}
+                         AND a.outcome = 'delivered')
+       ORDER BY o.created_at DESC, o.id DESC
+       LIMIT 1`.execute(this.db)
+    return rows[0] ? toMessage(rows[0]) : null
+  }
+
+  async applyReceipt(scope: TenantScope, cmd: ReceiptCommand): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service')) return null
+    if (!UUID.test(cmd.infrastructureId) || !UUID.test(cmd.id)) return null
+    // Policies: service may change delivery state; the transition guard (sql/0140) admits
+    // processed -> confirmed | bounced only.
+    const row = await this.db
+      .updateTable('messaging_outbox')
+      .set({ status: cmd.status })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', '=', 'processed')
+      .returningAll()
+      .executeTakeFirst()
+    return row ? toMessage(row) : null
+  }
+
   async stats(_scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     // An operator's query, not the hot path: it counts the tenant's rows by status (prune
     // keeps the settled part bounded). The oldest due pending message's age is the
@@ -398,6 +434,8 @@ export class PostgresOutboxRepository implements OutboxRepository {
              count(*) FILTER (WHERE o.status = 'failed')::int AS failed,
              count(*) FILTER (WHERE o.status = 'dead')::int AS dead,
              count(*) FILTER (WHERE o.status = 'cancelled')::int AS cancelled,
+             count(*) FILTER (WHERE o.status = 'confirmed')::int AS confirmed,
+             count(*) FILTER (WHERE o.status = 'bounced')::int AS bounced,
              floor(extract(epoch FROM messaging_now() - min(o.available_at)
                      FILTER (WHERE o.status = 'pending' AND o.available_at <= messaging_now())) * 1000)::float8
                AS oldest_pending_age_ms

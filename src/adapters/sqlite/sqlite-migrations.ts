@@ -991,6 +991,190 @@ INSERT OR IGNORE INTO messaging_digest_items (infrastructure_id, notification_id
    WHERE json_extract(e.value, '$.notificationId') IS NOT NULL;
 `
 
+// Provider receipts (sql/0140): 'confirmed' and 'bounced' join the outbox's status check (a
+// processed message moves to either, both final, both pruned as settled), the events' type
+// check gains 'message.confirmed' and 'message.bounced', and the attempts get the index a
+// receipt finds its message by. SQLite cannot widen a CHECK in place: the outbox is rebuilt
+// as in v10 (every column, index and trigger it has by v25), and so is the event log, whose
+// autoincrement high-water mark is kept, so a cursor a reader holds never sees a seq again.
+const v26 = /* sql */ `
+PRAGMA defer_foreign_keys = ON;
+
+CREATE TEMP TABLE messaging_outbox_v26 AS SELECT * FROM messaging_outbox;
+DROP TABLE messaging_outbox;
+
+CREATE TABLE messaging_outbox (
+  infrastructure_id TEXT NOT NULL,
+  id                TEXT NOT NULL,
+  business_id       TEXT,
+  channel_id        TEXT NOT NULL,
+  payload           TEXT NOT NULL CHECK (json_valid(payload)),
+  recipients        TEXT CHECK (recipients IS NULL OR (json_valid(recipients) AND json_type(recipients) = 'array')),
+  idempotency_key   TEXT CHECK (idempotency_key IS NULL OR length(idempotency_key) BETWEEN 1 AND 255),
+  max_attempts      INTEGER NOT NULL CHECK (max_attempts >= 1),
+  created_by        TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'processing', 'processed', 'failed', 'dead', 'cancelled',
+                                      'confirmed', 'bounced')),
+  attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  available_at      INTEGER NOT NULL,
+  lease_token       TEXT,
+  leased_until      INTEGER,
+  last_error        TEXT,
+  settled_at        INTEGER,
+  notification_id   TEXT,
+  recipient_user_id TEXT,
+  category_key      TEXT,
+  template_id       TEXT,
+  traceparent       TEXT,
+  tracestate        TEXT,
+  priority          INTEGER NOT NULL DEFAULT 1 CHECK (priority IN (0, 1, 2)),
+  ordering_key      TEXT,
+  ordering_seq      INTEGER,
+  PRIMARY KEY (infrastructure_id, id),
+  FOREIGN KEY (infrastructure_id, channel_id) REFERENCES messaging_channels (infrastructure_id, id),
+  -- A processing row, and only one, holds a lease.
+  CHECK ((status = 'processing') = (lease_token IS NOT NULL) AND (lease_token IS NULL) = (leased_until IS NULL))
+) STRICT;
+
+INSERT INTO messaging_outbox (infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, lease_token,
+  leased_until, last_error, settled_at, notification_id, recipient_user_id, category_key, template_id,
+  traceparent, tracestate, priority, ordering_key, ordering_seq)
+SELECT infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at, status, attempts, available_at, lease_token,
+  leased_until, last_error, settled_at, notification_id, recipient_user_id, category_key, template_id,
+  traceparent, tracestate, priority, ordering_key, ordering_seq
+  FROM temp.messaging_outbox_v26;
+DROP TABLE temp.messaging_outbox_v26;
+
+CREATE UNIQUE INDEX messaging_outbox_idempotency_key
+  ON messaging_outbox (infrastructure_id, coalesce(business_id, ''), idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX messaging_outbox_created_idx
+  ON messaging_outbox (infrastructure_id, created_at, id);
+CREATE INDEX messaging_outbox_channel_idx
+  ON messaging_outbox (infrastructure_id, channel_id, created_at, id);
+CREATE INDEX messaging_outbox_notification_idx
+  ON messaging_outbox (infrastructure_id, notification_id, recipient_user_id)
+  WHERE notification_id IS NOT NULL;
+CREATE INDEX messaging_outbox_recipient_idx
+  ON messaging_outbox (infrastructure_id, recipient_user_id, created_at)
+  WHERE notification_id IS NOT NULL;
+CREATE INDEX messaging_outbox_ready_idx
+  ON messaging_outbox (infrastructure_id, priority, available_at, id)
+  WHERE status IN ('pending', 'processing');
+CREATE INDEX messaging_outbox_ordering_idx
+  ON messaging_outbox (infrastructure_id, ordering_key, ordering_seq)
+  WHERE ordering_key IS NOT NULL;
+
+-- The state machine, with the receipt edges: processed -> confirmed | bounced, both final.
+CREATE TRIGGER messaging_outbox_guard_transition
+BEFORE UPDATE OF status ON messaging_outbox
+WHEN NEW.status IS NOT OLD.status AND NOT (
+     (OLD.status = 'pending' AND NEW.status IN ('processing', 'cancelled'))
+  OR (OLD.status = 'processing' AND NEW.status IN ('processed', 'failed', 'pending', 'dead', 'cancelled'))
+  OR (OLD.status IN ('failed', 'dead') AND NEW.status = 'pending')
+  OR (OLD.status = 'processed' AND NEW.status IN ('confirmed', 'bounced')))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: illegal status transition');
+END;
+
+CREATE TRIGGER messaging_outbox_no_delete BEFORE DELETE ON messaging_outbox
+WHEN NOT (OLD.status IN ('processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced')
+          AND EXISTS (SELECT 1 FROM messaging_retention_gate))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox is append-only: only retention removes settled messages');
+END;
+
+CREATE TRIGGER messaging_outbox_notification_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.notification_id IS NULL) = (NEW.recipient_user_id IS NULL)
+      AND (NEW.notification_id IS NULL) = (NEW.category_key IS NULL)
+      AND (NEW.template_id IS NULL OR NEW.notification_id IS NOT NULL))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: a notification message names its notification, recipient and category');
+END;
+
+CREATE TRIGGER messaging_outbox_notification_immutable
+BEFORE UPDATE OF notification_id, recipient_user_id, category_key, template_id ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE TRIGGER messaging_outbox_trace_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.traceparent IS NULL
+           OR (length(NEW.traceparent) <= 128
+               AND NEW.traceparent GLOB '[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]*'))
+      AND (NEW.tracestate IS NULL OR length(NEW.tracestate) <= 512)
+      AND (NEW.tracestate IS NULL OR NEW.traceparent IS NOT NULL))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: traceparent and tracestate follow the W3C trace context');
+END;
+
+CREATE TRIGGER messaging_outbox_trace_immutable
+BEFORE UPDATE OF traceparent, tracestate ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE TRIGGER messaging_outbox_immutable
+BEFORE UPDATE OF infrastructure_id, id, business_id, channel_id, payload, recipients,
+  idempotency_key, max_attempts, created_by, created_at, priority ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE TRIGGER messaging_outbox_ordering_check BEFORE INSERT ON messaging_outbox
+WHEN NOT ((NEW.ordering_key IS NULL) = (NEW.ordering_seq IS NULL)
+      AND (NEW.ordering_key IS NULL
+           OR (length(NEW.ordering_key) BETWEEN 1 AND 200 AND NOT NEW.ordering_key GLOB '*[^!-~]*')))
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: an ordering key is 1 to 200 printable ASCII characters, with its place');
+END;
+
+CREATE TRIGGER messaging_outbox_ordering_immutable
+BEFORE UPDATE OF ordering_key, ordering_seq ON messaging_outbox
+BEGIN
+  SELECT RAISE(ABORT, 'messaging_outbox: only the delivery state of a message may change');
+END;
+
+CREATE TEMP TABLE messaging_events_v26 AS SELECT * FROM messaging_events;
+CREATE TEMP TABLE messaging_events_v26_seq AS
+  SELECT seq FROM sqlite_sequence WHERE name = 'messaging_events';
+DROP TABLE messaging_events;
+
+CREATE TABLE messaging_events (
+  seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+  infrastructure_id TEXT    NOT NULL,
+  id                TEXT    NOT NULL,
+  business_id       TEXT,
+  type              TEXT    NOT NULL CHECK (type IN ('message.delivered', 'message.failed', 'message.dead',
+                      'message.cancelled', 'notification.completed', 'recipient.skipped',
+                      'message.confirmed', 'message.bounced')),
+  message_id        TEXT,
+  notification_id   TEXT,
+  channel_id        TEXT,
+  data              TEXT    NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object'),
+  occurred_at       INTEGER NOT NULL,
+  UNIQUE (infrastructure_id, id)
+) STRICT;
+INSERT INTO messaging_events (seq, infrastructure_id, id, business_id, type, message_id, notification_id,
+  channel_id, data, occurred_at)
+SELECT seq, infrastructure_id, id, business_id, type, message_id, notification_id, channel_id, data, occurred_at
+  FROM temp.messaging_events_v26;
+DELETE FROM sqlite_sequence WHERE name = 'messaging_events';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'messaging_events', seq FROM temp.messaging_events_v26_seq;
+DROP TABLE temp.messaging_events_v26;
+DROP TABLE temp.messaging_events_v26_seq;
+CREATE INDEX messaging_events_cursor_idx ON messaging_events (infrastructure_id, seq);
+CREATE INDEX messaging_events_occurred_idx ON messaging_events (occurred_at);
+
+CREATE INDEX messaging_delivery_attempts_provider_idx
+  ON messaging_delivery_attempts (infrastructure_id, provider_message_id)
+  WHERE outcome = 'delivered' AND provider_message_id IS NOT NULL;
+`
+
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 1, name: 'messaging_core', sql: v1 },
   { version: 2, name: 'delivery_attempts_and_retention', sql: v2 },
@@ -1017,4 +1201,5 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   { version: 23, name: 'channel_digests', sql: v23 },
   { version: 24, name: 'event_endpoints', sql: v24 },
   { version: 25, name: 'digest_items_index', sql: v25 },
+  { version: 26, name: 'receipts', sql: v26 },
 ]

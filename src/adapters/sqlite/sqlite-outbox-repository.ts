@@ -17,6 +17,8 @@ import type {
   LeaseCommand,
   OutboxListFilter,
   OutboxRepository,
+  ProviderMessageRef,
+  ReceiptCommand,
   RescheduleCommand,
   RetainCommand,
   SettleCommand,
@@ -608,6 +610,43 @@ export class SqliteOutboxRepository implements OutboxRepository {
     return row ? toMessage(row) : null
   }
 
+  async findByProviderMessageId(scope: TenantScope, ref: ProviderMessageRef): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service')) return null
+    // The attempts' provider index (v26) finds the few attempts with this id in the tenant.
+    const delivered = this.db
+      .selectFrom('messaging_delivery_attempts')
+      .select('message_id')
+      .where('infrastructure_id', '=', ref.infrastructureId)
+      .where('provider_message_id', '=', ref.providerMessageId)
+      .where('outcome', '=', 'delivered')
+    const row = await this.db
+      .selectFrom('messaging_outbox')
+      .selectAll()
+      .where('infrastructure_id', '=', ref.infrastructureId)
+      .where('channel_id', '=', ref.channelId)
+      .where('id', 'in', delivered)
+      .where(inScope(scope))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    return row ? toMessage(row) : null
+  }
+
+  async applyReceipt(scope: TenantScope, cmd: ReceiptCommand): Promise<OutboxMessage | null> {
+    if (!scope.hasRole('service')) return null
+    const row = await this.db
+      .updateTable('messaging_outbox')
+      .set({ status: cmd.status })
+      .where('infrastructure_id', '=', cmd.infrastructureId)
+      .where('id', '=', cmd.id)
+      .where('status', '=', 'processed')
+      .where(inScope(scope))
+      .returningAll()
+      .executeTakeFirst()
+    return row ? toMessage(row) : null
+  }
+
   async stats(scope: TenantScope, filter: { infrastructureId?: string }): Promise<QueueCounts[]> {
     const now = this.clock.now().getTime()
     const count = (status: string) => sql<number>`sum(${sql.ref('status')} = ${status})`
@@ -620,6 +659,8 @@ export class SqliteOutboxRepository implements OutboxRepository {
       .select(count('failed').as('failed'))
       .select(count('dead').as('dead'))
       .select(count('cancelled').as('cancelled'))
+      .select(count('confirmed').as('confirmed'))
+      .select(count('bounced').as('bounced'))
       .select(
         sql<
           number | null

@@ -209,7 +209,7 @@ function cachingStatements(raw: BetterSqlite3.Database, size = 200): KyselySqlit
 async function prune(db: Kysely<SqliteDatabase>, options: PruneOptions, now: Date): Promise<number> {
   const limit = Math.max(0, Math.floor(options.batchSize ?? 1000))
   const olderThan = cutOff(options.olderThan, now).getTime()
-  const settled = sql`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')} from ${sql.table('messaging_outbox')} where ${sql.ref('status')} in ('processed', 'failed', 'dead', 'cancelled') and ${sql.ref('settled_at')} < ${olderThan} order by ${sql.ref('settled_at')}, ${sql.ref('infrastructure_id')}, ${sql.ref('id')} limit ${limit}`
+  const settled = sql`select ${sql.ref('infrastructure_id')}, ${sql.ref('id')} from ${sql.table('messaging_outbox')} where ${sql.ref('status')} in ('processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced') and ${sql.ref('settled_at')} < ${olderThan} order by ${sql.ref('settled_at')}, ${sql.ref('infrastructure_id')}, ${sql.ref('id')} limit ${limit}`
   await sql`insert into ${sql.table('messaging_retention_gate')} (${sql.ref('id')}) values (1) ${RETENTION}`.execute(
     db,
   )

@@ -71,6 +71,8 @@ export function registerOps(program: Command, io: CliIo): void {
               'failed',
               'dead',
               'cancelled',
+              'confirmed',
+              'bounced',
               'oldest pending',
             ],
             stats.map((s) => [
@@ -82,6 +84,8 @@ export function registerOps(program: Command, io: CliIo): void {
               s.failed,
               s.dead,
               s.cancelled,
+              s.confirmed,
+              s.bounced,
               s.oldestPendingAgeMs === null ? '-' : ms(s.oldestPendingAgeMs),
             ]),
           )}\n`,

@@ -5,6 +5,7 @@
 //
 // Tenant A: channels, members, the outbox (claim, ack, dead letters, redrive). Tenant B: an
 // in-app alert the server's worker delivers, read and marked in the member's inbox.
+import { createHmac } from 'node:crypto'
 import createClient from 'openapi-fetch'
 import type { paths } from './schema.js'
 
@@ -588,6 +589,93 @@ const marked = ok(
     body: { infrastructureId: infraB, entryIds: entries.map((e) => e.id), mark: 'read' },
   }),
 ).data!
+
+// Provider receipts: public routes, admitted by the provider's signature (no bearer token).
+{
+  const anonymous = createClient<paths>({ baseUrl: env('ORIGIN') })
+  // Set-up calls, not counted against their operations (whose statuses the test pins).
+  const setup = <R extends { error?: unknown; data?: unknown }>(
+    what: string,
+    r: R,
+  ): NonNullable<R['data']> => {
+    if (r.error !== undefined || r.data === undefined) throw new Error(`${what}: ${JSON.stringify(r.error)}`)
+    return r.data as NonNullable<R['data']>
+  }
+  const token = 'twilio-token-of-the-client-test'
+  const smsChannel = setup(
+    'upsertChannel',
+    await adminA.POST(`${base}/channel`, {
+      body: {
+        infrastructureId: infraA,
+        channelKey: 'texts',
+        type: 'sms',
+        config: { from: '+4915112345678', twilio: { accountSid: `AC${'0'.repeat(32)}`, authToken: token } },
+      },
+    }),
+  )
+  const path = `${base}/receipts/sms/${infraA}/${smsChannel.id}`
+  const form = { MessageSid: `SM${'1'.repeat(32)}`, MessageStatus: 'sent' }
+  // Twilio's signature: HMAC-SHA1 of the URL and the sorted parameters, keyed by the auth token.
+  const signed = Object.entries(form)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .reduce((acc, [k, v]) => acc + k + v, `${env('ORIGIN')}${path}`)
+  const sms = ok(
+    'receiveSmsReceipt',
+    await anonymous.POST(`${base}/receipts/sms/{infrastructureId}/{channelId}`, {
+      params: {
+        path: { infrastructureId: infraA, channelId: smsChannel.id },
+        header: { 'X-Twilio-Signature': createHmac('sha1', token).update(signed).digest('base64') },
+      },
+      body: form,
+      bodySerializer: (b) => new URLSearchParams(b as Record<string, string>).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }),
+  ).data!
+  if (sms.outcome !== 'ignored') throw new Error(`receiveSmsReceipt: ${JSON.stringify(sms)}`)
+
+  const secret = `whsec_${Buffer.from('a receipt secret of 32 bytes!!!!').toString('base64')}`
+  const mail = setup(
+    'upsertChannel',
+    await adminA.POST(`${base}/channel`, {
+      body: {
+        infrastructureId: infraA,
+        channelKey: 'mail',
+        type: 'email',
+        config: { from: 'ops@example.com', receiptSecret: secret },
+      },
+    }),
+  )
+  const queued = setup(
+    'enqueueMessage',
+    await adminA.POST(`${base}/queue`, {
+      body: {
+        infrastructureId: infraA,
+        channelId: mail.id,
+        payload: { subject: 's', text: 't' },
+        recipients: ['a@example.com'],
+      },
+    }),
+  )
+  const receipt = { messageId: queued.message.id, status: 'delivered' as const }
+  const id = 'msg_client_test'
+  const ts = String(Math.floor(Date.now() / 1000))
+  const sig = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64'))
+    .update(`${id}.${ts}.${JSON.stringify(receipt)}`)
+    .digest('base64')
+  const email = ok(
+    'receiveEmailReceipt',
+    await anonymous.POST(`${base}/receipts/email/{infrastructureId}/{channelId}`, {
+      params: {
+        path: { infrastructureId: infraA, channelId: mail.id },
+        header: { 'Webhook-Id': id, 'Webhook-Timestamp': ts, 'Webhook-Signature': `v1,${sig}` },
+      },
+      body: receipt,
+    }),
+  ).data!
+  // Not delivered yet (nobody claims tenant A's outbox): the receipt changes nothing.
+  if (email.outcome !== 'unchanged' || email.status !== 'pending')
+    throw new Error(`receiveEmailReceipt: ${JSON.stringify(email)}`)
+}
 
 process.stdout.write(
   `RESULT ${JSON.stringify({

@@ -168,10 +168,11 @@ export const notificationRows = <K extends ColumnKinds>(c: Columns<K>) => ({
 
 /**
  * A message's delivery state from its outbox status, in SQL (both stores' deliveries
- * relation): a message being sent is still pending to the reader, a processed one delivered.
+ * relation): a message being sent is still pending to the reader, a processed one delivered;
+ * a provider's receipt keeps a confirmed one delivered and makes a bounced one failed.
  */
 export const deliveryState = (status: RawBuilder<unknown>) =>
-  sql<DeliveryState>`case ${status} when 'processed' then 'delivered' when 'processing' then 'pending' else ${status} end`
+  sql<DeliveryState>`case ${status} when 'processed' then 'delivered' when 'confirmed' then 'delivered' when 'bounced' then 'failed' when 'processing' then 'pending' else ${status} end`
 
 /** A notification's counts by delivery state from grouped rows; a state with no row counts 0. */
 export function deliveryCounts(

@@ -107,6 +107,8 @@ export interface StatsRow {
   failed: number
   dead: number
   cancelled: number
+  confirmed: number
+  bounced: number
   oldest_pending_age_ms: number | null
 }
 
@@ -119,6 +121,8 @@ export const toChannelStats = (r: StatsRow): QueueCounts => ({
   failed: Number(r.failed),
   dead: Number(r.dead),
   cancelled: Number(r.cancelled),
+  confirmed: Number(r.confirmed),
+  bounced: Number(r.bounced),
   oldestPendingAgeMs: r.oldest_pending_age_ms === null ? null : Number(r.oldest_pending_age_ms),
 })
 
