@@ -1,4 +1,4 @@
-import { digestEmptied } from '../domain/digest.js'
+import { digestEmptied, digestIdOf } from '../domain/digest.js'
 import { IllegalTransitionError, NotFoundError } from '../domain/errors.js'
 import { type CancelInput, cancelInput, type RescheduleInput, rescheduleInput } from '../domain/inputs.js'
 import type { OutboxMessage } from '../domain/outbox-message.js'
@@ -41,6 +41,11 @@ export class ScheduleService {
           const part = await r.outbox.cancel(scope, { infrastructureId: input.infrastructureId, target: t })
           result.cancelled.push(...part.cancelled)
           result.kept.push(...part.kept)
+          // A digest's delivery cancelled: the digest closes with it, so a later item opens the
+          // next digest instead of joining one that will never go out.
+          for (const m of part.cancelled) {
+            if (digestIdOf(m.id, m.payload) !== null) await r.digests.close(scope, m.infrastructureId, m.id)
+          }
           if ('notificationId' in t) {
             const emptied = await withdrawFromDigests(r, scope, input.infrastructureId, t.notificationId)
             result.cancelled.push(...emptied.cancelled)

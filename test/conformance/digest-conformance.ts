@@ -673,6 +673,38 @@ export function describeDigestConformance(name: string, factory: ClockedStorageF
       expect(Object.values(await held(s.admin, s.i)).map(([, d]) => d)).toEqual([0, 0, 0])
     })
 
+    it('closes a digest whose delivery is cancelled: the next item opens a new digest rather than joining one that never goes out', async () => {
+      const start = await startHour()
+      const s = await seeded()
+      const c = await messaging.createChannel(s.admin, {
+        infrastructureId: s.i,
+        channelKey: 'batched',
+        type: 'in_app',
+        config: { digest: { windowSeconds: 600, maxItems: 10 } },
+      })
+      const first = await messaging.enqueue(s.service, {
+        infrastructureId: s.i,
+        channelId: c.id,
+        payload: { n: 1 },
+      })
+      const cancelled = await messaging.cancel(s.admin, {
+        infrastructureId: s.i,
+        messageId: first.message.id,
+      })
+      expect(cancelled.cancelled.map((m) => m.id)).toEqual([first.message.id])
+      const scope = TenantScope.of(s.service)
+      const closed = await storage.unitOfWork.run(scope, (r) => r.digests.find(scope, s.i, first.message.id))
+      expect(closed?.closedAt).not.toBeNull()
+      const next = await messaging.enqueue(s.service, {
+        infrastructureId: s.i,
+        channelId: c.id,
+        payload: { n: 2 },
+      })
+      expect(next.message.id).not.toBe(first.message.id)
+      await clock.set(at(start + 10 * MIN))
+      expect((await deliverPlain(s.port, s.i)).map((o) => digestOf(o.payload).items)).toEqual([[{ n: 2 }]])
+    })
+
     it('validates a channel digest like a category digest, and refuses what one delivery cannot carry', async () => {
       await startHour()
       const s = await seeded()

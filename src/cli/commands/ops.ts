@@ -42,7 +42,7 @@ export function registerOps(program: Command, io: CliIo): void {
 
   actorOptions(program.command('stats'))
     .description(
-      'Queue health per tenant and channel: pending, in flight, processed, failed, dead, cancelled, oldest pending age',
+      'Queue health per tenant and channel: pending, in flight, processed, failed, dead, cancelled, oldest pending age, held in digests',
     )
     .option('--json', 'print JSON')
     .action(async (opts: ActorOptions) => {
@@ -74,6 +74,7 @@ export function registerOps(program: Command, io: CliIo): void {
               'confirmed',
               'bounced',
               'oldest pending',
+              'in digests',
             ],
             stats.map((s) => [
               s.infrastructureId,
@@ -87,6 +88,7 @@ export function registerOps(program: Command, io: CliIo): void {
               s.confirmed,
               s.bounced,
               s.oldestPendingAgeMs === null ? '-' : ms(s.oldestPendingAgeMs),
+              s.digested,
             ]),
           )}\n`,
         )
