@@ -37,6 +37,11 @@ export interface EndpointFailure {
   readonly retryInMs: number
   /** Disable the endpoint (the failure run is too long). */
   readonly disable: boolean
+  /**
+   * False: the endpoint was not tried (its secret does not open in this process): the error
+   * and the next time are written, the failure run is left as it was. Default true.
+   */
+  readonly counted?: boolean
 }
 
 /**

@@ -15,6 +15,9 @@ import type { Messaging } from '../messaging.js'
 import { WorkerConfigurationError } from './errors.js'
 import { silentLogger, type WorkerLogger } from './events.js'
 
+/** An endpoint whose secret does not open here is looked at again after this long (as a paused channel is). */
+const SECRET_UNAVAILABLE_RETRY_MS = 30_000
+
 export interface EventDispatcherOptions extends OutboundHttpOptions {
   /** The module: the dispatcher asks it for its port (or pass `port` itself). */
   readonly messaging?: Messaging
@@ -120,7 +123,18 @@ export function createEventDispatcher(options: EventDispatcherOptions): EventDis
       })
     }
     if (ep.secret === null) {
-      await fail(`signing secret unavailable: ${ep.secretError ?? 'does not open'}`)
+      // Not the endpoint's failure: this process lacks the key. Nothing is sent or counted (it
+      // never disables the endpoint); a worker that holds the key takes it meanwhile.
+      await port.release(ep.lease, {
+        error: `signing secret unavailable here: ${ep.secretError ?? 'it does not open'}`.slice(0, 500),
+        retryInMs: SECRET_UNAVAILABLE_RETRY_MS,
+        disable: false,
+        counted: false,
+      })
+      logger.warn(
+        { endpointId: ep.id, infrastructureId: ep.infrastructureId },
+        'status webhook secret unavailable',
+      )
       return 0
     }
     const events = await port.events(ep.infrastructureId, ep.cursor, batchSize)

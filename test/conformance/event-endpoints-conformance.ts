@@ -360,6 +360,30 @@ export function describeEventEndpointsConformance(name: string, factory: Storage
       expect((await s.get(endpoint.id)).cursor).toBe(events.at(-1)!.cursor)
     })
 
+    it('a dispatcher whose key does not open the secret sends nothing and holds the endpoint without counting a failure', async () => {
+      const s = await setup()
+      const { endpoint } = await s.create()
+      await s.event()
+      const keyless = createMessaging({
+        storage,
+        channelTypes: [testChannelType],
+        secrets: createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' }),
+        destinations: { allowedRanges: ['127.0.0.0/8'] },
+      })
+      const dispatcher = createEventDispatcher({ messaging: keyless, principal: s.service, allowHttp: true })
+      expect(await dispatcher.round()).toBe(0)
+      expect(receiver.received).toEqual([])
+      const held = await s.get(endpoint.id)
+      expect(held).toMatchObject({
+        status: 'active',
+        attempts: 0,
+        failingSince: null,
+        cursor: endpoint.cursor,
+      })
+      expect(held.lastError).toMatch(/^signing secret unavailable here: .*does not open/)
+      expect(held.nextAttemptAt.getTime()).toBeGreaterThan(held.updatedAt.getTime())
+    })
+
     it('two dispatchers racing one endpoint send each event once', async () => {
       const s = await setup()
       const { secret } = await s.create()

@@ -168,9 +168,10 @@ export class MemoryEventEndpointRepository implements EventEndpointRepository {
         ? { ...row.record, nextAttemptAt: now }
         : {
             ...row.record,
-            attempts: row.record.attempts + 1,
+            attempts: row.record.attempts + (failure.counted === false ? 0 : 1),
             lastError: failure.error,
-            failingSince: row.record.failingSince ?? now,
+            failingSince:
+              failure.counted === false ? row.record.failingSince : (row.record.failingSince ?? now),
             nextAttemptAt: new Date(now.getTime() + failure.retryInMs),
             enabled: row.record.enabled && !failure.disable,
             updatedAt: now,

@@ -172,8 +172,8 @@ export class PostgresEventEndpointRepository implements EventEndpointRepository 
              SET next_attempt_at = messaging_now(), lease_token = null, leased_until = null
            WHERE ${held}`.execute(this.db)
         : await sql`UPDATE messaging_event_endpoints
-             SET attempts = attempts + 1, last_error = ${failure.error},
-                 failing_since = coalesce(failing_since, messaging_now()),
+             SET attempts = attempts + ${failure.counted === false ? 0 : 1}::int, last_error = ${failure.error},
+                 failing_since = ${failure.counted === false ? sql`failing_since` : sql`coalesce(failing_since, messaging_now())`},
                  next_attempt_at = messaging_now() + ${ms(failure.retryInMs)},
                  enabled = enabled AND NOT ${failure.disable},
                  lease_token = null, leased_until = null, updated_at = messaging_now()

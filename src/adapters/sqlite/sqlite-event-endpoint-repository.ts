@@ -178,8 +178,8 @@ export class SqliteEventEndpointRepository implements EventEndpointRepository {
              set next_attempt_at = ${now}, lease_token = null, leased_until = null
            where ${this.held(scope, lease, now)}`.execute(this.db)
         : await sql`update messaging_event_endpoints
-             set attempts = attempts + 1, last_error = ${failure.error},
-                 failing_since = coalesce(failing_since, ${now}),
+             set attempts = attempts + ${failure.counted === false ? 0 : 1}, last_error = ${failure.error},
+                 failing_since = ${failure.counted === false ? sql`failing_since` : sql`coalesce(failing_since, ${now})`},
                  next_attempt_at = ${now + failure.retryInMs},
                  enabled = case when ${failure.disable ? 1 : 0} = 1 then 0 else enabled end,
                  lease_token = null, leased_until = null, updated_at = ${now}
