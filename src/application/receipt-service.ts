@@ -44,7 +44,11 @@ export class ReceiptService {
         id: message.id,
         status: report.status,
       })
-      if (!moved) return { outcome: 'unchanged' as const, messageId: message.id, status: message.status }
+      if (!moved) {
+        // Read again: a receipt racing this one may have moved it since the lookup.
+        const now = await r.outbox.findById(scope, input.infrastructureId, message.id)
+        return { outcome: 'unchanged' as const, messageId: message.id, status: (now ?? message).status }
+      }
       await r.events.append(scope, [receiptEvent(this.ctx, moved, report)])
       applied = true
       return { outcome: 'applied' as const, messageId: moved.id, status: moved.status }
