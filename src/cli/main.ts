@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerChannel } from './commands/channel.js'
 import { registerDemo } from './commands/demo.js'
+import { registerEventEndpoint } from './commands/event-endpoint.js'
 import { registerMember } from './commands/member.js'
 import { registerNotify } from './commands/notify.js'
 import { registerOps } from './commands/ops.js'
@@ -24,6 +25,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void = ()
   registerOps(program, io)
   registerChannel(program, io)
   registerMember(program, io)
+  registerEventEndpoint(program, io)
   registerNotify(program, io)
   const configure = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err })

@@ -135,6 +135,45 @@ describe('setting up a tenant from the command line', () => {
     expect((JSON.parse(list.out) as { channelKey: string }[]).map((c) => c.channelKey)).not.toContain('leaky')
   })
 
+  it('registers a status webhook endpoint (the secret printed once, sealed at rest), lists it without the secret, refuses a bad URL naming its flag, removes it', async () => {
+    const at = ['--sqlite', file, '--infra', infra]
+    const add = await runCli(
+      KEYS,
+      ...['event-endpoint', 'add', ...at, '--url', 'https://hooks.example.com/events'],
+      ...['--type', 'message.dead', '--type', 'message.failed', '--json'],
+    )
+    expect(add.code, add.err).toBe(0)
+    const made = JSON.parse(add.out) as { endpoint: { id: string; eventTypes: string[] }; secret: string }
+    expect(made.secret).toMatch(/^whsec_/)
+    expect(made.endpoint.eventTypes).toEqual(['message.dead', 'message.failed'])
+    expect(readFileSync(file).includes(Buffer.from(made.secret.slice(6)))).toBe(false)
+    const list = await runCli(KEYS, 'event-endpoint', 'list', ...at)
+    expect(list.out).toMatch(
+      new RegExp(
+        `${made.endpoint.id}\\s+https://hooks.example.com/events\\s+message.dead,message.failed\\s+active\\s+0\\s+-`,
+      ),
+    )
+    expect(list.out).not.toContain(made.secret.slice(6))
+    const bad = await runCli(KEYS, 'event-endpoint', 'add', ...at, '--url', 'https://10.0.0.8/in')
+    expect(bad.code).toBe(2)
+    expect(bad.err).toMatch(/^messaging: --url: 10\.0\.0\.8 is a private address/)
+    const badType = await runCli(
+      KEYS,
+      'event-endpoint',
+      'add',
+      ...at,
+      '--url',
+      'https://h.example.com/',
+      '--type',
+      'x',
+    )
+    expect(badType.code).not.toBe(0)
+    expect(badType.err).toContain('must be one of message.delivered')
+    const removed = await runCli(KEYS, 'event-endpoint', 'remove', ...at, '--endpoint', made.endpoint.id)
+    expect(removed.out).toBe(`removed endpoint ${made.endpoint.id}\n`)
+    expect(JSON.parse((await runCli(KEYS, 'event-endpoint', 'list', ...at, '--json')).out)).toEqual([])
+  })
+
   it.each([
     [['stats'], 'stats'],
     [['redrive', '--channel', 'alerts'], 'redrive'],
