@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { emailChannelType } from '../../src/adapters/transports/email/index.js'
 import { createInAppTransport } from '../../src/adapters/transports/in-app/index.js'
@@ -460,6 +460,35 @@ export function describeNotifyConformance(name: string, factory: StorageFactory)
         userId: s.ada.userId,
       })
       expect(onlyAda.deliveries.map((d) => d.channelType)).toEqual(['email', 'in_app', 'sms'])
+
+      // Provider receipts refine a delivery: a confirmed email is still delivered, a bounced one failed.
+      const secret = `whsec_${randomBytes(24).toString('base64')}`
+      await messaging.configureChannel(s.admin, {
+        infrastructureId: s.i,
+        channelId: s.ch.mail.id,
+        config: { from: 'billing@example.com', receiptSecret: secret },
+      })
+      const receipt = (messageId: string, state: 'delivered' | 'bounced') => {
+        const body = JSON.stringify({ messageId, status: state })
+        const ts = String(Math.floor(Date.now() / 1000))
+        const mac = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64'))
+        return messaging.receiveReceipt({
+          kind: 'email',
+          infrastructureId: s.i,
+          channelId: s.ch.mail.id,
+          url: 'https://api.example.com/receipts/email',
+          webhookId: `msg_${messageId}`,
+          webhookTimestamp: ts,
+          webhookSignature: `v1,${mac.update(`msg_${messageId}.${ts}.${body}`).digest('base64')}`,
+          body,
+        })
+      }
+      await receipt(row(st.deliveries, s.ada.userId, 'email')!.messageId!, 'bounced')
+      await receipt(row(st.deliveries, s.bob.userId, 'email')!.messageId!, 'delivered')
+      const after = await status(messaging, s.admin, s.i, n.id)
+      expect(after.counts).toEqual({ pending: 0, delivered: 3, failed: 2, dead: 0, skipped: 1, cancelled: 0 })
+      expect(row(after.deliveries, s.ada.userId, 'email')).toMatchObject({ state: 'failed' })
+      expect(row(after.deliveries, s.bob.userId, 'email')).toMatchObject({ state: 'delivered' })
     })
 
     it('lists notifications newest first by category, recipient, business and time, paging on', async () => {
