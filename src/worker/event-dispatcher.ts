@@ -45,11 +45,14 @@ export interface EventDispatcherOptions extends OutboundHttpOptions {
 }
 
 export interface EventDispatcher {
-  /** Starts rounds every `pollIntervalMs` (at once again after a round that sent something or leased its fill). */
+  /**
+   * Keeps up to `endpointsPerRound` endpoints in flight, leasing a free slot again as soon as
+   * it frees; with nothing due, looks again every `pollIntervalMs`.
+   */
   start(): void
   /** Stops the loop and waits for the round in flight. */
   stop(): Promise<void>
-  /** One round: leases due endpoints, sends what they have, gives them back. Returns the events accepted. */
+  /** One round by hand (tests, scripts): leases due endpoints, sends what they have, gives them back. Returns the events accepted. */
   round(): Promise<number>
 }
 
@@ -149,6 +152,11 @@ export function createEventDispatcher(options: EventDispatcherOptions): EventDis
       const error = await post(ep, ep.secret, event)
       if (error !== null) {
         if (skipped !== null) await port.advance(ep.lease, skipped, leaseMs)
+        // Cut off by our own shutdown: not the receiver's failure; the event goes again next time.
+        if (stopping.signal.aborted) {
+          await port.release(ep.lease, null)
+          return sent
+        }
         await fail(error)
         logger.warn(
           { endpointId: ep.id, infrastructureId: ep.infrastructureId, error },
@@ -166,21 +174,54 @@ export function createEventDispatcher(options: EventDispatcherOptions): EventDis
     return sent
   }
 
-  /** Whether the last round leased as many endpoints as it may: more may be due, go again at once. */
-  let full = false
-
   async function round(): Promise<number> {
     const leased = await port.lease({ limit: perRound, leaseMs, token: randomUUID() })
-    full = leased.length >= perRound
-    const counts = await Promise.all(
-      leased.map((ep) =>
-        dispatch(ep).catch((e: unknown) => {
-          logger.error({ endpointId: ep.id, err: e }, 'status webhook dispatch failed')
-          return 0
-        }),
-      ),
-    )
+    const counts = await Promise.all(leased.map(guarded))
     return counts.reduce((a, b) => a + b, 0)
+  }
+
+  /** One endpoint's dispatch, its errors logged: what the loop keeps in flight. */
+  const guarded = (ep: LeasedEndpoint): Promise<number> =>
+    dispatch(ep).catch((e: unknown) => {
+      logger.error({ endpointId: ep.id, err: e }, 'status webhook dispatch failed')
+      return 0
+    })
+
+  /**
+   * Up to `endpointsPerRound` endpoints in flight; a free slot is leased again at once, so a
+   * slow receiver holds only its own slot, never the other endpoints' next events.
+   */
+  async function run(): Promise<void> {
+    const inflight = new Set<Promise<unknown>>()
+    while (!stopping.signal.aborted) {
+      let leased: LeasedEndpoint[] = []
+      const free = perRound - inflight.size
+      if (free > 0) {
+        try {
+          leased = await port.lease({ limit: free, leaseMs, token: randomUUID() })
+        } catch (e) {
+          logger.error({ err: e }, 'status webhook lease failed')
+        }
+        for (const ep of leased) {
+          const p: Promise<unknown> = guarded(ep).finally(() => inflight.delete(p))
+          inflight.add(p)
+        }
+      }
+      if (stopping.signal.aborted) break
+      // More may be due: lease again at once while slots are free; else wait for a slot or the poll.
+      if (leased.length > 0 && inflight.size < perRound) continue
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, leased.length > 0 ? 2_147_483_647 : pollMs)
+        const done = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        wakeUp = done
+        for (const p of inflight) p.then(done, done)
+      })
+      wakeUp = null
+    }
+    await Promise.all(inflight)
   }
 
   let loop: Promise<void> | null = null
@@ -189,25 +230,7 @@ export function createEventDispatcher(options: EventDispatcherOptions): EventDis
     round,
     start() {
       if (loop) return
-      loop = (async () => {
-        while (!stopping.signal.aborted) {
-          let sent = 0
-          try {
-            sent = await round()
-          } catch (e) {
-            logger.error({ err: e }, 'status webhook round failed')
-          }
-          if (sent > 0 || full || stopping.signal.aborted) continue
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, pollMs)
-            wakeUp = () => {
-              clearTimeout(timer)
-              resolve()
-            }
-          })
-          wakeUp = null
-        }
-      })()
+      loop = run()
     },
     async stop() {
       stopping.abort()

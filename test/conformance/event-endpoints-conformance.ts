@@ -29,7 +29,8 @@ class Receiver {
   answer: (n: number) => number = () => 200
   /** Said with every failure: a receiver that echoes what it got (the redaction must catch it). */
   echo = ''
-  hold: { reached: () => void; released: Promise<void> } | null = null
+  /** Parks the first request to `path` (any path when absent) until `released`. */
+  hold: { path?: string; reached: () => void; released: Promise<void> } | null = null
   private server: Server | undefined
 
   async start(): Promise<string> {
@@ -38,7 +39,7 @@ class Receiver {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', async () => {
         const hold = this.hold
-        if (hold) {
+        if (hold && (hold.path === undefined || hold.path === req.url)) {
           this.hold = null
           hold.reached()
           await hold.released
@@ -405,6 +406,39 @@ export function describeEventEndpointsConformance(name: string, factory: Storage
       const accepted = receiver.accepted(secret)
       expect(accepted).toHaveLength(3)
       expect(new Set(accepted.map((e) => e.id)).size).toBe(3)
+    })
+
+    it('a started dispatcher sends to one endpoint while the receiver of another keeps its request waiting', async () => {
+      const a = await setup()
+      const b = await setup()
+      const slow = await a.create({ url: `${url}?slow` })
+      const quick = await b.create()
+      let reached!: () => void
+      let release!: () => void
+      const atReceiver = new Promise<void>((r) => (reached = r))
+      receiver.hold = { path: '/hook?slow', reached, released: new Promise<void>((r) => (release = r)) }
+      const both = principal('service', [
+        [a.i, null],
+        [b.i, null],
+      ])
+      const dispatcher = createEventDispatcher({
+        messaging,
+        principal: both,
+        allowHttp: true,
+        pollIntervalMs: 20,
+      })
+      dispatcher.start()
+      try {
+        await a.event()
+        await atReceiver
+        const id = await b.event()
+        await until(() => receiver.accepted(quick.secret).some((e) => e.messageId === id))
+        expect(receiver.accepted(quick.secret)).toHaveLength(1) // A's is still parked
+      } finally {
+        release()
+        await dispatcher.stop()
+      }
+      expect((await a.get(slow.endpoint.id)).attempts).toBe(0)
     })
 
     it('a started dispatcher delivers new events by itself and stops on request', async () => {
