@@ -58,6 +58,7 @@ import type { ClaimedMessage, OutboxMessage } from '../domain/outbox-message.js'
 import type { PreferenceCell, PreferenceGrid, TenantDefault } from '../domain/preference.js'
 import type { QueueMinute } from '../domain/queue-history.js'
 import type { QuietHoursDefault } from '../domain/quiet-hours.js'
+import type { ReceiptKind, ReceiptResult } from '../domain/receipts.js'
 import type { RecipientProfile } from '../domain/recipient-profile.js'
 import type { TemplateSettings, TemplateVersion } from '../domain/template.js'
 import type {
@@ -448,6 +449,27 @@ export class MessagingClient {
   }
 
   /**
+   * Posts a provider's delivery receipt to `POST /receipts/{kind}/{infrastructureId}/{channelId}`
+   * as the provider sent it: `body` exactly as signed, with its content type and signature
+   * headers (`x-twilio-signature`; `webhook-id`, `webhook-timestamp`, `webhook-signature`).
+   * For a host that takes receipts at an endpoint of its own and hands them on. The route
+   * admits a receipt by its signature; the client's token goes with it but decides nothing.
+   */
+  async postReceipt(
+    kind: ReceiptKind,
+    channelId: string,
+    receipt: { readonly body: string; readonly headers: Readonly<Record<string, string>> },
+    infrastructureId?: string,
+  ): Promise<ReceiptResult> {
+    const tenant = this.scoped({ infrastructureId }).infrastructureId ?? ''
+    const path = `/receipts/${enc(kind)}/${enc(tenant)}/${enc(channelId)}`
+    const res = await this.send('POST', path, { headers: { ...receipt.headers }, rawBody: receipt.body })
+    const text = await res.text()
+    if (res.ok) return JSON.parse(text) as ReceiptResult
+    throw this.failure(res, text)
+  }
+
+  /**
    * One tenant's queue over its last minutes (60 by default, at most 120), oldest first:
    * enqueued, delivered, failed attempts, dead and the backlog per minute.
    */
@@ -785,7 +807,14 @@ export class MessagingClient {
   private async send(
     method: string,
     path: string,
-    opts: { query?: Query; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal },
+    opts: {
+      query?: Query
+      body?: unknown
+      /** Sent as it is, with the caller's content type (a signed receipt). */
+      rawBody?: string
+      headers?: Record<string, string>
+      signal?: AbortSignal
+    },
   ): Promise<Response> {
     // A relative base URL resolves against the page in a browser.
     const url = new URL(`${this.base}${path}`, (globalThis as { location?: { href: string } }).location?.href)
@@ -799,7 +828,7 @@ export class MessagingClient {
     }
     const token = await this.options.getToken?.()
     if (token) headers.authorization = `Bearer ${token}`
-    let body: string | undefined
+    let body: string | undefined = opts.rawBody
     if (opts.body !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(opts.body)

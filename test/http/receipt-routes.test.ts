@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemoryStorage } from '../../src/adapters/memory/index.js'
 import { createSmsTransport } from '../../src/adapters/transports/sms/index.js'
+import { createMessagingClient } from '../../src/client/index.js'
 import { createFetchHandler } from '../../src/http/index.js'
 import { createNodeListener } from '../../src/http/mounts/node.js'
 import { createMessaging, signTwilioRequest } from '../../src/index.js'
@@ -323,5 +324,25 @@ describe('behind a proxy', () => {
     )
     expect(res.status).toBe(200)
     expect(await status(id)).toBe('bounced')
+  })
+})
+
+describe('the typed client', () => {
+  it('hands a receipt on as it was signed, and raises the typed error of a refusal', async () => {
+    const { id, sid } = await deliveredText()
+    const client = createMessagingClient({ baseUrl: `${origin}${base}`, infrastructureId: t.infra })
+    const form = new URLSearchParams({ MessageSid: sid, MessageStatus: 'delivered' })
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signTwilioRequest(TOKEN, `${origin}${smsPath()}`, form),
+    }
+    await expect(client.postReceipt('sms', sms.id, { body: form.toString(), headers })).resolves.toEqual({
+      outcome: 'applied',
+      messageId: id,
+      status: 'confirmed',
+    })
+    await expect(client.postReceipt('sms', sms.id, { body: `${form}&x=1`, headers })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    })
   })
 })
