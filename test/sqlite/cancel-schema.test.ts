@@ -115,3 +115,56 @@ describe('the sqlite schema of cancel', () => {
     db.close()
   })
 })
+
+describe('the sqlite schema of provider receipts', () => {
+  it('rebuilds the outbox and the event log under the wider checks: rows, attempts, indexes, rules and the event seq stay', () => {
+    const db = new Database(join(dir, 'receipts-upgrade.db'))
+    db.pragma('foreign_keys = ON')
+    migrateSqlite(
+      db,
+      SQLITE_MIGRATIONS.filter((m) => m.name !== 'receipts'),
+    )
+    const before = outboxSchema(db)
+    const [i, c] = [uuid(), uuid()]
+    db.exec(`
+      INSERT INTO messaging_channels (infrastructure_id, id, channel_key, type, name, created_by, created_at, updated_at)
+        VALUES ('${i}', '${c}', 'sms', 'sms', 'SMS', 'u', 0, 0);
+      INSERT INTO messaging_outbox (infrastructure_id, id, channel_id, payload, max_attempts, created_by, created_at,
+          status, attempts, available_at, settled_at, priority, traceparent, ordering_key, ordering_seq)
+        VALUES ('${i}', 'm1', '${c}', '{}', 3, 'u', 1, 'processed', 1, 1, 2, 0,
+                '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'k', 1),
+               ('${i}', 'm2', '${c}', '{}', 3, 'u', 1, 'pending', 0, 1, NULL, 1, NULL, NULL, NULL);
+      INSERT INTO messaging_delivery_attempts (infrastructure_id, message_id, id, attempt, worker_id, started_at,
+          finished_at, duration_ms, outcome, provider_message_id)
+        VALUES ('${i}', 'm1', 'a1', 1, 'w', 1, 2, 1, 'delivered', 'SM1');
+      INSERT INTO messaging_events (infrastructure_id, id, type, data, occurred_at)
+        VALUES ('${i}', 'e1', 'message.delivered', '{}', 1), ('${i}', 'e2', 'message.delivered', '{}', 1);
+      INSERT INTO messaging_retention_gate DEFAULT VALUES;
+      DELETE FROM messaging_events;
+      DELETE FROM messaging_retention_gate;
+    `)
+    migrateSqlite(db)
+    // Every index and trigger of the outbox is back, by name.
+    expect(outboxSchema(db)).toEqual(before)
+    expect(
+      db.prepare('select id, status, priority, ordering_seq from messaging_outbox order by id').all(),
+    ).toEqual([
+      { id: 'm1', status: 'processed', priority: 0, ordering_seq: 1 },
+      { id: 'm2', status: 'pending', priority: 1, ordering_seq: null },
+    ])
+    expect(db.prepare('pragma foreign_key_check').all()).toEqual([])
+    // Retention had removed every event: the next one still takes a seq after the last handed out.
+    db.exec(`INSERT INTO messaging_events (infrastructure_id, id, type, data, occurred_at)
+               VALUES ('${i}', 'e3', 'message.confirmed', '{}', 1)`)
+    expect(db.prepare('select seq from messaging_events').all()).toEqual([{ seq: 3 }])
+    // The new edges, and only from processed; confirmed is final.
+    expect(
+      raised(() => db.exec(`UPDATE messaging_outbox SET status = 'confirmed' WHERE id = 'm2'`)),
+    ).toContain('illegal status transition')
+    db.exec(`UPDATE messaging_outbox SET status = 'confirmed' WHERE id = 'm1'`)
+    expect(raised(() => db.exec(`UPDATE messaging_outbox SET status = 'bounced' WHERE id = 'm1'`))).toContain(
+      'illegal status transition',
+    )
+    db.close()
+  })
+})
