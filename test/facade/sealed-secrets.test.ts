@@ -115,7 +115,9 @@ describe('channel credentials at rest', () => {
       },
     })
     await before.createChannel(admin, { infrastructureId: t.infra, channelKey: 'inbox', type: 'in_app' })
-    expect(c.secrets).toEqual([{ path: 'smtp.auth.pass', set: true, keyIds: ['k1'] }])
+    // receiptSecret (provider receipts) is an email channel's second secret path, unset here.
+    const unsetReceipt = { path: 'receiptSecret', set: false, keyIds: [] }
+    expect(c.secrets).toEqual([{ path: 'smtp.auth.pass', set: true, keyIds: ['k1'] }, unsetReceipt])
     // Step 1: the new key is active, the old one still opens what it sealed.
     const during = createMessaging({
       storage,
@@ -129,6 +131,7 @@ describe('channel credentials at rest', () => {
     expect(await during.resealSecrets(admin, { infrastructureId: t.infra })).toEqual({ resealed: 1 })
     expect((await during.getChannel(admin, { infrastructureId: t.infra, channelId: c.id })).secrets).toEqual([
       { path: 'smtp.auth.pass', set: true, keyIds: ['k2'] },
+      unsetReceipt,
     ])
     // Step 2: k1 retired; delivery still opens the secret.
     const after = createMessaging({ storage, secrets: createSecretBox({ keys: { k2 }, activeKeyId: 'k2' }) })
