@@ -170,9 +170,15 @@ export class Messaging {
     return this.channels.configure(TenantScope.of(principal), input)
   }
 
-  /** Key rotation: seals every channel secret of an infrastructure again under the active key (`infra_admin`). */
+  /**
+   * Key rotation: seals every channel secret and status webhook signing secret of an
+   * infrastructure again under the active key (`infra_admin`); `resealed` counts both.
+   */
   async resealSecrets(principal: Principal, input: ResealSecretsInput): Promise<{ resealed: number }> {
-    return this.channels.resealSecrets(TenantScope.of(principal), input)
+    const scope = TenantScope.of(principal)
+    const { resealed } = await this.channels.resealSecrets(scope, input)
+    // The status webhook endpoints' signing secrets too, so the old key can go (counted with the channels).
+    return { resealed: resealed + (await this.eventEndpoints.resealSecrets(scope, input)) }
   }
 
   async getChannel(principal: Principal, input: ChannelRefInput): Promise<ChannelView> {

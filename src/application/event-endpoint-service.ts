@@ -17,6 +17,7 @@ import {
   updateEventEndpointInput,
 } from '../domain/event-endpoint.js'
 import { type DeliveryEvent, formatEventCursor, parseEventCursor } from '../domain/events.js'
+import { type ResealSecretsInput, resealSecretsInput } from '../domain/inputs.js'
 import { assertRole, assertTenantScope, type TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { EndpointFailure, EndpointLease } from '../ports/event-endpoint-repository.js'
@@ -186,6 +187,26 @@ export class EventEndpointService {
       })
       if (!gone) throw new NotFoundError('event endpoint', input.endpointId)
     })
+  }
+
+  /**
+   * Key rotation: every endpoint secret of the tenant sealed again under the active key, so
+   * the old key can go. For a caller the channels' reseal already checked (`infra_admin`).
+   */
+  async resealSecrets(scope: TenantScope, raw: ResealSecretsInput): Promise<number> {
+    const { infrastructureId } = parseInput(resealSecretsInput, raw)
+    const rows = await this.ctx.uow.run(scope, (r) => r.eventEndpoints.list(scope, infrastructureId))
+    for (const row of rows) {
+      const sealed = this.ctx.secrets.reseal(
+        EVENT_ENDPOINT_SECRET,
+        { signingSecret: row.secret },
+        { infrastructureId, channelId: row.id },
+      )
+      await this.ctx.uow.run(scope, (r) =>
+        r.eventEndpoints.update(scope, infrastructureId, row.id, { secret: sealed.signingSecret as string }),
+      )
+    }
+    return rows.length
   }
 
   /** Due endpoints, leased to `token` (`service` or the fleet worker), each with its secret opened. */

@@ -11,7 +11,7 @@ import {
   type Principal,
   TenantScope,
 } from '../../src/index.js'
-import { createSecretBox, isSealed } from '../../src/secrets/index.js'
+import { createSecretBox, isSealed, sealedKeyId } from '../../src/secrets/index.js'
 import { createEventDispatcher } from '../../src/worker/index.js'
 import { principal, tenant, uuid } from '../support/fixtures.js'
 import { testChannelType, until } from '../support/transports.js'
@@ -87,12 +87,13 @@ export function describeEventEndpointsConformance(name: string, factory: Storage
     let url: string
     /** Endpoints a test made: removed after it, so a fleet dispatcher of a later test sees only its own. */
     const made: Array<{ admin: Principal; infrastructureId: string; endpointId: string }> = []
+    const K1 = randomBytes(32).toString('base64')
     beforeAll(async () => {
       storage = await factory()
       messaging = createMessaging({
         storage,
         channelTypes: [testChannelType],
-        secrets: createSecretBox({ keys: { k1: randomBytes(32).toString('base64') }, activeKeyId: 'k1' }),
+        secrets: createSecretBox({ keys: { k1: K1 }, activeKeyId: 'k1' }),
         destinations: { allowedRanges: ['127.0.0.0/8'] },
       })
       url = await receiver.start()
@@ -193,6 +194,34 @@ export function describeEventEndpointsConformance(name: string, factory: Storage
       })
       expect(rotated.secret).not.toBe(secret)
       expect(JSON.stringify(await s.get(endpoint.id))).not.toContain(rotated.secret.slice(6))
+    })
+
+    it('a key rotation reseals the signing secrets, which then open under the new key alone', async () => {
+      const s = await setup()
+      const { endpoint, secret } = await s.create()
+      await s.event()
+      const K2 = randomBytes(32).toString('base64')
+      const rotating = createMessaging({
+        storage,
+        channelTypes: [testChannelType],
+        secrets: createSecretBox({ keys: { k2: K2, k1: K1 }, activeKeyId: 'k2' }),
+      })
+      // The tenant's channel (its token) and its endpoint.
+      expect(await rotating.resealSecrets(s.admin, { infrastructureId: s.i })).toEqual({ resealed: 2 })
+      const stored = await storage.unitOfWork.run(TenantScope.of(s.admin), (r) =>
+        r.eventEndpoints.get(TenantScope.of(s.admin), s.i, endpoint.id),
+      )
+      expect(sealedKeyId(stored!.secret)).toBe('k2')
+      const after = createMessaging({
+        storage,
+        channelTypes: [testChannelType],
+        secrets: createSecretBox({ keys: { k2: K2 }, activeKeyId: 'k2' }),
+      })
+      const [held] = await after
+        .eventDispatchPort({ principal: s.service })
+        .lease({ limit: 10, leaseMs: 60_000, token: uuid() })
+      expect(held).toMatchObject({ id: endpoint.id, secret, secretError: null })
+      await after.eventDispatchPort({ principal: s.service }).release(held!.lease, null)
     })
 
     it('refuses services, members and other tenants, and finds no endpoint of another tenant', async () => {
