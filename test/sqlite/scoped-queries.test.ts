@@ -73,7 +73,7 @@ describe('every statement of the sqlite adapter carries the tenant scope', () =>
     const touching = statements.filter((s) => /"messaging_/.test(s.sql))
     const byKind = new Map<string, number>()
     for (const s of touching) {
-      const kind = /^(\w+)/.exec(s.sql)![1]!
+      const kind = /^\s*(\w+)/.exec(s.sql)![1]!
       byKind.set(kind, (byKind.get(kind) ?? 0) + 1)
     }
     const distinct = new Set(touching.map((s) => s.sql.replace(/\s+/g, ' ')))

@@ -30,7 +30,11 @@ describe('email transport against a loopback SMTP server', () => {
 
   it('carries the built-in email definition the registry holds', () => {
     expect(transport.channelType).toBe(BUILTIN_CHANNEL_TYPE_DEFINITIONS.find((d) => d.type === 'email'))
-    expect(transport.channelType.secretPaths).toEqual(['smtp.auth.pass', 'fallbacks.*.auth.pass'])
+    expect(transport.channelType.secretPaths).toEqual([
+      'smtp.auth.pass',
+      'fallbacks.*.auth.pass',
+      'receiptSecret',
+    ])
   })
 
   it('sends text and html from the payload, authenticated, with a stable Message-ID', async () => {

@@ -27,6 +27,7 @@ describe('GET /channel-types', () => {
     expect(types.find((t) => t.type === 'email')!.secretPaths).toEqual([
       'smtp.auth.pass',
       'fallbacks.*.auth.pass',
+      'receiptSecret',
     ])
   })
 

@@ -86,7 +86,7 @@ export class SqliteDigestRepository implements DigestRepository {
   async find(scope: TenantScope, infrastructureId: string, id: string): Promise<Digest | null> {
     if (!scope.hasRole('infra_admin', 'service')) return null
     const { rows } = await sql<Row>`
-      select * from messaging_digests
+      select * from "messaging_digests"
        where infrastructure_id = ${infrastructureId} and id = ${id}
          and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}`.execute(this.db)
     return rows[0] ? fromRow(rows[0]) : null
@@ -99,7 +99,7 @@ export class SqliteDigestRepository implements DigestRepository {
   ): Promise<Digest[]> {
     if (!scope.hasRole('infra_admin', 'service')) return []
     const { rows } = await sql<Row>`
-      select * from messaging_digests
+      select * from "messaging_digests"
        where infrastructure_id = ${infrastructureId} and ${holds(infrastructureId, notificationId)}
          and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
        order by id`.execute(this.db)
@@ -109,10 +109,10 @@ export class SqliteDigestRepository implements DigestRepository {
   async held(scope: TenantScope, filter: { readonly infrastructureId?: string }): Promise<DigestHeld[]> {
     if (!scope.hasRole('infra_admin', 'service')) return []
     const { rows } = await sql<{ infrastructure_id: string; channel_id: string; items: number }>`
-      select infrastructure_id, channel_id, sum(item_count) as items from messaging_digests
+      select infrastructure_id, channel_id, sum(item_count) as items from "messaging_digests"
        where closed_at is null
          and ${filter.infrastructureId === undefined ? sql`1` : sql`infrastructure_id = ${filter.infrastructureId}`}
-         and ${canAccess(scope, sql.ref('infrastructure_id'), sql.ref('business_id'))}
+         and ${canAccess(scope, sql.ref('messaging_digests.infrastructure_id'), sql.ref('messaging_digests.business_id'))}
        group by infrastructure_id, channel_id
        order by infrastructure_id, channel_id`.execute(this.db)
     return rows.map((r) => ({
@@ -158,5 +158,5 @@ export class SqliteDigestRepository implements DigestRepository {
 
 /** The notification's digests, read from the item index (v25) rather than every digest's items. */
 const holds = (infrastructureId: string, notificationId: string) =>
-  sql`id in (select digest_id from messaging_digest_items
+  sql`id in (select digest_id from "messaging_digest_items"
               where infrastructure_id = ${infrastructureId} and notification_id = ${notificationId})`
