@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresStorage } from '../../src/adapters/postgres/index.js'
 import type { MessagingStorage, Repositories } from '../../src/index.js'
@@ -114,5 +115,31 @@ describe('PostgreSQL event cursor: commit order across interleaved transactions'
     d.release()
     await d.done
     expect(s.labels(await s.list(a[0]!.cursor))).toEqual(['d'])
+  })
+
+  it('orders by the transaction id as a number, not as its text: 9 comes before 10', async () => {
+    const s = setup()
+    // Transaction ids crossing a power of ten (…9 to …10) once sorted as text put the later
+    // events first. Rows with small, long-committed ids written as the superuser show it.
+    const admin = new pg.Client({ connectionString: database.adminUrl })
+    await admin.connect()
+    try {
+      const i = s.scope.principal.grants[0]!.infrastructureId
+      await admin.query(
+        `INSERT INTO messaging_events (infrastructure_id, id, tx, type, data)
+         VALUES ($1, $2, '10'::xid8, 'message.delivered', '{"label":"ten"}'),
+                ($1, $3, '9'::xid8, 'message.delivered', '{"label":"nine"}')`,
+        [i, uuid(), uuid()],
+      )
+    } finally {
+      await admin.end()
+    }
+    const listed = await s.list()
+    expect(s.labels(listed)).toEqual(['nine', 'ten'])
+    expect(listed[1]!.cursor.startsWith('10.')).toBe(true)
+    const i = s.scope.principal.grants[0]!.infrastructureId
+    const last = await storage.unitOfWork.run(s.scope, (r) => r.events.last(s.scope, i))
+    expect(last?.major).toBe(10n)
+    expect(await s.list(listed[0]!.cursor)).toHaveLength(1)
   })
 })

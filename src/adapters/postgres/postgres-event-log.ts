@@ -97,7 +97,7 @@ export class PostgresEventLog implements EventLog {
     const r = await sql<{ tx: string; seq: string }>`SELECT tx::text AS tx, seq FROM messaging_events
        WHERE infrastructure_id = ${infrastructureId}
          AND tx < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY tx DESC, seq DESC
+       ORDER BY messaging_events.tx DESC, seq DESC
        LIMIT 1`.execute(this.db)
     const row = r.rows[0]
     return row ? { major: BigInt(row.tx), minor: BigInt(row.seq) } : null
@@ -115,7 +115,7 @@ export class PostgresEventLog implements EventLog {
          AND (tx, seq) > (${major}::xid8, ${minor}::bigint)
          AND tx < pg_snapshot_xmin(pg_current_snapshot())
          AND (${types}::text[] IS NULL OR type = ANY (${types}::text[]))
-       ORDER BY tx, seq
+       ORDER BY messaging_events.tx, seq
        LIMIT ${Math.max(0, filter.limit)}`.execute(this.db)
     return r.rows.map(toEvent)
   }
