@@ -78,7 +78,7 @@ describe('the sql/ files and the migrator', () => {
     expect(a.length).toBeGreaterThan(80)
     expect(a).toEqual(await catalog(viaMigrator.ownerUrl))
     expect(a).toContain(
-      'relation messaging_outbox r rls=true force=true acl={messaging_test_owner=arwdDxt/messaging_test_owner,messaging_app=ar/messaging_test_owner,messaging_worker=r/messaging_test_owner} options=',
+      'relation messaging_outbox r rls=true force=true acl={messaging_test_owner=arwdDxt/messaging_test_owner,messaging_app=ar/messaging_test_owner,messaging_worker=r/messaging_test_owner} options={fillfactor=85}',
     )
     expect(a).toContain(
       'relation messaging_channel_memberships v rls=false force=false acl={messaging_test_owner=arwdDxt/messaging_test_owner,messaging_app=r/messaging_test_owner,messaging_worker=r/messaging_test_owner} options={security_invoker=true}',

@@ -42,8 +42,8 @@ const ORDERED = sql`
       SELECT FROM messaging_outbox AS b
        WHERE b.infrastructure_id = o.infrastructure_id AND b.ordering_key = o.ordering_key
          AND b.ordering_seq < o.ordering_seq AND b.business_id IS NOT DISTINCT FROM o.business_id
-         AND b.status IN ('pending', 'processing', 'failed', 'dead')
-         AND (b.status IN ('pending', 'processing')
+         AND b.order_open
+         AND (b.queued
               OR NOT EXISTS (
                 SELECT FROM messaging_channels AS k
                  WHERE k.infrastructure_id = b.infrastructure_id AND k.id = b.channel_id
@@ -52,10 +52,10 @@ const ORDERED = sql`
       SELECT FROM messaging_outbox AS b
        WHERE b.infrastructure_id = o.infrastructure_id AND b.ordering_key = o.ordering_key
          AND b.business_id IS NOT DISTINCT FROM o.business_id
-         AND b.status = 'processing' AND b.leased_until > messaging_now())))`
+         AND b.order_held AND b.leased_until > messaging_now())))`
 
 const READY = sql`
-  o.status IN ('pending', 'processing')
+  o.queued
   AND o.available_at <= messaging_now()
   AND (o.status = 'pending' OR o.leased_until <= messaging_now())
   AND ${ORDERED}`
@@ -70,8 +70,8 @@ const READY = sql`
  * then takes one slot per round like every other tenant.
  *
  * Steps, all walking `messaging_outbox_ready_idx (infrastructure_id, priority, available_at, id)
- * WHERE status IN ('pending', 'processing')` (settled rows, the bulk of a long-lived
- * table, are not in it):
+ * WHERE queued` (sql/0150: status pending or processing; settled rows, the bulk of a
+ * long-lived table, are not in it):
  *
  * 1. candidates: the scope's infrastructures, or for the fleet a skip scan over the
  *    index's leading column (a recursive CTE: one index probe per tenant with open rows,
@@ -108,7 +108,9 @@ const READY = sql`
  * The UPDATE finds each picked row by its physical address (a TID lookup): the row is
  * locked by this statement, so its ctid cannot move under it; the key columns are compared
  * as well, so a mismatch could only claim less, never another row. Lease tokens are minted
- * by the database (gen_random_uuid) in the same statement.
+ * by the database (gen_random_uuid) in the same statement. It changes no value an index
+ * reads (sql/0150), so PostgreSQL writes each claimed row's new version on its own page
+ * without new index entries wherever the page has room.
  *
  * Rows come back in round-robin order.
  */
@@ -123,11 +125,11 @@ export async function claimBatch(db: Kysely<MessagingDatabase>, q: ClaimQuery): 
     return sql`
       ${sql.raw(name)} (infrastructure_id) AS (
         (SELECT o.infrastructure_id FROM messaging_outbox AS o
-          WHERE o.status IN ('pending', 'processing') ${bounds(sql`o.infrastructure_id`)}
+          WHERE o.queued ${bounds(sql`o.infrastructure_id`)}
           ORDER BY o.infrastructure_id LIMIT 1)
         UNION ALL
         SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
-                 WHERE o.status IN ('pending', 'processing') AND o.infrastructure_id > s.infrastructure_id
+                 WHERE o.queued AND o.infrastructure_id > s.infrastructure_id
                        ${upper === null ? sql`` : sql`AND o.infrastructure_id <= ${upper}::uuid`}
                  ORDER BY o.infrastructure_id LIMIT 1)
           FROM ${sql.raw(name)} AS s

@@ -87,7 +87,7 @@ export class PostgresEventLog implements EventLog {
              AS t(infrastructure_id, notification_id)
         JOIN messaging_outbox AS o
           ON o.infrastructure_id = t.infrastructure_id AND o.notification_id = t.notification_id
-       WHERE o.status IN ('pending', 'processing')`.execute(this.db)
+       WHERE o.queued`.execute(this.db)
     const busy = new Set(open.rows.map((r) => `${r.infrastructure_id}/${r.notification_id}`))
     return refs.filter((r) => !busy.has(`${r.infrastructureId}/${r.notificationId}`))
   }

@@ -42,7 +42,7 @@ export class PostgresQueueHistoryRepository implements QueueHistoryRepository {
       select (extract(epoch from date_trunc('minute', messaging_now())) * 1000)::bigint::text as now_minute,
              (select count(*)::int from messaging_outbox as o
                where o.infrastructure_id = ${infrastructureId}::uuid
-                 and o.status in ('pending', 'processing')
+                 and o.queued
                  and ${allowed}
                  and tenant_can_access(o.infrastructure_id, null)) as open,
              coalesce((select jsonb_agg(m) from m), '[]'::jsonb) as counts`.execute(this.db)

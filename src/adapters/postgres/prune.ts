@@ -25,11 +25,11 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
   const r = await sql<{ n: number }>`
     WITH RECURSIVE skip (infrastructure_id) AS (
       (SELECT o.infrastructure_id FROM messaging_outbox AS o
-        WHERE o.status IN ('processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced')
+        WHERE NOT o.queued
         ORDER BY o.infrastructure_id LIMIT 1)
       UNION ALL
       SELECT (SELECT o.infrastructure_id FROM messaging_outbox AS o
-               WHERE o.status IN ('processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced') AND o.infrastructure_id > s.infrastructure_id
+               WHERE NOT o.queued AND o.infrastructure_id > s.infrastructure_id
                ORDER BY o.infrastructure_id LIMIT 1)
         FROM skip AS s
        WHERE s.infrastructure_id IS NOT NULL
@@ -42,13 +42,13 @@ export async function pruneBatch(db: Kysely<MessagingDatabase>, options: PruneOp
                  CROSS JOIN LATERAL (
                    SELECT x.ctid AS row_id FROM messaging_outbox AS x
                     WHERE x.infrastructure_id = s.infrastructure_id
-                      AND x.status IN ('processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced')
+                      AND NOT x.queued
                       AND x.settled_at < ${cutOff}
                     ORDER BY x.settled_at
                     LIMIT ${batchSize}) AS d
                 WHERE s.infrastructure_id IS NOT NULL
                 LIMIT ${batchSize}))
-         AND o.status IN ('processed', 'failed', 'dead', 'cancelled', 'confirmed', 'bounced')
+         AND NOT o.queued
          AND o.settled_at < ${cutOff}
       RETURNING o.infrastructure_id, o.id
     ),
