@@ -13,7 +13,7 @@ import { TenantScope } from '../domain/tenant-scope.js'
 import { parseInput } from '../domain/validation.js'
 import type { Repositories } from '../ports/unit-of-work.js'
 import { openChannel } from './channel-opener.js'
-import type { ServiceContext } from './context.js'
+import { auditEntry, type ServiceContext } from './context.js'
 import { receiptEvent } from './delivery-events.js'
 
 type Input = ReturnType<typeof receiptInput.parse>
@@ -50,6 +50,19 @@ export class ReceiptService {
         return { outcome: 'unchanged' as const, messageId: message.id, status: (now ?? message).status }
       }
       await r.events.append(scope, [receiptEvent(this.ctx, moved, report)])
+      // In the tenant's trail like a worker's settle (`outbox.ack`): the actor is the channel
+      // whose secret admitted the receipt; a receipt that moved nothing writes nothing.
+      await r.audit.append(
+        scope,
+        auditEntry(this.ctx, scope, {
+          infrastructureId: moved.infrastructureId,
+          businessId: moved.businessId,
+          action: 'outbox.receipt',
+          targetType: 'message',
+          targetId: moved.id,
+          details: { status: moved.status, providerStatus: report.providerStatus },
+        }),
+      )
       applied = true
       return { outcome: 'applied' as const, messageId: moved.id, status: moved.status }
     })

@@ -598,6 +598,16 @@ export function describeEventsConformance(name: string, factory: StorageFactory)
         confirmed: 1,
         bounced: 1,
       })
+      // One audit entry per receipt that moved a message, none for the refused or unchanged.
+      const audit = await messaging.listAudit(s.admin, { infrastructureId: s.i, action: 'outbox.receipt' })
+      // (Sorted by message: two entries may share an instant.)
+      const byMessage = audit
+        .map((x) => [x.targetId, x.actorId, x.actorRole, x.outcome, x.details] as const)
+        .sort((x, y) => (x[0] === a.id ? -1 : y[0] === a.id ? 1 : 0))
+      expect(byMessage).toEqual([
+        [a.id, sms.id, 'service', 'ok', { status: 'confirmed', providerStatus: 'delivered' }],
+        [b.id, sms.id, 'service', 'ok', { status: 'bounced', providerStatus: 'undelivered' }],
+      ])
       expect(await messaging.listMessages(s.admin, { infrastructureId: s.i, status: 'confirmed' })).toEqual([
         expect.objectContaining({ id: a.id }),
       ])
