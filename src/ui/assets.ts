@@ -22,7 +22,7 @@ export interface UiAssetsOptions {
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url))
 
 /**
- * The demo page's script with the six elements, Lit and the client in one ES module for
+ * The demo page's script with the seven elements, Lit and the client in one ES module for
  * browsers (ES2022). The package's build ships it next to this module (`messaging-ui.js`,
  * also exported as `messaging/ui/messaging-ui.js`) and it is used as is; in a checkout the
  * sources are bundled with esbuild (a development dependency), which takes about a fifth
@@ -59,7 +59,7 @@ export async function buildUiBundle(options: { minify?: boolean; prebuilt?: bool
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
-/** The demo page: a sign-in strip and the six elements, themed through custom properties. */
+/** The demo page: a sign-in strip and the seven elements, themed through custom properties. */
 export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identities' | 'title'> = {}): string {
   const config: DemoConfig = {
     apiBaseUrl: options.apiBaseUrl ?? '/functions/v1/messaging',
@@ -93,7 +93,7 @@ export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identiti
   @media (max-width: 30rem) { main { padding: 0.75rem 0.5rem; } header { padding: 0.75rem; } }
   main > .wide { grid-column: 1 / -1; }
   /* The theme: the components read these custom properties through their shadow roots. */
-  messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates {
+  messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates, messaging-event-endpoints {
     --messaging-accent: #0b5cad;
     --messaging-radius: 6px;
     --messaging-border-color: #d3dae3;
@@ -124,6 +124,7 @@ export function demoPage(options: Pick<UiAssetsOptions, 'apiBaseUrl' | 'identiti
   <messaging-health class="wide" poll-interval="10000"></messaging-health>
   <messaging-messages class="wide"></messaging-messages>
   <messaging-templates class="wide"></messaging-templates>
+  <messaging-event-endpoints class="wide"></messaging-event-endpoints>
 </main>
 </body>
 </html>

@@ -4,11 +4,12 @@
  * framework. A back-end-only host never loads this entry point.
  *
  * @example
- * import { createUiClient } from 'messaging/ui' // defines the six elements
+ * import { createUiClient } from 'messaging/ui' // defines the seven elements
  * const client = createUiClient({ baseUrl: '/functions/v1/messaging', getToken: () => session.token, infrastructureId })
- * for (const el of document.querySelectorAll('messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates')) el.client = client
+ * for (const el of document.querySelectorAll('messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates, messaging-event-endpoints')) el.client = client
  */
 import { MessagingChannels } from './messaging-channels.js'
+import { MessagingEventEndpoints } from './messaging-event-endpoints.js'
 import { MessagingHealth } from './messaging-health.js'
 import { MessagingInbox } from './messaging-inbox.js'
 import { MessagingMessages } from './messaging-messages.js'
@@ -16,6 +17,7 @@ import { MessagingPreferences } from './messaging-preferences.js'
 import { MessagingTemplates } from './messaging-templates.js'
 
 export { type ChannelsClient, MessagingChannels } from './messaging-channels.js'
+export { type EventEndpointsClient, MessagingEventEndpoints } from './messaging-event-endpoints.js'
 export { type HealthClient, MessagingHealth } from './messaging-health.js'
 export { entryText, type InboxClient, MessagingInbox } from './messaging-inbox.js'
 export { type MessagesClient, MessagingMessages } from './messaging-messages.js'
@@ -33,10 +35,11 @@ export const MESSAGING_ELEMENTS = {
   'messaging-health': MessagingHealth,
   'messaging-messages': MessagingMessages,
   'messaging-templates': MessagingTemplates,
+  'messaging-event-endpoints': MessagingEventEndpoints,
 } as const
 
 /**
- * Registers the six elements (done on import when the page has a `customElements`
+ * Registers the seven elements (done on import when the page has a `customElements`
  * registry; a tag already taken is left alone).
  */
 export function defineMessagingElements(registry: CustomElementRegistry = customElements): void {
@@ -55,5 +58,6 @@ declare global {
     'messaging-health': MessagingHealth
     'messaging-messages': MessagingMessages
     'messaging-templates': MessagingTemplates
+    'messaging-event-endpoints': MessagingEventEndpoints
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The demo page's script: a sign-in strip (a bearer token, the tenant, the user) and the
- * six elements wired to one client. Bundled for the browser by `buildUiBundle`.
+ * seven elements wired to one client. Bundled for the browser by `buildUiBundle`.
  */
 import { createUiClient } from '../index.js'
 
@@ -42,7 +42,7 @@ function apply(config: DemoConfig, session: Session) {
     ...(session.infrastructureId && { infrastructureId: session.infrastructureId }),
   })
   const elements = document.querySelectorAll(
-    'messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates',
+    'messaging-channels, messaging-preferences, messaging-inbox, messaging-health, messaging-messages, messaging-templates, messaging-event-endpoints',
   )
   for (const el of Array.from(elements)) {
     const e = el as HTMLElement & { client: unknown }
