@@ -116,4 +116,35 @@ describe('row-level security of the queue rollup, as messaging_app with the clai
     )
     expect(b.rows).toEqual([{ enqueued: 7 }])
   })
+
+  it('counts a delivery once and writes nothing for a receipt that moves it on (processed -> confirmed)', async () => {
+    const id = uuid()
+    const minute = () =>
+      app.query<{ ctid: string; delivered: number; closed: number }>(
+        `select ctid::text, delivered, closed from messaging_queue_minutes
+          where infrastructure_id = $1 and minute = date_trunc('minute', messaging_now()) and slot = pg_backend_pid() % 16`,
+        [A.infra],
+      )
+    await as(app, claims('service'), async () => {
+      await app.query(
+        `insert into messaging_outbox (infrastructure_id, id, channel_id, payload, max_attempts, created_by, created_at, available_at)
+         values ($1, $2, $3, '{}', 3, $4, now(), now())`,
+        [A.infra, id, A.channel, A.user],
+      )
+      const set = (assignments: string) =>
+        app.query(`update messaging_outbox set ${assignments} where infrastructure_id = $1 and id = $2`, [
+          A.infra,
+          id,
+        ])
+      await set(
+        "status = 'processing', attempts = 1, lease_token = gen_random_uuid(), leased_until = now() + interval '1 minute'",
+      )
+      await set("status = 'processed', lease_token = null, leased_until = null, settled_at = now()")
+      const delivered = (await minute()).rows
+      expect(delivered).toMatchObject([{ delivered: 1, closed: 1 }])
+      await set("status = 'confirmed'")
+      // The same row version: the receipt's statement wrote no upsert of zeros.
+      expect((await minute()).rows).toEqual(delivered)
+    })
+  })
 })
